@@ -1,0 +1,67 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+)
+
+// codeOf maps each domain error class to its status code. The gateway turns
+// these into HTTP: InvalidArgument and FailedPrecondition 400, NotFound 404,
+// AlreadyExists and Aborted 409, Unavailable 503.
+var codeOf = []struct {
+	class error
+	code  codes.Code
+}{
+	{ledger.ErrInvalidArgument, codes.InvalidArgument},
+	{ledger.ErrNotFound, codes.NotFound},
+	{ledger.ErrConflict, codes.AlreadyExists},
+	{ledger.ErrFailedPrecondition, codes.FailedPrecondition},
+	{ledger.ErrUnavailable, codes.Unavailable},
+	// A unique constraint caught a race the store did not retry away; the
+	// client's retry (same idempotency key) resolves it.
+	{ledger.ErrDuplicate, codes.Aborted},
+	{context.DeadlineExceeded, codes.DeadlineExceeded},
+	{context.Canceled, codes.Canceled},
+}
+
+// toStatus is the one place domain errors become gRPC errors. Errors of no
+// known class are logged and hidden behind a generic Internal so that
+// driver messages never reach a client.
+func toStatus(ctx context.Context, log *slog.Logger, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	for _, m := range codeOf {
+		if !errors.Is(err, m.class) {
+			continue
+		}
+		msg := err.Error()
+		if m.code == codes.Unavailable || m.code == codes.Aborted {
+			log.WarnContext(ctx, "transient store error", "err", err)
+			msg = "the ledger store is unavailable; retry with the same idempotency key"
+		}
+		st := status.New(m.code, msg)
+		if f := ledger.FieldOf(err); f != "" && m.code == codes.InvalidArgument {
+			var d *ledger.Error
+			errors.As(err, &d)
+			if withDetails, derr := st.WithDetails(&errdetails.BadRequest{
+				FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: f, Description: d.Message}},
+			}); derr == nil {
+				st = withDetails
+			}
+		}
+		return st.Err()
+	}
+	log.ErrorContext(ctx, "internal error", "err", err)
+	return status.Error(codes.Internal, "internal error")
+}

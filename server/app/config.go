@@ -1,0 +1,105 @@
+// Package app assembles goodwilld: Config, then Complete (defaults, store,
+// listeners), then Run (serve until the context ends, then stop gracefully).
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store"
+)
+
+// Config is what an operator sets. Zero fields take the defaults in Complete.
+type Config struct {
+	// GRPCAddr is the gRPC listen address (default 127.0.0.1:50051).
+	GRPCAddr string
+	// HTTPAddr is the REST gateway's listen address (default 127.0.0.1:8080).
+	HTTPAddr string
+	// DB names the store (default sqlite:data/goodwill.db).
+	DB string
+	// NoAutoMigrate leaves migrations to `goodwilld migrate`.
+	NoAutoMigrate bool
+	// ShutdownTimeout bounds the wait for in-flight requests (default 15s).
+	ShutdownTimeout time.Duration
+	// MaxRequestBytes caps one request, gRPC or REST (default 4 MiB).
+	MaxRequestBytes int
+	Limits          ledger.Limits
+	Logger          *slog.Logger
+	// Now replaces the clock (tests only).
+	Now func() time.Time
+}
+
+// Defaults.
+const (
+	DefaultGRPCAddr = "127.0.0.1:50051"
+	DefaultHTTPAddr = "127.0.0.1:8080"
+	DefaultDB       = "sqlite:data/goodwill.db"
+)
+
+// Completed is a Config with defaults filled in, its store open and its
+// listeners bound: ready to Run.
+type Completed struct {
+	cfg     Config
+	store   ledger.Store
+	grpcLis net.Listener
+	httpLis net.Listener
+	log     *slog.Logger
+	policy  *ledger.Policy
+	limits  ledger.Limits
+	ranOnce bool
+}
+
+// Complete fills defaults, opens (and by default migrates) the store and
+// binds both listeners, so a failure to start is reported before serving.
+func (c Config) Complete(ctx context.Context) (*Completed, error) {
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = DefaultGRPCAddr
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if c.DB == "" {
+		c.DB = DefaultDB
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 15 * time.Second
+	}
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = 4 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	c.Limits = c.Limits.WithDefaults()
+
+	st, err := store.Open(ctx, c.DB, store.Options{Migrate: !c.NoAutoMigrate, Logger: c.Logger})
+	if err != nil {
+		return nil, err
+	}
+	grpcLis, err := net.Listen("tcp", c.GRPCAddr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen for gRPC on %s: %w", c.GRPCAddr, err)
+	}
+	httpLis, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		st.Close()
+		grpcLis.Close()
+		return nil, fmt.Errorf("listen for HTTP on %s: %w", c.HTTPAddr, err)
+	}
+	return &Completed{cfg: c, store: st, grpcLis: grpcLis, httpLis: httpLis, log: c.Logger,
+		policy: ledger.DefaultPolicy(), limits: c.Limits}, nil
+}
+
+// GRPCAddr is the address the gRPC server listens on (useful with port 0).
+func (c *Completed) GRPCAddr() string { return c.grpcLis.Addr().String() }
+
+// HTTPAddr is the address the REST gateway listens on.
+func (c *Completed) HTTPAddr() string { return c.httpLis.Addr().String() }
+
+var errRunTwice = errors.New("app: Run called twice")

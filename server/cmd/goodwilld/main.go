@@ -1,0 +1,127 @@
+// Command goodwilld is the Goodwill Ledger server.
+//
+//	goodwilld serve     serve gRPC and REST (the default)
+//	goodwilld migrate   apply pending store migrations and exit
+//
+// Every flag has a GOODWILL_* environment equivalent (--grpc-addr is
+// GOODWILL_GRPC_ADDR); a flag given on the command line wins.
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/goodwill-ledger/goodwill/server/app"
+	"github.com/goodwill-ledger/goodwill/server/store"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "goodwilld:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	var (
+		cfg       app.Config
+		logLevel  string
+		logFormat string
+	)
+	root := &cobra.Command{
+		Use:           "goodwilld",
+		Short:         "Goodwill Ledger: per-customer goodwill ledger and trust balances",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			log, err := newLogger(logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			slog.SetDefault(log)
+			cfg.Logger = log
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&cfg.DB, "db", app.DefaultDB, "store URL: sqlite:PATH (embedded)")
+	pf.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	pf.StringVar(&logFormat, "log-format", "text", "text or json")
+
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the gRPC API and the REST gateway",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			done, err := cfg.Complete(ctx)
+			if err != nil {
+				return err
+			}
+			return done.Run(ctx)
+		},
+	}
+	f := serve.Flags()
+	f.StringVar(&cfg.GRPCAddr, "grpc-addr", app.DefaultGRPCAddr, "gRPC listen address")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", app.DefaultHTTPAddr, "REST gateway listen address")
+	f.BoolVar(&cfg.NoAutoMigrate, "no-auto-migrate", false, "do not apply migrations at start (run `goodwilld migrate` instead)")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 0, "how long in-flight requests may run after SIGTERM (default 15s)")
+	f.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", 0, "largest request accepted, gRPC or REST (default 4 MiB)")
+
+	migrate := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply pending store migrations and exit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := store.Open(cmd.Context(), cfg.DB, store.Options{Migrate: true, Logger: cfg.Logger})
+			if err != nil {
+				return err
+			}
+			cfg.Logger.Info("store is migrated", "db", cfg.DB)
+			return st.Close()
+		},
+	}
+	root.AddCommand(serve, migrate)
+	return root
+}
+
+// bindEnv sets every flag not given on the command line from its GOODWILL_*
+// variable, if set.
+func bindEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		env := "GOODWILL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && !f.Changed && err == nil {
+			if serr := f.Value.Set(v); serr != nil {
+				err = fmt.Errorf("%s=%q: %w", env, v, serr)
+			}
+		}
+	})
+	return err
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}

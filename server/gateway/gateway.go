@@ -1,0 +1,102 @@
+// Package gateway serves the REST/JSON API. It translates HTTP to gRPC by
+// dialing the gRPC port, so every interceptor (logging, recovery, and later
+// auth and rate limits) runs once for both protocols. Beside the API it
+// serves /healthz and the OpenAPI document at /openapi.json.
+//
+// It must never call the ledger directly.
+package gateway
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
+)
+
+// openAPI is gen/openapiv2/goodwill.swagger.json, copied here by
+// `make generate` because go:embed cannot reach outside the package.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+// Config says where the gRPC server is and how big a request body may be.
+type Config struct {
+	GRPCAddr     string
+	MaxBodyBytes int64
+}
+
+// Gateway is the HTTP handler and the gRPC connection it forwards over.
+type Gateway struct {
+	http.Handler
+	conn *grpc.ClientConn
+}
+
+// New dials the gRPC server (lazily: no request is made until one arrives)
+// and builds the HTTP handler.
+func New(ctx context.Context, cfg Config) (*Gateway, error) {
+	conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			// Every field appears in responses, so a zero balance reads as
+			// 0 rather than as a missing key.
+			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
+			// An unknown field is an error, so a typo such as "magnitdue"
+			// is a 400 rather than a silently defaulted value.
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+	)
+	if err := goodwillv1.RegisterGoodwillServiceHandler(ctx, mux, conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	health := healthpb.NewHealthClient(conn)
+
+	root := http.NewServeMux()
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := health.Check(r.Context(), &healthpb.HealthCheckRequest{})
+		status := "UNKNOWN"
+		code := http.StatusServiceUnavailable
+		if err == nil {
+			status = resp.GetStatus().String()
+			if resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+				code = http.StatusOK
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": status})
+	})
+	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
+	root.Handle("/", limitBody(mux, cfg.MaxBodyBytes))
+	return &Gateway{Handler: root, conn: conn}, nil
+}
+
+// Close closes the connection to the gRPC server.
+func (g *Gateway) Close() error { return g.conn.Close() }
+
+// limitBody caps request bodies; the gateway reports an over-long body as
+// a 400 naming the limit.
+func limitBody(next http.Handler, max int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			writeError(w, http.StatusBadRequest, 3, "request body is larger than the limit of "+itoa(max)+" bytes")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}

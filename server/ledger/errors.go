@@ -1,0 +1,74 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+)
+
+// The error classes of the domain. Every error the Service returns wraps
+// exactly one of them; the API layer maps each to one status code.
+var (
+	// ErrInvalidArgument: the request is malformed. Error.Field names the
+	// offending field.
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrNotFound: the customer or event does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: an idempotency key was reused with a different payload.
+	ErrConflict = errors.New("conflict")
+	// ErrFailedPrecondition: the request is well formed but the ledger's
+	// state forbids it (reversing twice, reversing a reversal).
+	ErrFailedPrecondition = errors.New("failed precondition")
+	// ErrUnavailable: the store cannot be reached or the outcome of a
+	// commit is unknown; retrying with the same idempotency key is safe.
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Errors a Store returns, besides ErrNotFound and ErrUnavailable.
+var (
+	// ErrDuplicate: a unique constraint (idempotency key, one reversal per
+	// event) rejected a row. The Service checks first, so this surfaces only
+	// from races a backend did not retry away.
+	ErrDuplicate = errors.New("duplicate")
+)
+
+// Error is a domain error with the field it concerns.
+type Error struct {
+	Class   error
+	Field   string
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s", e.Field, e.Message)
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Class }
+
+// Invalid returns an ErrInvalidArgument error naming field.
+func Invalid(field, format string, args ...any) error {
+	return &Error{Class: ErrInvalidArgument, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &Error{Class: ErrNotFound, Message: fmt.Sprintf(format, args...)}
+}
+
+func conflict(field, format string, args ...any) error {
+	return &Error{Class: ErrConflict, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func precondition(format string, args ...any) error {
+	return &Error{Class: ErrFailedPrecondition, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldOf returns the field an error names, if any.
+func FieldOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
+}

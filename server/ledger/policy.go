@@ -1,0 +1,127 @@
+package ledger
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Policy is the data that turns events into goodwill points. Every balance
+// is a pure function of a customer's events, a Policy and the time asked
+// about.
+type Policy struct {
+	Version int64
+	// Weights are goodwill points per unit of magnitude, by kind.
+	Weights map[Kind]float64
+	// HalfLife is how long it takes an event's effect to halve.
+	HalfLife time.Duration
+	// Epoch anchors forward decay: stored sums are scaled to this instant
+	// (see State.Scaled). With a 90-day half-life float64 holds the scale
+	// factor for over 200 years past the epoch.
+	Epoch time.Time
+	// Relationship shapes RESPONSE and CREDIT by the balance just before.
+	Relationship RelationshipEffect
+	// Notice softens an OUTAGE that follows a PROACTIVE_NOTICE.
+	Notice NoticeEffect
+	// DefaultOverdraftLimit applies to customers that set none.
+	DefaultOverdraftLimit float64
+}
+
+// RelationshipEffect: a gesture is worth more inside a good relationship.
+// The factor is MinFactor when the balance just before the event is below
+// HollowBelow (the hollow apology), otherwise 1 + balance/Scale, capped at
+// MaxFactor.
+type RelationshipEffect struct {
+	Kinds       []Kind
+	Scale       float64
+	HollowBelow float64
+	MinFactor   float64
+	MaxFactor   float64
+}
+
+// NoticeEffect: an OUTAGE that occurs within Window after a PROACTIVE_NOTICE
+// withdraws Factor times its usual points.
+type NoticeEffect struct {
+	Window time.Duration
+	Factor float64
+}
+
+// DefaultPolicy returns version 1, the policy every ledger starts with. The
+// README explains each number.
+func DefaultPolicy() *Policy {
+	return &Policy{
+		Version: 1,
+		Weights: map[Kind]float64{
+			KindCredit:            2,
+			KindReliableDelivery:  1,
+			KindOutage:            -12,
+			KindResponse:          5,
+			KindProactiveNotice:   1,
+			KindComplaint:         -8,
+			KindSuggestionAdopted: 10,
+			KindEngagement:        2,
+		},
+		HalfLife: 90 * 24 * time.Hour,
+		Epoch:    time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		Relationship: RelationshipEffect{
+			Kinds:       []Kind{KindResponse, KindCredit},
+			Scale:       50,
+			HollowBelow: 0,
+			MinFactor:   0.25,
+			MaxFactor:   2,
+		},
+		Notice: NoticeEffect{
+			Window: 72 * time.Hour,
+			Factor: 0.5,
+		},
+		DefaultOverdraftLimit: 0,
+	}
+}
+
+// Validate checks the policy's invariants, naming the first bad field.
+func (p *Policy) Validate() error {
+	finite := func(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+	if p.Version < 1 {
+		return Invalid("policy.version", "must be at least 1")
+	}
+	for _, k := range RecordableKinds() {
+		w, ok := p.Weights[k]
+		if !ok {
+			return Invalid(fmt.Sprintf("policy.weights[%s]", k), "is missing")
+		}
+		if !finite(w) || math.Abs(w) > 1e6 {
+			return Invalid(fmt.Sprintf("policy.weights[%s]", k), "must be finite and at most 1e6 in size")
+		}
+	}
+	if p.HalfLife < 24*time.Hour || p.HalfLife > 100*365*24*time.Hour {
+		return Invalid("policy.half_life", "must be between 1 day and 100 years")
+	}
+	r := p.Relationship
+	if !finite(r.Scale) || r.Scale <= 0 {
+		return Invalid("policy.relationship.scale", "must be positive")
+	}
+	if !finite(r.HollowBelow) {
+		return Invalid("policy.relationship.hollow_below", "must be finite")
+	}
+	if !finite(r.MinFactor) || r.MinFactor < 0 || r.MinFactor > 1 {
+		return Invalid("policy.relationship.min_factor", "must be between 0 and 1")
+	}
+	if !finite(r.MaxFactor) || r.MaxFactor < 1 || r.MaxFactor > 100 {
+		return Invalid("policy.relationship.max_factor", "must be between 1 and 100")
+	}
+	for _, k := range r.Kinds {
+		if !k.Recordable() {
+			return Invalid("policy.relationship.kinds", "contains an unknown kind")
+		}
+	}
+	if p.Notice.Window < 0 || p.Notice.Window > 365*24*time.Hour {
+		return Invalid("policy.notice.window", "must be between 0 and 365 days")
+	}
+	if !finite(p.Notice.Factor) || p.Notice.Factor < 0 || p.Notice.Factor > 1 {
+		return Invalid("policy.notice.factor", "must be between 0 and 1")
+	}
+	if !finite(p.DefaultOverdraftLimit) {
+		return Invalid("policy.default_overdraft_limit", "must be finite")
+	}
+	return nil
+}

@@ -1,0 +1,274 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// NewEvent is an event as a client sends it.
+type NewEvent struct {
+	CustomerID string
+	Kind       Kind
+	// Magnitude defaults to 1 when nil.
+	Magnitude *float64
+	// OccurredAt defaults to the time of recording when zero.
+	OccurredAt     time.Time
+	IdempotencyKey string
+	Source         string
+	Note           string
+	Attributes     map[string]string
+}
+
+// Recorded is the result of appending one event.
+type Recorded struct {
+	Event   Event
+	Balance Balance
+	// Replayed is true when an earlier identical event held the key and
+	// nothing was written.
+	Replayed bool
+}
+
+// Outcome says what happened to one item of a batch.
+type Outcome int
+
+const (
+	OutcomeCreated Outcome = iota + 1
+	OutcomeReplayed
+	OutcomeConflict
+)
+
+// ItemResult is the result of one item of RecordEvents.
+type ItemResult struct {
+	Outcome Outcome
+	// Event is the new event, or the earlier one holding the key.
+	Event Event
+	// Err is set when Outcome is OutcomeConflict.
+	Err error
+}
+
+// event builds the stored form of a validated NewEvent.
+func (s *Service) event(tenant string, ne NewEvent, now time.Time) Event {
+	mag := 1.0
+	if ne.Magnitude != nil {
+		mag = *ne.Magnitude
+	}
+	at := ne.OccurredAt.UTC().Truncate(time.Microsecond)
+	supplied := !ne.OccurredAt.IsZero()
+	if !supplied {
+		at = now
+	}
+	return Event{
+		TenantID:       tenant,
+		CustomerID:     ne.CustomerID,
+		ID:             s.newID(),
+		Kind:           ne.Kind,
+		Magnitude:      mag,
+		OccurredAt:     at,
+		RecordedAt:     now,
+		IdempotencyKey: ne.IdempotencyKey,
+		Fingerprint: fingerprint("event", ne.Kind.String(), fmtFloat(mag), fmtTime(at, supplied),
+			ne.Source, ne.Note, fmtAttrs(ne.Attributes)),
+		Source:     ne.Source,
+		Note:       ne.Note,
+		Attributes: ne.Attributes,
+	}
+}
+
+// RecordEvent appends one event and returns the balance after it. An
+// unknown customer is created with defaults. Errors: ErrInvalidArgument,
+// ErrConflict (key reused with another payload).
+func (s *Service) RecordEvent(ctx context.Context, tenant string, ne NewEvent) (Recorded, error) {
+	now := s.clock()
+	if err := s.limits.checkNewEvent("event.", ne, now); err != nil {
+		return Recorded{}, err
+	}
+	e := s.event(tenant, ne, now)
+	var out Recorded
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		out, err = s.record(ctx, tx, e, now)
+		return err
+	})
+	return out, err
+}
+
+// RecordEvents appends many events in one transaction. Every item is
+// validated before anything is written; an invalid item fails the whole
+// call. An idempotency conflict fails only its item.
+func (s *Service) RecordEvents(ctx context.Context, tenant string, items []NewEvent) ([]ItemResult, error) {
+	if len(items) == 0 {
+		return nil, Invalid("events", "must hold at least one event")
+	}
+	if len(items) > s.limits.MaxBatch {
+		return nil, Invalid("events", "must hold at most %d events", s.limits.MaxBatch)
+	}
+	now := s.clock()
+	events := make([]Event, len(items))
+	for i, ne := range items {
+		if err := s.limits.checkNewEvent(fmt.Sprintf("events[%d].", i), ne, now); err != nil {
+			return nil, err
+		}
+		events[i] = s.event(tenant, ne, now)
+	}
+	var results []ItemResult
+	err := s.store.Update(ctx, func(tx Tx) error {
+		results = make([]ItemResult, len(events)) // the closure may run again
+		for i, e := range events {
+			rec, err := s.record(ctx, tx, e, now)
+			switch {
+			case errors.Is(err, ErrConflict):
+				results[i] = ItemResult{Outcome: OutcomeConflict, Event: rec.Event, Err: err}
+			case err != nil:
+				return err
+			case rec.Replayed:
+				results[i] = ItemResult{Outcome: OutcomeReplayed, Event: rec.Event}
+			default:
+				results[i] = ItemResult{Outcome: OutcomeCreated, Event: rec.Event}
+			}
+		}
+		return nil
+	})
+	return results, err
+}
+
+// record appends e inside tx: the idempotency check, the append and the
+// balance update share one transaction, so a key can never hold two events
+// and a balance never misses one. On a key conflict it returns the earlier
+// event with an ErrConflict error.
+func (s *Service) record(ctx context.Context, tx Tx, e Event, now time.Time) (Recorded, error) {
+	c, err := tx.Customer(ctx, e.TenantID, e.CustomerID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		c = newCustomer(e.TenantID, e.CustomerID, s.policy, now)
+	case err != nil:
+		return Recorded{}, err
+	}
+	if e.IdempotencyKey != "" {
+		prev, err := tx.EventByKey(ctx, e.TenantID, e.CustomerID, e.IdempotencyKey)
+		switch {
+		case err == nil && prev.Fingerprint == e.Fingerprint:
+			return Recorded{Event: prev, Balance: s.current(c, now), Replayed: true}, nil
+		case err == nil:
+			return Recorded{Event: prev}, conflict("idempotency_key",
+				"idempotency key %q was already used for a different event (%s)", e.IdempotencyKey, prev.ID)
+		case !errors.Is(err, ErrNotFound):
+			return Recorded{}, err
+		}
+	}
+	if err := tx.AppendEvent(ctx, e); err != nil {
+		return Recorded{}, err
+	}
+	if c.State, err = s.advance(ctx, tx, c, e); err != nil {
+		return Recorded{}, err
+	}
+	c.PolicyVersion = s.policy.Version
+	if err := tx.PutCustomer(ctx, c); err != nil {
+		return Recorded{}, err
+	}
+	return Recorded{Event: e, Balance: balanceOf(c, c.State, s.policy, now)}, nil
+}
+
+// advance returns the customer's state with e (already appended) included.
+// The common case, an event later than every other, is one Apply; a
+// backdated event, a reversal or a policy change replays the history.
+func (s *Service) advance(ctx context.Context, tx Tx, c Customer, e Event) (State, error) {
+	if c.PolicyVersion == s.policy.Version && e.Kind != KindReversal && e.Pos().Compare(c.State.Last) > 0 {
+		st, _ := s.policy.Apply(c.State, e)
+		return st, nil
+	}
+	hist, err := tx.History(ctx, e.TenantID, e.CustomerID)
+	if err != nil {
+		return State{}, err
+	}
+	return s.policy.Replay(hist, time.Time{}), nil
+}
+
+// current is a customer's balance now, from the materialized state.
+func (s *Service) current(c Customer, now time.Time) Balance {
+	return balanceOf(c, c.State, s.policy, now)
+}
+
+// ReverseRequest asks to cancel one event.
+type ReverseRequest struct {
+	CustomerID     string
+	EventID        string
+	IdempotencyKey string
+	Note           string
+	Source         string
+}
+
+// ReverseEvent appends a REVERSAL that cancels an event exactly: the
+// customer's history replays without it. Errors: ErrNotFound,
+// ErrFailedPrecondition (already reversed, or a reversal), ErrConflict.
+func (s *Service) ReverseEvent(ctx context.Context, tenant string, rq ReverseRequest) (Recorded, error) {
+	l := s.limits
+	if err := checkID("customer_id", rq.CustomerID, l.MaxIDLength); err != nil {
+		return Recorded{}, err
+	}
+	if err := checkID("event_id", rq.EventID, l.MaxIDLength); err != nil {
+		return Recorded{}, err
+	}
+	if err := checkKey("idempotency_key", rq.IdempotencyKey, l.MaxKeyLength); err != nil {
+		return Recorded{}, err
+	}
+	if err := checkText("note", rq.Note, l.MaxNoteLength); err != nil {
+		return Recorded{}, err
+	}
+	if err := checkText("source", rq.Source, l.MaxSourceLength); err != nil {
+		return Recorded{}, err
+	}
+	now := s.clock()
+	rev := Event{
+		TenantID:        tenant,
+		CustomerID:      rq.CustomerID,
+		ID:              s.newID(),
+		Kind:            KindReversal,
+		OccurredAt:      now,
+		RecordedAt:      now,
+		IdempotencyKey:  rq.IdempotencyKey,
+		Fingerprint:     fingerprint("reversal", rq.EventID, rq.Note, rq.Source),
+		Source:          rq.Source,
+		Note:            rq.Note,
+		ReversesEventID: rq.EventID,
+	}
+	var out Recorded
+	err := s.store.Update(ctx, func(tx Tx) error {
+		c, err := s.customer(ctx, tx, tenant, rq.CustomerID)
+		if err != nil {
+			return err
+		}
+		if rq.IdempotencyKey != "" {
+			// A retry of a reversal that succeeded must replay, not trip
+			// over "already reversed" below.
+			if prev, err := tx.EventByKey(ctx, tenant, rq.CustomerID, rq.IdempotencyKey); err == nil {
+				if prev.Fingerprint != rev.Fingerprint {
+					return conflict("idempotency_key",
+						"idempotency key %q was already used for a different event (%s)", rq.IdempotencyKey, prev.ID)
+				}
+				out = Recorded{Event: prev, Balance: s.current(c, now), Replayed: true}
+				return nil
+			} else if !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		orig, err := tx.Event(ctx, tenant, rq.CustomerID, rq.EventID)
+		if errors.Is(err, ErrNotFound) {
+			return notFound("event %q not found for customer %q", rq.EventID, rq.CustomerID)
+		} else if err != nil {
+			return err
+		}
+		if orig.Kind == KindReversal {
+			return precondition("event %q is a reversal and cannot be reversed", orig.ID)
+		}
+		if orig.ReversedByEventID != "" {
+			return precondition("event %q is already reversed by %q", orig.ID, orig.ReversedByEventID)
+		}
+		r := rev
+		r.Magnitude = orig.Magnitude
+		out, err = s.record(ctx, tx, r, now)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,126 @@
+package ledger
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// State is a customer's materialized balance: everything needed to apply the
+// next event without reading the customer's history again.
+//
+// Scaled uses forward decay: each event's points are multiplied by
+// 2^((occurred_at - epoch)/half_life) and summed. The balance at time T is
+// Scaled * 2^(-(T - epoch)/half_life): every customer's balance shrinks by
+// the same factor as time passes, so ordering customers by Scaled orders
+// them by balance at any moment, and no stored value needs updating while
+// no event arrives.
+type State struct {
+	Scaled float64
+	// Count is the number of events in the balance (reversed events and
+	// reversals excluded).
+	Count int64
+	// Last is the position of the latest event applied. A new event at or
+	// after it is applied incrementally; one before it (backdated) makes the
+	// customer's history replay.
+	Last Position
+	// LastNoticeAt is when the latest PROACTIVE_NOTICE occurred.
+	LastNoticeAt time.Time
+	// LastGrievanceAt is when the latest OUTAGE or COMPLAINT occurred.
+	LastGrievanceAt time.Time
+	// LastRemedyAt is when the latest RESPONSE or CREDIT occurred.
+	LastRemedyAt time.Time
+}
+
+// Effect explains how one event changed a balance.
+type Effect struct {
+	// Base is weight × magnitude.
+	Base float64
+	// Factor is what the context rules multiplied Base by (1 when none).
+	Factor float64
+	// Points is Base × Factor, as of the moment the event occurred.
+	Points float64
+	// Rule names the context rule that set Factor: "", "relationship",
+	// "hollow" or "notice".
+	Rule string
+}
+
+// growth is the forward-decay scale factor for time t.
+func (p *Policy) growth(t time.Time) float64 {
+	return math.Exp2(t.Sub(p.Epoch).Seconds() / p.HalfLife.Seconds())
+}
+
+// BalanceAt returns the balance that s stands for at time t.
+func (p *Policy) BalanceAt(s State, t time.Time) float64 {
+	if s.Scaled == 0 {
+		return 0
+	}
+	return s.Scaled / p.growth(t)
+}
+
+// Apply adds one event to a state. The event must not sort before s.Last
+// (Replay handles history in order). REVERSAL events and reversed events are
+// not applied here; Replay leaves them out.
+func (p *Policy) Apply(s State, e Event) (State, Effect) {
+	eff := Effect{Base: p.Weights[e.Kind] * e.Magnitude, Factor: 1}
+	before := p.BalanceAt(s, e.OccurredAt)
+	if slices.Contains(p.Relationship.Kinds, e.Kind) {
+		r := p.Relationship
+		if before < r.HollowBelow {
+			eff.Factor, eff.Rule = r.MinFactor, "hollow"
+		} else {
+			eff.Factor, eff.Rule = min(r.MaxFactor, 1+before/r.Scale), "relationship"
+		}
+	}
+	if e.Kind == KindOutage && !s.LastNoticeAt.IsZero() &&
+		!e.OccurredAt.Before(s.LastNoticeAt) && e.OccurredAt.Sub(s.LastNoticeAt) <= p.Notice.Window {
+		eff.Factor, eff.Rule = p.Notice.Factor, "notice"
+	}
+	eff.Points = eff.Base * eff.Factor
+
+	s.Scaled += eff.Points * p.growth(e.OccurredAt)
+	s.Count++
+	s.Last = e.Pos()
+	switch e.Kind {
+	case KindProactiveNotice:
+		s.LastNoticeAt = e.OccurredAt
+	case KindOutage, KindComplaint:
+		s.LastGrievanceAt = e.OccurredAt
+	case KindResponse, KindCredit:
+		s.LastRemedyAt = e.OccurredAt
+	}
+	return s, eff
+}
+
+// Effective returns the events that count towards a balance, in replay
+// order: reversals and the events they reverse are left out.
+func Effective(events []Event) []Event {
+	reversed := make(map[string]bool)
+	for _, e := range events {
+		if e.Kind == KindReversal {
+			reversed[e.ReversesEventID] = true
+		}
+	}
+	out := make([]Event, 0, len(events))
+	for _, e := range events {
+		if e.Kind == KindReversal || reversed[e.ID] || e.ReversedByEventID != "" {
+			continue
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b Event) int { return a.Pos().Compare(b.Pos()) })
+	return out
+}
+
+// Replay computes a customer's state from its whole history, in any order.
+// Only events that occurred at or before until count (zero means all).
+func (p *Policy) Replay(events []Event, until time.Time) State {
+	var s State
+	for _, e := range Effective(events) {
+		if !until.IsZero() && e.OccurredAt.After(until) {
+			break
+		}
+		s, _ = p.Apply(s, e)
+	}
+	return s
+}

@@ -1,0 +1,217 @@
+// Package sqlite is the embedded ledger store: one SQLite file in WAL mode
+// with full durability, through the pure-Go modernc.org/sqlite driver (no
+// cgo). It is the zero-setup default and passes the same conformance suite
+// as the production store; any difference in behaviour is a bug.
+//
+// It must never hold ledger rules: those live in package ledger.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a ledger.Store on one SQLite file.
+type Store struct {
+	// SQLite allows one writer at a time, so writes go through a pool of
+	// one connection whose transactions begin IMMEDIATE (taking the write
+	// lock up front instead of failing at the first write). Reads use their
+	// own pool and see WAL snapshots while a write is in progress.
+	writer *sql.DB
+	reader *sql.DB
+	log    *slog.Logger
+}
+
+var _ ledger.Store = (*Store)(nil)
+
+// Options tune Open.
+type Options struct {
+	// Migrate applies pending migrations at open (the zero-setup default).
+	Migrate bool
+	// ReadConns caps the read pool (default 4).
+	ReadConns int
+	Logger    *slog.Logger
+}
+
+// Open opens (creating if needed) the database file at path.
+func Open(ctx context.Context, path string, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.ReadConns <= 0 {
+		o.ReadConns = 4
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create database folder: %w", err)
+		}
+	}
+	// synchronous(FULL): in WAL mode NORMAL can lose the last commits on
+	// power loss; a ledger acknowledges nothing it could lose.
+	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"}
+	dsn := func(extra ...string) string {
+		q := url.Values{}
+		for _, p := range append(pragmas, extra...) {
+			q.Add("_pragma", p)
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	writer, err := sql.Open("sqlite", dsn()+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetConnMaxIdleTime(0)
+	reader, err := sql.Open("sqlite", dsn("query_only(1)"))
+	if err != nil {
+		writer.Close()
+		return nil, err
+	}
+	reader.SetMaxOpenConns(o.ReadConns)
+	s := &Store{writer: writer, reader: reader, log: o.Logger}
+	if err := writer.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, translate(err))
+	}
+	if o.Migrate {
+		if err := s.Migrate(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Migrate applies every pending embedded migration, in order.
+func (s *Store) Migrate(ctx context.Context) error {
+	p, err := s.migrator()
+	if err != nil {
+		return err
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range res {
+		s.log.Info("applied migration", "store", "sqlite", "version", r.Source.Version, "took", r.Duration)
+	}
+	return nil
+}
+
+// Pending reports how many migrations have not been applied.
+func (s *Store) Pending(ctx context.Context) (int, error) {
+	p, err := s.migrator()
+	if err != nil {
+		return 0, err
+	}
+	st, err := p.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range st {
+		if m.State == goose.StatePending {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *Store) migrator() (*goose.Provider, error) {
+	return goose.NewProvider(goose.DialectSQLite3, s.writer, mustSub(migrations, "migrations"),
+		goose.WithDisableGlobalRegistry(true))
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.writer.Close(), s.reader.Close())
+}
+
+// Update runs fn in an IMMEDIATE transaction. A busy database (another
+// process holding the lock past busy_timeout) is retried a few times.
+func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	const attempts = 5
+	var err error
+	for i := range attempts {
+		if err = s.update(ctx, fn); !isBusy(err) {
+			return err
+		}
+		s.log.Warn("sqlite busy, retrying transaction", "attempt", i+1)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(i+1) * 20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%w: database stayed busy: %v", ledger.ErrUnavailable, err)
+}
+
+func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(err)
+	}
+	if err := fn(&txn{tx: tx}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return translate(tx.Commit())
+}
+
+// View runs fn in a read transaction: one WAL snapshot for all its reads.
+func (s *Store) View(ctx context.Context, fn func(ledger.Reader) error) error {
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return translate(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
+	return fn(&txn{tx: tx})
+}
+
+// translate turns driver errors into the ledger's error classes. Errors it
+// does not know pass through and become Internal at the API.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CONSTRAINT:
+		if strings.Contains(se.Error(), "UNIQUE") {
+			return fmt.Errorf("%w: %v", ledger.ErrDuplicate, err)
+		}
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
+		return fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
+	}
+	return err
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}

@@ -1,0 +1,213 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+)
+
+// txn implements ledger.Tx (and so ledger.Reader) over one sql.Tx.
+type txn struct{ tx *sql.Tx }
+
+var _ ledger.Tx = (*txn)(nil)
+
+const customerCols = `tenant_id, customer_id, display_name, segment, value, overdraft_limit, attributes,
+	created_at, updated_at, policy_version, scaled, event_count, last_at, last_fingerprint, last_event_id,
+	last_notice_at, last_grievance_at, last_remedy_at`
+
+func (t *txn) Customer(ctx context.Context, tenant, id string) (ledger.Customer, error) {
+	row := t.tx.QueryRowContext(ctx, `SELECT `+customerCols+` FROM customers
+		WHERE tenant_id = ? AND customer_id = ?`, tenant, id)
+	var (
+		c                                   ledger.Customer
+		limit                               sql.NullFloat64
+		attrs                               string
+		created, updated                    int64
+		lastAt, noticeAt, grievance, remedy sql.NullInt64
+	)
+	err := row.Scan(&c.TenantID, &c.ID, &c.Profile.DisplayName, &c.Profile.Segment, &c.Profile.Value, &limit, &attrs,
+		&created, &updated, &c.PolicyVersion, &c.State.Scaled, &c.State.Count, &lastAt, &c.State.Last.Fingerprint,
+		&c.State.Last.ID, &noticeAt, &grievance, &remedy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ledger.ErrNotFound
+	}
+	if err != nil {
+		return c, translate(err)
+	}
+	if limit.Valid {
+		c.Profile.OverdraftLimit = &limit.Float64
+	}
+	if c.Profile.Attributes, err = decodeAttrs(attrs); err != nil {
+		return c, err
+	}
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	c.State.Last.At = fromNull(lastAt)
+	c.State.LastNoticeAt, c.State.LastGrievanceAt, c.State.LastRemedyAt = fromNull(noticeAt), fromNull(grievance), fromNull(remedy)
+	return c, nil
+}
+
+func (t *txn) PutCustomer(ctx context.Context, c ledger.Customer) error {
+	attrs, err := encodeAttrs(c.Profile.Attributes)
+	if err != nil {
+		return err
+	}
+	var limit sql.NullFloat64
+	if c.Profile.OverdraftLimit != nil {
+		limit = sql.NullFloat64{Float64: *c.Profile.OverdraftLimit, Valid: true}
+	}
+	st := c.State
+	_, err = t.tx.ExecContext(ctx, `INSERT OR REPLACE INTO customers (`+customerCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.TenantID, c.ID, c.Profile.DisplayName, c.Profile.Segment, c.Profile.Value, limit, attrs,
+		c.CreatedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), c.PolicyVersion, st.Scaled, st.Count,
+		toNull(st.Last.At), st.Last.Fingerprint, st.Last.ID,
+		toNull(st.LastNoticeAt), toNull(st.LastGrievanceAt), toNull(st.LastRemedyAt))
+	return translate(err)
+}
+
+func (t *txn) AppendEvent(ctx context.Context, e ledger.Event) error {
+	attrs, err := encodeAttrs(e.Attributes)
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO events (tenant_id, customer_id, event_id, kind, magnitude,
+		occurred_at, recorded_at, idempotency_key, fingerprint, source, note, attributes, incident_id, reverses_event_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.TenantID, e.CustomerID, e.ID, e.Kind.String(), e.Magnitude, e.OccurredAt.UnixMicro(), e.RecordedAt.UnixMicro(),
+		e.IdempotencyKey, e.Fingerprint, e.Source, e.Note, attrs, e.IncidentID, e.ReversesEventID)
+	return translate(err)
+}
+
+// eventSelect reads events with the id of the reversal that cancels each,
+// found through the events_by_reversed index.
+const eventSelect = `SELECT e.tenant_id, e.customer_id, e.event_id, e.kind, e.magnitude, e.occurred_at, e.recorded_at,
+	e.idempotency_key, e.fingerprint, e.source, e.note, e.attributes, e.incident_id, e.reverses_event_id,
+	COALESCE(r.event_id, '')
+	FROM events e
+	LEFT JOIN events r ON r.tenant_id = e.tenant_id AND r.customer_id = e.customer_id
+		AND r.reverses_event_id = e.event_id AND r.reverses_event_id <> ''`
+
+func (t *txn) Event(ctx context.Context, tenant, customerID, eventID string) (ledger.Event, error) {
+	return t.one(ctx, eventSelect+` WHERE e.tenant_id = ? AND e.customer_id = ? AND e.event_id = ?`,
+		tenant, customerID, eventID)
+}
+
+func (t *txn) EventByKey(ctx context.Context, tenant, customerID, key string) (ledger.Event, error) {
+	return t.one(ctx, eventSelect+` WHERE e.tenant_id = ? AND e.customer_id = ? AND e.idempotency_key = ?
+		AND e.idempotency_key <> ''`, tenant, customerID, key)
+}
+
+func (t *txn) one(ctx context.Context, query string, args ...any) (ledger.Event, error) {
+	events, err := t.query(ctx, query, args...)
+	if err != nil {
+		return ledger.Event{}, err
+	}
+	if len(events) == 0 {
+		return ledger.Event{}, ledger.ErrNotFound
+	}
+	return events[0], nil
+}
+
+func (t *txn) Events(ctx context.Context, tenant, customerID string, q ledger.EventQuery) ([]ledger.Event, error) {
+	var b strings.Builder
+	b.WriteString(eventSelect + ` WHERE e.tenant_id = ? AND e.customer_id = ?`)
+	args := []any{tenant, customerID}
+	if len(q.Kinds) > 0 {
+		b.WriteString(` AND e.kind IN (?` + strings.Repeat(`, ?`, len(q.Kinds)-1) + `)`)
+		for _, k := range q.Kinds {
+			args = append(args, k.String())
+		}
+	}
+	if !q.Start.IsZero() {
+		b.WriteString(` AND e.occurred_at >= ?`)
+		args = append(args, q.Start.UnixMicro())
+	}
+	if !q.End.IsZero() {
+		b.WriteString(` AND e.occurred_at < ?`)
+		args = append(args, q.End.UnixMicro())
+	}
+	if q.After != nil {
+		at := q.After.OccurredAt.UnixMicro()
+		b.WriteString(` AND (e.occurred_at < ? OR (e.occurred_at = ? AND e.event_id < ?))`)
+		args = append(args, at, at, q.After.EventID)
+	}
+	b.WriteString(` ORDER BY e.occurred_at DESC, e.event_id DESC LIMIT ?`)
+	args = append(args, q.Limit)
+	return t.query(ctx, b.String(), args...)
+}
+
+func (t *txn) History(ctx context.Context, tenant, customerID string) ([]ledger.Event, error) {
+	return t.query(ctx, eventSelect+` WHERE e.tenant_id = ? AND e.customer_id = ?`, tenant, customerID)
+}
+
+func (t *txn) query(ctx context.Context, query string, args ...any) ([]ledger.Event, error) {
+	rows, err := t.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []ledger.Event
+	for rows.Next() {
+		var (
+			e                  ledger.Event
+			kind, attrs        string
+			occurred, recorded int64
+		)
+		if err := rows.Scan(&e.TenantID, &e.CustomerID, &e.ID, &kind, &e.Magnitude, &occurred, &recorded,
+			&e.IdempotencyKey, &e.Fingerprint, &e.Source, &e.Note, &attrs, &e.IncidentID, &e.ReversesEventID,
+			&e.ReversedByEventID); err != nil {
+			return nil, translate(err)
+		}
+		var ok bool
+		if e.Kind, ok = ledger.ParseKind(kind); !ok {
+			return nil, fmt.Errorf("event %s has unknown kind %q", e.ID, kind)
+		}
+		if e.Attributes, err = decodeAttrs(attrs); err != nil {
+			return nil, err
+		}
+		e.OccurredAt, e.RecordedAt = fromMicros(occurred), fromMicros(recorded)
+		out = append(out, e)
+	}
+	return out, translate(rows.Err())
+}
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func fromNull(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMicros(v.Int64)
+}
+
+func toNull(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func encodeAttrs(m map[string]string) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+func decodeAttrs(s string) (map[string]string, error) {
+	if s == "" || s == "{}" {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("decode attributes: %w", err)
+	}
+	return m, nil
+}
