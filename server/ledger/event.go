@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
@@ -38,20 +39,25 @@ type Event struct {
 // Position is where an event sits in a customer's replay order.
 type Position struct {
 	At          time.Time
+	Kind        Kind
 	Fingerprint string
 	ID          string
 }
 
 // Pos returns the event's position in replay order.
 func (e Event) Pos() Position {
-	return Position{At: e.OccurredAt, Fingerprint: e.Fingerprint, ID: e.ID}
+	return Position{At: e.OccurredAt, Kind: e.Kind, Fingerprint: e.Fingerprint, ID: e.ID}
 }
 
-// Compare orders positions by time, then fingerprint, then id. Two events
-// that tie on time and fingerprint carry the same payload, so their relative
-// order cannot change any balance; the id only makes the order total.
+// Compare orders positions by time, then by kind (see sameInstantOrder),
+// then fingerprint, then id. Two events that tie on time, kind and
+// fingerprint carry the same payload, so their relative order cannot change
+// any balance; the id only makes the order total.
 func (p Position) Compare(q Position) int {
 	if c := p.At.Compare(q.At); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(sameInstantOrder[p.Kind], sameInstantOrder[q.Kind]); c != 0 {
 		return c
 	}
 	if c := strings.Compare(p.Fingerprint, q.Fingerprint); c != 0 {
@@ -62,6 +68,21 @@ func (p Position) Compare(q Position) int {
 
 // IsZero reports whether no event has been applied.
 func (p Position) IsZero() bool { return p.At.IsZero() && p.ID == "" }
+
+// sameInstantOrder decides, by meaning rather than arrival, which of two
+// events at the same instant came first: a notice before the outage it
+// announces, a grievance before the response or credit that answers it.
+var sameInstantOrder = map[Kind]int{
+	KindProactiveNotice:   0,
+	KindOutage:            1,
+	KindComplaint:         1,
+	KindReliableDelivery:  2,
+	KindSuggestionAdopted: 2,
+	KindEngagement:        2,
+	KindResponse:          3,
+	KindCredit:            3,
+	KindReversal:          4,
+}
 
 // fingerprint hashes the fields of a request as the client sent them.
 // Server-filled values (a defaulted occurred_at, the id, recorded_at) are

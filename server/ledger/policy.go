@@ -15,9 +15,8 @@ type Policy struct {
 	Weights map[Kind]float64
 	// HalfLife is how long it takes an event's effect to halve.
 	HalfLife time.Duration
-	// Epoch anchors forward decay: stored sums are scaled to this instant
-	// (see State.Scaled). With a 90-day half-life float64 holds the scale
-	// factor for over 200 years past the epoch.
+	// Epoch anchors the ranking key (see Policy.Rank); any instant near the
+	// ledger's lifetime works.
 	Epoch time.Time
 	// Relationship shapes RESPONSE and CREDIT by the balance just before.
 	Relationship RelationshipEffect
@@ -45,6 +44,8 @@ type NoticeEffect struct {
 	Window time.Duration
 	Factor float64
 }
+
+var maxEpoch = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // DefaultPolicy returns version 1, the policy every ledger starts with. The
 // README explains each number.
@@ -95,6 +96,9 @@ func (p *Policy) Validate() error {
 	}
 	if p.HalfLife < 24*time.Hour || p.HalfLife > 100*365*24*time.Hour {
 		return Invalid("policy.half_life", "must be between 1 day and 100 years")
+	}
+	if p.Epoch.Before(minTime) || p.Epoch.After(maxEpoch) {
+		return Invalid("policy.epoch", "must be between 1970 and 2200")
 	}
 	r := p.Relationship
 	if !finite(r.Scale) || r.Scale <= 0 {

@@ -164,6 +164,7 @@ func (s *Service) record(ctx context.Context, tx Tx, e Event, now time.Time) (Re
 		return Recorded{}, err
 	}
 	c.PolicyVersion = s.policy.Version
+	c.Rank = s.policy.Rank(c.State)
 	if err := tx.PutCustomer(ctx, c); err != nil {
 		return Recorded{}, err
 	}

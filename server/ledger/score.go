@@ -9,19 +9,18 @@ import (
 // State is a customer's materialized balance: everything needed to apply the
 // next event without reading the customer's history again.
 //
-// Scaled uses forward decay: each event's points are multiplied by
-// 2^((occurred_at - epoch)/half_life) and summed. The balance at time T is
-// Scaled * 2^(-(T - epoch)/half_life): every customer's balance shrinks by
-// the same factor as time passes, so ordering customers by Scaled orders
-// them by balance at any moment, and no stored value needs updating while
-// no event arrives.
+// Value is the balance at Last.At, just after the latest event; the balance
+// at a later time T is Value * 2^(-(T - Last.At)/half_life), which never
+// overflows whatever the half-life. For ranking, Policy.Rank maps a state to
+// one number that orders customers by balance at any moment (forward decay in
+// log space), so ordering needs no recomputation as time passes.
 type State struct {
-	Scaled float64
+	Value float64
 	// Count is the number of events in the balance (reversed events and
 	// reversals excluded).
 	Count int64
-	// Last is the position of the latest event applied. A new event at or
-	// after it is applied incrementally; one before it (backdated) makes the
+	// Last is the position of the latest event applied. A new event after
+	// it is applied incrementally; one before it (backdated) makes the
 	// customer's history replay.
 	Last Position
 	// LastNoticeAt is when the latest PROACTIVE_NOTICE occurred.
@@ -45,17 +44,42 @@ type Effect struct {
 	Rule string
 }
 
-// growth is the forward-decay scale factor for time t.
-func (p *Policy) growth(t time.Time) float64 {
-	return math.Exp2(t.Sub(p.Epoch).Seconds() / p.HalfLife.Seconds())
+// decay is the factor a balance shrinks by from one moment to a later one.
+func (p *Policy) decay(from, to time.Time) float64 {
+	return math.Exp2(-to.Sub(from).Seconds() / p.HalfLife.Seconds())
 }
 
-// BalanceAt returns the balance that s stands for at time t.
+// BalanceAt returns the balance that s stands for at time t, which must not
+// be before s.Last.At (earlier moments need a replay).
 func (p *Policy) BalanceAt(s State, t time.Time) float64 {
-	if s.Scaled == 0 {
+	if s.Value == 0 {
 		return 0
 	}
-	return s.Scaled / p.growth(t)
+	return s.Value * p.decay(s.Last.At, t)
+}
+
+// rankOffset keeps every ranked magnitude positive (see Rank); it exceeds
+// any log2 of a balance scaled to the epoch within ±2,000 years, whatever
+// the half-life.
+const rankOffset = 1e6
+
+// rankFloor is the balance magnitude below which a balance ranks as zero.
+const rankFloor = 1e-9
+
+// Rank returns a number that orders customers by balance, identically at
+// every moment: all balances decay by the same factor, so comparing
+// log2|balance at the epoch| = log2|Value| + (Last.At - epoch)/half_life
+// compares balances at any time. Positive balances rank above zero and
+// negative ones below it, larger magnitudes further out.
+func (p *Policy) Rank(s State) float64 {
+	if math.Abs(s.Value) < rankFloor {
+		return 0
+	}
+	mag := rankOffset + math.Log2(math.Abs(s.Value)) + s.Last.At.Sub(p.Epoch).Seconds()/p.HalfLife.Seconds()
+	if s.Value < 0 {
+		return -mag
+	}
+	return mag
 }
 
 // Apply adds one event to a state. The event must not sort before s.Last
@@ -69,7 +93,7 @@ func (p *Policy) Apply(s State, e Event) (State, Effect) {
 		if before < r.HollowBelow {
 			eff.Factor, eff.Rule = r.MinFactor, "hollow"
 		} else {
-			eff.Factor, eff.Rule = min(r.MaxFactor, 1+before/r.Scale), "relationship"
+			eff.Factor, eff.Rule = max(r.MinFactor, min(r.MaxFactor, 1+before/r.Scale)), "relationship"
 		}
 	}
 	if e.Kind == KindOutage && !s.LastNoticeAt.IsZero() &&
@@ -78,7 +102,7 @@ func (p *Policy) Apply(s State, e Event) (State, Effect) {
 	}
 	eff.Points = eff.Base * eff.Factor
 
-	s.Scaled += eff.Points * p.growth(e.OccurredAt)
+	s.Value = before + eff.Points
 	s.Count++
 	s.Last = e.Pos()
 	switch e.Kind {

@@ -14,10 +14,13 @@ CREATE TABLE customers (
     created_at         INTEGER NOT NULL,
     updated_at         INTEGER NOT NULL,
     policy_version     INTEGER NOT NULL,
-    -- Forward-decayed balance: ordering by scaled orders by balance at any time.
-    scaled             REAL    NOT NULL DEFAULT 0,
+    -- The balance just after the latest event, at last_at.
+    value_at_last      REAL    NOT NULL DEFAULT 0,
+    -- Orders customers by balance at any moment (see ledger.Policy.Rank).
+    balance_rank       REAL    NOT NULL DEFAULT 0,
     event_count        INTEGER NOT NULL DEFAULT 0,
     last_at            INTEGER,
+    last_kind          TEXT    NOT NULL DEFAULT '',
     last_fingerprint   TEXT    NOT NULL DEFAULT '',
     last_event_id      TEXT    NOT NULL DEFAULT '',
     last_notice_at     INTEGER,
@@ -27,7 +30,7 @@ CREATE TABLE customers (
 ) WITHOUT ROWID;
 
 -- Serves ranking customers by balance (outreach, balance lists).
-CREATE INDEX customers_by_balance ON customers (tenant_id, scaled, customer_id);
+CREATE INDEX customers_by_rank ON customers (tenant_id, balance_rank, customer_id);
 
 CREATE TABLE events (
     tenant_id          TEXT    NOT NULL,
