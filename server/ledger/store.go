@@ -28,7 +28,8 @@ type Reader interface {
 	// Event returns one event with ReversedByEventID filled in.
 	// Errors: ErrNotFound.
 	Event(ctx context.Context, tenant, customerID, eventID string) (Event, error)
-	// EventByKey returns the event holding an idempotency key.
+	// EventByKey returns the event holding an idempotency key, with
+	// ReversedByEventID filled in.
 	// Errors: ErrNotFound.
 	EventByKey(ctx context.Context, tenant, customerID, key string) (Event, error)
 	// Events lists a customer's events newest first (occurred_at, then id,

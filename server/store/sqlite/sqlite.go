@@ -72,7 +72,9 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		for _, p := range append(pragmas, extra...) {
 			q.Add("_pragma", p)
 		}
-		return "file:" + path + "?" + q.Encode()
+		// Escape the path: SQLite reads "file:" names as URIs, where # ? and
+		// % would otherwise cut or change it.
+		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	}
 	writer, err := sql.Open("sqlite", dsn()+"&_txlock=immediate")
 	if err != nil {
@@ -169,8 +171,11 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if err != nil {
 		return translate(err)
 	}
+	// Roll back on every way out, a panic included: a transaction left open
+	// would hold the only writer connection forever. After Commit this is a
+	// no-op.
+	defer tx.Rollback() //nolint:errcheck
 	if err := fn(&txn{tx: tx}); err != nil {
-		_ = tx.Rollback()
 		return err
 	}
 	return translate(tx.Commit())

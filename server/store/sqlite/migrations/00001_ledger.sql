@@ -74,6 +74,24 @@ BEGIN
 END;
 -- +goose StatementEnd
 
+-- INSERT OR REPLACE deletes the row it conflicts with without firing the
+-- delete trigger (unless recursive_triggers is on), so a conflicting insert
+-- is refused before it happens. The message keeps "UNIQUE" so the store
+-- reports it as a duplicate, like the unique indexes.
+-- +goose StatementBegin
+CREATE TRIGGER events_no_replace BEFORE INSERT ON events
+WHEN EXISTS (
+    SELECT 1 FROM events
+    WHERE tenant_id = NEW.tenant_id AND customer_id = NEW.customer_id
+      AND (event_id = NEW.event_id
+           OR (NEW.idempotency_key <> '' AND idempotency_key = NEW.idempotency_key)
+           OR (NEW.reverses_event_id <> '' AND reverses_event_id = NEW.reverses_event_id))
+)
+BEGIN
+    SELECT RAISE(ABORT, 'UNIQUE constraint failed: events are append-only');
+END;
+-- +goose StatementEnd
+
 -- +goose Down
 -- Forward-only: there is no going back from a ledger schema.
 SELECT 1;

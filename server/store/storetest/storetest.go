@@ -1,0 +1,1805 @@
+// Package storetest is the conformance suite every ledger.Store backend
+// passes. A backend's tests call Run with a function that opens a fresh,
+// empty, migrated store; any behaviour the suite pins and a backend does not
+// match is a bug in the backend (or, after discussion, in the suite).
+//
+// It must never depend on a particular backend: it talks to ledger.Store
+// only. It is an ordinary package, not a _test file, so backends can import
+// it.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+)
+
+// Run runs the conformance suite. open must return a fresh, empty, migrated
+// store each time it is called and arrange for it to be closed (t.Cleanup).
+// Subtests run in parallel, so open is called from several goroutines.
+//
+// How the suite compares values: times are compared as instants (a backend
+// may return them in any location) and are always given truncated to the
+// microsecond; an empty attribute map may come back as nil or empty.
+//
+// Events are always appended in a transaction that also writes the
+// customer's row, after the event, as the Service does; a backend may
+// therefore keep a foreign key from events to customers if it is checked at
+// commit.
+func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s ledger.Store)
+	}{
+		{name: "CustomerNotFound", run: testCustomerNotFound},
+		{name: "CustomerRoundTrip", run: testCustomerRoundTrip},
+		{name: "PutCustomerReplaces", run: testPutCustomerReplaces},
+		{name: "EventRoundTrip", run: testEventRoundTrip},
+		{name: "EventKinds", run: testEventKinds},
+		{name: "EventNotFound", run: testEventNotFound},
+		{name: "EventIDAppendedTwice", run: testEventIDAppendedTwice},
+		{name: "EventIDScope", run: testEventIDScope},
+		{name: "ReadOwnWrites", run: testReadOwnWrites},
+		{name: "DuplicateIdempotencyKey", run: testDuplicateIdempotencyKey},
+		{name: "IdempotencyKeyScope", run: testIdempotencyKeyScope},
+		{name: "DuplicateReversal", run: testDuplicateReversal},
+		{name: "ReversedBy", run: testReversedBy},
+		{name: "EventsOrderAndFilters", run: testEventsOrderAndFilters},
+		{name: "EventsPaging", run: testEventsPaging},
+		{name: "EventsPagingStable", run: testEventsPagingStable},
+		{name: "History", run: testHistory},
+		{name: "TenantIsolation", run: testTenantIsolation},
+		{name: "UpdateRollback", run: testUpdateRollback},
+		{name: "UpdateCanceledContext", run: testUpdateCanceledContext},
+		{name: "UpdatePanicRollsBack", run: testUpdatePanicRollsBack},
+		{name: "ViewDuringUpdate", run: testViewDuringUpdate},
+		{name: "ViewSnapshot", run: testViewSnapshot},
+		{name: "ConcurrentCounter", run: testConcurrentCounter},
+		{name: "ConcurrentAppends", run: testConcurrentAppends},
+		{name: "ConcurrentDuplicateKey", run: testConcurrentDuplicateKey},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, open(t))
+		})
+	}
+}
+
+const (
+	tenantA = "tenant-a"
+	tenantB = "tenant-b"
+)
+
+// base has microsecond precision, like every time the suite stores.
+var base = time.Date(2026, time.March, 14, 15, 9, 26, 535897000, time.UTC)
+
+// at returns base plus n minutes.
+func at(n int) time.Time { return base.Add(time.Duration(n) * time.Minute) }
+
+func ptr[T any](v T) *T { return &v }
+
+// waitLimit bounds how long the concurrency tests wait for something that
+// should take milliseconds, so a deadlocked backend fails instead of hanging.
+const waitLimit = 30 * time.Second
+
+// ---------------------------------------------------------------------------
+// Customers
+
+func testCustomerNotFound(t *testing.T, s ledger.Store) {
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		return tx.PutCustomer(ctx, newCustomer(tenantA, "present"))
+	})
+	tests := []struct {
+		name, tenant, id string
+	}{
+		{name: "empty store id", tenant: tenantA, id: "absent"},
+		{name: "present id in another tenant", tenant: tenantB, id: "present"},
+		{name: "id differs in case", tenant: tenantA, id: "PRESENT"},
+		{name: "prefix of present id", tenant: tenantA, id: "pres"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := getCustomer(t, s, tc.tenant, tc.id)
+			if !errors.Is(err, ledger.ErrNotFound) {
+				t.Fatalf("Customer(%q, %q) error = %v, want ErrNotFound", tc.tenant, tc.id, err)
+			}
+		})
+	}
+	t.Run("inside Update", func(t *testing.T) {
+		t.Parallel()
+		var got error
+		mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+			_, got = tx.Customer(ctx, tenantA, "absent")
+			return nil
+		})
+		if !errors.Is(got, ledger.ErrNotFound) {
+			t.Fatalf("Customer in Update error = %v, want ErrNotFound", got)
+		}
+	})
+}
+
+// newCustomer returns a customer as the Service creates one for an unknown id.
+func newCustomer(tenant, id string) ledger.Customer {
+	return ledger.Customer{
+		TenantID:      tenant,
+		ID:            id,
+		Profile:       ledger.Profile{Value: 1},
+		CreatedAt:     base,
+		UpdatedAt:     base,
+		PolicyVersion: 1,
+	}
+}
+
+// fullCustomer sets every field to a value that differs from its zero value
+// and from the defaults.
+func fullCustomer(tenant, id string) ledger.Customer {
+	return ledger.Customer{
+		TenantID: tenant,
+		ID:       id,
+		Profile: ledger.Profile{
+			DisplayName: "Zoë O'Brien \"ACME\" 株式会社",
+			Segment:     "enterprise",
+			// Needs all 17 significant digits to round trip.
+			Value:          math.Nextafter(0.1, 1),
+			OverdraftLimit: ptr(-12.5),
+			Attributes:     map[string]string{"region": "eu-west-1", "empty": "", "ключ": "значение", "q\"uote": "a=b;c"},
+		},
+		CreatedAt:     at(-60 * 24 * 400),
+		UpdatedAt:     at(3).Add(7 * time.Microsecond),
+		PolicyVersion: 1<<40 + 7,
+		Rank:          -(1e6 + math.Nextafter(3.25, 4)),
+		State: ledger.State{
+			Value: -1.2345678901234567e300,
+			Count: 1<<40 + 3,
+			Last: ledger.Position{
+				At:          at(2).Add(time.Microsecond),
+				Kind:        ledger.KindSuggestionAdopted,
+				Fingerprint: "fp-0123456789abcdef",
+				ID:          "0190f1a2-7c3b-7d4e-8f90-123456789abc",
+			},
+			LastNoticeAt:    at(-10),
+			LastGrievanceAt: at(-5).Add(999999 * time.Microsecond),
+			LastRemedyAt:    at(1),
+		},
+	}
+}
+
+func testCustomerRoundTrip(t *testing.T, s ledger.Store) {
+	tests := []struct {
+		name string
+		c    ledger.Customer
+	}{
+		{name: "every field set", c: fullCustomer(tenantA, "full")},
+		{name: "defaults: nil limit, nil attributes, zero state", c: newCustomer(tenantA, "defaults")},
+		{
+			name: "zero overdraft limit is not nil",
+			c: func() ledger.Customer {
+				c := newCustomer(tenantA, "zero-limit")
+				c.Profile.OverdraftLimit = ptr(0.0)
+				return c
+			}(),
+		},
+		{
+			name: "positive overdraft limit and empty attributes",
+			c: func() ledger.Customer {
+				c := newCustomer(tenantA, "positive-limit")
+				c.Profile.OverdraftLimit = ptr(250.75)
+				c.Profile.Attributes = map[string]string{}
+				return c
+			}(),
+		},
+		{
+			name: "one attribute",
+			c: func() ledger.Customer {
+				c := newCustomer(tenantA, "one-attribute")
+				c.Profile.Attributes = map[string]string{"tier": "gold"}
+				return c
+			}(),
+		},
+		{
+			name: "partial state: some times zero",
+			c: func() ledger.Customer {
+				c := fullCustomer(tenantA, "partial")
+				c.State.LastNoticeAt = time.Time{}
+				c.State.LastRemedyAt = time.Time{}
+				c.Profile.OverdraftLimit = nil
+				return c
+			}(),
+		},
+		{
+			name: "state without a last position",
+			c: func() ledger.Customer {
+				c := fullCustomer(tenantA, "no-last")
+				c.State.Last = ledger.Position{}
+				c.State.LastGrievanceAt = time.Time{}
+				return c
+			}(),
+		},
+		{
+			name: "unusual ids",
+			c:    fullCustomer("tenant with spaces/ü", "cust 1/ü'\"%_"),
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+				return tx.PutCustomer(ctx, tc.c)
+			})
+			got, err := getCustomer(t, s, tc.c.TenantID, tc.c.ID)
+			if err != nil {
+				t.Fatalf("Customer: %v", err)
+			}
+			equalCustomer(t, "Customer", got, tc.c)
+			checkZeroTimes(t, got, tc.c)
+		})
+	}
+}
+
+// checkZeroTimes pins that zero times come back zero, not as the Unix epoch
+// or some other sentinel (equalCustomer compares instants, which already
+// implies it; this names the failure).
+func checkZeroTimes(t *testing.T, got, want ledger.Customer) {
+	t.Helper()
+	for _, f := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{name: "State.Last.At", got: got.State.Last.At, want: want.State.Last.At},
+		{name: "State.LastNoticeAt", got: got.State.LastNoticeAt, want: want.State.LastNoticeAt},
+		{name: "State.LastGrievanceAt", got: got.State.LastGrievanceAt, want: want.State.LastGrievanceAt},
+		{name: "State.LastRemedyAt", got: got.State.LastRemedyAt, want: want.State.LastRemedyAt},
+	} {
+		if f.got.IsZero() != f.want.IsZero() {
+			t.Errorf("%s = %v, want %v (IsZero %v)", f.name, f.got, f.want, f.want.IsZero())
+		}
+	}
+}
+
+func testPutCustomerReplaces(t *testing.T, s ledger.Store) {
+	first := fullCustomer(tenantA, "c1")
+	// The replacement clears what the first row set: a store that merges
+	// (keeps old non-null columns) fails here.
+	second := newCustomer(tenantA, "c1")
+	second.Profile.DisplayName = "renamed"
+	second.UpdatedAt = at(90)
+	second.PolicyVersion = 2
+	second.State.Count = 1
+	bystander := fullCustomer(tenantA, "c2")
+
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		if err := tx.PutCustomer(ctx, first); err != nil {
+			return err
+		}
+		return tx.PutCustomer(ctx, bystander)
+	})
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		return tx.PutCustomer(ctx, second)
+	})
+	got, err := getCustomer(t, s, tenantA, "c1")
+	if err != nil {
+		t.Fatalf("Customer: %v", err)
+	}
+	equalCustomer(t, "replaced customer", got, second)
+	checkZeroTimes(t, got, second)
+	if got.Profile.OverdraftLimit != nil {
+		t.Errorf("OverdraftLimit = %v, want nil after replace", *got.Profile.OverdraftLimit)
+	}
+
+	// Twice in the same transaction: the last write wins.
+	third := second
+	third.State.Count = 2
+	third.Profile.Segment = "smb"
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		if err := tx.PutCustomer(ctx, first); err != nil {
+			return err
+		}
+		return tx.PutCustomer(ctx, third)
+	})
+	got, err = getCustomer(t, s, tenantA, "c1")
+	if err != nil {
+		t.Fatalf("Customer: %v", err)
+	}
+	equalCustomer(t, "customer put twice in one Update", got, third)
+
+	got, err = getCustomer(t, s, tenantA, "c2")
+	if err != nil {
+		t.Fatalf("Customer c2: %v", err)
+	}
+	equalCustomer(t, "bystander customer", got, bystander)
+}
+
+// ---------------------------------------------------------------------------
+// Events
+
+// fullEvent sets every stored field.
+func fullEvent(tenant, customer, id string) ledger.Event {
+	return ledger.Event{
+		TenantID:       tenant,
+		CustomerID:     customer,
+		ID:             id,
+		Kind:           ledger.KindOutage,
+		Magnitude:      math.Nextafter(2.75, 3),
+		OccurredAt:     at(0),
+		RecordedAt:     at(0).Add(3*time.Hour + 1500*time.Microsecond),
+		IdempotencyKey: "key-" + id,
+		Fingerprint:    "fp-" + id,
+		Source:         "pagerduty",
+		Note:           "line 1\nline \"2\" — ünïcode; DROP TABLE events; --",
+		Attributes:     map[string]string{"region": "eu-west-1", "empty": "", "ключ": "значение"},
+		IncidentID:     "inc-42",
+	}
+}
+
+// plainEvent sets only what every event has.
+func plainEvent(tenant, customer, id string, kind ledger.Kind, occurred time.Time) ledger.Event {
+	return ledger.Event{
+		TenantID:    tenant,
+		CustomerID:  customer,
+		ID:          id,
+		Kind:        kind,
+		Magnitude:   1,
+		OccurredAt:  occurred,
+		RecordedAt:  occurred.Add(time.Second),
+		Fingerprint: "fp-" + id,
+	}
+}
+
+func reversalOf(e ledger.Event, id string, occurred time.Time) ledger.Event {
+	r := plainEvent(e.TenantID, e.CustomerID, id, ledger.KindReversal, occurred)
+	r.Magnitude = e.Magnitude
+	r.ReversesEventID = e.ID
+	return r
+}
+
+func testEventRoundTrip(t *testing.T, s ledger.Store) {
+	minimal := plainEvent(tenantA, "c1", "ev-minimal", ledger.KindCredit, at(5))
+	minimal.Magnitude = 0
+	minimal.Fingerprint = ""
+	preEpoch := plainEvent(tenantA, "c1", "ev-1969", ledger.KindEngagement, time.Date(1969, 7, 20, 20, 17, 40, 123456000, time.UTC))
+	preEpoch.RecordedAt = preEpoch.OccurredAt
+	preEpoch.Attributes = map[string]string{}
+	tests := []struct {
+		name string
+		e    ledger.Event
+	}{
+		{name: "every field set", e: fullEvent(tenantA, "c1", "ev-full")},
+		{name: "only required fields", e: minimal},
+		{name: "before 1970 with empty attributes", e: preEpoch},
+		{name: "incident without key, one attribute", e: func() ledger.Event {
+			e := fullEvent(tenantA, "c2", "ev-incident")
+			e.IdempotencyKey = ""
+			e.Kind = ledger.KindProactiveNotice
+			e.Attributes = map[string]string{"team": "sre"}
+			return e
+		}()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mustRecord(t, s, tc.e)
+			e := tc.e
+			mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+				got, err := r.Event(ctx, e.TenantID, e.CustomerID, e.ID)
+				if err != nil {
+					return fmt.Errorf("Event: %w", err)
+				}
+				equalEvent(t, "Event", got, e)
+				if e.IdempotencyKey != "" {
+					got, err := r.EventByKey(ctx, e.TenantID, e.CustomerID, e.IdempotencyKey)
+					if err != nil {
+						return fmt.Errorf("EventByKey: %w", err)
+					}
+					equalEvent(t, "EventByKey", got, e)
+				}
+				list, err := r.Events(ctx, e.TenantID, e.CustomerID, ledger.EventQuery{Limit: 100})
+				if err != nil {
+					return fmt.Errorf("Events: %w", err)
+				}
+				if found := findEvent(t, "Events", list, e.ID); found != nil {
+					equalEvent(t, "Events", *found, e)
+				}
+				hist, err := r.History(ctx, e.TenantID, e.CustomerID)
+				if err != nil {
+					return fmt.Errorf("History: %w", err)
+				}
+				if found := findEvent(t, "History", hist, e.ID); found != nil {
+					equalEvent(t, "History", *found, e)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// testEventKinds stores one event of every kind and reads the kind back.
+func testEventKinds(t *testing.T, s ledger.Store) {
+	var want []ledger.Event
+	for k := ledger.KindCredit; k <= ledger.KindReversal; k++ {
+		e := plainEvent(tenantA, "c1", fmt.Sprintf("ev-%02d", int(k)), k, at(int(k)))
+		want = append(want, e)
+	}
+	mustRecord(t, s, want...)
+	for _, e := range want {
+		got, err := getEvent(t, s, tenantA, "c1", e.ID)
+		if err != nil {
+			t.Fatalf("Event(%s): %v", e.ID, err)
+		}
+		if got.Kind != e.Kind {
+			t.Errorf("Event(%s).Kind = %v, want %v", e.ID, got.Kind, e.Kind)
+		}
+	}
+}
+
+func testEventNotFound(t *testing.T, s ledger.Store) {
+	keyed := fullEvent(tenantA, "c1", "ev-keyed")
+	unkeyed := plainEvent(tenantA, "c1", "ev-unkeyed", ledger.KindCredit, at(1))
+	other := plainEvent(tenantA, "c2", "ev-other", ledger.KindCredit, at(1))
+	mustRecord(t, s, keyed, unkeyed, other)
+
+	t.Run("Event", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name, tenant, customer, id string
+		}{
+			{name: "unknown id", tenant: tenantA, customer: "c1", id: "ev-absent"},
+			{name: "id of another customer", tenant: tenantA, customer: "c1", id: other.ID},
+			{name: "id under another tenant", tenant: tenantB, customer: "c1", id: keyed.ID},
+			{name: "unknown customer", tenant: tenantA, customer: "c9", id: keyed.ID},
+			{name: "empty id", tenant: tenantA, customer: "c1", id: ""},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				got, err := getEvent(t, s, tc.tenant, tc.customer, tc.id)
+				if !errors.Is(err, ledger.ErrNotFound) {
+					t.Fatalf("Event(%q, %q, %q) = %+v, %v; want ErrNotFound", tc.tenant, tc.customer, tc.id, got, err)
+				}
+			})
+		}
+	})
+	t.Run("EventByKey", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name, tenant, customer, key string
+		}{
+			{name: "unknown key", tenant: tenantA, customer: "c1", key: "key-absent"},
+			// c1 holds events without a key: "" must not match them.
+			{name: "empty key", tenant: tenantA, customer: "c1", key: ""},
+			{name: "key under another customer", tenant: tenantA, customer: "c2", key: keyed.IdempotencyKey},
+			{name: "key under another tenant", tenant: tenantB, customer: "c1", key: keyed.IdempotencyKey},
+			{name: "event id is not a key", tenant: tenantA, customer: "c1", key: keyed.ID},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				var got ledger.Event
+				var err error
+				mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+					got, err = r.EventByKey(ctx, tc.tenant, tc.customer, tc.key)
+					return nil
+				})
+				if !errors.Is(err, ledger.ErrNotFound) {
+					t.Fatalf("EventByKey(%q, %q, %q) = %+v, %v; want ErrNotFound", tc.tenant, tc.customer, tc.key, got, err)
+				}
+			})
+		}
+	})
+}
+
+// testEventIDAppendedTwice: events are never updated, so appending an id
+// that is already stored must fail and leave the first event as it was.
+func testEventIDAppendedTwice(t *testing.T, s ledger.Store) {
+	first := plainEvent(tenantA, "c1", "ev-1", ledger.KindCredit, at(0))
+	mustRecord(t, s, first)
+	again := plainEvent(tenantA, "c1", "ev-1", ledger.KindComplaint, at(1))
+	again.Note = "overwritten"
+	err := s.Update(t.Context(), func(tx ledger.Tx) error {
+		return tx.AppendEvent(t.Context(), again)
+	})
+	if err == nil {
+		t.Fatal("appending an existing event id succeeded, want an error")
+	}
+	got, err := getEvent(t, s, tenantA, "c1", "ev-1")
+	if err != nil {
+		t.Fatalf("Event: %v", err)
+	}
+	equalEvent(t, "first event after a second append of its id", got, first)
+}
+
+// testEventIDScope: event ids are scoped to (tenant, customer), like every
+// Reader method that takes one: the same id under another customer or tenant
+// is another event, and reversing one marks only that one.
+func testEventIDScope(t *testing.T, s ledger.Store) {
+	const id = "ev-shared"
+	a1 := plainEvent(tenantA, "c1", id, ledger.KindCredit, at(0))
+	a2 := plainEvent(tenantA, "c2", id, ledger.KindOutage, at(1))
+	b1 := plainEvent(tenantB, "c1", id, ledger.KindComplaint, at(2))
+	ra2 := reversalOf(a2, "ev-rev", at(3))
+	rb1 := reversalOf(b1, "ev-rev", at(4))
+	mustRecord(t, s, a1, a2, b1)
+	mustRecord(t, s, ra2, rb1)
+
+	wantA2, wantB1 := a2, b1
+	wantA2.ReversedByEventID, wantB1.ReversedByEventID = ra2.ID, rb1.ID
+	for _, want := range []ledger.Event{a1, wantA2, wantB1, ra2, rb1} {
+		got, err := getEvent(t, s, want.TenantID, want.CustomerID, want.ID)
+		if err != nil {
+			t.Fatalf("Event(%s, %s, %s): %v", want.TenantID, want.CustomerID, want.ID, err)
+		}
+		equalEvent(t, "Event "+want.TenantID+"/"+want.CustomerID+"/"+want.ID, got, want)
+	}
+	equalEventLists(t, "Events tenant-a/c1", listEvents(t, s, tenantA, "c1", ledger.EventQuery{Limit: 10}), []ledger.Event{a1})
+	equalEventSets(t, "History tenant-a/c1", history(t, s, tenantA, "c1"), []ledger.Event{a1})
+	equalEventSets(t, "History tenant-a/c2", history(t, s, tenantA, "c2"), []ledger.Event{wantA2, ra2})
+	equalEventSets(t, "History tenant-b/c1", history(t, s, tenantB, "c1"), []ledger.Event{wantB1, rb1})
+}
+
+// testReadOwnWrites: the Service appends an event and then reads the
+// customer's history, and checks keys of earlier items of a batch, in the
+// same transaction.
+func testReadOwnWrites(t *testing.T, s ledger.Store) {
+	c := fullCustomer(tenantA, "c1")
+	e1 := fullEvent(tenantA, "c1", "ev-1")
+	e2 := reversalOf(e1, "ev-2", at(1))
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		if err := tx.PutCustomer(ctx, c); err != nil {
+			return err
+		}
+		got, err := tx.Customer(ctx, tenantA, "c1")
+		if err != nil {
+			return fmt.Errorf("Customer after PutCustomer: %w", err)
+		}
+		equalCustomer(t, "Customer in the writing Update", got, c)
+
+		if err := tx.AppendEvent(ctx, e1); err != nil {
+			return err
+		}
+		ev, err := tx.Event(ctx, tenantA, "c1", e1.ID)
+		if err != nil {
+			return fmt.Errorf("Event after AppendEvent: %w", err)
+		}
+		equalEvent(t, "Event in the writing Update", ev, e1)
+		ev, err = tx.EventByKey(ctx, tenantA, "c1", e1.IdempotencyKey)
+		if err != nil {
+			return fmt.Errorf("EventByKey after AppendEvent: %w", err)
+		}
+		equalEvent(t, "EventByKey in the writing Update", ev, e1)
+
+		if err := tx.AppendEvent(ctx, e2); err != nil {
+			return err
+		}
+		hist, err := tx.History(ctx, tenantA, "c1")
+		if err != nil {
+			return fmt.Errorf("History after AppendEvent: %w", err)
+		}
+		wantE1 := e1
+		wantE1.ReversedByEventID = e2.ID
+		equalEventSets(t, "History in the writing Update", hist, []ledger.Event{wantE1, e2})
+		list, err := tx.Events(ctx, tenantA, "c1", ledger.EventQuery{Limit: 10})
+		if err != nil {
+			return fmt.Errorf("Events after AppendEvent: %w", err)
+		}
+		equalEventLists(t, "Events in the writing Update", list, []ledger.Event{e2, wantE1})
+		return nil
+	})
+}
+
+func testDuplicateIdempotencyKey(t *testing.T, s ledger.Store) {
+	first := fullEvent(tenantA, "c1", "ev-first")
+	mustRecord(t, s, first)
+
+	unkeyed := plainEvent(tenantA, "c1", "ev-unkeyed", ledger.KindCredit, at(2))
+	dup := plainEvent(tenantA, "c1", "ev-dup", ledger.KindComplaint, at(3))
+	dup.IdempotencyKey = first.IdempotencyKey
+	var appendErr error
+	err := s.Update(t.Context(), func(tx ledger.Tx) error {
+		ctx := t.Context()
+		// Written before the duplicate: the rollback must take it too.
+		if err := record(ctx, tx, unkeyed); err != nil {
+			return err
+		}
+		appendErr = tx.AppendEvent(ctx, dup)
+		return appendErr
+	})
+	if !errors.Is(appendErr, ledger.ErrDuplicate) {
+		t.Fatalf("AppendEvent with a used key: error = %v, want ErrDuplicate", appendErr)
+	}
+	if !errors.Is(err, ledger.ErrDuplicate) {
+		t.Fatalf("Update returning the duplicate error: error = %v, want ErrDuplicate", err)
+	}
+
+	got, err := getEventByKey(t, s, tenantA, "c1", first.IdempotencyKey)
+	if err != nil {
+		t.Fatalf("EventByKey: %v", err)
+	}
+	equalEvent(t, "event holding the key", got, first)
+	for _, id := range []string{dup.ID, unkeyed.ID} {
+		if _, err := getEvent(t, s, tenantA, "c1", id); !errors.Is(err, ledger.ErrNotFound) {
+			t.Errorf("Event(%s) after the rolled back Update: error = %v, want ErrNotFound", id, err)
+		}
+	}
+	equalEventSets(t, "History", history(t, s, tenantA, "c1"), []ledger.Event{first})
+
+	// A duplicate within one transaction is caught too.
+	a := plainEvent(tenantA, "c2", "ev-a", ledger.KindCredit, at(0))
+	a.IdempotencyKey = "same-tx"
+	b := plainEvent(tenantA, "c2", "ev-b", ledger.KindCredit, at(1))
+	b.IdempotencyKey = "same-tx"
+	appendErr = nil
+	err = s.Update(t.Context(), func(tx ledger.Tx) error {
+		if err := record(t.Context(), tx, a); err != nil {
+			return err
+		}
+		appendErr = tx.AppendEvent(t.Context(), b)
+		return appendErr
+	})
+	if !errors.Is(appendErr, ledger.ErrDuplicate) || !errors.Is(err, ledger.ErrDuplicate) {
+		t.Fatalf("duplicate key in one Update: AppendEvent error = %v, Update error = %v; want ErrDuplicate", appendErr, err)
+	}
+	if h := history(t, s, tenantA, "c2"); len(h) != 0 {
+		t.Fatalf("History after the rolled back Update = %v, want none", eventIDs(h))
+	}
+}
+
+func testIdempotencyKeyScope(t *testing.T, s ledger.Store) {
+	const key = "shared-key"
+	keyed := func(tenant, customer, id string) ledger.Event {
+		e := plainEvent(tenant, customer, id, ledger.KindCredit, at(0))
+		e.IdempotencyKey = key
+		return e
+	}
+	events := []ledger.Event{
+		keyed(tenantA, "c1", "ev-a1"),
+		keyed(tenantA, "c2", "ev-a2"),
+		keyed(tenantB, "c1", "ev-b1"),
+	}
+	for _, e := range events {
+		mustRecord(t, s, e)
+	}
+	for _, e := range events {
+		got, err := getEventByKey(t, s, e.TenantID, e.CustomerID, key)
+		if err != nil {
+			t.Fatalf("EventByKey(%s, %s): %v", e.TenantID, e.CustomerID, err)
+		}
+		equalEvent(t, "EventByKey "+e.TenantID+"/"+e.CustomerID, got, e)
+	}
+
+	// Many events without a key, in one Update and in several.
+	var unkeyed []ledger.Event
+	for i := range 5 {
+		unkeyed = append(unkeyed, plainEvent(tenantA, "c1", fmt.Sprintf("ev-nokey-%d", i), ledger.KindCredit, at(i+1)))
+	}
+	mustRecord(t, s, unkeyed[:3]...)
+	mustRecord(t, s, unkeyed[3])
+	mustRecord(t, s, unkeyed[4])
+	equalEventSets(t, "History of c1", history(t, s, tenantA, "c1"), append([]ledger.Event{events[0]}, unkeyed...))
+}
+
+func testDuplicateReversal(t *testing.T, s ledger.Store) {
+	orig := plainEvent(tenantA, "c1", "ev-orig", ledger.KindCredit, at(0))
+	first := reversalOf(orig, "ev-rev-1", at(1))
+	mustRecord(t, s, orig, first)
+
+	second := reversalOf(orig, "ev-rev-2", at(2))
+	second.IdempotencyKey = "another-key" // the key is new; the reversal is not
+	var appendErr error
+	err := s.Update(t.Context(), func(tx ledger.Tx) error {
+		appendErr = tx.AppendEvent(t.Context(), second)
+		return appendErr
+	})
+	if !errors.Is(appendErr, ledger.ErrDuplicate) || !errors.Is(err, ledger.ErrDuplicate) {
+		t.Fatalf("second reversal of one event: AppendEvent error = %v, Update error = %v; want ErrDuplicate", appendErr, err)
+	}
+	wantOrig := orig
+	wantOrig.ReversedByEventID = first.ID
+	equalEventSets(t, "History", history(t, s, tenantA, "c1"), []ledger.Event{wantOrig, first})
+
+	// Reversals of different events of one customer are fine, and so are
+	// reversals by another customer.
+	other := plainEvent(tenantA, "c1", "ev-other", ledger.KindOutage, at(3))
+	mustRecord(t, s, other, reversalOf(other, "ev-rev-other", at(4)))
+	c2 := plainEvent(tenantA, "c2", "ev-c2", ledger.KindCredit, at(0))
+	mustRecord(t, s, c2, reversalOf(c2, "ev-rev-c2", at(1)))
+}
+
+func testReversedBy(t *testing.T, s ledger.Store) {
+	e1 := plainEvent(tenantA, "c1", "ev-1", ledger.KindCredit, at(0))
+	e1.IdempotencyKey = "key-1"
+	e2 := plainEvent(tenantA, "c1", "ev-2", ledger.KindOutage, at(1))
+	e2.IdempotencyKey = "key-2"
+	r1 := reversalOf(e1, "ev-r1", at(2))
+	mustRecord(t, s, e1, e2)
+	mustRecord(t, s, r1)
+
+	want := map[string]string{e1.ID: r1.ID, e2.ID: "", r1.ID: ""}
+	check := func(what string, events []ledger.Event) {
+		t.Helper()
+		if len(events) != len(want) {
+			t.Errorf("%s returned %v, want %d events", what, eventIDs(events), len(want))
+		}
+		for _, e := range events {
+			if w, ok := want[e.ID]; !ok {
+				t.Errorf("%s returned unexpected event %s", what, e.ID)
+			} else if e.ReversedByEventID != w {
+				t.Errorf("%s: %s.ReversedByEventID = %q, want %q", what, e.ID, e.ReversedByEventID, w)
+			}
+		}
+	}
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		var events []ledger.Event
+		for _, id := range []string{e1.ID, e2.ID, r1.ID} {
+			e, err := r.Event(ctx, tenantA, "c1", id)
+			if err != nil {
+				return fmt.Errorf("Event(%s): %w", id, err)
+			}
+			events = append(events, e)
+		}
+		check("Event", events)
+		// EventByKey answers replays with the stored event, so it fills the
+		// field like Event does.
+		events = events[:0]
+		for _, key := range []string{e1.IdempotencyKey, e2.IdempotencyKey} {
+			e, err := r.EventByKey(ctx, tenantA, "c1", key)
+			if err != nil {
+				return fmt.Errorf("EventByKey(%s): %w", key, err)
+			}
+			events = append(events, e)
+		}
+		events = append(events, r1) // not reversed; read above
+		check("EventByKey", events)
+		list, err := r.Events(ctx, tenantA, "c1", ledger.EventQuery{Limit: 10})
+		if err != nil {
+			return err
+		}
+		check("Events", list)
+		// Every page fills it, not only a page that also holds the reversal.
+		page, err := r.Events(ctx, tenantA, "c1", ledger.EventQuery{Limit: 1, After: &ledger.Cursor{OccurredAt: e2.OccurredAt, EventID: e2.ID}})
+		if err != nil {
+			return err
+		}
+		if len(page) != 1 || page[0].ID != e1.ID || page[0].ReversedByEventID != r1.ID {
+			t.Errorf("Events page holding only %s = %+v, want it with ReversedByEventID %q", e1.ID, page, r1.ID)
+		}
+		hist, err := r.History(ctx, tenantA, "c1")
+		if err != nil {
+			return err
+		}
+		check("History", hist)
+		return nil
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Listing
+
+// orderFixture stores events whose ids do not follow their times or their
+// insertion order, with ties in OccurredAt, plus look-alike events of other
+// customers and tenants. It returns c1's events newest first.
+func orderFixture(t *testing.T, s ledger.Store) []ledger.Event {
+	t.Helper()
+	specs := []struct {
+		id   string
+		min  int
+		kind ledger.Kind
+	}{
+		{"ev-k", 0, ledger.KindCredit},
+		{"ev-c", 1, ledger.KindOutage},
+		{"ev-m", 1, ledger.KindComplaint},
+		{"ev-a", 1, ledger.KindCredit},
+		{"ev-f", 2, ledger.KindResponse},
+		{"ev-b", 3, ledger.KindOutage},
+		{"ev-z", 3, ledger.KindProactiveNotice},
+		{"ev-d", 4, ledger.KindEngagement},
+		{"ev-q", 5, ledger.KindOutage},
+		{"ev-e", 5, ledger.KindCredit},
+		{"ev-h", 6, ledger.KindReliableDelivery},
+		{"ev-p", 7, ledger.KindSuggestionAdopted},
+	}
+	var mine []ledger.Event
+	for _, sp := range specs {
+		mine = append(mine, plainEvent(tenantA, "c1", sp.id, sp.kind, at(sp.min)))
+	}
+	// Insert in an order unrelated to time and id, some per Update and
+	// some together.
+	for _, batch := range [][]int{{6, 0}, {11}, {3, 9, 1}, {4}, {8, 2, 10}, {5, 7}} {
+		var events []ledger.Event
+		for _, i := range batch {
+			events = append(events, mine[i])
+		}
+		mustRecord(t, s, events...)
+	}
+	// Noise: the same times and kinds for another customer and another
+	// tenant's c1, with ids that would interleave.
+	for _, sp := range specs {
+		mustRecord(t, s,
+			plainEvent(tenantA, "c2", sp.id+"-c2", sp.kind, at(sp.min)),
+			plainEvent(tenantB, "c1", sp.id+"-b", sp.kind, at(sp.min)),
+		)
+	}
+	want := slices.Clone(mine)
+	slices.SortFunc(want, newestFirst)
+	if got := strings.Join(eventIDs(want), " "); got != "ev-p ev-h ev-q ev-e ev-d ev-z ev-b ev-f ev-m ev-c ev-a ev-k" {
+		t.Fatalf("fixture order = %s", got) // the suite's own model is wrong
+	}
+	return want
+}
+
+// newestFirst is the order Events promises: OccurredAt, then ID, both
+// descending.
+func newestFirst(a, b ledger.Event) int {
+	if c := b.OccurredAt.Compare(a.OccurredAt); c != 0 {
+		return c
+	}
+	return strings.Compare(b.ID, a.ID)
+}
+
+// expect is the suite's model of Events: it filters and pages events that
+// are already newest first.
+func expect(events []ledger.Event, q ledger.EventQuery) []ledger.Event {
+	var out []ledger.Event
+	for _, e := range events {
+		if len(q.Kinds) > 0 && !slices.Contains(q.Kinds, e.Kind) {
+			continue
+		}
+		if !q.Start.IsZero() && e.OccurredAt.Before(q.Start) {
+			continue
+		}
+		if !q.End.IsZero() && !e.OccurredAt.Before(q.End) {
+			continue
+		}
+		if c := q.After; c != nil {
+			if !(e.OccurredAt.Before(c.OccurredAt) || e.OccurredAt.Equal(c.OccurredAt) && e.ID < c.EventID) {
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return out[:min(len(out), q.Limit)]
+}
+
+func testEventsOrderAndFilters(t *testing.T, s ledger.Store) {
+	all := orderFixture(t, s)
+	cur := func(min int, id string) *ledger.Cursor { return &ledger.Cursor{OccurredAt: at(min), EventID: id} }
+	tests := []struct {
+		name string
+		q    ledger.EventQuery
+		// want pins the expected ids so that the suite's model cannot drift.
+		want string
+	}{
+		{name: "all, newest first, ties by id", q: ledger.EventQuery{Limit: 100},
+			want: "ev-p ev-h ev-q ev-e ev-d ev-z ev-b ev-f ev-m ev-c ev-a ev-k"},
+		{name: "limit", q: ledger.EventQuery{Limit: 5}, want: "ev-p ev-h ev-q ev-e ev-d"},
+		{name: "limit equal to count", q: ledger.EventQuery{Limit: 12},
+			want: "ev-p ev-h ev-q ev-e ev-d ev-z ev-b ev-f ev-m ev-c ev-a ev-k"},
+		{name: "one kind", q: ledger.EventQuery{Kinds: []ledger.Kind{ledger.KindOutage}, Limit: 100},
+			want: "ev-q ev-b ev-c"},
+		{name: "two kinds", q: ledger.EventQuery{Kinds: []ledger.Kind{ledger.KindComplaint, ledger.KindOutage}, Limit: 100},
+			want: "ev-q ev-b ev-m ev-c"},
+		{name: "kind with no events", q: ledger.EventQuery{Kinds: []ledger.Kind{ledger.KindReversal}, Limit: 100}},
+		{name: "kinds and limit", q: ledger.EventQuery{Kinds: []ledger.Kind{ledger.KindCredit, ledger.KindOutage}, Limit: 3},
+			want: "ev-q ev-e ev-b"},
+		{name: "start is inclusive", q: ledger.EventQuery{Start: at(3), Limit: 100},
+			want: "ev-p ev-h ev-q ev-e ev-d ev-z ev-b"},
+		{name: "end is exclusive", q: ledger.EventQuery{End: at(3), Limit: 100},
+			want: "ev-f ev-m ev-c ev-a ev-k"},
+		{name: "start and end", q: ledger.EventQuery{Start: at(1), End: at(5), Limit: 100},
+			want: "ev-d ev-z ev-b ev-f ev-m ev-c ev-a"},
+		{name: "start one microsecond after events", q: ledger.EventQuery{Start: at(5).Add(time.Microsecond), End: at(7), Limit: 100},
+			want: "ev-h"},
+		{name: "empty window", q: ledger.EventQuery{Start: at(3), End: at(3), Limit: 100}},
+		{name: "after a cursor inside a tie", q: ledger.EventQuery{After: cur(1, "ev-m"), Limit: 100},
+			want: "ev-c ev-a ev-k"},
+		{name: "after the last of a tie", q: ledger.EventQuery{After: cur(3, "ev-b"), Limit: 100},
+			want: "ev-f ev-m ev-c ev-a ev-k"},
+		{name: "after the first of a tie", q: ledger.EventQuery{After: cur(3, "ev-z"), Limit: 100},
+			want: "ev-b ev-f ev-m ev-c ev-a ev-k"},
+		{name: "after a position between events", q: ledger.EventQuery{After: cur(3, "ev-c"), Limit: 100},
+			want: "ev-b ev-f ev-m ev-c ev-a ev-k"},
+		{name: "after a position before a tie", q: ledger.EventQuery{After: cur(3, "ev-a"), Limit: 100},
+			want: "ev-f ev-m ev-c ev-a ev-k"},
+		{name: "after the newest event", q: ledger.EventQuery{After: cur(7, "ev-p"), Limit: 2},
+			want: "ev-h ev-q"},
+		{name: "after the oldest event", q: ledger.EventQuery{After: cur(0, "ev-k"), Limit: 100}},
+		{name: "after, kinds, limit", q: ledger.EventQuery{After: cur(5, "ev-q"), Kinds: []ledger.Kind{ledger.KindCredit, ledger.KindOutage}, Limit: 2},
+			want: "ev-e ev-b"},
+		{name: "after, start, end", q: ledger.EventQuery{After: cur(5, "ev-e"), Start: at(1), End: at(9), Limit: 100},
+			want: "ev-d ev-z ev-b ev-f ev-m ev-c ev-a"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			model := expect(all, tc.q)
+			if got := strings.Join(eventIDs(model), " "); got != tc.want {
+				t.Fatalf("suite model gives %q, case wants %q", got, tc.want)
+			}
+			got := listEvents(t, s, tenantA, "c1", tc.q)
+			equalEventLists(t, "Events", got, model)
+		})
+	}
+	t.Run("unknown customer", func(t *testing.T) {
+		t.Parallel()
+		if got := listEvents(t, s, tenantA, "c9", ledger.EventQuery{Limit: 100}); len(got) != 0 {
+			t.Fatalf("Events of an unknown customer = %v, want none", eventIDs(got))
+		}
+	})
+}
+
+// walk pages through Events with cursors made from each page's last event,
+// calling between(pageNumber) after every page.
+func walk(t *testing.T, s ledger.Store, tenant, customer string, q ledger.EventQuery, between func(page int, cursor ledger.Cursor)) []ledger.Event {
+	t.Helper()
+	var out []ledger.Event
+	for page := 0; ; page++ {
+		if page > 1000 {
+			t.Fatalf("paging did not end after 1000 pages; last cursor %+v", q.After)
+		}
+		got := listEvents(t, s, tenant, customer, q)
+		if len(got) > q.Limit {
+			t.Fatalf("page %d holds %d events, limit %d", page, len(got), q.Limit)
+		}
+		out = append(out, got...)
+		if len(got) < q.Limit {
+			return out
+		}
+		last := got[len(got)-1]
+		q.After = &ledger.Cursor{OccurredAt: last.OccurredAt, EventID: last.ID}
+		if between != nil {
+			between(page, *q.After)
+		}
+	}
+}
+
+func testEventsPaging(t *testing.T, s ledger.Store) {
+	all := orderFixture(t, s)
+	tests := []struct {
+		name  string
+		q     ledger.EventQuery
+		limit int
+	}{
+		{name: "limit 1", limit: 1},
+		{name: "limit 2", limit: 2},
+		{name: "limit 3", limit: 3},
+		{name: "limit 5", limit: 5},
+		{name: "limit 12", limit: 12},
+		{name: "limit 13", limit: 13},
+		{name: "kinds, limit 2", limit: 2, q: ledger.EventQuery{Kinds: []ledger.Kind{ledger.KindCredit, ledger.KindOutage}}},
+		{name: "window, limit 2", limit: 2, q: ledger.EventQuery{Start: at(1), End: at(5)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			q := tc.q
+			q.Limit = tc.limit
+			got := walk(t, s, tenantA, "c1", q, nil)
+			q.Limit = 100
+			want := expect(all, q)
+			if len(want) == 0 {
+				t.Fatal("case selects no events")
+			}
+			equalEventLists(t, "walk", got, want)
+		})
+	}
+}
+
+// testEventsPagingStable inserts events between pages: newer than the
+// cursor (they must not appear), older than it (they must appear in their
+// place), and at the cursor's own time on both sides of its id.
+func testEventsPagingStable(t *testing.T, s ledger.Store) {
+	original := orderFixture(t, s)
+	var newer, older []string
+	between := func(page int, c ledger.Cursor) {
+		n := fmt.Sprintf("%02d", page)
+		before := []ledger.Event{
+			plainEvent(tenantA, "c1", "new-"+n+"-newest", ledger.KindCredit, at(100+page)),
+			// Same time as the cursor, larger id: sorts before the cursor.
+			plainEvent(tenantA, "c1", c.EventID+"~"+n, ledger.KindCredit, c.OccurredAt),
+		}
+		after := []ledger.Event{
+			plainEvent(tenantA, "c1", "new-"+n+"-oldest", ledger.KindCredit, at(-100-page)),
+			// Same time as the cursor, smaller id: sorts after the cursor.
+			plainEvent(tenantA, "c1", c.EventID[:len(c.EventID)-1]+"-"+n, ledger.KindCredit, c.OccurredAt),
+		}
+		mustRecord(t, s, append(slices.Clone(before), after...)...)
+		for _, e := range before {
+			newer = append(newer, e.ID)
+		}
+		for _, e := range after {
+			older = append(older, e.ID)
+		}
+	}
+	got := walk(t, s, tenantA, "c1", ledger.EventQuery{Limit: 3}, between)
+
+	seen := map[string]bool{}
+	for i, e := range got {
+		if seen[e.ID] {
+			t.Errorf("event %s returned twice", e.ID)
+		}
+		seen[e.ID] = true
+		if i > 0 && newestFirst(got[i-1], e) >= 0 {
+			t.Errorf("walk out of order: %s (%v) before %s (%v)", got[i-1].ID, got[i-1].OccurredAt, e.ID, e.OccurredAt)
+		}
+	}
+	var orig []ledger.Event
+	for _, e := range got {
+		if slices.ContainsFunc(original, func(o ledger.Event) bool { return o.ID == e.ID }) {
+			orig = append(orig, e)
+		}
+	}
+	equalEventLists(t, "original events in the walk", orig, original)
+	for _, id := range newer {
+		if seen[id] {
+			t.Errorf("event %s, inserted before the cursor, appeared in a later page", id)
+		}
+	}
+	if len(older) == 0 {
+		t.Fatal("no events were inserted between pages")
+	}
+	for _, id := range older {
+		if !seen[id] {
+			t.Errorf("event %s, inserted after the cursor before its page was read, is missing", id)
+		}
+	}
+}
+
+func testHistory(t *testing.T, s ledger.Store) {
+	e1 := fullEvent(tenantA, "c1", "ev-1")
+	e2 := plainEvent(tenantA, "c1", "ev-2", ledger.KindComplaint, at(-30))
+	e3 := plainEvent(tenantA, "c1", "ev-3", ledger.KindCredit, at(0)) // ties with e1
+	r2 := reversalOf(e2, "ev-r2", at(10))
+	mustRecord(t, s, e3, e1)
+	mustRecord(t, s, e2)
+	mustRecord(t, s, r2)
+	// Noise: another customer of the tenant, the same id in another tenant.
+	mustRecord(t, s,
+		plainEvent(tenantA, "c2", "ev-c2", ledger.KindCredit, at(0)),
+		plainEvent(tenantA, "c10", "ev-c10", ledger.KindCredit, at(0)),
+		plainEvent(tenantB, "c1", "ev-b1", ledger.KindCredit, at(0)),
+	)
+	wantE2 := e2
+	wantE2.ReversedByEventID = r2.ID
+	equalEventSets(t, "History c1", history(t, s, tenantA, "c1"), []ledger.Event{e1, wantE2, e3, r2})
+	if h := history(t, s, tenantA, "c9"); len(h) != 0 {
+		t.Errorf("History of an unknown customer = %v, want none", eventIDs(h))
+	}
+	if h := history(t, s, "tenant-c", "c1"); len(h) != 0 {
+		t.Errorf("History in an unknown tenant = %v, want none", eventIDs(h))
+	}
+}
+
+func testTenantIsolation(t *testing.T, s ledger.Store) {
+	ca := fullCustomer(tenantA, "c1")
+	cb := newCustomer(tenantB, "c1")
+	cb.Profile.DisplayName = "tenant b's c1"
+	cb.State.Count = 1
+	ea := fullEvent(tenantA, "c1", "ev-a")
+	eb := plainEvent(tenantB, "c1", "ev-b", ledger.KindComplaint, at(1))
+	eb.IdempotencyKey = ea.IdempotencyKey
+	rb := reversalOf(eb, "ev-rb", at(2))
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		if err := tx.AppendEvent(ctx, ea); err != nil {
+			return err
+		}
+		return tx.PutCustomer(ctx, ca)
+	})
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		for _, e := range []ledger.Event{eb, rb} {
+			if err := tx.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return tx.PutCustomer(ctx, cb)
+	})
+	// Replacing tenant A's row leaves tenant B's alone.
+	ca2 := ca
+	ca2.State.Count++
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutCustomer(ctx, ca2) })
+
+	wantEB := eb
+	wantEB.ReversedByEventID = rb.ID
+	for _, tc := range []struct {
+		tenant string
+		c      ledger.Customer
+		events []ledger.Event // newest first
+		key    ledger.Event
+	}{
+		{tenant: tenantA, c: ca2, events: []ledger.Event{ea}, key: ea},
+		{tenant: tenantB, c: cb, events: []ledger.Event{rb, wantEB}, key: wantEB},
+	} {
+		got, err := getCustomer(t, s, tc.tenant, "c1")
+		if err != nil {
+			t.Fatalf("Customer(%s): %v", tc.tenant, err)
+		}
+		equalCustomer(t, "Customer "+tc.tenant, got, tc.c)
+		equalEventLists(t, "Events "+tc.tenant, listEvents(t, s, tc.tenant, "c1", ledger.EventQuery{Limit: 10}), tc.events)
+		equalEventSets(t, "History "+tc.tenant, history(t, s, tc.tenant, "c1"), tc.events)
+		byKey, err := getEventByKey(t, s, tc.tenant, "c1", ea.IdempotencyKey)
+		if err != nil {
+			t.Fatalf("EventByKey(%s): %v", tc.tenant, err)
+		}
+		equalEvent(t, "EventByKey "+tc.tenant, byKey, tc.key)
+	}
+	if _, err := getEvent(t, s, tenantA, "c1", eb.ID); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("tenant A reads tenant B's event: error = %v, want ErrNotFound", err)
+	}
+	if _, err := getCustomer(t, s, "tenant-c", "c1"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("Customer in a third tenant: error = %v, want ErrNotFound", err)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Transactions
+
+var errBoom = errors.New("boom")
+
+func testUpdateRollback(t *testing.T, s ledger.Store) {
+	v1 := fullCustomer(tenantA, "existing")
+	kept := plainEvent(tenantA, "existing", "ev-kept", ledger.KindCredit, at(0))
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		if err := tx.AppendEvent(ctx, kept); err != nil {
+			return err
+		}
+		return tx.PutCustomer(ctx, v1)
+	})
+
+	v2 := v1
+	v2.Profile.DisplayName = "changed"
+	v2.State.Count++
+	lost := fullEvent(tenantA, "existing", "ev-lost")
+	lostNew := fullEvent(tenantA, "new", "ev-lost-new")
+	runs := 0
+	err := s.Update(t.Context(), func(tx ledger.Tx) error {
+		ctx := t.Context()
+		runs++
+		if err := tx.AppendEvent(ctx, lost); err != nil {
+			return err
+		}
+		if err := tx.PutCustomer(ctx, v2); err != nil {
+			return err
+		}
+		if err := record(ctx, tx, lostNew); err != nil {
+			return err
+		}
+		return fmt.Errorf("closure failed: %w", errBoom)
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("Update error = %v, want one wrapping the closure's error", err)
+	}
+	if runs != 1 {
+		t.Errorf("closure ran %d times; an error from it must not be retried", runs)
+	}
+
+	got, err := getCustomer(t, s, tenantA, "existing")
+	if err != nil {
+		t.Fatalf("Customer: %v", err)
+	}
+	equalCustomer(t, "customer after rollback", got, v1)
+	if _, err := getCustomer(t, s, tenantA, "new"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("customer created in the rolled back Update: error = %v, want ErrNotFound", err)
+	}
+	for _, e := range []ledger.Event{lost, lostNew} {
+		if _, err := getEvent(t, s, tenantA, e.CustomerID, e.ID); !errors.Is(err, ledger.ErrNotFound) {
+			t.Errorf("Event(%s) from the rolled back Update: error = %v, want ErrNotFound", e.ID, err)
+		}
+		if _, err := getEventByKey(t, s, tenantA, e.CustomerID, e.IdempotencyKey); !errors.Is(err, ledger.ErrNotFound) {
+			t.Errorf("EventByKey(%s) from the rolled back Update: error = %v, want ErrNotFound", e.IdempotencyKey, err)
+		}
+	}
+	equalEventSets(t, "History after rollback", history(t, s, tenantA, "existing"), []ledger.Event{kept})
+
+	// The store still takes writes, and the key of the lost event is free.
+	mustRecord(t, s, lost)
+	if _, err := getEventByKey(t, s, tenantA, "existing", lost.IdempotencyKey); err != nil {
+		t.Fatalf("EventByKey after rewriting the lost event: %v", err)
+	}
+}
+
+func testUpdateCanceledContext(t *testing.T, s ledger.Store) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	e := plainEvent(tenantA, "c1", "ev-1", ledger.KindCredit, at(0))
+	err := s.Update(ctx, func(tx ledger.Tx) error { return record(ctx, tx, e) })
+	if err == nil {
+		t.Fatal("Update with a canceled context succeeded")
+	}
+	if _, err := getEvent(t, s, tenantA, "c1", e.ID); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("Event after an Update with a canceled context: error = %v, want ErrNotFound", err)
+	}
+	mustRecord(t, s, e) // the store is still usable
+}
+
+// testUpdatePanicRollsBack: a closure that panics (or calls t.FailNow, or
+// runtime.Goexit) must not leave its transaction open: the panic reaches the
+// caller, nothing is written and the store keeps serving writes while the
+// caller's context is still alive (think of a gRPC recovery interceptor
+// under a long-lived server context).
+func testUpdatePanicRollsBack(t *testing.T, s ledger.Store) {
+	e := plainEvent(tenantA, "c1", "ev-panic", ledger.KindCredit, at(0))
+	recovered := func() (r any) {
+		defer func() { r = recover() }()
+		_ = s.Update(t.Context(), func(tx ledger.Tx) error {
+			if err := record(t.Context(), tx, e); err != nil {
+				return err
+			}
+			panic(errBoom)
+		})
+		return nil
+	}()
+	if recovered != errBoom {
+		t.Fatalf("recovered %v, want the closure's panic value", recovered)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	next := plainEvent(tenantA, "c1", "ev-next", ledger.KindCredit, at(1))
+	if err := s.Update(ctx, func(tx ledger.Tx) error { return record(ctx, tx, next) }); err != nil {
+		t.Fatalf("Update after a panicking Update: %v (its transaction was left open?)", err)
+	}
+	if _, err := getEvent(t, s, tenantA, "c1", e.ID); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("event written before the panic: error = %v, want ErrNotFound", err)
+	}
+}
+
+// testViewDuringUpdate: a View that runs while an Update has written but not
+// committed sees the state before the Update, never part of it. A backend
+// whose readers wait for the writer (CockroachDB waits on write intents) may
+// instead see the committed state; either way the View sees all of the
+// Update or none of it.
+func testViewDuringUpdate(t *testing.T, s ledger.Store) {
+	ctx := t.Context()
+	v1 := fullCustomer(tenantA, "c1")
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutCustomer(ctx, v1) })
+	v2 := v1
+	v2.State.Count++
+	e := fullEvent(tenantA, "c1", "ev-1")
+
+	written := make(chan struct{})
+	release := make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	defer releaseOnce()
+	var writtenOnce sync.Once
+	updated := make(chan error, 1)
+	go func() {
+		updated <- s.Update(ctx, func(tx ledger.Tx) error {
+			if err := tx.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+			if err := tx.PutCustomer(ctx, v2); err != nil {
+				return err
+			}
+			writtenOnce.Do(func() { close(written) })
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	select {
+	case <-written:
+	case err := <-updated:
+		t.Fatalf("Update ended before it wrote: %v", err)
+	case <-time.After(waitLimit):
+		t.Fatal("Update did not start")
+	}
+
+	type seen struct {
+		customer ledger.Customer
+		eventErr error
+		keyErr   error
+		history  []ledger.Event
+	}
+	viewed := make(chan seen, 1)
+	viewErr := make(chan error, 1)
+	go func() {
+		var v seen
+		viewErr <- s.View(ctx, func(r ledger.Reader) error {
+			var err error
+			if v.customer, err = r.Customer(ctx, tenantA, "c1"); err != nil {
+				return err
+			}
+			_, v.eventErr = r.Event(ctx, tenantA, "c1", e.ID)
+			_, v.keyErr = r.EventByKey(ctx, tenantA, "c1", e.IdempotencyKey)
+			v.history, err = r.History(ctx, tenantA, "c1")
+			return err
+		})
+		viewed <- v
+	}()
+
+	var v seen
+	committedFirst := false
+	select {
+	case err := <-viewErr:
+		if err != nil {
+			t.Fatalf("View during Update: %v", err)
+		}
+		v = <-viewed
+	case <-time.After(2 * time.Second):
+		// The View waits for the writer; let it commit.
+		committedFirst = true
+		t.Log("View waited for the open Update; checking it sees the committed state")
+		releaseOnce()
+		select {
+		case err := <-viewErr:
+			if err != nil {
+				t.Fatalf("View during Update: %v", err)
+			}
+			v = <-viewed
+		case <-time.After(waitLimit):
+			t.Fatal("View did not end after the Update was released")
+		}
+	}
+	releaseOnce()
+	select {
+	case err := <-updated:
+		if err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("Update did not commit after release")
+	}
+
+	sawUpdate := v.customer.State.Count == v2.State.Count
+	switch {
+	case sawUpdate && !committedFirst:
+		t.Errorf("View that ended before the Update committed saw its write (Count %d)", v.customer.State.Count)
+	case sawUpdate:
+		if v.eventErr != nil || v.keyErr != nil || len(v.history) != 1 {
+			t.Errorf("View saw the Update's customer but not its event: Event %v, EventByKey %v, History %v",
+				v.eventErr, v.keyErr, eventIDs(v.history))
+		}
+	default:
+		equalCustomer(t, "customer seen during the Update", v.customer, v1)
+		if !errors.Is(v.eventErr, ledger.ErrNotFound) || !errors.Is(v.keyErr, ledger.ErrNotFound) || len(v.history) != 0 {
+			t.Errorf("View saw the uncommitted event: Event %v, EventByKey %v, History %v",
+				v.eventErr, v.keyErr, eventIDs(v.history))
+		}
+	}
+
+	got, err := getCustomer(t, s, tenantA, "c1")
+	if err != nil {
+		t.Fatalf("Customer after commit: %v", err)
+	}
+	equalCustomer(t, "customer after commit", got, v2)
+	if _, err := getEvent(t, s, tenantA, "c1", e.ID); err != nil {
+		t.Fatalf("Event after commit: %v", err)
+	}
+}
+
+// testViewSnapshot: all reads of one View see one state, even when an
+// Update commits between them.
+func testViewSnapshot(t *testing.T, s ledger.Store) {
+	v1 := newCustomer(tenantA, "c1")
+	v1.State.Count = 1
+	e1 := plainEvent(tenantA, "c1", "ev-1", ledger.KindCredit, at(0))
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		if err := tx.AppendEvent(ctx, e1); err != nil {
+			return err
+		}
+		return tx.PutCustomer(ctx, v1)
+	})
+	v2 := v1
+	v2.State.Count = 2
+	e2 := plainEvent(tenantA, "c1", "ev-2", ledger.KindCredit, at(1))
+	e2.IdempotencyKey = "key-2"
+
+	updated := make(chan error, 1)
+	committed := false
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		c, err := r.Customer(ctx, tenantA, "c1")
+		if err != nil {
+			return err
+		}
+		if c.State.Count != 1 {
+			return fmt.Errorf("first read: Count = %d, want 1", c.State.Count)
+		}
+		go func() {
+			updated <- s.Update(ctx, func(tx ledger.Tx) error {
+				if err := tx.AppendEvent(ctx, e2); err != nil {
+					return err
+				}
+				return tx.PutCustomer(ctx, v2)
+			})
+		}()
+		select {
+		case err := <-updated:
+			if err != nil {
+				return fmt.Errorf("concurrent Update: %w", err)
+			}
+			committed = true
+		case <-time.After(2 * time.Second):
+			t.Log("Update waits for the open View; checking reads stay consistent anyway")
+		}
+		if c, err = r.Customer(ctx, tenantA, "c1"); err != nil {
+			return err
+		}
+		if c.State.Count != 1 {
+			t.Errorf("second read in one View: Count = %d, want 1 (the snapshot moved)", c.State.Count)
+		}
+		if _, err := r.Event(ctx, tenantA, "c1", e2.ID); !errors.Is(err, ledger.ErrNotFound) {
+			t.Errorf("Event committed after the View's first read: error = %v, want ErrNotFound", err)
+		}
+		if _, err := r.EventByKey(ctx, tenantA, "c1", e2.IdempotencyKey); !errors.Is(err, ledger.ErrNotFound) {
+			t.Errorf("EventByKey committed after the View's first read: error = %v, want ErrNotFound", err)
+		}
+		list, err := r.Events(ctx, tenantA, "c1", ledger.EventQuery{Limit: 10})
+		if err != nil {
+			return err
+		}
+		equalEventLists(t, "Events in the View", list, []ledger.Event{e1})
+		hist, err := r.History(ctx, tenantA, "c1")
+		if err != nil {
+			return err
+		}
+		equalEventSets(t, "History in the View", hist, []ledger.Event{e1})
+		return nil
+	})
+	if !committed {
+		select {
+		case err := <-updated:
+			if err != nil {
+				t.Fatalf("concurrent Update: %v", err)
+			}
+		case <-time.After(waitLimit):
+			t.Fatal("Update did not commit after the View ended")
+		}
+	}
+	got, err := getCustomer(t, s, tenantA, "c1")
+	if err != nil {
+		t.Fatalf("Customer: %v", err)
+	}
+	equalCustomer(t, "customer after the View", got, v2)
+}
+
+// testConcurrentCounter: read-modify-write Updates from many goroutines are
+// serializable; none is lost.
+func testConcurrentCounter(t *testing.T, s ledger.Store) {
+	const workers, perWorker = 16, 20
+	ctx := t.Context()
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		return tx.PutCustomer(ctx, newCustomer(tenantA, "hot"))
+	})
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for w := range workers {
+		wg.Go(func() {
+			<-start
+			for i := range perWorker {
+				err := s.Update(ctx, func(tx ledger.Tx) error {
+					c, err := tx.Customer(ctx, tenantA, "hot")
+					if err != nil {
+						return err
+					}
+					c.State.Count++
+					c.State.Value += 0.5
+					c.UpdatedAt = at(w*perWorker + i)
+					return tx.PutCustomer(ctx, c)
+				})
+				if err != nil {
+					t.Errorf("worker %d, Update %d: %v", w, i, err)
+					return
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	got, err := getCustomer(t, s, tenantA, "hot")
+	if err != nil {
+		t.Fatalf("Customer: %v", err)
+	}
+	if got.State.Count != workers*perWorker {
+		t.Errorf("Count = %d, want %d: read-modify-write Updates were lost", got.State.Count, workers*perWorker)
+	}
+	if want := float64(workers*perWorker) / 2; got.State.Value != want {
+		t.Errorf("Value = %v, want %v", got.State.Value, want)
+	}
+}
+
+// testConcurrentAppends: many writers append to one customer (and update its
+// row, as the Service does); every event lands.
+func testConcurrentAppends(t *testing.T, s ledger.Store) {
+	const workers, perWorker = 8, 10
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	want := map[string]bool{}
+	for w := range workers {
+		for i := range perWorker {
+			want[fmt.Sprintf("ev-%d-%02d", w, i)] = true
+		}
+		wg.Go(func() {
+			<-start
+			for i := range perWorker {
+				e := plainEvent(tenantA, "hot", fmt.Sprintf("ev-%d-%02d", w, i), ledger.KindCredit, at(i))
+				e.IdempotencyKey = fmt.Sprintf("key-%d-%02d", w, i)
+				err := s.Update(ctx, func(tx ledger.Tx) error {
+					if err := tx.AppendEvent(ctx, e); err != nil {
+						return err
+					}
+					c, err := tx.Customer(ctx, tenantA, "hot")
+					if errors.Is(err, ledger.ErrNotFound) {
+						c = newCustomer(tenantA, "hot")
+					} else if err != nil {
+						return err
+					}
+					c.State.Count++
+					return tx.PutCustomer(ctx, c)
+				})
+				if err != nil {
+					t.Errorf("worker %d, event %d: %v", w, i, err)
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	hist := history(t, s, tenantA, "hot")
+	got := map[string]bool{}
+	for _, e := range hist {
+		if got[e.ID] {
+			t.Errorf("History holds %s twice", e.ID)
+		}
+		got[e.ID] = true
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("History holds %d events, want %d", len(got), len(want))
+	}
+	c, err := getCustomer(t, s, tenantA, "hot")
+	if err != nil {
+		t.Fatalf("Customer: %v", err)
+	}
+	if c.State.Count != workers*perWorker {
+		t.Errorf("Count = %d, want %d", c.State.Count, workers*perWorker)
+	}
+}
+
+// testConcurrentDuplicateKey: racing "look up the key, append if absent"
+// transactions leave exactly one event under the key. Losers either see the
+// winner's event (nil) or hit the unique constraint (ErrDuplicate).
+func testConcurrentDuplicateKey(t *testing.T, s ledger.Store) {
+	const workers = 8
+	const key = "race-key"
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, workers)
+	attempted := map[string]bool{}
+	for w := range workers {
+		id := fmt.Sprintf("ev-racer-%d", w)
+		attempted[id] = true
+		wg.Go(func() {
+			<-start
+			e := plainEvent(tenantA, "c1", id, ledger.KindCredit, at(w))
+			e.IdempotencyKey = key
+			errs[w] = s.Update(ctx, func(tx ledger.Tx) error {
+				_, err := tx.EventByKey(ctx, tenantA, "c1", key)
+				switch {
+				case err == nil:
+					return nil // someone else won; replay
+				case !errors.Is(err, ledger.ErrNotFound):
+					return err
+				}
+				return record(ctx, tx, e)
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for w, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, ledger.ErrDuplicate):
+		default:
+			t.Errorf("worker %d: Update error = %v, want nil or ErrDuplicate", w, err)
+		}
+	}
+	if ok == 0 {
+		t.Error("no Update succeeded")
+	}
+	var holders []string
+	for _, e := range history(t, s, tenantA, "c1") {
+		if e.IdempotencyKey == key {
+			holders = append(holders, e.ID)
+		}
+	}
+	if len(holders) != 1 {
+		t.Fatalf("events holding the key: %v, want exactly one", holders)
+	}
+	got, err := getEventByKey(t, s, tenantA, "c1", key)
+	if err != nil {
+		t.Fatalf("EventByKey: %v", err)
+	}
+	if got.ID != holders[0] || !attempted[got.ID] {
+		t.Errorf("EventByKey = %s, want %s (one of the racers)", got.ID, holders[0])
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+func mustUpdate(t *testing.T, s ledger.Store, fn func(context.Context, ledger.Tx) error) {
+	t.Helper()
+	ctx := t.Context()
+	if err := s.Update(ctx, func(tx ledger.Tx) error { return fn(ctx, tx) }); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+func mustView(t *testing.T, s ledger.Store, fn func(context.Context, ledger.Reader) error) {
+	t.Helper()
+	ctx := t.Context()
+	if err := s.View(ctx, func(r ledger.Reader) error { return fn(ctx, r) }); err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}
+
+// record appends events the way the Service does: the event first, then
+// the customer's row (created with defaults when missing).
+func record(ctx context.Context, tx ledger.Tx, events ...ledger.Event) error {
+	for _, e := range events {
+		if err := tx.AppendEvent(ctx, e); err != nil {
+			return fmt.Errorf("append %s: %w", e.ID, err)
+		}
+		_, err := tx.Customer(ctx, e.TenantID, e.CustomerID)
+		if errors.Is(err, ledger.ErrNotFound) {
+			err = tx.PutCustomer(ctx, newCustomer(e.TenantID, e.CustomerID))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mustRecord records events in one Update.
+func mustRecord(t *testing.T, s ledger.Store, events ...ledger.Event) {
+	t.Helper()
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return record(ctx, tx, events...) })
+}
+
+func getCustomer(t *testing.T, s ledger.Store, tenant, id string) (c ledger.Customer, err error) {
+	t.Helper()
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		c, err = r.Customer(ctx, tenant, id)
+		return nil
+	})
+	return c, err
+}
+
+func getEvent(t *testing.T, s ledger.Store, tenant, customer, id string) (e ledger.Event, err error) {
+	t.Helper()
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		e, err = r.Event(ctx, tenant, customer, id)
+		return nil
+	})
+	return e, err
+}
+
+func getEventByKey(t *testing.T, s ledger.Store, tenant, customer, key string) (e ledger.Event, err error) {
+	t.Helper()
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		e, err = r.EventByKey(ctx, tenant, customer, key)
+		return nil
+	})
+	return e, err
+}
+
+func listEvents(t *testing.T, s ledger.Store, tenant, customer string, q ledger.EventQuery) (events []ledger.Event) {
+	t.Helper()
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		var err error
+		events, err = r.Events(ctx, tenant, customer, q)
+		return err
+	})
+	return events
+}
+
+func history(t *testing.T, s ledger.Store, tenant, customer string) (events []ledger.Event) {
+	t.Helper()
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		var err error
+		events, err = r.History(ctx, tenant, customer)
+		return err
+	})
+	return events
+}
+
+// normEvent and normCustomer make equal values compare equal: times as UTC
+// instants, empty attribute maps as nil.
+func normEvent(e ledger.Event) ledger.Event {
+	e.OccurredAt, e.RecordedAt = e.OccurredAt.UTC(), e.RecordedAt.UTC()
+	if len(e.Attributes) == 0 {
+		e.Attributes = nil
+	}
+	return e
+}
+
+func normCustomer(c ledger.Customer) ledger.Customer {
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	st := &c.State
+	st.Last.At, st.LastNoticeAt = st.Last.At.UTC(), st.LastNoticeAt.UTC()
+	st.LastGrievanceAt, st.LastRemedyAt = st.LastGrievanceAt.UTC(), st.LastRemedyAt.UTC()
+	if len(c.Profile.Attributes) == 0 {
+		c.Profile.Attributes = nil
+	}
+	return c
+}
+
+func equalEvent(t *testing.T, what string, got, want ledger.Event) {
+	t.Helper()
+	if g, w := normEvent(got), normEvent(want); !reflect.DeepEqual(g, w) {
+		t.Errorf("%s:\n got  %+v\n want %+v", what, g, w)
+	}
+}
+
+func equalCustomer(t *testing.T, what string, got, want ledger.Customer) {
+	t.Helper()
+	g, w := normCustomer(got), normCustomer(want)
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("%s:\n got  %+v (limit %s)\n want %+v (limit %s)", what, g, fmtLimit(g), w, fmtLimit(w))
+	}
+}
+
+func fmtLimit(c ledger.Customer) string {
+	if c.Profile.OverdraftLimit == nil {
+		return "nil"
+	}
+	return fmt.Sprint(*c.Profile.OverdraftLimit)
+}
+
+// equalEventLists compares ordered lists.
+func equalEventLists(t *testing.T, what string, got, want []ledger.Event) {
+	t.Helper()
+	if g, w := eventIDs(got), eventIDs(want); !slices.Equal(g, w) {
+		t.Errorf("%s ids:\n got  %v\n want %v", what, g, w)
+		return
+	}
+	for i := range got {
+		equalEvent(t, fmt.Sprintf("%s[%d]", what, i), got[i], want[i])
+	}
+}
+
+// equalEventSets compares lists in any order.
+func equalEventSets(t *testing.T, what string, got, want []ledger.Event) {
+	t.Helper()
+	byID := func(a, b ledger.Event) int { return strings.Compare(a.ID, b.ID) }
+	got, want = slices.Clone(got), slices.Clone(want)
+	slices.SortFunc(got, byID)
+	slices.SortFunc(want, byID)
+	equalEventLists(t, what, got, want)
+}
+
+func findEvent(t *testing.T, what string, events []ledger.Event, id string) *ledger.Event {
+	t.Helper()
+	for i := range events {
+		if events[i].ID == id {
+			return &events[i]
+		}
+	}
+	t.Errorf("%s: event %s missing from %v", what, id, eventIDs(events))
+	return nil
+}
+
+func eventIDs(events []ledger.Event) []string {
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	return ids
+}
