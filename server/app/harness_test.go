@@ -19,9 +19,10 @@ import (
 // client (gRPC) and net/http (REST).
 type testServer struct {
 	*client.Client
-	baseURL string
-	db      string
-	stop    func() error
+	baseURL  string
+	grpcAddr string
+	db       string
+	stop     func() error
 }
 
 // startServer starts goodwilld on the store db (a fresh SQLite file when
@@ -56,7 +57,7 @@ func startServer(t *testing.T, db string) *testServer {
 		t.Fatal(err)
 	}
 	stopped := false
-	ts := &testServer{Client: c, baseURL: "http://" + done.HTTPAddr(), db: db}
+	ts := &testServer{Client: c, baseURL: "http://" + done.HTTPAddr(), grpcAddr: done.GRPCAddr(), db: db}
 	ts.stop = func() error {
 		if stopped {
 			return nil
