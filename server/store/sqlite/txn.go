@@ -21,9 +21,10 @@ const customerCols = `tenant_id, customer_id, display_name, segment, value, over
 	created_at, updated_at, policy_version, value_at_last, balance_rank, event_count, last_at, last_kind, last_fingerprint, last_event_id,
 	last_notice_at, last_grievance_at, last_remedy_at`
 
+const customerQuery = `SELECT ` + customerCols + ` FROM customers WHERE tenant_id = ? AND customer_id = ?`
+
 func (t *txn) Customer(ctx context.Context, tenant, id string) (ledger.Customer, error) {
-	row := t.tx.QueryRowContext(ctx, `SELECT `+customerCols+` FROM customers
-		WHERE tenant_id = ? AND customer_id = ?`, tenant, id)
+	row := t.tx.QueryRowContext(ctx, customerQuery, tenant, id)
 	var (
 		c                                   ledger.Customer
 		limit                               sql.NullFloat64
@@ -100,14 +101,19 @@ const eventSelect = `SELECT e.tenant_id, e.customer_id, e.event_id, e.kind, e.ma
 	LEFT JOIN events r ON r.tenant_id = e.tenant_id AND r.customer_id = e.customer_id
 		AND r.reverses_event_id = e.event_id AND r.reverses_event_id <> ''`
 
+const (
+	eventQuery      = eventSelect + ` WHERE e.tenant_id = ? AND e.customer_id = ? AND e.event_id = ?`
+	eventByKeyQuery = eventSelect + ` WHERE e.tenant_id = ? AND e.customer_id = ? AND e.idempotency_key = ?
+		AND e.idempotency_key <> ''`
+	historyQuery = eventSelect + ` WHERE e.tenant_id = ? AND e.customer_id = ?`
+)
+
 func (t *txn) Event(ctx context.Context, tenant, customerID, eventID string) (ledger.Event, error) {
-	return t.one(ctx, eventSelect+` WHERE e.tenant_id = ? AND e.customer_id = ? AND e.event_id = ?`,
-		tenant, customerID, eventID)
+	return t.one(ctx, eventQuery, tenant, customerID, eventID)
 }
 
 func (t *txn) EventByKey(ctx context.Context, tenant, customerID, key string) (ledger.Event, error) {
-	return t.one(ctx, eventSelect+` WHERE e.tenant_id = ? AND e.customer_id = ? AND e.idempotency_key = ?
-		AND e.idempotency_key <> ''`, tenant, customerID, key)
+	return t.one(ctx, eventByKeyQuery, tenant, customerID, key)
 }
 
 func (t *txn) one(ctx context.Context, query string, args ...any) (ledger.Event, error) {
@@ -122,6 +128,13 @@ func (t *txn) one(ctx context.Context, query string, args ...any) (ledger.Event,
 }
 
 func (t *txn) Events(ctx context.Context, tenant, customerID string, q ledger.EventQuery) ([]ledger.Event, error) {
+	query, args := eventsQuery(tenant, customerID, q)
+	return t.query(ctx, query, args...)
+}
+
+// eventsQuery builds the ListEvents query; plan_test.go checks that every
+// shape of it is served by an index.
+func eventsQuery(tenant, customerID string, q ledger.EventQuery) (string, []any) {
 	var b strings.Builder
 	b.WriteString(eventSelect + ` WHERE e.tenant_id = ? AND e.customer_id = ?`)
 	args := []any{tenant, customerID}
@@ -146,11 +159,11 @@ func (t *txn) Events(ctx context.Context, tenant, customerID string, q ledger.Ev
 	}
 	b.WriteString(` ORDER BY e.occurred_at DESC, e.event_id DESC LIMIT ?`)
 	args = append(args, q.Limit)
-	return t.query(ctx, b.String(), args...)
+	return b.String(), args
 }
 
 func (t *txn) History(ctx context.Context, tenant, customerID string) ([]ledger.Event, error) {
-	return t.query(ctx, eventSelect+` WHERE e.tenant_id = ? AND e.customer_id = ?`, tenant, customerID)
+	return t.query(ctx, historyQuery, tenant, customerID)
 }
 
 func (t *txn) query(ctx context.Context, query string, args ...any) ([]ledger.Event, error) {
