@@ -16,6 +16,9 @@ import (
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 )
 
+// MaxResponseBytes is the largest response the client accepts.
+const MaxResponseBytes = 64 << 20
+
 // Client talks to one goodwilld.
 type Client struct {
 	goodwillv1.GoodwillServiceClient
@@ -30,6 +33,10 @@ func Dial(addr string, opts ...grpc.DialOption) (*Client, error) {
 	if len(opts) == 0 {
 		opts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	}
+	// Put the receive limit first so a caller's option can still lower it:
+	// a batch response echoes every event and a page holds up to 1,000, so
+	// responses outgrow gRPC's 4 MiB default long before requests do.
+	opts = append([]grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes))}, opts...)
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)

@@ -15,6 +15,8 @@ func kindFromProto(k goodwillv1.EventKind) ledger.Kind { return ledger.Kind(k) }
 
 func kindToProto(k ledger.Kind) goodwillv1.EventKind { return goodwillv1.EventKind(k) }
 
+var minTime = time.Unix(0, 0).UTC()
+
 // timeFromProto converts an optional timestamp; nil becomes the zero time.
 func timeFromProto(field string, ts *timestamppb.Timestamp) (time.Time, error) {
 	if ts == nil {
@@ -23,7 +25,13 @@ func timeFromProto(field string, ts *timestamppb.Timestamp) (time.Time, error) {
 	if err := ts.CheckValid(); err != nil {
 		return time.Time{}, ledger.Invalid(field, "is not a valid timestamp")
 	}
-	return ts.AsTime(), nil
+	// Reject early times here: 0001-01-01 is Go's zero time, which the
+	// domain reads as "not given".
+	t := ts.AsTime()
+	if t.Before(minTime) {
+		return time.Time{}, ledger.Invalid(field, "must not be before 1970-01-01")
+	}
+	return t, nil
 }
 
 func timeToProto(t time.Time) *timestamppb.Timestamp {
@@ -93,6 +101,9 @@ func customerToProto(c ledger.Customer) *goodwillv1.Customer {
 }
 
 func profileFromProto(c *goodwillv1.Customer) ledger.Profile {
+	if c == nil {
+		c = &goodwillv1.Customer{} // an absent profile is an empty one
+	}
 	p := ledger.Profile{
 		DisplayName:    c.GetDisplayName(),
 		Segment:        c.GetSegment(),

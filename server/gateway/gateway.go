@@ -27,6 +27,10 @@ import (
 //go:embed openapi.json
 var openAPI []byte
 
+// MaxResponseBytes bounds one response read from the gRPC server: a full
+// page of events at the largest allowed sizes fits.
+const MaxResponseBytes = 64 << 20
+
 // Config says where the gRPC server is and how big a request body may be.
 type Config struct {
 	GRPCAddr     string
@@ -42,19 +46,25 @@ type Gateway struct {
 // New dials the gRPC server (lazily: no request is made until one arrives)
 // and builds the HTTP handler.
 func New(ctx context.Context, cfg Config) (*Gateway, error) {
-	conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(cfg.GRPCAddr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// Responses can be far larger than requests (a batch echoes every
+		// event; a page holds up to 1,000), so the receive limit is the
+		// server's response ceiling, not the request limit.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes)))
 	if err != nil {
 		return nil, err
 	}
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, strictJSON{&runtime.JSONPb{
 			// Every field appears in responses, so a zero balance reads as
 			// 0 rather than as a missing key.
 			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
 			// An unknown field is an error, so a typo such as "magnitdue"
 			// is a 400 rather than a silently defaulted value.
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}),
+		runtime.WithRoutingErrorHandler(routingError),
 	)
 	if err := goodwillv1.RegisterGoodwillServiceHandler(ctx, mux, conn); err != nil {
 		conn.Close()
@@ -87,6 +97,19 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 
 // Close closes the connection to the gRPC server.
 func (g *Gateway) Close() error { return g.conn.Close() }
+
+// routingError answers requests no route matches. The stock handler turns
+// a wrong method into 501 Not Implemented, a 5xx for a client's mistake.
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	switch httpStatus {
+	case http.StatusMethodNotAllowed:
+		writeError(w, http.StatusMethodNotAllowed, 12, "method "+r.Method+" is not allowed on "+r.URL.Path)
+	case http.StatusNotFound:
+		writeError(w, http.StatusNotFound, 5, "no route for "+r.Method+" "+r.URL.Path)
+	default:
+		runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
+	}
+}
 
 // limitBody caps request bodies; the gateway reports an over-long body as
 // a 400 naming the limit.

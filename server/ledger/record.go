@@ -81,6 +81,10 @@ func (s *Service) event(tenant string, ne NewEvent, now time.Time) Event {
 // ErrConflict (key reused with another payload).
 func (s *Service) RecordEvent(ctx context.Context, tenant string, ne NewEvent) (Recorded, error) {
 	now := s.clock()
+	// The id comes from the request path, so a bad one is named as such.
+	if err := checkID("customer_id", ne.CustomerID, s.limits.MaxIDLength); err != nil {
+		return Recorded{}, err
+	}
 	if err := s.limits.checkNewEvent("event.", ne, now); err != nil {
 		return Recorded{}, err
 	}

@@ -14,13 +14,17 @@ import (
 var minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // checkID validates a customer, event or incident id: 1 to max characters
-// from [A-Za-z0-9._:@-], so ids are safe in URL paths and logs.
+// from [A-Za-z0-9._:@-], starting with a letter or digit, so ids are safe in
+// URL paths (no "." or ".." segment) and logs.
 func checkID(field, id string, max int) error {
 	if id == "" {
 		return Invalid(field, "is required")
 	}
 	if len(id) > max {
 		return Invalid(field, "must be at most %d characters", max)
+	}
+	if c := id[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		return Invalid(field, "must start with a letter or digit")
 	}
 	for _, r := range id {
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||

@@ -84,6 +84,10 @@ func TestCheckID(t *testing.T) {
 		{"NUL", "a\x00", 128, false},
 		{"invalid UTF-8", "a\xff", 128, false},
 		{"newline", "a\n", 128, false},
+		{"dot segment", ".", 128, false},
+		{"dot-dot segment", "..", 128, false},
+		{"leading punctuation", "_x", 128, false},
+		{"leading digit", "9x", 128, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
