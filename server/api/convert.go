@@ -117,15 +117,18 @@ func profileFromProto(c *goodwillv1.Customer) ledger.Profile {
 	return p
 }
 
-func balanceToProto(b ledger.Balance) *goodwillv1.Balance {
-	st := goodwillv1.BalanceStatus_BALANCE_STATUS_HEALTHY
-	if b.Status == ledger.StatusOverdrawn {
-		st = goodwillv1.BalanceStatus_BALANCE_STATUS_OVERDRAWN
+func statusToProto(s ledger.Status) goodwillv1.BalanceStatus {
+	if s == ledger.StatusOverdrawn {
+		return goodwillv1.BalanceStatus_BALANCE_STATUS_OVERDRAWN
 	}
+	return goodwillv1.BalanceStatus_BALANCE_STATUS_HEALTHY
+}
+
+func balanceToProto(b ledger.Balance) *goodwillv1.Balance {
 	return &goodwillv1.Balance{
 		CustomerId:     b.CustomerID,
 		Balance:        b.Value,
-		Status:         st,
+		Status:         statusToProto(b.Status),
 		OverdraftLimit: b.OverdraftLimit,
 		EventCount:     b.EventCount,
 		PolicyVersion:  b.PolicyVersion,

@@ -591,6 +591,9 @@ func TestBadInputIsRejectedAndStoresNothing(t *testing.T) {
 		{name: "upsert overdraft_limit Inf", field: "customer.overdraft_limit",
 			grpc: upsert("c1", &goodwillv1.Customer{OverdraftLimit: proto.Float64(inf)}),
 			rest: put("c1", `{"overdraftLimit":"Infinity"}`)},
+		{name: "upsert overdraft_limit positive", field: "customer.overdraft_limit",
+			grpc: upsert("ghost-up", &goodwillv1.Customer{OverdraftLimit: proto.Float64(5)}),
+			rest: put("ghost-up", `{"overdraftLimit":5}`)},
 		{name: "upsert overdraft_limit -2e9", field: "customer.overdraft_limit",
 			grpc: upsert("ghost-up", &goodwillv1.Customer{OverdraftLimit: proto.Float64(-2e9)}),
 			rest: put("ghost-up", `{"overdraftLimit":-2e9}`)},
@@ -838,14 +841,14 @@ func TestValuesAtTheLimitsAreAccepted(t *testing.T) {
 	// Profiles at the limits.
 	for _, cu := range []*goodwillv1.Customer{
 		{Value: proto.Float64(0), OverdraftLimit: proto.Float64(-1e9)},
-		{Value: proto.Float64(1e6), OverdraftLimit: proto.Float64(1e9), DisplayName: strings.Repeat("é", 256),
+		{Value: proto.Float64(1e6), OverdraftLimit: proto.Float64(0), DisplayName: strings.Repeat("é", 256),
 			Segment: strings.Repeat("g", 64), Attributes: attrs},
 	} {
 		if _, err := s.UpsertCustomer(ctx, &goodwillv1.UpsertCustomerRequest{CustomerId: "p1", Customer: cu}); err != nil {
 			t.Errorf("profile at the limits %v: %v", cu, err)
 		}
 	}
-	wantREST(t, s.rest(t, http.MethodPut, "/v1/customers/p1", map[string]any{"value": 0, "overdraftLimit": 1e9,
+	wantREST(t, s.rest(t, http.MethodPut, "/v1/customers/p1", map[string]any{"value": 0, "overdraftLimit": -1e9,
 		"displayName": strings.Repeat("é", 256), "segment": strings.Repeat("g", 64)}), http.StatusOK)
 
 	// An incident at every limit, and one naming 10000 customers.

@@ -509,12 +509,19 @@ func TestRESTBalanceHealthAndOpenAPI(t *testing.T) {
 	}
 	// protoc-gen-openapiv2 names path parameters by their JSON names.
 	wantPaths := []string{
+		"/v1/balances",
+		"/v1/balances:summarize",
 		"/v1/customers/{customerId}",
 		"/v1/customers/{customerId}/balance",
+		"/v1/customers/{customerId}/balance/history",
+		"/v1/customers/{customerId}/balance:explain",
 		"/v1/customers/{customerId}/events",
 		"/v1/customers/{customerId}/events/{eventId}:reverse",
 		"/v1/events:batchRecord",
 		"/v1/incidents",
+		"/v1/outreach",
+		"/v1/policy",
+		"/v1/policy/jobs/{jobId}",
 	}
 	var gotPaths []string
 	for p := range paths {

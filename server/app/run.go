@@ -78,6 +78,10 @@ func (c *Completed) Run(ctx context.Context) error {
 		"policy_version", c.policy.Version)
 
 	g.Go(func() error {
+		svc.RunRecompute(gctx, log, recomputePoll)
+		return nil
+	})
+	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down", "timeout", c.cfg.ShutdownTimeout)
 		healthSrv.Shutdown() // every service reports NOT_SERVING from here on
@@ -102,6 +106,10 @@ func (c *Completed) Run(ctx context.Context) error {
 	log.Info("goodwilld stopped")
 	return err
 }
+
+// recomputePoll is how often the recompute worker looks for jobs installed
+// through another replica (installs on this one wake it at once).
+const recomputePoll = 5 * time.Second
 
 // slogAdapter lets go-grpc-middleware's logging interceptor write to slog.
 func slogAdapter(l *slog.Logger) logging.Logger {

@@ -28,9 +28,9 @@ type Customer struct {
 	// PolicyVersion is the policy State was computed under.
 	PolicyVersion int64
 	State         State
-	// Rank orders customers by balance (Policy.Rank of State); stored so an
-	// index can serve rankings.
-	Rank float64
+	// Keys order customers by balance and for outreach (Policy.KeysOf);
+	// stored so indexes serve rankings.
+	Keys Keys
 }
 
 // newCustomer returns a customer with the defaults used when an event names

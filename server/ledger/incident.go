@@ -164,6 +164,10 @@ func (s *Service) RecordIncident(ctx context.Context, tenant string, in Incident
 		var conflicts map[string]error
 		err := s.store.Update(ctx, func(tx Tx) error {
 			created, replayed, conflicts = 0, 0, map[string]error{}
+			pol, err := s.active(ctx, tx, tenant)
+			if err != nil {
+				return err
+			}
 			for i, events := range byCustomer {
 				if err := s.checkIncidentKeys(ctx, tx, events); err != nil {
 					if !errors.Is(err, ErrConflict) {
@@ -173,7 +177,7 @@ func (s *Service) RecordIncident(ctx context.Context, tenant string, in Incident
 					continue
 				}
 				for _, e := range events {
-					rec, err := s.record(ctx, tx, e, now)
+					rec, err := s.record(ctx, tx, pol, e, now)
 					if err != nil {
 						return err
 					}

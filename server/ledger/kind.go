@@ -1,5 +1,7 @@
 package ledger
 
+import "strings"
+
 // Kind says what happened between the business and a customer.
 type Kind int
 
@@ -63,4 +65,10 @@ func RecordableKinds() []Kind {
 		out = append(out, k)
 	}
 	return out
+}
+
+// APIName is the kind's name in the v1 API ("EVENT_KIND_OUTAGE"), used in
+// error messages so they name what the client sent.
+func (k Kind) APIName() string {
+	return "EVENT_KIND_" + strings.ToUpper(k.String())
 }

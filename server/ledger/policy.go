@@ -22,8 +22,14 @@ type Policy struct {
 	Relationship RelationshipEffect
 	// Notice softens an OUTAGE that follows a PROACTIVE_NOTICE.
 	Notice NoticeEffect
-	// DefaultOverdraftLimit applies to customers that set none.
+	// DefaultOverdraftLimit applies to customers that set none. Limits are
+	// zero or negative: how far below zero a balance may go.
 	DefaultOverdraftLimit float64
+	// TrendHalfLife decays State.Trend, which finds rising advocates.
+	TrendHalfLife time.Duration
+	// CreatedAt is when the version was installed (zero for the built-in
+	// version 1 until stored).
+	CreatedAt time.Time
 }
 
 // RelationshipEffect: a gesture is worth more inside a good relationship.
@@ -76,6 +82,7 @@ func DefaultPolicy() *Policy {
 			Factor: 0.5,
 		},
 		DefaultOverdraftLimit: 0,
+		TrendHalfLife:         30 * 24 * time.Hour,
 	}
 }
 
@@ -88,10 +95,10 @@ func (p *Policy) Validate() error {
 	for _, k := range RecordableKinds() {
 		w, ok := p.Weights[k]
 		if !ok {
-			return Invalid(fmt.Sprintf("policy.weights[%s]", k), "is missing")
+			return Invalid(fmt.Sprintf("policy.weights[%s]", k.APIName()), "is missing")
 		}
 		if !finite(w) || math.Abs(w) > 1e6 {
-			return Invalid(fmt.Sprintf("policy.weights[%s]", k), "must be finite and at most 1e6 in size")
+			return Invalid(fmt.Sprintf("policy.weights[%s]", k.APIName()), "must be finite and at most 1e6 in size")
 		}
 	}
 	if p.HalfLife < 24*time.Hour || p.HalfLife > 100*365*24*time.Hour {
@@ -124,8 +131,11 @@ func (p *Policy) Validate() error {
 	if !finite(p.Notice.Factor) || p.Notice.Factor < 0 || p.Notice.Factor > 1 {
 		return Invalid("policy.notice.factor", "must be between 0 and 1")
 	}
-	if !finite(p.DefaultOverdraftLimit) {
-		return Invalid("policy.default_overdraft_limit", "must be finite")
+	if !finite(p.DefaultOverdraftLimit) || p.DefaultOverdraftLimit > 0 || p.DefaultOverdraftLimit < -1e9 {
+		return Invalid("policy.default_overdraft_limit", "must be zero or negative, down to -1e9")
+	}
+	if p.TrendHalfLife < 24*time.Hour || p.TrendHalfLife > 10*365*24*time.Hour {
+		return Invalid("policy.trend_half_life", "must be between 1 day and 10 years")
 	}
 	return nil
 }

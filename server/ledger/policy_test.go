@@ -15,8 +15,8 @@ func TestPolicyValidateNamesTheField(t *testing.T) {
 		field string
 	}{
 		{"version zero", func(p *Policy) { p.Version = 0 }, "policy.version"},
-		{"missing weight", func(p *Policy) { delete(p.Weights, KindOutage) }, "policy.weights[outage]"},
-		{"infinite weight", func(p *Policy) { p.Weights[KindCredit] = math.Inf(1) }, "policy.weights[credit]"},
+		{"missing weight", func(p *Policy) { delete(p.Weights, KindOutage) }, "policy.weights[EVENT_KIND_OUTAGE]"},
+		{"infinite weight", func(p *Policy) { p.Weights[KindCredit] = math.Inf(1) }, "policy.weights[EVENT_KIND_CREDIT]"},
 		{"half-life under a day", func(p *Policy) { p.HalfLife = time.Hour }, "policy.half_life"},
 		{"zero epoch", func(p *Policy) { p.Epoch = time.Time{} }, "policy.epoch"},
 		{"epoch after 2200", func(p *Policy) { p.Epoch = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC) }, "policy.epoch"},

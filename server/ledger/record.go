@@ -91,8 +91,11 @@ func (s *Service) RecordEvent(ctx context.Context, tenant string, ne NewEvent) (
 	e := s.event(tenant, ne, now)
 	var out Recorded
 	err := s.store.Update(ctx, func(tx Tx) error {
-		var err error
-		out, err = s.record(ctx, tx, e, now)
+		pol, err := s.active(ctx, tx, tenant)
+		if err != nil {
+			return err
+		}
+		out, err = s.record(ctx, tx, pol, e, now)
 		return err
 	})
 	return out, err
@@ -119,8 +122,12 @@ func (s *Service) RecordEvents(ctx context.Context, tenant string, items []NewEv
 	var results []ItemResult
 	err := s.store.Update(ctx, func(tx Tx) error {
 		results = make([]ItemResult, len(events)) // the closure may run again
+		pol, err := s.active(ctx, tx, tenant)
+		if err != nil {
+			return err
+		}
 		for i, e := range events {
-			rec, err := s.record(ctx, tx, e, now)
+			rec, err := s.record(ctx, tx, pol, e, now)
 			switch {
 			case errors.Is(err, ErrConflict):
 				results[i] = ItemResult{Outcome: OutcomeConflict, Event: rec.Event, Err: err}
@@ -141,11 +148,11 @@ func (s *Service) RecordEvents(ctx context.Context, tenant string, items []NewEv
 // balance update share one transaction, so a key can never hold two events
 // and a balance never misses one. On a key conflict it returns the earlier
 // event with an ErrConflict error.
-func (s *Service) record(ctx context.Context, tx Tx, e Event, now time.Time) (Recorded, error) {
+func (s *Service) record(ctx context.Context, tx Tx, pol *Policy, e Event, now time.Time) (Recorded, error) {
 	c, err := tx.Customer(ctx, e.TenantID, e.CustomerID)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		c = newCustomer(e.TenantID, e.CustomerID, s.policy, now)
+		c = newCustomer(e.TenantID, e.CustomerID, pol, now)
 	case err != nil:
 		return Recorded{}, err
 	}
@@ -153,7 +160,8 @@ func (s *Service) record(ctx context.Context, tx Tx, e Event, now time.Time) (Re
 		prev, err := tx.EventByKey(ctx, e.TenantID, e.CustomerID, e.IdempotencyKey)
 		switch {
 		case err == nil && prev.Fingerprint == e.Fingerprint:
-			return Recorded{Event: prev, Balance: s.current(c, now), Replayed: true}, nil
+			b, err := s.balanceAt(ctx, tx, pol, c, time.Time{}, now)
+			return Recorded{Event: prev, Balance: b, Replayed: true}, err
 		case err == nil:
 			return Recorded{Event: prev}, conflict("idempotency_key",
 				"idempotency key %q was already used for a different event (%s)", e.IdempotencyKey, prev.ID)
@@ -164,35 +172,30 @@ func (s *Service) record(ctx context.Context, tx Tx, e Event, now time.Time) (Re
 	if err := tx.AppendEvent(ctx, e); err != nil {
 		return Recorded{}, err
 	}
-	if c.State, err = s.advance(ctx, tx, c, e); err != nil {
+	if c.State, err = s.advance(ctx, tx, pol, c, e); err != nil {
 		return Recorded{}, err
 	}
-	c.PolicyVersion = s.policy.Version
-	c.Rank = s.policy.Rank(c.State)
+	c.PolicyVersion = pol.Version
+	c.Keys = pol.KeysOf(c)
 	if err := tx.PutCustomer(ctx, c); err != nil {
 		return Recorded{}, err
 	}
-	return Recorded{Event: e, Balance: balanceOf(c, c.State, s.policy, now)}, nil
+	return Recorded{Event: e, Balance: balanceOf(c, c.State, pol, now)}, nil
 }
 
 // advance returns the customer's state with e (already appended) included.
 // The common case, an event later than every other, is one Apply; a
 // backdated event, a reversal or a policy change replays the history.
-func (s *Service) advance(ctx context.Context, tx Tx, c Customer, e Event) (State, error) {
-	if c.PolicyVersion == s.policy.Version && e.Kind != KindReversal && e.Pos().Compare(c.State.Last) > 0 {
-		st, _ := s.policy.Apply(c.State, e)
+func (s *Service) advance(ctx context.Context, tx Tx, pol *Policy, c Customer, e Event) (State, error) {
+	if c.PolicyVersion == pol.Version && e.Kind != KindReversal && e.Pos().Compare(c.State.Last) > 0 {
+		st, _ := pol.Apply(c.State, e)
 		return st, nil
 	}
 	hist, err := tx.History(ctx, e.TenantID, e.CustomerID)
 	if err != nil {
 		return State{}, err
 	}
-	return s.policy.Replay(hist, time.Time{}), nil
-}
-
-// current is a customer's balance now, from the materialized state.
-func (s *Service) current(c Customer, now time.Time) Balance {
-	return balanceOf(c, c.State, s.policy, now)
+	return pol.Replay(hist, time.Time{}), nil
 }
 
 // ReverseRequest asks to cancel one event.
@@ -240,6 +243,10 @@ func (s *Service) ReverseEvent(ctx context.Context, tenant string, rq ReverseReq
 	}
 	var out Recorded
 	err := s.store.Update(ctx, func(tx Tx) error {
+		pol, err := s.active(ctx, tx, tenant)
+		if err != nil {
+			return err
+		}
 		c, err := s.customer(ctx, tx, tenant, rq.CustomerID)
 		if err != nil {
 			return err
@@ -252,8 +259,9 @@ func (s *Service) ReverseEvent(ctx context.Context, tenant string, rq ReverseReq
 					return conflict("idempotency_key",
 						"idempotency key %q was already used for a different event (%s)", rq.IdempotencyKey, prev.ID)
 				}
-				out = Recorded{Event: prev, Balance: s.current(c, now), Replayed: true}
-				return nil
+				b, err := s.balanceAt(ctx, tx, pol, c, time.Time{}, now)
+				out = Recorded{Event: prev, Balance: b, Replayed: true}
+				return err
 			} else if !errors.Is(err, ErrNotFound) {
 				return err
 			}
@@ -272,7 +280,7 @@ func (s *Service) ReverseEvent(ctx context.Context, tenant string, rq ReverseReq
 		}
 		r := rev
 		r.Magnitude = orig.Magnitude
-		out, err = s.record(ctx, tx, r, now)
+		out, err = s.record(ctx, tx, pol, r, now)
 		return err
 	})
 	return out, err

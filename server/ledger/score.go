@@ -25,10 +25,22 @@ type State struct {
 	Last Position
 	// LastNoticeAt is when the latest PROACTIVE_NOTICE occurred.
 	LastNoticeAt time.Time
-	// LastGrievanceAt is when the latest OUTAGE or COMPLAINT occurred.
-	LastGrievanceAt time.Time
+	// LastGrievanceAt is when the latest OUTAGE or COMPLAINT occurred, and
+	// LastGrievanceKind which of the two it was.
+	LastGrievanceAt   time.Time
+	LastGrievanceKind Kind
 	// LastRemedyAt is when the latest RESPONSE or CREDIT occurred.
 	LastRemedyAt time.Time
+	// Trend is the recent net goodwill at Last.At: every event's points,
+	// decayed with the policy's shorter TrendHalfLife. Positive means the
+	// relationship has been gaining lately; time alone never flips its sign.
+	Trend float64
+}
+
+// Unanswered reports whether the latest grievance got no response or credit
+// after it.
+func (s State) Unanswered() bool {
+	return !s.LastGrievanceAt.IsZero() && s.LastGrievanceAt.After(s.LastRemedyAt)
 }
 
 // Effect explains how one event changed a balance.
@@ -58,30 +70,6 @@ func (p *Policy) BalanceAt(s State, t time.Time) float64 {
 	return s.Value * p.decay(s.Last.At, t)
 }
 
-// rankOffset keeps every ranked magnitude positive (see Rank); it exceeds
-// any log2 of a balance scaled to the epoch within ±2,000 years, whatever
-// the half-life.
-const rankOffset = 1e6
-
-// rankFloor is the balance magnitude below which a balance ranks as zero.
-const rankFloor = 1e-9
-
-// Rank returns a number that orders customers by balance, identically at
-// every moment: all balances decay by the same factor, so comparing
-// log2|balance at the epoch| = log2|Value| + (Last.At - epoch)/half_life
-// compares balances at any time. Positive balances rank above zero and
-// negative ones below it, larger magnitudes further out.
-func (p *Policy) Rank(s State) float64 {
-	if math.Abs(s.Value) < rankFloor {
-		return 0
-	}
-	mag := rankOffset + math.Log2(math.Abs(s.Value)) + s.Last.At.Sub(p.Epoch).Seconds()/p.HalfLife.Seconds()
-	if s.Value < 0 {
-		return -mag
-	}
-	return mag
-}
-
 // Apply adds one event to a state. The event must not sort before s.Last
 // (Replay handles history in order). REVERSAL events and reversed events are
 // not applied here; Replay leaves them out.
@@ -103,13 +91,14 @@ func (p *Policy) Apply(s State, e Event) (State, Effect) {
 	eff.Points = eff.Base * eff.Factor
 
 	s.Value = before + eff.Points
+	s.Trend = s.Trend*math.Exp2(-e.OccurredAt.Sub(s.Last.At).Seconds()/p.TrendHalfLife.Seconds()) + eff.Points
 	s.Count++
 	s.Last = e.Pos()
 	switch e.Kind {
 	case KindProactiveNotice:
 		s.LastNoticeAt = e.OccurredAt
 	case KindOutage, KindComplaint:
-		s.LastGrievanceAt = e.OccurredAt
+		s.LastGrievanceAt, s.LastGrievanceKind = e.OccurredAt, e.Kind
 	case KindResponse, KindCredit:
 		s.LastRemedyAt = e.OccurredAt
 	}
@@ -139,12 +128,28 @@ func Effective(events []Event) []Event {
 // Replay computes a customer's state from its whole history, in any order.
 // Only events that occurred at or before until count (zero means all).
 func (p *Policy) Replay(events []Event, until time.Time) State {
+	s, _ := p.ReplayEffects(events, until)
+	return s
+}
+
+// Applied is one event with the effect it had in a replay.
+type Applied struct {
+	Event  Event
+	Effect Effect
+}
+
+// ReplayEffects is Replay that also returns each counted event's effect, in
+// replay order.
+func (p *Policy) ReplayEffects(events []Event, until time.Time) (State, []Applied) {
 	var s State
+	var out []Applied
 	for _, e := range Effective(events) {
 		if !until.IsZero() && e.OccurredAt.After(until) {
 			break
 		}
-		s, _ = p.Apply(s, e)
+		var eff Effect
+		s, eff = p.Apply(s, e)
+		out = append(out, Applied{Event: e, Effect: eff})
 	}
-	return s
+	return s, out
 }

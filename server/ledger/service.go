@@ -11,15 +11,20 @@ import (
 // Service records goodwill events and answers balance questions. It holds
 // the domain rules; the Store only keeps rows.
 type Service struct {
-	store  Store
-	policy *Policy
-	limits Limits
-	now    func() time.Time
-	newID  func() string
+	store Store
+	// builtin is version 1, in force until a tenant installs another.
+	builtin  *Policy
+	policies policyCache
+	limits   Limits
+	now      func() time.Time
+	newID    func() string
+	// kick wakes the recompute worker when a policy is installed.
+	kick chan struct{}
 }
 
 // Options configure a Service; zero fields take defaults.
 type Options struct {
+	// Policy is the built-in version 1 (DefaultPolicy when nil).
 	Policy *Policy
 	Limits Limits
 	// Now is the clock (time.Now by default); tests pin it.
@@ -40,11 +45,9 @@ func NewService(store Store, o Options) *Service {
 	if o.NewID == nil {
 		o.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
-	return &Service{store: store, policy: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID}
+	return &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
+		kick: make(chan struct{}, 1)}
 }
-
-// Policy returns the active scoring policy.
-func (s *Service) Policy() *Policy { return s.policy }
 
 // Limits returns the request limits in force.
 func (s *Service) Limits() Limits { return s.limits }
@@ -66,16 +69,27 @@ func (s *Service) UpsertCustomer(ctx context.Context, tenant, id string, p Profi
 	var out Customer
 	var created bool
 	err := s.store.Update(ctx, func(tx Tx) error {
+		pol, err := s.active(ctx, tx, tenant)
+		if err != nil {
+			return err
+		}
 		c, err := tx.Customer(ctx, tenant, id)
 		created = errors.Is(err, ErrNotFound)
 		switch {
 		case created:
-			c = newCustomer(tenant, id, s.policy, now)
+			c = newCustomer(tenant, id, pol, now)
 		case err != nil:
 			return err
 		}
 		c.Profile = p
 		c.UpdatedAt = now
+		// The value weight is part of the outreach keys; they are computed
+		// under the policy the stored state was.
+		own, err := s.policyAt(ctx, tx, tenant, c.PolicyVersion)
+		if err != nil {
+			return err
+		}
+		c.Keys = own.KeysOf(c)
 		out = c
 		return tx.PutCustomer(ctx, c)
 	})
@@ -121,26 +135,32 @@ func (s *Service) GetBalance(ctx context.Context, tenant, id string, asOf time.T
 	}
 	var b Balance
 	err := s.store.View(ctx, func(r Reader) error {
+		pol, err := s.active(ctx, r, tenant)
+		if err != nil {
+			return err
+		}
 		c, err := s.customer(ctx, r, tenant, id)
 		if err != nil {
 			return err
 		}
-		st := c.State
-		// The materialized state answers any moment at or after its last
-		// event; earlier moments, or another policy, need the history.
-		if c.PolicyVersion != s.policy.Version || (!asOf.IsZero() && asOf.Before(st.Last.At)) {
-			hist, err := r.History(ctx, tenant, id)
-			if err != nil {
-				return err
-			}
-			var until time.Time
-			if !asOf.IsZero() {
-				until = asOf
-			}
-			st = s.policy.Replay(hist, until)
-		}
-		b = balanceOf(c, st, s.policy, at)
-		return nil
+		b, err = s.balanceAt(ctx, r, pol, c, asOf, at)
+		return err
 	})
 	return b, err
+}
+
+// balanceAt computes a customer's balance at `at` under pol. The
+// materialized state answers any moment at or after its last event when it
+// was computed under pol; earlier moments (asOf set) or another policy
+// version need the history.
+func (s *Service) balanceAt(ctx context.Context, r Reader, pol *Policy, c Customer, asOf, at time.Time) (Balance, error) {
+	st := c.State
+	if c.PolicyVersion != pol.Version || (!asOf.IsZero() && asOf.Before(st.Last.At)) {
+		hist, err := r.History(ctx, c.TenantID, c.ID)
+		if err != nil {
+			return Balance{}, err
+		}
+		st = pol.Replay(hist, asOf)
+	}
+	return balanceOf(c, st, pol, at), nil
 }

@@ -38,6 +38,25 @@ type Reader interface {
 	// History returns every event of a customer, in no particular order,
 	// for replay.
 	History(ctx context.Context, tenant, customerID string) ([]Event, error)
+
+	// Customers returns up to limit customers with ids after after, in id
+	// order (recompute jobs and summaries walk the table with it).
+	Customers(ctx context.Context, tenant, after string, limit int) ([]Customer, error)
+	// CountCustomers counts a tenant's customers.
+	CountCustomers(ctx context.Context, tenant string) (int64, error)
+	// Ranked lists customers in the order of one of the stored ranking keys,
+	// from an index.
+	Ranked(ctx context.Context, tenant string, q RankQuery) ([]Customer, error)
+
+	// ActivePolicy returns the tenant's active policy. Errors: ErrNotFound
+	// when none was ever installed (the built-in version 1 applies).
+	ActivePolicy(ctx context.Context, tenant string) (StoredPolicy, error)
+	// Policy returns one installed version. Errors: ErrNotFound.
+	Policy(ctx context.Context, tenant string, version int64) (StoredPolicy, error)
+	// Job returns a recompute job. Errors: ErrNotFound.
+	Job(ctx context.Context, tenant, id string) (Job, error)
+	// RunningJobs returns every job in state running, of every tenant.
+	RunningJobs(ctx context.Context) ([]Job, error)
 }
 
 // Tx is a read-write transaction.
@@ -49,6 +68,51 @@ type Tx interface {
 	// Errors: ErrDuplicate when the idempotency key, or the reversal of the
 	// same event, is already stored.
 	AppendEvent(ctx context.Context, e Event) error
+	// PutPolicy stores a new policy version and makes it the active one.
+	// Errors: ErrDuplicate when the version exists.
+	PutPolicy(ctx context.Context, tenant string, p StoredPolicy) error
+	// PutJob inserts or replaces a recompute job.
+	PutJob(ctx context.Context, j Job) error
+}
+
+// StoredPolicy is a policy version as the store keeps it: the body is the
+// domain's own encoding (EncodePolicy), opaque to the store.
+type StoredPolicy struct {
+	Version   int64
+	Body      []byte
+	CreatedAt time.Time
+}
+
+// RankIndex names a stored ranking key.
+type RankIndex int
+
+const (
+	// ByBalance orders by Keys.Rank (balance), optionally within a segment.
+	ByBalance RankIndex = iota + 1
+	// ByRecovery orders by Keys.Recovery; customers without one are absent.
+	ByRecovery
+	// ByAdvocacy orders by Keys.Advocacy; customers without one are absent.
+	ByAdvocacy
+)
+
+// RankQuery pages through one ranking index.
+type RankQuery struct {
+	Index RankIndex
+	// Segment keeps one segment (ByBalance only); "" keeps all.
+	Segment string
+	// Desc walks the key from highest to lowest.
+	Desc bool
+	// Min and Max bound the key, inclusive (ByBalance only).
+	Min, Max *float64
+	// After continues after a (key, customer id) position in walk order.
+	After *RankCursor
+	Limit int
+}
+
+// RankCursor is a position in a ranking.
+type RankCursor struct {
+	Key        float64
+	CustomerID string
 }
 
 // EventQuery filters and pages Reader.Events.

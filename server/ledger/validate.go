@@ -147,8 +147,8 @@ func (l Limits) checkProfile(p Profile) error {
 	if !finite(p.Value) || p.Value < 0 || p.Value > l.MaxValue {
 		return Invalid("customer.value", "must be a finite number from 0 to %g", l.MaxValue)
 	}
-	if p.OverdraftLimit != nil && (!finite(*p.OverdraftLimit) || math.Abs(*p.OverdraftLimit) > 1e9) {
-		return Invalid("customer.overdraft_limit", "must be a finite number no larger than 1e9 in size")
+	if p.OverdraftLimit != nil && (!finite(*p.OverdraftLimit) || *p.OverdraftLimit > 0 || *p.OverdraftLimit < -1e9) {
+		return Invalid("customer.overdraft_limit", "must be zero or negative (how far below zero the balance may go), down to -1e9")
 	}
 	return l.checkAttributes("customer.attributes", p.Attributes)
 }

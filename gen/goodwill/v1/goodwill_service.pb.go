@@ -11,6 +11,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1187,11 +1188,938 @@ func (x *GetBalanceResponse) GetBalance() *Balance {
 	return nil
 }
 
+type ExplainBalanceRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CustomerId string                 `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The moment to explain; now when absent.
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// How many events to list, heaviest first: 1 to 100, default 5.
+	Top           int32 `protobuf:"varint,3,opt,name=top,proto3" json:"top,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainBalanceRequest) Reset() {
+	*x = ExplainBalanceRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainBalanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainBalanceRequest) ProtoMessage() {}
+
+func (x *ExplainBalanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainBalanceRequest.ProtoReflect.Descriptor instead.
+func (*ExplainBalanceRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ExplainBalanceRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *ExplainBalanceRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *ExplainBalanceRequest) GetTop() int32 {
+	if x != nil {
+		return x.Top
+	}
+	return 0
+}
+
+type ExplainBalanceResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Balance *Balance               `protobuf:"bytes,1,opt,name=balance,proto3" json:"balance,omitempty"`
+	// One entry per kind present, largest absolute points first.
+	Contributions []*KindContribution `protobuf:"bytes,2,rep,name=contributions,proto3" json:"contributions,omitempty"`
+	// The events that weigh most at as_of.
+	TopEvents []*EventContribution `protobuf:"bytes,3,rep,name=top_events,json=topEvents,proto3" json:"top_events,omitempty"`
+	// The balance in one sentence.
+	Summary       string `protobuf:"bytes,4,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainBalanceResponse) Reset() {
+	*x = ExplainBalanceResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainBalanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainBalanceResponse) ProtoMessage() {}
+
+func (x *ExplainBalanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainBalanceResponse.ProtoReflect.Descriptor instead.
+func (*ExplainBalanceResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ExplainBalanceResponse) GetBalance() *Balance {
+	if x != nil {
+		return x.Balance
+	}
+	return nil
+}
+
+func (x *ExplainBalanceResponse) GetContributions() []*KindContribution {
+	if x != nil {
+		return x.Contributions
+	}
+	return nil
+}
+
+func (x *ExplainBalanceResponse) GetTopEvents() []*EventContribution {
+	if x != nil {
+		return x.TopEvents
+	}
+	return nil
+}
+
+func (x *ExplainBalanceResponse) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+type GetBalanceHistoryRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CustomerId string                 `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// Required. The first point.
+	Start *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
+	// Required. No point is after end.
+	End *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end,proto3" json:"end,omitempty"`
+	// The spacing of points: at least 1 minute; default 1 day. At most 1000
+	// points.
+	Step          *durationpb.Duration `protobuf:"bytes,4,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBalanceHistoryRequest) Reset() {
+	*x = GetBalanceHistoryRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBalanceHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBalanceHistoryRequest) ProtoMessage() {}
+
+func (x *GetBalanceHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBalanceHistoryRequest.ProtoReflect.Descriptor instead.
+func (*GetBalanceHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetBalanceHistoryRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *GetBalanceHistoryRequest) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *GetBalanceHistoryRequest) GetEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *GetBalanceHistoryRequest) GetStep() *durationpb.Duration {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+type GetBalanceHistoryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Points        []*BalancePoint        `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	PolicyVersion int64                  `protobuf:"varint,2,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBalanceHistoryResponse) Reset() {
+	*x = GetBalanceHistoryResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBalanceHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBalanceHistoryResponse) ProtoMessage() {}
+
+func (x *GetBalanceHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBalanceHistoryResponse.ProtoReflect.Descriptor instead.
+func (*GetBalanceHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetBalanceHistoryResponse) GetPoints() []*BalancePoint {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+func (x *GetBalanceHistoryResponse) GetPolicyVersion() int64 {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return 0
+}
+
+type ListBalancesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this segment ("" for all).
+	Segment string `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	// Only this status (any when unspecified).
+	Status BalanceStatus `protobuf:"varint,2,opt,name=status,proto3,enum=goodwill.v1.BalanceStatus" json:"status,omitempty"`
+	// Only balances at or above min_balance, now.
+	MinBalance *float64 `protobuf:"fixed64,3,opt,name=min_balance,json=minBalance,proto3,oneof" json:"min_balance,omitempty"`
+	// Only balances at or below max_balance, now.
+	MaxBalance *float64     `protobuf:"fixed64,4,opt,name=max_balance,json=maxBalance,proto3,oneof" json:"max_balance,omitempty"`
+	Order      BalanceOrder `protobuf:"varint,5,opt,name=order,proto3,enum=goodwill.v1.BalanceOrder" json:"order,omitempty"`
+	// 1 to 1000; default 50.
+	PageSize      int32  `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBalancesRequest) Reset() {
+	*x = ListBalancesRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBalancesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBalancesRequest) ProtoMessage() {}
+
+func (x *ListBalancesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBalancesRequest.ProtoReflect.Descriptor instead.
+func (*ListBalancesRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListBalancesRequest) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+func (x *ListBalancesRequest) GetStatus() BalanceStatus {
+	if x != nil {
+		return x.Status
+	}
+	return BalanceStatus_BALANCE_STATUS_UNSPECIFIED
+}
+
+func (x *ListBalancesRequest) GetMinBalance() float64 {
+	if x != nil && x.MinBalance != nil {
+		return *x.MinBalance
+	}
+	return 0
+}
+
+func (x *ListBalancesRequest) GetMaxBalance() float64 {
+	if x != nil && x.MaxBalance != nil {
+		return *x.MaxBalance
+	}
+	return 0
+}
+
+func (x *ListBalancesRequest) GetOrder() BalanceOrder {
+	if x != nil {
+		return x.Order
+	}
+	return BalanceOrder_BALANCE_ORDER_UNSPECIFIED
+}
+
+func (x *ListBalancesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListBalancesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListBalancesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Balances      []*BalanceEntry        `protobuf:"bytes,1,rep,name=balances,proto3" json:"balances,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The active policy version; a running recompute job means some entries
+	// still reflect an older one (see each balance's policy_version).
+	PolicyVersion int64 `protobuf:"varint,3,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBalancesResponse) Reset() {
+	*x = ListBalancesResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBalancesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBalancesResponse) ProtoMessage() {}
+
+func (x *ListBalancesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBalancesResponse.ProtoReflect.Descriptor instead.
+func (*ListBalancesResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListBalancesResponse) GetBalances() []*BalanceEntry {
+	if x != nil {
+		return x.Balances
+	}
+	return nil
+}
+
+func (x *ListBalancesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListBalancesResponse) GetPolicyVersion() int64 {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return 0
+}
+
+type SummarizeBalancesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this segment ("" for every segment, plus an overall row).
+	Segment       string `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SummarizeBalancesRequest) Reset() {
+	*x = SummarizeBalancesRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SummarizeBalancesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SummarizeBalancesRequest) ProtoMessage() {}
+
+func (x *SummarizeBalancesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SummarizeBalancesRequest.ProtoReflect.Descriptor instead.
+func (*SummarizeBalancesRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SummarizeBalancesRequest) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+type SummarizeBalancesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Segments      []*SegmentSummary      `protobuf:"bytes,1,rep,name=segments,proto3" json:"segments,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	PolicyVersion int64                  `protobuf:"varint,3,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SummarizeBalancesResponse) Reset() {
+	*x = SummarizeBalancesResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SummarizeBalancesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SummarizeBalancesResponse) ProtoMessage() {}
+
+func (x *SummarizeBalancesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SummarizeBalancesResponse.ProtoReflect.Descriptor instead.
+func (*SummarizeBalancesResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SummarizeBalancesResponse) GetSegments() []*SegmentSummary {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+func (x *SummarizeBalancesResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *SummarizeBalancesResponse) GetPolicyVersion() int64 {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return 0
+}
+
+type ListOutreachRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	Purpose OutreachPurpose `protobuf:"varint,1,opt,name=purpose,proto3,enum=goodwill.v1.OutreachPurpose" json:"purpose,omitempty"`
+	// 1 to 1000; default 50.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOutreachRequest) Reset() {
+	*x = ListOutreachRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOutreachRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOutreachRequest) ProtoMessage() {}
+
+func (x *ListOutreachRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOutreachRequest.ProtoReflect.Descriptor instead.
+func (*ListOutreachRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListOutreachRequest) GetPurpose() OutreachPurpose {
+	if x != nil {
+		return x.Purpose
+	}
+	return OutreachPurpose_OUTREACH_PURPOSE_UNSPECIFIED
+}
+
+func (x *ListOutreachRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListOutreachRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListOutreachResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*OutreachEntry       `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	PolicyVersion int64                  `protobuf:"varint,3,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOutreachResponse) Reset() {
+	*x = ListOutreachResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOutreachResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOutreachResponse) ProtoMessage() {}
+
+func (x *ListOutreachResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOutreachResponse.ProtoReflect.Descriptor instead.
+func (*ListOutreachResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListOutreachResponse) GetEntries() []*OutreachEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListOutreachResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListOutreachResponse) GetPolicyVersion() int64 {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return 0
+}
+
+type GetPolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A version to read; the active one when 0.
+	Version       int64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyRequest) Reset() {
+	*x = GetPolicyRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyRequest) ProtoMessage() {}
+
+func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
+func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetPolicyRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type GetPolicyResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Policy *Policy                `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The active version.
+	ActiveVersion int64 `protobuf:"varint,2,opt,name=active_version,json=activeVersion,proto3" json:"active_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyResponse) Reset() {
+	*x = GetPolicyResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyResponse) ProtoMessage() {}
+
+func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
+func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetPolicyResponse) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *GetPolicyResponse) GetActiveVersion() int64 {
+	if x != nil {
+		return x.ActiveVersion
+	}
+	return 0
+}
+
+type SetPolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new policy; its version is assigned by the server.
+	Policy        *Policy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPolicyRequest) Reset() {
+	*x = SetPolicyRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPolicyRequest) ProtoMessage() {}
+
+func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPolicyRequest.ProtoReflect.Descriptor instead.
+func (*SetPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SetPolicyRequest) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+type SetPolicyResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Policy *Policy                `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The job recomputing every balance under the new version.
+	Job           *RecomputeJob `protobuf:"bytes,2,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPolicyResponse) Reset() {
+	*x = SetPolicyResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPolicyResponse) ProtoMessage() {}
+
+func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPolicyResponse.ProtoReflect.Descriptor instead.
+func (*SetPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SetPolicyResponse) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *SetPolicyResponse) GetJob() *RecomputeJob {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+type GetRecomputeJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecomputeJobRequest) Reset() {
+	*x = GetRecomputeJobRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecomputeJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecomputeJobRequest) ProtoMessage() {}
+
+func (x *GetRecomputeJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecomputeJobRequest.ProtoReflect.Descriptor instead.
+func (*GetRecomputeJobRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *GetRecomputeJobRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+type GetRecomputeJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *RecomputeJob          `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecomputeJobResponse) Reset() {
+	*x = GetRecomputeJobResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecomputeJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecomputeJobResponse) ProtoMessage() {}
+
+func (x *GetRecomputeJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecomputeJobResponse.ProtoReflect.Descriptor instead.
+func (*GetRecomputeJobResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetRecomputeJobResponse) GetJob() *RecomputeJob {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
 var File_goodwill_v1_goodwill_service_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\n" +
-	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"k\n" +
+	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x18goodwill/v1/policy.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"k\n" +
 	"\x15UpsertCustomerRequest\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x121\n" +
@@ -1275,12 +2203,78 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"customerId\x12/\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"D\n" +
 	"\x12GetBalanceResponse\x12.\n" +
-	"\abalance\x18\x01 \x01(\v2\x14.goodwill.v1.BalanceR\abalance*\x85\x01\n" +
+	"\abalance\x18\x01 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\"{\n" +
+	"\x15ExplainBalanceRequest\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12\x10\n" +
+	"\x03top\x18\x03 \x01(\x05R\x03top\"\xe6\x01\n" +
+	"\x16ExplainBalanceResponse\x12.\n" +
+	"\abalance\x18\x01 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\x12C\n" +
+	"\rcontributions\x18\x02 \x03(\v2\x1d.goodwill.v1.KindContributionR\rcontributions\x12=\n" +
+	"\n" +
+	"top_events\x18\x03 \x03(\v2\x1e.goodwill.v1.EventContributionR\ttopEvents\x12\x18\n" +
+	"\asummary\x18\x04 \x01(\tR\asummary\"\xca\x01\n" +
+	"\x18GetBalanceHistoryRequest\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\x120\n" +
+	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
+	"\x03end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12-\n" +
+	"\x04step\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04step\"u\n" +
+	"\x19GetBalanceHistoryResponse\x121\n" +
+	"\x06points\x18\x01 \x03(\v2\x19.goodwill.v1.BalancePointR\x06points\x12%\n" +
+	"\x0epolicy_version\x18\x02 \x01(\x03R\rpolicyVersion\"\xbc\x02\n" +
+	"\x13ListBalancesRequest\x12\x18\n" +
+	"\asegment\x18\x01 \x01(\tR\asegment\x122\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x1a.goodwill.v1.BalanceStatusR\x06status\x12$\n" +
+	"\vmin_balance\x18\x03 \x01(\x01H\x00R\n" +
+	"minBalance\x88\x01\x01\x12$\n" +
+	"\vmax_balance\x18\x04 \x01(\x01H\x01R\n" +
+	"maxBalance\x88\x01\x01\x12/\n" +
+	"\x05order\x18\x05 \x01(\x0e2\x19.goodwill.v1.BalanceOrderR\x05order\x12\x1b\n" +
+	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\a \x01(\tR\tpageTokenB\x0e\n" +
+	"\f_min_balanceB\x0e\n" +
+	"\f_max_balance\"\x9c\x01\n" +
+	"\x14ListBalancesResponse\x125\n" +
+	"\bbalances\x18\x01 \x03(\v2\x19.goodwill.v1.BalanceEntryR\bbalances\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12%\n" +
+	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"4\n" +
+	"\x18SummarizeBalancesRequest\x12\x18\n" +
+	"\asegment\x18\x01 \x01(\tR\asegment\"\xac\x01\n" +
+	"\x19SummarizeBalancesResponse\x127\n" +
+	"\bsegments\x18\x01 \x03(\v2\x1b.goodwill.v1.SegmentSummaryR\bsegments\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12%\n" +
+	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"\x89\x01\n" +
+	"\x13ListOutreachRequest\x126\n" +
+	"\apurpose\x18\x01 \x01(\x0e2\x1c.goodwill.v1.OutreachPurposeR\apurpose\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x9b\x01\n" +
+	"\x14ListOutreachResponse\x124\n" +
+	"\aentries\x18\x01 \x03(\v2\x1a.goodwill.v1.OutreachEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12%\n" +
+	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\",\n" +
+	"\x10GetPolicyRequest\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\"g\n" +
+	"\x11GetPolicyResponse\x12+\n" +
+	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\x12%\n" +
+	"\x0eactive_version\x18\x02 \x01(\x03R\ractiveVersion\"?\n" +
+	"\x10SetPolicyRequest\x12+\n" +
+	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\"m\n" +
+	"\x11SetPolicyResponse\x12+\n" +
+	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\x12+\n" +
+	"\x03job\x18\x02 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\"/\n" +
+	"\x16GetRecomputeJobRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"F\n" +
+	"\x17GetRecomputeJobResponse\x12+\n" +
+	"\x03job\x18\x01 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job*\x85\x01\n" +
 	"\rRecordOutcome\x12\x1e\n" +
 	"\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECORD_OUTCOME_CREATED\x10\x01\x12\x1b\n" +
 	"\x17RECORD_OUTCOME_REPLAYED\x10\x02\x12\x1b\n" +
-	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\x95\b\n" +
+	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\xe3\x0f\n" +
 	"\x0fGoodwillService\x12\x88\x01\n" +
 	"\x0eUpsertCustomer\x12\".goodwill.v1.UpsertCustomerRequest\x1a#.goodwill.v1.UpsertCustomerResponse\"-\x82\xd3\xe4\x93\x02':\bcustomer\x1a\x1b/v1/customers/{customer_id}\x12u\n" +
 	"\vGetCustomer\x12\x1f.goodwill.v1.GetCustomerRequest\x1a .goodwill.v1.GetCustomerResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x12\x83\x01\n" +
@@ -1291,7 +2285,17 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\fReverseEvent\x12 .goodwill.v1.ReverseEventRequest\x1a!.goodwill.v1.ReverseEventResponse\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/customers/{customer_id}/events/{event_id}:reverse\x12s\n" +
 	"\x0eRecordIncident\x12\".goodwill.v1.RecordIncidentRequest\x1a#.goodwill.v1.RecordIncidentResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/incidents\x12z\n" +
 	"\n" +
-	"GetBalance\x12\x1e.goodwill.v1.GetBalanceRequest\x1a\x1f.goodwill.v1.GetBalanceResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/customers/{customer_id}/balanceB\xc6\x01\x92A\x82\x01\x12\\\n" +
+	"GetBalance\x12\x1e.goodwill.v1.GetBalanceRequest\x1a\x1f.goodwill.v1.GetBalanceResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/customers/{customer_id}/balance\x12\x8e\x01\n" +
+	"\x0eExplainBalance\x12\".goodwill.v1.ExplainBalanceRequest\x1a#.goodwill.v1.ExplainBalanceResponse\"3\x82\xd3\xe4\x93\x02-\x12+/v1/customers/{customer_id}/balance:explain\x12\x97\x01\n" +
+	"\x11GetBalanceHistory\x12%.goodwill.v1.GetBalanceHistoryRequest\x1a&.goodwill.v1.GetBalanceHistoryResponse\"3\x82\xd3\xe4\x93\x02-\x12+/v1/customers/{customer_id}/balance/history\x12i\n" +
+	"\fListBalances\x12 .goodwill.v1.ListBalancesRequest\x1a!.goodwill.v1.ListBalancesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/balances\x12\x82\x01\n" +
+	"\x11SummarizeBalances\x12%.goodwill.v1.SummarizeBalancesRequest\x1a&.goodwill.v1.SummarizeBalancesResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/balances:summarize\x12i\n" +
+	"\fListOutreach\x12 .goodwill.v1.ListOutreachRequest\x1a!.goodwill.v1.ListOutreachResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/outreach\x12^\n" +
+	"\tGetPolicy\x12\x1d.goodwill.v1.GetPolicyRequest\x1a\x1e.goodwill.v1.GetPolicyResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
+	"/v1/policy\x12f\n" +
+	"\tSetPolicy\x12\x1d.goodwill.v1.SetPolicyRequest\x1a\x1e.goodwill.v1.SetPolicyResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x06policy\x1a\n" +
+	"/v1/policy\x12~\n" +
+	"\x0fGetRecomputeJob\x12#.goodwill.v1.GetRecomputeJobRequest\x1a$.goodwill.v1.GetRecomputeJobResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/policy/jobs/{job_id}B\xc6\x01\x92A\x82\x01\x12\\\n" +
 	"\x13Goodwill Ledger API\x12APer-customer goodwill ledger: record events, read trust balances.2\x02v12\x10application/json:\x10application/jsonZ>github.com/goodwill-ledger/goodwill/gen/goodwill/v1;goodwillv1b\x06proto3"
 
 var (
@@ -1307,76 +2311,140 @@ func file_goodwill_v1_goodwill_service_proto_rawDescGZIP() []byte {
 }
 
 var file_goodwill_v1_goodwill_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
-	(RecordOutcome)(0),             // 0: goodwill.v1.RecordOutcome
-	(*UpsertCustomerRequest)(nil),  // 1: goodwill.v1.UpsertCustomerRequest
-	(*UpsertCustomerResponse)(nil), // 2: goodwill.v1.UpsertCustomerResponse
-	(*GetCustomerRequest)(nil),     // 3: goodwill.v1.GetCustomerRequest
-	(*GetCustomerResponse)(nil),    // 4: goodwill.v1.GetCustomerResponse
-	(*RecordEventRequest)(nil),     // 5: goodwill.v1.RecordEventRequest
-	(*RecordEventResponse)(nil),    // 6: goodwill.v1.RecordEventResponse
-	(*RecordEventsRequest)(nil),    // 7: goodwill.v1.RecordEventsRequest
-	(*RecordEventsResponse)(nil),   // 8: goodwill.v1.RecordEventsResponse
-	(*RecordEventsResult)(nil),     // 9: goodwill.v1.RecordEventsResult
-	(*ListEventsRequest)(nil),      // 10: goodwill.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),     // 11: goodwill.v1.ListEventsResponse
-	(*ReverseEventRequest)(nil),    // 12: goodwill.v1.ReverseEventRequest
-	(*ReverseEventResponse)(nil),   // 13: goodwill.v1.ReverseEventResponse
-	(*RecordIncidentRequest)(nil),  // 14: goodwill.v1.RecordIncidentRequest
-	(*RecordIncidentResponse)(nil), // 15: goodwill.v1.RecordIncidentResponse
-	(*IncidentConflict)(nil),       // 16: goodwill.v1.IncidentConflict
-	(*GetBalanceRequest)(nil),      // 17: goodwill.v1.GetBalanceRequest
-	(*GetBalanceResponse)(nil),     // 18: goodwill.v1.GetBalanceResponse
-	(*Customer)(nil),               // 19: goodwill.v1.Customer
-	(*Event)(nil),                  // 20: goodwill.v1.Event
-	(*Balance)(nil),                // 21: goodwill.v1.Balance
-	(EventKind)(0),                 // 22: goodwill.v1.EventKind
-	(*timestamppb.Timestamp)(nil),  // 23: google.protobuf.Timestamp
+	(RecordOutcome)(0),                // 0: goodwill.v1.RecordOutcome
+	(*UpsertCustomerRequest)(nil),     // 1: goodwill.v1.UpsertCustomerRequest
+	(*UpsertCustomerResponse)(nil),    // 2: goodwill.v1.UpsertCustomerResponse
+	(*GetCustomerRequest)(nil),        // 3: goodwill.v1.GetCustomerRequest
+	(*GetCustomerResponse)(nil),       // 4: goodwill.v1.GetCustomerResponse
+	(*RecordEventRequest)(nil),        // 5: goodwill.v1.RecordEventRequest
+	(*RecordEventResponse)(nil),       // 6: goodwill.v1.RecordEventResponse
+	(*RecordEventsRequest)(nil),       // 7: goodwill.v1.RecordEventsRequest
+	(*RecordEventsResponse)(nil),      // 8: goodwill.v1.RecordEventsResponse
+	(*RecordEventsResult)(nil),        // 9: goodwill.v1.RecordEventsResult
+	(*ListEventsRequest)(nil),         // 10: goodwill.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),        // 11: goodwill.v1.ListEventsResponse
+	(*ReverseEventRequest)(nil),       // 12: goodwill.v1.ReverseEventRequest
+	(*ReverseEventResponse)(nil),      // 13: goodwill.v1.ReverseEventResponse
+	(*RecordIncidentRequest)(nil),     // 14: goodwill.v1.RecordIncidentRequest
+	(*RecordIncidentResponse)(nil),    // 15: goodwill.v1.RecordIncidentResponse
+	(*IncidentConflict)(nil),          // 16: goodwill.v1.IncidentConflict
+	(*GetBalanceRequest)(nil),         // 17: goodwill.v1.GetBalanceRequest
+	(*GetBalanceResponse)(nil),        // 18: goodwill.v1.GetBalanceResponse
+	(*ExplainBalanceRequest)(nil),     // 19: goodwill.v1.ExplainBalanceRequest
+	(*ExplainBalanceResponse)(nil),    // 20: goodwill.v1.ExplainBalanceResponse
+	(*GetBalanceHistoryRequest)(nil),  // 21: goodwill.v1.GetBalanceHistoryRequest
+	(*GetBalanceHistoryResponse)(nil), // 22: goodwill.v1.GetBalanceHistoryResponse
+	(*ListBalancesRequest)(nil),       // 23: goodwill.v1.ListBalancesRequest
+	(*ListBalancesResponse)(nil),      // 24: goodwill.v1.ListBalancesResponse
+	(*SummarizeBalancesRequest)(nil),  // 25: goodwill.v1.SummarizeBalancesRequest
+	(*SummarizeBalancesResponse)(nil), // 26: goodwill.v1.SummarizeBalancesResponse
+	(*ListOutreachRequest)(nil),       // 27: goodwill.v1.ListOutreachRequest
+	(*ListOutreachResponse)(nil),      // 28: goodwill.v1.ListOutreachResponse
+	(*GetPolicyRequest)(nil),          // 29: goodwill.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),         // 30: goodwill.v1.GetPolicyResponse
+	(*SetPolicyRequest)(nil),          // 31: goodwill.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),         // 32: goodwill.v1.SetPolicyResponse
+	(*GetRecomputeJobRequest)(nil),    // 33: goodwill.v1.GetRecomputeJobRequest
+	(*GetRecomputeJobResponse)(nil),   // 34: goodwill.v1.GetRecomputeJobResponse
+	(*Customer)(nil),                  // 35: goodwill.v1.Customer
+	(*Event)(nil),                     // 36: goodwill.v1.Event
+	(*Balance)(nil),                   // 37: goodwill.v1.Balance
+	(EventKind)(0),                    // 38: goodwill.v1.EventKind
+	(*timestamppb.Timestamp)(nil),     // 39: google.protobuf.Timestamp
+	(*KindContribution)(nil),          // 40: goodwill.v1.KindContribution
+	(*EventContribution)(nil),         // 41: goodwill.v1.EventContribution
+	(*durationpb.Duration)(nil),       // 42: google.protobuf.Duration
+	(*BalancePoint)(nil),              // 43: goodwill.v1.BalancePoint
+	(BalanceStatus)(0),                // 44: goodwill.v1.BalanceStatus
+	(BalanceOrder)(0),                 // 45: goodwill.v1.BalanceOrder
+	(*BalanceEntry)(nil),              // 46: goodwill.v1.BalanceEntry
+	(*SegmentSummary)(nil),            // 47: goodwill.v1.SegmentSummary
+	(OutreachPurpose)(0),              // 48: goodwill.v1.OutreachPurpose
+	(*OutreachEntry)(nil),             // 49: goodwill.v1.OutreachEntry
+	(*Policy)(nil),                    // 50: goodwill.v1.Policy
+	(*RecomputeJob)(nil),              // 51: goodwill.v1.RecomputeJob
 }
 var file_goodwill_v1_goodwill_service_proto_depIdxs = []int32{
-	19, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
-	19, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	19, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	20, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
-	20, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
-	21, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
-	20, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
+	35, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
+	35, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	35, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	36, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
+	36, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
+	37, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
+	36, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
 	9,  // 7: goodwill.v1.RecordEventsResponse.results:type_name -> goodwill.v1.RecordEventsResult
 	0,  // 8: goodwill.v1.RecordEventsResult.outcome:type_name -> goodwill.v1.RecordOutcome
-	20, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
-	22, // 10: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
-	23, // 11: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	23, // 12: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	20, // 13: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
-	20, // 14: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
-	21, // 15: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
-	23, // 16: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
-	23, // 17: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
+	36, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
+	38, // 10: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
+	39, // 11: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	39, // 12: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	36, // 13: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
+	36, // 14: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
+	37, // 15: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
+	39, // 16: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
+	39, // 17: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
 	16, // 18: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
-	23, // 19: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	21, // 20: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	1,  // 21: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
-	3,  // 22: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
-	5,  // 23: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
-	7,  // 24: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
-	10, // 25: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
-	12, // 26: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
-	14, // 27: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
-	17, // 28: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
-	2,  // 29: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
-	4,  // 30: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
-	6,  // 31: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
-	8,  // 32: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
-	11, // 33: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
-	13, // 34: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
-	15, // 35: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
-	18, // 36: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
-	29, // [29:37] is the sub-list for method output_type
-	21, // [21:29] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	39, // 19: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	37, // 20: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	39, // 21: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	37, // 22: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	40, // 23: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
+	41, // 24: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
+	39, // 25: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
+	39, // 26: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
+	42, // 27: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
+	43, // 28: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
+	44, // 29: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
+	45, // 30: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
+	46, // 31: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
+	47, // 32: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
+	39, // 33: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	48, // 34: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
+	49, // 35: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
+	50, // 36: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	50, // 37: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
+	50, // 38: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	51, // 39: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
+	51, // 40: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	1,  // 41: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
+	3,  // 42: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
+	5,  // 43: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
+	7,  // 44: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
+	10, // 45: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
+	12, // 46: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
+	14, // 47: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
+	17, // 48: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
+	19, // 49: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
+	21, // 50: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
+	23, // 51: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
+	25, // 52: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
+	27, // 53: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
+	29, // 54: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
+	31, // 55: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
+	33, // 56: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
+	2,  // 57: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
+	4,  // 58: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
+	6,  // 59: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
+	8,  // 60: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
+	11, // 61: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
+	13, // 62: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
+	15, // 63: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
+	18, // 64: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
+	20, // 65: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
+	22, // 66: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
+	24, // 67: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
+	26, // 68: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
+	28, // 69: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
+	30, // 70: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
+	32, // 71: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
+	34, // 72: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
+	57, // [57:73] is the sub-list for method output_type
+	41, // [41:57] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_goodwill_v1_goodwill_service_proto_init() }
@@ -1387,14 +2455,17 @@ func file_goodwill_v1_goodwill_service_proto_init() {
 	file_goodwill_v1_balance_proto_init()
 	file_goodwill_v1_customer_proto_init()
 	file_goodwill_v1_event_proto_init()
+	file_goodwill_v1_insight_proto_init()
+	file_goodwill_v1_policy_proto_init()
 	file_goodwill_v1_goodwill_service_proto_msgTypes[13].OneofWrappers = []any{}
+	file_goodwill_v1_goodwill_service_proto_msgTypes[22].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goodwill_v1_goodwill_service_proto_rawDesc), len(file_goodwill_v1_goodwill_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

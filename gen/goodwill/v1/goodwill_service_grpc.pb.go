@@ -19,14 +19,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	GoodwillService_UpsertCustomer_FullMethodName = "/goodwill.v1.GoodwillService/UpsertCustomer"
-	GoodwillService_GetCustomer_FullMethodName    = "/goodwill.v1.GoodwillService/GetCustomer"
-	GoodwillService_RecordEvent_FullMethodName    = "/goodwill.v1.GoodwillService/RecordEvent"
-	GoodwillService_RecordEvents_FullMethodName   = "/goodwill.v1.GoodwillService/RecordEvents"
-	GoodwillService_ListEvents_FullMethodName     = "/goodwill.v1.GoodwillService/ListEvents"
-	GoodwillService_ReverseEvent_FullMethodName   = "/goodwill.v1.GoodwillService/ReverseEvent"
-	GoodwillService_RecordIncident_FullMethodName = "/goodwill.v1.GoodwillService/RecordIncident"
-	GoodwillService_GetBalance_FullMethodName     = "/goodwill.v1.GoodwillService/GetBalance"
+	GoodwillService_UpsertCustomer_FullMethodName    = "/goodwill.v1.GoodwillService/UpsertCustomer"
+	GoodwillService_GetCustomer_FullMethodName       = "/goodwill.v1.GoodwillService/GetCustomer"
+	GoodwillService_RecordEvent_FullMethodName       = "/goodwill.v1.GoodwillService/RecordEvent"
+	GoodwillService_RecordEvents_FullMethodName      = "/goodwill.v1.GoodwillService/RecordEvents"
+	GoodwillService_ListEvents_FullMethodName        = "/goodwill.v1.GoodwillService/ListEvents"
+	GoodwillService_ReverseEvent_FullMethodName      = "/goodwill.v1.GoodwillService/ReverseEvent"
+	GoodwillService_RecordIncident_FullMethodName    = "/goodwill.v1.GoodwillService/RecordIncident"
+	GoodwillService_GetBalance_FullMethodName        = "/goodwill.v1.GoodwillService/GetBalance"
+	GoodwillService_ExplainBalance_FullMethodName    = "/goodwill.v1.GoodwillService/ExplainBalance"
+	GoodwillService_GetBalanceHistory_FullMethodName = "/goodwill.v1.GoodwillService/GetBalanceHistory"
+	GoodwillService_ListBalances_FullMethodName      = "/goodwill.v1.GoodwillService/ListBalances"
+	GoodwillService_SummarizeBalances_FullMethodName = "/goodwill.v1.GoodwillService/SummarizeBalances"
+	GoodwillService_ListOutreach_FullMethodName      = "/goodwill.v1.GoodwillService/ListOutreach"
+	GoodwillService_GetPolicy_FullMethodName         = "/goodwill.v1.GoodwillService/GetPolicy"
+	GoodwillService_SetPolicy_FullMethodName         = "/goodwill.v1.GoodwillService/SetPolicy"
+	GoodwillService_GetRecomputeJob_FullMethodName   = "/goodwill.v1.GoodwillService/GetRecomputeJob"
 )
 
 // GoodwillServiceClient is the client API for GoodwillService service.
@@ -59,6 +67,24 @@ type GoodwillServiceClient interface {
 	RecordIncident(ctx context.Context, in *RecordIncidentRequest, opts ...grpc.CallOption) (*RecordIncidentResponse, error)
 	// Returns a customer's trust balance now, or at as_of.
 	GetBalance(ctx context.Context, in *GetBalanceRequest, opts ...grpc.CallOption) (*GetBalanceResponse, error)
+	// Explains a balance: the contribution of each kind and the events that
+	// weigh most, with the rule that shaped each.
+	ExplainBalance(ctx context.Context, in *ExplainBalanceRequest, opts ...grpc.CallOption) (*ExplainBalanceResponse, error)
+	// A balance series for charts, computed from the event log.
+	GetBalanceHistory(ctx context.Context, in *GetBalanceHistoryRequest, opts ...grpc.CallOption) (*GetBalanceHistoryResponse, error)
+	// Lists balances, filtered and ordered by balance, from an index.
+	ListBalances(ctx context.Context, in *ListBalancesRequest, opts ...grpc.CallOption) (*ListBalancesResponse, error)
+	// Statistics of balances per segment and overall.
+	SummarizeBalances(ctx context.Context, in *SummarizeBalancesRequest, opts ...grpc.CallOption) (*SummarizeBalancesResponse, error)
+	// Ranks customers for outreach: whom to win back first (RECOVERY), or
+	// which advocates to nurture (ADVOCACY). Served from an index.
+	ListOutreach(ctx context.Context, in *ListOutreachRequest, opts ...grpc.CallOption) (*ListOutreachResponse, error)
+	// Returns the active scoring policy, or an older version.
+	GetPolicy(ctx context.Context, in *GetPolicyRequest, opts ...grpc.CallOption) (*GetPolicyResponse, error)
+	// Installs a new policy version and starts recomputing every balance.
+	SetPolicy(ctx context.Context, in *SetPolicyRequest, opts ...grpc.CallOption) (*SetPolicyResponse, error)
+	// Reports the progress of a recompute job.
+	GetRecomputeJob(ctx context.Context, in *GetRecomputeJobRequest, opts ...grpc.CallOption) (*GetRecomputeJobResponse, error)
 }
 
 type goodwillServiceClient struct {
@@ -149,6 +175,86 @@ func (c *goodwillServiceClient) GetBalance(ctx context.Context, in *GetBalanceRe
 	return out, nil
 }
 
+func (c *goodwillServiceClient) ExplainBalance(ctx context.Context, in *ExplainBalanceRequest, opts ...grpc.CallOption) (*ExplainBalanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExplainBalanceResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_ExplainBalance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) GetBalanceHistory(ctx context.Context, in *GetBalanceHistoryRequest, opts ...grpc.CallOption) (*GetBalanceHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBalanceHistoryResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_GetBalanceHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) ListBalances(ctx context.Context, in *ListBalancesRequest, opts ...grpc.CallOption) (*ListBalancesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListBalancesResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_ListBalances_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) SummarizeBalances(ctx context.Context, in *SummarizeBalancesRequest, opts ...grpc.CallOption) (*SummarizeBalancesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SummarizeBalancesResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_SummarizeBalances_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) ListOutreach(ctx context.Context, in *ListOutreachRequest, opts ...grpc.CallOption) (*ListOutreachResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOutreachResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_ListOutreach_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) GetPolicy(ctx context.Context, in *GetPolicyRequest, opts ...grpc.CallOption) (*GetPolicyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPolicyResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_GetPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) SetPolicy(ctx context.Context, in *SetPolicyRequest, opts ...grpc.CallOption) (*SetPolicyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetPolicyResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_SetPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) GetRecomputeJob(ctx context.Context, in *GetRecomputeJobRequest, opts ...grpc.CallOption) (*GetRecomputeJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRecomputeJobResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_GetRecomputeJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GoodwillServiceServer is the server API for GoodwillService service.
 // All implementations must embed UnimplementedGoodwillServiceServer
 // for forward compatibility.
@@ -179,6 +285,24 @@ type GoodwillServiceServer interface {
 	RecordIncident(context.Context, *RecordIncidentRequest) (*RecordIncidentResponse, error)
 	// Returns a customer's trust balance now, or at as_of.
 	GetBalance(context.Context, *GetBalanceRequest) (*GetBalanceResponse, error)
+	// Explains a balance: the contribution of each kind and the events that
+	// weigh most, with the rule that shaped each.
+	ExplainBalance(context.Context, *ExplainBalanceRequest) (*ExplainBalanceResponse, error)
+	// A balance series for charts, computed from the event log.
+	GetBalanceHistory(context.Context, *GetBalanceHistoryRequest) (*GetBalanceHistoryResponse, error)
+	// Lists balances, filtered and ordered by balance, from an index.
+	ListBalances(context.Context, *ListBalancesRequest) (*ListBalancesResponse, error)
+	// Statistics of balances per segment and overall.
+	SummarizeBalances(context.Context, *SummarizeBalancesRequest) (*SummarizeBalancesResponse, error)
+	// Ranks customers for outreach: whom to win back first (RECOVERY), or
+	// which advocates to nurture (ADVOCACY). Served from an index.
+	ListOutreach(context.Context, *ListOutreachRequest) (*ListOutreachResponse, error)
+	// Returns the active scoring policy, or an older version.
+	GetPolicy(context.Context, *GetPolicyRequest) (*GetPolicyResponse, error)
+	// Installs a new policy version and starts recomputing every balance.
+	SetPolicy(context.Context, *SetPolicyRequest) (*SetPolicyResponse, error)
+	// Reports the progress of a recompute job.
+	GetRecomputeJob(context.Context, *GetRecomputeJobRequest) (*GetRecomputeJobResponse, error)
 	mustEmbedUnimplementedGoodwillServiceServer()
 }
 
@@ -212,6 +336,30 @@ func (UnimplementedGoodwillServiceServer) RecordIncident(context.Context, *Recor
 }
 func (UnimplementedGoodwillServiceServer) GetBalance(context.Context, *GetBalanceRequest) (*GetBalanceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBalance not implemented")
+}
+func (UnimplementedGoodwillServiceServer) ExplainBalance(context.Context, *ExplainBalanceRequest) (*ExplainBalanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExplainBalance not implemented")
+}
+func (UnimplementedGoodwillServiceServer) GetBalanceHistory(context.Context, *GetBalanceHistoryRequest) (*GetBalanceHistoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBalanceHistory not implemented")
+}
+func (UnimplementedGoodwillServiceServer) ListBalances(context.Context, *ListBalancesRequest) (*ListBalancesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBalances not implemented")
+}
+func (UnimplementedGoodwillServiceServer) SummarizeBalances(context.Context, *SummarizeBalancesRequest) (*SummarizeBalancesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SummarizeBalances not implemented")
+}
+func (UnimplementedGoodwillServiceServer) ListOutreach(context.Context, *ListOutreachRequest) (*ListOutreachResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOutreach not implemented")
+}
+func (UnimplementedGoodwillServiceServer) GetPolicy(context.Context, *GetPolicyRequest) (*GetPolicyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPolicy not implemented")
+}
+func (UnimplementedGoodwillServiceServer) SetPolicy(context.Context, *SetPolicyRequest) (*SetPolicyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetPolicy not implemented")
+}
+func (UnimplementedGoodwillServiceServer) GetRecomputeJob(context.Context, *GetRecomputeJobRequest) (*GetRecomputeJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRecomputeJob not implemented")
 }
 func (UnimplementedGoodwillServiceServer) mustEmbedUnimplementedGoodwillServiceServer() {}
 func (UnimplementedGoodwillServiceServer) testEmbeddedByValue()                         {}
@@ -378,6 +526,150 @@ func _GoodwillService_GetBalance_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GoodwillService_ExplainBalance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExplainBalanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).ExplainBalance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_ExplainBalance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).ExplainBalance(ctx, req.(*ExplainBalanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_GetBalanceHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBalanceHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).GetBalanceHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_GetBalanceHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).GetBalanceHistory(ctx, req.(*GetBalanceHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_ListBalances_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBalancesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).ListBalances(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_ListBalances_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).ListBalances(ctx, req.(*ListBalancesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_SummarizeBalances_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SummarizeBalancesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).SummarizeBalances(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_SummarizeBalances_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).SummarizeBalances(ctx, req.(*SummarizeBalancesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_ListOutreach_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOutreachRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).ListOutreach(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_ListOutreach_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).ListOutreach(ctx, req.(*ListOutreachRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_GetPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).GetPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_GetPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).GetPolicy(ctx, req.(*GetPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_SetPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).SetPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_SetPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).SetPolicy(ctx, req.(*SetPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_GetRecomputeJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRecomputeJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).GetRecomputeJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_GetRecomputeJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).GetRecomputeJob(ctx, req.(*GetRecomputeJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // GoodwillService_ServiceDesc is the grpc.ServiceDesc for GoodwillService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -416,6 +708,38 @@ var GoodwillService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBalance",
 			Handler:    _GoodwillService_GetBalance_Handler,
+		},
+		{
+			MethodName: "ExplainBalance",
+			Handler:    _GoodwillService_ExplainBalance_Handler,
+		},
+		{
+			MethodName: "GetBalanceHistory",
+			Handler:    _GoodwillService_GetBalanceHistory_Handler,
+		},
+		{
+			MethodName: "ListBalances",
+			Handler:    _GoodwillService_ListBalances_Handler,
+		},
+		{
+			MethodName: "SummarizeBalances",
+			Handler:    _GoodwillService_SummarizeBalances_Handler,
+		},
+		{
+			MethodName: "ListOutreach",
+			Handler:    _GoodwillService_ListOutreach_Handler,
+		},
+		{
+			MethodName: "GetPolicy",
+			Handler:    _GoodwillService_GetPolicy_Handler,
+		},
+		{
+			MethodName: "SetPolicy",
+			Handler:    _GoodwillService_SetPolicy_Handler,
+		},
+		{
+			MethodName: "GetRecomputeJob",
+			Handler:    _GoodwillService_GetRecomputeJob_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,68 +15,6 @@ import (
 type txn struct{ tx *sql.Tx }
 
 var _ ledger.Tx = (*txn)(nil)
-
-const customerCols = `tenant_id, customer_id, display_name, segment, value, overdraft_limit, attributes,
-	created_at, updated_at, policy_version, value_at_last, balance_rank, event_count, last_at, last_kind, last_fingerprint, last_event_id,
-	last_notice_at, last_grievance_at, last_remedy_at`
-
-const customerQuery = `SELECT ` + customerCols + ` FROM customers WHERE tenant_id = ? AND customer_id = ?`
-
-func (t *txn) Customer(ctx context.Context, tenant, id string) (ledger.Customer, error) {
-	row := t.tx.QueryRowContext(ctx, customerQuery, tenant, id)
-	var (
-		c                                   ledger.Customer
-		limit                               sql.NullFloat64
-		attrs                               string
-		created, updated                    int64
-		lastAt, noticeAt, grievance, remedy sql.NullInt64
-		lastKind                            string
-	)
-	err := row.Scan(&c.TenantID, &c.ID, &c.Profile.DisplayName, &c.Profile.Segment, &c.Profile.Value, &limit, &attrs,
-		&created, &updated, &c.PolicyVersion, &c.State.Value, &c.Rank, &c.State.Count, &lastAt, &lastKind, &c.State.Last.Fingerprint,
-		&c.State.Last.ID, &noticeAt, &grievance, &remedy)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, ledger.ErrNotFound
-	}
-	if err != nil {
-		return c, translate(err)
-	}
-	if limit.Valid {
-		c.Profile.OverdraftLimit = &limit.Float64
-	}
-	if c.Profile.Attributes, err = decodeAttrs(attrs); err != nil {
-		return c, err
-	}
-	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
-	c.State.Last.At = fromNull(lastAt)
-	if lastKind != "" {
-		var ok bool
-		if c.State.Last.Kind, ok = ledger.ParseKind(lastKind); !ok {
-			return c, fmt.Errorf("customer %s has unknown last kind %q", c.ID, lastKind)
-		}
-	}
-	c.State.LastNoticeAt, c.State.LastGrievanceAt, c.State.LastRemedyAt = fromNull(noticeAt), fromNull(grievance), fromNull(remedy)
-	return c, nil
-}
-
-func (t *txn) PutCustomer(ctx context.Context, c ledger.Customer) error {
-	attrs, err := encodeAttrs(c.Profile.Attributes)
-	if err != nil {
-		return err
-	}
-	var limit sql.NullFloat64
-	if c.Profile.OverdraftLimit != nil {
-		limit = sql.NullFloat64{Float64: *c.Profile.OverdraftLimit, Valid: true}
-	}
-	st := c.State
-	_, err = t.tx.ExecContext(ctx, `INSERT OR REPLACE INTO customers (`+customerCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.TenantID, c.ID, c.Profile.DisplayName, c.Profile.Segment, c.Profile.Value, limit, attrs,
-		c.CreatedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), c.PolicyVersion, st.Value, c.Rank, st.Count,
-		toNull(st.Last.At), lastKindName(st.Last.Kind), st.Last.Fingerprint, st.Last.ID,
-		toNull(st.LastNoticeAt), toNull(st.LastGrievanceAt), toNull(st.LastRemedyAt))
-	return translate(err)
-}
 
 func (t *txn) AppendEvent(ctx context.Context, e ledger.Event) error {
 	attrs, err := encodeAttrs(e.Attributes)
@@ -195,14 +132,6 @@ func (t *txn) query(ctx context.Context, query string, args ...any) ([]ledger.Ev
 		out = append(out, e)
 	}
 	return out, translate(rows.Err())
-}
-
-// lastKindName stores "" for a customer with no event yet.
-func lastKindName(k ledger.Kind) string {
-	if k == ledger.KindUnspecified {
-		return ""
-	}
-	return k.String()
 }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }

@@ -159,7 +159,11 @@ func fullCustomer(tenant, id string) ledger.Customer {
 		CreatedAt:     at(-60 * 24 * 400),
 		UpdatedAt:     at(3).Add(7 * time.Microsecond),
 		PolicyVersion: 1<<40 + 7,
-		Rank:          -(1e6 + math.Nextafter(3.25, 4)),
+		Keys: ledger.Keys{
+			Rank:     -(1e6 + math.Nextafter(3.25, 4)),
+			Recovery: ptr(-(1e6 + 17.125)),
+			Advocacy: ptr(math.Nextafter(-1e6, 0)),
+		},
 		State: ledger.State{
 			Value: -1.2345678901234567e300,
 			Count: 1<<40 + 3,
@@ -169,9 +173,11 @@ func fullCustomer(tenant, id string) ledger.Customer {
 				Fingerprint: "fp-0123456789abcdef",
 				ID:          "0190f1a2-7c3b-7d4e-8f90-123456789abc",
 			},
-			LastNoticeAt:    at(-10),
-			LastGrievanceAt: at(-5).Add(999999 * time.Microsecond),
-			LastRemedyAt:    at(1),
+			LastNoticeAt:      at(-10),
+			LastGrievanceAt:   at(-5).Add(999999 * time.Microsecond),
+			LastGrievanceKind: ledger.KindComplaint,
+			LastRemedyAt:      at(1),
+			Trend:             math.Nextafter(-7.5, 0),
 		},
 	}
 }

@@ -25,12 +25,53 @@ CREATE TABLE customers (
     last_event_id      TEXT    NOT NULL DEFAULT '',
     last_notice_at     INTEGER,
     last_grievance_at  INTEGER,
+    last_grievance_kind TEXT   NOT NULL DEFAULT '',
     last_remedy_at     INTEGER,
+    trend              REAL    NOT NULL DEFAULT 0,
+    -- Outreach keys (ledger.Policy.KeysOf); NULL when not on that list.
+    recovery_key       REAL,
+    advocacy_key       REAL,
     PRIMARY KEY (tenant_id, customer_id)
 ) WITHOUT ROWID;
 
--- Serves ranking customers by balance (outreach, balance lists).
+-- Serve ListBalances, overall and per segment, in either direction.
 CREATE INDEX customers_by_rank ON customers (tenant_id, balance_rank, customer_id);
+CREATE INDEX customers_by_segment_rank ON customers (tenant_id, segment, balance_rank, customer_id);
+-- Serve the outreach lists; partial, so they hold only listed customers.
+CREATE INDEX customers_by_recovery ON customers (tenant_id, recovery_key, customer_id)
+    WHERE recovery_key IS NOT NULL;
+CREATE INDEX customers_by_advocacy ON customers (tenant_id, advocacy_key, customer_id)
+    WHERE advocacy_key IS NOT NULL;
+
+-- Installed scoring policy versions; body is the domain's JSON encoding.
+CREATE TABLE policies (
+    tenant_id   TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    body        TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, version)
+) WITHOUT ROWID;
+
+-- The active version per tenant (absent: the built-in version 1).
+CREATE TABLE active_policies (
+    tenant_id   TEXT    NOT NULL PRIMARY KEY,
+    version     INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE recompute_jobs (
+    tenant_id      TEXT    NOT NULL,
+    job_id         TEXT    NOT NULL,
+    policy_version INTEGER NOT NULL,
+    state          TEXT    NOT NULL,
+    total          INTEGER NOT NULL,
+    done           INTEGER NOT NULL,
+    cursor         TEXT    NOT NULL DEFAULT '',
+    started_at     INTEGER NOT NULL,
+    finished_at    INTEGER,
+    error          TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (tenant_id, job_id)
+) WITHOUT ROWID;
+CREATE INDEX recompute_jobs_running ON recompute_jobs (state) WHERE state = 'running';
 
 CREATE TABLE events (
     tenant_id          TEXT    NOT NULL,

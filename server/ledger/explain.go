@@ -1,0 +1,222 @@
+package ledger
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// KindContribution is what one kind of event adds to a balance.
+type KindContribution struct {
+	Kind   Kind
+	Events int64
+	// Points are decayed to the moment explained.
+	Points float64
+}
+
+// EventContribution is how one event shaped a balance.
+type EventContribution struct {
+	Event       Event
+	Effect      Effect
+	PointsNow   float64
+	Explanation string
+}
+
+// Explanation says why a balance is what it is.
+type Explanation struct {
+	Balance Balance
+	ByKind  []KindContribution
+	Top     []EventContribution
+	Summary string
+}
+
+// ExplainBalance replays a customer's history up to asOf (now when zero)
+// and reports each kind's share and the top events by weight at that
+// moment, with the rule that shaped each.
+func (s *Service) ExplainBalance(ctx context.Context, tenant, id string, asOf time.Time, top int) (Explanation, error) {
+	if err := checkID("customer_id", id, s.limits.MaxIDLength); err != nil {
+		return Explanation{}, err
+	}
+	switch {
+	case top == 0:
+		top = 5
+	case top < 0 || top > 100:
+		return Explanation{}, Invalid("top", "must be between 1 and 100")
+	}
+	at := asOf
+	if at.IsZero() {
+		at = s.clock()
+	}
+	var out Explanation
+	err := s.store.View(ctx, func(r Reader) error {
+		pol, err := s.active(ctx, r, tenant)
+		if err != nil {
+			return err
+		}
+		c, err := s.customer(ctx, r, tenant, id)
+		if err != nil {
+			return err
+		}
+		hist, err := r.History(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		st, applied := pol.ReplayEffects(hist, asOf)
+		out = explain(pol, c, st, applied, at, top)
+		return nil
+	})
+	return out, err
+}
+
+func explain(pol *Policy, c Customer, st State, applied []Applied, at time.Time, top int) Explanation {
+	out := Explanation{Balance: balanceOf(c, st, pol, at)}
+	byKind := map[Kind]*KindContribution{}
+	contribs := make([]EventContribution, 0, len(applied))
+	for _, a := range applied {
+		now := a.Effect.Points * pol.decay(a.Event.OccurredAt, at)
+		kc := byKind[a.Event.Kind]
+		if kc == nil {
+			kc = &KindContribution{Kind: a.Event.Kind}
+			byKind[a.Event.Kind] = kc
+		}
+		kc.Events++
+		kc.Points += now
+		contribs = append(contribs, EventContribution{Event: a.Event, Effect: a.Effect, PointsNow: now})
+	}
+	for _, kc := range byKind {
+		out.ByKind = append(out.ByKind, *kc)
+	}
+	slices.SortFunc(out.ByKind, func(a, b KindContribution) int {
+		return cmp.Or(cmp.Compare(math.Abs(b.Points), math.Abs(a.Points)), cmp.Compare(a.Kind, b.Kind))
+	})
+	slices.SortFunc(contribs, func(a, b EventContribution) int {
+		return cmp.Or(cmp.Compare(math.Abs(b.PointsNow), math.Abs(a.PointsNow)), b.Event.Pos().Compare(a.Event.Pos()))
+	})
+	contribs = contribs[:min(top, len(contribs))]
+	for i := range contribs {
+		contribs[i].Explanation = explainEvent(contribs[i], at)
+	}
+	out.Top = contribs
+	out.Summary = summarize(out)
+	return out
+}
+
+// describe names an event the way a support agent would say it.
+func describe(e Event) string {
+	m := fmtAmount(e.Magnitude)
+	switch e.Kind {
+	case KindCredit:
+		return "a credit of " + m
+	case KindReliableDelivery:
+		if e.Magnitude == 1 {
+			return "a reliable delivery"
+		}
+		return m + " reliable deliveries"
+	case KindOutage:
+		return "an outage of " + m + " hour" + plural(e.Magnitude)
+	case KindResponse:
+		return "a support response"
+	case KindProactiveNotice:
+		return "an advance notice"
+	case KindComplaint:
+		return "a complaint"
+	case KindSuggestionAdopted:
+		return "an adopted suggestion"
+	case KindEngagement:
+		return "an engagement"
+	}
+	return e.Kind.String()
+}
+
+func explainEvent(c EventContribution, at time.Time) string {
+	var why string
+	switch c.Effect.Rule {
+	case "notice":
+		why = ", halved because the customer was warned in advance"
+	case "hollow":
+		why = ", worth little because the customer was already overdrawn (a hollow gesture)"
+	case "relationship":
+		switch {
+		case c.Effect.Factor > 1:
+			why = fmt.Sprintf(", worth %.1fx because the relationship was strong", c.Effect.Factor)
+		case c.Effect.Factor < 1:
+			why = fmt.Sprintf(", worth %.1fx because the relationship was weak", c.Effect.Factor)
+		}
+	}
+	return fmt.Sprintf("%s %s: %+.1f points%s; %+.1f now", describe(c.Event), ago(at.Sub(c.Event.OccurredAt)),
+		c.Effect.Points, why, c.PointsNow)
+}
+
+// summarize puts a balance in one sentence: where it stands and the kinds
+// that weigh most on each side.
+func summarize(x Explanation) string {
+	b := x.Balance
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Balance %.1f", b.Value)
+	if b.Status == StatusOverdrawn {
+		fmt.Fprintf(&sb, " (overdrawn: limit %g)", b.OverdraftLimit)
+	} else {
+		fmt.Fprintf(&sb, " (healthy: limit %g)", b.OverdraftLimit)
+	}
+	var neg, pos []string
+	for _, kc := range x.ByKind {
+		part := fmt.Sprintf("%s %+.1f from %d event%s", strings.ReplaceAll(kc.Kind.String(), "_", " "), kc.Points,
+			kc.Events, plural(float64(kc.Events)))
+		if kc.Points < 0 && len(neg) < 2 {
+			neg = append(neg, part)
+		} else if kc.Points > 0 && len(pos) < 2 {
+			pos = append(pos, part)
+		}
+	}
+	if len(x.ByKind) == 0 {
+		sb.WriteString(": no events yet.")
+		return sb.String()
+	}
+	if len(neg) > 0 {
+		sb.WriteString("; drawn down by " + strings.Join(neg, " and "))
+	}
+	if len(pos) > 0 {
+		sb.WriteString("; built up by " + strings.Join(pos, " and "))
+	}
+	sb.WriteString(".")
+	return sb.String()
+}
+
+func fmtAmount(f float64) string { return fmtFloat(math.Round(f*100) / 100) }
+
+func plural(n float64) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// ago says how long ago something happened, roughly.
+func ago(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "in the future"
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return unitsAgo(int(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		return unitsAgo(int(d/time.Hour), "hour")
+	case d < 60*24*time.Hour:
+		return unitsAgo(int(d/(24*time.Hour)), "day")
+	case d < 730*24*time.Hour:
+		return unitsAgo(int(d/(30*24*time.Hour)), "month")
+	}
+	return unitsAgo(int(d/(365*24*time.Hour)), "year")
+}
+
+func unitsAgo(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit + " ago"
+	}
+	return fmt.Sprintf("%d %ss ago", n, unit)
+}

@@ -1,0 +1,74 @@
+package ledger
+
+import (
+	"context"
+	"time"
+)
+
+// Point is one sample of a balance series.
+type Point struct {
+	At     time.Time
+	Value  float64
+	Status Status
+	Count  int64
+}
+
+// maxHistoryPoints bounds one series.
+const maxHistoryPoints = 1000
+
+// BalanceHistory samples a customer's balance from start to end every step
+// (a day when zero), replaying the log once. It returns the points and the
+// policy version they were computed under.
+func (s *Service) BalanceHistory(ctx context.Context, tenant, id string, start, end time.Time, step time.Duration) ([]Point, int64, error) {
+	if err := checkID("customer_id", id, s.limits.MaxIDLength); err != nil {
+		return nil, 0, err
+	}
+	if start.IsZero() {
+		return nil, 0, Invalid("start", "is required")
+	}
+	if end.IsZero() {
+		return nil, 0, Invalid("end", "is required")
+	}
+	if end.Before(start) {
+		return nil, 0, Invalid("end", "must not be before start")
+	}
+	if step == 0 {
+		step = 24 * time.Hour
+	}
+	if step < time.Minute {
+		return nil, 0, Invalid("step", "must be at least 1 minute")
+	}
+	if n := end.Sub(start)/step + 1; n > maxHistoryPoints {
+		return nil, 0, Invalid("step", "makes %d points; at most %d are allowed (use a longer step or a shorter range)", n, maxHistoryPoints)
+	}
+	var points []Point
+	var version int64
+	err := s.store.View(ctx, func(r Reader) error {
+		pol, err := s.active(ctx, r, tenant)
+		if err != nil {
+			return err
+		}
+		version = pol.Version
+		c, err := s.customer(ctx, r, tenant, id)
+		if err != nil {
+			return err
+		}
+		hist, err := r.History(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		events := Effective(hist)
+		var st State
+		next := 0
+		for at := start; !at.After(end); at = at.Add(step) {
+			for next < len(events) && !events[next].OccurredAt.After(at) {
+				st, _ = pol.Apply(st, events[next])
+				next++
+			}
+			b := balanceOf(c, st, pol, at)
+			points = append(points, Point{At: at, Value: b.Value, Status: b.Status, Count: b.EventCount})
+		}
+		return nil
+	})
+	return points, version, err
+}

@@ -1,0 +1,276 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// policyCache keeps decoded policy versions. Versions never change once
+// installed, so entries never go stale.
+type policyCache struct {
+	mu sync.Mutex
+	m  map[policyKey]*Policy
+}
+
+type policyKey struct {
+	tenant  string
+	version int64
+}
+
+func (c *policyCache) get(k policyKey) (*Policy, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.m[k]
+	return p, ok
+}
+
+func (c *policyCache) put(k policyKey, p *Policy) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[policyKey]*Policy{}
+	}
+	c.m[k] = p
+}
+
+// active returns the tenant's active policy. It reads the active version in
+// the caller's transaction, so every replica agrees on it.
+func (s *Service) active(ctx context.Context, r Reader, tenant string) (*Policy, error) {
+	sp, err := r.ActivePolicy(ctx, tenant)
+	if errors.Is(err, ErrNotFound) {
+		return s.builtin, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.decode(tenant, sp)
+}
+
+// policyAt returns one version of the tenant's policy.
+func (s *Service) policyAt(ctx context.Context, r Reader, tenant string, version int64) (*Policy, error) {
+	if p, ok := s.policies.get(policyKey{tenant, version}); ok {
+		return p, nil
+	}
+	sp, err := r.Policy(ctx, tenant, version)
+	if errors.Is(err, ErrNotFound) && version == s.builtin.Version {
+		return s.builtin, nil // never installed: the built-in one
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil, notFound("policy version %d not found", version)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.decode(tenant, sp)
+}
+
+func (s *Service) decode(tenant string, sp StoredPolicy) (*Policy, error) {
+	k := policyKey{tenant, sp.Version}
+	if p, ok := s.policies.get(k); ok {
+		return p, nil
+	}
+	p, err := DecodePolicy(sp)
+	if err != nil {
+		return nil, err
+	}
+	s.policies.put(k, p)
+	return p, nil
+}
+
+// GetPolicy returns a policy version (the active one when version is 0)
+// and the active version.
+func (s *Service) GetPolicy(ctx context.Context, tenant string, version int64) (*Policy, int64, error) {
+	if version < 0 {
+		return nil, 0, Invalid("version", "must not be negative")
+	}
+	var p *Policy
+	var active int64
+	err := s.store.View(ctx, func(r Reader) error {
+		a, err := s.active(ctx, r, tenant)
+		if err != nil {
+			return err
+		}
+		active = a.Version
+		if version == 0 || version == a.Version {
+			p = a
+			return nil
+		}
+		p, err = s.policyAt(ctx, r, tenant, version)
+		return err
+	})
+	return p, active, err
+}
+
+// SetPolicy installs p as the tenant's next version and starts a job that
+// recomputes every stored balance under it. Reads and writes use the new
+// version at once: until the job reaches a customer, its balance is
+// replayed on read.
+func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy) (*Policy, Job, error) {
+	now := s.clock()
+	// The epoch only anchors ranking keys; the server keeps its own.
+	p.Epoch = s.builtin.Epoch
+	p.CreatedAt = now
+	p.Version = 1 // checked for real below, once the next number is known
+	if err := p.Validate(); err != nil {
+		return nil, Job{}, err
+	}
+	job := Job{TenantID: tenant, ID: s.newID(), State: JobRunning, StartedAt: now}
+	var installed Policy
+	err := s.store.Update(ctx, func(tx Tx) error {
+		cur, err := s.active(ctx, tx, tenant)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ActivePolicy(ctx, tenant); errors.Is(err, ErrNotFound) {
+			// Store the built-in version so old versions stay readable.
+			b := *s.builtin
+			b.CreatedAt = now
+			if err := tx.PutPolicy(ctx, tenant, StoredPolicy{Version: b.Version, Body: EncodePolicy(&b), CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+		installed = p
+		installed.Version = cur.Version + 1
+		if err := tx.PutPolicy(ctx, tenant, StoredPolicy{Version: installed.Version, Body: EncodePolicy(&installed), CreatedAt: now}); err != nil {
+			return err
+		}
+		j := job
+		j.PolicyVersion = installed.Version
+		if j.Total, err = tx.CountCustomers(ctx, tenant); err != nil {
+			return err
+		}
+		job = j
+		return tx.PutJob(ctx, j)
+	})
+	if err != nil {
+		return nil, Job{}, err
+	}
+	s.wake()
+	return &installed, job, nil
+}
+
+// GetJob returns a recompute job. Errors: ErrNotFound.
+func (s *Service) GetJob(ctx context.Context, tenant, id string) (Job, error) {
+	if err := checkID("job_id", id, s.limits.MaxIDLength); err != nil {
+		return Job{}, err
+	}
+	var j Job
+	err := s.store.View(ctx, func(r Reader) error {
+		var err error
+		j, err = r.Job(ctx, tenant, id)
+		if errors.Is(err, ErrNotFound) {
+			return notFound("job %q not found", id)
+		}
+		return err
+	})
+	return j, err
+}
+
+func (s *Service) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// recomputeBatch is how many customers one recompute transaction handles.
+const recomputeBatch = 200
+
+// RunRecompute works through running recompute jobs until ctx ends: at
+// start (jobs a restart interrupted), whenever a policy is installed, and
+// every poll interval (jobs installed through another replica).
+func (s *Service) RunRecompute(ctx context.Context, log *slog.Logger, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		var jobs []Job
+		err := s.store.View(ctx, func(r Reader) error {
+			var err error
+			jobs, err = r.RunningJobs(ctx)
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
+			log.Error("recompute: list jobs", "err", err)
+		}
+		for _, j := range jobs {
+			for ctx.Err() == nil {
+				next, err := s.recomputeStep(ctx, j)
+				if err != nil {
+					if ctx.Err() == nil {
+						log.Error("recompute step failed; will retry", "job", j.ID, "err", err)
+					}
+					break
+				}
+				if next.State != JobRunning {
+					log.Info("recompute job finished", "job", next.ID, "tenant", next.TenantID,
+						"policy_version", next.PolicyVersion, "customers", next.Done, "error", next.Error)
+					break
+				}
+				j = next
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kick:
+		case <-t.C:
+		}
+	}
+}
+
+// recomputeStep recomputes the next batch of a job's customers in one
+// transaction, moving the job's cursor with them, so a crash loses nothing
+// and repeats nothing that committed.
+func (s *Service) recomputeStep(ctx context.Context, in Job) (Job, error) {
+	var out Job
+	err := s.store.Update(ctx, func(tx Tx) error {
+		j, err := tx.Job(ctx, in.TenantID, in.ID)
+		if err != nil {
+			return err
+		}
+		out = j
+		if j.State != JobRunning {
+			return nil
+		}
+		now := s.clock()
+		pol, err := s.active(ctx, tx, j.TenantID)
+		if err != nil {
+			return err
+		}
+		if pol.Version != j.PolicyVersion {
+			j.State, j.Error, j.FinishedAt = JobFailed, "superseded by a newer policy version", now
+			out = j
+			return tx.PutJob(ctx, j)
+		}
+		cs, err := tx.Customers(ctx, j.TenantID, j.Cursor, recomputeBatch)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.PolicyVersion != pol.Version {
+				hist, err := tx.History(ctx, c.TenantID, c.ID)
+				if err != nil {
+					return err
+				}
+				c.State = pol.Replay(hist, time.Time{})
+				c.PolicyVersion = pol.Version
+				c.Keys = pol.KeysOf(c)
+				if err := tx.PutCustomer(ctx, c); err != nil {
+					return err
+				}
+			}
+			j.Done++
+			j.Cursor = c.ID
+		}
+		if len(cs) < recomputeBatch {
+			j.State, j.FinishedAt = JobSucceeded, now
+			j.Total = max(j.Total, j.Done)
+		}
+		out = j
+		return tx.PutJob(ctx, j)
+	})
+	return out, err
+}
