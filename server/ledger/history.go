@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -38,8 +39,8 @@ func (s *Service) BalanceHistory(ctx context.Context, tenant, id string, start, 
 	if step < time.Minute {
 		return nil, 0, Invalid("step", "must be at least 1 minute")
 	}
-	if n := end.Sub(start)/step + 1; n > maxHistoryPoints {
-		return nil, 0, Invalid("step", "makes %d points; at most %d are allowed (use a longer step or a shorter range)", n, maxHistoryPoints)
+	if n := math.Floor(seconds(start, end)/step.Seconds()) + 1; n > maxHistoryPoints {
+		return nil, 0, Invalid("step", "makes %.0f points; at most %d are allowed (use a longer step or a shorter range)", n, maxHistoryPoints)
 	}
 	var points []Point
 	var version int64

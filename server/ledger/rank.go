@@ -19,7 +19,7 @@ func (p *Policy) Rank(s State) float64 {
 	if math.Abs(s.Value) < rankFloor {
 		return 0
 	}
-	mag := rankOffset + math.Log2(math.Abs(s.Value)) + s.Last.At.Sub(p.Epoch).Seconds()/p.HalfLife.Seconds()
+	mag := rankOffset + math.Log2(math.Abs(s.Value)) + seconds(p.Epoch, s.Last.At)/p.HalfLife.Seconds()
 	if s.Value < 0 {
 		return -mag
 	}
@@ -29,7 +29,7 @@ func (p *Policy) Rank(s State) float64 {
 // logMagnitude is log2 of |balance| scaled to the epoch: comparable across
 // customers at any moment, because every balance decays by the same factor.
 func (p *Policy) logMagnitude(s State) float64 {
-	return math.Log2(math.Abs(s.Value)) + s.Last.At.Sub(p.Epoch).Seconds()/p.HalfLife.Seconds()
+	return math.Log2(math.Abs(s.Value)) + seconds(p.Epoch, s.Last.At)/p.HalfLife.Seconds()
 }
 
 // minOutreachValue stands in for a zero value weight, so such customers sort

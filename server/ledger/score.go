@@ -58,7 +58,13 @@ type Effect struct {
 
 // decay is the factor a balance shrinks by from one moment to a later one.
 func (p *Policy) decay(from, to time.Time) float64 {
-	return math.Exp2(-to.Sub(from).Seconds() / p.HalfLife.Seconds())
+	return math.Exp2(-seconds(from, to) / p.HalfLife.Seconds())
+}
+
+// seconds is to - from in seconds. time.Time.Sub saturates at about 292
+// years, which would stop decay (and bend ranks) for long half-lives.
+func seconds(from, to time.Time) float64 {
+	return float64(to.Unix()-from.Unix()) + float64(to.Nanosecond()-from.Nanosecond())/1e9
 }
 
 // BalanceAt returns the balance that s stands for at time t, which must not
@@ -91,7 +97,7 @@ func (p *Policy) Apply(s State, e Event) (State, Effect) {
 	eff.Points = eff.Base * eff.Factor
 
 	s.Value = before + eff.Points
-	s.Trend = s.Trend*math.Exp2(-e.OccurredAt.Sub(s.Last.At).Seconds()/p.TrendHalfLife.Seconds()) + eff.Points
+	s.Trend = s.Trend*math.Exp2(-seconds(s.Last.At, e.OccurredAt)/p.TrendHalfLife.Seconds()) + eff.Points
 	s.Count++
 	s.Last = e.Pos()
 	switch e.Kind {
