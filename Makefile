@@ -31,8 +31,10 @@ run: build ## Build and start goodwilld on the embedded store (data/goodwill.db)
 	./$(BIN)/goodwilld serve
 
 .PHONY: test
-test: ## Run every test (PostgreSQL suites skip, saying why, when none is reachable).
+test: ## Run every test; the end-to-end suite runs on SQLite, then on PostgreSQL.
 	$(GO) test -count=1 ./...
+	@echo "== end-to-end suite again, on PostgreSQL (skips, saying why, if none is reachable)"
+	GOODWILL_TEST_STORE=postgres $(GO) test -count=1 ./server/app/
 
 .PHONY: test-race
 test-race: ## Run every test under the race detector.

@@ -7,12 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/goodwill-ledger/goodwill/client"
 	"github.com/goodwill-ledger/goodwill/server/app"
+	"github.com/goodwill-ledger/goodwill/server/store/pgtest"
 )
 
 // testServer is a real goodwilld on loopback ports, driven through the Go
@@ -30,7 +32,7 @@ type testServer struct {
 func startServer(t *testing.T, db string) *testServer {
 	t.Helper()
 	if db == "" {
-		db = "sqlite:" + filepath.Join(t.TempDir(), "goodwill.db")
+		db = freshDB(t)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done, err := app.Config{
@@ -79,6 +81,16 @@ func startServer(t *testing.T, db string) *testServer {
 		}
 	})
 	return ts
+}
+
+// freshDB returns an empty store for one test: a SQLite file, or, when
+// GOODWILL_TEST_STORE=postgres (make test runs the suite both ways), a new
+// database on the test PostgreSQL server.
+func freshDB(t *testing.T) string {
+	if os.Getenv("GOODWILL_TEST_STORE") == "postgres" {
+		return pgtest.FreshDB(t, pgtest.Servers()[0])
+	}
+	return "sqlite:" + filepath.Join(t.TempDir(), "goodwill.db")
 }
 
 // restResponse is a decoded REST reply.

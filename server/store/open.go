@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/postgres"
 	"github.com/goodwill-ledger/goodwill/server/store/sqlite"
 )
 
@@ -26,7 +27,7 @@ type Migrator interface {
 // Open opens the backend a --db URL names:
 //
 //	sqlite:PATH            the embedded store (default sqlite:data/goodwill.db)
-//	postgres://, postgresql://   PostgreSQL or CockroachDB (not built yet)
+//	postgres://, postgresql://   CockroachDB or PostgreSQL (detected at open)
 func Open(ctx context.Context, dbURL string, o Options) (ledger.Store, error) {
 	switch {
 	case strings.HasPrefix(dbURL, "sqlite:"):
@@ -36,9 +37,9 @@ func Open(ctx context.Context, dbURL string, o Options) (ledger.Store, error) {
 		}
 		return sqlite.Open(ctx, path, sqlite.Options{Migrate: o.Migrate, Logger: o.Logger})
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
-		return nil, fmt.Errorf("--db %q: the PostgreSQL/CockroachDB store is not built yet; use sqlite:PATH", redact(dbURL))
+		return postgres.Open(ctx, dbURL, postgres.Options{Migrate: o.Migrate, Logger: o.Logger})
 	default:
-		return nil, fmt.Errorf("--db %q: unknown scheme; use sqlite:PATH", redact(dbURL))
+		return nil, fmt.Errorf("--db %q: unknown scheme; use sqlite:PATH or postgres://...", redact(dbURL))
 	}
 }
 
