@@ -140,7 +140,7 @@ func TestBadConfigurationFailsClearly(t *testing.T) {
 		{"bad log level", []string{"serve", "--log-level", "loud"}, nil, "--log-level"},
 		{"bad env value", []string{"serve"}, []string{"GOODWILL_SHUTDOWN_TIMEOUT=soon"}, "GOODWILL_SHUTDOWN_TIMEOUT"},
 		{"unknown db scheme", []string{"migrate", "--db", "mysql://x"}, nil, "unknown scheme"},
-		{"postgres not built yet", []string{"migrate", "--db", "postgres://u:hunter2@h/db"}, nil, "not built yet"},
+		{"postgres unreachable", []string{"migrate", "--db", "postgres://u:hunter2@127.0.0.1:1/db"}, nil, "connect"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
