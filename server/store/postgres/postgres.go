@@ -47,7 +47,8 @@ type Options struct {
 	// Migrate applies pending migrations at open.
 	Migrate bool
 	Logger  *slog.Logger
-	// MaxAttempts bounds the attempts of one write transaction (default 10).
+	// MaxAttempts bounds the attempts of one write transaction (default 50,
+	// as cockroach-go's): a hot customer under many writers needs several.
 	MaxAttempts int
 }
 
@@ -58,7 +59,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		o.Logger = slog.Default()
 	}
 	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 10
+		o.MaxAttempts = 50
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

@@ -82,9 +82,9 @@ func (s *Store) retryPostgres(ctx context.Context, run func(pgx.Tx) error) error
 			return err
 		}
 		// Exponential backoff with full jitter: 2 ms, 4 ms ... capped at
-		// 500 ms, so contending writers spread out instead of colliding
+		// 100 ms, so contending writers spread out instead of colliding
 		// again in step.
-		backoff := min(2*time.Millisecond<<(attempt-1), 500*time.Millisecond)
+		backoff := min(2*time.Millisecond<<min(attempt-1, 10), 100*time.Millisecond)
 		s.log.Debug("retrying transaction", "attempt", attempt, "err", err)
 		select {
 		case <-ctx.Done():

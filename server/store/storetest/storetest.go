@@ -9,6 +9,8 @@
 package storetest
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +69,20 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "ConcurrentCounter", run: testConcurrentCounter},
 		{name: "ConcurrentAppends", run: testConcurrentAppends},
 		{name: "ConcurrentDuplicateKey", run: testConcurrentDuplicateKey},
+		{name: "Customers", run: testCustomers},
+		{name: "CustomersPaging", run: testCustomersPaging},
+		{name: "CountCustomers", run: testCountCustomers},
+		{name: "RankedOrderAndFilters", run: testRankedOrderAndFilters},
+		{name: "RankedWalk", run: testRankedWalk},
+		{name: "RankedKeyChanges", run: testRankedKeyChanges},
+		{name: "RankingKeysRoundTrip", run: testRankingKeysRoundTrip},
+		{name: "PolicyVersions", run: testPolicyVersions},
+		{name: "PolicyDuplicateVersion", run: testPolicyDuplicateVersion},
+		{name: "PolicyTenantIsolation", run: testPolicyTenantIsolation},
+		{name: "JobRoundTrip", run: testJobRoundTrip},
+		{name: "PutJobReplaces", run: testPutJobReplaces},
+		{name: "JobNotFound", run: testJobNotFound},
+		{name: "RunningJobs", run: testRunningJobs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1637,6 +1653,1093 @@ func testConcurrentDuplicateKey(t *testing.T, s ledger.Store) {
 }
 
 // ---------------------------------------------------------------------------
+// Walking and counting customers
+
+// walkFixture stores tenant A's customers with ids unrelated to their
+// insertion order, plus tenant B look-alikes whose ids interleave. It
+// returns tenant A's customers in id order.
+func walkFixture(t *testing.T, s ledger.Store) []ledger.Customer {
+	t.Helper()
+	ids := []string{"cu-k", "cu-c", "cu-m", "cu-a", "cu-f", "cu-b", "cu-z", "cu-d"}
+	var mine []ledger.Customer
+	for i, id := range ids {
+		c := newCustomer(tenantA, id)
+		if i%2 == 0 {
+			c = fullCustomer(tenantA, id)
+		}
+		// Tells rows apart, so a mix-up between customers shows.
+		c.State.Count = int64(100 + i)
+		c.Profile.DisplayName = "customer " + id
+		mine = append(mine, c)
+	}
+	for _, batch := range [][]int{{6, 0}, {3}, {7, 1, 5}, {2, 4}} {
+		mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+			for _, i := range batch {
+				if err := tx.PutCustomer(ctx, mine[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		for _, id := range []string{"cu-a", "cu-bb", "cu-e", "cu-y"} {
+			c := fullCustomer(tenantB, id)
+			c.Profile.DisplayName = "tenant b's " + id
+			if err := tx.PutCustomer(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	want := slices.Clone(mine)
+	slices.SortFunc(want, byCustomerID)
+	if got := strings.Join(customerIDs(want), " "); got != "cu-a cu-b cu-c cu-d cu-f cu-k cu-m cu-z" {
+		t.Fatalf("fixture order = %s", got)
+	}
+	return want
+}
+
+// expectCustomers is the suite's model of Customers over customers already
+// in id order.
+func expectCustomers(all []ledger.Customer, after string, limit int) []ledger.Customer {
+	var out []ledger.Customer
+	for _, c := range all {
+		if c.ID > after {
+			out = append(out, c)
+		}
+	}
+	return out[:min(len(out), limit)]
+}
+
+func testCustomers(t *testing.T, s ledger.Store) {
+	all := walkFixture(t, s)
+	tests := []struct {
+		name  string
+		after string
+		limit int
+		// want pins the expected ids so that the suite's model cannot drift.
+		want string
+	}{
+		{name: "all, in id order", limit: 100, want: "cu-a cu-b cu-c cu-d cu-f cu-k cu-m cu-z"},
+		{name: "limit", limit: 3, want: "cu-a cu-b cu-c"},
+		{name: "limit equal to count", limit: 8, want: "cu-a cu-b cu-c cu-d cu-f cu-k cu-m cu-z"},
+		{name: "limit 1", limit: 1, want: "cu-a"},
+		{name: "after a stored id", after: "cu-c", limit: 100, want: "cu-d cu-f cu-k cu-m cu-z"},
+		{name: "after a stored id, limit", after: "cu-c", limit: 2, want: "cu-d cu-f"},
+		{name: "after an id between stored ids", after: "cu-e", limit: 100, want: "cu-f cu-k cu-m cu-z"},
+		{name: "after a prefix of every id", after: "cu-", limit: 1, want: "cu-a"},
+		{name: "after an id of another tenant", after: "cu-bb", limit: 2, want: "cu-c cu-d"},
+		{name: "after the last id", after: "cu-z", limit: 100},
+		{name: "after every id", after: "cu-zz", limit: 100},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			model := expectCustomers(all, tc.after, tc.limit)
+			if got := strings.Join(customerIDs(model), " "); got != tc.want {
+				t.Fatalf("suite model gives %q, case wants %q", got, tc.want)
+			}
+			got := listCustomers(t, s, tenantA, tc.after, tc.limit)
+			equalCustomerLists(t, fmt.Sprintf("Customers(after %q, limit %d)", tc.after, tc.limit), got, model)
+		})
+	}
+	t.Run("other tenant", func(t *testing.T) {
+		t.Parallel()
+		got := listCustomers(t, s, tenantB, "", 100)
+		if ids := strings.Join(customerIDs(got), " "); ids != "cu-a cu-bb cu-e cu-y" {
+			t.Fatalf("Customers of tenant B = %s, want cu-a cu-bb cu-e cu-y", ids)
+		}
+		for _, c := range got {
+			if c.TenantID != tenantB || c.Profile.DisplayName != "tenant b's "+c.ID {
+				t.Errorf("Customers of tenant B returned %s/%s %q", c.TenantID, c.ID, c.Profile.DisplayName)
+			}
+		}
+	})
+	t.Run("unknown tenant", func(t *testing.T) {
+		t.Parallel()
+		if got := listCustomers(t, s, "tenant-c", "", 100); len(got) != 0 {
+			t.Fatalf("Customers of an unknown tenant = %v, want none", customerIDs(got))
+		}
+	})
+	t.Run("inside Update", func(t *testing.T) {
+		t.Parallel()
+		// A recompute job pages with Customers in the transaction that
+		// writes; it must see the transaction's own rows.
+		const tenant = "tenant-own-writes"
+		c1, c2 := newCustomer(tenant, "cu-b"), newCustomer(tenant, "cu-a")
+		c2.State.Count = 9
+		mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+			if err := tx.PutCustomer(ctx, c1); err != nil {
+				return err
+			}
+			if err := tx.PutCustomer(ctx, c2); err != nil {
+				return err
+			}
+			got, err := tx.Customers(ctx, tenant, "", 10)
+			if err != nil {
+				return fmt.Errorf("Customers: %w", err)
+			}
+			equalCustomerLists(t, "Customers in the writing Update", got, []ledger.Customer{c2, c1})
+			return nil
+		})
+	})
+}
+
+// walkCustomers pages through Customers with the last id of each page as
+// the next page's after, calling between(page, after) after every page.
+func walkCustomers(t *testing.T, s ledger.Store, tenant string, limit int, between func(page int, after string)) []ledger.Customer {
+	t.Helper()
+	var out []ledger.Customer
+	after := ""
+	for page := 0; ; page++ {
+		if page > 1000 {
+			t.Fatalf("paging did not end after 1000 pages; last after %q", after)
+		}
+		got := listCustomers(t, s, tenant, after, limit)
+		if len(got) > limit {
+			t.Fatalf("page %d holds %d customers, limit %d", page, len(got), limit)
+		}
+		out = append(out, got...)
+		if len(got) < limit {
+			return out
+		}
+		after = got[len(got)-1].ID
+		if between != nil {
+			between(page, after)
+		}
+	}
+}
+
+// testCustomersPaging walks the table the way a recompute job does.
+func testCustomersPaging(t *testing.T, s ledger.Store) {
+	all := walkFixture(t, s)
+	for _, limit := range []int{1, 2, 3, 7, 8, 9} {
+		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
+			t.Parallel()
+			got := walkCustomers(t, s, tenantA, limit, nil)
+			checkOnce(t, got)
+			equalCustomerLists(t, "walk", got, all)
+		})
+	}
+	// Customers added between pages behind the cursor must not appear; one
+	// just after the cursor must.
+	t.Run("customers added between pages", func(t *testing.T) {
+		t.Parallel()
+		const tenant = "tenant-walk"
+		var want []ledger.Customer
+		for _, id := range []string{"cu-b", "cu-d", "cu-f", "cu-h", "cu-j"} {
+			want = append(want, newCustomer(tenant, id))
+		}
+		mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+			for _, c := range want {
+				if err := tx.PutCustomer(ctx, c); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		var behind []string
+		got := walkCustomers(t, s, tenant, 2, func(page int, after string) {
+			// Digits sort before letters: "cu-0" is behind every cursor.
+			b := newCustomer(tenant, fmt.Sprintf("cu-%d", page))
+			a := newCustomer(tenant, after+"0")
+			mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+				if err := tx.PutCustomer(ctx, b); err != nil {
+					return err
+				}
+				return tx.PutCustomer(ctx, a)
+			})
+			behind = append(behind, b.ID)
+			want = append(want, a)
+		})
+		if len(behind) == 0 {
+			t.Fatal("no customers were added between pages")
+		}
+		checkOnce(t, got)
+		slices.SortFunc(want, byCustomerID)
+		equalCustomerLists(t, "walk with customers added between pages", got, want)
+		for _, c := range got {
+			if slices.Contains(behind, c.ID) {
+				t.Errorf("customer %s, added behind the cursor, appeared in a later page", c.ID)
+			}
+		}
+	})
+}
+
+func testCountCustomers(t *testing.T, s ledger.Store) {
+	walkFixture(t, s)
+	for _, tc := range []struct {
+		tenant string
+		want   int64
+	}{{tenantA, 8}, {tenantB, 4}, {"tenant-c", 0}} {
+		if got := countCustomers(t, s, tc.tenant); got != tc.want {
+			t.Errorf("CountCustomers(%s) = %d, want %d", tc.tenant, got, tc.want)
+		}
+	}
+	// Replacing a row counts it once; a new row and the transaction's own
+	// writes count.
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		c := newCustomer(tenantA, "cu-k")
+		c.State.Count = 7
+		if err := tx.PutCustomer(ctx, c); err != nil {
+			return err
+		}
+		if err := tx.PutCustomer(ctx, newCustomer(tenantA, "cu-new")); err != nil {
+			return err
+		}
+		n, err := tx.CountCustomers(ctx, tenantA)
+		if err != nil {
+			return fmt.Errorf("CountCustomers: %w", err)
+		}
+		if n != 9 {
+			t.Errorf("CountCustomers in the writing Update = %d, want 9", n)
+		}
+		return nil
+	})
+	for _, tc := range []struct {
+		tenant string
+		want   int64
+	}{{tenantA, 9}, {tenantB, 4}, {"tenant-c", 0}} {
+		if got := countCustomers(t, s, tc.tenant); got != tc.want {
+			t.Errorf("CountCustomers(%s) after the second Update = %d, want %d", tc.tenant, got, tc.want)
+		}
+	}
+	// A rolled back Update leaves the count alone.
+	err := s.Update(t.Context(), func(tx ledger.Tx) error {
+		if err := tx.PutCustomer(t.Context(), newCustomer(tenantA, "cu-lost")); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("Update error = %v, want errBoom", err)
+	}
+	if got := countCustomers(t, s, tenantA); got != 9 {
+		t.Errorf("CountCustomers after a rolled back Update = %d, want 9", got)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Rankings
+
+// rankSpec is one customer of the ranking fixture.
+type rankSpec struct {
+	id       string
+	rank     float64
+	segment  string
+	recovery *float64
+	advocacy *float64
+}
+
+func rankedCustomer(tenant string, sp rankSpec, n int) ledger.Customer {
+	c := newCustomer(tenant, sp.id)
+	c.Profile.Segment = sp.segment
+	c.Keys = ledger.Keys{Rank: sp.rank, Recovery: sp.recovery, Advocacy: sp.advocacy}
+	c.State.Count = int64(n)
+	c.State.Trend = float64(n) - 0.5
+	return c
+}
+
+// rankFixture stores tenant A's customers with ties in every key, ids that
+// follow neither the keys nor the insertion order, customers without a
+// recovery or advocacy key, and keys of zero. Tenant B holds customers
+// with the same ids and keys (and keys where tenant A's are nil), which
+// would interleave with tenant A's. It returns tenant A's customers.
+func rankFixture(t *testing.T, s ledger.Store) []ledger.Customer {
+	t.Helper()
+	specs := []rankSpec{
+		{id: "cu-k", rank: 5, segment: "smb", advocacy: ptr(2.0)},
+		{id: "cu-c", rank: -3, segment: "enterprise", recovery: ptr(1.5)},
+		{id: "cu-m", rank: 5, segment: "enterprise", recovery: ptr(-2.0), advocacy: ptr(2.0)},
+		{id: "cu-a", rank: 0, segment: "", recovery: ptr(1.5)},
+		{id: "cu-f", rank: 12.25, segment: "smb", advocacy: ptr(-1.0)},
+		{id: "cu-b", rank: -3, segment: "smb", recovery: ptr(1.5), advocacy: ptr(7.0)},
+		{id: "cu-z", rank: 5, segment: "smb", recovery: ptr(0.0)},
+		{id: "cu-d", rank: -100, segment: "enterprise", advocacy: ptr(2.0)},
+		{id: "cu-q", rank: 7, segment: "enterprise", recovery: ptr(-2.0)},
+		{id: "cu-e", rank: 0, segment: "smb", advocacy: ptr(0.0)},
+		{id: "cu-h", rank: -0.5, segment: "enterprise", recovery: ptr(3.0), advocacy: ptr(0.25)},
+	}
+	var mine []ledger.Customer
+	for i, sp := range specs {
+		mine = append(mine, rankedCustomer(tenantA, sp, i+1))
+	}
+	for _, batch := range [][]int{{6, 0}, {10}, {3, 9, 1}, {4}, {8, 2}, {5, 7}} {
+		mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+			for _, i := range batch {
+				if err := tx.PutCustomer(ctx, mine[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		for i, sp := range specs {
+			if sp.recovery == nil {
+				sp.recovery = ptr(1.5)
+			}
+			if sp.advocacy == nil {
+				sp.advocacy = ptr(2.0)
+			}
+			if err := tx.PutCustomer(ctx, rankedCustomer(tenantB, sp, 1000+i)); err != nil {
+				return err
+			}
+		}
+		return tx.PutCustomer(ctx, rankedCustomer(tenantB, rankSpec{id: "cu-g", rank: 5, segment: "smb",
+			recovery: ptr(1.5), advocacy: ptr(2.0)}, 2000))
+	})
+	return mine
+}
+
+// rankKey is a customer's key in an index; ok is false when the customer
+// is not in it.
+func rankKey(idx ledger.RankIndex, c ledger.Customer) (key float64, ok bool) {
+	switch idx {
+	case ledger.ByBalance:
+		return c.Keys.Rank, true
+	case ledger.ByRecovery:
+		if c.Keys.Recovery != nil {
+			return *c.Keys.Recovery, true
+		}
+	case ledger.ByAdvocacy:
+		if c.Keys.Advocacy != nil {
+			return *c.Keys.Advocacy, true
+		}
+	default:
+		panic(fmt.Sprintf("unknown index %d", idx))
+	}
+	return 0, false
+}
+
+// rankCompare orders (key, id) positions the way a walk of q meets them.
+func rankCompare(q ledger.RankQuery, ka float64, ida string, kb float64, idb string) int {
+	c := cmp.Compare(ka, kb)
+	if c == 0 {
+		c = strings.Compare(ida, idb)
+	}
+	if q.Desc {
+		c = -c
+	}
+	return c
+}
+
+// expectRanked is the suite's model of Ranked.
+func expectRanked(all []ledger.Customer, q ledger.RankQuery) []ledger.Customer {
+	var out []ledger.Customer
+	for _, c := range all {
+		k, ok := rankKey(q.Index, c)
+		switch {
+		case !ok:
+		case q.Segment != "" && c.Profile.Segment != q.Segment:
+		case q.Min != nil && k < *q.Min:
+		case q.Max != nil && k > *q.Max:
+		case q.After != nil && rankCompare(q, k, c.ID, q.After.Key, q.After.CustomerID) <= 0:
+		default:
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b ledger.Customer) int {
+		ka, _ := rankKey(q.Index, a)
+		kb, _ := rankKey(q.Index, b)
+		return rankCompare(q, ka, a.ID, kb, b.ID)
+	})
+	return out[:min(len(out), q.Limit)]
+}
+
+func testRankedOrderAndFilters(t *testing.T, s ledger.Store) {
+	all := rankFixture(t, s)
+	cur := func(key float64, id string) *ledger.RankCursor { return &ledger.RankCursor{Key: key, CustomerID: id} }
+	bal := func(q ledger.RankQuery) ledger.RankQuery {
+		q.Index = ledger.ByBalance
+		return q
+	}
+	rec := func(q ledger.RankQuery) ledger.RankQuery {
+		q.Index = ledger.ByRecovery
+		return q
+	}
+	adv := func(q ledger.RankQuery) ledger.RankQuery {
+		q.Index = ledger.ByAdvocacy
+		return q
+	}
+	tests := []struct {
+		name string
+		q    ledger.RankQuery
+		// want pins the expected ids so that the suite's model cannot drift.
+		want string
+	}{
+		// ByBalance
+		{name: "balance ascending, ties by id", q: bal(ledger.RankQuery{Limit: 100}),
+			want: "cu-d cu-b cu-c cu-h cu-a cu-e cu-k cu-m cu-z cu-q cu-f"},
+		{name: "balance descending, ties by id descending", q: bal(ledger.RankQuery{Desc: true, Limit: 100}),
+			want: "cu-f cu-q cu-z cu-m cu-k cu-e cu-a cu-h cu-c cu-b cu-d"},
+		{name: "balance limit", q: bal(ledger.RankQuery{Limit: 4}), want: "cu-d cu-b cu-c cu-h"},
+		{name: "balance limit descending", q: bal(ledger.RankQuery{Desc: true, Limit: 4}), want: "cu-f cu-q cu-z cu-m"},
+		{name: "balance limit equal to count", q: bal(ledger.RankQuery{Limit: 11}),
+			want: "cu-d cu-b cu-c cu-h cu-a cu-e cu-k cu-m cu-z cu-q cu-f"},
+		{name: "segment", q: bal(ledger.RankQuery{Segment: "smb", Limit: 100}),
+			want: "cu-b cu-e cu-k cu-z cu-f"},
+		{name: "segment descending", q: bal(ledger.RankQuery{Segment: "smb", Desc: true, Limit: 100}),
+			want: "cu-f cu-z cu-k cu-e cu-b"},
+		{name: "other segment", q: bal(ledger.RankQuery{Segment: "enterprise", Limit: 100}),
+			want: "cu-d cu-c cu-h cu-m cu-q"},
+		{name: "segment and limit", q: bal(ledger.RankQuery{Segment: "enterprise", Desc: true, Limit: 2}),
+			want: "cu-q cu-m"},
+		{name: "segment without customers", q: bal(ledger.RankQuery{Segment: "gold", Limit: 100})},
+		{name: "min and max are inclusive", q: bal(ledger.RankQuery{Min: ptr(0.0), Max: ptr(5.0), Limit: 100}),
+			want: "cu-a cu-e cu-k cu-m cu-z"},
+		{name: "min and max descending", q: bal(ledger.RankQuery{Min: ptr(0.0), Max: ptr(5.0), Desc: true, Limit: 100}),
+			want: "cu-z cu-m cu-k cu-e cu-a"},
+		{name: "min only, limit", q: bal(ledger.RankQuery{Min: ptr(-3.0), Limit: 3}), want: "cu-b cu-c cu-h"},
+		{name: "max only, descending", q: bal(ledger.RankQuery{Max: ptr(-3.0), Desc: true, Limit: 100}),
+			want: "cu-c cu-b cu-d"},
+		{name: "min equal to max", q: bal(ledger.RankQuery{Min: ptr(5.0), Max: ptr(5.0), Limit: 100}),
+			want: "cu-k cu-m cu-z"},
+		{name: "min just above a tie", q: bal(ledger.RankQuery{Min: ptr(math.Nextafter(5, 6)), Limit: 100}),
+			want: "cu-q cu-f"},
+		{name: "max just below a tie", q: bal(ledger.RankQuery{Max: ptr(math.Nextafter(5, 4)), Limit: 100}),
+			want: "cu-d cu-b cu-c cu-h cu-a cu-e"},
+		{name: "empty range", q: bal(ledger.RankQuery{Min: ptr(5.5), Max: ptr(6.5), Limit: 100})},
+		{name: "segment, min and max", q: bal(ledger.RankQuery{Segment: "smb", Min: ptr(0.0), Max: ptr(5.0), Limit: 100}),
+			want: "cu-e cu-k cu-z"},
+		{name: "after a cursor inside a tie", q: bal(ledger.RankQuery{After: cur(5, "cu-k"), Limit: 100}),
+			want: "cu-m cu-z cu-q cu-f"},
+		{name: "after the middle of a tie", q: bal(ledger.RankQuery{After: cur(5, "cu-m"), Limit: 100}),
+			want: "cu-z cu-q cu-f"},
+		{name: "after the last of a tie", q: bal(ledger.RankQuery{After: cur(5, "cu-z"), Limit: 100}),
+			want: "cu-q cu-f"},
+		{name: "after a position before a tie", q: bal(ledger.RankQuery{After: cur(5, "cu-a"), Limit: 100}),
+			want: "cu-k cu-m cu-z cu-q cu-f"},
+		{name: "after a position between ids of a tie", q: bal(ledger.RankQuery{After: cur(5, "cu-l"), Limit: 100}),
+			want: "cu-m cu-z cu-q cu-f"},
+		{name: "after a key between keys", q: bal(ledger.RankQuery{After: cur(4.5, "cu-m"), Limit: 100}),
+			want: "cu-k cu-m cu-z cu-q cu-f"},
+		{name: "after a cursor inside a tie, descending", q: bal(ledger.RankQuery{After: cur(5, "cu-m"), Desc: true, Limit: 100}),
+			want: "cu-k cu-e cu-a cu-h cu-c cu-b cu-d"},
+		{name: "after the last of a tie, descending", q: bal(ledger.RankQuery{After: cur(5, "cu-k"), Desc: true, Limit: 100}),
+			want: "cu-e cu-a cu-h cu-c cu-b cu-d"},
+		{name: "after a position before a tie, descending", q: bal(ledger.RankQuery{After: cur(5, "cu-zz"), Desc: true, Limit: 100}),
+			want: "cu-z cu-m cu-k cu-e cu-a cu-h cu-c cu-b cu-d"},
+		{name: "after a key between keys, descending", q: bal(ledger.RankQuery{After: cur(4.5, "cu-a"), Desc: true, Limit: 100}),
+			want: "cu-e cu-a cu-h cu-c cu-b cu-d"},
+		{name: "after the last customer", q: bal(ledger.RankQuery{After: cur(12.25, "cu-f"), Limit: 100})},
+		{name: "after the last customer, descending", q: bal(ledger.RankQuery{After: cur(-100, "cu-d"), Desc: true, Limit: 100})},
+		{name: "after and limit", q: bal(ledger.RankQuery{After: cur(-3, "cu-b"), Limit: 3}),
+			want: "cu-c cu-h cu-a"},
+		{name: "after and segment", q: bal(ledger.RankQuery{Segment: "smb", After: cur(-3, "cu-c"), Limit: 100}),
+			want: "cu-e cu-k cu-z cu-f"},
+		{name: "after, segment, min, max, descending", q: bal(ledger.RankQuery{Segment: "enterprise", Min: ptr(-3.0), Max: ptr(5.0),
+			After: cur(5, "cu-m"), Desc: true, Limit: 100}),
+			want: "cu-h cu-c"},
+		{name: "after a cursor below min", q: bal(ledger.RankQuery{Min: ptr(0.0), After: cur(-50, "cu-x"), Limit: 100}),
+			want: "cu-a cu-e cu-k cu-m cu-z cu-q cu-f"},
+		{name: "after, min, max, limit", q: bal(ledger.RankQuery{Min: ptr(-3.0), Max: ptr(5.0), After: cur(0, "cu-a"), Limit: 3}),
+			want: "cu-e cu-k cu-m"},
+
+		// ByRecovery
+		{name: "recovery ascending, only customers with a key", q: rec(ledger.RankQuery{Limit: 100}),
+			want: "cu-m cu-q cu-z cu-a cu-b cu-c cu-h"},
+		{name: "recovery descending", q: rec(ledger.RankQuery{Desc: true, Limit: 100}),
+			want: "cu-h cu-c cu-b cu-a cu-z cu-q cu-m"},
+		{name: "recovery limit", q: rec(ledger.RankQuery{Limit: 2}), want: "cu-m cu-q"},
+		{name: "recovery after a cursor inside a tie", q: rec(ledger.RankQuery{After: cur(1.5, "cu-a"), Limit: 100}),
+			want: "cu-b cu-c cu-h"},
+		{name: "recovery after a cursor inside a tie, descending", q: rec(ledger.RankQuery{After: cur(1.5, "cu-b"), Desc: true, Limit: 100}),
+			want: "cu-a cu-z cu-q cu-m"},
+		{name: "recovery after a zero key, limit", q: rec(ledger.RankQuery{After: cur(0, "cu-z"), Limit: 2}),
+			want: "cu-a cu-b"},
+		{name: "recovery after the last customer", q: rec(ledger.RankQuery{After: cur(3, "cu-h"), Limit: 100})},
+		{name: "recovery after the last customer, descending", q: rec(ledger.RankQuery{After: cur(-2, "cu-m"), Desc: true, Limit: 100})},
+
+		// ByAdvocacy
+		{name: "advocacy ascending, only customers with a key", q: adv(ledger.RankQuery{Limit: 100}),
+			want: "cu-f cu-e cu-h cu-d cu-k cu-m cu-b"},
+		{name: "advocacy descending", q: adv(ledger.RankQuery{Desc: true, Limit: 100}),
+			want: "cu-b cu-m cu-k cu-d cu-h cu-e cu-f"},
+		{name: "advocacy limit, descending", q: adv(ledger.RankQuery{Desc: true, Limit: 3}), want: "cu-b cu-m cu-k"},
+		{name: "advocacy after a cursor inside a tie", q: adv(ledger.RankQuery{After: cur(2, "cu-k"), Limit: 100}),
+			want: "cu-m cu-b"},
+		{name: "advocacy after a cursor inside a tie, descending", q: adv(ledger.RankQuery{After: cur(2, "cu-k"), Desc: true, Limit: 100}),
+			want: "cu-d cu-h cu-e cu-f"},
+		{name: "advocacy after a key between keys", q: adv(ledger.RankQuery{After: cur(0.1, "cu-a"), Limit: 2}),
+			want: "cu-h cu-d"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			model := expectRanked(all, tc.q)
+			if got := strings.Join(customerIDs(model), " "); got != tc.want {
+				t.Fatalf("suite model gives %q, case wants %q", got, tc.want)
+			}
+			got := ranked(t, s, tenantA, tc.q)
+			equalCustomerLists(t, "Ranked", got, model)
+		})
+	}
+	t.Run("other tenant", func(t *testing.T) {
+		t.Parallel()
+		got := ranked(t, s, tenantB, ledger.RankQuery{Index: ledger.ByRecovery, After: cur(1.5, "cu-f"), Limit: 3})
+		if ids := strings.Join(customerIDs(got), " "); ids != "cu-g cu-k cu-h" {
+			t.Errorf("Ranked recovery of tenant B = %s, want cu-g cu-k cu-h", ids)
+		}
+		for _, c := range got {
+			if c.TenantID != tenantB || c.State.Count < 1000 {
+				t.Errorf("Ranked of tenant B returned %s/%s with Count %d", c.TenantID, c.ID, c.State.Count)
+			}
+		}
+	})
+	t.Run("unknown tenant", func(t *testing.T) {
+		t.Parallel()
+		for _, idx := range []ledger.RankIndex{ledger.ByBalance, ledger.ByRecovery, ledger.ByAdvocacy} {
+			if got := ranked(t, s, "tenant-c", ledger.RankQuery{Index: idx, Limit: 100}); len(got) != 0 {
+				t.Errorf("Ranked(%d) of an unknown tenant = %v, want none", idx, customerIDs(got))
+			}
+		}
+	})
+}
+
+// walkRanked pages through a ranking with cursors made from each page's
+// last customer, as ListBalances and the outreach lists do.
+func walkRanked(t *testing.T, s ledger.Store, tenant string, q ledger.RankQuery) []ledger.Customer {
+	t.Helper()
+	var out []ledger.Customer
+	for page := 0; ; page++ {
+		if page > 1000 {
+			t.Fatalf("paging did not end after 1000 pages; last cursor %+v", q.After)
+		}
+		got := ranked(t, s, tenant, q)
+		if len(got) > q.Limit {
+			t.Fatalf("page %d holds %d customers, limit %d", page, len(got), q.Limit)
+		}
+		out = append(out, got...)
+		if len(got) < q.Limit {
+			return out
+		}
+		last := got[len(got)-1]
+		key, ok := rankKey(q.Index, last)
+		if !ok {
+			t.Fatalf("page %d returned %s, which has no key in index %d", page, last.ID, q.Index)
+		}
+		q.After = &ledger.RankCursor{Key: key, CustomerID: last.ID}
+	}
+}
+
+func testRankedWalk(t *testing.T, s ledger.Store) {
+	all := rankFixture(t, s)
+	type shape struct {
+		name string
+		q    ledger.RankQuery
+	}
+	var shapes []shape
+	for _, idx := range []struct {
+		name string
+		idx  ledger.RankIndex
+	}{{"balance", ledger.ByBalance}, {"recovery", ledger.ByRecovery}, {"advocacy", ledger.ByAdvocacy}} {
+		for _, desc := range []bool{false, true} {
+			dir := "ascending"
+			if desc {
+				dir = "descending"
+			}
+			shapes = append(shapes, shape{idx.name + " " + dir, ledger.RankQuery{Index: idx.idx, Desc: desc}})
+			if idx.idx == ledger.ByBalance {
+				shapes = append(shapes,
+					shape{"balance segment " + dir, ledger.RankQuery{Index: idx.idx, Desc: desc, Segment: "smb"}},
+					shape{"balance min max " + dir, ledger.RankQuery{Index: idx.idx, Desc: desc, Min: ptr(-3.0), Max: ptr(5.0)}},
+				)
+			}
+		}
+	}
+	for _, sh := range shapes {
+		for _, limit := range []int{1, 2, 3} {
+			t.Run(fmt.Sprintf("%s, limit %d", sh.name, limit), func(t *testing.T) {
+				t.Parallel()
+				q := sh.q
+				q.Limit = 100
+				want := expectRanked(all, q)
+				if len(want) < 3 {
+					t.Fatalf("shape selects only %v", customerIDs(want))
+				}
+				q.Limit = limit
+				got := walkRanked(t, s, tenantA, q)
+				checkOnce(t, got)
+				equalCustomerLists(t, "walk", got, want)
+			})
+		}
+	}
+}
+
+// testRankedKeyChanges: replacing a customer moves it in every ranking, and
+// a key that becomes nil takes it out of that ranking.
+func testRankedKeyChanges(t *testing.T, s ledger.Store) {
+	a := rankedCustomer(tenantA, rankSpec{id: "cu-a", rank: 1, segment: "smb", recovery: ptr(1.0), advocacy: ptr(1.0)}, 1)
+	b := rankedCustomer(tenantA, rankSpec{id: "cu-b", rank: 2, segment: "smb", recovery: ptr(2.0)}, 2)
+	c := rankedCustomer(tenantA, rankSpec{id: "cu-c", rank: 3, segment: "enterprise", recovery: ptr(3.0), advocacy: ptr(3.0)}, 3)
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		for _, x := range []ledger.Customer{a, b, c} {
+			if err := tx.PutCustomer(ctx, x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	type check struct {
+		q    ledger.RankQuery
+		want []ledger.Customer
+	}
+	verify := func(stage string, checks []check) {
+		t.Helper()
+		for _, ch := range checks {
+			ch.q.Limit = 100
+			equalCustomerLists(t, fmt.Sprintf("%s: Ranked(%+v)", stage, ch.q), ranked(t, s, tenantA, ch.q), ch.want)
+			ch.q.Desc = true
+			equalCustomerLists(t, fmt.Sprintf("%s: Ranked(%+v)", stage, ch.q), ranked(t, s, tenantA, ch.q), reversed(ch.want))
+		}
+	}
+	verify("before", []check{
+		{ledger.RankQuery{Index: ledger.ByBalance}, []ledger.Customer{a, b, c}},
+		{ledger.RankQuery{Index: ledger.ByBalance, Segment: "smb"}, []ledger.Customer{a, b}},
+		{ledger.RankQuery{Index: ledger.ByBalance, Segment: "enterprise"}, []ledger.Customer{c}},
+		{ledger.RankQuery{Index: ledger.ByRecovery}, []ledger.Customer{a, b, c}},
+		{ledger.RankQuery{Index: ledger.ByAdvocacy}, []ledger.Customer{a, c}},
+	})
+
+	// b leaves the recovery list and joins the advocacy list, moves to the
+	// top of the balance ranking and to another segment; c's recovery key
+	// moves it before a and it leaves the advocacy list.
+	b2 := b
+	b2.Keys = ledger.Keys{Rank: 10, Advocacy: ptr(0.5)}
+	b2.Profile.Segment = "enterprise"
+	c2 := c
+	c2.Keys = ledger.Keys{Rank: 3, Recovery: ptr(0.5)}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		if err := tx.PutCustomer(ctx, b2); err != nil {
+			return err
+		}
+		return tx.PutCustomer(ctx, c2)
+	})
+	verify("after", []check{
+		{ledger.RankQuery{Index: ledger.ByBalance}, []ledger.Customer{a, c2, b2}},
+		{ledger.RankQuery{Index: ledger.ByBalance, Segment: "smb"}, []ledger.Customer{a}},
+		{ledger.RankQuery{Index: ledger.ByBalance, Segment: "enterprise"}, []ledger.Customer{c2, b2}},
+		{ledger.RankQuery{Index: ledger.ByRecovery}, []ledger.Customer{c2, a}},
+		{ledger.RankQuery{Index: ledger.ByAdvocacy}, []ledger.Customer{b2, a}},
+	})
+
+	// Every key of a set to nil in one Update, after an intermediate write.
+	a2 := a
+	a2.Keys = ledger.Keys{Rank: 1}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		mid := a
+		mid.Keys.Recovery = ptr(100.0)
+		if err := tx.PutCustomer(ctx, mid); err != nil {
+			return err
+		}
+		return tx.PutCustomer(ctx, a2)
+	})
+	verify("after clearing a's keys", []check{
+		{ledger.RankQuery{Index: ledger.ByBalance}, []ledger.Customer{a2, c2, b2}},
+		{ledger.RankQuery{Index: ledger.ByRecovery}, []ledger.Customer{c2}},
+		{ledger.RankQuery{Index: ledger.ByAdvocacy}, []ledger.Customer{b2}},
+	})
+}
+
+// testRankingKeysRoundTrip: Keys (nil and not), Trend and LastGrievanceKind
+// come back unchanged from every read that returns customers.
+func testRankingKeysRoundTrip(t *testing.T, s ledger.Store) {
+	noRecovery := fullCustomer(tenantA, "k-no-recovery")
+	noRecovery.Keys.Recovery = nil
+	noRecovery.Keys.Rank = math.Nextafter(0.3, 1)
+	noRecovery.State.Trend = math.Nextafter(2.5, 3)
+	noRecovery.State.LastGrievanceKind = ledger.KindOutage
+
+	noAdvocacy := newCustomer(tenantA, "k-no-advocacy")
+	noAdvocacy.Keys = ledger.Keys{Rank: 42.5, Recovery: ptr(math.Nextafter(1, 2))}
+	noAdvocacy.State.Trend = -0.125
+
+	zero := newCustomer(tenantA, "k-zero")
+	zero.Keys = ledger.Keys{Recovery: ptr(0.0), Advocacy: ptr(0.0)}
+
+	large := newCustomer(tenantA, "k-large")
+	large.Keys = ledger.Keys{Rank: 1e300, Recovery: ptr(-1e-300), Advocacy: ptr(123456789.123456789)}
+	large.State.Trend = 1e-7
+	large.State.LastGrievanceAt = at(-1)
+	large.State.LastGrievanceKind = ledger.KindComplaint
+
+	customers := []ledger.Customer{
+		fullCustomer(tenantA, "k-full"),
+		noRecovery,
+		noAdvocacy,
+		newCustomer(tenantA, "k-none"),
+		zero,
+		large,
+	}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		for _, c := range customers {
+			if err := tx.PutCustomer(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	list := listCustomers(t, s, tenantA, "", 100)
+	rankings := map[ledger.RankIndex][]ledger.Customer{}
+	for _, idx := range []ledger.RankIndex{ledger.ByBalance, ledger.ByRecovery, ledger.ByAdvocacy} {
+		rankings[idx] = ranked(t, s, tenantA, ledger.RankQuery{Index: idx, Limit: 100})
+	}
+	for _, want := range customers {
+		t.Run(want.ID, func(t *testing.T) {
+			got, err := getCustomer(t, s, tenantA, want.ID)
+			if err != nil {
+				t.Fatalf("Customer: %v", err)
+			}
+			equalCustomer(t, "Customer", got, want)
+			if found := findCustomer(list, want.ID); found == nil {
+				t.Errorf("Customers: %s missing from %v", want.ID, customerIDs(list))
+			} else {
+				equalCustomer(t, "Customers", *found, want)
+			}
+			for idx, cs := range rankings {
+				found := findCustomer(cs, want.ID)
+				if _, in := rankKey(idx, want); !in {
+					if found != nil {
+						t.Errorf("Ranked(%d) holds %s, whose key is nil", idx, want.ID)
+					}
+					continue
+				}
+				if found == nil {
+					t.Errorf("Ranked(%d): %s missing from %v", idx, want.ID, customerIDs(cs))
+					continue
+				}
+				equalCustomer(t, fmt.Sprintf("Ranked(%d)", idx), *found, want)
+			}
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Policies
+
+func storedPolicy(version int64, body string, created time.Time) ledger.StoredPolicy {
+	return ledger.StoredPolicy{Version: version, Body: []byte(body), CreatedAt: created}
+}
+
+var (
+	policyV1 = storedPolicy(1, `{"weights":{"OUTAGE":-3.5,"CREDIT":1},"half_life_s":7776000,"note":"ü \"q\" \\ \n tab\t"}`, at(-100))
+	policyV2 = storedPolicy(2, `{"weights":{"OUTAGE":-4.25},"half_life_s":2592000,"epoch":-86400}`, at(5).Add(3*time.Microsecond))
+	policyV3 = storedPolicy(3, `{"weights":{},"note":"`+strings.Repeat("long body ", 2000)+`"}`, at(6))
+)
+
+func testPolicyVersions(t *testing.T, s ledger.Store) {
+	if p, err := getActivePolicy(t, s, tenantA); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("ActivePolicy on a fresh tenant = %+v, %v; want ErrNotFound", p, err)
+	}
+	if p, err := getPolicy(t, s, tenantA, 1); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("Policy(1) on a fresh tenant = %+v, %v; want ErrNotFound", p, err)
+	}
+
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutPolicy(ctx, tenantA, policyV1) })
+	wantActive(t, s, tenantA, policyV1)
+	wantPolicy(t, s, tenantA, policyV1)
+
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutPolicy(ctx, tenantA, policyV2) })
+	wantActive(t, s, tenantA, policyV2)
+	wantPolicy(t, s, tenantA, policyV1)
+	wantPolicy(t, s, tenantA, policyV2)
+	for _, v := range []int64{0, 3, -1} {
+		if p, err := getPolicy(t, s, tenantA, v); !errors.Is(err, ledger.ErrNotFound) {
+			t.Errorf("Policy(%d) = %+v, %v; want ErrNotFound", v, p, err)
+		}
+	}
+
+	// The writing transaction reads its own new version, as the Service
+	// does when it installs one and starts its recompute job.
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		if err := tx.PutPolicy(ctx, tenantA, policyV3); err != nil {
+			return err
+		}
+		p, err := tx.ActivePolicy(ctx, tenantA)
+		if err != nil {
+			return fmt.Errorf("ActivePolicy after PutPolicy: %w", err)
+		}
+		equalPolicy(t, "ActivePolicy in the writing Update", p, policyV3)
+		return nil
+	})
+	wantActive(t, s, tenantA, policyV3)
+	for _, p := range []ledger.StoredPolicy{policyV1, policyV2, policyV3} {
+		wantPolicy(t, s, tenantA, p)
+	}
+
+	// Large versions round trip.
+	big := storedPolicy(1<<40+5, `{}`, at(7))
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutPolicy(ctx, tenantA, big) })
+	wantActive(t, s, tenantA, big)
+	wantPolicy(t, s, tenantA, big)
+}
+
+func testPolicyDuplicateVersion(t *testing.T, s ledger.Store) {
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		if err := tx.PutPolicy(ctx, tenantA, policyV1); err != nil {
+			return err
+		}
+		return tx.PutPolicy(ctx, tenantA, policyV2)
+	})
+	wantActive(t, s, tenantA, policyV2)
+
+	for _, tc := range []struct {
+		name string
+		p    ledger.StoredPolicy
+	}{
+		{name: "an older version", p: storedPolicy(1, `{"overwritten":true}`, at(50))},
+		{name: "the active version", p: storedPolicy(2, `{"overwritten":true}`, at(50))},
+	} {
+		var putErr error
+		err := s.Update(t.Context(), func(tx ledger.Tx) error {
+			putErr = tx.PutPolicy(t.Context(), tenantA, tc.p)
+			return putErr
+		})
+		if !errors.Is(putErr, ledger.ErrDuplicate) || !errors.Is(err, ledger.ErrDuplicate) {
+			t.Errorf("PutPolicy of %s: PutPolicy error = %v, Update error = %v; want ErrDuplicate", tc.name, putErr, err)
+		}
+		wantActive(t, s, tenantA, policyV2)
+		wantPolicy(t, s, tenantA, policyV1)
+		wantPolicy(t, s, tenantA, policyV2)
+	}
+
+	// A new version and then its duplicate in one Update: the rollback takes
+	// the new version too.
+	var putErr error
+	err := s.Update(t.Context(), func(tx ledger.Tx) error {
+		if err := tx.PutPolicy(t.Context(), tenantA, policyV3); err != nil {
+			return err
+		}
+		putErr = tx.PutPolicy(t.Context(), tenantA, storedPolicy(3, `{"again":true}`, at(51)))
+		return putErr
+	})
+	if !errors.Is(putErr, ledger.ErrDuplicate) || !errors.Is(err, ledger.ErrDuplicate) {
+		t.Errorf("second PutPolicy of one version in an Update: PutPolicy error = %v, Update error = %v; want ErrDuplicate", putErr, err)
+	}
+	wantActive(t, s, tenantA, policyV2)
+	if p, err := getPolicy(t, s, tenantA, 3); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("Policy(3) after the rolled back Update = %+v, %v; want ErrNotFound", p, err)
+	}
+	// Version 3 is free again.
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutPolicy(ctx, tenantA, policyV3) })
+	wantActive(t, s, tenantA, policyV3)
+}
+
+func testPolicyTenantIsolation(t *testing.T, s ledger.Store) {
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		if err := tx.PutPolicy(ctx, tenantA, policyV1); err != nil {
+			return err
+		}
+		return tx.PutPolicy(ctx, tenantA, policyV2)
+	})
+	if p, err := getActivePolicy(t, s, tenantB); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("ActivePolicy of tenant B = %+v, %v; want ErrNotFound", p, err)
+	}
+	for _, v := range []int64{1, 2} {
+		if p, err := getPolicy(t, s, tenantB, v); !errors.Is(err, ledger.ErrNotFound) {
+			t.Errorf("Policy(%d) of tenant B = %+v, %v; want ErrNotFound", v, p, err)
+		}
+	}
+
+	// Tenant B's version 1 is not a duplicate of tenant A's.
+	b1 := storedPolicy(1, `{"tenant":"b"}`, at(9))
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutPolicy(ctx, tenantB, b1) })
+	wantActive(t, s, tenantB, b1)
+	wantPolicy(t, s, tenantB, b1)
+	wantActive(t, s, tenantA, policyV2)
+	wantPolicy(t, s, tenantA, policyV1)
+	if p, err := getPolicy(t, s, tenantB, 2); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("Policy(2) of tenant B = %+v, %v; want ErrNotFound", p, err)
+	}
+
+	// Tenant A's next version leaves tenant B's active one alone.
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutPolicy(ctx, tenantA, policyV3) })
+	wantActive(t, s, tenantA, policyV3)
+	wantActive(t, s, tenantB, b1)
+	if p, err := getActivePolicy(t, s, "tenant-c"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("ActivePolicy of an unknown tenant = %+v, %v; want ErrNotFound", p, err)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Recompute jobs
+
+// fullJob sets every field to a value that differs from its zero value.
+func fullJob(tenant, id string) ledger.Job {
+	return ledger.Job{
+		TenantID:      tenant,
+		ID:            id,
+		PolicyVersion: 1<<40 + 3,
+		State:         ledger.JobFailed,
+		Total:         1<<40 + 11,
+		Done:          1 << 39,
+		Cursor:        "cust 1/ü'\"%_",
+		StartedAt:     at(-30).Add(17 * time.Microsecond),
+		FinishedAt:    at(2).Add(7 * time.Microsecond),
+		Error:         "superseded by a newer policy version; \"quoted\" ü\nsecond line",
+	}
+}
+
+// runningJob is a job as the Service starts one.
+func runningJob(tenant, id string, started time.Time) ledger.Job {
+	return ledger.Job{TenantID: tenant, ID: id, PolicyVersion: 2, State: ledger.JobRunning, Total: 40, StartedAt: started}
+}
+
+func testJobRoundTrip(t *testing.T, s ledger.Store) {
+	midway := runningJob(tenantA, "job-midway", at(-3))
+	midway.Done, midway.Cursor = 17, "cu-q"
+	succeeded := runningJob(tenantA, "job-succeeded", at(-2))
+	succeeded.State, succeeded.Done, succeeded.Cursor, succeeded.FinishedAt = ledger.JobSucceeded, 40, "cu-z", at(-1)
+	empty := runningJob(tenantA, "job-empty", at(-4))
+	empty.State, empty.Total, empty.FinishedAt = ledger.JobSucceeded, 0, at(-4)
+	tests := []struct {
+		name string
+		j    ledger.Job
+	}{
+		{name: "failed, every field set", j: fullJob(tenantA, "job-full")},
+		{name: "just started", j: runningJob(tenantA, "job-new", at(0))},
+		{name: "running midway", j: midway},
+		{name: "succeeded", j: succeeded},
+		{name: "succeeded without customers", j: empty},
+		{name: "unusual ids", j: fullJob("tenant with spaces/ü", "job 1/ü'\"%_")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutJob(ctx, tc.j) })
+			got, err := getJob(t, s, tc.j.TenantID, tc.j.ID)
+			if err != nil {
+				t.Fatalf("Job: %v", err)
+			}
+			equalJob(t, "Job", got, tc.j)
+			if got.FinishedAt.IsZero() != tc.j.FinishedAt.IsZero() {
+				t.Errorf("FinishedAt = %v, want %v (IsZero %v)", got.FinishedAt, tc.j.FinishedAt, tc.j.FinishedAt.IsZero())
+			}
+		})
+	}
+}
+
+func testPutJobReplaces(t *testing.T, s ledger.Store) {
+	first := fullJob(tenantA, "job-1")
+	bystander := fullJob(tenantA, "job-2")
+	other := fullJob(tenantB, "job-1")
+	other.Error = "tenant b's job"
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		for _, j := range []ledger.Job{first, bystander, other} {
+			if err := tx.PutJob(ctx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// The replacement clears what the first row set: a store that merges
+	// (keeps old non-null columns) fails here.
+	second := runningJob(tenantA, "job-1", at(10))
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutJob(ctx, second) })
+	got, err := getJob(t, s, tenantA, "job-1")
+	if err != nil {
+		t.Fatalf("Job: %v", err)
+	}
+	equalJob(t, "replaced job", got, second)
+	if !got.FinishedAt.IsZero() {
+		t.Errorf("FinishedAt = %v, want zero after replace", got.FinishedAt)
+	}
+
+	// Progress, then the end, each read back in the writing Update too.
+	steps := []ledger.Job{second, second, second}
+	steps[0].Done, steps[0].Cursor = 20, "cu-m"
+	steps[1].Done, steps[1].Cursor = 40, "cu-z"
+	steps[2] = steps[1]
+	steps[2].State, steps[2].FinishedAt = ledger.JobSucceeded, at(11)
+	for i, step := range steps {
+		mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+			if err := tx.PutJob(ctx, step); err != nil {
+				return err
+			}
+			got, err := tx.Job(ctx, tenantA, "job-1")
+			if err != nil {
+				return fmt.Errorf("Job after PutJob: %w", err)
+			}
+			equalJob(t, fmt.Sprintf("step %d in the writing Update", i), got, step)
+			return nil
+		})
+		got, err := getJob(t, s, tenantA, "job-1")
+		if err != nil {
+			t.Fatalf("Job after step %d: %v", i, err)
+		}
+		equalJob(t, fmt.Sprintf("step %d", i), got, step)
+	}
+	for _, want := range []ledger.Job{bystander, other} {
+		got, err := getJob(t, s, want.TenantID, want.ID)
+		if err != nil {
+			t.Fatalf("Job(%s, %s): %v", want.TenantID, want.ID, err)
+		}
+		equalJob(t, "bystander "+want.TenantID+"/"+want.ID, got, want)
+	}
+}
+
+func testJobNotFound(t *testing.T, s ledger.Store) {
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		return tx.PutJob(ctx, runningJob(tenantA, "job-present", at(0)))
+	})
+	tests := []struct {
+		name, tenant, id string
+	}{
+		{name: "unknown id", tenant: tenantA, id: "job-absent"},
+		{name: "present id in another tenant", tenant: tenantB, id: "job-present"},
+		{name: "id differs in case", tenant: tenantA, id: "JOB-PRESENT"},
+		{name: "prefix of present id", tenant: tenantA, id: "job-"},
+		{name: "empty id", tenant: tenantA, id: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := getJob(t, s, tc.tenant, tc.id)
+			if !errors.Is(err, ledger.ErrNotFound) {
+				t.Fatalf("Job(%q, %q) = %+v, %v; want ErrNotFound", tc.tenant, tc.id, got, err)
+			}
+		})
+	}
+}
+
+func testRunningJobs(t *testing.T, s ledger.Store) {
+	if got := runningJobs(t, s); len(got) != 0 {
+		t.Fatalf("RunningJobs of a fresh store = %v, want none", jobKeys(got))
+	}
+	a1 := runningJob(tenantA, "job-1", at(3))
+	a1.Done, a1.Cursor = 5, "cu-e"
+	a2 := runningJob(tenantA, "job-2", at(1))
+	a2.State, a2.FinishedAt = ledger.JobSucceeded, at(2)
+	a3 := runningJob(tenantA, "job-3", at(-5))
+	b1 := runningJob(tenantB, "job-1", at(0))
+	b1.PolicyVersion = 7
+	b4 := fullJob(tenantB, "job-4")
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		for _, j := range []ledger.Job{a1, a2, a3, b1, b4} {
+			if err := tx.PutJob(ctx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	equalJobSets(t, "RunningJobs", runningJobs(t, s), []ledger.Job{a1, a3, b1})
+
+	// A job that ends leaves the list; its replacement by a running row
+	// (a resumed job) joins it.
+	a1.State, a1.FinishedAt, a1.Error = ledger.JobFailed, at(4), "superseded"
+	b4 = runningJob(tenantB, "job-4", at(6))
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		if err := tx.PutJob(ctx, a1); err != nil {
+			return err
+		}
+		return tx.PutJob(ctx, b4)
+	})
+	equalJobSets(t, "RunningJobs after a job ended", runningJobs(t, s), []ledger.Job{a3, b1, b4})
+}
+
+// ---------------------------------------------------------------------------
 // Helpers
 
 func mustUpdate(t *testing.T, s ledger.Store, fn func(context.Context, ledger.Tx) error) {
@@ -1806,6 +2909,190 @@ func eventIDs(events []ledger.Event) []string {
 	ids := make([]string, len(events))
 	for i, e := range events {
 		ids[i] = e.ID
+	}
+	return ids
+}
+
+func listCustomers(t *testing.T, s ledger.Store, tenant, after string, limit int) (cs []ledger.Customer) {
+	t.Helper()
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		var err error
+		cs, err = r.Customers(ctx, tenant, after, limit)
+		return err
+	})
+	return cs
+}
+
+func countCustomers(t *testing.T, s ledger.Store, tenant string) (n int64) {
+	t.Helper()
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		var err error
+		n, err = r.CountCustomers(ctx, tenant)
+		return err
+	})
+	return n
+}
+
+func ranked(t *testing.T, s ledger.Store, tenant string, q ledger.RankQuery) (cs []ledger.Customer) {
+	t.Helper()
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		var err error
+		cs, err = r.Ranked(ctx, tenant, q)
+		return err
+	})
+	return cs
+}
+
+func getActivePolicy(t *testing.T, s ledger.Store, tenant string) (p ledger.StoredPolicy, err error) {
+	t.Helper()
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		p, err = r.ActivePolicy(ctx, tenant)
+		return nil
+	})
+	return p, err
+}
+
+func getPolicy(t *testing.T, s ledger.Store, tenant string, version int64) (p ledger.StoredPolicy, err error) {
+	t.Helper()
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		p, err = r.Policy(ctx, tenant, version)
+		return nil
+	})
+	return p, err
+}
+
+// wantActive asserts the tenant's active policy.
+func wantActive(t *testing.T, s ledger.Store, tenant string, want ledger.StoredPolicy) {
+	t.Helper()
+	got, err := getActivePolicy(t, s, tenant)
+	if err != nil {
+		t.Errorf("ActivePolicy(%s): %v, want version %d", tenant, err, want.Version)
+		return
+	}
+	equalPolicy(t, "ActivePolicy "+tenant, got, want)
+}
+
+// wantPolicy asserts that Policy returns want under its version.
+func wantPolicy(t *testing.T, s ledger.Store, tenant string, want ledger.StoredPolicy) {
+	t.Helper()
+	got, err := getPolicy(t, s, tenant, want.Version)
+	if err != nil {
+		t.Errorf("Policy(%s, %d): %v", tenant, want.Version, err)
+		return
+	}
+	equalPolicy(t, fmt.Sprintf("Policy(%s, %d)", tenant, want.Version), got, want)
+}
+
+func equalPolicy(t *testing.T, what string, got, want ledger.StoredPolicy) {
+	t.Helper()
+	if got.Version != want.Version || !bytes.Equal(got.Body, want.Body) || !got.CreatedAt.Equal(want.CreatedAt) {
+		t.Errorf("%s:\n got  version %d, created %v, body %.200q\n want version %d, created %v, body %.200q",
+			what, got.Version, got.CreatedAt, got.Body, want.Version, want.CreatedAt, want.Body)
+	}
+}
+
+func getJob(t *testing.T, s ledger.Store, tenant, id string) (j ledger.Job, err error) {
+	t.Helper()
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		j, err = r.Job(ctx, tenant, id)
+		return nil
+	})
+	return j, err
+}
+
+func runningJobs(t *testing.T, s ledger.Store) (jobs []ledger.Job) {
+	t.Helper()
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		var err error
+		jobs, err = r.RunningJobs(ctx)
+		return err
+	})
+	return jobs
+}
+
+func normJob(j ledger.Job) ledger.Job {
+	j.StartedAt, j.FinishedAt = j.StartedAt.UTC(), j.FinishedAt.UTC()
+	return j
+}
+
+func equalJob(t *testing.T, what string, got, want ledger.Job) {
+	t.Helper()
+	if g, w := normJob(got), normJob(want); !reflect.DeepEqual(g, w) {
+		t.Errorf("%s:\n got  %+v\n want %+v", what, g, w)
+	}
+}
+
+// equalJobSets compares lists of jobs in any order.
+func equalJobSets(t *testing.T, what string, got, want []ledger.Job) {
+	t.Helper()
+	byKey := func(a, b ledger.Job) int {
+		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.ID, b.ID))
+	}
+	got, want = slices.Clone(got), slices.Clone(want)
+	slices.SortFunc(got, byKey)
+	slices.SortFunc(want, byKey)
+	if g, w := jobKeys(got), jobKeys(want); !slices.Equal(g, w) {
+		t.Errorf("%s:\n got  %v\n want %v", what, g, w)
+		return
+	}
+	for i := range got {
+		equalJob(t, fmt.Sprintf("%s %s", what, jobKeys(want)[i]), got[i], want[i])
+	}
+}
+
+func jobKeys(jobs []ledger.Job) []string {
+	keys := make([]string, len(jobs))
+	for i, j := range jobs {
+		keys[i] = j.TenantID + "/" + j.ID
+	}
+	return keys
+}
+
+// equalCustomerLists compares ordered lists.
+func equalCustomerLists(t *testing.T, what string, got, want []ledger.Customer) {
+	t.Helper()
+	if g, w := customerIDs(got), customerIDs(want); !slices.Equal(g, w) {
+		t.Errorf("%s ids:\n got  %v\n want %v", what, g, w)
+		return
+	}
+	for i := range got {
+		equalCustomer(t, fmt.Sprintf("%s[%d]", what, i), got[i], want[i])
+	}
+}
+
+// checkOnce reports a customer that a walk returned more than once.
+func checkOnce(t *testing.T, cs []ledger.Customer) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, c := range cs {
+		if seen[c.ID] {
+			t.Errorf("customer %s returned twice", c.ID)
+		}
+		seen[c.ID] = true
+	}
+}
+
+func findCustomer(cs []ledger.Customer, id string) *ledger.Customer {
+	for i := range cs {
+		if cs[i].ID == id {
+			return &cs[i]
+		}
+	}
+	return nil
+}
+
+func byCustomerID(a, b ledger.Customer) int { return strings.Compare(a.ID, b.ID) }
+
+func reversed(cs []ledger.Customer) []ledger.Customer {
+	out := slices.Clone(cs)
+	slices.Reverse(out)
+	return out
+}
+
+func customerIDs(cs []ledger.Customer) []string {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
 	}
 	return ids
 }
