@@ -71,11 +71,12 @@ func (s *Server) GetBalanceHistory(ctx context.Context, req *goodwillv1.GetBalan
 
 func (s *Server) ListBalances(ctx context.Context, req *goodwillv1.ListBalancesRequest) (*goodwillv1.ListBalancesResponse, error) {
 	q := ledger.BalanceQuery{
-		Segment:   req.GetSegment(),
-		Min:       req.MinBalance,
-		Max:       req.MaxBalance,
-		PageSize:  int(req.GetPageSize()),
-		PageToken: req.GetPageToken(),
+		Segment:    req.GetSegment(),
+		Min:        req.MinBalance,
+		Max:        req.MaxBalance,
+		PageSize:   int(req.GetPageSize()),
+		PageToken:  req.GetPageToken(),
+		AllowStale: req.GetAllowStale(),
 	}
 	switch req.GetStatus() {
 	case goodwillv1.BalanceStatus_BALANCE_STATUS_UNSPECIFIED:
@@ -110,7 +111,7 @@ func (s *Server) ListBalances(ctx context.Context, req *goodwillv1.ListBalancesR
 }
 
 func (s *Server) SummarizeBalances(ctx context.Context, req *goodwillv1.SummarizeBalancesRequest) (*goodwillv1.SummarizeBalancesResponse, error) {
-	rows, at, version, err := s.svc.SummarizeBalances(ctx, tenant(ctx), req.GetSegment())
+	rows, at, version, err := s.svc.SummarizeBalances(ctx, tenant(ctx), req.GetSegment(), req.GetAllowStale())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -132,7 +133,7 @@ func (s *Server) ListOutreach(ctx context.Context, req *goodwillv1.ListOutreachR
 	case goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_ADVOCACY:
 		purpose = ledger.PurposeAdvocacy
 	}
-	entries, next, version, err := s.svc.ListOutreach(ctx, tenant(ctx), purpose, int(req.GetPageSize()), req.GetPageToken())
+	entries, next, version, err := s.svc.ListOutreach(ctx, tenant(ctx), purpose, int(req.GetPageSize()), req.GetPageToken(), req.GetAllowStale())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

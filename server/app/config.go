@@ -28,8 +28,12 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// MaxRequestBytes caps one request, gRPC or REST (default 4 MiB).
 	MaxRequestBytes int
-	Limits          ledger.Limits
-	Logger          *slog.Logger
+	// FollowerReads lets every analyst read (balance lists, summaries,
+	// outreach) use a snapshot a few seconds old; on CockroachDB these are
+	// follower reads. Requests can ask for it one by one (allow_stale).
+	FollowerReads bool
+	Limits        ledger.Limits
+	Logger        *slog.Logger
 	// Now replaces the clock (tests only).
 	Now func() time.Time
 }

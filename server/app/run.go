@@ -32,7 +32,8 @@ func (c *Completed) Run(ctx context.Context) error {
 	}
 	c.ranOnce = true
 	log := c.log
-	svc := ledger.NewService(c.store, ledger.Options{Policy: c.policy, Limits: c.limits, Now: c.cfg.Now})
+	svc := ledger.NewService(c.store, ledger.Options{Policy: c.policy, Limits: c.limits, Now: c.cfg.Now,
+		FollowerReads: c.cfg.FollowerReads})
 
 	healthSrv := health.NewServer()
 	// NOT_SERVING until every server is up; load balancers wait for it.

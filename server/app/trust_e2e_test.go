@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/goodwill-ledger/goodwill/client"
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 )
 
@@ -2007,4 +2008,25 @@ func TestVersionedPolicy(t *testing.T) {
 			t.Errorf("active after REST: %v %v", g, err)
 		}
 	})
+}
+
+// allow_stale asks for a follower read on CockroachDB; elsewhere the answer
+// is the same as without it.
+func TestAnalystReadsAcceptAllowStale(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "")
+	ctx := t.Context()
+	if _, err := s.Record(ctx, "stale-c1", client.Event{Kind: goodwillv1.EventKind_EVENT_KIND_OUTAGE}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{
+		"/v1/balances?allowStale=true",
+		"/v1/balances:summarize?allowStale=true",
+		"/v1/outreach?purpose=OUTREACH_PURPOSE_RECOVERY&allowStale=true",
+	} {
+		r := s.rest(t, "GET", path, nil)
+		if r.Status != 200 || !strings.Contains(string(r.Raw), "stale-c1") && !strings.Contains(string(r.Raw), `"customers":"1"`) {
+			t.Errorf("GET %s: %d %s", path, r.Status, r.Raw)
+		}
+	}
 }

@@ -19,6 +19,8 @@ type BalanceQuery struct {
 	Desc      bool
 	PageSize  int
 	PageToken string
+	// AllowStale permits a follower read (see Store.ViewStale).
+	AllowStale bool
 }
 
 // BalanceEntry is one customer in a ranking, with its balance now.
@@ -61,7 +63,7 @@ func (s *Service) ListBalances(ctx context.Context, tenant string, q BalanceQuer
 	var out []BalanceEntry
 	var next string
 	var version int64
-	err = s.store.View(ctx, func(r Reader) error {
+	err = s.analystView(ctx, q.AllowStale, func(r Reader) error {
 		pol, err := s.active(ctx, r, tenant)
 		if err != nil {
 			return err
@@ -196,7 +198,7 @@ type OutreachEntry struct {
 //
 // ADVOCACY holds customers with a positive balance and a rising trend,
 // highest balance first.
-func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpose, pageSize int, token string) ([]OutreachEntry, string, int64, error) {
+func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpose, pageSize int, token string, allowStale bool) ([]OutreachEntry, string, int64, error) {
 	idx := ByRecovery
 	switch purpose {
 	case PurposeRecovery:
@@ -217,7 +219,7 @@ func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpo
 	var out []OutreachEntry
 	var next string
 	var version int64
-	err = s.store.View(ctx, func(r Reader) error {
+	err = s.analystView(ctx, allowStale, func(r Reader) error {
 		pol, err := s.active(ctx, r, tenant)
 		if err != nil {
 			return err
@@ -285,7 +287,7 @@ const summarizeBatch = 1000
 
 // SummarizeBalances reads every customer of the tenant (one snapshot) and
 // returns statistics per segment, plus an overall row when segment is "".
-func (s *Service) SummarizeBalances(ctx context.Context, tenant, segment string) ([]SegmentStats, time.Time, int64, error) {
+func (s *Service) SummarizeBalances(ctx context.Context, tenant, segment string, allowStale bool) ([]SegmentStats, time.Time, int64, error) {
 	if err := checkText("segment", segment, s.limits.MaxSegmentLength); err != nil {
 		return nil, time.Time{}, 0, err
 	}
@@ -297,7 +299,7 @@ func (s *Service) SummarizeBalances(ctx context.Context, tenant, segment string)
 	groups := map[string]*acc{}
 	overall := &acc{SegmentStats: SegmentStats{Overall: true}}
 	var version int64
-	err := s.store.View(ctx, func(r Reader) error {
+	err := s.analystView(ctx, allowStale, func(r Reader) error {
 		pol, err := s.active(ctx, r, tenant)
 		if err != nil {
 			return err

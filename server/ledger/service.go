@@ -20,6 +20,8 @@ type Service struct {
 	newID    func() string
 	// kick wakes the recompute worker when a policy is installed.
 	kick chan struct{}
+	// followerReads lets every analyst read use Store.ViewStale.
+	followerReads bool
 }
 
 // Options configure a Service; zero fields take defaults.
@@ -32,6 +34,10 @@ type Options struct {
 	// NewID makes event ids (UUIDv7 by default: unique without a global
 	// sequence, and roughly time-ordered for index locality).
 	NewID func() string
+	// FollowerReads lets analyst reads (balance lists, summaries,
+	// outreach) read a slightly stale snapshot even when the request does
+	// not ask to.
+	FollowerReads bool
 }
 
 // NewService returns a Service over store.
@@ -46,11 +52,20 @@ func NewService(store Store, o Options) *Service {
 		o.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
 	return &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
-		kick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1), followerReads: o.FollowerReads}
 }
 
 // Limits returns the request limits in force.
 func (s *Service) Limits() Limits { return s.limits }
+
+// analystView runs an analyst read, on a possibly stale snapshot when the
+// request or the server allows it.
+func (s *Service) analystView(ctx context.Context, allowStale bool, fn func(Reader) error) error {
+	if allowStale || s.followerReads {
+		return s.store.ViewStale(ctx, fn)
+	}
+	return s.store.View(ctx, fn)
+}
 
 // clock returns the current time at the microsecond precision every backend
 // stores, so what a call returns equals what a later read returns.

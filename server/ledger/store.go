@@ -17,6 +17,11 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn against a consistent read-only snapshot.
 	View(ctx context.Context, fn func(Reader) error) error
+	// ViewStale is View on a snapshot that may be a few seconds old, for
+	// analyst reads that tolerate it: on CockroachDB a follower read (AS OF
+	// SYSTEM TIME follower_read_timestamp()), served by the nearest replica
+	// without contending with writes. Other backends run View.
+	ViewStale(ctx context.Context, fn func(Reader) error) error
 	// Close releases the store. It waits for no transaction.
 	Close() error
 }

@@ -1457,8 +1457,11 @@ type ListBalancesRequest struct {
 	MaxBalance *float64     `protobuf:"fixed64,4,opt,name=max_balance,json=maxBalance,proto3,oneof" json:"max_balance,omitempty"`
 	Order      BalanceOrder `protobuf:"varint,5,opt,name=order,proto3,enum=goodwill.v1.BalanceOrder" json:"order,omitempty"`
 	// 1 to 1000; default 50.
-	PageSize      int32  `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageSize  int32  `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Allow a snapshot a few seconds old: on CockroachDB a follower read,
+	// served by the nearest replica without contending with writes.
+	AllowStale    bool `protobuf:"varint,8,opt,name=allow_stale,json=allowStale,proto3" json:"allow_stale,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1542,6 +1545,13 @@ func (x *ListBalancesRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListBalancesRequest) GetAllowStale() bool {
+	if x != nil {
+		return x.AllowStale
+	}
+	return false
+}
+
 type ListBalancesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Balances      []*BalanceEntry        `protobuf:"bytes,1,rep,name=balances,proto3" json:"balances,omitempty"`
@@ -1607,7 +1617,10 @@ func (x *ListBalancesResponse) GetPolicyVersion() int64 {
 type SummarizeBalancesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only this segment ("" for every segment, plus an overall row).
-	Segment       string `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	Segment string `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	// Allow a snapshot a few seconds old: on CockroachDB a follower read,
+	// served by the nearest replica without contending with writes.
+	AllowStale    bool `protobuf:"varint,2,opt,name=allow_stale,json=allowStale,proto3" json:"allow_stale,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1647,6 +1660,13 @@ func (x *SummarizeBalancesRequest) GetSegment() string {
 		return x.Segment
 	}
 	return ""
+}
+
+func (x *SummarizeBalancesRequest) GetAllowStale() bool {
+	if x != nil {
+		return x.AllowStale
+	}
+	return false
 }
 
 type SummarizeBalancesResponse struct {
@@ -1714,8 +1734,11 @@ type ListOutreachRequest struct {
 	// Required.
 	Purpose OutreachPurpose `protobuf:"varint,1,opt,name=purpose,proto3,enum=goodwill.v1.OutreachPurpose" json:"purpose,omitempty"`
 	// 1 to 1000; default 50.
-	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageSize  int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Allow a snapshot a few seconds old: on CockroachDB a follower read,
+	// served by the nearest replica without contending with writes.
+	AllowStale    bool `protobuf:"varint,4,opt,name=allow_stale,json=allowStale,proto3" json:"allow_stale,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1769,6 +1792,13 @@ func (x *ListOutreachRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListOutreachRequest) GetAllowStale() bool {
+	if x != nil {
+		return x.AllowStale
+	}
+	return false
 }
 
 type ListOutreachResponse struct {
@@ -2223,7 +2253,7 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x04step\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04step\"u\n" +
 	"\x19GetBalanceHistoryResponse\x121\n" +
 	"\x06points\x18\x01 \x03(\v2\x19.goodwill.v1.BalancePointR\x06points\x12%\n" +
-	"\x0epolicy_version\x18\x02 \x01(\x03R\rpolicyVersion\"\xbc\x02\n" +
+	"\x0epolicy_version\x18\x02 \x01(\x03R\rpolicyVersion\"\xdd\x02\n" +
 	"\x13ListBalancesRequest\x12\x18\n" +
 	"\asegment\x18\x01 \x01(\tR\asegment\x122\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1a.goodwill.v1.BalanceStatusR\x06status\x12$\n" +
@@ -2234,24 +2264,30 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x05order\x18\x05 \x01(\x0e2\x19.goodwill.v1.BalanceOrderR\x05order\x12\x1b\n" +
 	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\a \x01(\tR\tpageTokenB\x0e\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\x12\x1f\n" +
+	"\vallow_stale\x18\b \x01(\bR\n" +
+	"allowStaleB\x0e\n" +
 	"\f_min_balanceB\x0e\n" +
 	"\f_max_balance\"\x9c\x01\n" +
 	"\x14ListBalancesResponse\x125\n" +
 	"\bbalances\x18\x01 \x03(\v2\x19.goodwill.v1.BalanceEntryR\bbalances\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12%\n" +
-	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"4\n" +
+	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"U\n" +
 	"\x18SummarizeBalancesRequest\x12\x18\n" +
-	"\asegment\x18\x01 \x01(\tR\asegment\"\xac\x01\n" +
+	"\asegment\x18\x01 \x01(\tR\asegment\x12\x1f\n" +
+	"\vallow_stale\x18\x02 \x01(\bR\n" +
+	"allowStale\"\xac\x01\n" +
 	"\x19SummarizeBalancesResponse\x127\n" +
 	"\bsegments\x18\x01 \x03(\v2\x1b.goodwill.v1.SegmentSummaryR\bsegments\x12/\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12%\n" +
-	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"\x89\x01\n" +
+	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"\xaa\x01\n" +
 	"\x13ListOutreachRequest\x126\n" +
 	"\apurpose\x18\x01 \x01(\x0e2\x1c.goodwill.v1.OutreachPurposeR\apurpose\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\x9b\x01\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x1f\n" +
+	"\vallow_stale\x18\x04 \x01(\bR\n" +
+	"allowStale\"\x9b\x01\n" +
 	"\x14ListOutreachResponse\x124\n" +
 	"\aentries\x18\x01 \x03(\v2\x1a.goodwill.v1.OutreachEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12%\n" +

@@ -54,7 +54,7 @@ func newRoot() *cobra.Command {
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&cfg.DB, "db", app.DefaultDB, "store URL: sqlite:PATH (embedded)")
+	pf.StringVar(&cfg.DB, "db", app.DefaultDB, "store URL: sqlite:PATH (embedded) or postgres://... (CockroachDB or PostgreSQL)")
 	pf.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	pf.StringVar(&logFormat, "log-format", "text", "text or json")
 
@@ -78,6 +78,7 @@ func newRoot() *cobra.Command {
 	f.BoolVar(&cfg.NoAutoMigrate, "no-auto-migrate", false, "do not apply migrations at start (run `goodwilld migrate` instead)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 0, "how long in-flight requests may run after SIGTERM (default 15s)")
 	f.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", 0, "largest request accepted, gRPC or REST (default 4 MiB)")
+	f.BoolVar(&cfg.FollowerReads, "follower-reads", false, "serve analyst reads from a snapshot a few seconds old (CockroachDB follower reads)")
 
 	migrate := &cobra.Command{
 		Use:   "migrate",

@@ -139,6 +139,25 @@ func (s *Store) View(ctx context.Context, fn func(ledger.Reader) error) error {
 	return translate(fn(&txn{tx: tx}))
 }
 
+// ViewStale reads a snapshot a few seconds old on CockroachDB (a follower
+// read: the nearest replica answers, and the read never waits on writes);
+// on PostgreSQL it is View. This is one of the two CockroachDB-only
+// statements in the store.
+func (s *Store) ViewStale(ctx context.Context, fn func(ledger.Reader) error) error {
+	if !s.crdb {
+		return s.View(ctx, fn)
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return translate(err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, `SET TRANSACTION AS OF SYSTEM TIME follower_read_timestamp()`); err != nil {
+		return translate(err)
+	}
+	return translate(fn(&txn{tx: tx}))
+}
+
 // translate turns driver errors into the ledger's error classes; unknown
 // errors pass through (and become Internal at the API, logged there).
 func translate(err error) error {

@@ -191,6 +191,11 @@ func (s *Store) View(ctx context.Context, fn func(ledger.Reader) error) error {
 	return fn(&txn{tx: tx})
 }
 
+// ViewStale is View: a single SQLite file has no replicas to read from.
+func (s *Store) ViewStale(ctx context.Context, fn func(ledger.Reader) error) error {
+	return s.View(ctx, fn)
+}
+
 // translate turns driver errors into the ledger's error classes. Errors it
 // does not know pass through and become Internal at the API.
 func translate(err error) error {
