@@ -32,6 +32,8 @@ run: build ## Build and start goodwilld on the embedded store (data/goodwill.db)
 
 .PHONY: test
 test: ## Run every test; the end-to-end suite runs on SQLite, then on PostgreSQL.
+	@(exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null || [ -n "$${GOODWILL_TEST_POSTGRES_URL:-}" ] || \
+		echo "NOTE: no PostgreSQL at 127.0.0.1:5432: the PostgreSQL suites (server/store/postgres and the e2e suite on PostgreSQL) will be SKIPPED. Start one, or set GOODWILL_TEST_POSTGRES_URL."
 	$(GO) test -count=1 ./...
 	@echo "== end-to-end suite again, on PostgreSQL (skips, saying why, if none is reachable)"
 	GOODWILL_TEST_STORE=postgres $(GO) test -count=1 ./server/app/
