@@ -83,14 +83,28 @@ func startServer(t *testing.T, db string) *testServer {
 	return ts
 }
 
-// freshDB returns an empty store for one test: a SQLite file, or, when
-// GOODWILL_TEST_STORE=postgres (make test runs the suite both ways), a new
-// database on the test PostgreSQL server.
+// freshDB returns an empty store for one test: a SQLite file, or a new
+// database on the test PostgreSQL server (GOODWILL_TEST_STORE=postgres;
+// make test runs the suite both ways) or CockroachDB cluster
+// (GOODWILL_TEST_STORE=cockroachdb with GOODWILL_TEST_COCKROACH_URL).
 func freshDB(t *testing.T) string {
-	if os.Getenv("GOODWILL_TEST_STORE") == "postgres" {
-		return pgtest.FreshDB(t, pgtest.Servers()[0])
+	switch want := os.Getenv("GOODWILL_TEST_STORE"); want {
+	case "", "sqlite":
+		return "sqlite:" + filepath.Join(t.TempDir(), "goodwill.db")
+	case "postgres", "cockroachdb":
+		if want == "postgres" {
+			want = "postgresql"
+		}
+		for _, srv := range pgtest.Servers() {
+			if srv.Name == want {
+				return pgtest.FreshDB(t, srv)
+			}
+		}
+		t.Fatalf("GOODWILL_TEST_STORE=%s but no server configured (set GOODWILL_TEST_COCKROACH_URL)", want)
+	default:
+		t.Fatalf("GOODWILL_TEST_STORE=%q: want sqlite, postgres or cockroachdb", want)
 	}
-	return "sqlite:" + filepath.Join(t.TempDir(), "goodwill.db")
+	return ""
 }
 
 // restResponse is a decoded REST reply.
