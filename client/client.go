@@ -106,9 +106,14 @@ func (c *Client) Balance(ctx context.Context, customerID string) (*goodwillv1.Ba
 	return resp.GetBalance(), nil
 }
 
-// BalanceAsOf returns a customer's trust balance at a moment.
+// BalanceAsOf returns a customer's trust balance at a moment (now when at
+// is zero).
 func (c *Client) BalanceAsOf(ctx context.Context, customerID string, at time.Time) (*goodwillv1.Balance, error) {
-	resp, err := c.GetBalance(ctx, &goodwillv1.GetBalanceRequest{CustomerId: customerID, AsOf: timestamppb.New(at)})
+	req := &goodwillv1.GetBalanceRequest{CustomerId: customerID}
+	if !at.IsZero() {
+		req.AsOf = timestamppb.New(at)
+	}
+	resp, err := c.GetBalance(ctx, req)
 	if err != nil {
 		return nil, err
 	}

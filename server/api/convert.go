@@ -9,8 +9,9 @@ import (
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 )
 
-// The domain's Kind values are the API enum's numbers (kind_test.go pins
-// this), so conversion is a cast plus a range check.
+// The domain's Kind values are the API enum's numbers
+// (TestKindsMatchTheAPIEnum pins this), so conversion is a cast; the domain
+// checks the range.
 func kindFromProto(k goodwillv1.EventKind) ledger.Kind { return ledger.Kind(k) }
 
 func kindToProto(k ledger.Kind) goodwillv1.EventKind { return goodwillv1.EventKind(k) }

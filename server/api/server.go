@@ -32,6 +32,9 @@ func (s *Server) fail(ctx context.Context, err error) error { return toStatus(ct
 
 // matchPath rejects a body customer_id that disagrees with the path.
 func matchPath(field, body, path string) error {
+	if path == "" && body != "" {
+		return ledger.Invalid("customer_id", "is required (it names the customer; the body's %s is not used for that)", field)
+	}
 	if body != "" && body != path {
 		return ledger.Invalid(field, "must be empty or equal to the customer_id in the path")
 	}

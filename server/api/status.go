@@ -46,9 +46,18 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			continue
 		}
 		msg := err.Error()
-		if m.code == codes.Unavailable || m.code == codes.Aborted {
+		switch m.code {
+		case codes.Unavailable:
 			log.WarnContext(ctx, "transient store error", "err", err)
 			msg = "the ledger store is unavailable; retry with the same idempotency key"
+		case codes.Aborted:
+			log.WarnContext(ctx, "write conflict", "err", err)
+			msg = "a concurrent write conflicted; retry with the same idempotency key"
+		case codes.Canceled:
+			msg = "the request was cancelled"
+		case codes.DeadlineExceeded:
+			// Driver errors wrapping the deadline can quote hosts and users.
+			msg = "the request deadline passed"
 		}
 		st := status.New(m.code, msg)
 		if f := ledger.FieldOf(err); f != "" && m.code == codes.InvalidArgument {

@@ -440,7 +440,7 @@ func TestRecordIncidentFansOutIdempotently(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("cust-%04d", i)
 	}
-	start := time.Now().Add(-time.Hour).UTC()
+	start := time.Now().Add(-4 * time.Hour).UTC()
 	req := &goodwillv1.RecordIncidentRequest{
 		IncidentId: "inc-42", CustomerIds: ids, DurationHours: 3, StartedAt: timestamppb.New(start),
 		NoticeAt: timestamppb.New(start.Add(-2 * time.Hour)), Credit: proto.Float64(4), Source: "statuspage",
@@ -525,5 +525,40 @@ func TestRestartKeepsEverything(t *testing.T) {
 	}
 	if b.GetEventCount() != 1 || !near(b.GetBalance(), 14) {
 		t.Errorf("after restart: %v", b)
+	}
+}
+
+// An outage still going on: its credit is recorded now, not when the outage
+// will end, so "now" balances never include the future (a review found a
+// customer reported HEALTHY now and OVERDRAWN as of now).
+func TestOngoingIncidentCreditIsNotInTheFuture(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "")
+	ctx := t.Context()
+	before := time.Now()
+	if _, err := s.RecordIncident(ctx, &goodwillv1.RecordIncidentRequest{
+		IncidentId: "ongoing", CustomerIds: []string{"c1"}, DurationHours: 3,
+		StartedAt: timestamppb.New(before.Add(-time.Hour)), Credit: proto.Float64(50),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListEvents(ctx, &goodwillv1.ListEventsRequest{CustomerId: "c1", Kinds: []goodwillv1.EventKind{credit}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.GetEvents()) != 1 || list.GetEvents()[0].GetOccurredAt().AsTime().After(time.Now()) {
+		t.Fatalf("credit: %v", list.GetEvents())
+	}
+	now := time.Now()
+	current, err := s.Balance(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	asOf, err := s.BalanceAsOf(ctx, "c1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if current.GetStatus() != asOf.GetStatus() || math.Abs(current.GetBalance()-asOf.GetBalance()) > 1e-3 {
+		t.Errorf("now %v, as of now %v", current, asOf)
 	}
 }

@@ -42,6 +42,9 @@ func (c *Completed) Run(ctx context.Context) error {
 
 	grpcSrv := grpc.NewServer(
 		grpc.MaxRecvMsgSize(c.cfg.MaxRequestBytes),
+		// Stop (after the shutdown deadline) still waits for running
+		// handlers, so the store is never closed under a transaction.
+		grpc.WaitForHandlers(true),
 		grpc.ChainUnaryInterceptor(
 			logging.UnaryServerInterceptor(slogAdapter(log), logging.WithLogOnEvents(logging.FinishCall)),
 			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
@@ -56,9 +59,10 @@ func (c *Completed) Run(ctx context.Context) error {
 
 	gw, err := gateway.New(ctx, gateway.Config{GRPCAddr: c.GRPCAddr(), MaxBodyBytes: int64(c.cfg.MaxRequestBytes)})
 	if err != nil {
-		return errors.Join(err, c.store.Close())
+		return errors.Join(err, c.grpcLis.Close(), c.httpLis.Close(), c.store.Close())
 	}
-	httpSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// The error classes of the domain. Every error the Service returns wraps
-// exactly one of them; the API layer maps each to one status code.
+// The error classes of the domain. The API layer maps each to one status
+// code; an error of no class (a store failure the backend could not
+// classify) becomes a logged Internal.
 var (
 	// ErrInvalidArgument: the request is malformed. Error.Field names the
 	// offending field.

@@ -44,8 +44,8 @@ func (s *Service) ExplainBalance(ctx context.Context, tenant, id string, asOf ti
 	switch {
 	case top == 0:
 		top = 5
-	case top < 0 || top > 100:
-		return Explanation{}, Invalid("top", "must be between 1 and 100")
+	case top < 0 || top > s.limits.MaxExplainTop:
+		return Explanation{}, Invalid("top", "must be between 1 and %d", s.limits.MaxExplainTop)
 	}
 	at := asOf
 	if at.IsZero() {
@@ -136,9 +136,9 @@ func explainEvent(c EventContribution, at time.Time) string {
 	var why string
 	switch c.Effect.Rule {
 	case "notice":
-		why = ", halved because the customer was warned in advance"
+		why = fmt.Sprintf(", softened to %.2gx because the customer was warned in advance", c.Effect.Factor)
 	case "hollow":
-		why = ", worth little because the customer was already overdrawn (a hollow gesture)"
+		why = fmt.Sprintf(", worth only %.2gx because the relationship was already in the red (a hollow gesture)", c.Effect.Factor)
 	case "relationship":
 		switch {
 		case c.Effect.Factor > 1:

@@ -60,11 +60,11 @@ func (s *Service) checkIncident(in Incident, now time.Time) error {
 		}
 		seen[id] = true
 	}
-	if err := l.checkPositive("duration_hours", in.DurationHours, 1e4); err != nil {
+	if err := l.checkPositive("duration_hours", in.DurationHours, l.MaxIncidentHours); err != nil {
 		return err
 	}
 	if in.Severity != nil {
-		if err := l.checkPositive("severity", *in.Severity, 100); err != nil {
+		if err := l.checkPositive("severity", *in.Severity, l.MaxSeverity); err != nil {
 			return err
 		}
 	}
@@ -98,14 +98,11 @@ func (s *Service) checkIncident(in Incident, now time.Time) error {
 
 // incidentEvents returns the events one customer gets from an incident, in
 // time order: the notice, the outage, the credit. Their keys and
-// fingerprints derive from the incident alone, so a repeated call finds
-// them and changes nothing.
-func (s *Service) incidentEvents(tenant, customerID string, in Incident, now time.Time) []Event {
+// fingerprints derive from the incident alone (a defaulted start time is
+// left out), so a repeated call finds them and changes nothing. start is
+// the resolved start time.
+func (s *Service) incidentEvents(tenant, customerID string, in Incident, start, now time.Time) []Event {
 	supplied := !in.StartedAt.IsZero()
-	start := in.StartedAt.UTC().Truncate(time.Microsecond)
-	if !supplied {
-		start = now
-	}
 	severity := 1.0
 	if in.Severity != nil {
 		severity = *in.Severity
@@ -114,8 +111,9 @@ func (s *Service) incidentEvents(tenant, customerID string, in Incident, now tim
 	if in.Credit != nil {
 		credit = *in.Credit
 	}
+	notice := in.NoticeAt.UTC().Truncate(time.Microsecond)
 	fp := fingerprint("incident", in.ID, fmtFloat(in.DurationHours), fmtFloat(severity),
-		fmtTime(start, supplied), fmtTime(in.NoticeAt, !in.NoticeAt.IsZero()), fmtFloat(credit), in.Note, in.Source)
+		fmtTime(start, supplied), fmtTime(notice, !in.NoticeAt.IsZero()), fmtFloat(credit), in.Note, in.Source)
 	mk := func(role string, kind Kind, mag float64, at time.Time) Event {
 		return Event{
 			TenantID:       tenant,
@@ -134,11 +132,16 @@ func (s *Service) incidentEvents(tenant, customerID string, in Incident, now tim
 	}
 	var out []Event
 	if !in.NoticeAt.IsZero() {
-		out = append(out, mk("notice", KindProactiveNotice, 1, in.NoticeAt.UTC().Truncate(time.Microsecond)))
+		out = append(out, mk("notice", KindProactiveNotice, 1, notice))
 	}
 	out = append(out, mk("outage", KindOutage, in.DurationHours*severity, start))
 	if in.Credit != nil {
+		// The credit is given when the outage ends, or now if it has not
+		// ended yet: a ledger holds no events from the future.
 		end := start.Add(time.Duration(in.DurationHours * float64(time.Hour)))
+		if end.After(now) {
+			end = laterOf(now, start)
+		}
 		out = append(out, mk("credit", KindCredit, credit, end))
 	}
 	return out
@@ -153,12 +156,16 @@ func (s *Service) RecordIncident(ctx context.Context, tenant string, in Incident
 	if err := s.checkIncident(in, now); err != nil {
 		return IncidentResult{}, err
 	}
+	start, err := s.incidentStart(ctx, tenant, in, now)
+	if err != nil {
+		return IncidentResult{}, err
+	}
 	res := IncidentResult{Customers: len(in.CustomerIDs), Conflicts: map[string]error{}}
 	for lo := 0; lo < len(in.CustomerIDs); lo += s.limits.IncidentChunk {
 		chunk := in.CustomerIDs[lo:min(lo+s.limits.IncidentChunk, len(in.CustomerIDs))]
 		byCustomer := make([][]Event, len(chunk))
 		for i, id := range chunk {
-			byCustomer[i] = s.incidentEvents(tenant, id, in, now)
+			byCustomer[i] = s.incidentEvents(tenant, id, in, start, now)
 		}
 		var created, replayed int
 		var conflicts map[string]error
@@ -202,17 +209,36 @@ func (s *Service) RecordIncident(ctx context.Context, tenant string, in Incident
 	return res, nil
 }
 
+// incidentStart resolves when the outage began. Given, it is used as is.
+// Defaulted, it is now -- unless an earlier call with the same first
+// customer already recorded this incident: then its start is reused, so a
+// call retried after failing part way gives every customer the same times.
+func (s *Service) incidentStart(ctx context.Context, tenant string, in Incident, now time.Time) (time.Time, error) {
+	if !in.StartedAt.IsZero() {
+		return in.StartedAt.UTC().Truncate(time.Microsecond), nil
+	}
+	start := now
+	err := s.store.View(ctx, func(r Reader) error {
+		prev, err := r.EventByKey(ctx, tenant, in.CustomerIDs[0], incidentKeyPrefix+in.ID+":outage")
+		switch {
+		case err == nil:
+			start = prev.OccurredAt
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		return nil
+	})
+	return start, err
+}
+
 // checkIncidentKeys makes a customer's incident events all-or-nothing: if
 // any key already holds a different event, none is written.
 func (s *Service) checkIncidentKeys(ctx context.Context, tx Tx, events []Event) error {
 	for _, e := range events {
-		prev, err := tx.EventByKey(ctx, e.TenantID, e.CustomerID, e.IdempotencyKey)
-		switch {
-		case errors.Is(err, ErrNotFound):
-		case err != nil:
-			return err
-		case prev.Fingerprint != e.Fingerprint:
+		if _, _, err := priorByKey(ctx, tx, e); errors.Is(err, ErrConflict) {
 			return conflict("incident_id", "customer %q already has different events for incident %q", e.CustomerID, e.IncidentID)
+		} else if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -19,6 +19,10 @@ type Limits struct {
 	MaxFutureSkew        time.Duration
 	MaxBatch             int
 	MaxIncidentCustomers int
+	MaxIncidentHours     float64
+	MaxSeverity          float64
+	// MaxExplainTop bounds ExplainBalance's top events.
+	MaxExplainTop int
 	// IncidentChunk is how many customers of an incident share one
 	// transaction.
 	IncidentChunk   int
@@ -44,11 +48,18 @@ func (l Limits) WithDefaults() Limits {
 	def(&l.MaxAttributeValue, 256)
 	def(&l.MaxBatch, 1000)
 	def(&l.MaxIncidentCustomers, 10000)
+	def(&l.MaxExplainTop, 100)
 	def(&l.IncidentChunk, 500)
 	def(&l.DefaultPageSize, 50)
 	def(&l.MaxPageSize, 1000)
 	if l.MaxMagnitude == 0 {
 		l.MaxMagnitude = 1e6
+	}
+	if l.MaxIncidentHours == 0 {
+		l.MaxIncidentHours = 1e4
+	}
+	if l.MaxSeverity == 0 {
+		l.MaxSeverity = 100
 	}
 	if l.MaxValue == 0 {
 		l.MaxValue = 1e6

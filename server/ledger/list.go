@@ -36,9 +36,12 @@ func (s *Service) ListEvents(ctx context.Context, tenant string, q ListQuery) ([
 	if !q.Start.IsZero() && !q.End.IsZero() && !q.Start.Before(q.End) {
 		return nil, "", Invalid("end_time", "must be after start_time")
 	}
-	eq := EventQuery{Kinds: q.Kinds, Start: q.Start, End: q.End, Limit: size + 1}
+	// Times are stored to the microsecond: round bounds up, so a start of
+	// 12:00:00.0000005 excludes an event at 12:00:00.000000 and an end
+	// just past an event's microsecond includes it.
+	eq := EventQuery{Kinds: q.Kinds, Start: ceilMicro(q.Start), End: ceilMicro(q.End), Limit: size + 1}
 	if q.PageToken != "" {
-		cur, err := decodeCursor(q.PageToken)
+		cur, err := decodeCursor(q.PageToken, s.limits.MaxIDLength)
 		if err != nil {
 			return nil, "", err
 		}
@@ -66,6 +69,13 @@ func (s *Service) ListEvents(ctx context.Context, tenant string, q ListQuery) ([
 	return events, next, nil
 }
 
+func ceilMicro(t time.Time) time.Time {
+	if c := t.Truncate(time.Microsecond); c.Before(t) {
+		return c.Add(time.Microsecond)
+	}
+	return t
+}
+
 // Page tokens are opaque to clients: base64url of "<unix micros>.<event id>".
 // A (time, id) cursor keeps pages stable while new events arrive.
 func encodeCursor(c Cursor) string {
@@ -73,7 +83,7 @@ func encodeCursor(c Cursor) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
-func decodeCursor(tok string) (Cursor, error) {
+func decodeCursor(tok string, maxID int) (Cursor, error) {
 	bad := Invalid("page_token", "is not a token this server issued")
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
@@ -87,7 +97,7 @@ func decodeCursor(tok string) (Cursor, error) {
 	if err != nil {
 		return Cursor{}, bad
 	}
-	if checkID("page_token", id, 128) != nil {
+	if checkID("page_token", id, maxID) != nil {
 		return Cursor{}, bad
 	}
 	return Cursor{OccurredAt: time.UnixMicro(us).UTC(), EventID: id}, nil

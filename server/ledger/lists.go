@@ -55,7 +55,7 @@ func (s *Service) ListBalances(ctx context.Context, tenant string, q BalanceQuer
 	if q.Status < StatusUnspecified || q.Status > StatusOverdrawn {
 		return nil, "", 0, Invalid("status", "is not a known status")
 	}
-	after, err := decodeRankToken(q.PageToken)
+	after, err := decodeRankToken(q.PageToken, s.limits.MaxIDLength)
 	if err != nil {
 		return nil, "", 0, err
 	}
@@ -86,7 +86,7 @@ func (s *Service) ListBalances(ctx context.Context, tenant string, q BalanceQuer
 				rq.Max = &neg
 			}
 		}
-		out, next, err = s.walk(ctx, r, tenant, rq, size, now, func(c Customer, b Balance) bool {
+		out, next, err = s.walk(ctx, r, pol, tenant, rq, size, now, func(c Customer, b Balance) bool {
 			return (q.Status == StatusUnspecified || b.Status == q.Status) &&
 				(q.Min == nil || b.Value >= *q.Min) && (q.Max == nil || b.Value <= *q.Max)
 		})
@@ -97,22 +97,28 @@ func (s *Service) ListBalances(ctx context.Context, tenant string, q BalanceQuer
 
 // walk reads a ranking from the index in batches, keeps the customers keep
 // accepts, and stops once it has a page (plus one, to know a next page
-// exists) or the index ends.
-func (s *Service) walk(ctx context.Context, r Reader, tenant string, rq RankQuery, size int, now time.Time,
+// exists), the index ends, or it has read maxWalk rows (then the page may
+// be short, and the token continues from the last row read).
+//
+// Balances are under the active policy pol: a customer a recompute job has
+// not reached yet is replayed. Its position in the index still comes from
+// the old version, so while a job runs the order is approximate.
+func (s *Service) walk(ctx context.Context, r Reader, pol *Policy, tenant string, rq RankQuery, size int, now time.Time,
 	keep func(Customer, Balance) bool) ([]BalanceEntry, string, error) {
 	var out []BalanceEntry
 	rq.Limit = size + 1
+	read := 0
 	for {
 		cs, err := r.Ranked(ctx, tenant, rq)
 		if err != nil {
 			return nil, "", err
 		}
 		for _, c := range cs {
-			pol, err := s.policyAt(ctx, r, tenant, c.PolicyVersion)
+			read++
+			b, err := s.balanceAt(ctx, r, pol, c, time.Time{}, now)
 			if err != nil {
 				return nil, "", err
 			}
-			b := balanceOf(c, c.State, pol, now)
 			if keep(c, b) {
 				out = append(out, BalanceEntry{Customer: c, Balance: b})
 				if len(out) > size {
@@ -125,8 +131,15 @@ func (s *Service) walk(ctx context.Context, r Reader, tenant string, rq RankQuer
 		if len(cs) < rq.Limit {
 			return out, "", nil
 		}
+		if read >= maxWalk {
+			return out, encodeRankToken(*rq.After), nil
+		}
 	}
 }
+
+// maxWalk bounds the index rows one list call reads when a filter cannot be
+// an index bound (a status with customer-specific limits).
+const maxWalk = 5000
 
 func keyOf(idx RankIndex, c Customer) float64 {
 	switch idx {
@@ -149,7 +162,7 @@ func encodeRankToken(c RankCursor) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
-func decodeRankToken(tok string) (*RankCursor, error) {
+func decodeRankToken(tok string, maxID int) (*RankCursor, error) {
 	if tok == "" {
 		return nil, nil
 	}
@@ -159,7 +172,7 @@ func decodeRankToken(tok string) (*RankCursor, error) {
 		return nil, bad
 	}
 	bits, id, ok := strings.Cut(string(raw), ".")
-	if !ok || checkID("page_token", id, 128) != nil {
+	if !ok || checkID("page_token", id, maxID) != nil {
 		return nil, bad
 	}
 	u, err := strconv.ParseUint(bits, 16, 64)
@@ -211,7 +224,7 @@ func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpo
 	if err != nil {
 		return nil, "", 0, err
 	}
-	after, err := decodeRankToken(token)
+	after, err := decodeRankToken(token, s.limits.MaxIDLength)
 	if err != nil {
 		return nil, "", 0, err
 	}
@@ -225,8 +238,16 @@ func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpo
 			return err
 		}
 		version = pol.Version
-		page, tok, err := s.walk(ctx, r, tenant, RankQuery{Index: idx, After: after}, size, now,
-			func(Customer, Balance) bool { return true })
+		// While a recompute job runs, a customer's stored key may be from
+		// the old policy: keep only those whose current balance still
+		// belongs on the list.
+		page, tok, err := s.walk(ctx, r, pol, tenant, RankQuery{Index: idx, After: after}, size, now,
+			func(_ Customer, b Balance) bool {
+				if purpose == PurposeRecovery {
+					return b.Value < 0
+				}
+				return b.Value > 0
+			})
 		if err != nil {
 			return err
 		}
@@ -316,11 +337,10 @@ func (s *Service) SummarizeBalances(ctx context.Context, tenant, segment string,
 				if segment != "" && c.Profile.Segment != segment {
 					continue
 				}
-				own, err := s.policyAt(ctx, r, tenant, c.PolicyVersion)
+				b, err := s.balanceAt(ctx, r, pol, c, time.Time{}, now)
 				if err != nil {
 					return err
 				}
-				b := balanceOf(c, c.State, own, now)
 				g := groups[c.Profile.Segment]
 				if g == nil {
 					g = &acc{SegmentStats: SegmentStats{Segment: c.Profile.Segment}}

@@ -88,7 +88,6 @@ func DefaultPolicy() *Policy {
 
 // Validate checks the policy's invariants, naming the first bad field.
 func (p *Policy) Validate() error {
-	finite := func(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 	if p.Version < 1 {
 		return Invalid("policy.version", "must be at least 1")
 	}

@@ -120,11 +120,16 @@ func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy) (*Poli
 	job := Job{TenantID: tenant, ID: s.newID(), State: JobRunning, StartedAt: now}
 	var installed Policy
 	err := s.store.Update(ctx, func(tx Tx) error {
-		cur, err := s.active(ctx, tx, tenant)
-		if err != nil {
+		stored, err := tx.ActivePolicy(ctx, tenant)
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		if _, err := tx.ActivePolicy(ctx, tenant); errors.Is(err, ErrNotFound) {
+		cur := s.builtin
+		if err == nil {
+			if cur, err = s.decode(tenant, stored); err != nil {
+				return err
+			}
+		} else {
 			// Store the built-in version so old versions stay readable.
 			b := *s.builtin
 			b.CreatedAt = now
@@ -185,6 +190,7 @@ const recomputeBatch = 200
 func (s *Service) RunRecompute(ctx context.Context, log *slog.Logger, poll time.Duration) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
+	failures := map[string]int{} // consecutive failed steps per job
 	for {
 		var jobs []Job
 		err := s.store.View(ctx, func(r Reader) error {
@@ -199,11 +205,22 @@ func (s *Service) RunRecompute(ctx context.Context, log *slog.Logger, poll time.
 			for ctx.Err() == nil {
 				next, err := s.recomputeStep(ctx, j)
 				if err != nil {
-					if ctx.Err() == nil {
-						log.Error("recompute step failed; will retry", "job", j.ID, "err", err)
+					if ctx.Err() != nil {
+						break
+					}
+					failures[j.ID]++
+					log.Error("recompute step failed", "job", j.ID, "attempt", failures[j.ID], "err", err)
+					// A step that keeps failing (say, a stored event the
+					// code cannot read) would otherwise retry forever.
+					if failures[j.ID] >= maxStepFailures {
+						if ferr := s.failJob(ctx, j, err); ferr != nil {
+							log.Error("recompute: marking job failed", "job", j.ID, "err", ferr)
+						}
+						delete(failures, j.ID)
 					}
 					break
 				}
+				delete(failures, j.ID)
 				if next.State != JobRunning {
 					log.Info("recompute job finished", "job", next.ID, "tenant", next.TenantID,
 						"policy_version", next.PolicyVersion, "customers", next.Done, "error", next.Error)
@@ -219,6 +236,21 @@ func (s *Service) RunRecompute(ctx context.Context, log *slog.Logger, poll time.
 		case <-t.C:
 		}
 	}
+}
+
+// maxStepFailures is how many consecutive failed steps fail a job.
+const maxStepFailures = 5
+
+func (s *Service) failJob(ctx context.Context, in Job, cause error) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		j, err := tx.Job(ctx, in.TenantID, in.ID)
+		if err != nil || j.State != JobRunning {
+			return err
+		}
+		j.State, j.FinishedAt = JobFailed, s.clock()
+		j.Error = "gave up after repeated failures: " + cause.Error()
+		return tx.PutJob(ctx, j)
+	})
 }
 
 // recomputeStep recomputes the next batch of a job's customers in one

@@ -13,13 +13,14 @@ const rankFloor = 1e-9
 // Rank returns a number that orders customers by balance, identically at
 // every moment: all balances decay by the same factor, so comparing
 // log2|balance at the epoch| = log2|Value| + (Last.At - epoch)/half_life
-// compares balances at any time. Positive balances rank above zero and
+// compares balances at any time (within one policy version: another
+// half-life is another scale, which a recompute job rewrites). Positive balances rank above zero and
 // negative ones below it, larger magnitudes further out.
 func (p *Policy) Rank(s State) float64 {
 	if math.Abs(s.Value) < rankFloor {
 		return 0
 	}
-	mag := rankOffset + math.Log2(math.Abs(s.Value)) + seconds(p.Epoch, s.Last.At)/p.HalfLife.Seconds()
+	mag := rankOffset + p.logMagnitude(s)
 	if s.Value < 0 {
 		return -mag
 	}
@@ -32,8 +33,8 @@ func (p *Policy) logMagnitude(s State) float64 {
 	return math.Log2(math.Abs(s.Value)) + seconds(p.Epoch, s.Last.At)/p.HalfLife.Seconds()
 }
 
-// minOutreachValue stands in for a zero value weight, so such customers sort
-// last rather than vanishing into log2(0).
+// minOutreachValue stands in for a zero value weight, so such customers rank
+// far down the recovery list rather than breaking on log2(0).
 const minOutreachValue = 1e-9
 
 // RecoveryKey orders the RECOVERY outreach list, ascending = contact first.

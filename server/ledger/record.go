@@ -156,18 +156,11 @@ func (s *Service) record(ctx context.Context, tx Tx, pol *Policy, e Event, now t
 	case err != nil:
 		return Recorded{}, err
 	}
-	if e.IdempotencyKey != "" {
-		prev, err := tx.EventByKey(ctx, e.TenantID, e.CustomerID, e.IdempotencyKey)
-		switch {
-		case err == nil && prev.Fingerprint == e.Fingerprint:
-			b, err := s.balanceAt(ctx, tx, pol, c, time.Time{}, now)
-			return Recorded{Event: prev, Balance: b, Replayed: true}, err
-		case err == nil:
-			return Recorded{Event: prev}, conflict("idempotency_key",
-				"idempotency key %q was already used for a different event (%s)", e.IdempotencyKey, prev.ID)
-		case !errors.Is(err, ErrNotFound):
-			return Recorded{}, err
-		}
+	if prev, replay, err := priorByKey(ctx, tx, e); err != nil {
+		return Recorded{Event: prev}, err
+	} else if replay {
+		b, err := s.balanceAt(ctx, tx, pol, c, time.Time{}, now)
+		return Recorded{Event: prev, Balance: b, Replayed: true}, err
 	}
 	if err := tx.AppendEvent(ctx, e); err != nil {
 		return Recorded{}, err
@@ -180,7 +173,31 @@ func (s *Service) record(ctx context.Context, tx Tx, pol *Policy, e Event, now t
 	if err := tx.PutCustomer(ctx, c); err != nil {
 		return Recorded{}, err
 	}
-	return Recorded{Event: e, Balance: balanceOf(c, c.State, pol, now)}, nil
+	// The balance just after the event: now, or at the event itself when
+	// it is dated a little in the future.
+	return Recorded{Event: e, Balance: balanceOf(c, c.State, pol, laterOf(now, c.State.Last.At))}, nil
+}
+
+// priorByKey looks up the event holding e's idempotency key: replay is true
+// when it carries the same payload; an ErrConflict error (with the earlier
+// event) when it carries another; neither when the key is free or empty.
+// Replays return the original event and the balance now, not the balance
+// the first call returned.
+func priorByKey(ctx context.Context, r Reader, e Event) (prev Event, replay bool, err error) {
+	if e.IdempotencyKey == "" {
+		return Event{}, false, nil
+	}
+	prev, err = r.EventByKey(ctx, e.TenantID, e.CustomerID, e.IdempotencyKey)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Event{}, false, nil
+	case err != nil:
+		return Event{}, false, err
+	case prev.Fingerprint != e.Fingerprint:
+		return prev, false, conflict("idempotency_key",
+			"idempotency key %q was already used for a different event (%s)", e.IdempotencyKey, prev.ID)
+	}
+	return prev, true, nil
 }
 
 // advance returns the customer's state with e (already appended) included.
@@ -251,20 +268,14 @@ func (s *Service) ReverseEvent(ctx context.Context, tenant string, rq ReverseReq
 		if err != nil {
 			return err
 		}
-		if rq.IdempotencyKey != "" {
-			// A retry of a reversal that succeeded must replay, not trip
-			// over "already reversed" below.
-			if prev, err := tx.EventByKey(ctx, tenant, rq.CustomerID, rq.IdempotencyKey); err == nil {
-				if prev.Fingerprint != rev.Fingerprint {
-					return conflict("idempotency_key",
-						"idempotency key %q was already used for a different event (%s)", rq.IdempotencyKey, prev.ID)
-				}
-				b, err := s.balanceAt(ctx, tx, pol, c, time.Time{}, now)
-				out = Recorded{Event: prev, Balance: b, Replayed: true}
-				return err
-			} else if !errors.Is(err, ErrNotFound) {
-				return err
-			}
+		// A retry of a reversal that succeeded must replay, not trip over
+		// "already reversed" below.
+		if prev, replay, err := priorByKey(ctx, tx, rev); err != nil {
+			return err
+		} else if replay {
+			b, err := s.balanceAt(ctx, tx, pol, c, time.Time{}, now)
+			out = Recorded{Event: prev, Balance: b, Replayed: true}
+			return err
 		}
 		orig, err := tx.Event(ctx, tenant, rq.CustomerID, rq.EventID)
 		if errors.Is(err, ErrNotFound) {

@@ -67,8 +67,10 @@ func seconds(from, to time.Time) float64 {
 	return float64(to.Unix()-from.Unix()) + float64(to.Nanosecond()-from.Nanosecond())/1e9
 }
 
-// BalanceAt returns the balance that s stands for at time t, which must not
-// be before s.Last.At (earlier moments need a replay).
+// BalanceAt returns the balance that s stands for at time t: the value at
+// s.Last.At decayed (or, for an earlier t, grown) by the half-life. Before
+// s.Last.At that is the balance only if no event lies in between, so
+// Service.balanceAt replays the history for such moments.
 func (p *Policy) BalanceAt(s State, t time.Time) float64 {
 	if s.Value == 0 {
 		return 0
@@ -97,6 +99,11 @@ func (p *Policy) Apply(s State, e Event) (State, Effect) {
 	eff.Points = eff.Base * eff.Factor
 
 	s.Value = before + eff.Points
+	// Snap dust to zero so the status, the rank and the outreach keys all
+	// agree on a balance like -5e-17 (rounding of +0.1 +0.3 -0.4).
+	if math.Abs(s.Value) < rankFloor {
+		s.Value = 0
+	}
 	s.Trend = s.Trend*math.Exp2(-seconds(s.Last.At, e.OccurredAt)/p.TrendHalfLife.Seconds()) + eff.Points
 	s.Count++
 	s.Last = e.Pos()

@@ -164,18 +164,27 @@ func (s *Service) GetBalance(ctx context.Context, tenant, id string, asOf time.T
 	return b, err
 }
 
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // balanceAt computes a customer's balance at `at` under pol. The
 // materialized state answers any moment at or after its last event when it
 // was computed under pol; earlier moments (asOf set) or another policy
 // version need the history.
 func (s *Service) balanceAt(ctx context.Context, r Reader, pol *Policy, c Customer, asOf, at time.Time) (Balance, error) {
 	st := c.State
-	if c.PolicyVersion != pol.Version || (!asOf.IsZero() && asOf.Before(st.Last.At)) {
+	// at before the latest event: an as_of in the past, or "now" while an
+	// event dated a little in the future (clock skew) is on the ledger.
+	if c.PolicyVersion != pol.Version || at.Before(st.Last.At) {
 		hist, err := r.History(ctx, c.TenantID, c.ID)
 		if err != nil {
 			return Balance{}, err
 		}
-		st = pol.Replay(hist, asOf)
+		st = pol.Replay(hist, at)
 	}
 	return balanceOf(c, st, pol, at), nil
 }

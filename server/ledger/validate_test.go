@@ -338,9 +338,9 @@ func TestCursorRoundTrip(t *testing.T) {
 			if strings.ContainsAny(tok, "+/=") {
 				t.Errorf("token %q is not URL-safe unpadded base64", tok)
 			}
-			got, err := decodeCursor(tok)
+			got, err := decodeCursor(tok, 128)
 			if err != nil {
-				t.Fatalf("decodeCursor(%q) = %v", tok, err)
+				t.Fatalf("decodeCursor(%q, 128) = %v", tok, err)
 			}
 			if !got.OccurredAt.Equal(want.OccurredAt) || got.OccurredAt.Location() != time.UTC || got.EventID != want.EventID {
 				t.Errorf("round trip = %v %q, want %v %q", got.OccurredAt, got.EventID, want.OccurredAt, want.EventID)
@@ -378,7 +378,7 @@ func TestDecodeCursorGarbage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := decodeCursor(tt.tok)
+			c, err := decodeCursor(tt.tok, 128)
 			wantInvalid(t, err, "page_token")
 			if c != (Cursor{}) {
 				t.Errorf("decodeCursor returned %+v with an error, want the zero Cursor", c)

@@ -208,11 +208,19 @@ func translate(err error) error {
 	}
 	switch se.Code() & 0xff {
 	case sqlite3.SQLITE_CONSTRAINT:
-		if strings.Contains(se.Error(), "UNIQUE") {
-			return fmt.Errorf("%w: %v", ledger.ErrDuplicate, err)
+		// Unique indexes, and the events_no_replace trigger whose message
+		// says UNIQUE too.
+		if se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY ||
+			strings.Contains(se.Error(), "UNIQUE") {
+			return fmt.Errorf("%w: %w", ledger.ErrDuplicate, err)
 		}
-	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
-		return fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN,
+		sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		// %w twice: Update's retry still sees BUSY through the class.
+		return fmt.Errorf("%w: %w", ledger.ErrUnavailable, err)
+	case sqlite3.SQLITE_INTERRUPT:
+		// The driver interrupts a statement when its context ends.
+		return fmt.Errorf("%w: %w", context.Canceled, err)
 	}
 	return err
 }

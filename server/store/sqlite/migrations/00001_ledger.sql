@@ -120,14 +120,19 @@ END;
 -- is refused before it happens. The message keeps "UNIQUE" so the store
 -- reports it as a duplicate, like the unique indexes.
 -- +goose StatementBegin
+-- Three separate EXISTS, each answered by its own index (an OR of the three
+-- would walk the customer's whole history on every insert).
 CREATE TRIGGER events_no_replace BEFORE INSERT ON events
-WHEN EXISTS (
-    SELECT 1 FROM events
-    WHERE tenant_id = NEW.tenant_id AND customer_id = NEW.customer_id
-      AND (event_id = NEW.event_id
-           OR (NEW.idempotency_key <> '' AND idempotency_key = NEW.idempotency_key)
-           OR (NEW.reverses_event_id <> '' AND reverses_event_id = NEW.reverses_event_id))
-)
+WHEN EXISTS (SELECT 1 FROM events
+             WHERE tenant_id = NEW.tenant_id AND customer_id = NEW.customer_id AND event_id = NEW.event_id)
+  OR (NEW.idempotency_key <> '' AND EXISTS (
+        SELECT 1 FROM events
+        WHERE tenant_id = NEW.tenant_id AND customer_id = NEW.customer_id
+          AND idempotency_key = NEW.idempotency_key AND idempotency_key <> ''))
+  OR (NEW.reverses_event_id <> '' AND EXISTS (
+        SELECT 1 FROM events
+        WHERE tenant_id = NEW.tenant_id AND customer_id = NEW.customer_id
+          AND reverses_event_id = NEW.reverses_event_id AND reverses_event_id <> ''))
 BEGIN
     SELECT RAISE(ABORT, 'UNIQUE constraint failed: events are append-only');
 END;
