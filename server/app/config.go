@@ -32,8 +32,11 @@ type Config struct {
 	// outreach) use a snapshot a few seconds old; on CockroachDB these are
 	// follower reads. Requests can ask for it one by one (allow_stale).
 	FollowerReads bool
-	Limits        ledger.Limits
-	Logger        *slog.Logger
+	// GroupCommit coalesces concurrent RecordEvent calls into shared
+	// transactions (on unless Disabled).
+	GroupCommit ledger.GroupCommit
+	Limits      ledger.Limits
+	Logger      *slog.Logger
 	// Now replaces the clock (tests only).
 	Now func() time.Time
 }

@@ -33,7 +33,7 @@ func (c *Completed) Run(ctx context.Context) error {
 	c.ranOnce = true
 	log := c.log
 	svc := ledger.NewService(c.store, ledger.Options{Policy: c.policy, Limits: c.limits, Now: c.cfg.Now,
-		FollowerReads: c.cfg.FollowerReads})
+		FollowerReads: c.cfg.FollowerReads, GroupCommit: c.cfg.GroupCommit})
 
 	healthSrv := health.NewServer()
 	// NOT_SERVING until every server is up; load balancers wait for it.
@@ -59,6 +59,7 @@ func (c *Completed) Run(ctx context.Context) error {
 
 	gw, err := gateway.New(ctx, gateway.Config{GRPCAddr: c.GRPCAddr(), MaxBodyBytes: int64(c.cfg.MaxRequestBytes)})
 	if err != nil {
+		svc.Close()
 		return errors.Join(err, c.grpcLis.Close(), c.httpLis.Close(), c.store.Close())
 	}
 	httpSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second,
@@ -105,6 +106,7 @@ func (c *Completed) Run(ctx context.Context) error {
 		return errors.Join(herr, gw.Close())
 	})
 	err = g.Wait()
+	svc.Close() // no handler runs any more: commit what is queued, stop the writer
 	if cerr := c.store.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}

@@ -89,6 +89,14 @@ func (s *Service) RecordEvent(ctx context.Context, tenant string, ne NewEvent) (
 		return Recorded{}, err
 	}
 	e := s.event(tenant, ne, now)
+	if s.committer != nil {
+		return s.committer.submit(ctx, &pending{tenant: tenant, e: e, now: now, done: make(chan recordResult, 1)})
+	}
+	return s.recordAlone(ctx, tenant, e, now)
+}
+
+// recordAlone records one event in its own transaction.
+func (s *Service) recordAlone(ctx context.Context, tenant string, e Event, now time.Time) (Recorded, error) {
 	var out Recorded
 	err := s.store.Update(ctx, func(tx Tx) error {
 		pol, err := s.active(ctx, tx, tenant)

@@ -22,6 +22,8 @@ type Service struct {
 	kick chan struct{}
 	// followerReads lets every analyst read use Store.ViewStale.
 	followerReads bool
+	// committer batches RecordEvent calls; nil when group commit is off.
+	committer *committer
 }
 
 // Options configure a Service; zero fields take defaults.
@@ -38,6 +40,7 @@ type Options struct {
 	// outreach) read a slightly stale snapshot even when the request does
 	// not ask to.
 	FollowerReads bool
+	GroupCommit   GroupCommit
 }
 
 // NewService returns a Service over store.
@@ -51,8 +54,12 @@ func NewService(store Store, o Options) *Service {
 	if o.NewID == nil {
 		o.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
-	return &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
+	s := &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
 		kick: make(chan struct{}, 1), followerReads: o.FollowerReads}
+	if !o.GroupCommit.Disabled {
+		s.committer = newCommitter(s, o.GroupCommit.withDefaults())
+	}
+	return s
 }
 
 // Limits returns the request limits in force.

@@ -1,8 +1,13 @@
 package ledger_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,5 +107,83 @@ func TestRoundingDustIsZero(t *testing.T) {
 	}
 	if b.Value != 0 || b.Status != ledger.StatusHealthy {
 		t.Errorf("balance %+v, want exactly 0 and healthy", b)
+	}
+}
+
+// countingStore counts write transactions.
+type countingStore struct {
+	ledger.Store
+	updates atomic.Int64
+}
+
+func (c *countingStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	c.updates.Add(1)
+	return c.Store.Update(ctx, fn)
+}
+
+// Concurrent single writes share transactions, each caller gets its own
+// result, and an idempotency conflict fails only its caller.
+func TestGroupCommitCoalescesAndIsolates(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"), sqlite.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cs := &countingStore{Store: st}
+	svc := ledger.NewService(cs, ledger.Options{GroupCommit: ledger.GroupCommit{Window: 5 * time.Millisecond}})
+	t.Cleanup(svc.Close)
+	ctx := t.Context()
+	if _, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: "c0", Kind: ledger.KindCredit, IdempotencyKey: "taken"}); err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 32, 10
+	var wg sync.WaitGroup
+	var conflicts, failures atomic.Int64
+	ids := sync.Map{}
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				rec, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{
+					CustomerID: fmt.Sprintf("c%d", w%4), Kind: ledger.KindReliableDelivery,
+					IdempotencyKey: fmt.Sprintf("w%d-%d", w, i),
+				})
+				if err != nil {
+					failures.Add(1)
+					continue
+				}
+				ids.Store(rec.Event.ID, true)
+			}
+			// One conflicting write per writer: the key holds a CREDIT.
+			if _, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{
+				CustomerID: "c0", Kind: ledger.KindOutage, IdempotencyKey: "taken",
+			}); errors.Is(err, ledger.ErrConflict) {
+				conflicts.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if failures.Load() != 0 || conflicts.Load() != writers {
+		t.Fatalf("%d failures, %d conflicts (want 0 and %d)", failures.Load(), conflicts.Load(), writers)
+	}
+	n := 0
+	ids.Range(func(any, any) bool { n++; return true })
+	if n != writers*each {
+		t.Errorf("%d distinct events acknowledged, want %d", n, writers*each)
+	}
+	var total int64
+	for c := range 4 {
+		b, err := svc.GetBalance(ctx, ledger.DefaultTenant, fmt.Sprintf("c%d", c), time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += b.EventCount
+	}
+	if total != writers*each+1 { // +1: c0's credit
+		t.Errorf("%d events stored, want %d", total, writers*each+1)
+	}
+	// 353 writes; with coalescing far fewer transactions.
+	if u := cs.updates.Load(); u > int64(writers*each)/4 {
+		t.Errorf("%d transactions for %d writes: group commit did not coalesce", u, writers*(each+1)+1)
 	}
 }

@@ -78,6 +78,9 @@ func newRoot() *cobra.Command {
 	f.BoolVar(&cfg.NoAutoMigrate, "no-auto-migrate", false, "do not apply migrations at start (run `goodwilld migrate` instead)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 0, "how long in-flight requests may run after SIGTERM (default 15s)")
 	f.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", 0, "largest request accepted, gRPC or REST (default 4 MiB)")
+	f.BoolVar(&cfg.GroupCommit.Disabled, "no-group-commit", false, "run every RecordEvent in its own transaction")
+	f.DurationVar(&cfg.GroupCommit.Window, "group-commit-window", 0, "how long a write batch waits for more writes (default 1ms)")
+	f.IntVar(&cfg.GroupCommit.MaxBatch, "group-commit-max", 0, "most writes in one batch (default 256)")
 	f.BoolVar(&cfg.FollowerReads, "follower-reads", false, "serve analyst reads from a snapshot a few seconds old (CockroachDB follower reads)")
 
 	migrate := &cobra.Command{

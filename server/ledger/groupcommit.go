@@ -1,0 +1,186 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// GroupCommit configures the coalescing of concurrent single-event writes
+// (RecordEvent) into shared transactions: one commit, one fsync, for many
+// callers. Each caller still gets its own result, and nothing is
+// acknowledged before its transaction has committed.
+type GroupCommit struct {
+	// Disabled runs every RecordEvent in its own transaction.
+	Disabled bool
+	// Window is how long a batch waits for more writes after its first
+	// (default 1ms). It bounds the latency group commit adds.
+	Window time.Duration
+	// MaxBatch closes a batch early (default 256).
+	MaxBatch int
+}
+
+func (g GroupCommit) withDefaults() GroupCommit {
+	if g.Window <= 0 {
+		g.Window = time.Millisecond
+	}
+	if g.MaxBatch <= 0 {
+		g.MaxBatch = 256
+	}
+	return g
+}
+
+// batchTimeout bounds one batch's transaction; it is not tied to any one
+// caller's context, since many callers share it.
+const batchTimeout = 30 * time.Second
+
+// pending is one caller's write waiting for its batch.
+type pending struct {
+	tenant string
+	e      Event
+	now    time.Time
+	done   chan recordResult
+}
+
+type recordResult struct {
+	rec Recorded
+	err error
+}
+
+// committer owns the single goroutine that turns queued writes into
+// batches. One writer suits SQLite (one write lock) and keeps a customer's
+// events in arrival order; on PostgreSQL it trades parallel transactions
+// for far fewer commits.
+type committer struct {
+	svc      *Service
+	cfg      GroupCommit
+	queue    chan *pending
+	stop     chan struct{}
+	stopOnce sync.Once
+	exited   chan struct{}
+}
+
+func newCommitter(s *Service, cfg GroupCommit) *committer {
+	c := &committer{svc: s, cfg: cfg, queue: make(chan *pending, 4*cfg.MaxBatch),
+		stop: make(chan struct{}), exited: make(chan struct{})}
+	go c.loop()
+	return c
+}
+
+// submit queues a write and waits for its batch to commit. If ctx ends
+// first the caller gets ctx's error, but the write may still commit: a
+// retry with the same idempotency key finds it.
+func (c *committer) submit(ctx context.Context, p *pending) (Recorded, error) {
+	select {
+	case c.queue <- p:
+	case <-c.stop:
+		return Recorded{}, &Error{Class: ErrUnavailable, Message: "the ledger is shutting down"}
+	case <-ctx.Done():
+		return Recorded{}, ctx.Err()
+	}
+	select {
+	case r := <-p.done:
+		return r.rec, r.err
+	case <-ctx.Done():
+		return Recorded{}, ctx.Err()
+	}
+}
+
+func (c *committer) loop() {
+	defer close(c.exited)
+	for {
+		var first *pending
+		select {
+		case first = <-c.queue:
+		case <-c.stop:
+			c.drain()
+			return
+		}
+		batch := c.collect(first)
+		c.svc.commitBatch(batch)
+	}
+}
+
+// collect gathers a batch: the writes already queued, then whatever
+// arrives within the window, up to MaxBatch.
+func (c *committer) collect(first *pending) []*pending {
+	batch := []*pending{first}
+	timer := time.NewTimer(c.cfg.Window)
+	defer timer.Stop()
+	for len(batch) < c.cfg.MaxBatch {
+		select {
+		case p := <-c.queue:
+			batch = append(batch, p)
+		case <-timer.C:
+			return batch
+		}
+	}
+	return batch
+}
+
+// drain commits what was queued before stop.
+func (c *committer) drain() {
+	for {
+		select {
+		case p := <-c.queue:
+			c.svc.commitBatch(c.collect(p))
+		default:
+			return
+		}
+	}
+}
+
+func (c *committer) close() {
+	c.stopOnce.Do(func() { close(c.stop) })
+	<-c.exited
+}
+
+// commitBatch records a batch in one transaction. An idempotency conflict
+// fails only its own write. Any other failure fails the transaction, so
+// each write is then retried alone: one poisoned write cannot fail the
+// others.
+func (s *Service) commitBatch(batch []*pending) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	results := make([]recordResult, len(batch))
+	err := s.store.Update(ctx, func(tx Tx) error {
+		clear(results) // the store may run this closure more than once
+		pols := map[string]*Policy{}
+		for i, p := range batch {
+			pol, ok := pols[p.tenant]
+			if !ok {
+				var err error
+				if pol, err = s.active(ctx, tx, p.tenant); err != nil {
+					return err
+				}
+				pols[p.tenant] = pol
+			}
+			rec, err := s.record(ctx, tx, pol, p.e, p.now)
+			if err != nil && !errors.Is(err, ErrConflict) {
+				return err
+			}
+			results[i] = recordResult{rec, err}
+		}
+		return nil
+	})
+	if err != nil && len(batch) > 1 {
+		for i, p := range batch {
+			rec, err := s.recordAlone(ctx, p.tenant, p.e, p.now)
+			results[i] = recordResult{rec, err}
+		}
+	} else if err != nil {
+		results[0] = recordResult{err: err}
+	}
+	for i, p := range batch {
+		p.done <- results[i] // buffered: never blocks on a caller that left
+	}
+}
+
+// Close stops the group-commit writer after committing what is queued.
+// Call it once no more writes arrive, before closing the store.
+func (s *Service) Close() {
+	if s.committer != nil {
+		s.committer.close()
+	}
+}
