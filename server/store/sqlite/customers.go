@@ -15,7 +15,11 @@ const customerCols = `tenant_id, customer_id, display_name, segment, value, over
 	last_fingerprint, last_event_id, last_notice_at, last_grievance_at, last_grievance_kind, last_remedy_at,
 	trend, recovery_key, advocacy_key`
 
-const customerQuery = `SELECT ` + customerCols + ` FROM customers WHERE tenant_id = ? AND customer_id = ?`
+const (
+	customerQuery    = `SELECT ` + customerCols + ` FROM customers WHERE tenant_id = ? AND customer_id = ?`
+	putCustomerQuery = `INSERT OR REPLACE INTO customers (` + customerCols + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -60,7 +64,11 @@ func scanCustomer(row scanner) (ledger.Customer, error) {
 }
 
 func (t *txn) Customer(ctx context.Context, tenant, id string) (ledger.Customer, error) {
-	c, err := scanCustomer(t.tx.QueryRowContext(ctx, customerQuery, tenant, id))
+	row, err := t.queryRow(ctx, customerQuery, tenant, id)
+	if err != nil {
+		return ledger.Customer{}, err
+	}
+	c, err := scanCustomer(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, ledger.ErrNotFound
 	}
@@ -73,14 +81,12 @@ func (t *txn) PutCustomer(ctx context.Context, c ledger.Customer) error {
 		return err
 	}
 	st := c.State
-	_, err = t.tx.ExecContext(ctx, `INSERT OR REPLACE INTO customers (`+customerCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	return t.exec(ctx, putCustomerQuery,
 		c.TenantID, c.ID, c.Profile.DisplayName, c.Profile.Segment, c.Profile.Value, nullFloat(c.Profile.OverdraftLimit), attrs,
 		c.CreatedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), c.PolicyVersion, st.Value, c.Keys.Rank, st.Count,
 		toNull(st.Last.At), kindName(st.Last.Kind), st.Last.Fingerprint, st.Last.ID,
 		toNull(st.LastNoticeAt), toNull(st.LastGrievanceAt), kindName(st.LastGrievanceKind), toNull(st.LastRemedyAt),
 		st.Trend, nullFloat(c.Keys.Recovery), nullFloat(c.Keys.Advocacy))
-	return translate(err)
 }
 
 const customersQuery = `SELECT ` + customerCols + ` FROM customers WHERE tenant_id = ? AND customer_id > ?
@@ -92,8 +98,11 @@ func (t *txn) Customers(ctx context.Context, tenant, after string, limit int) ([
 
 func (t *txn) CountCustomers(ctx context.Context, tenant string) (int64, error) {
 	var n int64
-	err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM customers WHERE tenant_id = ?`, tenant).Scan(&n)
-	return n, translate(err)
+	row, err := t.queryRow(ctx, `SELECT count(*) FROM customers WHERE tenant_id = ?`, tenant)
+	if err != nil {
+		return 0, err
+	}
+	return n, translate(row.Scan(&n))
 }
 
 func (t *txn) Ranked(ctx context.Context, tenant string, q ledger.RankQuery) ([]ledger.Customer, error) {
@@ -154,9 +163,9 @@ func rankedQuery(tenant string, q ledger.RankQuery) (string, []any, error) {
 }
 
 func (t *txn) customers(ctx context.Context, query string, args ...any) ([]ledger.Customer, error) {
-	rows, err := t.tx.QueryContext(ctx, query, args...)
+	rows, err := t.queryRows(ctx, query, args...)
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []ledger.Customer

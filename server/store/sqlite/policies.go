@@ -8,21 +8,29 @@ import (
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 )
 
+const (
+	activePolicyQuery = `SELECT p.version, p.body, p.created_at FROM active_policies a
+		JOIN policies p ON p.tenant_id = a.tenant_id AND p.version = a.version WHERE a.tenant_id = ?`
+	policyQuery = `SELECT version, body, created_at FROM policies WHERE tenant_id = ? AND version = ?`
+)
+
 func (t *txn) ActivePolicy(ctx context.Context, tenant string) (ledger.StoredPolicy, error) {
-	return t.policy(ctx, `SELECT p.version, p.body, p.created_at FROM active_policies a
-		JOIN policies p ON p.tenant_id = a.tenant_id AND p.version = a.version WHERE a.tenant_id = ?`, tenant)
+	return t.policy(ctx, activePolicyQuery, tenant)
 }
 
 func (t *txn) Policy(ctx context.Context, tenant string, version int64) (ledger.StoredPolicy, error) {
-	return t.policy(ctx, `SELECT version, body, created_at FROM policies WHERE tenant_id = ? AND version = ?`,
-		tenant, version)
+	return t.policy(ctx, policyQuery, tenant, version)
 }
 
 func (t *txn) policy(ctx context.Context, query string, args ...any) (ledger.StoredPolicy, error) {
 	var p ledger.StoredPolicy
 	var body string
 	var created int64
-	err := t.tx.QueryRowContext(ctx, query, args...).Scan(&p.Version, &body, &created)
+	row, err := t.queryRow(ctx, query, args...)
+	if err != nil {
+		return p, err
+	}
+	err = row.Scan(&p.Version, &body, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, ledger.ErrNotFound
 	}
@@ -31,13 +39,12 @@ func (t *txn) policy(ctx context.Context, query string, args ...any) (ledger.Sto
 }
 
 func (t *txn) PutPolicy(ctx context.Context, tenant string, p ledger.StoredPolicy) error {
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO policies (tenant_id, version, body, created_at) VALUES (?, ?, ?, ?)`,
+	if err := t.exec(ctx, `INSERT INTO policies (tenant_id, version, body, created_at) VALUES (?, ?, ?, ?)`,
 		tenant, p.Version, string(p.Body), p.CreatedAt.UnixMicro()); err != nil {
-		return translate(err)
+		return err
 	}
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO active_policies (tenant_id, version) VALUES (?, ?)
+	return t.exec(ctx, `INSERT INTO active_policies (tenant_id, version) VALUES (?, ?)
 		ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version`, tenant, p.Version)
-	return translate(err)
 }
 
 var jobStates = map[ledger.JobState]string{
@@ -64,9 +71,9 @@ func (t *txn) RunningJobs(ctx context.Context) ([]ledger.Job, error) {
 }
 
 func (t *txn) jobs(ctx context.Context, query string, args ...any) ([]ledger.Job, error) {
-	rows, err := t.tx.QueryContext(ctx, query, args...)
+	rows, err := t.queryRows(ctx, query, args...)
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []ledger.Job
@@ -93,9 +100,8 @@ func (t *txn) jobs(ctx context.Context, query string, args ...any) ([]ledger.Job
 }
 
 func (t *txn) PutJob(ctx context.Context, j ledger.Job) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT OR REPLACE INTO recompute_jobs (`+jobCols+`)
+	return t.exec(ctx, `INSERT OR REPLACE INTO recompute_jobs (`+jobCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.TenantID, j.ID, j.PolicyVersion, jobStates[j.State], j.Total, j.Done, j.Cursor,
 		j.StartedAt.UnixMicro(), toNull(j.FinishedAt), j.Error)
-	return translate(err)
 }

@@ -37,7 +37,9 @@ type Store struct {
 	// own pool and see WAL snapshots while a write is in progress.
 	writer *sql.DB
 	reader *sql.DB
-	log    *slog.Logger
+	// Prepared statements, per pool.
+	writeStmts, readStmts *stmtCache
+	log                   *slog.Logger
 }
 
 var _ ledger.Store = (*Store)(nil)
@@ -99,6 +101,12 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	// Statements need the schema. On a file not migrated yet (and not
+	// migrating now) they stay unprepared: slower, not wrong.
+	if err := s.prepare(ctx); err != nil && o.Migrate {
+		s.Close()
+		return nil, fmt.Errorf("prepare statements: %w", err)
+	}
 	return s, nil
 }
 
@@ -142,8 +150,25 @@ func (s *Store) migrator() (*goose.Provider, error) {
 		goose.WithDisableGlobalRegistry(true))
 }
 
+// prepare readies the prepared statements of both pools.
+func (s *Store) prepare(ctx context.Context) error {
+	w, err := newStmtCache(ctx, s.writer)
+	if err != nil {
+		return err
+	}
+	r, err := newStmtCache(ctx, s.reader)
+	if err != nil {
+		w.close()
+		return err
+	}
+	s.writeStmts, s.readStmts = w, r
+	return nil
+}
+
 // Close closes both pools.
 func (s *Store) Close() error {
+	s.writeStmts.close()
+	s.readStmts.close()
 	return errors.Join(s.writer.Close(), s.reader.Close())
 }
 
@@ -175,7 +200,7 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	// would hold the only writer connection forever. After Commit this is a
 	// no-op.
 	defer tx.Rollback() //nolint:errcheck
-	if err := fn(&txn{tx: tx}); err != nil {
+	if err := fn(&txn{tx: tx, stmts: s.writeStmts}); err != nil {
 		return err
 	}
 	return translate(tx.Commit())
@@ -188,7 +213,7 @@ func (s *Store) View(ctx context.Context, fn func(ledger.Reader) error) error {
 		return translate(err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
-	return fn(&txn{tx: tx})
+	return fn(&txn{tx: tx, stmts: s.readStmts})
 }
 
 // ViewStale is View: a single SQLite file has no replicas to read from.

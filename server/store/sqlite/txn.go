@@ -12,7 +12,10 @@ import (
 )
 
 // txn implements ledger.Tx (and so ledger.Reader) over one sql.Tx.
-type txn struct{ tx *sql.Tx }
+type txn struct {
+	tx    *sql.Tx
+	stmts *stmtCache
+}
 
 var _ ledger.Tx = (*txn)(nil)
 
@@ -21,13 +24,14 @@ func (t *txn) AppendEvent(ctx context.Context, e ledger.Event) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO events (tenant_id, customer_id, event_id, kind, magnitude,
-		occurred_at, recorded_at, idempotency_key, fingerprint, source, note, attributes, incident_id, reverses_event_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	return t.exec(ctx, appendEventQuery,
 		e.TenantID, e.CustomerID, e.ID, e.Kind.String(), e.Magnitude, e.OccurredAt.UnixMicro(), e.RecordedAt.UnixMicro(),
 		e.IdempotencyKey, e.Fingerprint, e.Source, e.Note, attrs, e.IncidentID, e.ReversesEventID)
-	return translate(err)
 }
+
+const appendEventQuery = `INSERT INTO events (tenant_id, customer_id, event_id, kind, magnitude,
+	occurred_at, recorded_at, idempotency_key, fingerprint, source, note, attributes, incident_id, reverses_event_id)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // eventSelect reads events with the id of the reversal that cancels each,
 // found through the events_by_reversed index.
@@ -104,9 +108,9 @@ func (t *txn) History(ctx context.Context, tenant, customerID string) ([]ledger.
 }
 
 func (t *txn) query(ctx context.Context, query string, args ...any) ([]ledger.Event, error) {
-	rows, err := t.tx.QueryContext(ctx, query, args...)
+	rows, err := t.queryRows(ctx, query, args...)
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []ledger.Event
