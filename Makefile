@@ -42,6 +42,14 @@ test: ## Run every test; the end-to-end suite runs on SQLite, then on PostgreSQL
 test-race: ## Run every test under the race detector.
 	$(GO) test -count=1 -race ./...
 
+.PHONY: bench
+bench: ## Quick benchmark (a few minutes): SQLite and PostgreSQL, writes docs/bench/latest.json.
+	$(GO) run ./server/cmd/goodwillbench -out docs/bench/latest.json
+
+.PHONY: bench-full
+bench-full: ## Full benchmark: 1M customers and 10M events for the read scenarios (long).
+	$(GO) run ./server/cmd/goodwillbench -full -out docs/bench/full.json
+
 .PHONY: tools
 tools: ## Build the pinned code generators from tools/go.mod into .bin/.
 	cd tools && $(GO) build -o ../$(TOOLBIN)/ $(TOOLS)

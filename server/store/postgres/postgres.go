@@ -38,6 +38,8 @@ type Store struct {
 	retries atomic.Int64
 	// maxAttempts bounds one Update's attempts.
 	maxAttempts int
+	// writers admits this many write transactions at once.
+	writers chan struct{}
 }
 
 var _ ledger.Store = (*Store)(nil)
@@ -50,6 +52,13 @@ type Options struct {
 	// MaxAttempts bounds the attempts of one write transaction (default 50,
 	// as cockroach-go's): a hot customer under many writers needs several.
 	MaxAttempts int
+	// MaxWriters bounds concurrent write transactions in this process
+	// (default 1). Serializable transactions that touch the same customers
+	// abort each other; large batches from several callers overlapping in
+	// customers could retry each other out of time. One writer per replica
+	// removes that contention within the replica; raise it when writes
+	// rarely share customers.
+	MaxWriters int
 }
 
 // Open connects to url (postgres:// or postgresql://) and detects the
@@ -70,7 +79,10 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	s := &Store{pool: pool, log: o.Logger, maxAttempts: o.MaxAttempts}
+	if o.MaxWriters <= 0 {
+		o.MaxWriters = 1
+	}
+	s := &Store{pool: pool, log: o.Logger, maxAttempts: o.MaxAttempts, writers: make(chan struct{}, o.MaxWriters)}
 	var version string
 	if err := pool.QueryRow(ctx, `SELECT version()`).Scan(&version); err != nil {
 		pool.Close()

@@ -33,6 +33,12 @@ var serializable = pgx.TxOptions{IsoLevel: pgx.Serializable}
 // on 40001 and 40P01, COMMIT included (postgres_test.go injects a failure
 // at COMMIT to prove it).
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	select {
+	case s.writers <- struct{}{}:
+		defer func() { <-s.writers }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	attempt := 0
 	var panicked any
 	run := func(tx pgx.Tx) (err error) {

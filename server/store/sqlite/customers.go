@@ -15,11 +15,26 @@ const customerCols = `tenant_id, customer_id, display_name, segment, value, over
 	last_fingerprint, last_event_id, last_notice_at, last_grievance_at, last_grievance_kind, last_remedy_at,
 	trend, recovery_key, advocacy_key`
 
-const (
-	customerQuery    = `SELECT ` + customerCols + ` FROM customers WHERE tenant_id = ? AND customer_id = ?`
-	putCustomerQuery = `INSERT OR REPLACE INTO customers (` + customerCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const customerQuery = `SELECT ` + customerCols + ` FROM customers WHERE tenant_id = ? AND customer_id = ?`
+
+var (
+	// An upsert, not INSERT OR REPLACE: REPLACE deletes and reinserts the
+	// row, rewriting every index entry; an update touches only the indexes
+	// whose columns changed.
+	putCustomerQuery = `INSERT INTO customers (` + customerCols + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, customer_id) DO UPDATE SET ` + customerUpdates
 )
+
+// customerUpdates is "col = excluded.col" for every column but the key.
+var customerUpdates = func() string {
+	cols := strings.Split(strings.Join(strings.Fields(customerCols), ""), ",")
+	set := make([]string, 0, len(cols)-2)
+	for _, c := range cols[2:] {
+		set = append(set, c+" = excluded."+c)
+	}
+	return strings.Join(set, ", ")
+}()
 
 type scanner interface{ Scan(dest ...any) error }
 

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// stats are what one load scenario measured.
+type stats struct {
+	events    int64
+	elapsed   time.Duration
+	latencies []time.Duration
+	errors    int64
+	firstErr  error
+}
+
+func (s stats) rate() float64 { return float64(s.events) / s.elapsed.Seconds() }
+
+func (s stats) pct(p float64) float64 {
+	if len(s.latencies) == 0 {
+		return 0
+	}
+	slices.Sort(s.latencies)
+	i := min(len(s.latencies)-1, int(p*float64(len(s.latencies))))
+	return float64(s.latencies[i].Microseconds()) / 1000
+}
+
+// call does one request for client c (its n-th) and returns how many events
+// it carried.
+type call func(ctx context.Context, c, n int) (int, error)
+
+// drive runs clients goroutines calling fn until d has passed, and collects
+// every call's latency. Calls are bounded in time; the loop stops itself.
+func drive(ctx context.Context, clients int, d time.Duration, fn call) stats {
+	var (
+		mu     sync.Mutex
+		all    []time.Duration
+		events atomic.Int64
+		errs   atomic.Int64
+		first  error
+		wg     sync.WaitGroup
+	)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	for c := range clients {
+		wg.Go(func() {
+			var lat []time.Duration
+			for n := 0; time.Now().Before(deadline); n++ {
+				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				t0 := time.Now()
+				k, err := fn(cctx, c, n)
+				cancel()
+				if errors.Is(err, errDone) {
+					break
+				}
+				if err != nil {
+					if errs.Add(1) == 1 {
+						mu.Lock()
+						first = err
+						mu.Unlock()
+					}
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+				events.Add(int64(k))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return stats{events: events.Load(), elapsed: time.Since(start), latencies: all, errors: errs.Load(), firstErr: first}
+}
+
+func (s stats) note() string {
+	if s.errors == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d errors, first: %v", s.errors, s.firstErr)
+}

@@ -1,0 +1,130 @@
+// Command goodwillbench measures goodwilld's ingest and read paths against a
+// raw-driver baseline, in one run, on the embedded store and on PostgreSQL.
+//
+//	go run ./server/cmd/goodwillbench              # quick (make bench)
+//	go run ./server/cmd/goodwillbench -full        # 1M customers, 10M events (make bench-full)
+//
+// It builds goodwilld, starts it as a child process per configuration (so
+// its peak RSS is the server's alone), drives it over loopback gRPC and
+// REST, prints a table with the ratios the performance targets name, and
+// writes the figures as JSON. docs/benchmarks.md explains the method.
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+type options struct {
+	full      bool
+	duration  time.Duration
+	clients   int
+	pgURL     string
+	out       string
+	customers int // loaded for the read scenarios
+	events    int // total events loaded for the read scenarios
+	stores    string
+}
+
+// result is one measured figure.
+type result struct {
+	Store    string  `json:"store"`
+	Scenario string  `json:"scenario"`
+	Rate     float64 `json:"events_per_second,omitempty"`
+	P50ms    float64 `json:"p50_ms,omitempty"`
+	P99ms    float64 `json:"p99_ms,omitempty"`
+	Seconds  float64 `json:"seconds,omitempty"`
+	RSSMB    float64 `json:"peak_rss_mb,omitempty"`
+	Note     string  `json:"note,omitempty"`
+}
+
+func main() {
+	var o options
+	flag.BoolVar(&o.full, "full", false, "the full run: 1M customers and 10M events for the read scenarios")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "how long each ingest scenario runs")
+	flag.IntVar(&o.clients, "clients", 64, "concurrent clients for single-event scenarios")
+	flag.StringVar(&o.pgURL, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL admin URL (a fresh database is created)")
+	flag.StringVar(&o.out, "out", "docs/bench/latest.json", "where to write the results")
+	flag.StringVar(&o.stores, "stores", "sqlite,postgres", "stores to measure")
+	flag.Parse()
+	o.customers, o.events = 50_000, 100_000
+	if o.full {
+		o.customers, o.events = 1_000_000, 10_000_000
+		o.duration = max(o.duration, 10*time.Second)
+	}
+	log.SetFlags(log.Ltime)
+
+	ctx := context.Background()
+	bin, cleanup, err := buildServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cleanup()
+
+	var results []result
+	for _, store := range strings.Split(o.stores, ",") {
+		rs, err := runStore(ctx, o, bin, store)
+		if err != nil {
+			log.Printf("%s: %v (skipped)", store, err)
+			results = append(results, result{Store: store, Scenario: "skipped", Note: err.Error()})
+			continue
+		}
+		results = append(results, rs...)
+	}
+	report(os.Stdout, results)
+	if err := writeJSON(o.out, o, results); err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("results written to %s", o.out)
+}
+
+func writeJSON(path string, o options, rs []result) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	doc := map[string]any{
+		"when":      time.Now().UTC().Format(time.RFC3339),
+		"host":      host,
+		"full":      o.full,
+		"clients":   o.clients,
+		"duration":  o.duration.String(),
+		"customers": o.customers,
+		"events":    o.events,
+		"results":   rs,
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func find(rs []result, store, scenario string) (result, bool) {
+	i := slices.IndexFunc(rs, func(r result) bool { return r.Store == store && r.Scenario == scenario })
+	if i < 0 {
+		return result{}, false
+	}
+	return rs[i], true
+}
+
+// sortResults keeps the table grouped by store.
+func sortResults(rs []result) {
+	slices.SortStableFunc(rs, func(a, b result) int { return cmp.Compare(a.Store, b.Store) })
+}
+
+func fmtMs(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// report prints every figure, then each target of the performance issue
+// with the measured ratio and whether it is met.
+func report(w io.Writer, rs []result) {
+	sortResults(rs)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "store\tscenario\tevents/s\tp50 ms\tp99 ms\tseconds\tRSS MB\tnote")
+	for _, r := range rs {
+		rate, secs, rss := "-", "-", "-"
+		if r.Rate > 0 {
+			rate = fmt.Sprintf("%.0f", r.Rate)
+		}
+		if r.Seconds > 0 {
+			secs = fmt.Sprintf("%.2f", r.Seconds)
+		}
+		if r.RSSMB > 0 {
+			rss = fmt.Sprintf("%.0f", r.RSSMB)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Store, r.Scenario, rate, fmtMs(r.P50ms), fmtMs(r.P99ms), secs, rss, r.Note)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "store\ttarget\tmeasured\tgoal\tmet")
+	for _, store := range []string{"sqlite", "postgres"} {
+		get := func(s string) result { r, _ := find(rs, store, s); return r }
+		if _, ok := find(rs, store, "grpc single, group commit"); !ok {
+			continue
+		}
+		single, off, raw := get("grpc single, group commit"), get("grpc single, no group commit"), get("raw driver, batches of 500")
+		b1000, rest, hot := get("grpc batch of 1000"), get("rest single, group commit"), get("grpc single, hot customer")
+		gb, out, rec, rss := get("GetBalance"), get("ListOutreach first 100"), get("full recompute of ranking"), get("server peak RSS")
+		ratio := func(a, b float64) float64 {
+			if b == 0 {
+				return 0
+			}
+			return a / b
+		}
+		rows := []struct {
+			name     string
+			measured float64
+			goal     string
+			met      bool
+			unit     string
+		}{
+			{"group commit / one tx per event", ratio(single.Rate, off.Rate), ">= 10x", ratio(single.Rate, off.Rate) >= 10, "x"},
+			{"gRPC single / raw batched driver", ratio(single.Rate, raw.Rate), ">= 0.3x", ratio(single.Rate, raw.Rate) >= 0.3, "x"},
+			{"RecordEvents 1000 / raw batched driver", ratio(b1000.Rate, raw.Rate), ">= 0.5x", ratio(b1000.Rate, raw.Rate) >= 0.5, "x"},
+			{"REST single / gRPC single", ratio(rest.Rate, single.Rate), ">= 0.5x", ratio(rest.Rate, single.Rate) >= 0.5, "x"},
+			{"p99 gRPC single, 64 clients", single.P99ms, "<= 25 ms", single.P99ms > 0 && single.P99ms <= 25, " ms"},
+			{"hot customer / uniform", ratio(hot.Rate, single.Rate), ">= 0.3x", ratio(hot.Rate, single.Rate) >= 0.3, "x"},
+			{"GetBalance p99", gb.P99ms, "<= 2 ms", gb.P99ms > 0 && gb.P99ms <= 2, " ms"},
+			{"ListOutreach first page p99", out.P99ms, "<= 20 ms", out.P99ms > 0 && out.P99ms <= 20, " ms"},
+			{"full recompute / ListOutreach p99", ratio(rec.Seconds*1000, out.P99ms), ">= 100x", ratio(rec.Seconds*1000, out.P99ms) >= 100, "x"},
+			{"server peak RSS", rss.RSSMB, "<= 256 MB", rss.RSSMB > 0 && rss.RSSMB <= 256, " MB"},
+		}
+		for _, r := range rows {
+			met := "no"
+			if r.met {
+				met = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.2f%s\t%s\t%s\n", store, r.name, r.measured, r.unit, r.goal, met)
+		}
+	}
+	tw.Flush()
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
+)
+
+func tsAt(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
+
+// uniformCustomers is how many customers the uniform ingest scenarios
+// spread their events over.
+const uniformCustomers = 10_000
+
+// runStore measures every scenario on one store.
+func runStore(ctx context.Context, o options, bin, store string) ([]result, error) {
+	var db, raw string
+	switch store {
+	case "sqlite":
+		dir, err := os.MkdirTemp("", "goodwillbench-sqlite")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		db, raw = "sqlite:"+filepath.Join(dir, "goodwill.db"), filepath.Join(dir, "raw.db")
+	case "postgres":
+		u, drop, err := freshPostgres(ctx, o.pgURL)
+		if err != nil {
+			return nil, err
+		}
+		defer drop()
+		db, raw = u, u
+	default:
+		return nil, fmt.Errorf("unknown store %q", store)
+	}
+	var out []result
+	add := func(scenario string, s stats) {
+		r := result{Store: store, Scenario: scenario, Rate: s.rate(), P50ms: s.pct(0.50), P99ms: s.pct(0.99), Note: s.note()}
+		log.Printf("%-8s %-28s %10.0f events/s  p50 %6.2f ms  p99 %6.2f ms %s", store, scenario, r.Rate, r.P50ms, r.P99ms, r.Note)
+		out = append(out, r)
+	}
+
+	// 4. The raw baseline: the same rows through the driver, 500 per
+	// transaction, no service.
+	base, err := rawBaseline(ctx, store, raw, o.duration)
+	if err != nil {
+		return nil, fmt.Errorf("raw baseline: %w", err)
+	}
+	add("raw driver, batches of 500", base)
+
+	srv, err := startServer(ctx, bin, db)
+	if err != nil {
+		return nil, err
+	}
+	c := srv.client
+	// 1. Single events over gRPC, group commit on.
+	add("grpc single, group commit", drive(ctx, o.clients, o.duration, func(ctx context.Context, cl, n int) (int, error) {
+		_, err := c.RecordEvent(ctx, single(fmt.Sprintf("u%d", rand.IntN(uniformCustomers)), fmt.Sprintf("g-%d-%d", cl, n)))
+		return 1, err
+	}))
+	// 3. Batches over gRPC.
+	for _, size := range []int{100, 1000} {
+		add(fmt.Sprintf("grpc batch of %d", size), drive(ctx, 4, o.duration, func(ctx context.Context, cl, n int) (int, error) {
+			_, err := c.RecordEvents(ctx, batch(size, fmt.Sprintf("b%d-%d-%d", size, cl, n)))
+			return size, err
+		}))
+	}
+	// 5. Single events over REST.
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients}}
+	add("rest single, group commit", drive(ctx, o.clients, o.duration, func(ctx context.Context, cl, n int) (int, error) {
+		body := fmt.Sprintf(`{"kind":"EVENT_KIND_RELIABLE_DELIVERY","idempotencyKey":"r-%d-%d"}`, cl, n)
+		url := fmt.Sprintf("http://%s/v1/customers/u%d/events", srv.httpAddr, rand.IntN(uniformCustomers))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewBufferString(body))
+		if err != nil {
+			return 0, err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		return 1, nil
+	}))
+	// 6. One hot customer takes every client's events.
+	add("grpc single, hot customer", drive(ctx, o.clients, o.duration, func(ctx context.Context, cl, n int) (int, error) {
+		_, err := c.RecordEvent(ctx, single("hot", fmt.Sprintf("h-%d-%d", cl, n)))
+		return 1, err
+	}))
+
+	// 7. Reads with many customers loaded.
+	reads, err := readScenarios(ctx, o, srv, store, db)
+	if err != nil {
+		srv.stop()
+		return nil, err
+	}
+	out = append(out, reads...)
+	// 8. Peak resident memory of the server over all of the above.
+	rss := srv.peakRSSMB()
+	out = append(out, result{Store: store, Scenario: "server peak RSS", RSSMB: rss})
+	log.Printf("%-8s server peak RSS %.0f MB", store, rss)
+	srv.stop()
+
+	// 2. Single events with group commit off: one transaction per event.
+	off, err := startServer(ctx, bin, db, "--no-group-commit")
+	if err != nil {
+		return nil, err
+	}
+	add("grpc single, no group commit", drive(ctx, o.clients, o.duration, func(ctx context.Context, cl, n int) (int, error) {
+		_, err := off.client.RecordEvent(ctx, single(fmt.Sprintf("u%d", rand.IntN(uniformCustomers)), fmt.Sprintf("o-%d-%d", cl, n)))
+		return 1, err
+	}))
+	off.stop()
+	return out, nil
+}
+
+func single(customer, key string) *goodwillv1.RecordEventRequest {
+	return &goodwillv1.RecordEventRequest{CustomerId: customer, Event: &goodwillv1.Event{
+		Kind: goodwillv1.EventKind_EVENT_KIND_RELIABLE_DELIVERY, IdempotencyKey: key,
+	}}
+}
+
+func batch(size int, prefix string) *goodwillv1.RecordEventsRequest {
+	req := &goodwillv1.RecordEventsRequest{Events: make([]*goodwillv1.Event, size)}
+	for i := range req.Events {
+		req.Events[i] = &goodwillv1.Event{
+			CustomerId:     fmt.Sprintf("u%d", rand.IntN(uniformCustomers)),
+			Kind:           goodwillv1.EventKind_EVENT_KIND_RELIABLE_DELIVERY,
+			IdempotencyKey: fmt.Sprintf("%s-%d", prefix, i),
+		}
+	}
+	return req
+}
+
+// readScenarios loads o.customers customers with o.events events in all,
+// then measures GetBalance and the first page of ListOutreach, and the time
+// a full recompute of the same ranking from the event log takes.
+func readScenarios(ctx context.Context, o options, srv *server, store, db string) ([]result, error) {
+	c := srv.client
+	start := time.Now()
+	perCustomer := max(1, o.events/o.customers)
+	kinds := []goodwillv1.EventKind{
+		goodwillv1.EventKind_EVENT_KIND_RELIABLE_DELIVERY, goodwillv1.EventKind_EVENT_KIND_RELIABLE_DELIVERY,
+		goodwillv1.EventKind_EVENT_KIND_OUTAGE, goodwillv1.EventKind_EVENT_KIND_RESPONSE,
+		goodwillv1.EventKind_EVENT_KIND_COMPLAINT, goodwillv1.EventKind_EVENT_KIND_CREDIT,
+	}
+	base := time.Now().Add(-200 * 24 * time.Hour)
+	const chunk = 1000
+	total := o.customers * perCustomer
+	loaded := drive(ctx, 4, 24*time.Hour, func(ctx context.Context, cl, n int) (int, error) {
+		lo := (n*4 + cl) * chunk
+		if lo >= total {
+			return 0, errDone
+		}
+		req := &goodwillv1.RecordEventsRequest{}
+		for i := lo; i < min(lo+chunk, total); i++ {
+			cust, round := i%o.customers, i/o.customers
+			req.Events = append(req.Events, &goodwillv1.Event{
+				CustomerId:     fmt.Sprintf("load-%07d", cust),
+				Kind:           kinds[(cust+round)%len(kinds)],
+				OccurredAt:     tsAt(base.Add(time.Duration(round)*24*time.Hour + time.Duration(cust%86400)*time.Second)),
+				IdempotencyKey: fmt.Sprintf("l-%d", i),
+			})
+		}
+		_, err := c.RecordEvents(ctx, req)
+		return len(req.Events), err
+	})
+	log.Printf("%-8s loaded %d customers, %d events in %s (%.0f events/s)", store, o.customers, loaded.events,
+		time.Since(start).Round(time.Second), loaded.rate())
+	var out []result
+	out = append(out, result{Store: store, Scenario: "load for reads", Rate: loaded.rate(), Seconds: time.Since(start).Seconds(),
+		Note: fmt.Sprintf("%d customers, %d events", o.customers, loaded.events)})
+
+	get := drive(ctx, 8, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
+		_, err := c.GetBalance(ctx, &goodwillv1.GetBalanceRequest{CustomerId: fmt.Sprintf("load-%07d", rand.IntN(o.customers))})
+		return 1, err
+	})
+	out = append(out, result{Store: store, Scenario: "GetBalance", Rate: get.rate(), P50ms: get.pct(0.5), P99ms: get.pct(0.99), Note: get.note()})
+	outreach := drive(ctx, 4, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
+		_, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY, PageSize: 100})
+		return 1, err
+	})
+	out = append(out, result{Store: store, Scenario: "ListOutreach first 100", Rate: outreach.rate(), P50ms: outreach.pct(0.5),
+		P99ms: outreach.pct(0.99), Note: outreach.note()})
+	rec, err := recomputeRanking(ctx, store, db)
+	if err != nil {
+		return nil, fmt.Errorf("full recompute: %w", err)
+	}
+	out = append(out, result{Store: store, Scenario: "full recompute of ranking", Seconds: rec.Seconds()})
+	for _, r := range out[1:] {
+		log.Printf("%-8s %-28s p50 %s ms  p99 %s ms  %.2f s", store, r.Scenario, fmtMs(r.P50ms), fmtMs(r.P99ms), r.Seconds)
+	}
+	return out, nil
+}

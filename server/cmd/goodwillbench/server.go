@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/goodwill-ledger/goodwill/client"
+)
+
+// buildServer compiles goodwilld into a temporary folder.
+func buildServer() (string, func(), error) {
+	dir, err := os.MkdirTemp("", "goodwillbench")
+	if err != nil {
+		return "", nil, err
+	}
+	bin := filepath.Join(dir, "goodwilld")
+	cmd := exec.Command("go", "build", "-o", bin, "./server/cmd/goodwilld")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("build goodwilld (run from the repository root): %w", err)
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
+}
+
+// server is one running goodwilld child process.
+type server struct {
+	cmd      *exec.Cmd
+	grpcAddr string
+	httpAddr string
+	client   *client.Client
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// startServer runs goodwilld on db with extra flags and waits until it
+// serves.
+func startServer(ctx context.Context, bin, db string, extra ...string) (*server, error) {
+	g, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	h, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"serve", "--db", db, "--grpc-addr", g, "--http-addr", h, "--log-level", "warn"}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c, err := client.Dial(g)
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := c.WaitReady(wctx); err != nil {
+		cmd.Process.Kill()
+		return nil, err
+	}
+	return &server{cmd: cmd, grpcAddr: g, httpAddr: h, client: c}, nil
+}
+
+// peakRSSMB reads the child's high-water resident set size.
+func (s *server) peakRSSMB() float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func (s *server) stop() {
+	s.client.Close()
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+	}
+}
+
+// freshPostgres creates an empty database and returns its URL and a drop
+// function.
+func freshPostgres(ctx context.Context, admin string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", nil, fmt.Errorf("no PostgreSQL: %w", err)
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "goodwill_bench_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		conn.Close(ctx)
+		return "", nil, err
+	}
+	conn.Close(ctx)
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	drop := func() {
+		c, err := pgx.Connect(context.Background(), admin)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	}
+	return u.String(), drop, nil
+}
