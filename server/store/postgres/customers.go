@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/rowcodec"
 )
 
 const customerCols = `tenant_id, customer_id, display_name, segment, value, overdraft_limit, attributes,
@@ -34,13 +35,13 @@ func scanCustomer(row scanner) (ledger.Customer, error) {
 	if err != nil {
 		return c, err
 	}
-	if c.Profile.Attributes, err = decodeAttrs(attrs); err != nil {
+	if c.Profile.Attributes, err = rowcodec.DecodeAttrs(attrs); err != nil {
 		return c, err
 	}
-	if st.Last.Kind, err = parseOptionalKind(lastKind); err != nil {
+	if st.Last.Kind, err = rowcodec.ParseKind(lastKind); err != nil {
 		return c, fmt.Errorf("customer %s: %w", c.ID, err)
 	}
-	if st.LastGrievanceKind, err = parseOptionalKind(grievanceKind); err != nil {
+	if st.LastGrievanceKind, err = rowcodec.ParseKind(grievanceKind); err != nil {
 		return c, fmt.Errorf("customer %s: %w", c.ID, err)
 	}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
@@ -58,7 +59,7 @@ func (t *txn) Customer(ctx context.Context, tenant, id string) (ledger.Customer,
 }
 
 func (t *txn) PutCustomer(ctx context.Context, c ledger.Customer) error {
-	attrs, err := encodeAttrs(c.Profile.Attributes)
+	attrs, err := rowcodec.EncodeAttrs(c.Profile.Attributes)
 	if err != nil {
 		return err
 	}
@@ -74,8 +75,8 @@ func (t *txn) PutCustomer(ctx context.Context, c ledger.Customer) error {
 		ON CONFLICT (tenant_id, customer_id) DO UPDATE SET `+strings.Join(set, ", "),
 		c.TenantID, c.ID, c.Profile.DisplayName, c.Profile.Segment, c.Profile.Value, c.Profile.OverdraftLimit, attrs,
 		c.CreatedAt, c.UpdatedAt, c.PolicyVersion, st.Value, c.Keys.Rank, st.Count,
-		ts(st.Last.At), kindName(st.Last.Kind), st.Last.Fingerprint, st.Last.ID,
-		ts(st.LastNoticeAt), ts(st.LastGrievanceAt), kindName(st.LastGrievanceKind), ts(st.LastRemedyAt),
+		ts(st.Last.At), rowcodec.KindName(st.Last.Kind), st.Last.Fingerprint, st.Last.ID,
+		ts(st.LastNoticeAt), ts(st.LastGrievanceAt), rowcodec.KindName(st.LastGrievanceKind), ts(st.LastRemedyAt),
 		st.Trend, c.Keys.Recovery, c.Keys.Advocacy)
 	return translate(err)
 }
@@ -141,23 +142,4 @@ func (t *txn) customers(ctx context.Context, query string, a ...any) ([]ledger.C
 		out = append(out, c)
 	}
 	return out, translate(rows.Err())
-}
-
-// kindName stores "" for "no such event yet".
-func kindName(k ledger.Kind) string {
-	if k == ledger.KindUnspecified {
-		return ""
-	}
-	return k.String()
-}
-
-func parseOptionalKind(name string) (ledger.Kind, error) {
-	if name == "" {
-		return ledger.KindUnspecified, nil
-	}
-	k, ok := ledger.ParseKind(name)
-	if !ok {
-		return k, fmt.Errorf("unknown kind %q", name)
-	}
-	return k, nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/rowcodec"
 )
 
 func (t *txn) ActivePolicy(ctx context.Context, tenant string) (ledger.StoredPolicy, error) {
@@ -36,12 +37,6 @@ func (t *txn) PutPolicy(ctx context.Context, tenant string, p ledger.StoredPolic
 	_, err := t.tx.Exec(ctx, `INSERT INTO active_policies (tenant_id, version) VALUES ($1, $2)
 		ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version`, tenant, p.Version)
 	return translate(err)
-}
-
-var jobStates = map[ledger.JobState]string{
-	ledger.JobRunning:   "running",
-	ledger.JobSucceeded: "succeeded",
-	ledger.JobFailed:    "failed",
 }
 
 const jobCols = `tenant_id, job_id, policy_version, state, total, done, cursor, started_at, finished_at, error`
@@ -78,10 +73,8 @@ func (t *txn) jobs(ctx context.Context, query string, a ...any) ([]ledger.Job, e
 			&j.StartedAt, &finished, &j.Error); err != nil {
 			return nil, translate(err)
 		}
-		for k, v := range jobStates {
-			if v == state {
-				j.State = k
-			}
+		if j.State, err = rowcodec.ParseJobState(state); err != nil {
+			return nil, err
 		}
 		j.StartedAt, j.FinishedAt = j.StartedAt.UTC(), fromTS(finished)
 		out = append(out, j)
@@ -95,7 +88,7 @@ func (t *txn) PutJob(ctx context.Context, j ledger.Job) error {
 		ON CONFLICT (tenant_id, job_id) DO UPDATE SET policy_version = excluded.policy_version, state = excluded.state,
 			total = excluded.total, done = excluded.done, cursor = excluded.cursor, started_at = excluded.started_at,
 			finished_at = excluded.finished_at, error = excluded.error`,
-		j.TenantID, j.ID, j.PolicyVersion, jobStates[j.State], j.Total, j.Done, j.Cursor,
+		j.TenantID, j.ID, j.PolicyVersion, rowcodec.JobState(j.State), j.Total, j.Done, j.Cursor,
 		j.StartedAt, ts(j.FinishedAt), j.Error)
 	return translate(err)
 }

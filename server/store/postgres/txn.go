@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/rowcodec"
 )
 
 // txn implements ledger.Tx over one pgx transaction.
@@ -28,7 +28,7 @@ func (a *args) add(v any) string {
 }
 
 func (t *txn) AppendEvent(ctx context.Context, e ledger.Event) error {
-	attrs, err := encodeAttrs(e.Attributes)
+	attrs, err := rowcodec.EncodeAttrs(e.Attributes)
 	if err != nil {
 		return err
 	}
@@ -117,32 +117,13 @@ func (t *txn) events(ctx context.Context, query string, a ...any) ([]ledger.Even
 		if e.Kind, ok = ledger.ParseKind(kind); !ok {
 			return nil, fmt.Errorf("event %s has unknown kind %q", e.ID, kind)
 		}
-		if e.Attributes, err = decodeAttrs(attrs); err != nil {
+		if e.Attributes, err = rowcodec.DecodeAttrs(attrs); err != nil {
 			return nil, err
 		}
 		e.OccurredAt, e.RecordedAt = e.OccurredAt.UTC(), e.RecordedAt.UTC()
 		out = append(out, e)
 	}
 	return out, translate(rows.Err())
-}
-
-func encodeAttrs(m map[string]string) (string, error) {
-	if len(m) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(m)
-	return string(b), err
-}
-
-func decodeAttrs(s string) (map[string]string, error) {
-	if s == "" || s == "{}" {
-		return nil, nil
-	}
-	var m map[string]string
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return nil, fmt.Errorf("decode attributes: %w", err)
-	}
-	return m, nil
 }
 
 // ts turns a zero time into NULL.

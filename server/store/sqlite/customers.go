@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/rowcodec"
 )
 
 const customerCols = `tenant_id, customer_id, display_name, segment, value, overdraft_limit, attributes,
@@ -63,13 +64,13 @@ func scanCustomer(row scanner) (ledger.Customer, error) {
 	if advocacy.Valid {
 		c.Keys.Advocacy = &advocacy.Float64
 	}
-	if c.Profile.Attributes, err = decodeAttrs(attrs); err != nil {
+	if c.Profile.Attributes, err = rowcodec.DecodeAttrs(attrs); err != nil {
 		return c, err
 	}
-	if st.Last.Kind, err = parseOptionalKind(lastKind); err != nil {
+	if st.Last.Kind, err = rowcodec.ParseKind(lastKind); err != nil {
 		return c, fmt.Errorf("customer %s: %w", c.ID, err)
 	}
-	if st.LastGrievanceKind, err = parseOptionalKind(grievanceKind); err != nil {
+	if st.LastGrievanceKind, err = rowcodec.ParseKind(grievanceKind); err != nil {
 		return c, fmt.Errorf("customer %s: %w", c.ID, err)
 	}
 	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -91,7 +92,7 @@ func (t *txn) Customer(ctx context.Context, tenant, id string) (ledger.Customer,
 }
 
 func (t *txn) PutCustomer(ctx context.Context, c ledger.Customer) error {
-	attrs, err := encodeAttrs(c.Profile.Attributes)
+	attrs, err := rowcodec.EncodeAttrs(c.Profile.Attributes)
 	if err != nil {
 		return err
 	}
@@ -99,8 +100,8 @@ func (t *txn) PutCustomer(ctx context.Context, c ledger.Customer) error {
 	return t.exec(ctx, putCustomerQuery,
 		c.TenantID, c.ID, c.Profile.DisplayName, c.Profile.Segment, c.Profile.Value, nullFloat(c.Profile.OverdraftLimit), attrs,
 		c.CreatedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), c.PolicyVersion, st.Value, c.Keys.Rank, st.Count,
-		toNull(st.Last.At), kindName(st.Last.Kind), st.Last.Fingerprint, st.Last.ID,
-		toNull(st.LastNoticeAt), toNull(st.LastGrievanceAt), kindName(st.LastGrievanceKind), toNull(st.LastRemedyAt),
+		toNull(st.Last.At), rowcodec.KindName(st.Last.Kind), st.Last.Fingerprint, st.Last.ID,
+		toNull(st.LastNoticeAt), toNull(st.LastGrievanceAt), rowcodec.KindName(st.LastGrievanceKind), toNull(st.LastRemedyAt),
 		st.Trend, nullFloat(c.Keys.Recovery), nullFloat(c.Keys.Advocacy))
 }
 
@@ -199,23 +200,4 @@ func nullFloat(f *float64) sql.NullFloat64 {
 		return sql.NullFloat64{}
 	}
 	return sql.NullFloat64{Float64: *f, Valid: true}
-}
-
-// kindName stores "" for "no such event yet".
-func kindName(k ledger.Kind) string {
-	if k == ledger.KindUnspecified {
-		return ""
-	}
-	return k.String()
-}
-
-func parseOptionalKind(name string) (ledger.Kind, error) {
-	if name == "" {
-		return ledger.KindUnspecified, nil
-	}
-	k, ok := ledger.ParseKind(name)
-	if !ok {
-		return k, fmt.Errorf("unknown kind %q", name)
-	}
-	return k, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/rowcodec"
 )
 
 const (
@@ -47,12 +48,6 @@ func (t *txn) PutPolicy(ctx context.Context, tenant string, p ledger.StoredPolic
 		ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version`, tenant, p.Version)
 }
 
-var jobStates = map[ledger.JobState]string{
-	ledger.JobRunning:   "running",
-	ledger.JobSucceeded: "succeeded",
-	ledger.JobFailed:    "failed",
-}
-
 const jobCols = `tenant_id, job_id, policy_version, state, total, done, cursor, started_at, finished_at, error`
 
 func (t *txn) Job(ctx context.Context, tenant, id string) (ledger.Job, error) {
@@ -88,10 +83,8 @@ func (t *txn) jobs(ctx context.Context, query string, args ...any) ([]ledger.Job
 			&started, &finished, &j.Error); err != nil {
 			return nil, translate(err)
 		}
-		for k, v := range jobStates {
-			if v == state {
-				j.State = k
-			}
+		if j.State, err = rowcodec.ParseJobState(state); err != nil {
+			return nil, err
 		}
 		j.StartedAt, j.FinishedAt = fromMicros(started), fromNull(finished)
 		out = append(out, j)
@@ -102,6 +95,6 @@ func (t *txn) jobs(ctx context.Context, query string, args ...any) ([]ledger.Job
 func (t *txn) PutJob(ctx context.Context, j ledger.Job) error {
 	return t.exec(ctx, `INSERT OR REPLACE INTO recompute_jobs (`+jobCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		j.TenantID, j.ID, j.PolicyVersion, jobStates[j.State], j.Total, j.Done, j.Cursor,
+		j.TenantID, j.ID, j.PolicyVersion, rowcodec.JobState(j.State), j.Total, j.Done, j.Cursor,
 		j.StartedAt.UnixMicro(), toNull(j.FinishedAt), j.Error)
 }

@@ -3,12 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/rowcodec"
 )
 
 // txn implements ledger.Tx (and so ledger.Reader) over one sql.Tx.
@@ -20,7 +20,7 @@ type txn struct {
 var _ ledger.Tx = (*txn)(nil)
 
 func (t *txn) AppendEvent(ctx context.Context, e ledger.Event) error {
-	attrs, err := encodeAttrs(e.Attributes)
+	attrs, err := rowcodec.EncodeAttrs(e.Attributes)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (t *txn) query(ctx context.Context, query string, args ...any) ([]ledger.Ev
 		if e.Kind, ok = ledger.ParseKind(kind); !ok {
 			return nil, fmt.Errorf("event %s has unknown kind %q", e.ID, kind)
 		}
-		if e.Attributes, err = decodeAttrs(attrs); err != nil {
+		if e.Attributes, err = rowcodec.DecodeAttrs(attrs); err != nil {
 			return nil, err
 		}
 		e.OccurredAt, e.RecordedAt = fromMicros(occurred), fromMicros(recorded)
@@ -152,23 +152,4 @@ func toNull(t time.Time) sql.NullInt64 {
 		return sql.NullInt64{}
 	}
 	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
-}
-
-func encodeAttrs(m map[string]string) (string, error) {
-	if len(m) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(m)
-	return string(b), err
-}
-
-func decodeAttrs(s string) (map[string]string, error) {
-	if s == "" || s == "{}" {
-		return nil, nil
-	}
-	var m map[string]string
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return nil, fmt.Errorf("decode attributes: %w", err)
-	}
-	return m, nil
 }
