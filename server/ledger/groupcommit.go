@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 )
@@ -144,23 +143,36 @@ func (s *Service) commitBatch(batch []*pending) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	results := make([]recordResult, len(batch))
+	// One recordBatch per tenant, in one transaction; arrival order is kept
+	// within each tenant, which is all per-customer order needs.
+	byTenant := map[string][]int{}
+	var tenants []string
+	for i, p := range batch {
+		if _, ok := byTenant[p.tenant]; !ok {
+			tenants = append(tenants, p.tenant)
+		}
+		byTenant[p.tenant] = append(byTenant[p.tenant], i)
+	}
+	now := batch[len(batch)-1].now
 	err := s.store.Update(ctx, func(tx Tx) error {
 		clear(results) // the store may run this closure more than once
-		pols := map[string]*Policy{}
-		for i, p := range batch {
-			pol, ok := pols[p.tenant]
-			if !ok {
-				var err error
-				if pol, err = s.active(ctx, tx, p.tenant); err != nil {
-					return err
-				}
-				pols[p.tenant] = pol
-			}
-			rec, err := s.record(ctx, tx, pol, p.e, p.now)
-			if err != nil && !errors.Is(err, ErrConflict) {
+		for _, tenant := range tenants {
+			pol, err := s.active(ctx, tx, tenant)
+			if err != nil {
 				return err
 			}
-			results[i] = recordResult{rec, err}
+			idx := byTenant[tenant]
+			events := make([]Event, len(idx))
+			for j, i := range idx {
+				events[j] = batch[i].e
+			}
+			recs, err := s.recordBatch(ctx, tx, pol, tenant, events, now)
+			if err != nil {
+				return err
+			}
+			for j, i := range idx {
+				results[i] = recs[j]
+			}
 		}
 		return nil
 	})

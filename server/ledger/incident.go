@@ -175,24 +175,42 @@ func (s *Service) RecordIncident(ctx context.Context, tenant string, in Incident
 			if err != nil {
 				return err
 			}
-			for i, events := range byCustomer {
-				if err := s.checkIncidentKeys(ctx, tx, events); err != nil {
-					if !errors.Is(err, ErrConflict) {
-						return err
+			// A customer's incident events are all-or-nothing: if any of
+			// its keys holds a different event, none is written.
+			var keys []CustomerKey
+			for _, evs := range byCustomer {
+				for _, e := range evs {
+					keys = append(keys, CustomerKey{e.CustomerID, e.IdempotencyKey})
+				}
+			}
+			holders, err := tx.EventsByKeys(ctx, tenant, keys)
+			if err != nil {
+				return err
+			}
+			var events []Event
+			for i, evs := range byCustomer {
+				clash := false
+				for _, e := range evs {
+					if prev, ok := holders[CustomerKey{e.CustomerID, e.IdempotencyKey}]; ok && prev.Fingerprint != e.Fingerprint {
+						clash = true
 					}
-					conflicts[chunk[i]] = err
+				}
+				if clash {
+					conflicts[chunk[i]] = conflict("incident_id",
+						"customer %q already has different events for incident %q", chunk[i], in.ID)
 					continue
 				}
-				for _, e := range events {
-					rec, err := s.record(ctx, tx, pol, e, now)
-					if err != nil {
-						return err
-					}
-					if rec.Replayed {
-						replayed++
-					} else {
-						created++
-					}
+				events = append(events, evs...)
+			}
+			recs, err := s.recordBatch(ctx, tx, pol, tenant, events, now)
+			if err != nil {
+				return err
+			}
+			for _, r := range recs {
+				if r.rec.Replayed {
+					replayed++
+				} else {
+					created++
 				}
 			}
 			return nil
@@ -229,17 +247,4 @@ func (s *Service) incidentStart(ctx context.Context, tenant string, in Incident,
 		return nil
 	})
 	return start, err
-}
-
-// checkIncidentKeys makes a customer's incident events all-or-nothing: if
-// any key already holds a different event, none is written.
-func (s *Service) checkIncidentKeys(ctx context.Context, tx Tx, events []Event) error {
-	for _, e := range events {
-		if _, _, err := priorByKey(ctx, tx, e); errors.Is(err, ErrConflict) {
-			return conflict("incident_id", "customer %q already has different events for incident %q", e.CustomerID, e.IncidentID)
-		} else if err != nil {
-			return err
-		}
-	}
-	return nil
 }

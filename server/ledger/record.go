@@ -134,17 +134,18 @@ func (s *Service) RecordEvents(ctx context.Context, tenant string, items []NewEv
 		if err != nil {
 			return err
 		}
-		for i, e := range events {
-			rec, err := s.record(ctx, tx, pol, e, now)
+		recs, err := s.recordBatch(ctx, tx, pol, tenant, events, now)
+		if err != nil {
+			return err
+		}
+		for i, r := range recs {
 			switch {
-			case errors.Is(err, ErrConflict):
-				results[i] = ItemResult{Outcome: OutcomeConflict, Event: rec.Event, Err: err}
-			case err != nil:
-				return err
-			case rec.Replayed:
-				results[i] = ItemResult{Outcome: OutcomeReplayed, Event: rec.Event}
+			case r.err != nil:
+				results[i] = ItemResult{Outcome: OutcomeConflict, Event: r.rec.Event, Err: r.err}
+			case r.rec.Replayed:
+				results[i] = ItemResult{Outcome: OutcomeReplayed, Event: r.rec.Event}
 			default:
-				results[i] = ItemResult{Outcome: OutcomeCreated, Event: rec.Event}
+				results[i] = ItemResult{Outcome: OutcomeCreated, Event: r.rec.Event}
 			}
 		}
 		return nil

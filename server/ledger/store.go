@@ -73,11 +73,29 @@ type Tx interface {
 	// Errors: ErrDuplicate when the idempotency key, or the reversal of the
 	// same event, is already stored.
 	AppendEvent(ctx context.Context, e Event) error
+	// CustomersByID returns the tenant's customers with these ids, keyed by
+	// id; ids with no customer are absent. The batch write path reads a
+	// whole batch's customers with it in one go.
+	CustomersByID(ctx context.Context, tenant string, ids []string) (map[string]Customer, error)
+	// EventsByKeys returns the events holding these idempotency keys, keyed
+	// by (customer, key); keys with no event are absent.
+	EventsByKeys(ctx context.Context, tenant string, keys []CustomerKey) (map[CustomerKey]Event, error)
+	// AppendEvents inserts events, in one statement where the backend can.
+	// Errors: as AppendEvent.
+	AppendEvents(ctx context.Context, events []Event) error
+	// PutCustomers inserts or replaces customer rows, like PutCustomer.
+	PutCustomers(ctx context.Context, cs []Customer) error
 	// PutPolicy stores a new policy version and makes it the active one.
 	// Errors: ErrDuplicate when the version exists.
 	PutPolicy(ctx context.Context, tenant string, p StoredPolicy) error
 	// PutJob inserts or replaces a recompute job.
 	PutJob(ctx context.Context, j Job) error
+}
+
+// CustomerKey names an idempotency key within a tenant.
+type CustomerKey struct {
+	CustomerID string
+	Key        string
 }
 
 // StoredPolicy is a policy version as the store keeps it: the body is the

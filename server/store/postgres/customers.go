@@ -19,6 +19,16 @@ const customerCols = `tenant_id, customer_id, display_name, segment, value, over
 // both servers hand back the same thing.
 var customerSelect = `SELECT ` + strings.Replace(customerCols, "attributes", "attributes::TEXT", 1) + ` FROM customers`
 
+// customerUpdates is "col = excluded.col" for every column but the key.
+var customerUpdates = func() string {
+	cols := strings.Split(strings.Join(strings.Fields(customerCols), ""), ",")
+	set := make([]string, 0, len(cols)-2)
+	for _, c := range cols[2:] {
+		set = append(set, c+" = excluded."+c)
+	}
+	return strings.Join(set, ", ")
+}()
+
 type scanner interface{ Scan(dest ...any) error }
 
 func scanCustomer(row scanner) (ledger.Customer, error) {
@@ -65,14 +75,9 @@ func (t *txn) PutCustomer(ctx context.Context, c ledger.Customer) error {
 	}
 	st := c.State
 	// UPSERT is CockroachDB-only; ON CONFLICT ... DO UPDATE works on both.
-	cols := strings.Split(strings.Join(strings.Fields(customerCols), ""), ",")
-	var set []string
-	for _, col := range cols[2:] {
-		set = append(set, col+" = excluded."+col)
-	}
 	_, err = t.tx.Exec(ctx, `INSERT INTO customers (`+customerCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
-		ON CONFLICT (tenant_id, customer_id) DO UPDATE SET `+strings.Join(set, ", "),
+		ON CONFLICT (tenant_id, customer_id) DO UPDATE SET `+customerUpdates,
 		c.TenantID, c.ID, c.Profile.DisplayName, c.Profile.Segment, c.Profile.Value, c.Profile.OverdraftLimit, attrs,
 		c.CreatedAt, c.UpdatedAt, c.PolicyVersion, st.Value, c.Keys.Rank, st.Count,
 		ts(st.Last.At), rowcodec.KindName(st.Last.Kind), st.Last.Fingerprint, st.Last.ID,

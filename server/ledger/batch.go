@@ -1,0 +1,107 @@
+package ledger
+
+import (
+	"context"
+	"time"
+)
+
+// recordBatch records a tenant's events in order inside tx with a constant
+// number of store calls, whatever the batch size: it reads every customer
+// and idempotency key of the batch at once, applies the events in memory,
+// and writes the new events and the changed customers back in one call
+// each. Only the uncommon cases read more: a backdated event, a reversal or
+// a policy change replays that customer's history.
+//
+// It returns one result per event, in order. An idempotency conflict is a
+// per-event result (ErrConflict in its err); any other error fails the
+// whole batch.
+func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant string, events []Event, now time.Time) ([]recordResult, error) {
+	var ids []string
+	var keys []CustomerKey
+	seenID, seenKey := map[string]bool{}, map[CustomerKey]bool{}
+	for _, e := range events {
+		if !seenID[e.CustomerID] {
+			seenID[e.CustomerID] = true
+			ids = append(ids, e.CustomerID)
+		}
+		if k := (CustomerKey{e.CustomerID, e.IdempotencyKey}); e.IdempotencyKey != "" && !seenKey[k] {
+			seenKey[k] = true
+			keys = append(keys, k)
+		}
+	}
+	custs, err := tx.CustomersByID(ctx, tenant, ids)
+	if err != nil {
+		return nil, err
+	}
+	holders, err := tx.EventsByKeys(ctx, tenant, keys)
+	if err != nil {
+		return nil, err
+	}
+
+	var pending []Event // appended in memory, not yet in the store
+	flush := func() error {
+		err := tx.AppendEvents(ctx, pending)
+		pending = pending[:0]
+		return err
+	}
+	changed := map[string]bool{}
+	var order []string
+	results := make([]recordResult, len(events))
+	for i, e := range events {
+		c, ok := custs[e.CustomerID]
+		if !ok {
+			c = newCustomer(tenant, e.CustomerID, pol, now)
+		}
+		k := CustomerKey{e.CustomerID, e.IdempotencyKey}
+		if prev, held := holders[k]; held && e.IdempotencyKey != "" {
+			if prev.Fingerprint != e.Fingerprint {
+				results[i] = recordResult{Recorded{Event: prev}, conflict("idempotency_key",
+					"idempotency key %q was already used for a different event (%s)", e.IdempotencyKey, prev.ID)}
+				continue
+			}
+			if c.PolicyVersion != pol.Version || now.Before(c.State.Last.At) {
+				if err := flush(); err != nil { // the replay reads the history
+					return nil, err
+				}
+			}
+			b, err := s.balanceAt(ctx, tx, pol, c, time.Time{}, now)
+			if err != nil {
+				return nil, err
+			}
+			results[i] = recordResult{rec: Recorded{Event: prev, Balance: b, Replayed: true}}
+			continue
+		}
+		pending = append(pending, e)
+		if c.PolicyVersion == pol.Version && e.Kind != KindReversal && e.Pos().Compare(c.State.Last) > 0 {
+			c.State, _ = pol.Apply(c.State, e)
+		} else {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			hist, err := tx.History(ctx, tenant, e.CustomerID)
+			if err != nil {
+				return nil, err
+			}
+			c.State = pol.Replay(hist, time.Time{})
+		}
+		c.PolicyVersion = pol.Version
+		c.Keys = pol.KeysOf(c)
+		custs[e.CustomerID] = c
+		if !changed[e.CustomerID] {
+			changed[e.CustomerID] = true
+			order = append(order, e.CustomerID)
+		}
+		if e.IdempotencyKey != "" {
+			holders[k] = e // a later event of the batch with this key replays or conflicts
+		}
+		results[i] = recordResult{rec: Recorded{Event: e, Balance: balanceOf(c, c.State, pol, laterOf(now, c.State.Last.At))}}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	out := make([]Customer, len(order))
+	for i, id := range order {
+		out[i] = custs[id]
+	}
+	return results, tx.PutCustomers(ctx, out)
+}
