@@ -191,3 +191,11 @@ func TestHotCustomerThroughRetries(t *testing.T) {
 		})
 	}
 }
+
+func postgresOpen(tb testing.TB, url string) (*postgres.Store, error) {
+	s, err := postgres.Open(context.Background(), url, postgres.Options{Migrate: true, Logger: quiet()})
+	if err == nil {
+		tb.Cleanup(func() { s.Close() })
+	}
+	return s, err
+}
