@@ -103,7 +103,7 @@ func (s *Service) recordAlone(ctx context.Context, tenant string, e Event, now t
 		if err != nil {
 			return err
 		}
-		out, err = s.record(ctx, tx, pol, e, now)
+		out, err = s.recordOne(ctx, tx, pol, e, now)
 		return err
 	})
 	return out, err
@@ -153,38 +153,15 @@ func (s *Service) RecordEvents(ctx context.Context, tenant string, items []NewEv
 	return results, err
 }
 
-// record appends e inside tx: the idempotency check, the append and the
-// balance update share one transaction, so a key can never hold two events
-// and a balance never misses one. On a key conflict it returns the earlier
-// event with an ErrConflict error.
-func (s *Service) record(ctx context.Context, tx Tx, pol *Policy, e Event, now time.Time) (Recorded, error) {
-	c, err := tx.Customer(ctx, e.TenantID, e.CustomerID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		c = newCustomer(e.TenantID, e.CustomerID, pol, now)
-	case err != nil:
+// recordOne records one event inside tx: the batch path with a batch of
+// one, so single writes and batches share every rule. On a key conflict it
+// returns the earlier event with an ErrConflict error.
+func (s *Service) recordOne(ctx context.Context, tx Tx, pol *Policy, e Event, now time.Time) (Recorded, error) {
+	res, err := s.recordBatch(ctx, tx, pol, e.TenantID, []Event{e}, now)
+	if err != nil {
 		return Recorded{}, err
 	}
-	if prev, replay, err := priorByKey(ctx, tx, e); err != nil {
-		return Recorded{Event: prev}, err
-	} else if replay {
-		b, err := s.balanceAt(ctx, tx, pol, c, time.Time{}, now)
-		return Recorded{Event: prev, Balance: b, Replayed: true}, err
-	}
-	if err := tx.AppendEvent(ctx, e); err != nil {
-		return Recorded{}, err
-	}
-	if c.State, err = s.advance(ctx, tx, pol, c, e); err != nil {
-		return Recorded{}, err
-	}
-	c.PolicyVersion = pol.Version
-	c.Keys = pol.KeysOf(c)
-	if err := tx.PutCustomer(ctx, c); err != nil {
-		return Recorded{}, err
-	}
-	// The balance just after the event: now, or at the event itself when
-	// it is dated a little in the future.
-	return Recorded{Event: e, Balance: balanceOf(c, c.State, pol, laterOf(now, c.State.Last.At))}, nil
+	return res[0].rec, res[0].err
 }
 
 // priorByKey looks up the event holding e's idempotency key: replay is true
@@ -203,25 +180,9 @@ func priorByKey(ctx context.Context, r Reader, e Event) (prev Event, replay bool
 	case err != nil:
 		return Event{}, false, err
 	case prev.Fingerprint != e.Fingerprint:
-		return prev, false, conflict("idempotency_key",
-			"idempotency key %q was already used for a different event (%s)", e.IdempotencyKey, prev.ID)
+		return prev, false, keyConflict(e, prev)
 	}
 	return prev, true, nil
-}
-
-// advance returns the customer's state with e (already appended) included.
-// The common case, an event later than every other, is one Apply; a
-// backdated event, a reversal or a policy change replays the history.
-func (s *Service) advance(ctx context.Context, tx Tx, pol *Policy, c Customer, e Event) (State, error) {
-	if c.PolicyVersion == pol.Version && e.Kind != KindReversal && e.Pos().Compare(c.State.Last) > 0 {
-		st, _ := pol.Apply(c.State, e)
-		return st, nil
-	}
-	hist, err := tx.History(ctx, e.TenantID, e.CustomerID)
-	if err != nil {
-		return State{}, err
-	}
-	return pol.Replay(hist, time.Time{}), nil
 }
 
 // ReverseRequest asks to cancel one event.
@@ -300,8 +261,14 @@ func (s *Service) ReverseEvent(ctx context.Context, tenant string, rq ReverseReq
 		}
 		r := rev
 		r.Magnitude = orig.Magnitude
-		out, err = s.record(ctx, tx, pol, r, now)
+		out, err = s.recordOne(ctx, tx, pol, r, now)
 		return err
 	})
 	return out, err
+}
+
+// keyConflict is the error for an idempotency key that holds another event.
+func keyConflict(e, prev Event) error {
+	return conflict("idempotency_key",
+		"idempotency key %q was already used for a different event (%s)", e.IdempotencyKey, prev.ID)
 }
