@@ -52,7 +52,17 @@ func (s *Service) ExplainBalance(ctx context.Context, tenant, id string, asOf ti
 		at = s.clock()
 	}
 	var out Explanation
-	err := s.store.View(ctx, func(r Reader) error {
+	err := s.viewHistory(ctx, tenant, id, func(pol *Policy, c Customer, hist []Event) {
+		st, applied := pol.ReplayEffects(hist, asOf)
+		out = explain(pol, c, st, applied, at, top)
+	})
+	return out, err
+}
+
+// viewHistory reads, in one snapshot, the active policy, a customer and its
+// whole history, for the reads that replay it.
+func (s *Service) viewHistory(ctx context.Context, tenant, id string, fn func(pol *Policy, c Customer, hist []Event)) error {
+	return s.store.View(ctx, func(r Reader) error {
 		pol, err := s.active(ctx, r, tenant)
 		if err != nil {
 			return err
@@ -65,11 +75,9 @@ func (s *Service) ExplainBalance(ctx context.Context, tenant, id string, asOf ti
 		if err != nil {
 			return err
 		}
-		st, applied := pol.ReplayEffects(hist, asOf)
-		out = explain(pol, c, st, applied, at, top)
+		fn(pol, c, hist)
 		return nil
 	})
-	return out, err
 }
 
 func explain(pol *Policy, c Customer, st State, applied []Applied, at time.Time, top int) Explanation {

@@ -44,20 +44,8 @@ func (s *Service) BalanceHistory(ctx context.Context, tenant, id string, start, 
 	}
 	var points []Point
 	var version int64
-	err := s.store.View(ctx, func(r Reader) error {
-		pol, err := s.active(ctx, r, tenant)
-		if err != nil {
-			return err
-		}
+	err := s.viewHistory(ctx, tenant, id, func(pol *Policy, c Customer, hist []Event) {
 		version = pol.Version
-		c, err := s.customer(ctx, r, tenant, id)
-		if err != nil {
-			return err
-		}
-		hist, err := r.History(ctx, tenant, id)
-		if err != nil {
-			return err
-		}
 		events := Effective(hist)
 		var st State
 		next := 0
@@ -69,7 +57,6 @@ func (s *Service) BalanceHistory(ctx context.Context, tenant, id string, start, 
 			b := balanceOf(c, st, pol, at)
 			points = append(points, Point{At: at, Value: b.Value, Status: b.Status, Count: b.EventCount})
 		}
-		return nil
 	})
 	return points, version, err
 }
