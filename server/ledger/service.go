@@ -155,6 +155,11 @@ func (s *Service) GetBalance(ctx context.Context, tenant, id string, asOf time.T
 	if at.IsZero() {
 		at = s.clock()
 	}
+	if asOf.IsZero() {
+		if b, ok, err := s.quickBalance(ctx, tenant, id, at); ok || err != nil {
+			return b, err
+		}
+	}
 	var b Balance
 	err := s.store.View(ctx, func(r Reader) error {
 		pol, err := s.active(ctx, r, tenant)
@@ -169,6 +174,34 @@ func (s *Service) GetBalance(ctx context.Context, tenant, id string, asOf time.T
 		return err
 	})
 	return b, err
+}
+
+// quickBalance answers GetBalance in one store round trip in the common
+// case: the customer's stored state was computed under the active policy,
+// that policy is decoded in memory, and no event is dated after `at`.
+// ok is false when GetBalance must take the transactional path.
+func (s *Service) quickBalance(ctx context.Context, tenant, id string, at time.Time) (Balance, bool, error) {
+	c, active, err := s.store.Lookup(ctx, tenant, id)
+	if errors.Is(err, ErrNotFound) {
+		return Balance{}, true, notFound("customer %q not found", id)
+	}
+	if err != nil {
+		return Balance{}, true, err
+	}
+	if active == 0 {
+		active = s.builtin.Version
+	}
+	if c.PolicyVersion != active || at.Before(c.State.Last.At) {
+		return Balance{}, false, nil
+	}
+	pol, ok := s.policies.get(policyKey{tenant, active})
+	if !ok && active == s.builtin.Version {
+		pol, ok = s.builtin, true
+	}
+	if !ok {
+		return Balance{}, false, nil
+	}
+	return balanceOf(c, c.State, pol, at), true, nil
 }
 
 func laterOf(a, b time.Time) time.Time {

@@ -67,6 +67,11 @@ func TestListsUseTheActivePolicyBeforeTheJobRuns(t *testing.T) {
 			t.Errorf("%s: %+v, want +3 under version 2", e.Customer.ID, e.Balance)
 		}
 	}
+	// GetBalance too: the stored state is version 1's, so the one-lookup
+	// path must step aside and replay under version 2.
+	if b, err := svc.GetBalance(ctx, ledger.DefaultTenant, "c1", time.Time{}); err != nil || b.PolicyVersion != 2 || math.Abs(b.Value-3) > 1e-6 {
+		t.Errorf("GetBalance = %+v, %v; want +3 under version 2", b, err)
+	}
 	rec, _, _, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 10, "", false)
 	if err != nil {
 		t.Fatal(err)
@@ -110,10 +115,52 @@ func TestRoundingDustIsZero(t *testing.T) {
 	}
 }
 
-// countingStore counts write transactions.
+// countingStore counts store calls.
 type countingStore struct {
 	ledger.Store
-	updates atomic.Int64
+	updates, views, lookups atomic.Int64
+}
+
+func (c *countingStore) View(ctx context.Context, fn func(ledger.Reader) error) error {
+	c.views.Add(1)
+	return c.Store.View(ctx, fn)
+}
+
+func (c *countingStore) Lookup(ctx context.Context, tenant, id string) (ledger.Customer, int64, error) {
+	c.lookups.Add(1)
+	return c.Store.Lookup(ctx, tenant, id)
+}
+
+// A current balance costs one Lookup and no transaction: the issue asks
+// for GetBalance to be a single indexed read.
+func TestGetBalanceIsOneLookup(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "b.db"), sqlite.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cs := &countingStore{Store: st}
+	svc := ledger.NewService(cs, ledger.Options{GroupCommit: ledger.GroupCommit{Disabled: true}})
+	ctx := t.Context()
+	rec, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: "c1", Kind: ledger.KindCredit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	views := cs.views.Load()
+	b, err := svc.GetBalance(ctx, ledger.DefaultTenant, "c1", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.lookups.Load() != 1 || cs.views.Load() != views {
+		t.Errorf("GetBalance made %d lookups and %d views, want 1 and 0", cs.lookups.Load(), cs.views.Load()-views)
+	}
+	if b.EventCount != 1 || math.Abs(b.Value-rec.Balance.Value) > 1e-6 {
+		t.Errorf("GetBalance = %+v, want the recorded %+v", b, rec.Balance)
+	}
+	if _, err := svc.GetBalance(ctx, ledger.DefaultTenant, "nobody", time.Time{}); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("unknown customer: %v, want ErrNotFound", err)
+	}
 }
 
 func (c *countingStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {

@@ -22,6 +22,11 @@ type Store interface {
 	// SYSTEM TIME follower_read_timestamp()), served by the nearest replica
 	// without contending with writes. Other backends run View.
 	ViewStale(ctx context.Context, fn func(Reader) error) error
+	// Lookup reads one customer and the tenant's active policy version (0
+	// when it never installed one) in a single statement, outside any
+	// transaction: a single statement is its own snapshot, so this is
+	// GetBalance's one round trip. Errors: ErrNotFound.
+	Lookup(ctx context.Context, tenant, customerID string) (c Customer, activeVersion int64, err error)
 	// Close releases the store. It waits for no transaction.
 	Close() error
 }

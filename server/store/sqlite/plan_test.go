@@ -33,6 +33,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		args []any
 	}{
 		"customer":     {customerQuery, []any{"t", "c"}},
+		"lookup":       {lookupQuery, []any{"t", "c"}},
 		"event":        {eventQuery, []any{"t", "c", "e"}},
 		"event by key": {eventByKeyQuery, []any{"t", "c", "k"}},
 		"history":      {historyQuery, []any{"t", "c"}},

@@ -21,7 +21,7 @@ type stmtCache struct {
 // preparedQueries are the statements every write or balance read runs.
 var preparedQueries = []string{
 	customerQuery, putCustomerQuery, appendEventQuery, eventQuery, eventByKeyQuery, historyQuery,
-	activePolicyQuery, policyQuery,
+	activePolicyQuery, policyQuery, lookupQuery,
 }
 
 func newStmtCache(ctx context.Context, db *sql.DB) (*stmtCache, error) {

@@ -84,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "JobNotFound", run: testJobNotFound},
 		{name: "RunningJobs", run: testRunningJobs},
 		{name: "ViewStale", run: testViewStale},
+		{name: "Lookup", run: testLookup},
 		{name: "BulkCustomers", run: testBulkCustomers},
 		{name: "BulkEvents", run: testBulkEvents},
 	}
@@ -147,6 +148,36 @@ func testCustomerNotFound(t *testing.T, s ledger.Store) {
 			t.Fatalf("Customer in Update error = %v, want ErrNotFound", got)
 		}
 	})
+}
+
+// testLookup pins the one-statement read behind GetBalance: the whole
+// customer row, and the active policy version of its own tenant only.
+func testLookup(t *testing.T, s ledger.Store) {
+	ctx := context.Background()
+	if c, v, err := s.Lookup(ctx, tenantA, "absent"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("Lookup(absent) = %+v, %d, %v; want ErrNotFound", c, v, err)
+	}
+	full := fullCustomer(tenantA, "full")
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutCustomer(ctx, full) })
+	c, v, err := s.Lookup(ctx, tenantA, "full")
+	if err != nil {
+		t.Fatalf("Lookup: %v", err)
+	}
+	equalCustomer(t, "Lookup", c, full)
+	if v != 0 {
+		t.Errorf("active version with no policy installed = %d, want 0", v)
+	}
+	if _, _, err := s.Lookup(ctx, tenantB, "full"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("Lookup in another tenant: err = %v, want ErrNotFound", err)
+	}
+
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutPolicy(ctx, tenantA, policyV1) })
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutPolicy(ctx, tenantA, policyV2) })
+	// Another tenant's newer policy must not leak into tenant A's answer.
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutPolicy(ctx, tenantB, policyV3) })
+	if _, v, err := s.Lookup(ctx, tenantA, "full"); err != nil || v != policyV2.Version {
+		t.Errorf("Lookup after installing v%d = version %d, %v", policyV2.Version, v, err)
+	}
 }
 
 // newCustomer returns a customer as the Service creates one for an unknown id.
