@@ -55,11 +55,19 @@ func main() {
 	flag.StringVar(&o.pgURL, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL admin URL (a fresh database is created)")
 	flag.StringVar(&o.out, "out", "docs/bench/latest.json", "where to write the results")
 	flag.StringVar(&o.stores, "stores", "sqlite,postgres", "stores to measure")
+	customers := flag.Int("customers", 0, "customers loaded for the read scenarios (default 50,000; 1M with -full)")
+	events := flag.Int("events", 0, "events loaded for the read scenarios (default 100,000; 10M with -full)")
 	flag.Parse()
 	o.customers, o.events = 50_000, 100_000
 	if o.full {
 		o.customers, o.events = 1_000_000, 10_000_000
 		o.duration = max(o.duration, 10*time.Second)
+	}
+	if *customers > 0 {
+		o.customers = *customers
+	}
+	if *events > 0 {
+		o.events = *events
 	}
 	log.SetFlags(log.Ltime)
 

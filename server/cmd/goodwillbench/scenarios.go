@@ -12,12 +12,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 )
 
-func tsAt(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
 
 // uniformCustomers is how many customers the uniform ingest scenarios
 // spread their events over.
@@ -102,15 +99,19 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 		return 1, err
 	}))
 
-	// 7. Reads with many customers loaded.
-	reads, err := readScenarios(ctx, o, srv, store, db)
+	// 7. Reads with many customers loaded. The full run restarts the
+	// server around its load, so peak RSS is the larger of the two.
+	rss := srv.peakRSSMB()
+	reads, srv, err := readScenarios(ctx, o, bin, srv, store, db)
 	if err != nil {
-		srv.stop()
+		if srv != nil {
+			srv.stop()
+		}
 		return nil, err
 	}
 	out = append(out, reads...)
 	// 8. Peak resident memory of the server over all of the above.
-	rss := srv.peakRSSMB()
+	rss = max(rss, srv.peakRSSMB())
 	out = append(out, result{Store: store, Scenario: "server peak RSS", RSSMB: rss})
 	log.Printf("%-8s server peak RSS %.0f MB", store, rss)
 	srv.stop()
@@ -146,41 +147,37 @@ func batch(size int, prefix string) *goodwillv1.RecordEventsRequest {
 	return req
 }
 
-// readScenarios loads o.customers customers with o.events events in all,
-// then measures GetBalance and the first page of ListOutreach, and the time
-// a full recompute of the same ranking from the event log takes.
-func readScenarios(ctx context.Context, o options, srv *server, store, db string) ([]result, error) {
-	c := srv.client
+// readScenarios measures GetBalance and the first page of ListOutreach
+// with o.customers customers and o.events events loaded, and the time a
+// full recompute of the same ranking from the event log takes. The quick
+// run loads over gRPC; the full run loads in-process through the ledger
+// Service (the same rows, without a day of RPCs), with the server stopped,
+// then restarts it: srv is replaced and returned.
+func readScenarios(ctx context.Context, o options, bin string, srv *server, store, db string) ([]result, *server, error) {
 	start := time.Now()
-	perCustomer := max(1, o.events/o.customers)
-	kinds := []goodwillv1.EventKind{
-		goodwillv1.EventKind_EVENT_KIND_RELIABLE_DELIVERY, goodwillv1.EventKind_EVENT_KIND_RELIABLE_DELIVERY,
-		goodwillv1.EventKind_EVENT_KIND_OUTAGE, goodwillv1.EventKind_EVENT_KIND_RESPONSE,
-		goodwillv1.EventKind_EVENT_KIND_COMPLAINT, goodwillv1.EventKind_EVENT_KIND_CREDIT,
+	var loaded stats
+	if o.full {
+		srv.stop()
+		var err error
+		if loaded, err = loadDirect(ctx, o, db); err != nil {
+			return nil, nil, fmt.Errorf("load: %w", err)
+		}
+		if srv, err = startServer(ctx, bin, db); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		loaded = drive(ctx, 4, 24*time.Hour, func(ctx context.Context, cl, n int) (int, error) {
+			lo := (n*4 + cl) * loadChunk
+			if lo >= o.customers*perCustomer(o) {
+				return 0, errDone
+			}
+			_, err := srv.client.RecordEvents(ctx, &goodwillv1.RecordEventsRequest{Events: loadEvents(o, lo)})
+			return len(loadEvents(o, lo)), err
+		})
 	}
-	base := time.Now().Add(-200 * 24 * time.Hour)
-	const chunk = 1000
-	total := o.customers * perCustomer
-	loaded := drive(ctx, 4, 24*time.Hour, func(ctx context.Context, cl, n int) (int, error) {
-		lo := (n*4 + cl) * chunk
-		if lo >= total {
-			return 0, errDone
-		}
-		req := &goodwillv1.RecordEventsRequest{}
-		for i := lo; i < min(lo+chunk, total); i++ {
-			cust, round := i%o.customers, i/o.customers
-			req.Events = append(req.Events, &goodwillv1.Event{
-				CustomerId:     fmt.Sprintf("load-%07d", cust),
-				Kind:           kinds[(cust+round)%len(kinds)],
-				OccurredAt:     tsAt(base.Add(time.Duration(round)*24*time.Hour + time.Duration(cust%86400)*time.Second)),
-				IdempotencyKey: fmt.Sprintf("l-%d", i),
-			})
-		}
-		_, err := c.RecordEvents(ctx, req)
-		return len(req.Events), err
-	})
-	log.Printf("%-8s loaded %d customers, %d events in %s (%.0f events/s)", store, o.customers, loaded.events,
-		time.Since(start).Round(time.Second), loaded.rate())
+	c := srv.client
+	log.Printf("%-8s loaded %d customers, %d events in %s (%.0f events/s) %s", store, o.customers, loaded.events,
+		time.Since(start).Round(time.Second), loaded.rate(), loaded.note())
 	var out []result
 	out = append(out, result{Store: store, Scenario: "load for reads", Rate: loaded.rate(), Seconds: time.Since(start).Seconds(),
 		Note: fmt.Sprintf("%d customers, %d events", o.customers, loaded.events)})
@@ -198,11 +195,11 @@ func readScenarios(ctx context.Context, o options, srv *server, store, db string
 		P99ms: outreach.pct(0.99), Note: outreach.note()})
 	rec, err := recomputeRanking(ctx, store, db)
 	if err != nil {
-		return nil, fmt.Errorf("full recompute: %w", err)
+		return nil, srv, fmt.Errorf("full recompute: %w", err)
 	}
 	out = append(out, result{Store: store, Scenario: "full recompute of ranking", Seconds: rec.Seconds()})
 	for _, r := range out[1:] {
 		log.Printf("%-8s %-28s p50 %s ms  p99 %s ms  %.2f s", store, r.Scenario, fmtMs(r.P50ms), fmtMs(r.P99ms), r.Seconds)
 	}
-	return out, nil
+	return out, srv, nil
 }
