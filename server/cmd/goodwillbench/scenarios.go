@@ -15,7 +15,6 @@ import (
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 )
 
-
 // uniformCustomers is how many customers the uniform ingest scenarios
 // spread their events over.
 const uniformCustomers = 10_000
