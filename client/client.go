@@ -28,15 +28,18 @@ type Client struct {
 
 // Dial connects to a goodwilld gRPC address such as 127.0.0.1:50051. The
 // connection is made lazily; WaitReady blocks until the server serves.
-// Without options it uses plaintext, as the server does by default.
+// Without a transport credentials option it uses plaintext, as the server
+// does by default.
 func Dial(addr string, opts ...grpc.DialOption) (*Client, error) {
-	if len(opts) == 0 {
-		opts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-	}
-	// Put the receive limit first so a caller's option can still lower it:
-	// a batch response echoes every event and a page holds up to 1,000, so
-	// responses outgrow gRPC's 4 MiB default long before requests do.
-	opts = append([]grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes))}, opts...)
+	// Defaults go first: options apply in order, so a caller's transport
+	// credentials replace plaintext and a caller's receive limit replaces
+	// ours (a batch response echoes every event and a page holds up to
+	// 1,000, so responses outgrow gRPC's 4 MiB default long before requests
+	// do).
+	opts = append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes)),
+	}, opts...)
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)

@@ -40,19 +40,7 @@ func (c *Completed) Run(ctx context.Context) error {
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthSrv.SetServingStatus(goodwillv1.GoodwillService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 
-	grpcSrv := grpc.NewServer(
-		grpc.MaxRecvMsgSize(c.cfg.MaxRequestBytes),
-		// Stop (after the shutdown deadline) still waits for running
-		// handlers, so the store is never closed under a transaction.
-		grpc.WaitForHandlers(true),
-		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(slogAdapter(log), logging.WithLogOnEvents(logging.FinishCall)),
-			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-				log.ErrorContext(ctx, "panic in handler", "panic", p)
-				return status.Error(codes.Internal, "internal error")
-			})),
-		),
-	)
+	grpcSrv := grpc.NewServer(c.grpcServerOptions()...)
 	goodwillv1.RegisterGoodwillServiceServer(grpcSrv, api.New(svc, log))
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 	reflection.Register(grpcSrv)
@@ -112,6 +100,25 @@ func (c *Completed) Run(ctx context.Context) error {
 	}
 	log.Info("goodwilld stopped")
 	return err
+}
+
+// grpcServerOptions are the options of every gRPC server goodwilld runs:
+// limits, shutdown behaviour and the interceptor chain.
+func (c *Completed) grpcServerOptions() []grpc.ServerOption {
+	log := c.log
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(c.cfg.MaxRequestBytes),
+		// Stop (after the shutdown deadline) still waits for running
+		// handlers, so the store is never closed under a transaction.
+		grpc.WaitForHandlers(true),
+		grpc.ChainUnaryInterceptor(
+			logging.UnaryServerInterceptor(slogAdapter(log), logging.WithLogOnEvents(logging.FinishCall)),
+			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+				log.ErrorContext(ctx, "panic in handler", "panic", p)
+				return status.Error(codes.Internal, "internal error")
+			})),
+		),
+	}
 }
 
 // recomputePoll is how often the recompute worker looks for jobs installed
