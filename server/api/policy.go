@@ -28,7 +28,8 @@ func (s *Server) SetPolicy(ctx context.Context, req *goodwillv1.SetPolicyRequest
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	s.log.InfoContext(ctx, "policy installed", "tenant", tenant(ctx), "version", installed.Version, "job", job.ID)
+	s.log.InfoContext(ctx, "admin action: policy installed", "action", "policy.set", "tenant", tenant(ctx),
+		"version", installed.Version, "job", job.ID, "by", caller(ctx))
 	return &goodwillv1.SetPolicyResponse{Policy: policyToProto(installed), Job: jobToProto(job)}, nil
 }
 

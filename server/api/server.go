@@ -24,10 +24,6 @@ func New(svc *ledger.Service, log *slog.Logger) *Server {
 	return &Server{svc: svc, log: log}
 }
 
-// tenant returns the caller's tenant. Every caller shares the default tenant
-// until API keys bind callers to tenants.
-func tenant(context.Context) string { return ledger.DefaultTenant }
-
 func (s *Server) fail(ctx context.Context, err error) error { return toStatus(ctx, s.log, err) }
 
 // matchPath rejects a body customer_id that disagrees with the path.

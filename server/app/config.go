@@ -10,6 +10,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/goodwill-ledger/goodwill/server/api"
+	"github.com/goodwill-ledger/goodwill/server/auth"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 	"github.com/goodwill-ledger/goodwill/server/store"
 )
@@ -36,7 +38,14 @@ type Config struct {
 	// transactions (on unless Disabled).
 	GroupCommit ledger.GroupCommit
 	Limits      ledger.Limits
-	Logger      *slog.Logger
+	// RateLimit is every API key's token bucket (PerSecond 0: no limit).
+	RateLimit auth.RateLimits
+	// BootstrapKeyFile, when set and the store holds no API key at all,
+	// receives a new admin key for the default tenant (mode 0600), so a
+	// fresh install can be used at once and is never open without a key.
+	// Empty: no bootstrap (goodwilld's flag defaults to data/admin.key).
+	BootstrapKeyFile string
+	Logger           *slog.Logger
 	// Now replaces the clock (tests only).
 	Now func() time.Time
 }
@@ -52,13 +61,14 @@ const (
 // listeners bound: ready to Run.
 type Completed struct {
 	cfg     Config
-	store   ledger.Store
+	store   store.Backend
 	grpcLis net.Listener
 	httpLis net.Listener
 	log     *slog.Logger
 	policy  *ledger.Policy
 	limits  ledger.Limits
 	ranOnce bool
+	access  *api.Access
 }
 
 // Complete fills defaults, opens (and by default migrates) the store and
@@ -86,6 +96,10 @@ func (c Config) Complete(ctx context.Context) (*Completed, error) {
 
 	st, err := store.Open(ctx, c.DB, store.Options{Migrate: !c.NoAutoMigrate, Logger: c.Logger})
 	if err != nil {
+		return nil, err
+	}
+	if err := bootstrapKey(ctx, st, c.BootstrapKeyFile, c.Logger); err != nil {
+		st.Close()
 		return nil, err
 	}
 	grpcLis, err := net.Listen("tcp", c.GRPCAddr)

@@ -9,11 +9,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/goodwill-ledger/goodwill/client"
 	"github.com/goodwill-ledger/goodwill/server/app"
+	"github.com/goodwill-ledger/goodwill/server/auth"
+	"github.com/goodwill-ledger/goodwill/server/store"
 	"github.com/goodwill-ledger/goodwill/server/store/pgtest"
 )
 
@@ -24,30 +30,40 @@ type testServer struct {
 	baseURL  string
 	grpcAddr string
 	db       string
-	stop     func() error
+	// token is the admin key of the default tenant the server bootstrapped;
+	// the embedded Client and rest send it.
+	token string
+	stop  func() error
 }
 
 // startServer starts goodwilld on the store db (a fresh SQLite file when
 // db is ""), waits until it serves, and stops it at the end of the test.
-func startServer(t *testing.T, db string) *testServer {
+func startServer(t *testing.T, db string, configure ...func(*app.Config)) *testServer {
 	t.Helper()
 	if db == "" {
 		db = freshDB(t)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done, err := app.Config{
+	cfg := app.Config{
 		GRPCAddr: "127.0.0.1:0",
 		HTTPAddr: "127.0.0.1:0",
 		DB:       db,
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}.Complete(ctx)
+		// A store shared with an earlier server already has its key.
+		BootstrapKeyFile: keyFile(t, db),
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	done, err := cfg.Complete(ctx)
 	if err != nil {
 		cancel()
 		t.Fatalf("complete: %v", err)
 	}
 	runErr := make(chan error, 1)
 	go func() { runErr <- done.Run(ctx) }()
-	c, err := client.Dial(done.GRPCAddr())
+	token := readKey(t, db)
+	c, err := client.Dial(done.GRPCAddr(), client.WithToken(token))
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -59,7 +75,7 @@ func startServer(t *testing.T, db string) *testServer {
 		t.Fatal(err)
 	}
 	stopped := false
-	ts := &testServer{Client: c, baseURL: "http://" + done.HTTPAddr(), grpcAddr: done.GRPCAddr(), db: db}
+	ts := &testServer{Client: c, baseURL: "http://" + done.HTTPAddr(), grpcAddr: done.GRPCAddr(), db: db, token: token}
 	ts.stop = func() error {
 		if stopped {
 			return nil
@@ -135,6 +151,9 @@ func (s *testServer) rest(t *testing.T, method, path string, body any) restRespo
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -165,3 +184,62 @@ func get(m map[string]any, keys ...string) any {
 	}
 	return v
 }
+
+// keyFiles remembers where each store's bootstrap key went, so a test that
+// restarts a server on the same store finds it.
+var keyFiles sync.Map // db -> path
+
+func keyFile(t *testing.T, db string) string {
+	p, _ := keyFiles.LoadOrStore(db, filepath.Join(t.TempDir(), "admin.key"))
+	return p.(string)
+}
+
+func readKey(t *testing.T, db string) string {
+	t.Helper()
+	raw, err := os.ReadFile(keyFile(t, db))
+	if err != nil {
+		t.Fatalf("bootstrap key: %v", err)
+	}
+	return strings.TrimSpace(string(raw))
+}
+
+// newKey creates an API key on the server's store, as `goodwilld keys
+// create` does, and returns its token.
+func (s *testServer) newKey(t *testing.T, tenant string, role auth.Role) string {
+	t.Helper()
+	st, err := store.Open(t.Context(), s.db, store.Options{Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, token, err := auth.CreateKey(t.Context(), st, quietLog(), tenant, role, "test", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// dialAs returns a client that calls with token.
+func (s *testServer) dialAs(t *testing.T, token string) *client.Client {
+	t.Helper()
+	var opts []grpc.DialOption
+	if token != "" {
+		opts = append(opts, client.WithToken(token))
+	}
+	c, err := client.Dial(s.grpcAddr, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// restAs is rest with another key ("" sends none).
+func (s *testServer) restAs(t *testing.T, token, method, path string, body any) restResponse {
+	t.Helper()
+	cp := *s
+	cp.token = token
+	return cp.rest(t, method, path, body)
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -19,6 +19,7 @@ import (
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 	"github.com/goodwill-ledger/goodwill/server/api"
+	"github.com/goodwill-ledger/goodwill/server/auth"
 	"github.com/goodwill-ledger/goodwill/server/gateway"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 )
@@ -35,6 +36,7 @@ func (c *Completed) Run(ctx context.Context) error {
 	svc := ledger.NewService(c.store, ledger.Options{Policy: c.policy, Limits: c.limits, Now: c.cfg.Now,
 		FollowerReads: c.cfg.FollowerReads, GroupCommit: c.cfg.GroupCommit})
 
+	c.access = api.NewAccess(auth.NewAuthenticator(c.store), c.cfg.RateLimit)
 	healthSrv := health.NewServer()
 	// NOT_SERVING until every server is up; load balancers wait for it.
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -106,18 +108,22 @@ func (c *Completed) Run(ctx context.Context) error {
 // limits, shutdown behaviour and the interceptor chain.
 func (c *Completed) grpcServerOptions() []grpc.ServerOption {
 	log := c.log
+	unary := []grpc.UnaryServerInterceptor{
+		logging.UnaryServerInterceptor(slogAdapter(log), logging.WithLogOnEvents(logging.FinishCall)),
+		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+			log.ErrorContext(ctx, "panic in handler", "panic", p)
+			return status.Error(codes.Internal, "internal error")
+		})),
+	}
+	// After recovery, so a panic while checking a key is still caught.
+	unary = append(unary, c.access.UnaryInterceptors()...)
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(c.cfg.MaxRequestBytes),
 		// Stop (after the shutdown deadline) still waits for running
 		// handlers, so the store is never closed under a transaction.
 		grpc.WaitForHandlers(true),
-		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(slogAdapter(log), logging.WithLogOnEvents(logging.FinishCall)),
-			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-				log.ErrorContext(ctx, "panic in handler", "panic", p)
-				return status.Error(codes.Internal, "internal error")
-			})),
-		),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(c.access.StreamInterceptors()...),
 	}
 }
 

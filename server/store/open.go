@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/goodwill-ledger/goodwill/server/auth"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 	"github.com/goodwill-ledger/goodwill/server/store/postgres"
 	"github.com/goodwill-ledger/goodwill/server/store/sqlite"
@@ -18,6 +19,12 @@ type Options struct {
 	Logger  *slog.Logger
 }
 
+// Backend is what every store keeps: the ledger and the API keys.
+type Backend interface {
+	ledger.Store
+	auth.KeyStore
+}
+
 // Migrator is implemented by backends that can apply their migrations on
 // demand (`goodwilld migrate`).
 type Migrator interface {
@@ -28,7 +35,7 @@ type Migrator interface {
 //
 //	sqlite:PATH            the embedded store (default sqlite:data/goodwill.db)
 //	postgres://, postgresql://   CockroachDB or PostgreSQL (detected at open)
-func Open(ctx context.Context, dbURL string, o Options) (ledger.Store, error) {
+func Open(ctx context.Context, dbURL string, o Options) (Backend, error) {
 	switch {
 	case strings.HasPrefix(dbURL, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "//")

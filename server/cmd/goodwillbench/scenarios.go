@@ -21,6 +21,12 @@ const uniformCustomers = 10_000
 
 // runStore measures every scenario on one store.
 func runStore(ctx context.Context, o options, bin, store string) ([]result, error) {
+	keyDir, err := os.MkdirTemp("", "goodwillbench-key")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(keyDir)
+	keyFile := filepath.Join(keyDir, "admin.key")
 	var db, raw string
 	switch store {
 	case "sqlite":
@@ -55,7 +61,7 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	}
 	add("raw driver, batches of 500", base)
 
-	srv, err := startServer(ctx, bin, db)
+	srv, err := startServer(ctx, bin, db, keyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +87,7 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 		if err != nil {
 			return 0, err
 		}
+		req.Header.Set("Authorization", "Bearer "+srv.token)
 		resp, err := hc.Do(req)
 		if err != nil {
 			return 0, err
@@ -101,7 +108,7 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	// 7. Reads with many customers loaded. The full run restarts the
 	// server around its load, so peak RSS is the larger of the two.
 	rss := srv.peakRSSMB()
-	reads, srv, err := readScenarios(ctx, o, bin, srv, store, db)
+	reads, srv, err := readScenarios(ctx, o, bin, srv, store, db, keyFile)
 	if err != nil {
 		if srv != nil {
 			srv.stop()
@@ -116,7 +123,7 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	srv.stop()
 
 	// 2. Single events with group commit off: one transaction per event.
-	off, err := startServer(ctx, bin, db, "--no-group-commit")
+	off, err := startServer(ctx, bin, db, keyFile, "--no-group-commit")
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +159,7 @@ func batch(size int, prefix string) *goodwillv1.RecordEventsRequest {
 // run loads over gRPC; the full run loads in-process through the ledger
 // Service (the same rows, without a day of RPCs), with the server stopped,
 // then restarts it: srv is replaced and returned.
-func readScenarios(ctx context.Context, o options, bin string, srv *server, store, db string) ([]result, *server, error) {
+func readScenarios(ctx context.Context, o options, bin string, srv *server, store, db, keyFile string) ([]result, *server, error) {
 	start := time.Now()
 	var loaded stats
 	if o.full {
@@ -161,7 +168,7 @@ func readScenarios(ctx context.Context, o options, bin string, srv *server, stor
 		if loaded, err = loadDirect(ctx, o, db); err != nil {
 			return nil, nil, fmt.Errorf("load: %w", err)
 		}
-		if srv, err = startServer(ctx, bin, db); err != nil {
+		if srv, err = startServer(ctx, bin, db, keyFile); err != nil {
 			return nil, nil, err
 		}
 	} else {

@@ -42,6 +42,8 @@ type server struct {
 	grpcAddr string
 	httpAddr string
 	client   *client.Client
+	// token is the admin key goodwilld bootstrapped into keyFile.
+	token string
 }
 
 func freePort() (string, error) {
@@ -54,8 +56,10 @@ func freePort() (string, error) {
 }
 
 // startServer runs goodwilld on db with extra flags and waits until it
-// serves.
-func startServer(ctx context.Context, bin, db string, extra ...string) (*server, error) {
+// serves. The first start on a store bootstraps an admin key into keyFile;
+// later starts find the store keyed and the file still there. Rate limits
+// are off: the benchmark is one key sending as fast as it can.
+func startServer(ctx context.Context, bin, db, keyFile string, extra ...string) (*server, error) {
 	g, err := freePort()
 	if err != nil {
 		return nil, err
@@ -64,13 +68,27 @@ func startServer(ctx context.Context, bin, db string, extra ...string) (*server,
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"serve", "--db", db, "--grpc-addr", g, "--http-addr", h, "--log-level", "warn"}, extra...)
+	args := append([]string{"serve", "--db", db, "--grpc-addr", g, "--http-addr", h, "--log-level", "warn",
+		"--bootstrap-key-file", keyFile, "--rate-limit", "0"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c, err := client.Dial(g)
+	// The key file is written before the server listens.
+	var token []byte
+	for i := 0; ; i++ {
+		if token, err = os.ReadFile(keyFile); err == nil || i == 600 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("bootstrap key: %w", err)
+	}
+	tok := strings.TrimSpace(string(token))
+	c, err := client.Dial(g, client.WithToken(tok))
 	if err != nil {
 		cmd.Process.Kill()
 		return nil, err
@@ -81,7 +99,7 @@ func startServer(ctx context.Context, bin, db string, extra ...string) (*server,
 		cmd.Process.Kill()
 		return nil, err
 	}
-	return &server{cmd: cmd, grpcAddr: g, httpAddr: h, client: c}, nil
+	return &server{cmd: cmd, grpcAddr: g, httpAddr: h, client: c, token: tok}, nil
 }
 
 // peakRSSMB reads the child's high-water resident set size.

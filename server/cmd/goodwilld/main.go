@@ -2,6 +2,7 @@
 //
 //	goodwilld serve     serve gRPC and REST (the default)
 //	goodwilld migrate   apply pending store migrations and exit
+//	goodwilld keys      create, list and revoke API keys
 //
 // Every flag has a GOODWILL_* environment equivalent (--grpc-addr is
 // GOODWILL_GRPC_ADDR); a flag given on the command line wins.
@@ -82,6 +83,10 @@ func newRoot() *cobra.Command {
 	f.DurationVar(&cfg.GroupCommit.Window, "group-commit-window", 0, "how long a write batch waits for more writes (default 1ms)")
 	f.IntVar(&cfg.GroupCommit.MaxBatch, "group-commit-max", 0, "most writes in one batch (default 256)")
 	f.BoolVar(&cfg.FollowerReads, "follower-reads", false, "serve analyst reads from a snapshot a few seconds old (CockroachDB follower reads)")
+	f.StringVar(&cfg.BootstrapKeyFile, "bootstrap-key-file", "data/admin.key",
+		"when the store has no API key, create an admin key for the default tenant and write it here (mode 0600); empty: never")
+	f.Float64Var(&cfg.RateLimit.PerSecond, "rate-limit", 1000, "requests per second each API key may make on average; 0: unlimited")
+	f.IntVar(&cfg.RateLimit.Burst, "rate-burst", 2000, "requests an API key may make at once above its rate")
 
 	migrate := &cobra.Command{
 		Use:   "migrate",
@@ -96,7 +101,7 @@ func newRoot() *cobra.Command {
 			return st.Close()
 		},
 	}
-	root.AddCommand(serve, migrate)
+	root.AddCommand(serve, migrate, newKeysCommand(&cfg))
 	return root
 }
 

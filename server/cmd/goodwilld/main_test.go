@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,7 +44,8 @@ func serve(t *testing.T, bin, db string) (*exec.Cmd, string, *bytes.Buffer) {
 	t.Helper()
 	httpAddr := freeAddr(t)
 	cmd := exec.Command(bin, "serve", "--db", db)
-	cmd.Env = append(os.Environ(), "GOODWILL_GRPC_ADDR="+freeAddr(t), "GOODWILL_HTTP_ADDR="+httpAddr, "GOODWILL_LOG_FORMAT=json")
+	cmd.Env = append(os.Environ(), "GOODWILL_GRPC_ADDR="+freeAddr(t), "GOODWILL_HTTP_ADDR="+httpAddr, "GOODWILL_LOG_FORMAT=json",
+		"GOODWILL_BOOTSTRAP_KEY_FILE="+keyPath(db))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -67,12 +69,42 @@ func serve(t *testing.T, bin, db string) (*exec.Cmd, string, *bytes.Buffer) {
 	}
 }
 
-func balanceEvents(t *testing.T, base, customer string) float64 {
+// keyPath is where the bootstrap key of the store db goes: beside it.
+func keyPath(db string) string {
+	return filepath.Join(filepath.Dir(strings.TrimPrefix(db, "sqlite:")), "admin.key")
+}
+
+func readToken(t *testing.T, db string) string {
 	t.Helper()
-	resp, err := http.Get(base + "/v1/customers/" + customer + "/balance")
+	raw, err := os.ReadFile(keyPath(db))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return strings.TrimSpace(string(raw))
+}
+
+// call sends one REST request with token ("" for none).
+func call(t *testing.T, token, method, url, body string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func balanceEvents(t *testing.T, base, token, customer string) float64 {
+	t.Helper()
+	resp := call(t, token, http.MethodGet, base+"/v1/customers/"+customer+"/balance", "")
 	defer resp.Body.Close()
 	var body struct {
 		Balance struct {
@@ -92,12 +124,9 @@ func TestServeStopsOnSIGTERMAndKeepsData(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "data", "goodwill.db")
 	cmd, base, out := serve(t, bin, db)
 
-	resp, err := http.Post(base+"/v1/customers/c1/events", "application/json",
-		strings.NewReader(`{"kind":"EVENT_KIND_RELIABLE_DELIVERY","idempotencyKey":"k1"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	token := readToken(t, db)
+	resp := call(t, token, http.MethodPost, base+"/v1/customers/c1/events",
+		`{"kind":"EVENT_KIND_RELIABLE_DELIVERY","idempotencyKey":"k1"}`)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("record: %s", resp.Status)
 	}
@@ -124,7 +153,7 @@ func TestServeStopsOnSIGTERMAndKeepsData(t *testing.T) {
 	}
 
 	_, base2, _ := serve(t, bin, db)
-	if n := balanceEvents(t, base2, "c1"); n != 1 {
+	if n := balanceEvents(t, base2, token, "c1"); n != 1 {
 		t.Errorf("after restart c1 has %v events, want 1", n)
 	}
 }
@@ -157,5 +186,89 @@ func TestBadConfigurationFailsClearly(t *testing.T) {
 				t.Errorf("output leaks a password:\n%s", out)
 			}
 		})
+	}
+}
+
+// The zero-setup path and the keys commands, through the real binary: a
+// fresh store gets an admin key in a file only its owner can read; nothing
+// is served without a key; `keys create` prints a secret that works for its
+// role only, `keys list` never shows secrets, `keys revoke` shuts a key out.
+func TestKeysCommandsAndBootstrap(t *testing.T) {
+	bin := buildBinary(t)
+	db := "sqlite:" + filepath.Join(t.TempDir(), "data", "goodwill.db")
+	_, base, out := serve(t, bin, db)
+
+	fi, err := os.Stat(keyPath(db))
+	if err != nil {
+		t.Fatalf("no bootstrap key file: %v\n%s", err, out)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("bootstrap key file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if !strings.Contains(out.String(), keyPath(db)) {
+		t.Errorf("the log does not say where the bootstrap key is:\n%s", out)
+	}
+	admin := readToken(t, db)
+	events := base + "/v1/customers/c1/events"
+	body := `{"kind":"EVENT_KIND_CREDIT"}`
+	if r := call(t, "", http.MethodPost, events, body); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("no key: %s, want 401", r.Status)
+	}
+	if r := call(t, admin, http.MethodPost, events, body); r.StatusCode != http.StatusOK {
+		t.Fatalf("admin key: %s", r.Status)
+	}
+
+	keys := func(args ...string) (string, string) {
+		t.Helper()
+		cmd := exec.Command(bin, append(append([]string{"keys"}, args...), "--db", db)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("keys %v: %v\n%s", args, err, stderr.String())
+		}
+		return strings.TrimSpace(stdout.String()), stderr.String()
+	}
+	reader, created := keys("create", "--role", "reader", "--name", "analytics")
+	if !strings.HasPrefix(reader, "gwk_") || strings.Contains(reader, "\n") {
+		t.Fatalf("keys create printed %q, want one token", reader)
+	}
+	if r := call(t, reader, http.MethodGet, base+"/v1/customers/c1/balance", ""); r.StatusCode != http.StatusOK {
+		t.Errorf("reader reading: %s", r.Status)
+	}
+	if r := call(t, reader, http.MethodPost, events, body); r.StatusCode != http.StatusForbidden {
+		t.Errorf("reader writing: %s, want 403", r.Status)
+	}
+
+	list, _ := keys("list")
+	if !strings.Contains(list, "analytics") || !strings.Contains(list, "reader") || !strings.Contains(list, "bootstrap admin") {
+		t.Errorf("keys list:\n%s", list)
+	}
+	for _, tok := range []string{reader, admin} {
+		if _, secret, _ := strings.Cut(strings.TrimPrefix(tok, "gwk_"), "_"); strings.Contains(list, secret) {
+			t.Errorf("keys list shows a secret:\n%s", list)
+		}
+	}
+	m := regexp.MustCompile(`created key ([0-9a-f]+) `).FindStringSubmatch(created)
+	if m == nil {
+		t.Fatalf("keys create did not name the key:\n%s", created)
+	}
+	id := m[1]
+	keys("revoke", id)
+	list, _ = keys("list")
+	if !strings.Contains(list, id) || strings.Contains(strings.SplitN(list[strings.Index(list, id):], "\n", 2)[0], " - ") {
+		t.Errorf("revoked key not marked revoked:\n%s", list)
+	}
+	// The server caches a verified key for up to auth.CacheTTL.
+	deadline := time.Now().Add(10 * time.Second)
+	for call(t, reader, http.MethodGet, base+"/v1/customers/c1/balance", "").StatusCode != http.StatusUnauthorized {
+		if time.Now().After(deadline) {
+			t.Fatal("a revoked key still works after 10s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	cmd := exec.Command(bin, "keys", "create", "--role", "owner", "--db", db)
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "--role") {
+		t.Errorf("bad role: %v %s", err, b)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/goodwill-ledger/goodwill/server/auth"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 	"github.com/goodwill-ledger/goodwill/server/store/pgtest"
 	"github.com/goodwill-ledger/goodwill/server/store/postgres"
@@ -35,6 +36,10 @@ func TestConformance(t *testing.T) {
 	for _, srv := range pgtest.Servers() {
 		t.Run(srv.Name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) ledger.Store {
+				s, _ := open(t, srv)
+				return s
+			})
+			storetest.RunKeys(t, func(t *testing.T) auth.KeyStore {
 				s, _ := open(t, srv)
 				return s
 			})

@@ -15,6 +15,7 @@ import (
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/goodwill-ledger/goodwill/server/auth"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 	"github.com/goodwill-ledger/goodwill/server/store/sqlite"
 	"github.com/goodwill-ledger/goodwill/server/store/storetest"
@@ -41,6 +42,9 @@ func open(t *testing.T, path string) *sqlite.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) ledger.Store {
+		return open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	})
+	storetest.RunKeys(t, func(t *testing.T) auth.KeyStore {
 		return open(t, filepath.Join(t.TempDir(), "ledger.db"))
 	})
 }

@@ -1,0 +1,394 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/goodwill-ledger/goodwill/client"
+	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
+	"github.com/goodwill-ledger/goodwill/server/api"
+	"github.com/goodwill-ledger/goodwill/server/app"
+	"github.com/goodwill-ledger/goodwill/server/auth"
+	"github.com/goodwill-ledger/goodwill/server/store"
+)
+
+// ids are the names the calls below use; each tenant seeds its own.
+type ids struct {
+	customer, event, job, incident string
+}
+
+// rpcCall makes one valid call of a method.
+type rpcCall func(ctx context.Context, c *client.Client, x ids) error
+
+// everyRPC has one call per method of the service; TestEveryRPCIsCovered
+// keeps it complete, so the role and tenant tests below cover every RPC.
+var everyRPC = map[string]rpcCall{
+	goodwillv1.GoodwillService_UpsertCustomer_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.UpsertCustomer(ctx, &goodwillv1.UpsertCustomerRequest{CustomerId: x.customer,
+			Customer: &goodwillv1.Customer{DisplayName: "Ada", Segment: "gold"}})
+		return err
+	},
+	goodwillv1.GoodwillService_GetCustomer_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.GetCustomer(ctx, &goodwillv1.GetCustomerRequest{CustomerId: x.customer})
+		return err
+	},
+	goodwillv1.GoodwillService_RecordEvent_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.RecordEvent(ctx, &goodwillv1.RecordEventRequest{CustomerId: x.customer,
+			Event: &goodwillv1.Event{Kind: credit, IdempotencyKey: "shared-key"}})
+		return err
+	},
+	goodwillv1.GoodwillService_RecordEvents_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.RecordEvents(ctx, &goodwillv1.RecordEventsRequest{Events: []*goodwillv1.Event{
+			{CustomerId: x.customer, Kind: delivery, IdempotencyKey: "shared-batch-key"}}})
+		return err
+	},
+	goodwillv1.GoodwillService_ListEvents_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.ListEvents(ctx, &goodwillv1.ListEventsRequest{CustomerId: x.customer})
+		return err
+	},
+	goodwillv1.GoodwillService_ReverseEvent_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.ReverseEvent(ctx, &goodwillv1.ReverseEventRequest{CustomerId: x.customer, EventId: x.event})
+		return err
+	},
+	goodwillv1.GoodwillService_RecordIncident_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.RecordIncident(ctx, &goodwillv1.RecordIncidentRequest{IncidentId: x.incident,
+			CustomerIds: []string{x.customer}, DurationHours: 1})
+		return err
+	},
+	goodwillv1.GoodwillService_GetBalance_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.GetBalance(ctx, &goodwillv1.GetBalanceRequest{CustomerId: x.customer})
+		return err
+	},
+	goodwillv1.GoodwillService_ExplainBalance_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.ExplainBalance(ctx, &goodwillv1.ExplainBalanceRequest{CustomerId: x.customer})
+		return err
+	},
+	goodwillv1.GoodwillService_GetBalanceHistory_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		now := time.Now()
+		_, err := c.GetBalanceHistory(ctx, &goodwillv1.GetBalanceHistoryRequest{CustomerId: x.customer,
+			Start: timestamppb.New(now.Add(-48 * time.Hour)), End: timestamppb.New(now), Step: durationpb.New(time.Hour)})
+		return err
+	},
+	goodwillv1.GoodwillService_ListBalances_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		_, err := c.ListBalances(ctx, &goodwillv1.ListBalancesRequest{})
+		return err
+	},
+	goodwillv1.GoodwillService_SummarizeBalances_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		_, err := c.SummarizeBalances(ctx, &goodwillv1.SummarizeBalancesRequest{})
+		return err
+	},
+	goodwillv1.GoodwillService_ListOutreach_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		_, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY})
+		return err
+	},
+	goodwillv1.GoodwillService_GetPolicy_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		_, err := c.GetPolicy(ctx, &goodwillv1.GetPolicyRequest{})
+		return err
+	},
+	goodwillv1.GoodwillService_SetPolicy_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		// Any well-formed policy will do: the default one, written back.
+		p := proto.Clone(defaultPolicy).(*goodwillv1.Policy)
+		_, err := c.SetPolicy(ctx, &goodwillv1.SetPolicyRequest{Policy: p})
+		return err
+	},
+	goodwillv1.GoodwillService_GetRecomputeJob_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.GetRecomputeJob(ctx, &goodwillv1.GetRecomputeJobRequest{JobId: x.job})
+		return err
+	},
+}
+
+// defaultPolicy is the built-in policy as the API shows it, read once.
+var defaultPolicy *goodwillv1.Policy
+
+func loadDefaultPolicy(t *testing.T, s *testServer) {
+	t.Helper()
+	if defaultPolicy != nil {
+		return
+	}
+	g, err := s.GetPolicy(t.Context(), &goodwillv1.GetPolicyRequest{Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaultPolicy = g.GetPolicy()
+}
+
+func TestEveryRPCIsCovered(t *testing.T) {
+	sd := goodwillv1.GoodwillService_ServiceDesc
+	for _, m := range sd.Methods {
+		if full := "/" + sd.ServiceName + "/" + m.MethodName; everyRPC[full] == nil {
+			t.Errorf("%s has no call in everyRPC: the access tests do not cover it", full)
+		}
+	}
+	if len(everyRPC) != len(sd.Methods)+len(sd.Streams) {
+		t.Errorf("everyRPC has %d calls for %d methods", len(everyRPC), len(sd.Methods)+len(sd.Streams))
+	}
+}
+
+// Every RPC: no key and a bad key are UNAUTHENTICATED; each role reaches
+// exactly the methods the table gives it and gets PERMISSION_DENIED for
+// the rest.
+func TestEveryRPCChecksKeyAndRole(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "")
+	loadDefaultPolicy(t, s)
+	ctx := t.Context()
+	x := ids{customer: "c1", event: "no-such-event", job: "no-such-job", incident: "inc-1"}
+	rec := record(t, s, pev("c1", credit, 1, time.Now().Add(-time.Hour)))
+	x.event = rec.GetEvent().GetEventId()
+
+	_, forged, _ := auth.CreateKey(ctx, openKeyStore(t), quietLog(), "default", auth.Admin, "", "test")
+	callers := map[string]*client.Client{
+		"no key":     s.dialAs(t, ""),
+		"forged key": s.dialAs(t, forged), // a real token, from another store
+		"garbage":    s.dialAs(t, "gwk_not-a-key"),
+	}
+	keys := map[auth.Role]*client.Client{}
+	for _, r := range []auth.Role{auth.Reader, auth.Writer, auth.Admin} {
+		keys[r] = s.dialAs(t, s.newKey(t, "default", r))
+	}
+	for method, call := range everyRPC {
+		for name, c := range callers {
+			if code := status.Code(call(ctx, c, x)); code != codes.Unauthenticated {
+				t.Errorf("%s with %s: %v, want Unauthenticated", method, name, code)
+			}
+		}
+		need := api.RequiredRole(method)
+		for role, c := range keys {
+			code := status.Code(call(ctx, c, x))
+			switch {
+			case role.Allows(need) && (code == codes.PermissionDenied || code == codes.Unauthenticated):
+				t.Errorf("%s as %s: %v, want it allowed (needs %s)", method, role, code, need)
+			case !role.Allows(need) && code != codes.PermissionDenied:
+				t.Errorf("%s as %s: %v, want PermissionDenied (needs %s)", method, role, code, need)
+			}
+		}
+	}
+}
+
+// Tenants: a key of tenant B cannot read, write, list, summarize or rank
+// tenant A's data through any RPC, even with the same customer ids,
+// idempotency keys, incident ids and event ids.
+func TestTenantIsolationForEveryRPC(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "")
+	loadDefaultPolicy(t, s)
+	ctx := t.Context()
+	a := s.Client // admin of tenant "default"
+	b := s.dialAs(t, s.newKey(t, "tenant-b", auth.Admin))
+
+	// Tenant A's data: c1 overdrawn (on the recovery list), c2 a promoter,
+	// an incident, a policy change and its job.
+	x := ids{customer: "c1", incident: "inc-1"}
+	for _, name := range []string{
+		goodwillv1.GoodwillService_UpsertCustomer_FullMethodName, goodwillv1.GoodwillService_RecordEvent_FullMethodName,
+		goodwillv1.GoodwillService_RecordEvents_FullMethodName, goodwillv1.GoodwillService_RecordIncident_FullMethodName,
+	} {
+		if err := everyRPC[name](ctx, a, x); err != nil {
+			t.Fatalf("seeding A with %s: %v", name, err)
+		}
+	}
+	for i := range 6 {
+		rec := record(t, s, pev("c2", goodwillv1.EventKind_EVENT_KIND_SUGGESTION_ADOPTED, 1, time.Now().Add(-time.Duration(i)*time.Hour)))
+		x.event = rec.GetEvent().GetEventId()
+	}
+	set, err := a.SetPolicy(ctx, &goodwillv1.SetPolicyRequest{Policy: proto.Clone(defaultPolicy).(*goodwillv1.Policy)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.job = set.GetJob().GetJobId()
+	waitJob(t, s, x.job)
+	before := tenantView(t, a)
+	if len(before.balances) != 2 || before.outreach == 0 || before.policy != 2 {
+		t.Fatalf("tenant A seeded wrongly: %+v", before)
+	}
+
+	// B reads A's ids: nothing is there.
+	xb := ids{customer: "c2", event: x.event, job: x.job, incident: "inc-1"}
+	for _, name := range []string{
+		goodwillv1.GoodwillService_GetCustomer_FullMethodName, goodwillv1.GoodwillService_GetBalance_FullMethodName,
+		goodwillv1.GoodwillService_ExplainBalance_FullMethodName, goodwillv1.GoodwillService_GetBalanceHistory_FullMethodName,
+		goodwillv1.GoodwillService_ReverseEvent_FullMethodName, goodwillv1.GoodwillService_GetRecomputeJob_FullMethodName,
+	} {
+		if code := status.Code(everyRPC[name](ctx, b, xb)); code != codes.NotFound {
+			t.Errorf("tenant B %s on A's ids: %v, want NotFound", name, code)
+		}
+	}
+	if ev, err := b.ListEvents(ctx, &goodwillv1.ListEventsRequest{CustomerId: "c2"}); status.Code(err) != codes.NotFound && len(ev.GetEvents()) != 0 {
+		t.Errorf("tenant B lists A's events: %v, %v", ev.GetEvents(), err)
+	}
+	if empty := tenantView(t, b); len(empty.balances) != 0 || empty.outreach != 0 || empty.customers != 0 || empty.policy != 1 {
+		t.Errorf("tenant B sees %+v, want nothing and the built-in policy", empty)
+	}
+	if _, err := b.GetPolicy(ctx, &goodwillv1.GetPolicyRequest{Version: 2}); status.Code(err) != codes.NotFound {
+		t.Errorf("tenant B reads A's policy version 2: %v", err)
+	}
+
+	// B writes with A's ids and keys: its own, new data.
+	for name, call := range everyRPC {
+		if api.RequiredRole(name) == auth.Reader {
+			continue
+		}
+		err := call(ctx, b, ids{customer: "c1", event: x.event, job: x.job, incident: "inc-1"})
+		if name == goodwillv1.GoodwillService_ReverseEvent_FullMethodName {
+			if status.Code(err) != codes.NotFound {
+				t.Errorf("tenant B reversing A's event: %v, want NotFound", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("tenant B %s: %v", name, err)
+		}
+	}
+	rec, err := b.RecordEvent(ctx, &goodwillv1.RecordEventRequest{CustomerId: "c1",
+		Event: &goodwillv1.Event{Kind: credit, IdempotencyKey: "shared-key"}})
+	if err != nil || !rec.GetReplayed() || rec.GetBalance().GetEventCount() != 3 {
+		t.Errorf("B's replay of its own key: %v (replayed %v, %d events), want B's c1 with 3 events",
+			err, rec.GetReplayed(), rec.GetBalance().GetEventCount())
+	}
+	if after := tenantView(t, b); len(after.balances) != 1 || after.policy != 2 {
+		t.Errorf("tenant B after its writes: %+v, want only its c1 and its own version 2", after)
+	}
+
+	// A is untouched by all of it.
+	if after := tenantView(t, a); !after.equal(before) {
+		t.Errorf("tenant A changed:\n before %+v\n after  %+v", before, after)
+	}
+
+	// REST goes through the same checks.
+	bREST := s.newKey(t, "tenant-b", auth.Reader)
+	if r := s.restAs(t, bREST, http.MethodGet, "/v1/customers/c2/balance", nil); r.Status != http.StatusNotFound {
+		t.Errorf("tenant B over REST reads A's c2: HTTP %d %s", r.Status, r.Raw)
+	}
+}
+
+// openKeyStore opens a store of its own, to forge keys no server knows.
+func openKeyStore(t *testing.T) auth.KeyStore {
+	t.Helper()
+	st, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "other.db"), store.Options{Migrate: true, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// view is what a tenant can see of itself.
+type view struct {
+	balances  []string // customer:event count
+	customers int64
+	outreach  int
+	policy    int64
+	events    int
+}
+
+func (v view) equal(w view) bool {
+	return slices.Equal(v.balances, w.balances) && v.customers == w.customers && v.outreach == w.outreach &&
+		v.policy == w.policy && v.events == w.events
+}
+
+func tenantView(t *testing.T, c *client.Client) view {
+	t.Helper()
+	ctx := t.Context()
+	var v view
+	lb, err := c.ListBalances(ctx, &goodwillv1.ListBalancesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range lb.GetBalances() {
+		b := e.GetBalance()
+		v.balances = append(v.balances, fmt.Sprintf("%s:%d", b.GetCustomerId(), b.GetEventCount()))
+		v.events += int(b.GetEventCount())
+	}
+	sum, err := c.SummarizeBalances(ctx, &goodwillv1.SummarizeBalancesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seg := range sum.GetSegments() {
+		if seg.GetOverall() {
+			v.customers = seg.GetCustomers()
+		}
+	}
+	for _, p := range []goodwillv1.OutreachPurpose{goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY, goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_ADVOCACY} {
+		o, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.outreach += len(o.GetEntries())
+	}
+	g, err := c.GetPolicy(ctx, &goodwillv1.GetPolicyRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.policy = g.GetActiveVersion()
+	return v
+}
+
+// Over the limit a key gets RESOURCE_EXHAUSTED (REST 429 with a JSON body);
+// other keys and the open endpoints are not affected.
+func TestRateLimitPerKey(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "", func(c *app.Config) { c.RateLimit = auth.RateLimits{PerSecond: 0.001, Burst: 3} })
+	ctx := t.Context()
+	for i := range 3 {
+		if _, err := s.GetPolicy(ctx, &goodwillv1.GetPolicyRequest{}); err != nil {
+			t.Fatalf("call %d within the burst: %v", i, err)
+		}
+	}
+	_, err := s.GetPolicy(ctx, &goodwillv1.GetPolicyRequest{})
+	wantCode(t, err, codes.ResourceExhausted)
+	if r := s.rest(t, http.MethodGet, "/v1/policy", nil); r.Status != http.StatusTooManyRequests || r.Body["message"] == nil {
+		t.Errorf("REST over the limit: HTTP %d %s, want 429 with a JSON message", r.Status, r.Raw)
+	}
+	other := s.dialAs(t, s.newKey(t, "default", auth.Reader))
+	if _, err := other.GetPolicy(ctx, &goodwillv1.GetPolicyRequest{}); err != nil {
+		t.Errorf("another key: %v", err)
+	}
+	if h, err := s.Health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health while limited: %v, %v", h, err)
+	}
+}
+
+// Without a key: 401 with a JSON body naming what is missing, 403 for the
+// wrong role; health, /healthz and /openapi.json stay open.
+func TestRESTAuthErrorsAndOpenEndpoints(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "")
+	ctx := t.Context()
+	r := s.restAs(t, "", http.MethodGet, "/v1/customers/c1/balance", nil)
+	if r.Status != http.StatusUnauthorized || r.Body["message"] == nil {
+		t.Errorf("no key: HTTP %d %s, want 401 with a JSON message", r.Status, r.Raw)
+	}
+	if r := s.restAs(t, "gwk_bogus", http.MethodGet, "/v1/customers/c1/balance", nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("bad key: HTTP %d %s", r.Status, r.Raw)
+	}
+	reader := s.newKey(t, "default", auth.Reader)
+	if r := s.restAs(t, reader, http.MethodPost, "/v1/customers/c1/events", map[string]any{"kind": "EVENT_KIND_CREDIT"}); r.Status != http.StatusForbidden || r.Body["message"] == nil {
+		t.Errorf("reader writing: HTTP %d %s, want 403 with a JSON message", r.Status, r.Raw)
+	}
+	for _, path := range []string{"/healthz", "/openapi.json"} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.baseURL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s without a key: %s", path, resp.Status)
+		}
+	}
+	if h, err := s.dialAs(t, "").Health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("gRPC health without a key: %v, %v", h, err)
+	}
+}

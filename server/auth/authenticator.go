@@ -1,0 +1,102 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+)
+
+// Principal is who is calling: the key and what it grants.
+type Principal struct {
+	KeyID  string
+	Tenant string
+	Role   Role
+}
+
+// ErrUnauthenticated is returned for a missing, malformed, unknown or
+// revoked key. Callers are told no more than that.
+var ErrUnauthenticated = errors.New("a valid API key is required")
+
+// CacheTTL is how long a verified key is trusted without reading the store
+// again: the longest a revocation takes to reach another server.
+const CacheTTL = 5 * time.Second
+
+// maxCached bounds the cache; when full it is emptied (keys in use come
+// back on their next call).
+const maxCached = 10_000
+
+// Authenticator checks tokens against a KeyStore, caching verified keys
+// for CacheTTL so a request costs no store round trip.
+type Authenticator struct {
+	store KeyStore
+	now   func() time.Time
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	key     Key
+	fetched time.Time
+}
+
+// NewAuthenticator returns an Authenticator over st.
+func NewAuthenticator(st KeyStore) *Authenticator {
+	return &Authenticator{store: st, now: time.Now, cache: map[string]cached{}}
+}
+
+// Authenticate returns the principal a token stands for. Errors:
+// ErrUnauthenticated, or the store's error when it cannot answer.
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (Principal, error) {
+	id, secret, err := ParseToken(token)
+	if err != nil {
+		return Principal{}, ErrUnauthenticated
+	}
+	k, err := a.key(ctx, id)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if k.Revoked() || !secretMatches(secret, k.Hash) {
+		return Principal{}, ErrUnauthenticated
+	}
+	return Principal{KeyID: k.ID, Tenant: k.Tenant, Role: k.Role}, nil
+}
+
+func (a *Authenticator) key(ctx context.Context, id string) (Key, error) {
+	now := a.now()
+	a.mu.Lock()
+	c, ok := a.cache[id]
+	a.mu.Unlock()
+	if ok && now.Sub(c.fetched) < CacheTTL {
+		return c.key, nil
+	}
+	k, err := a.store.Key(ctx, id)
+	if err != nil {
+		return k, err
+	}
+	a.mu.Lock()
+	if len(a.cache) >= maxCached {
+		clear(a.cache)
+	}
+	a.cache[id] = cached{key: k, fetched: now}
+	a.mu.Unlock()
+	return k, nil
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the caller the request was authenticated as.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}

@@ -1,0 +1,110 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/goodwill-ledger/goodwill/server/auth"
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/sqlite"
+)
+
+// countingKeys counts the key reads that reach the real store.
+type countingKeys struct {
+	auth.KeyStore
+	reads atomic.Int64
+}
+
+func (c *countingKeys) Key(ctx context.Context, id string) (auth.Key, error) {
+	c.reads.Add(1)
+	return c.KeyStore.Key(ctx, id)
+}
+
+func openKeys(t *testing.T) *countingKeys {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "k.db"), sqlite.Options{Migrate: true, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &countingKeys{KeyStore: st}
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestAuthenticator(t *testing.T) {
+	ctx := t.Context()
+	st := openKeys(t)
+	k, token, err := auth.CreateKey(ctx, st, quiet(), "acme", auth.Writer, "ingest", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k.Hash) != 32 || strings.Contains(string(k.Hash), token) {
+		t.Fatalf("stored hash %x", k.Hash)
+	}
+	now := time.Unix(1_000_000, 0)
+	a := auth.NewAuthenticator(st)
+	auth.SetClock(a, func() time.Time { return now })
+
+	p, err := a.Authenticate(ctx, token)
+	if err != nil || p != (auth.Principal{KeyID: k.ID, Tenant: "acme", Role: auth.Writer}) {
+		t.Fatalf("Authenticate = %+v, %v", p, err)
+	}
+	// A wrong secret for a real id, an unknown id, garbage.
+	_, other, err := auth.CreateKey(ctx, openKeys(t), quiet(), "acme", auth.Writer, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := len("gwk_") + auth.IDLen + 1
+	wrongSecret := token[:cut] + other[cut:]
+	for _, bad := range []string{wrongSecret, other, "nonsense", ""} {
+		if _, err := a.Authenticate(ctx, bad); !errors.Is(err, auth.ErrUnauthenticated) {
+			t.Errorf("Authenticate(%q) err = %v, want ErrUnauthenticated", bad, err)
+		}
+	}
+
+	// Cached: a second call within the TTL does not read the store.
+	reads := st.reads.Load()
+	if _, err := a.Authenticate(ctx, token); err != nil || st.reads.Load() != reads {
+		t.Errorf("cached call: err %v, %d store reads", err, st.reads.Load()-reads)
+	}
+	// Revoked: still accepted from the cache within the TTL, refused after.
+	if err := auth.RevokeKey(ctx, st, quiet(), k.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(auth.CacheTTL + time.Millisecond)
+	if _, err := a.Authenticate(ctx, token); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("revoked key after the TTL: %v, want ErrUnauthenticated", err)
+	}
+	if err := auth.RevokeKey(ctx, st, quiet(), "absent", "test"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("revoking an unknown key: %v, want ErrNotFound", err)
+	}
+}
+
+func TestCreateKeyValidates(t *testing.T) {
+	st := openKeys(t)
+	for _, tc := range []struct {
+		tenant, name, field string
+		role                auth.Role
+	}{
+		{"", "", "tenant", auth.Reader}, {"a b", "", "tenant", auth.Reader}, {strings.Repeat("t", 129), "", "tenant", auth.Reader},
+		{"acme", "", "role", auth.RoleUnspecified}, {"acme", "", "role", auth.Role(9)},
+		{"acme", strings.Repeat("n", 201), "name", auth.Reader},
+	} {
+		_, _, err := auth.CreateKey(context.Background(), st, quiet(), tc.tenant, tc.role, tc.name, "test")
+		var le *ledger.Error
+		if !errors.As(err, &le) || le.Field != tc.field {
+			t.Errorf("CreateKey(%q, %v, %d-byte name) = %v, want an error naming %s", tc.tenant, tc.role, len(tc.name), err, tc.field)
+		}
+	}
+	if ks, err := st.Keys(context.Background(), ""); err != nil || len(ks) != 0 {
+		t.Errorf("%d keys stored by invalid requests (%v)", len(ks), err)
+	}
+}
