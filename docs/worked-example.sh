@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The README's worked example: a customer loses goodwill in an outage, gets a
 # credit and a response, and climbs back out of the outreach list.
-# Run it against a fresh `make run` (it needs curl and jq).
+# Run it against a fresh `make run` (it needs curl and jq), from the
+# repository root: it sends the admin key `make run` wrote to data/admin.key.
 set -euo pipefail
 B=${GOODWILL_HTTP:-localhost:8080}
+KEY=${GOODWILL_KEY:-$(cat data/admin.key)}
+curl() { command curl -H "Authorization: Bearer $KEY" "$@"; }
 d() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
 record() { # customer kind magnitude when key
   curl -sf -XPOST "$B/v1/customers/$1/events" \
