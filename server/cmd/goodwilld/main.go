@@ -4,7 +4,8 @@
 //	goodwilld migrate   apply pending store migrations and exit
 //
 // Every flag has a GOODWILL_* environment equivalent (--grpc-addr is
-// GOODWILL_GRPC_ADDR); a flag given on the command line wins.
+// GOODWILL_GRPC_ADDR; --cors-origin, repeatable, is GOODWILL_CORS_ORIGINS,
+// comma-separated); a flag given on the command line wins.
 package main
 
 import (
@@ -82,6 +83,10 @@ func newRoot() *cobra.Command {
 	f.DurationVar(&cfg.GroupCommit.Window, "group-commit-window", 0, "how long a write batch waits for more writes (default 1ms)")
 	f.IntVar(&cfg.GroupCommit.MaxBatch, "group-commit-max", 0, "most writes in one batch (default 256)")
 	f.BoolVar(&cfg.FollowerReads, "follower-reads", false, "serve analyst reads from a snapshot a few seconds old (CockroachDB follower reads)")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve gRPC over TLS and REST over HTTPS (needs --tls-key)")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
+	f.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "PEM CA file: require client certificates signed by it, gRPC and HTTPS (mutual TLS)")
+	f.StringSliceVar(&cfg.CORSOrigins, "cors-origin", nil, "browser origin allowed to call the REST API, such as https://app.example.com (repeatable or comma-separated; default none)")
 
 	migrate := &cobra.Command{
 		Use:   "migrate",
@@ -100,12 +105,19 @@ func newRoot() *cobra.Command {
 	return root
 }
 
+// envNames are the variables not derived from their flag's name: a
+// repeatable flag named in the singular reads a plural variable.
+var envNames = map[string]string{"cors-origin": "GOODWILL_CORS_ORIGINS"}
+
 // bindEnv sets every flag not given on the command line from its GOODWILL_*
 // variable, if set.
 func bindEnv(fs *pflag.FlagSet) error {
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
 		env := "GOODWILL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if name, ok := envNames[f.Name]; ok {
+			env = name
+		}
 		if v, ok := os.LookupEnv(env); ok && !f.Changed && err == nil {
 			if serr := f.Value.Set(v); serr != nil {
 				err = fmt.Errorf("%s=%q: %w", env, v, serr)
