@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,7 +46,22 @@ type Config struct {
 	// fresh install can be used at once and is never open without a key.
 	// Empty: no bootstrap (goodwilld's flag defaults to data/admin.key).
 	BootstrapKeyFile string
-	Logger           *slog.Logger
+
+	// TLSCert and TLSKey are PEM files holding the server's certificate
+	// (chain) and private key. With both, gRPC serves TLS and the gateway
+	// HTTPS; with neither, both serve plaintext.
+	TLSCert string
+	TLSKey  string
+	// TLSClientCA is a PEM file of CA certificates. With it (TLS required),
+	// gRPC and HTTPS demand a client certificate signed by one of them
+	// (mutual TLS).
+	TLSClientCA string
+	// CORSOrigins are the browser origins (https://app.example.com) the
+	// REST gateway answers CORS requests from. Empty (the default) means no
+	// CORS headers at all.
+	CORSOrigins []string
+
+	Logger *slog.Logger
 	// Now replaces the clock (tests only).
 	Now func() time.Time
 }
@@ -61,6 +77,7 @@ const (
 // listeners bound: ready to Run.
 type Completed struct {
 	cfg     Config
+	tls     *tls.Config // nil: plaintext
 	store   store.Backend
 	grpcLis net.Listener
 	httpLis net.Listener
@@ -93,6 +110,15 @@ func (c Config) Complete(ctx context.Context) (*Completed, error) {
 		c.Logger = slog.Default()
 	}
 	c.Limits = c.Limits.WithDefaults()
+	// Configuration mistakes first: nothing is opened or bound yet.
+	tlsCfg, err := loadTLS(c.TLSCert, c.TLSKey, c.TLSClientCA, c.Logger)
+	if err != nil {
+		return nil, err
+	}
+	c.CORSOrigins = trimOrigins(c.CORSOrigins)
+	if err := checkCORSOrigins(c.CORSOrigins); err != nil {
+		return nil, err
+	}
 
 	st, err := store.Open(ctx, c.DB, store.Options{Migrate: !c.NoAutoMigrate, Logger: c.Logger})
 	if err != nil {
@@ -113,7 +139,7 @@ func (c Config) Complete(ctx context.Context) (*Completed, error) {
 		grpcLis.Close()
 		return nil, fmt.Errorf("listen for HTTP on %s: %w", c.HTTPAddr, err)
 	}
-	return &Completed{cfg: c, store: st, grpcLis: grpcLis, httpLis: httpLis, log: c.Logger,
+	return &Completed{cfg: c, tls: tlsCfg, store: st, grpcLis: grpcLis, httpLis: httpLis, log: c.Logger,
 		policy: ledger.DefaultPolicy(), limits: c.Limits}, nil
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -12,10 +14,12 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 	"github.com/goodwill-ledger/goodwill/server/api"
@@ -42,28 +46,54 @@ func (c *Completed) Run(ctx context.Context) error {
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthSrv.SetServingStatus(goodwillv1.GoodwillService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 
-	grpcSrv := grpc.NewServer(c.grpcServerOptions()...)
-	goodwillv1.RegisterGoodwillServiceServer(grpcSrv, api.New(svc, log))
+	handler := api.New(svc, log)
+	// The public server: the gRPC port, with TLS when configured.
+	publicOpts := c.grpcServerOptions()
+	if c.tls != nil {
+		publicOpts = append(publicOpts, grpc.Creds(credentials.NewTLS(c.tls)))
+	}
+	grpcSrv := grpc.NewServer(publicOpts...)
+	goodwillv1.RegisterGoodwillServiceServer(grpcSrv, handler)
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 	reflection.Register(grpcSrv)
+	// The gateway's server: the same options (so the same interceptors) on
+	// an in-memory listener, which nothing outside this process can reach,
+	// so it needs no TLS.
+	internalLis := bufconn.Listen(internalBufferBytes)
+	internalSrv := grpc.NewServer(c.grpcServerOptions()...)
+	goodwillv1.RegisterGoodwillServiceServer(internalSrv, handler)
+	healthpb.RegisterHealthServer(internalSrv, healthSrv)
 
-	gw, err := gateway.New(ctx, gateway.Config{GRPCAddr: c.GRPCAddr(), MaxBodyBytes: int64(c.cfg.MaxRequestBytes)})
+	gw, err := gateway.New(ctx, gateway.Config{Dial: internalLis.DialContext,
+		MaxBodyBytes: int64(c.cfg.MaxRequestBytes), CORSOrigins: c.cfg.CORSOrigins})
 	if err != nil {
 		svc.Close()
-		return errors.Join(err, c.grpcLis.Close(), c.httpLis.Close(), c.store.Close())
+		return errors.Join(err, c.grpcLis.Close(), c.httpLis.Close(), internalLis.Close(), c.store.Close())
 	}
 	httpSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, TLSConfig: c.tls,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelInfo)}
 
 	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range []struct {
+		srv *grpc.Server
+		lis net.Listener
+	}{{grpcSrv, c.grpcLis}, {internalSrv, internalLis}} {
+		g.Go(func() error {
+			if err := s.srv.Serve(s.lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				return err
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
-		if err := grpcSrv.Serve(c.grpcLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			return err
+		var err error
+		if c.tls != nil {
+			err = httpSrv.ServeTLS(c.httpLis, "", "") // certificates are in TLSConfig
+		} else {
+			err = httpSrv.Serve(c.httpLis)
 		}
-		return nil
-	})
-	g.Go(func() error {
-		if err := httpSrv.Serve(c.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
@@ -71,7 +101,8 @@ func (c *Completed) Run(ctx context.Context) error {
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	healthSrv.SetServingStatus(goodwillv1.GoodwillService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	log.Info("goodwilld serving", "grpc", c.GRPCAddr(), "http", c.HTTPAddr(), "db", c.cfg.DB,
-		"policy_version", c.policy.Version)
+		"policy_version", c.policy.Version, "tls", c.tls != nil, "client_certificates", c.cfg.TLSClientCA != "",
+		"cors_origins", c.cfg.CORSOrigins)
 
 	g.Go(func() error {
 		svc.RunRecompute(gctx, log, recomputePoll)
@@ -83,15 +114,23 @@ func (c *Completed) Run(ctx context.Context) error {
 		healthSrv.Shutdown() // every service reports NOT_SERVING from here on
 		sctx, cancel := context.WithTimeout(context.Background(), c.cfg.ShutdownTimeout)
 		defer cancel()
-		// REST first: its requests travel over gRPC and need it to finish.
+		// REST first: its requests travel over the internal gRPC server and
+		// need it to finish. Then both gRPC servers together.
 		herr := httpSrv.Shutdown(sctx)
 		stopped := make(chan struct{})
-		go func() { grpcSrv.GracefulStop(); close(stopped) }()
+		go func() {
+			var wg sync.WaitGroup
+			wg.Go(grpcSrv.GracefulStop)
+			wg.Go(internalSrv.GracefulStop)
+			wg.Wait()
+			close(stopped)
+		}()
 		select {
 		case <-stopped:
 		case <-sctx.Done():
 			log.Warn("shutdown deadline passed; cancelling in-flight gRPC calls")
 			grpcSrv.Stop()
+			internalSrv.Stop()
 		}
 		return errors.Join(herr, gw.Close())
 	})
@@ -126,6 +165,10 @@ func (c *Completed) grpcServerOptions() []grpc.ServerOption {
 		grpc.ChainStreamInterceptor(c.access.StreamInterceptors()...),
 	}
 }
+
+// internalBufferBytes is the in-memory buffer, per direction, of the
+// gateway's connection to its gRPC server.
+const internalBufferBytes = 1 << 20
 
 // recomputePoll is how often the recompute worker looks for jobs installed
 // through another replica (installs on this one wake it at once).

@@ -1,18 +1,25 @@
-// Package gateway serves the REST/JSON API. It translates HTTP to gRPC by
-// dialing the gRPC port, so every interceptor (logging, recovery, and later
-// auth and rate limits) runs once for both protocols. Beside the API it
-// serves /healthz and the OpenAPI document at /openapi.json.
+// Package gateway serves the REST/JSON API. It translates HTTP to gRPC over
+// a connection its caller provides (goodwilld gives it an in-process
+// channel to a gRPC server built with the same options as the public one),
+// so every interceptor (logging, recovery, and later auth and rate limits)
+// runs for both protocols. Beside the API it serves /healthz and the
+// OpenAPI document at /openapi.json, and answers CORS requests from the
+// configured origins only.
 //
-// It must never call the ledger directly.
+// It must never call the ledger directly, and never register handlers
+// in-process (Register...HandlerServer): that would skip the interceptors.
 package gateway
 
 import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/rs/cors"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -31,11 +38,29 @@ var openAPI []byte
 // page of events at the largest allowed sizes fits.
 const MaxResponseBytes = 64 << 20
 
-// Config says where the gRPC server is and how big a request body may be.
+// Config says how to reach the gRPC server, how big a request body may be
+// and which browser origins may call the API.
 type Config struct {
-	GRPCAddr     string
+	// Dial opens a connection to the gRPC server. The connection carries
+	// plaintext HTTP/2, so it must be one no one else can reach, such as an
+	// in-memory listener's (goodwilld uses bufconn).
+	Dial         func(ctx context.Context) (net.Conn, error)
 	MaxBodyBytes int64
+	// CORSOrigins are the origins browsers may call the API from ("*" for
+	// any, or a single-wildcard pattern such as https://*.example.com).
+	// Empty means no CORS headers at all, so browsers allow no other origin.
+	CORSOrigins []string
 }
+
+// CORS policy: the API's methods, and the headers a browser app needs (a
+// bearer token and a JSON body). No cookies: credentials are not allowed.
+var (
+	corsMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+	corsHeaders = []string{"Authorization", "Content-Type"}
+)
+
+// corsMaxAge is how long (seconds) a browser may cache a preflight answer.
+const corsMaxAge = 600
 
 // Gateway is the HTTP handler and the gRPC connection it forwards over.
 type Gateway struct {
@@ -43,10 +68,17 @@ type Gateway struct {
 	conn *grpc.ClientConn
 }
 
-// New dials the gRPC server (lazily: no request is made until one arrives)
-// and builds the HTTP handler.
+// New connects to the gRPC server through cfg.Dial (lazily: no connection
+// is made until a request arrives) and builds the HTTP handler.
 func New(ctx context.Context, cfg Config) (*Gateway, error) {
-	conn, err := grpc.NewClient(cfg.GRPCAddr,
+	if cfg.Dial == nil {
+		return nil, errors.New("gateway: Config.Dial is required")
+	}
+	// passthrough: the target is only a name; cfg.Dial picks the connection.
+	conn, err := grpc.NewClient("passthrough:///goodwilld-internal",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return cfg.Dial(ctx) }),
+		// Plaintext is right here: Dial's connection never leaves the
+		// process (see Config.Dial).
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		// Responses can be far larger than requests (a batch echoes every
 		// event; a page holds up to 1,000), so the receive limit is the
@@ -92,7 +124,19 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		_, _ = w.Write(openAPI)
 	})
 	root.Handle("/", limitBody(mux, cfg.MaxBodyBytes))
-	return &Gateway{Handler: root, conn: conn}, nil
+	var h http.Handler = root
+	// Without origins there is no CORS handler at all (rs/cors would
+	// default to allowing every origin).
+	if len(cfg.CORSOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins:   cfg.CORSOrigins,
+			AllowedMethods:   corsMethods,
+			AllowedHeaders:   corsHeaders,
+			AllowCredentials: false,
+			MaxAge:           corsMaxAge,
+		}).Handler(root)
+	}
+	return &Gateway{Handler: h, conn: conn}, nil
 }
 
 // Close closes the connection to the gRPC server.

@@ -5,7 +5,8 @@
 //	goodwilld keys      create, list and revoke API keys
 //
 // Every flag has a GOODWILL_* environment equivalent (--grpc-addr is
-// GOODWILL_GRPC_ADDR); a flag given on the command line wins.
+// GOODWILL_GRPC_ADDR; --cors-origin, repeatable, is GOODWILL_CORS_ORIGINS,
+// comma-separated); a flag given on the command line wins.
 package main
 
 import (
@@ -87,6 +88,10 @@ func newRoot() *cobra.Command {
 		"when the store has no API key, create an admin key for the default tenant and write it here (mode 0600); empty: never")
 	f.Float64Var(&cfg.RateLimit.PerSecond, "rate-limit", 1000, "requests per second each API key may make on average; 0: unlimited")
 	f.IntVar(&cfg.RateLimit.Burst, "rate-burst", 2000, "requests an API key may make at once above its rate")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve gRPC over TLS and REST over HTTPS (needs --tls-key)")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
+	f.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "PEM CA file: require client certificates signed by it, gRPC and HTTPS (mutual TLS)")
+	f.StringSliceVar(&cfg.CORSOrigins, "cors-origin", nil, "browser origin allowed to call the REST API, such as https://app.example.com (repeatable or comma-separated; default none)")
 
 	migrate := &cobra.Command{
 		Use:   "migrate",
@@ -105,12 +110,19 @@ func newRoot() *cobra.Command {
 	return root
 }
 
+// envNames are the variables not derived from their flag's name: a
+// repeatable flag named in the singular reads a plural variable.
+var envNames = map[string]string{"cors-origin": "GOODWILL_CORS_ORIGINS"}
+
 // bindEnv sets every flag not given on the command line from its GOODWILL_*
 // variable, if set.
 func bindEnv(fs *pflag.FlagSet) error {
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
 		env := "GOODWILL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if name, ok := envNames[f.Name]; ok {
+			env = name
+		}
 		if v, ok := os.LookupEnv(env); ok && !f.Changed && err == nil {
 			if serr := f.Value.Set(v); serr != nil {
 				err = fmt.Errorf("%s=%q: %w", env, v, serr)

@@ -170,6 +170,14 @@ func TestBadConfigurationFailsClearly(t *testing.T) {
 		{"bad env value", []string{"serve"}, []string{"GOODWILL_SHUTDOWN_TIMEOUT=soon"}, "GOODWILL_SHUTDOWN_TIMEOUT"},
 		{"unknown db scheme", []string{"migrate", "--db", "mysql://x"}, nil, "unknown scheme"},
 		{"postgres unreachable", []string{"migrate", "--db", "postgres://u:hunter2@127.0.0.1:1/db"}, nil, "connect"},
+		{"TLS cert without key", []string{"serve", "--tls-cert", "server.pem"}, nil, "--tls-key"},
+		{"TLS key without cert (env)", []string{"serve"}, []string{"GOODWILL_TLS_KEY=server-key.pem"}, "--tls-cert"},
+		{"TLS cert without key (env)", []string{"serve"}, []string{"GOODWILL_TLS_CERT=server.pem"}, "--tls-key"},
+		{"client CA without TLS (env)", []string{"serve"}, []string{"GOODWILL_TLS_CLIENT_CA=ca.pem"}, "--tls-client-ca"},
+		{"TLS files missing (env)", []string{"serve"}, []string{"GOODWILL_TLS_CERT=/nonexistent/server.pem", "GOODWILL_TLS_KEY=/nonexistent/key.pem"}, "--tls-cert /nonexistent/server.pem"},
+		// The second of two comma-separated origins is the bad one.
+		{"bad CORS origin (env)", []string{"serve"}, []string{"GOODWILL_CORS_ORIGINS=https://ok.example.com,app.example.com"}, `--cors-origin "app.example.com"`},
+		{"bad CORS origin (repeated flag)", []string{"serve", "--cors-origin", "https://ok.example.com", "--cors-origin", "https://app.example.com/"}, nil, `--cors-origin "https://app.example.com/"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
