@@ -46,6 +46,9 @@ type Config struct {
 	// fresh install can be used at once and is never open without a key.
 	// Empty: no bootstrap (goodwilld's flag defaults to data/admin.key).
 	BootstrapKeyFile string
+	// DebugAddr, when set, serves Go's profiler (net/http/pprof) there.
+	// It has no authentication: keep it on loopback.
+	DebugAddr string
 
 	// TLSCert and TLSKey are PEM files holding the server's certificate
 	// (chain) and private key. With both, gRPC serves TLS and the gateway
@@ -81,6 +84,8 @@ type Completed struct {
 	store   store.Backend
 	grpcLis net.Listener
 	httpLis net.Listener
+	// debugLis is nil unless DebugAddr is set.
+	debugLis net.Listener
 	log     *slog.Logger
 	policy  *ledger.Policy
 	limits  ledger.Limits
@@ -139,8 +144,17 @@ func (c Config) Complete(ctx context.Context) (*Completed, error) {
 		grpcLis.Close()
 		return nil, fmt.Errorf("listen for HTTP on %s: %w", c.HTTPAddr, err)
 	}
-	return &Completed{cfg: c, tls: tlsCfg, store: st, grpcLis: grpcLis, httpLis: httpLis, log: c.Logger,
-		policy: ledger.DefaultPolicy(), limits: c.Limits}, nil
+	var debugLis net.Listener
+	if c.DebugAddr != "" {
+		if debugLis, err = net.Listen("tcp", c.DebugAddr); err != nil {
+			st.Close()
+			grpcLis.Close()
+			httpLis.Close()
+			return nil, fmt.Errorf("--debug-addr %s: %w", c.DebugAddr, err)
+		}
+	}
+	return &Completed{cfg: c, tls: tlsCfg, store: st, grpcLis: grpcLis, httpLis: httpLis, debugLis: debugLis,
+		log: c.Logger, policy: ledger.DefaultPolicy(), limits: c.Limits}, nil
 }
 
 // GRPCAddr is the address the gRPC server listens on (useful with port 0).

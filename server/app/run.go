@@ -104,6 +104,12 @@ func (c *Completed) Run(ctx context.Context) error {
 		"policy_version", c.policy.Version, "tls", c.tls != nil, "client_certificates", c.cfg.TLSClientCA != "",
 		"cors_origins", c.cfg.CORSOrigins)
 
+	var debugSrv *http.Server
+	if c.debugLis != nil {
+		debugSrv = c.debugServer()
+		g.Go(func() error { return c.serveDebug(debugSrv) })
+		log.Warn("profiler serving without authentication", "addr", c.debugLis.Addr().String())
+	}
 	g.Go(func() error {
 		svc.RunRecompute(gctx, log, recomputePoll)
 		return nil
@@ -117,6 +123,9 @@ func (c *Completed) Run(ctx context.Context) error {
 		// REST first: its requests travel over the internal gRPC server and
 		// need it to finish. Then both gRPC servers together.
 		herr := httpSrv.Shutdown(sctx)
+		if debugSrv != nil {
+			herr = errors.Join(herr, debugSrv.Shutdown(sctx))
+		}
 		stopped := make(chan struct{})
 		go func() {
 			var wg sync.WaitGroup

@@ -1,0 +1,28 @@
+package app
+
+import (
+	"errors"
+	"net/http"
+	"net/http/pprof"
+	"time"
+)
+
+// debugServer serves the profiler on DebugAddr, apart from the API: it has
+// no authentication, so it must not share the API's port.
+func (c *Completed) debugServer() *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
+
+// serveDebug runs srv until it is shut down.
+func (c *Completed) serveDebug(srv *http.Server) error {
+	if err := srv.Serve(c.debugLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
