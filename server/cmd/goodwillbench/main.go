@@ -33,6 +33,9 @@ type options struct {
 	customers int // loaded for the read scenarios
 	events    int // total events loaded for the read scenarios
 	stores    string
+	// profile, when set, is a folder for CPU profiles of the server taken
+	// during the single-event and 1,000-event scenarios.
+	profile string
 }
 
 // result is one measured figure.
@@ -55,6 +58,7 @@ func main() {
 	flag.StringVar(&o.pgURL, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL admin URL (a fresh database is created)")
 	flag.StringVar(&o.out, "out", "docs/bench/latest.json", "where to write the results")
 	flag.StringVar(&o.stores, "stores", "sqlite,postgres", "stores to measure")
+	flag.StringVar(&o.profile, "profile", "", "folder for server CPU profiles (go tool pprof) of the single-event and 1,000-event scenarios")
 	customers := flag.Int("customers", 0, "customers loaded for the read scenarios (default 50,000; 1M with -full)")
 	events := flag.Int("events", 0, "events loaded for the read scenarios (default 100,000; 10M with -full)")
 	flag.Parse()

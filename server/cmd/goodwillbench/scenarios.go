@@ -60,22 +60,56 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 		return nil, fmt.Errorf("raw baseline: %w", err)
 	}
 	add("raw driver, batches of 500", base)
+	rowsDB, dropRows, err := serviceRowsDB(ctx, o, store)
+	if err != nil {
+		return nil, err
+	}
+	defer dropRows()
+	rowsBase, err := rawServiceRows(ctx, store, rowsDB, o.duration)
+	if err != nil {
+		return nil, fmt.Errorf("raw baseline of the service's rows: %w", err)
+	}
+	add("raw driver, service rows, batches of 500", rowsBase)
 
-	srv, err := startServer(ctx, bin, db, keyFile)
+	var debug []string
+	if o.profile != "" {
+		addr, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		debug = []string{"--debug-addr", addr}
+	}
+	srv, err := startServer(ctx, bin, db, keyFile, debug...)
 	if err != nil {
 		return nil, err
 	}
 	c := srv.client
+	// profiled runs scenario while the server's CPU is profiled.
+	profiled := func(name string, scenario func() stats) stats {
+		if o.profile == "" {
+			return scenario()
+		}
+		done := profileCPU(ctx, debug[1], filepath.Join(o.profile, store+"-"+name+".pprof"), o.duration-time.Second)
+		s := scenario()
+		if err := <-done; err != nil {
+			log.Printf("profile %s: %v", name, err)
+		}
+		return s
+	}
 	// 1. Single events over gRPC, group commit on.
-	add("grpc single, group commit", drive(ctx, o.clients, o.duration, func(ctx context.Context, cl, n int) (int, error) {
-		_, err := c.RecordEvent(ctx, single(fmt.Sprintf("u%d", rand.IntN(uniformCustomers)), fmt.Sprintf("g-%d-%d", cl, n)))
-		return 1, err
+	add("grpc single, group commit", profiled("single", func() stats {
+		return drive(ctx, o.clients, o.duration, func(ctx context.Context, cl, n int) (int, error) {
+			_, err := c.RecordEvent(ctx, single(fmt.Sprintf("u%d", rand.IntN(uniformCustomers)), fmt.Sprintf("g-%d-%d", cl, n)))
+			return 1, err
+		})
 	}))
 	// 3. Batches over gRPC.
 	for _, size := range []int{100, 1000} {
-		add(fmt.Sprintf("grpc batch of %d", size), drive(ctx, 4, o.duration, func(ctx context.Context, cl, n int) (int, error) {
-			_, err := c.RecordEvents(ctx, batch(size, fmt.Sprintf("b%d-%d-%d", size, cl, n)))
-			return size, err
+		add(fmt.Sprintf("grpc batch of %d", size), profiled(fmt.Sprintf("batch%d", size), func() stats {
+			return drive(ctx, 4, o.duration, func(ctx context.Context, cl, n int) (int, error) {
+				_, err := c.RecordEvents(ctx, batch(size, fmt.Sprintf("b%d-%d-%d", size, cl, n)))
+				return size, err
+			})
 		}))
 	}
 	// 5. Single events over REST.
@@ -193,12 +227,25 @@ func readScenarios(ctx context.Context, o options, bin string, srv *server, stor
 		return 1, err
 	})
 	out = append(out, result{Store: store, Scenario: "GetBalance", Rate: get.rate(), P50ms: get.pct(0.5), P99ms: get.pct(0.99), Note: get.note()})
+	// The same with one client: the service's own latency, without clients
+	// queueing for the two cores.
+	get1 := drive(ctx, 1, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
+		_, err := c.GetBalance(ctx, &goodwillv1.GetBalanceRequest{CustomerId: fmt.Sprintf("load-%07d", rand.IntN(o.customers))})
+		return 1, err
+	})
+	out = append(out, result{Store: store, Scenario: "GetBalance, 1 client", Rate: get1.rate(), P50ms: get1.pct(0.5), P99ms: get1.pct(0.99), Note: get1.note()})
 	outreach := drive(ctx, 4, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
 		_, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY, PageSize: 100})
 		return 1, err
 	})
 	out = append(out, result{Store: store, Scenario: "ListOutreach first 100", Rate: outreach.rate(), P50ms: outreach.pct(0.5),
 		P99ms: outreach.pct(0.99), Note: outreach.note()})
+	outreach1 := drive(ctx, 1, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
+		_, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY, PageSize: 100})
+		return 1, err
+	})
+	out = append(out, result{Store: store, Scenario: "ListOutreach first 100, 1 client", Rate: outreach1.rate(), P50ms: outreach1.pct(0.5),
+		P99ms: outreach1.pct(0.99), Note: outreach1.note()})
 	rec, err := recomputeRanking(ctx, store, db)
 	if err != nil {
 		return nil, srv, fmt.Errorf("full recompute: %w", err)
