@@ -125,7 +125,13 @@ func (c Config) Complete(ctx context.Context) (*Completed, error) {
 		return nil, err
 	}
 
-	st, err := store.Open(ctx, c.DB, store.Options{Migrate: !c.NoAutoMigrate, Logger: c.Logger})
+	if c.GroupCommit.Writers <= 0 {
+		// One: SQLite has one write lock, and on PostgreSQL several writers
+		// measured slower (serialization retries; docs/benchmarks.md).
+		c.GroupCommit.Writers = 1
+	}
+	st, err := store.Open(ctx, c.DB, store.Options{Migrate: !c.NoAutoMigrate, Logger: c.Logger,
+		Writers: c.GroupCommit.Writers})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"hash/fnv"
 	"sync"
 	"time"
 )
@@ -18,6 +19,11 @@ type GroupCommit struct {
 	Window time.Duration
 	// MaxBatch closes a batch early (default 256).
 	MaxBatch int
+	// Writers is how many batches may be in flight at once (default 1).
+	// Each customer always goes to the same writer, so its events keep
+	// their arrival order. More than one helps a store whose commits wait
+	// on the network (PostgreSQL, CockroachDB); SQLite has one write lock.
+	Writers int
 }
 
 func (g GroupCommit) withDefaults() GroupCommit {
@@ -26,6 +32,9 @@ func (g GroupCommit) withDefaults() GroupCommit {
 	}
 	if g.MaxBatch <= 0 {
 		g.MaxBatch = 256
+	}
+	if g.Writers <= 0 {
+		g.Writers = 1
 	}
 	return g
 }
@@ -47,10 +56,10 @@ type recordResult struct {
 	err error
 }
 
-// committer owns the single goroutine that turns queued writes into
-// batches. One writer suits SQLite (one write lock) and keeps a customer's
-// events in arrival order; on PostgreSQL it trades parallel transactions
-// for far fewer commits.
+// committer owns the goroutine that turns queued writes into batches, one
+// at a time, keeping its customers' events in arrival order. One suits
+// SQLite (one write lock); on PostgreSQL several (GroupCommit.Writers)
+// keep commits in flight while others wait on the network.
 type committer struct {
 	svc      *Service
 	cfg      GroupCommit
@@ -130,6 +139,40 @@ func (c *committer) drain() {
 	}
 }
 
+// committers routes each write to one of several committers by customer.
+type committers []*committer
+
+func newCommitters(s *Service, cfg GroupCommit) committers {
+	cs := make(committers, cfg.Writers)
+	for i := range cs {
+		cs[i] = newCommitter(s, cfg)
+	}
+	return cs
+}
+
+// submit hands p to its customer's committer.
+func (cs committers) submit(ctx context.Context, p *pending) (Recorded, error) {
+	return cs[cs.pick(p.tenant, p.e.CustomerID)].submit(ctx, p)
+}
+
+// pick is the committer of a customer: always the same one.
+func (cs committers) pick(tenant, customerID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(tenant))
+	h.Write([]byte{0})
+	h.Write([]byte(customerID))
+	return int(h.Sum32() % uint32(len(cs)))
+}
+
+// close stops every committer after it has committed what it holds.
+func (cs committers) close() {
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Go(c.close)
+	}
+	wg.Wait()
+}
+
 func (c *committer) close() {
 	c.stopOnce.Do(func() { close(c.stop) })
 	<-c.exited
@@ -189,10 +232,10 @@ func (s *Service) commitBatch(batch []*pending) {
 	}
 }
 
-// Close stops the group-commit writer after committing what is queued.
+// Close stops the group-commit writers after committing what is queued.
 // Call it once no more writes arrive, before closing the store.
 func (s *Service) Close() {
-	if s.committer != nil {
-		s.committer.close()
+	if s.committers != nil {
+		s.committers.close()
 	}
 }

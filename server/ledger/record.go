@@ -89,8 +89,8 @@ func (s *Service) RecordEvent(ctx context.Context, tenant string, ne NewEvent) (
 		return Recorded{}, err
 	}
 	e := s.event(tenant, ne, now)
-	if s.committer != nil {
-		return s.committer.submit(ctx, &pending{tenant: tenant, e: e, now: now, done: make(chan recordResult, 1)})
+	if s.committers != nil {
+		return s.committers.submit(ctx, &pending{tenant: tenant, e: e, now: now, done: make(chan recordResult, 1)})
 	}
 	return s.recordAlone(ctx, tenant, e, now)
 }

@@ -22,8 +22,8 @@ type Service struct {
 	kick chan struct{}
 	// followerReads lets every analyst read use Store.ViewStale.
 	followerReads bool
-	// committer batches RecordEvent calls; nil when group commit is off.
-	committer *committer
+	// committers batch RecordEvent calls; nil when group commit is off.
+	committers committers
 }
 
 // Options configure a Service; zero fields take defaults.
@@ -57,7 +57,7 @@ func NewService(store Store, o Options) *Service {
 	s := &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
 		kick: make(chan struct{}, 1), followerReads: o.FollowerReads}
 	if !o.GroupCommit.Disabled {
-		s.committer = newCommitter(s, o.GroupCommit.withDefaults())
+		s.committers = newCommitters(s, o.GroupCommit.withDefaults())
 	}
 	return s
 }

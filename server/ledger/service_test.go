@@ -234,3 +234,62 @@ func TestGroupCommitCoalescesAndIsolates(t *testing.T) {
 		t.Errorf("%d transactions for %d writes: group commit did not coalesce", u, writers*(each+1)+1)
 	}
 }
+
+// With several group-commit writers every write lands once, in the order
+// each customer's writer sent it, and each stored balance counts them all.
+// (That a customer always goes to the same writer is pinned by
+// TestCommitterRouting.)
+func TestGroupCommitWritersKeepCustomerOrder(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "w.db"), sqlite.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := ledger.NewService(st, ledger.Options{GroupCommit: ledger.GroupCommit{Writers: 3, Window: 2 * time.Millisecond}})
+	t.Cleanup(svc.Close)
+	ctx := t.Context()
+	const customers, each = 8, 25
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	for c := range customers {
+		wg.Go(func() {
+			for i := range each {
+				// Outages and responses alternate: a response answers the
+				// outage before it, so order changes the balance.
+				kind := ledger.KindOutage
+				if i%2 == 1 {
+					kind = ledger.KindResponse
+				}
+				if _, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{
+					CustomerID: fmt.Sprintf("c%d", c), Kind: kind, IdempotencyKey: fmt.Sprintf("k%d", i),
+				}); err != nil {
+					failures.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if failures.Load() != 0 {
+		t.Fatalf("%d writes failed", failures.Load())
+	}
+	for c := range customers {
+		id := fmt.Sprintf("c%d", c)
+		events, _, err := svc.ListEvents(ctx, ledger.DefaultTenant, ledger.ListQuery{CustomerID: id, PageSize: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != each {
+			t.Fatalf("%s has %d events, want %d", id, len(events), each)
+		}
+		if b, err := svc.GetBalance(ctx, ledger.DefaultTenant, id, time.Time{}); err != nil || b.EventCount != each {
+			t.Fatalf("%s balance counts %d events (%v), want %d", id, b.EventCount, err, each)
+		}
+		// ListEvents is newest first: keys must run k24 ... k0.
+		for i, e := range events {
+			if want := fmt.Sprintf("k%d", each-1-i); e.IdempotencyKey != want {
+				t.Fatalf("%s: event %d has key %s, want %s (arrival order lost)", id, i, e.IdempotencyKey, want)
+			}
+		}
+	}
+}

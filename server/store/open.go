@@ -17,6 +17,9 @@ type Options struct {
 	// Migrate applies pending migrations at open.
 	Migrate bool
 	Logger  *slog.Logger
+	// Writers bounds concurrent write transactions on stores that allow
+	// several (PostgreSQL, CockroachDB; default 1). SQLite has one writer.
+	Writers int
 }
 
 // Backend is what every store keeps: the ledger and the API keys.
@@ -44,7 +47,7 @@ func Open(ctx context.Context, dbURL string, o Options) (Backend, error) {
 		}
 		return sqlite.Open(ctx, path, sqlite.Options{Migrate: o.Migrate, Logger: o.Logger})
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
-		return postgres.Open(ctx, dbURL, postgres.Options{Migrate: o.Migrate, Logger: o.Logger})
+		return postgres.Open(ctx, dbURL, postgres.Options{Migrate: o.Migrate, Logger: o.Logger, MaxWriters: o.Writers})
 	default:
 		return nil, fmt.Errorf("--db %q: unknown scheme; use sqlite:PATH or postgres://...", redact(dbURL))
 	}
