@@ -11,6 +11,10 @@ PROTODEPS := build/protodeps
 # google/api annotations come from this exact module version in the Go module
 # cache; buf's remote registry is not used.
 GOOGLEAPIS_MOD := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
+# buf/validate/validate.proto (protovalidate annotations) comes from this exact
+# module version, whose descriptor matches the Go package that
+# buf.build/go/protovalidate uses at run time (checked when pinned).
+PROTOVALIDATE_MOD := github.com/bufbuild/protovalidate@v1.2.2
 TOOLS := github.com/bufbuild/buf/cmd/buf \
 	google.golang.org/protobuf/cmd/protoc-gen-go \
 	google.golang.org/grpc/cmd/protoc-gen-go-grpc \
@@ -56,9 +60,11 @@ tools: ## Build the pinned code generators from tools/go.mod into .bin/.
 
 .PHONY: protodeps
 protodeps: ## Copy third-party .proto imports from the Go module cache into build/.
-	@rm -rf $(PROTODEPS) && mkdir -p $(PROTODEPS)/google/api $(PROTODEPS)/protoc-gen-openapiv2/options
+	@rm -rf $(PROTODEPS) && mkdir -p $(PROTODEPS)/google/api $(PROTODEPS)/protoc-gen-openapiv2/options $(PROTODEPS)/buf/validate
 	@gapis=$$($(GO) mod download -json $(GOOGLEAPIS_MOD) | sed -n 's/^\s*"Dir": "\(.*\)",$$/\1/p'); \
 	gw2=$$(cd tools && $(GO) list -m -f '{{.Dir}}' github.com/grpc-ecosystem/grpc-gateway/v2); \
+	pv=$$($(GO) mod download -json $(PROTOVALIDATE_MOD) | sed -n 's/^\s*"Dir": "\(.*\)",$$/\1/p'); \
+	install -m 644 $$pv/proto/protovalidate/buf/validate/validate.proto $(PROTODEPS)/buf/validate/; \
 	install -m 644 $$gapis/third_party/googleapis/google/api/annotations.proto $$gapis/third_party/googleapis/google/api/http.proto $(PROTODEPS)/google/api/; \
 	install -m 644 $$gw2/protoc-gen-openapiv2/options/annotations.proto $$gw2/protoc-gen-openapiv2/options/openapiv2.proto $(PROTODEPS)/protoc-gen-openapiv2/options/
 

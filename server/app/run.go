@@ -117,6 +117,7 @@ func (c *Completed) grpcServerOptions() []grpc.ServerOption {
 				log.ErrorContext(ctx, "panic in handler", "panic", p)
 				return status.Error(codes.Internal, "internal error")
 			})),
+			validateRequests(log),
 		),
 	}
 }
