@@ -46,6 +46,21 @@ test: ## Run every test; the end-to-end suite runs on SQLite, then on PostgreSQL
 test-race: ## Run every test under the race detector.
 	$(GO) test -count=1 -race ./...
 
+# Fuzz targets as package:FuzzName; `make fuzz` runs each for FUZZTIME. Their
+# seed corpora (testdata/fuzz/<FuzzName>/) also run in every `go test`.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./server/ledger:FuzzEventFingerprint \
+	./server/app:FuzzValidateRequests \
+	./server/app:FuzzRESTDecoding
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each.
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
+
 .PHONY: bench
 bench: ## Quick benchmark (a few minutes): SQLite and PostgreSQL, writes docs/bench/latest.json.
 	$(GO) run ./server/cmd/goodwillbench -out docs/bench/latest.json

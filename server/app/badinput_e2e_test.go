@@ -690,6 +690,12 @@ func TestBadInputIsRejectedAndStoresNothing(t *testing.T) {
 		// Regression: the stock decoder ignored a second JSON value.
 		{name: "json trailing value", decode: true,
 			rest: postEvent("ghost-trailing", `{"kind":"EVENT_KIND_CREDIT"}{"kind":"EVENT_KIND_OUTAGE"}`)},
+		// Regression (found by FuzzRESTDecoding): bytes that are not UTF-8
+		// in the path or query were a 500.
+		{name: "rest path not UTF-8", decode: true, restField: "UTF-8",
+			rest: postEvent("%80", `{"kind":"EVENT_KIND_CREDIT"}`)},
+		{name: "rest query not UTF-8", decode: true, restField: "segment",
+			rest: &restCall{method: http.MethodGet, path: "/v1/balances?segment=%C3%28"}},
 		{name: "json null for a repeated field", field: "events",
 			rest: postBatch(`{"events":null}`)},
 

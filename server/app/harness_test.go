@@ -29,7 +29,7 @@ type testServer struct {
 
 // startServer starts goodwilld on the store db (a fresh SQLite file when
 // db is ""), waits until it serves, and stops it at the end of the test.
-func startServer(t *testing.T, db string) *testServer {
+func startServer(t testing.TB, db string) *testServer {
 	t.Helper()
 	if db == "" {
 		db = freshDB(t)
@@ -87,7 +87,7 @@ func startServer(t *testing.T, db string) *testServer {
 // database on the test PostgreSQL server (GOODWILL_TEST_STORE=postgres;
 // make test runs the suite both ways) or CockroachDB cluster
 // (GOODWILL_TEST_STORE=cockroachdb with GOODWILL_TEST_COCKROACH_URL).
-func freshDB(t *testing.T) string {
+func freshDB(t testing.TB) string {
 	switch want := os.Getenv("GOODWILL_TEST_STORE"); want {
 	case "", "sqlite":
 		return "sqlite:" + filepath.Join(t.TempDir(), "goodwill.db")

@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
-	root.Handle("/", limitBody(mux, cfg.MaxBodyBytes))
+	root.Handle("/", limitBody(requireUTF8(mux), cfg.MaxBodyBytes))
 	return &Gateway{Handler: root, conn: conn}, nil
 }
 
