@@ -11,6 +11,10 @@ PROTODEPS := build/protodeps
 # google/api annotations come from this exact module version in the Go module
 # cache; buf's remote registry is not used.
 GOOGLEAPIS_MOD := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
+# buf/validate/validate.proto (protovalidate annotations) comes from this exact
+# module version, whose descriptor matches the Go package that
+# buf.build/go/protovalidate uses at run time (checked when pinned).
+PROTOVALIDATE_MOD := github.com/bufbuild/protovalidate@v1.2.2
 TOOLS := github.com/bufbuild/buf/cmd/buf \
 	google.golang.org/protobuf/cmd/protoc-gen-go \
 	google.golang.org/grpc/cmd/protoc-gen-go-grpc \
@@ -42,6 +46,22 @@ test: ## Run every test; the end-to-end suite runs on SQLite, then on PostgreSQL
 test-race: ## Run every test under the race detector.
 	$(GO) test -count=1 -race ./...
 
+# Fuzz targets as package:FuzzName; `make fuzz` runs each for FUZZTIME. Their
+# seed corpora (testdata/fuzz/<FuzzName>/) also run in every `go test`.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./server/ledger:FuzzEventFingerprint \
+	./server/auth:FuzzParseToken \
+	./server/app:FuzzValidateRequests \
+	./server/app:FuzzRESTDecoding
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each.
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
+
 .PHONY: bench
 bench: ## Quick benchmark (a few minutes): SQLite and PostgreSQL, writes docs/bench/latest.json.
 	$(GO) run ./server/cmd/goodwillbench -out docs/bench/latest.json
@@ -56,9 +76,11 @@ tools: ## Build the pinned code generators from tools/go.mod into .bin/.
 
 .PHONY: protodeps
 protodeps: ## Copy third-party .proto imports from the Go module cache into build/.
-	@rm -rf $(PROTODEPS) && mkdir -p $(PROTODEPS)/google/api $(PROTODEPS)/protoc-gen-openapiv2/options
+	@rm -rf $(PROTODEPS) && mkdir -p $(PROTODEPS)/google/api $(PROTODEPS)/protoc-gen-openapiv2/options $(PROTODEPS)/buf/validate
 	@gapis=$$($(GO) mod download -json $(GOOGLEAPIS_MOD) | sed -n 's/^\s*"Dir": "\(.*\)",$$/\1/p'); \
 	gw2=$$(cd tools && $(GO) list -m -f '{{.Dir}}' github.com/grpc-ecosystem/grpc-gateway/v2); \
+	pv=$$($(GO) mod download -json $(PROTOVALIDATE_MOD) | sed -n 's/^\s*"Dir": "\(.*\)",$$/\1/p'); \
+	install -m 644 $$pv/proto/protovalidate/buf/validate/validate.proto $(PROTODEPS)/buf/validate/; \
 	install -m 644 $$gapis/third_party/googleapis/google/api/annotations.proto $$gapis/third_party/googleapis/google/api/http.proto $(PROTODEPS)/google/api/; \
 	install -m 644 $$gw2/protoc-gen-openapiv2/options/annotations.proto $$gw2/protoc-gen-openapiv2/options/openapiv2.proto $(PROTODEPS)/protoc-gen-openapiv2/options/
 

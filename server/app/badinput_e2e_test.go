@@ -293,7 +293,9 @@ func TestBadInputIsRejectedAndStoresNothing(t *testing.T) {
 		{name: "event kind unspecified", field: "event.kind",
 			grpc: record("c1", &goodwillv1.Event{Kind: goodwillv1.EventKind_EVENT_KIND_UNSPECIFIED}),
 			rest: postEvent("c1", `{"kind":"EVENT_KIND_UNSPECIFIED"}`)},
-		{name: "event absent", field: "event.kind",
+		// The event is required by its protovalidate annotation, which
+		// names the missing message itself.
+		{name: "event absent", field: "event",
 			grpc: record("c1", nil),
 			rest: postEvent("c1", "")},
 		{name: "event kind reversal", field: "event.kind",
@@ -689,6 +691,12 @@ func TestBadInputIsRejectedAndStoresNothing(t *testing.T) {
 		// Regression: the stock decoder ignored a second JSON value.
 		{name: "json trailing value", decode: true,
 			rest: postEvent("ghost-trailing", `{"kind":"EVENT_KIND_CREDIT"}{"kind":"EVENT_KIND_OUTAGE"}`)},
+		// Regression (found by FuzzRESTDecoding): bytes that are not UTF-8
+		// in the path or query were a 500.
+		{name: "rest path not UTF-8", decode: true, restField: "UTF-8",
+			rest: postEvent("%80", `{"kind":"EVENT_KIND_CREDIT"}`)},
+		{name: "rest query not UTF-8", decode: true, restField: "segment",
+			rest: &restCall{method: http.MethodGet, path: "/v1/balances?segment=%C3%28"}},
 		{name: "json null for a repeated field", field: "events",
 			rest: postBatch(`{"events":null}`)},
 

@@ -38,7 +38,7 @@ type testServer struct {
 
 // startServer starts goodwilld on the store db (a fresh SQLite file when
 // db is ""), waits until it serves, and stops it at the end of the test.
-func startServer(t *testing.T, db string, configure ...func(*app.Config)) *testServer {
+func startServer(t testing.TB, db string, configure ...func(*app.Config)) *testServer {
 	t.Helper()
 	if db == "" {
 		db = freshDB(t)
@@ -103,7 +103,7 @@ func startServer(t *testing.T, db string, configure ...func(*app.Config)) *testS
 // database on the test PostgreSQL server (GOODWILL_TEST_STORE=postgres;
 // make test runs the suite both ways) or CockroachDB cluster
 // (GOODWILL_TEST_STORE=cockroachdb with GOODWILL_TEST_COCKROACH_URL).
-func freshDB(t *testing.T) string {
+func freshDB(t testing.TB) string {
 	switch want := os.Getenv("GOODWILL_TEST_STORE"); want {
 	case "", "sqlite":
 		return "sqlite:" + filepath.Join(t.TempDir(), "goodwill.db")
@@ -132,7 +132,7 @@ type restResponse struct {
 
 // rest sends one JSON request to the gateway. body may be a string (sent
 // verbatim), nil, or any value to marshal.
-func (s *testServer) rest(t *testing.T, method, path string, body any) restResponse {
+func (s *testServer) rest(t testing.TB, method, path string, body any) restResponse {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -189,12 +189,12 @@ func get(m map[string]any, keys ...string) any {
 // restarts a server on the same store finds it.
 var keyFiles sync.Map // db -> path
 
-func keyFile(t *testing.T, db string) string {
+func keyFile(t testing.TB, db string) string {
 	p, _ := keyFiles.LoadOrStore(db, filepath.Join(t.TempDir(), "admin.key"))
 	return p.(string)
 }
 
-func readKey(t *testing.T, db string) string {
+func readKey(t testing.TB, db string) string {
 	t.Helper()
 	raw, err := os.ReadFile(keyFile(t, db))
 	if err != nil {

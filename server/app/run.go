@@ -163,8 +163,10 @@ func (c *Completed) grpcServerOptions() []grpc.ServerOption {
 			return status.Error(codes.Internal, "internal error")
 		})),
 	}
-	// After recovery, so a panic while checking a key is still caught.
+	// After recovery, so a panic while checking a key is still caught; and
+	// before validation, so nobody without a key gets the server to work.
 	unary = append(unary, c.access.UnaryInterceptors()...)
+	unary = append(unary, validateRequests(log))
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(c.cfg.MaxRequestBytes),
 		// Stop (after the shutdown deadline) still waits for running

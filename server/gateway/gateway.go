@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
-	root.Handle("/", limitBody(mux, cfg.MaxBodyBytes))
+	root.Handle("/", limitBody(requireUTF8(mux), cfg.MaxBodyBytes))
 	var h http.Handler = root
 	// Without origins there is no CORS handler at all (rs/cors would
 	// default to allowing every origin).

@@ -7,6 +7,7 @@
 package goodwillv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -274,23 +275,23 @@ var File_goodwill_v1_event_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x17goodwill/v1/event.proto\x12\vgoodwill.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\x04\n" +
+	"\x17goodwill/v1/event.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe2\x05\n" +
 	"\x05Event\x12\x19\n" +
-	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1f\n" +
-	"\vcustomer_id\x18\x02 \x01(\tR\n" +
-	"customerId\x12*\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\x16.goodwill.v1.EventKindR\x04kind\x12!\n" +
-	"\tmagnitude\x18\x04 \x01(\x01H\x00R\tmagnitude\x88\x01\x01\x12;\n" +
-	"\voccurred_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12)\n" +
+	"\vcustomer_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03(\x80\x01R\n" +
+	"customerId\x127\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x16.goodwill.v1.EventKindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12<\n" +
+	"\tmagnitude\x18\x04 \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x80\x84.A!\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\tmagnitude\x88\x01\x01\x12E\n" +
+	"\voccurred_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\n" +
 	"occurredAt\x12;\n" +
 	"\vrecorded_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordedAt\x12'\n" +
-	"\x0fidempotency_key\x18\a \x01(\tR\x0eidempotencyKey\x12\x16\n" +
-	"\x06source\x18\b \x01(\tR\x06source\x12\x12\n" +
-	"\x04note\x18\t \x01(\tR\x04note\x12B\n" +
+	"recordedAt\x121\n" +
+	"\x0fidempotency_key\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x0eidempotencyKey\x12\x1f\n" +
+	"\x06source\x18\b \x01(\tB\a\xbaH\x04r\x02\x18@R\x06source\x12\x1c\n" +
+	"\x04note\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x04note\x12[\n" +
 	"\n" +
 	"attributes\x18\n" +
-	" \x03(\v2\".goodwill.v1.Event.AttributesEntryR\n" +
+	" \x03(\v2\".goodwill.v1.Event.AttributesEntryB\x17\xbaH\x14\x9a\x01\x11\x10 \"\x06r\x04\x10\x01\x18@*\x05r\x03\x18\x80\x02R\n" +
 	"attributes\x12\x1f\n" +
 	"\vincident_id\x18\v \x01(\tR\n" +
 	"incidentId\x12*\n" +

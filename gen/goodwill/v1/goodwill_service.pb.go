@@ -7,6 +7,7 @@
 package goodwillv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -2149,72 +2150,73 @@ var File_goodwill_v1_goodwill_service_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\n" +
-	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x18goodwill/v1/policy.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"k\n" +
-	"\x15UpsertCustomerRequest\x12\x1f\n" +
-	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x18goodwill/v1/policy.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"x\n" +
+	"\x15UpsertCustomerRequest\x12,\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
 	"customerId\x121\n" +
 	"\bcustomer\x18\x02 \x01(\v2\x15.goodwill.v1.CustomerR\bcustomer\"e\n" +
 	"\x16UpsertCustomerResponse\x121\n" +
 	"\bcustomer\x18\x01 \x01(\v2\x15.goodwill.v1.CustomerR\bcustomer\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"5\n" +
-	"\x12GetCustomerRequest\x12\x1f\n" +
-	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"B\n" +
+	"\x12GetCustomerRequest\x12,\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
 	"customerId\"H\n" +
 	"\x13GetCustomerResponse\x121\n" +
-	"\bcustomer\x18\x01 \x01(\v2\x15.goodwill.v1.CustomerR\bcustomer\"_\n" +
-	"\x12RecordEventRequest\x12\x1f\n" +
-	"\vcustomer_id\x18\x01 \x01(\tR\n" +
-	"customerId\x12(\n" +
-	"\x05event\x18\x02 \x01(\v2\x12.goodwill.v1.EventR\x05event\"\x8b\x01\n" +
+	"\bcustomer\x18\x01 \x01(\v2\x15.goodwill.v1.CustomerR\bcustomer\"t\n" +
+	"\x12RecordEventRequest\x12,\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"customerId\x120\n" +
+	"\x05event\x18\x02 \x01(\v2\x12.goodwill.v1.EventB\x06\xbaH\x03\xc8\x01\x01R\x05event\"\x8b\x01\n" +
 	"\x13RecordEventResponse\x12(\n" +
 	"\x05event\x18\x01 \x01(\v2\x12.goodwill.v1.EventR\x05event\x12.\n" +
 	"\abalance\x18\x02 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\x12\x1a\n" +
-	"\breplayed\x18\x03 \x01(\bR\breplayed\"A\n" +
-	"\x13RecordEventsRequest\x12*\n" +
-	"\x06events\x18\x01 \x03(\v2\x12.goodwill.v1.EventR\x06events\"Q\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"N\n" +
+	"\x13RecordEventsRequest\x127\n" +
+	"\x06events\x18\x01 \x03(\v2\x12.goodwill.v1.EventB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x06events\"Q\n" +
 	"\x14RecordEventsResponse\x129\n" +
 	"\aresults\x18\x01 \x03(\v2\x1f.goodwill.v1.RecordEventsResultR\aresults\"\xa0\x01\n" +
 	"\x12RecordEventsResult\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x124\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x1a.goodwill.v1.RecordOutcomeR\aoutcome\x12(\n" +
 	"\x05event\x18\x03 \x01(\v2\x12.goodwill.v1.EventR\x05event\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\x90\x02\n" +
-	"\x11ListEventsRequest\x12\x1f\n" +
-	"\vcustomer_id\x18\x01 \x01(\tR\n" +
-	"customerId\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xbd\x02\n" +
+	"\x11ListEventsRequest\x12,\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"customerId\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x12,\n" +
-	"\x05kinds\x18\x04 \x03(\x0e2\x16.goodwill.v1.EventKindR\x05kinds\x129\n" +
+	"\x05kinds\x18\x04 \x03(\x0e2\x16.goodwill.v1.EventKindR\x05kinds\x12C\n" +
 	"\n" +
-	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"h\n" +
+	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\tstartTime\x12?\n" +
+	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\aendTime\"h\n" +
 	"\x12ListEventsResponse\x12*\n" +
 	"\x06events\x18\x01 \x03(\v2\x12.goodwill.v1.EventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa6\x01\n" +
-	"\x13ReverseEventRequest\x12\x1f\n" +
-	"\vcustomer_id\x18\x01 \x01(\tR\n" +
-	"customerId\x12\x19\n" +
-	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12'\n" +
-	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\x12\x12\n" +
-	"\x04note\x18\x04 \x01(\tR\x04note\x12\x16\n" +
-	"\x06source\x18\x05 \x01(\tR\x06source\"\x92\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdd\x01\n" +
+	"\x13ReverseEventRequest\x12,\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"customerId\x12&\n" +
+	"\bevent_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\aeventId\x121\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x0eidempotencyKey\x12\x1c\n" +
+	"\x04note\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x04note\x12\x1f\n" +
+	"\x06source\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06source\"\x92\x01\n" +
 	"\x14ReverseEventResponse\x12.\n" +
 	"\breversal\x18\x01 \x01(\v2\x12.goodwill.v1.EventR\breversal\x12.\n" +
 	"\abalance\x18\x02 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\x12\x1a\n" +
-	"\breplayed\x18\x03 \x01(\bR\breplayed\"\xf8\x02\n" +
-	"\x15RecordIncidentRequest\x12\x1f\n" +
-	"\vincident_id\x18\x01 \x01(\tR\n" +
-	"incidentId\x12!\n" +
-	"\fcustomer_ids\x18\x02 \x03(\tR\vcustomerIds\x12%\n" +
-	"\x0eduration_hours\x18\x03 \x01(\x01R\rdurationHours\x12\x1f\n" +
-	"\bseverity\x18\x04 \x01(\x01H\x00R\bseverity\x88\x01\x01\x129\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"\x91\x04\n" +
+	"\x15RecordIncidentRequest\x12,\n" +
+	"\vincident_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"incidentId\x125\n" +
+	"\fcustomer_ids\x18\x02 \x03(\tB\x12\xbaH\x0f\x92\x01\f\b\x01\x10\x90N\"\x05r\x03(\x80\x01R\vcustomerIds\x12@\n" +
+	"\x0eduration_hours\x18\x03 \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x00\x88\xc3@!\x00\x00\x00\x00\x00\x00\x00\x00R\rdurationHours\x12:\n" +
+	"\bseverity\x18\x04 \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x00\x00Y@!\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\bseverity\x88\x01\x01\x12C\n" +
 	"\n" +
-	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x127\n" +
-	"\tnotice_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bnoticeAt\x12\x1b\n" +
-	"\x06credit\x18\a \x01(\x01H\x01R\x06credit\x88\x01\x01\x12\x12\n" +
-	"\x04note\x18\b \x01(\tR\x04note\x12\x16\n" +
-	"\x06source\x18\t \x01(\tR\x06sourceB\v\n" +
+	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\tstartedAt\x12A\n" +
+	"\tnotice_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\bnoticeAt\x126\n" +
+	"\x06credit\x18\a \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x80\x84.A!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x06credit\x88\x01\x01\x12\x1c\n" +
+	"\x04note\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x04note\x12\x1f\n" +
+	"\x06source\x18\t \x01(\tB\a\xbaH\x04r\x02\x18@R\x06sourceB\v\n" +
 	"\t_severityB\t\n" +
 	"\a_credit\"\xe4\x01\n" +
 	"\x16RecordIncidentResponse\x12\x1f\n" +
@@ -2227,42 +2229,43 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x10IncidentConflict\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"e\n" +
-	"\x11GetBalanceRequest\x12\x1f\n" +
-	"\vcustomer_id\x18\x01 \x01(\tR\n" +
-	"customerId\x12/\n" +
-	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"D\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"|\n" +
+	"\x11GetBalanceRequest\x12,\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"customerId\x129\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x04asOf\"D\n" +
 	"\x12GetBalanceResponse\x12.\n" +
-	"\abalance\x18\x01 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\"{\n" +
-	"\x15ExplainBalanceRequest\x12\x1f\n" +
-	"\vcustomer_id\x18\x01 \x01(\tR\n" +
-	"customerId\x12/\n" +
-	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12\x10\n" +
-	"\x03top\x18\x03 \x01(\x05R\x03top\"\xe6\x01\n" +
+	"\abalance\x18\x01 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\"\x9d\x01\n" +
+	"\x15ExplainBalanceRequest\x12,\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"customerId\x129\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x04asOf\x12\x1b\n" +
+	"\x03top\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x03top\"\xe6\x01\n" +
 	"\x16ExplainBalanceResponse\x12.\n" +
 	"\abalance\x18\x01 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\x12C\n" +
 	"\rcontributions\x18\x02 \x03(\v2\x1d.goodwill.v1.KindContributionR\rcontributions\x12=\n" +
 	"\n" +
 	"top_events\x18\x03 \x03(\v2\x1e.goodwill.v1.EventContributionR\ttopEvents\x12\x18\n" +
-	"\asummary\x18\x04 \x01(\tR\asummary\"\xca\x01\n" +
-	"\x18GetBalanceHistoryRequest\x12\x1f\n" +
-	"\vcustomer_id\x18\x01 \x01(\tR\n" +
-	"customerId\x120\n" +
-	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
-	"\x03end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12-\n" +
+	"\asummary\x18\x04 \x01(\tR\asummary\"\xeb\x01\n" +
+	"\x18GetBalanceHistoryRequest\x12,\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"customerId\x12:\n" +
+	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x05start\x126\n" +
+	"\x03end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x03end\x12-\n" +
 	"\x04step\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04step\"u\n" +
 	"\x19GetBalanceHistoryResponse\x121\n" +
 	"\x06points\x18\x01 \x03(\v2\x19.goodwill.v1.BalancePointR\x06points\x12%\n" +
-	"\x0epolicy_version\x18\x02 \x01(\x03R\rpolicyVersion\"\xdd\x02\n" +
-	"\x13ListBalancesRequest\x12\x18\n" +
-	"\asegment\x18\x01 \x01(\tR\asegment\x122\n" +
+	"\x0epolicy_version\x18\x02 \x01(\x03R\rpolicyVersion\"\xf2\x02\n" +
+	"\x13ListBalancesRequest\x12!\n" +
+	"\asegment\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\asegment\x122\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1a.goodwill.v1.BalanceStatusR\x06status\x12$\n" +
 	"\vmin_balance\x18\x03 \x01(\x01H\x00R\n" +
 	"minBalance\x88\x01\x01\x12$\n" +
 	"\vmax_balance\x18\x04 \x01(\x01H\x01R\n" +
 	"maxBalance\x88\x01\x01\x12/\n" +
-	"\x05order\x18\x05 \x01(\x0e2\x19.goodwill.v1.BalanceOrderR\x05order\x12\x1b\n" +
-	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x05order\x18\x05 \x01(\x0e2\x19.goodwill.v1.BalanceOrderR\x05order\x12'\n" +
+	"\tpage_size\x18\x06 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\a \x01(\tR\tpageToken\x12\x1f\n" +
 	"\vallow_stale\x18\b \x01(\bR\n" +
@@ -2272,18 +2275,19 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x14ListBalancesResponse\x125\n" +
 	"\bbalances\x18\x01 \x03(\v2\x19.goodwill.v1.BalanceEntryR\bbalances\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12%\n" +
-	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"U\n" +
-	"\x18SummarizeBalancesRequest\x12\x18\n" +
-	"\asegment\x18\x01 \x01(\tR\asegment\x12\x1f\n" +
+	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"^\n" +
+	"\x18SummarizeBalancesRequest\x12!\n" +
+	"\asegment\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\asegment\x12\x1f\n" +
 	"\vallow_stale\x18\x02 \x01(\bR\n" +
 	"allowStale\"\xac\x01\n" +
 	"\x19SummarizeBalancesResponse\x127\n" +
 	"\bsegments\x18\x01 \x03(\v2\x1b.goodwill.v1.SegmentSummaryR\bsegments\x12/\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12%\n" +
-	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"\xaa\x01\n" +
+	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"\xb6\x01\n" +
 	"\x13ListOutreachRequest\x126\n" +
-	"\apurpose\x18\x01 \x01(\x0e2\x1c.goodwill.v1.OutreachPurposeR\apurpose\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\apurpose\x18\x01 \x01(\x0e2\x1c.goodwill.v1.OutreachPurposeR\apurpose\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x1f\n" +
 	"\vallow_stale\x18\x04 \x01(\bR\n" +
@@ -2301,9 +2305,9 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\"m\n" +
 	"\x11SetPolicyResponse\x12+\n" +
 	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\x12+\n" +
-	"\x03job\x18\x02 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\"/\n" +
-	"\x16GetRecomputeJobRequest\x12\x15\n" +
-	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"F\n" +
+	"\x03job\x18\x02 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\"<\n" +
+	"\x16GetRecomputeJobRequest\x12\"\n" +
+	"\x06job_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\x05jobId\"F\n" +
 	"\x17GetRecomputeJobResponse\x12+\n" +
 	"\x03job\x18\x01 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job*\x85\x01\n" +
 	"\rRecordOutcome\x12\x1e\n" +

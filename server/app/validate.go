@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"buf.build/go/protovalidate"
+	pvinterceptor "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/protovalidate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+)
+
+// newValidator builds the protovalidate validator for request messages. It
+// stops at the first violation, as the ledger's own checks do, so every
+// rejection names exactly one field.
+func newValidator() (protovalidate.Validator, error) {
+	return protovalidate.New(protovalidate.WithFailFast())
+}
+
+// validateRequests returns the interceptor that checks every request
+// against the protovalidate annotations in proto/ (the limits declared
+// there) before the handler runs. REST requests travel through the gRPC
+// port, so this covers both protocols. Its errors look like the ledger's
+// (server/api/status.go): INVALID_ARGUMENT, a message "field: problem" and
+// one google.rpc.BadRequest field violation. Domain rules the annotations
+// cannot express stay in server/ledger and run in the handler.
+func validateRequests(log *slog.Logger) grpc.UnaryServerInterceptor {
+	v, err := newValidator()
+	if err != nil {
+		// protovalidate.New only fails on bad options; none are variable.
+		panic("protovalidate: " + err.Error())
+	}
+	check := pvinterceptor.UnaryServerInterceptor(v)
+	pass := func(context.Context, any) (any, error) { return nil, nil }
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if _, err := check(ctx, req, info, pass); err != nil {
+			return nil, validationStatus(ctx, log, err)
+		}
+		return handler(ctx, req)
+	}
+}
+
+// validationStatus reshapes the status go-grpc-middleware's protovalidate
+// interceptor returns (details as buf.validate.Violations) into the
+// ledger's shape. A rule that could not be evaluated (a CEL runtime error)
+// is logged and becomes a generic Internal.
+func validationStatus(ctx context.Context, log *slog.Logger, err error) error {
+	st := status.Convert(err)
+	var violations []*validate.Violation
+	for _, d := range st.Details() {
+		if vs, ok := d.(*validate.Violations); ok {
+			violations = append(violations, vs.GetViolations()...)
+		}
+	}
+	if st.Code() != codes.InvalidArgument || len(violations) == 0 {
+		log.ErrorContext(ctx, "request validation failed to run", "err", err)
+		return status.Error(codes.Internal, "internal error")
+	}
+	br := &errdetails.BadRequest{}
+	msgs := make([]string, 0, len(violations))
+	for _, v := range violations {
+		field := protovalidate.FieldPathString(v.GetField())
+		desc := describe(v)
+		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: field, Description: desc})
+		msgs = append(msgs, field+": "+desc)
+	}
+	out := status.New(codes.InvalidArgument, strings.Join(msgs, "; "))
+	if withDetails, derr := out.WithDetails(br); derr == nil {
+		out = withDetails
+	}
+	return out.Err()
+}
+
+// describe turns protovalidate's "value must be ..." into the ledger's
+// "must be ...", since the field is already named in front of it.
+func describe(v *validate.Violation) string {
+	msg := v.GetMessage()
+	if msg == "" {
+		msg = "is invalid (" + v.GetRuleId() + ")"
+	}
+	return strings.TrimPrefix(msg, "value ")
+}
