@@ -86,11 +86,11 @@ type Completed struct {
 	httpLis net.Listener
 	// debugLis is nil unless DebugAddr is set.
 	debugLis net.Listener
-	log     *slog.Logger
-	policy  *ledger.Policy
-	limits  ledger.Limits
-	ranOnce bool
-	access  *api.Access
+	log      *slog.Logger
+	policy   *ledger.Policy
+	limits   ledger.Limits
+	ranOnce  bool
+	access   *api.Access
 }
 
 // Complete fills defaults, opens (and by default migrates) the store and
