@@ -3,9 +3,11 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -390,5 +392,28 @@ func TestRESTAuthErrorsAndOpenEndpoints(t *testing.T) {
 	}
 	if h, err := s.dialAs(t, "").Health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("gRPC health without a key: %v, %v", h, err)
+	}
+}
+
+// Installing a policy is logged as an admin action naming the key that
+// did it.
+func TestPolicyChangeIsAuditLogged(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	s := startServer(t, "", func(c *app.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	loadDefaultPolicy(t, s)
+	admin := s.newKey(t, "default", auth.Admin)
+	id := admin[len("gwk_") : len("gwk_")+16]
+	if err := everyRPC[goodwillv1.GoodwillService_SetPolicy_FullMethodName](t.Context(), s.dialAs(t, admin), ids{}); err != nil {
+		t.Fatal(err)
+	}
+	line := ""
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "action=policy.set") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "admin action") || !strings.Contains(line, "by=key:"+id) || !strings.Contains(line, "tenant=default") {
+		t.Errorf("no audit line naming key %s for the policy change; log:\n%s", id, logs.String())
 	}
 }
