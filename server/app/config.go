@@ -46,6 +46,9 @@ type Config struct {
 	// fresh install can be used at once and is never open without a key.
 	// Empty: no bootstrap (goodwilld's flag defaults to data/admin.key).
 	BootstrapKeyFile string
+	// MetricsAddr, when set, serves Prometheus metrics at /metrics there
+	// (no authentication; no label names a tenant, customer or key).
+	MetricsAddr string
 	// DebugAddr, when set, serves Go's profiler (net/http/pprof) there.
 	// It has no authentication: keep it on loopback.
 	DebugAddr string
@@ -84,13 +87,15 @@ type Completed struct {
 	store   store.Backend
 	grpcLis net.Listener
 	httpLis net.Listener
-	// debugLis is nil unless DebugAddr is set.
-	debugLis net.Listener
-	log      *slog.Logger
-	policy   *ledger.Policy
-	limits   ledger.Limits
-	ranOnce  bool
-	access   *api.Access
+	// debugLis and metricsLis are nil unless their address is set.
+	debugLis   net.Listener
+	metricsLis net.Listener
+	metrics    *metrics
+	log        *slog.Logger
+	policy     *ledger.Policy
+	limits     ledger.Limits
+	ranOnce    bool
+	access     *api.Access
 }
 
 // Complete fills defaults, opens (and by default migrates) the store and
@@ -150,17 +155,26 @@ func (c Config) Complete(ctx context.Context) (*Completed, error) {
 		grpcLis.Close()
 		return nil, fmt.Errorf("listen for HTTP on %s: %w", c.HTTPAddr, err)
 	}
-	var debugLis net.Listener
-	if c.DebugAddr != "" {
-		if debugLis, err = net.Listen("tcp", c.DebugAddr); err != nil {
+	var debugLis, metricsLis net.Listener
+	for _, l := range []struct {
+		addr, flag string
+		lis        *net.Listener
+	}{{c.DebugAddr, "--debug-addr", &debugLis}, {c.MetricsAddr, "--metrics-addr", &metricsLis}} {
+		if l.addr == "" {
+			continue
+		}
+		if *l.lis, err = net.Listen("tcp", l.addr); err != nil {
 			st.Close()
-			grpcLis.Close()
-			httpLis.Close()
-			return nil, fmt.Errorf("--debug-addr %s: %w", c.DebugAddr, err)
+			for _, open := range []net.Listener{grpcLis, httpLis, debugLis} {
+				if open != nil {
+					open.Close()
+				}
+			}
+			return nil, fmt.Errorf("%s %s: %w", l.flag, l.addr, err)
 		}
 	}
 	return &Completed{cfg: c, tls: tlsCfg, store: st, grpcLis: grpcLis, httpLis: httpLis, debugLis: debugLis,
-		log: c.Logger, policy: ledger.DefaultPolicy(), limits: c.Limits}, nil
+		metricsLis: metricsLis, metrics: newMetrics(st), log: c.Logger, policy: ledger.DefaultPolicy(), limits: c.Limits}, nil
 }
 
 // GRPCAddr is the address the gRPC server listens on (useful with port 0).

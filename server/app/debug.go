@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
@@ -19,9 +20,9 @@ func (c *Completed) debugServer() *http.Server {
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }
 
-// serveDebug runs srv until it is shut down.
-func (c *Completed) serveDebug(srv *http.Server) error {
-	if err := srv.Serve(c.debugLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+// serveUntilShutdown runs srv on lis until it is shut down.
+func serveUntilShutdown(srv *http.Server, lis net.Listener) error {
+	if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

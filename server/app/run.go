@@ -38,7 +38,8 @@ func (c *Completed) Run(ctx context.Context) error {
 	c.ranOnce = true
 	log := c.log
 	svc := ledger.NewService(c.store, ledger.Options{Policy: c.policy, Limits: c.limits, Now: c.cfg.Now,
-		FollowerReads: c.cfg.FollowerReads, GroupCommit: c.cfg.GroupCommit})
+		FollowerReads: c.cfg.FollowerReads, GroupCommit: c.cfg.GroupCommit,
+		OnBatch: func(n int) { c.metrics.batch.Observe(float64(n)) }})
 
 	c.access = api.NewAccess(auth.NewAuthenticator(c.store), c.cfg.RateLimit)
 	healthSrv := health.NewServer()
@@ -104,11 +105,17 @@ func (c *Completed) Run(ctx context.Context) error {
 		"policy_version", c.policy.Version, "tls", c.tls != nil, "client_certificates", c.cfg.TLSClientCA != "",
 		"cors_origins", c.cfg.CORSOrigins)
 
-	var debugSrv *http.Server
+	c.metrics.grpc.InitializeMetrics(grpcSrv)
+	var debugSrv, metricsSrv *http.Server
 	if c.debugLis != nil {
 		debugSrv = c.debugServer()
-		g.Go(func() error { return c.serveDebug(debugSrv) })
+		g.Go(func() error { return serveUntilShutdown(debugSrv, c.debugLis) })
 		log.Warn("profiler serving without authentication", "addr", c.debugLis.Addr().String())
+	}
+	if c.metricsLis != nil {
+		metricsSrv = c.metrics.server()
+		g.Go(func() error { return serveUntilShutdown(metricsSrv, c.metricsLis) })
+		log.Info("metrics serving", "addr", c.metricsLis.Addr().String())
 	}
 	g.Go(func() error {
 		svc.RunRecompute(gctx, log, recomputePoll)
@@ -123,8 +130,10 @@ func (c *Completed) Run(ctx context.Context) error {
 		// REST first: its requests travel over the internal gRPC server and
 		// need it to finish. Then both gRPC servers together.
 		herr := httpSrv.Shutdown(sctx)
-		if debugSrv != nil {
-			herr = errors.Join(herr, debugSrv.Shutdown(sctx))
+		for _, srv := range []*http.Server{debugSrv, metricsSrv} {
+			if srv != nil {
+				herr = errors.Join(herr, srv.Shutdown(sctx))
+			}
 		}
 		stopped := make(chan struct{})
 		go func() {
@@ -157,6 +166,8 @@ func (c *Completed) Run(ctx context.Context) error {
 func (c *Completed) grpcServerOptions() []grpc.ServerOption {
 	log := c.log
 	unary := []grpc.UnaryServerInterceptor{
+		// First, so every call is counted, refused ones included.
+		c.metrics.grpc.UnaryServerInterceptor(),
 		logging.UnaryServerInterceptor(slogAdapter(log), logging.WithLogOnEvents(logging.FinishCall)),
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 			log.ErrorContext(ctx, "panic in handler", "panic", p)
@@ -173,7 +184,8 @@ func (c *Completed) grpcServerOptions() []grpc.ServerOption {
 		// handlers, so the store is never closed under a transaction.
 		grpc.WaitForHandlers(true),
 		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(c.access.StreamInterceptors()...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{c.metrics.grpc.StreamServerInterceptor()},
+			c.access.StreamInterceptors()...)...),
 	}
 }
 

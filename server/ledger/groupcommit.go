@@ -183,6 +183,9 @@ func (c *committer) close() {
 // each write is then retried alone: one poisoned write cannot fail the
 // others.
 func (s *Service) commitBatch(batch []*pending) {
+	if s.onBatch != nil {
+		s.onBatch(len(batch))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	results := make([]recordResult, len(batch))

@@ -24,6 +24,7 @@ type Service struct {
 	followerReads bool
 	// committers batch RecordEvent calls; nil when group commit is off.
 	committers committers
+	onBatch    func(size int)
 }
 
 // Options configure a Service; zero fields take defaults.
@@ -41,6 +42,9 @@ type Options struct {
 	// not ask to.
 	FollowerReads bool
 	GroupCommit   GroupCommit
+	// OnBatch, if set, is told the size of every group-commit batch (for
+	// metrics).
+	OnBatch func(size int)
 }
 
 // NewService returns a Service over store.
@@ -55,7 +59,7 @@ func NewService(store Store, o Options) *Service {
 		o.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
 	s := &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
-		kick: make(chan struct{}, 1), followerReads: o.FollowerReads}
+		kick: make(chan struct{}, 1), followerReads: o.FollowerReads, onBatch: o.OnBatch}
 	if !o.GroupCommit.Disabled {
 		s.committers = newCommitters(s, o.GroupCommit.withDefaults())
 	}
