@@ -50,6 +50,11 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		case codes.Unavailable:
 			log.WarnContext(ctx, "transient store error", "err", err)
 			msg = "the ledger store is unavailable; retry with the same idempotency key"
+			// A store that knows why says so (the disk is full, read-only).
+			var ue *ledger.UnavailableError
+			if errors.As(err, &ue) {
+				msg = ue.Message + "; retry with the same idempotency key"
+			}
 		case codes.Aborted:
 			log.WarnContext(ctx, "write conflict", "err", err)
 			msg = "a concurrent write conflicted; retry with the same idempotency key"

@@ -73,3 +73,20 @@ func FieldOf(err error) string {
 	}
 	return ""
 }
+
+// UnavailableError is an ErrUnavailable whose Message tells the client
+// what is wrong in words safe to show (the disk is full, the ledger is
+// shutting down); Cause is for the logs only.
+type UnavailableError struct {
+	Message string
+	Cause   error
+}
+
+func (e *UnavailableError) Error() string {
+	if e.Cause == nil {
+		return e.Message
+	}
+	return e.Message + ": " + e.Cause.Error()
+}
+
+func (e *UnavailableError) Unwrap() []error { return []error{ErrUnavailable, e.Cause} }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"sync"
 	"time"
@@ -39,12 +40,18 @@ func (g GroupCommit) withDefaults() GroupCommit {
 	return g
 }
 
-// batchTimeout bounds one batch's transaction; it is not tied to any one
-// caller's context, since many callers share it.
+// batchTimeout bounds one batch's transaction. The batch is not tied to
+// any one caller's context, since many callers share it, but it ends at the
+// latest of their deadlines: once every caller has given up, nobody waits
+// for the answer (see batchContext).
 const batchTimeout = 30 * time.Second
 
 // pending is one caller's write waiting for its batch.
 type pending struct {
+	// ctx is the caller's context, read only for its deadline and to skip
+	// a write whose caller has already gone (it was told so, and will retry
+	// with its idempotency key).
+	ctx    context.Context
 	tenant string
 	e      Event
 	now    time.Time
@@ -83,7 +90,7 @@ func (c *committer) submit(ctx context.Context, p *pending) (Recorded, error) {
 	select {
 	case c.queue <- p:
 	case <-c.stop:
-		return Recorded{}, &Error{Class: ErrUnavailable, Message: "the ledger is shutting down"}
+		return Recorded{}, &UnavailableError{Message: "the ledger is shutting down"}
 	case <-ctx.Done():
 		return Recorded{}, ctx.Err()
 	}
@@ -183,10 +190,14 @@ func (c *committer) close() {
 // each write is then retried alone: one poisoned write cannot fail the
 // others.
 func (s *Service) commitBatch(batch []*pending) {
+	batch = dropAbandoned(batch)
+	if len(batch) == 0 {
+		return
+	}
 	if s.onBatch != nil {
 		s.onBatch(len(batch))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	ctx, cancel := batchContext(batch)
 	defer cancel()
 	results := make([]recordResult, len(batch))
 	// One recordBatch per tenant, in one transaction; arrival order is kept
@@ -222,17 +233,62 @@ func (s *Service) commitBatch(batch []*pending) {
 		}
 		return nil
 	})
-	if err != nil && len(batch) > 1 {
+	// Retrying alone isolates a write that poisons the batch; when the
+	// store is unreachable or the callers' time is up it would only repeat
+	// the failure once per write, so everyone gets the error at once.
+	if err != nil && len(batch) > 1 && !errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
 		for i, p := range batch {
 			rec, err := s.recordAlone(ctx, p.tenant, p.e, p.now)
 			results[i] = recordResult{rec, err}
 		}
 	} else if err != nil {
-		results[0] = recordResult{err: err}
+		for i := range results {
+			results[i] = recordResult{err: err}
+		}
 	}
 	for i, p := range batch {
 		p.done <- results[i] // buffered: never blocks on a caller that left
 	}
+}
+
+// dropAbandoned answers, and removes from the batch, the writes whose
+// callers have already given up: nobody would receive their result.
+func dropAbandoned(batch []*pending) []*pending {
+	kept := batch[:0]
+	for _, p := range batch {
+		if p.ctx != nil && p.ctx.Err() != nil {
+			p.done <- recordResult{err: p.ctx.Err()}
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return kept
+}
+
+// batchContext bounds a batch's transaction by the latest deadline among
+// its callers (batchTimeout at most), so a slow or unreachable store does
+// not keep the single writer busy for callers that have all left.
+func batchContext(batch []*pending) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(batchTimeout)
+	var latest time.Time
+	for _, p := range batch {
+		var d time.Time
+		ok := false
+		if p.ctx != nil {
+			d, ok = p.ctx.Deadline()
+		}
+		if !ok {
+			latest = deadline
+			break
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	if latest.Before(deadline) {
+		deadline = latest
+	}
+	return context.WithDeadline(context.Background(), deadline)
 }
 
 // Close stops the group-commit writers after committing what is queued.

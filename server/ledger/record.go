@@ -90,7 +90,7 @@ func (s *Service) RecordEvent(ctx context.Context, tenant string, ne NewEvent) (
 	}
 	e := s.event(tenant, ne, now)
 	if s.committers != nil {
-		return s.committers.submit(ctx, &pending{tenant: tenant, e: e, now: now, done: make(chan recordResult, 1)})
+		return s.committers.submit(ctx, &pending{ctx: ctx, tenant: tenant, e: e, now: now, done: make(chan recordResult, 1)})
 	}
 	return s.recordAlone(ctx, tenant, e, now)
 }

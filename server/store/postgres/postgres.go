@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -82,6 +83,12 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	// grew, batch reads kept that plan (seen as a 20x slowdown in the
 	// benchmark). Descriptions are still cached: one round trip a query.
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	// A connection attempt to a database that does not answer (a dropped
+	// network, a host gone) must fail in bounded time even under a context
+	// without a deadline; connect_timeout in the URL overrides it.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -106,6 +113,10 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	}
 	return s, nil
 }
+
+// DefaultConnectTimeout bounds one connection attempt when the URL sets no
+// connect_timeout.
+const DefaultConnectTimeout = 5 * time.Second
 
 // Server names the server: "cockroachdb" or "postgresql".
 func (s *Store) Server() string {

@@ -107,13 +107,24 @@ func (s *Store) attempt(ctx context.Context, run func(pgx.Tx) error) (err error)
 	}
 	defer func() {
 		if err != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
+			rollback(ctx, tx)
 		}
 	}()
 	if err = run(tx); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// rollbackTimeout bounds a rollback. It runs even when the caller's
+// context has ended, so it cannot use that context, but it must not wait
+// for ever on a connection whose peer went silent.
+const rollbackTimeout = 5 * time.Second
+
+func rollback(ctx context.Context, tx pgx.Tx) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	_ = tx.Rollback(rctx)
 }
 
 // retryable reports whether a whole transaction should run again:
@@ -141,7 +152,7 @@ func (s *Store) View(ctx context.Context, fn func(ledger.Reader) error) error {
 	if err != nil {
 		return translate(err)
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer func() { rollback(ctx, tx) }()
 	return translate(fn(&txn{tx: tx}))
 }
 
@@ -157,7 +168,7 @@ func (s *Store) ViewStale(ctx context.Context, fn func(ledger.Reader) error) err
 	if err != nil {
 		return translate(err)
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer func() { rollback(ctx, tx) }()
 	if _, err := tx.Exec(ctx, `SET TRANSACTION AS OF SYSTEM TIME follower_read_timestamp()`); err != nil {
 		return translate(err)
 	}

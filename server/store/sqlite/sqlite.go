@@ -40,6 +40,8 @@ type Store struct {
 	// Prepared statements, per pool.
 	writeStmts, readStmts *stmtCache
 	log                   *slog.Logger
+	// path is the database file, for explaining disk errors.
+	path string
 }
 
 var _ ledger.Store = (*Store)(nil)
@@ -90,7 +92,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, err
 	}
 	reader.SetMaxOpenConns(o.ReadConns)
-	s := &Store{writer: writer, reader: reader, log: o.Logger}
+	s := &Store{writer: writer, reader: reader, log: o.Logger, path: path}
 	if err := writer.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, translate(err))
@@ -179,7 +181,7 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	var err error
 	for i := range attempts {
 		if err = s.update(ctx, fn); !isBusy(err) {
-			return err
+			return s.explainDisk(err)
 		}
 		s.log.Warn("sqlite busy, retrying transaction", "attempt", i+1)
 		select {
@@ -248,6 +250,36 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", context.Canceled, err)
 	}
 	return err
+}
+
+// explainDisk turns a failed write on a full, read-only or failing disk
+// into an ErrUnavailable whose message says so, so that clients (and the
+// operator reading their errors) learn why writes fail. Writes resume by
+// themselves once the disk takes them again; nothing needs a restart.
+func (s *Store) explainDisk(err error) error {
+	var se *sqlite.Error
+	if err == nil || !errors.As(err, &se) {
+		return err
+	}
+	var msg string
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_FULL:
+		msg = "the disk holding the embedded store is full: free space on it"
+	case sqlite3.SQLITE_READONLY:
+		msg = "the embedded store's database is read-only: make it writable"
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
+		switch why := writable(s.path); {
+		case errors.Is(why, errReadOnlyFS):
+			msg = "the disk holding the embedded store is read-only: remount it read-write"
+		case errors.Is(why, errNotWritable):
+			msg = "the embedded store's database file is not writable (permissions or immutable flag): make it writable"
+		default:
+			msg = "the embedded store hit a disk I/O error: check the disk"
+		}
+	default:
+		return err
+	}
+	return &ledger.UnavailableError{Message: msg, Cause: err}
 }
 
 func isBusy(err error) bool {
