@@ -33,11 +33,16 @@ type daemon struct {
 }
 
 // startDaemon starts bin serve on db with its bootstrap key in keyFile, no
-// rate limit, and waits for /healthz.
-func startDaemon(t *testing.T, bin, db, keyFile string) *daemon {
+// rate limit, and waits for /healthz. Empty addresses get free ports.
+func startDaemon(t *testing.T, bin, db, keyFile, grpcAddr, httpAddr string) *daemon {
 	t.Helper()
-	d := &daemon{grpcAddr: freeAddr(t), out: &bytes.Buffer{}, exited: make(chan error, 1)}
-	httpAddr := freeAddr(t)
+	if grpcAddr == "" {
+		grpcAddr = freeAddr(t)
+	}
+	if httpAddr == "" {
+		httpAddr = freeAddr(t)
+	}
+	d := &daemon{grpcAddr: grpcAddr, out: &bytes.Buffer{}, exited: make(chan error, 1)}
 	d.base = "http://" + httpAddr
 	d.cmd = exec.Command(bin, "serve", "--db", db, "--grpc-addr", d.grpcAddr, "--http-addr", httpAddr,
 		"--bootstrap-key-file", keyFile, "--rate-limit", "0", "--log-level", "warn")
@@ -191,7 +196,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			db := freshStore(t, kind)
 			keyFile := filepath.Join(t.TempDir(), "admin.key")
-			d := startDaemon(t, bin, db, keyFile)
+			d := startDaemon(t, bin, db, keyFile, "", "")
 			raw, err := os.ReadFile(keyFile)
 			if err != nil {
 				t.Fatal(err)
