@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +28,12 @@ events with no customer row). It exits 1 when it finds any mismatch.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			// Opening a missing SQLite file would create an empty one.
+			if path, ok := strings.CutPrefix(cfg.DB, "sqlite:"); ok {
+				if _, err := os.Stat(strings.TrimPrefix(path, "//")); err != nil {
+					return fmt.Errorf("--db %s: no store there: %w", cfg.DB, err)
+				}
+			}
 			// No migration: verify never writes.
 			st, err := store.Open(ctx, cfg.DB, store.Options{Logger: cfg.Logger})
 			if err != nil {
@@ -44,11 +52,11 @@ events with no customer row). It exits 1 when it finds any mismatch.`,
 				}
 				fmt.Fprintln(out)
 			})
+			if err != nil {
+				return fmt.Errorf("verify stopped after %d customers and %d mismatches: %w", sum.Customers, sum.Mismatches, err)
+			}
 			fmt.Fprintf(out, "checked %d tenants, %d customers, %d events: %d mismatches\n",
 				sum.Tenants, sum.Customers, sum.Events, sum.Mismatches)
-			if err != nil {
-				return fmt.Errorf("verify stopped before the end: %w", err)
-			}
 			if sum.Mismatches > 0 {
 				return fmt.Errorf("the ledger does not verify: %d mismatches (listed above)", sum.Mismatches)
 			}

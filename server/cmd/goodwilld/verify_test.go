@@ -301,3 +301,16 @@ func get(m map[string]any, keys ...string) any {
 	}
 	return v
 }
+
+// verify on a SQLite path with no store fails and creates nothing there.
+func TestVerifyMissingStore(t *testing.T) {
+	bin := buildBinary(t)
+	path := filepath.Join(t.TempDir(), "typo.db")
+	code, out := runVerify(t, bin, "sqlite:"+path)
+	if code == 0 || !strings.Contains(out, "no store there") {
+		t.Errorf("verify of a missing store: exit %d:\n%s", code, out)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Errorf("verify created %s", path)
+	}
+}
