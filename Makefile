@@ -42,6 +42,10 @@ test: ## Run every test; the end-to-end suite runs on SQLite, then on PostgreSQL
 	@echo "== end-to-end suite again, on PostgreSQL (skips, saying why, if none is reachable)"
 	GOODWILL_TEST_STORE=postgres $(GO) test -count=1 ./server/app/
 
+.PHONY: test-crash
+test-crash: ## Crash test: SIGKILL goodwilld under 16 writers, 10 cycles per store (GOODWILL_CRASH_* enlarge it).
+	$(GO) test -tags crash -count=1 -timeout 60m -v -run 'TestCrash$$' ./server/cmd/goodwilld/
+
 .PHONY: test-race
 test-race: ## Run every test under the race detector.
 	$(GO) test -count=1 -race ./...

@@ -30,6 +30,9 @@ type Client struct {
 
 // Dial connects to a goodwilld gRPC address such as 127.0.0.1:50051. The
 // connection is made lazily; WaitReady blocks until the server serves.
+// Calls are retried on UNAVAILABLE, ABORTED and (for an attempt of a write)
+// DEADLINE_EXCEEDED, with the same idempotency key: WithRetry,
+// WithRetryBackoff, WithDefaultTimeout and WithAttemptTimeout tune it.
 // Without a transport credentials option it uses plaintext, as the server
 // does by default; WithTLS is the option for a server serving TLS.
 func Dial(addr string, opts ...grpc.DialOption) (*Client, error) {
@@ -38,10 +41,14 @@ func Dial(addr string, opts ...grpc.DialOption) (*Client, error) {
 	// ours (a batch response echoes every event and a page holds up to
 	// 1,000, so responses outgrow gRPC's 4 MiB default long before requests
 	// do).
-	opts = append([]grpc.DialOption{
+	//
+	// Every call is retried (see retry.go): writes get an idempotency key
+	// when they have none, and calls without a deadline get DefaultTimeout.
+	defaults := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes)),
-	}, opts...)
+	}, retryOptions()...)
+	opts = append(defaults, opts...)
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)

@@ -58,6 +58,15 @@ type Reader interface {
 	// from an index.
 	Ranked(ctx context.Context, tenant string, q RankQuery) ([]Customer, error)
 
+	// Tenants lists every tenant that has a customer row or an event, in
+	// order (Verify walks them).
+	Tenants(ctx context.Context) ([]string, error)
+	// CountEvents counts a tenant's events whose customer id is after after
+	// and at most through, in the order Customers walks ids; through ""
+	// means no upper bound. Verify compares it with the events of the
+	// customer rows in that range, which finds events without a row.
+	CountEvents(ctx context.Context, tenant, after, through string) (int64, error)
+
 	// ActivePolicy returns the tenant's active policy. Errors: ErrNotFound
 	// when none was ever installed (the built-in version 1 applies).
 	ActivePolicy(ctx context.Context, tenant string) (StoredPolicy, error)

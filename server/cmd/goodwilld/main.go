@@ -3,6 +3,7 @@
 //	goodwilld serve     serve gRPC and REST (the default)
 //	goodwilld migrate   apply pending store migrations and exit
 //	goodwilld keys      create, list and revoke API keys
+//	goodwilld verify    replay every event log and compare with the stored balances
 //
 // Every flag has a GOODWILL_* environment equivalent (--grpc-addr is
 // GOODWILL_GRPC_ADDR; --cors-origin, repeatable, is GOODWILL_CORS_ORIGINS,
@@ -109,7 +110,7 @@ func newRoot() *cobra.Command {
 			return st.Close()
 		},
 	}
-	root.AddCommand(serve, migrate, newKeysCommand(&cfg))
+	root.AddCommand(serve, migrate, newKeysCommand(&cfg), newVerifyCommand(&cfg))
 	return root
 }
 

@@ -47,7 +47,7 @@ const (
 
 func sigtermUnderLoad(t *testing.T, bin, db string) {
 	keyFile := filepath.Join(t.TempDir(), "admin.key")
-	srv := startDaemon(t, bin, db, keyFile)
+	srv := startShutdownDaemon(t, bin, db, keyFile)
 	raw, err := os.ReadFile(keyFile)
 	if err != nil {
 		t.Fatalf("bootstrap key: %v", err)
@@ -131,7 +131,7 @@ func sigtermUnderLoad(t *testing.T, bin, db string) {
 	}
 
 	// Restart on the same store and read everything back.
-	srv2 := startDaemon(t, bin, db, keyFile)
+	srv2 := startShutdownDaemon(t, bin, db, keyFile)
 	c2 := dial(t, srv2.grpcAddr, token)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -163,18 +163,18 @@ func sigtermUnderLoad(t *testing.T, bin, db string) {
 		exitedAfter.Round(time.Millisecond))
 }
 
-type daemon struct {
+type shutdownDaemon struct {
 	cmd      *exec.Cmd
 	grpcAddr string
 	out      *syncWriter
 	exited   chan error
 }
 
-// startDaemon starts goodwilld serve on db and waits until gRPC health
+// startShutdownDaemon starts goodwilld serve on db and waits until gRPC health
 // says SERVING.
-func startDaemon(t *testing.T, bin, db, keyFile string) *daemon {
+func startShutdownDaemon(t *testing.T, bin, db, keyFile string) *shutdownDaemon {
 	t.Helper()
-	d := &daemon{grpcAddr: freeAddr(t), out: &syncWriter{b: &bytes.Buffer{}}, exited: make(chan error, 1)}
+	d := &shutdownDaemon{grpcAddr: freeAddr(t), out: &syncWriter{b: &bytes.Buffer{}}, exited: make(chan error, 1)}
 	d.cmd = exec.Command(bin, "serve", "--db", db, "--grpc-addr", d.grpcAddr, "--http-addr", freeAddr(t),
 		"--bootstrap-key-file", keyFile, "--rate-limit", "0", "--shutdown-timeout", shutdownTimeout.String(),
 		"--log-level", "warn")

@@ -87,6 +87,8 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "Lookup", run: testLookup},
 		{name: "BulkCustomers", run: testBulkCustomers},
 		{name: "BulkEvents", run: testBulkEvents},
+		{name: "Tenants", run: testTenants},
+		{name: "CountEvents", run: testCountEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

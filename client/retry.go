@@ -1,0 +1,199 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	mrand "math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
+	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
+)
+
+// Retry defaults (see Dial).
+const (
+	// DefaultAttempts is how many times a call is tried, the first included.
+	DefaultAttempts = 5
+	// DefaultTimeout bounds a call, retries included, whose context has no
+	// deadline.
+	DefaultTimeout = 10 * time.Second
+	// DefaultAttemptTimeout bounds each attempt of a write, so a write stuck
+	// on a dead connection is retried rather than waited out.
+	DefaultAttemptTimeout = 4 * time.Second
+	// DefaultBackoff and DefaultMaxBackoff shape the wait before retry n:
+	// a uniformly random time in [0, min(DefaultMaxBackoff,
+	// DefaultBackoff*2^(n-1))) ("full jitter").
+	DefaultBackoff    = 100 * time.Millisecond
+	DefaultMaxBackoff = 2 * time.Second
+)
+
+// RetryableCodes are the codes a call is retried on. UNAVAILABLE: the server
+// is down, restarting or its store failed; ABORTED: a transaction conflict;
+// DEADLINE_EXCEEDED: an attempt of a write ran out of its own time (never the
+// caller's deadline). Writes are safe to retry because the client makes sure
+// each carries an idempotency key.
+var RetryableCodes = []codes.Code{codes.Unavailable, codes.Aborted, codes.DeadlineExceeded}
+
+// WithRetry sets how many times each call is tried, the first attempt
+// included (default DefaultAttempts); 1 turns retries off. One call can
+// override it with retry.WithMax or retry.Disable() from
+// github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry.
+func WithRetry(attempts int) grpc.DialOption {
+	return grpc.WithDefaultCallOptions(retry.WithMax(uint(max(attempts, 1))))
+}
+
+// WithRetryBackoff sets the full-jitter exponential backoff between
+// attempts: retry n waits a random time below min(maxWait, base*2^(n-1)).
+func WithRetryBackoff(base, maxWait time.Duration) grpc.DialOption {
+	return grpc.WithDefaultCallOptions(retry.WithBackoff(fullJitter(base, maxWait)))
+}
+
+// WithDefaultTimeout sets the deadline a call gets, retries included, when
+// its context has none (default DefaultTimeout); 0 leaves such calls
+// unbounded.
+func WithDefaultTimeout(d time.Duration) grpc.DialOption {
+	return grpc.WithDefaultCallOptions(timeoutOption{d: d})
+}
+
+// WithAttemptTimeout sets how long each attempt of a write may take before
+// it is abandoned and retried (default DefaultAttemptTimeout); 0 lets an
+// attempt run until the call's deadline. Raise it for very large batches and
+// incidents.
+func WithAttemptTimeout(d time.Duration) grpc.DialOption {
+	return grpc.WithDefaultCallOptions(attemptTimeoutOption{d: d})
+}
+
+type timeoutOption struct {
+	grpc.EmptyCallOption
+	d time.Duration
+}
+
+type attemptTimeoutOption struct {
+	grpc.EmptyCallOption
+	d time.Duration
+}
+
+// retryOptions are Dial's defaults: the interceptors, then the settings that
+// later options (WithRetry, ...) override.
+func retryOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithChainUnaryInterceptor(prepare, retry.UnaryClientInterceptor(
+			retry.WithCodes(RetryableCodes...),
+			retry.WithMax(DefaultAttempts),
+			retry.WithBackoff(fullJitter(DefaultBackoff, DefaultMaxBackoff)),
+		)),
+		grpc.WithDefaultCallOptions(timeoutOption{d: DefaultTimeout}, attemptTimeoutOption{d: DefaultAttemptTimeout}),
+	}
+}
+
+// fullJitter is exponential backoff with full jitter: attempt n (n >= 1)
+// waits uniformly in [0, min(maxWait, base*2^(n-1))).
+func fullJitter(base, maxWait time.Duration) retry.BackoffFunc {
+	return func(_ context.Context, attempt uint) time.Duration {
+		ceil := maxWait
+		if attempt >= 1 && attempt < 32 {
+			ceil = min(maxWait, base<<(attempt-1))
+		}
+		if ceil <= 0 {
+			return 0
+		}
+		return mrand.N(ceil)
+	}
+}
+
+// notRetried are the writes a retry could repeat: SetPolicy installs a new
+// version on every call.
+var notRetried = map[string]bool{
+	goodwillv1.GoodwillService_SetPolicy_FullMethodName: true,
+}
+
+// writes get a per-attempt deadline and an idempotency key.
+var writes = map[string]bool{
+	goodwillv1.GoodwillService_RecordEvent_FullMethodName:    true,
+	goodwillv1.GoodwillService_RecordEvents_FullMethodName:   true,
+	goodwillv1.GoodwillService_ReverseEvent_FullMethodName:   true,
+	goodwillv1.GoodwillService_RecordIncident_FullMethodName: true,
+	goodwillv1.GoodwillService_UpsertCustomer_FullMethodName: true,
+}
+
+// prepare runs once per call, before the retry loop: it gives the call the
+// default deadline when the context has none, sets the per-attempt deadline
+// of writes, and fills every missing idempotency key (on a copy of the
+// request, never the caller's), so every attempt carries the same key and a
+// retried write whose first attempt committed is replayed, not doubled.
+func prepare(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	timeout, attempt := time.Duration(0), time.Duration(0)
+	for _, o := range opts {
+		switch o := o.(type) {
+		case timeoutOption:
+			timeout = o.d
+		case attemptTimeoutOption:
+			attempt = o.d
+		}
+	}
+	if _, ok := ctx.Deadline(); !ok && timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	// The per-attempt deadline goes first, so a caller's own retry options
+	// on the call win; refusing to retry SetPolicy goes last, so it always
+	// wins.
+	if writes[method] && attempt > 0 {
+		opts = append([]grpc.CallOption{retry.WithPerRetryTimeout(attempt)}, opts...)
+	}
+	if notRetried[method] {
+		opts = append(opts[:len(opts):len(opts)], retry.Disable())
+	}
+	return invoker(ctx, method, withKeys(req), reply, cc, opts...)
+}
+
+// withKeys returns req with an idempotency key wherever one is missing,
+// copying req if it must change it.
+func withKeys(req any) any {
+	switch r := req.(type) {
+	case *goodwillv1.RecordEventRequest:
+		if r.GetEvent() != nil && r.GetEvent().GetIdempotencyKey() == "" {
+			r = proto.Clone(r).(*goodwillv1.RecordEventRequest)
+			r.Event.IdempotencyKey = newKey()
+			return r
+		}
+	case *goodwillv1.RecordEventsRequest:
+		var c *goodwillv1.RecordEventsRequest
+		for i, e := range r.GetEvents() {
+			if e != nil && e.GetIdempotencyKey() == "" {
+				if c == nil {
+					c = proto.Clone(r).(*goodwillv1.RecordEventsRequest)
+				}
+				c.Events[i].IdempotencyKey = newKey()
+			}
+		}
+		if c != nil {
+			return c
+		}
+	case *goodwillv1.ReverseEventRequest:
+		if r.GetIdempotencyKey() == "" {
+			r = proto.Clone(r).(*goodwillv1.ReverseEventRequest)
+			r.IdempotencyKey = newKey()
+			return r
+		}
+	}
+	// RecordIncident needs nothing: its incident_id is its idempotency key,
+	// and it is required, so a call without one is INVALID_ARGUMENT rather
+	// than an incident under a name nobody knows.
+	return req
+}
+
+// newKey makes an idempotency key: a UUIDv7, unique without coordination.
+func newKey() string {
+	k, err := uuid.NewV7()
+	if err != nil {
+		return rand.Text() // the system's random source failed UUIDv7; 26 random characters
+	}
+	return k.String()
+}

@@ -1,0 +1,413 @@
+//go:build crash
+
+// The crash test: `make test-crash` (go test -tags crash). It is behind a
+// build tag so `go test ./...` never runs it.
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/goodwill-ledger/goodwill/client"
+	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
+)
+
+// crashConfig is read from the environment; the defaults keep both stores
+// well under two minutes.
+type crashConfig struct {
+	Cycles    int      `json:"cycles"`
+	Writers   int      `json:"writers"`
+	Customers int      `json:"customers"`
+	Stores    []string `json:"stores"`
+	// Uptime bounds how long the server runs between kills (uniform in
+	// [Uptime/4, Uptime]).
+	Uptime time.Duration `json:"-"`
+}
+
+func crashConfigFromEnv(t *testing.T) crashConfig {
+	t.Helper()
+	c := crashConfig{Cycles: 10, Writers: 16, Customers: 40, Stores: testStores(), Uptime: 1200 * time.Millisecond}
+	ints := map[string]*int{"GOODWILL_CRASH_CYCLES": &c.Cycles, "GOODWILL_CRASH_WRITERS": &c.Writers,
+		"GOODWILL_CRASH_CUSTOMERS": &c.Customers}
+	for name, p := range ints {
+		if v, ok := os.LookupEnv(name); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				t.Fatalf("%s=%q: want a positive integer", name, v)
+			}
+			*p = n
+		}
+	}
+	if v, ok := os.LookupEnv("GOODWILL_CRASH_UPTIME"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			t.Fatalf("GOODWILL_CRASH_UPTIME=%q: want a positive duration such as 2s", v)
+		}
+		c.Uptime = d
+	}
+	if v, ok := os.LookupEnv("GOODWILL_CRASH_STORES"); ok {
+		c.Stores = strings.Split(v, ",")
+		for _, s := range c.Stores {
+			if s != "sqlite" && s != "postgresql" {
+				t.Fatalf("GOODWILL_CRASH_STORES=%q: want sqlite and/or postgresql, comma-separated", v)
+			}
+		}
+	}
+	return c
+}
+
+// crashFigures are one store's results.
+type crashFigures struct {
+	Store              string  `json:"store"`
+	Cycles             int     `json:"cycles"`
+	Writers            int     `json:"writers"`
+	Customers          int     `json:"customers"`
+	CallsAcknowledged  int64   `json:"calls_acknowledged"`
+	EventsAcknowledged int64   `json:"events_acknowledged"`
+	EventsStored       int64   `json:"events_stored"`
+	CallsResent        int64   `json:"calls_resent_after_error"`
+	Lost               int64   `json:"lost"`
+	Doubled            int64   `json:"doubled"`
+	Unexpected         int64   `json:"unexpected"`
+	VerifyRuns         int     `json:"verify_runs"`
+	VerifyMismatches   int     `json:"verify_runs_with_mismatches"`
+	Seconds            float64 `json:"seconds"`
+	FinalVerify        string  `json:"final_verify"`
+}
+
+// TestCrash runs concurrent writers against the real goodwilld, SIGKILLs it
+// at random moments and restarts it; writers re-send every call that was
+// not acknowledged, with the same idempotency keys. Afterwards every
+// acknowledged event must be stored exactly once, nothing else may be
+// stored, and `goodwilld verify` must pass, after every kill and at the end.
+func TestCrash(t *testing.T) {
+	cfg := crashConfigFromEnv(t)
+	bin := buildBinary(t)
+	var all []crashFigures
+	for _, kind := range cfg.Stores {
+		t.Run(kind, func(t *testing.T) {
+			f := crashRun(t, bin, kind, cfg)
+			all = append(all, f)
+			t.Logf("%s: %d cycles, %d writers: %d calls (%d events) acknowledged, %d events stored, %d calls re-sent after an error; lost %d, doubled %d, unexpected %d; verify ran %d times, %d with mismatches; %.1fs; final: %s",
+				kind, f.Cycles, f.Writers, f.CallsAcknowledged, f.EventsAcknowledged, f.EventsStored, f.CallsResent,
+				f.Lost, f.Doubled, f.Unexpected, f.VerifyRuns, f.VerifyMismatches, f.Seconds, f.FinalVerify)
+		})
+	}
+	if out := os.Getenv("GOODWILL_CRASH_OUT"); out != "" && len(all) > 0 {
+		doc := map[string]any{
+			"command": fmt.Sprintf("GOODWILL_CRASH_CYCLES=%d GOODWILL_CRASH_WRITERS=%d GOODWILL_CRASH_CUSTOMERS=%d GOODWILL_CRASH_UPTIME=%s make test-crash",
+				cfg.Cycles, cfg.Writers, cfg.Customers, cfg.Uptime),
+			"date":   time.Now().UTC().Format(time.RFC3339),
+			"stores": all,
+		}
+		raw, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(out, append(raw, '\n'), 0o644); err != nil {
+			t.Fatalf("GOODWILL_CRASH_OUT: %v", err)
+		}
+		t.Logf("figures written to %s", out)
+	}
+}
+
+func crashRun(t *testing.T, bin, kind string, cfg crashConfig) crashFigures {
+	start := time.Now()
+	f := crashFigures{Store: kind, Cycles: cfg.Cycles, Writers: cfg.Writers, Customers: cfg.Customers}
+	db := freshStore(t, kind)
+	keyFile := filepath.Join(t.TempDir(), "admin.key")
+	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	d := startDaemon(t, bin, db, keyFile, grpcAddr, httpAddr)
+	raw, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(raw))
+
+	customers := make([]string, cfg.Customers)
+	for i := range customers {
+		customers[i] = fmt.Sprintf("cust-%03d", i)
+	}
+	stop := make(chan struct{})
+	writers := make([]*writer, cfg.Writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		c, err := client.Dial(grpcAddr, client.WithToken(token),
+			client.WithRetry(6), client.WithRetryBackoff(20*time.Millisecond, 400*time.Millisecond),
+			grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
+				BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		writers[i] = &writer{id: i, c: c, customers: customers, rng: rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano()))),
+			acked: map[string]string{}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			writers[i].run(stop)
+		}()
+	}
+
+	// Kill, verify the store the dead server left, restart; cfg.Cycles times.
+	rng := rand.New(rand.NewPCG(99, uint64(start.UnixNano())))
+	for cycle := 1; cycle <= cfg.Cycles; cycle++ {
+		time.Sleep(cfg.Uptime/4 + rand.N(cfg.Uptime*3/4))
+		d.kill()
+		code, report := runVerify(t, bin, db)
+		f.VerifyRuns++
+		if code != 0 {
+			f.VerifyMismatches++
+			t.Errorf("cycle %d: goodwilld verify after SIGKILL exited %d:\n%s", cycle, code, report)
+		}
+		time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond) // down a little longer
+		d = startDaemon(t, bin, db, keyFile, grpcAddr, httpAddr)
+	}
+	// Let the writers finish what they hold, against a server that stays up.
+	time.Sleep(cfg.Uptime / 2)
+	close(stop)
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("writers did not finish their last calls within 2 minutes of the last restart")
+	}
+
+	// Every acknowledged key, exactly once; nothing else.
+	want := map[string]string{} // key -> customer
+	for _, w := range writers {
+		for _, e := range w.errs {
+			t.Errorf("writer %d: %s", w.id, e)
+		}
+		f.CallsAcknowledged += w.calls
+		f.CallsResent += w.resent
+		for k, c := range w.acked {
+			want[k] = c
+		}
+	}
+	f.EventsAcknowledged = int64(len(want))
+	seen := map[string]int{}
+	lister := writers[0].c
+	for _, cust := range customers {
+		for _, e := range listAll(t, lister, cust) {
+			f.EventsStored++
+			k := e.GetIdempotencyKey()
+			seen[k]++
+			switch wc, ok := want[k]; {
+			case !ok:
+				f.Unexpected++
+				t.Errorf("customer %s holds event %s with key %q that no writer had acknowledged", cust, e.GetEventId(), k)
+			case wc != cust:
+				f.Unexpected++
+				t.Errorf("key %q was acknowledged for %s but is stored on %s", k, wc, cust)
+			}
+		}
+	}
+	for k, c := range want {
+		switch n := seen[k]; {
+		case n == 0:
+			f.Lost++
+			t.Errorf("acknowledged event %q of %s is missing", k, c)
+		case n > 1:
+			f.Doubled += int64(n - 1)
+			t.Errorf("acknowledged event %q of %s is stored %d times", k, c, n)
+		}
+	}
+	d.stop(t)
+	code, report := runVerify(t, bin, db)
+	f.VerifyRuns++
+	if code != 0 {
+		f.VerifyMismatches++
+		t.Errorf("final goodwilld verify exited %d:\n%s", code, report)
+	}
+	for _, line := range strings.Split(report, "\n") {
+		if strings.HasPrefix(line, "checked ") {
+			f.FinalVerify = line
+		}
+	}
+	if f.EventsAcknowledged == 0 {
+		t.Error("no event was acknowledged: the test tested nothing")
+	}
+	f.Seconds = time.Since(start).Seconds()
+	return f
+}
+
+func listAll(t *testing.T, c *client.Client, customer string) []*goodwillv1.Event {
+	t.Helper()
+	var out []*goodwillv1.Event
+	token := ""
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		resp, err := c.ListEvents(ctx, &goodwillv1.ListEventsRequest{CustomerId: customer, PageSize: 1000, PageToken: token})
+		cancel()
+		if status.Code(err) == codes.NotFound {
+			return nil
+		}
+		if err != nil {
+			t.Fatalf("list events of %s: %v", customer, err)
+		}
+		out = append(out, resp.GetEvents()...)
+		if token = resp.GetNextPageToken(); token == "" {
+			return out
+		}
+	}
+}
+
+// writer makes calls with idempotency keys it chooses, and re-sends a call
+// that failed (server killed, restarting) with the same keys until it is
+// acknowledged.
+type writer struct {
+	id        int
+	c         *client.Client
+	customers []string
+	rng       *rand.Rand
+	seq       int
+	// acked maps every acknowledged key to its customer.
+	acked map[string]string
+	// reversible are acknowledged events of this writer not yet reversed.
+	reversible []reversible
+	calls      int64
+	resent     int64
+	errs       []string
+}
+
+type reversible struct{ customer, eventID string }
+
+type writeCall struct {
+	customer string
+	batch    []*goodwillv1.Event // RecordEvents when more than one
+	reverse  *reversible
+	key      string // of a single event or a reversal
+}
+
+var crashKinds = []goodwillv1.EventKind{
+	goodwillv1.EventKind_EVENT_KIND_CREDIT, goodwillv1.EventKind_EVENT_KIND_RELIABLE_DELIVERY,
+	goodwillv1.EventKind_EVENT_KIND_OUTAGE, goodwillv1.EventKind_EVENT_KIND_RESPONSE,
+	goodwillv1.EventKind_EVENT_KIND_PROACTIVE_NOTICE, goodwillv1.EventKind_EVENT_KIND_COMPLAINT,
+	goodwillv1.EventKind_EVENT_KIND_SUGGESTION_ADOPTED, goodwillv1.EventKind_EVENT_KIND_ENGAGEMENT,
+}
+
+func (w *writer) key() string {
+	w.seq++
+	return fmt.Sprintf("w%d-%d", w.id, w.seq)
+}
+
+func (w *writer) event(customer string) *goodwillv1.Event {
+	m := 0.5 + 3*w.rng.Float64()
+	e := &goodwillv1.Event{CustomerId: customer, Kind: crashKinds[w.rng.IntN(len(crashKinds))], Magnitude: &m, IdempotencyKey: w.key()}
+	if w.rng.IntN(5) == 0 { // backdated: the server replays the history
+		e.OccurredAt = timestampBefore(time.Duration(w.rng.IntN(72)) * time.Hour)
+	}
+	return e
+}
+
+// next picks the next call: mostly single events, some batches of three,
+// a few reversals of this writer's own acknowledged events.
+func (w *writer) next() *writeCall {
+	cust := w.customers[w.rng.IntN(len(w.customers))]
+	switch r := w.rng.IntN(20); {
+	case r == 0 && len(w.reversible) > 0:
+		i := w.rng.IntN(len(w.reversible))
+		rv := w.reversible[i]
+		w.reversible = append(w.reversible[:i], w.reversible[i+1:]...)
+		return &writeCall{customer: rv.customer, reverse: &rv, key: w.key()}
+	case r < 4:
+		var batch []*goodwillv1.Event
+		for range 3 {
+			batch = append(batch, w.event(w.customers[w.rng.IntN(len(w.customers))]))
+		}
+		return &writeCall{batch: batch}
+	default:
+		e := w.event(cust)
+		return &writeCall{customer: cust, batch: []*goodwillv1.Event{e}, key: e.IdempotencyKey}
+	}
+}
+
+func (w *writer) run(stop <-chan struct{}) {
+	var pending *writeCall
+	for {
+		if pending == nil {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			pending = w.next()
+		}
+		err := w.do(pending)
+		switch status.Code(err) {
+		case codes.OK:
+			w.calls++
+			pending = nil
+		case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.Canceled:
+			// Not acknowledged: the server is down or restarting. Send
+			// the same call, same keys, again.
+			w.resent++
+			time.Sleep(50 * time.Millisecond)
+		default:
+			w.errs = append(w.errs, fmt.Sprintf("call refused: %v", err))
+			pending = nil
+		}
+	}
+}
+
+func (w *writer) do(c *writeCall) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	switch {
+	case c.reverse != nil:
+		resp, err := w.c.ReverseEvent(ctx, &goodwillv1.ReverseEventRequest{CustomerId: c.customer, EventId: c.reverse.eventID,
+			IdempotencyKey: c.key, Note: "crash test"})
+		if err != nil {
+			return err
+		}
+		w.acked[c.key] = c.customer
+		if resp.GetReversal().GetIdempotencyKey() != c.key {
+			w.errs = append(w.errs, fmt.Sprintf("reversal acknowledged with key %q, sent %q", resp.GetReversal().GetIdempotencyKey(), c.key))
+		}
+	case len(c.batch) == 1:
+		e := c.batch[0]
+		resp, err := w.c.RecordEvent(ctx, &goodwillv1.RecordEventRequest{CustomerId: c.customer, Event: e})
+		if err != nil {
+			return err
+		}
+		w.acked[e.IdempotencyKey] = c.customer
+		w.reversible = append(w.reversible, reversible{c.customer, resp.GetEvent().GetEventId()})
+	default:
+		resp, err := w.c.RecordEvents(ctx, &goodwillv1.RecordEventsRequest{Events: c.batch})
+		if err != nil {
+			return err
+		}
+		for i, r := range resp.GetResults() {
+			e := c.batch[i]
+			if r.GetOutcome() == goodwillv1.RecordOutcome_RECORD_OUTCOME_CONFLICT {
+				w.errs = append(w.errs, fmt.Sprintf("batch item %s: conflict: %s", e.IdempotencyKey, r.GetError()))
+				continue
+			}
+			w.acked[e.IdempotencyKey] = e.CustomerId
+			w.reversible = append(w.reversible, reversible{e.CustomerId, r.GetEvent().GetEventId()})
+		}
+	}
+	return nil
+}
+
+func timestampBefore(d time.Duration) *timestamppb.Timestamp {
+	return timestamppb.New(time.Now().Add(-d).Truncate(time.Microsecond))
+}
