@@ -133,3 +133,12 @@ func caller(ctx context.Context) string {
 	}
 	return "unknown"
 }
+
+// mayRead reports whether the caller may read the ledger. Writes answer a
+// writer-only key with the outcome and its own event, never a balance or
+// another caller's event: the reader and writer roles stay disjoint in what
+// they see, not only in what they call.
+func mayRead(ctx context.Context) bool {
+	p, ok := auth.FromContext(ctx)
+	return ok && p.Role.Allows(auth.Reader)
+}

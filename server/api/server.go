@@ -68,11 +68,11 @@ func (s *Server) RecordEvent(ctx context.Context, req *goodwillv1.RecordEventReq
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &goodwillv1.RecordEventResponse{
-		Event:    eventToProto(rec.Event),
-		Balance:  balanceToProto(rec.Balance),
-		Replayed: rec.Replayed,
-	}, nil
+	out := &goodwillv1.RecordEventResponse{Event: eventToProto(rec.Event), Replayed: rec.Replayed}
+	if mayRead(ctx) {
+		out.Balance = balanceToProto(rec.Balance)
+	}
+	return out, nil
 }
 
 func (s *Server) RecordEvents(ctx context.Context, req *goodwillv1.RecordEventsRequest) (*goodwillv1.RecordEventsResponse, error) {
@@ -90,7 +90,11 @@ func (s *Server) RecordEvents(ctx context.Context, req *goodwillv1.RecordEventsR
 	}
 	out := &goodwillv1.RecordEventsResponse{Results: make([]*goodwillv1.RecordEventsResult, len(results))}
 	for i, r := range results {
-		res := &goodwillv1.RecordEventsResult{Index: int32(i), Outcome: outcomeToProto[r.Outcome], Event: eventToProto(r.Event)}
+		res := &goodwillv1.RecordEventsResult{Index: int32(i), Outcome: outcomeToProto[r.Outcome]}
+		// A conflict's event is someone else's: only readers see it.
+		if r.Outcome != ledger.OutcomeConflict || mayRead(ctx) {
+			res.Event = eventToProto(r.Event)
+		}
 		if r.Err != nil {
 			res.Error = r.Err.Error()
 		}
@@ -140,11 +144,11 @@ func (s *Server) ReverseEvent(ctx context.Context, req *goodwillv1.ReverseEventR
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &goodwillv1.ReverseEventResponse{
-		Reversal: eventToProto(rec.Event),
-		Balance:  balanceToProto(rec.Balance),
-		Replayed: rec.Replayed,
-	}, nil
+	out := &goodwillv1.ReverseEventResponse{Reversal: eventToProto(rec.Event), Replayed: rec.Replayed}
+	if mayRead(ctx) {
+		out.Balance = balanceToProto(rec.Balance)
+	}
+	return out, nil
 }
 
 func (s *Server) RecordIncident(ctx context.Context, req *goodwillv1.RecordIncidentRequest) (*goodwillv1.RecordIncidentResponse, error) {

@@ -417,3 +417,57 @@ func TestPolicyChangeIsAuditLogged(t *testing.T) {
 		t.Errorf("no audit line naming key %s for the policy change; log:\n%s", id, logs.String())
 	}
 }
+
+// A writer-only key learns the outcome of its writes and its own events,
+// never a balance or another caller's event: what a reader key is for.
+func TestWriterResponsesCarryNoLedgerData(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "")
+	ctx := t.Context()
+	// Another integration's event, holding a key the writer will reuse.
+	note := "churn risk: legal involved"
+	if _, err := s.RecordEvent(ctx, &goodwillv1.RecordEventRequest{CustomerId: "c1",
+		Event: &goodwillv1.Event{Kind: outage, IdempotencyKey: "guessable", Note: note}}); err != nil {
+		t.Fatal(err)
+	}
+	w := s.dialAs(t, s.newKey(t, "default", auth.Writer))
+
+	rec, err := w.RecordEvent(ctx, &goodwillv1.RecordEventRequest{CustomerId: "c1", Event: &goodwillv1.Event{Kind: credit}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.GetBalance() != nil || rec.GetEvent().GetEventId() == "" {
+		t.Errorf("writer's RecordEvent: balance %v, event %v; want its event and no balance", rec.GetBalance(), rec.GetEvent())
+	}
+	batch, err := w.RecordEvents(ctx, &goodwillv1.RecordEventsRequest{Events: []*goodwillv1.Event{
+		{CustomerId: "c1", Kind: credit, IdempotencyKey: "guessable"},
+		{CustomerId: "c2", Kind: credit, IdempotencyKey: "fresh"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := batch.GetResults()[0]; r.GetOutcome() != goodwillv1.RecordOutcome_RECORD_OUTCOME_CONFLICT || r.GetEvent() != nil ||
+		strings.Contains(r.GetError(), note) {
+		t.Errorf("writer's conflict result shows the stored event: %v", r)
+	}
+	if r := batch.GetResults()[1]; r.GetOutcome() != goodwillv1.RecordOutcome_RECORD_OUTCOME_CREATED || r.GetEvent().GetEventId() == "" {
+		t.Errorf("writer's created result: %v", r)
+	}
+	rev, err := w.ReverseEvent(ctx, &goodwillv1.ReverseEventRequest{CustomerId: "c1", EventId: rec.GetEvent().GetEventId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev.GetBalance() != nil {
+		t.Errorf("writer's ReverseEvent shows a balance: %v", rev.GetBalance())
+	}
+	// The admin key, which may read, still gets balances.
+	if again, err := s.RecordEvent(ctx, &goodwillv1.RecordEventRequest{CustomerId: "c1", Event: &goodwillv1.Event{Kind: credit}}); err != nil || again.GetBalance() == nil {
+		t.Errorf("admin RecordEvent: %v, balance %v", err, again.GetBalance())
+	}
+	// Over REST too.
+	wREST := s.newKey(t, "default", auth.Writer)
+	r := s.restAs(t, wREST, http.MethodPost, "/v1/customers/c3/events", map[string]any{"kind": "EVENT_KIND_CREDIT"})
+	if r.Status != http.StatusOK || r.Body["balance"] != nil {
+		t.Errorf("writer over REST: HTTP %d %s, want no balance", r.Status, r.Raw)
+	}
+}

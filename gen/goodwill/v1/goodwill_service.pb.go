@@ -334,7 +334,8 @@ type RecordEventResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The stored event (the original one on a replay).
 	Event *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
-	// The customer's balance after the call.
+	// The customer's balance after the call. Absent when the key may not
+	// read (role writer): writes tell a writer only their outcome.
 	Balance *Balance `protobuf:"bytes,2,opt,name=balance,proto3" json:"balance,omitempty"`
 	// True when the idempotency key matched an earlier identical event and
 	// nothing was written.
@@ -490,7 +491,8 @@ type RecordEventsResult struct {
 	Index   int32         `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
 	Outcome RecordOutcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=goodwill.v1.RecordOutcome" json:"outcome,omitempty"`
 	// The stored event: the new one, or on REPLAYED and CONFLICT the earlier
-	// one holding the key.
+	// one holding the key. On CONFLICT, absent when the key may not read
+	// (role writer): the earlier event is someone else's.
 	Event *Event `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
 	// Why the item failed; empty unless outcome is CONFLICT.
 	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
@@ -782,7 +784,8 @@ type ReverseEventResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The REVERSAL event.
 	Reversal *Event `protobuf:"bytes,1,opt,name=reversal,proto3" json:"reversal,omitempty"`
-	// The balance after the reversal.
+	// The balance after the reversal. Absent when the key may not read
+	// (role writer).
 	Balance *Balance `protobuf:"bytes,2,opt,name=balance,proto3" json:"balance,omitempty"`
 	// True when the idempotency key matched an earlier identical reversal.
 	Replayed      bool `protobuf:"varint,3,opt,name=replayed,proto3" json:"replayed,omitempty"`
