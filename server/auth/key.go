@@ -31,6 +31,10 @@ type KeyStore interface {
 	// PutKey inserts a new key. Errors: ledger.ErrDuplicate when the id
 	// exists.
 	PutKey(ctx context.Context, k Key) error
+	// PutFirstKey inserts k only if the store holds no key at all, and
+	// reports whether it did; check and insert are one transaction, so of
+	// servers bootstrapping an empty store at once exactly one succeeds.
+	PutFirstKey(ctx context.Context, k Key) (bool, error)
 	// Key returns a key, revoked or not. Errors: ledger.ErrNotFound.
 	Key(ctx context.Context, id string) (Key, error)
 	// Keys lists keys, of one tenant or of all when tenant is "", in id

@@ -18,6 +18,19 @@ const maxNameLen = 200
 // which exists nowhere else: show it once. by names who asked, for the
 // audit log.
 func CreateKey(ctx context.Context, st KeyStore, log *slog.Logger, tenant string, role Role, name, by string) (Key, string, error) {
+	k, token, err := NewKey(tenant, role, name, by)
+	if err != nil {
+		return Key{}, "", err
+	}
+	if err := st.PutKey(ctx, k); err != nil {
+		return Key{}, "", err
+	}
+	LogCreated(ctx, log, k)
+	return k, token, nil
+}
+
+// NewKey makes a key and its token without storing it.
+func NewKey(tenant string, role Role, name, by string) (Key, string, error) {
 	if err := checkTenant(tenant); err != nil {
 		return Key{}, "", err
 	}
@@ -29,14 +42,14 @@ func CreateKey(ctx context.Context, st KeyStore, log *slog.Logger, tenant string
 	}
 	id, token := newToken()
 	_, secret, _ := ParseToken(token)
-	k := Key{ID: id, Tenant: tenant, Role: role, Name: name, Hash: hashSecret(secret),
-		CreatedAt: time.Now().UTC().Truncate(time.Microsecond), CreatedBy: by}
-	if err := st.PutKey(ctx, k); err != nil {
-		return Key{}, "", err
-	}
-	log.InfoContext(ctx, "admin action: API key created", "action", "key.create", "key_id", id, "tenant", tenant,
-		"role", role.String(), "name", name, "by", by)
-	return k, token, nil
+	return Key{ID: id, Tenant: tenant, Role: role, Name: name, Hash: hashSecret(secret),
+		CreatedAt: time.Now().UTC().Truncate(time.Microsecond), CreatedBy: by}, token, nil
+}
+
+// LogCreated writes the audit line of a stored key.
+func LogCreated(ctx context.Context, log *slog.Logger, k Key) {
+	log.InfoContext(ctx, "admin action: API key created", "action", "key.create", "key_id", k.ID, "tenant", k.Tenant,
+		"role", k.Role.String(), "name", k.Name, "by", k.CreatedBy)
 }
 
 // RevokeKey revokes a key at once on this server and, through the cache's

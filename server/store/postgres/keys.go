@@ -26,6 +26,25 @@ func (s *Store) PutKey(ctx context.Context, k auth.Key) error {
 	})
 }
 
+// PutFirstKey checks and inserts in one SERIALIZABLE transaction: of two
+// servers bootstrapping at once, one is retried and then finds the other's
+// key.
+func (s *Store) PutFirstKey(ctx context.Context, k auth.Key) (bool, error) {
+	var revoked *time.Time
+	if k.Revoked() {
+		revoked = &k.RevokedAt
+	}
+	var put bool
+	err := s.Update(ctx, func(tx ledger.Tx) error {
+		tag, err := tx.(*txn).tx.Exec(ctx, `INSERT INTO api_keys (`+keyCols+`)
+			SELECT $1::TEXT, $2::TEXT, $3::TEXT, $4::TEXT, $5::BYTEA, $6::TIMESTAMPTZ, $7::TEXT, $8::TIMESTAMPTZ WHERE NOT EXISTS (SELECT 1 FROM api_keys)`,
+			k.ID, k.Tenant, k.Role.String(), k.Name, k.Hash, k.CreatedAt, k.CreatedBy, revoked)
+		put = tag.RowsAffected() == 1
+		return translate(err)
+	})
+	return put, err
+}
+
 // Key reads on the pool: one statement needs no transaction.
 func (s *Store) Key(ctx context.Context, id string) (auth.Key, error) {
 	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE key_id = $1`, id))

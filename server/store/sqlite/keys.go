@@ -21,6 +21,22 @@ func (s *Store) PutKey(ctx context.Context, k auth.Key) error {
 	})
 }
 
+func (s *Store) PutFirstKey(ctx context.Context, k auth.Key) (bool, error) {
+	var put bool
+	err := s.Update(ctx, func(tx ledger.Tx) error {
+		res, err := tx.(*txn).tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyCols+`)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM api_keys)`,
+			k.ID, k.Tenant, k.Role.String(), k.Name, k.Hash, k.CreatedAt.UnixMicro(), k.CreatedBy, toNull(k.RevokedAt))
+		if err != nil {
+			return translate(err)
+		}
+		n, err := res.RowsAffected()
+		put = n == 1
+		return err
+	})
+	return put, err
+}
+
 func (s *Store) Key(ctx context.Context, id string) (auth.Key, error) {
 	k, err := scanKey(s.reader.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE key_id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {

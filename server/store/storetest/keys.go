@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/goodwill-ledger/goodwill/server/auth"
@@ -60,6 +63,43 @@ func RunKeys(t *testing.T, open func(t *testing.T) auth.KeyStore) {
 			if !slices.Equal(ids, tc.want) {
 				t.Errorf("Keys(%q) = %v, want %v", tc.tenant, ids, tc.want)
 			}
+		}
+	})
+	t.Run("PutFirstKey", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		// Servers bootstrapping an empty store at once: exactly one wins.
+		const racers = 8
+		var wg sync.WaitGroup
+		var won atomic.Int64
+		errs := make(chan error, racers)
+		for i := range racers {
+			wg.Go(func() {
+				k := auth.Key{ID: fmt.Sprintf("first-%d", i), Tenant: tenantA, Role: auth.Admin, Hash: []byte{byte(i)}, CreatedAt: at(i)}
+				put, err := s.PutFirstKey(ctx, k)
+				if err != nil {
+					errs <- err
+				}
+				if put {
+					won.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("PutFirstKey: %v", err)
+		}
+		ks, err := s.Keys(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if won.Load() != 1 || len(ks) != 1 {
+			t.Errorf("%d of %d racers put their key and the store holds %d; want exactly 1", won.Load(), racers, len(ks))
+		}
+		if put, err := s.PutFirstKey(ctx, auth.Key{ID: "late", Tenant: tenantA, Role: auth.Admin, Hash: []byte{1}, CreatedAt: base}); put || err != nil {
+			t.Errorf("PutFirstKey on a keyed store = %v, %v; want false, nil", put, err)
 		}
 	})
 	t.Run("RevokeKey", func(t *testing.T) {
