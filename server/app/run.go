@@ -26,6 +26,7 @@ import (
 	"github.com/goodwill-ledger/goodwill/server/auth"
 	"github.com/goodwill-ledger/goodwill/server/gateway"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store"
 )
 
 // Run serves gRPC and REST until ctx ends, then shuts down: health goes
@@ -101,7 +102,7 @@ func (c *Completed) Run(ctx context.Context) error {
 	})
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	healthSrv.SetServingStatus(goodwillv1.GoodwillService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	log.Info("goodwilld serving", "grpc", c.GRPCAddr(), "http", c.HTTPAddr(), "db", c.cfg.DB,
+	log.Info("goodwilld serving", "grpc", c.GRPCAddr(), "http", c.HTTPAddr(), "db", store.Redact(c.cfg.DB),
 		"policy_version", c.policy.Version, "tls", c.tls != nil, "client_certificates", c.cfg.TLSClientCA != "",
 		"cors_origins", c.cfg.CORSOrigins)
 

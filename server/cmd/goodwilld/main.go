@@ -106,7 +106,7 @@ func newRoot() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg.Logger.Info("store is migrated", "db", cfg.DB)
+			cfg.Logger.Info("store is migrated", "db", store.Redact(cfg.DB))
 			return st.Close()
 		},
 	}
