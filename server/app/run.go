@@ -105,6 +105,17 @@ func (c *Completed) Run(ctx context.Context) error {
 	log.Info("goodwilld serving", "grpc", c.GRPCAddr(), "http", c.HTTPAddr(), "db", store.Redact(c.cfg.DB),
 		"policy_version", c.policy.Version, "tls", c.tls != nil, "client_certificates", c.cfg.TLSClientCA != "",
 		"cors_origins", c.cfg.CORSOrigins)
+	if c.tls == nil {
+		for _, l := range []struct {
+			flag string
+			lis  net.Listener
+		}{{"--grpc-addr", c.grpcLis}, {"--http-addr", c.httpLis}} {
+			if addr := l.lis.Addr().String(); !isLoopback(addr) {
+				log.Warn("plaintext on a non-loopback address: API keys will cross the network readable; "+
+					"use --tls-cert and --tls-key, or a TLS-terminating proxy in front", "flag", l.flag, "addr", addr)
+			}
+		}
+	}
 
 	c.metrics.grpc.InitializeMetrics(grpcSrv)
 	var debugSrv, metricsSrv *http.Server
@@ -116,7 +127,11 @@ func (c *Completed) Run(ctx context.Context) error {
 	if c.metricsLis != nil {
 		metricsSrv = c.metrics.server()
 		g.Go(func() error { return serveUntilShutdown(metricsSrv, c.metricsLis) })
-		log.Info("metrics serving", "addr", c.metricsLis.Addr().String())
+		addr := c.metricsLis.Addr().String()
+		log.Info("metrics serving", "addr", addr)
+		if !isLoopback(addr) {
+			log.Warn("metrics serving without authentication on a non-loopback address", "flag", "--metrics-addr", "addr", addr)
+		}
 	}
 	g.Go(func() error {
 		svc.RunRecompute(gctx, log, recomputePoll)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -90,4 +92,18 @@ func checkCORSOrigins(origins []string) error {
 		}
 	}
 	return nil
+}
+
+// isLoopback reports whether a listen address (host:port) is on loopback:
+// 127.0.0.0/8, ::1 or localhost. An empty host listens everywhere.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
