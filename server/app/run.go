@@ -42,7 +42,7 @@ func (c *Completed) Run(ctx context.Context) error {
 		FollowerReads: c.cfg.FollowerReads, GroupCommit: c.cfg.GroupCommit,
 		OnBatch: func(n int) { c.metrics.batch.Observe(float64(n)) }})
 
-	c.access = api.NewAccess(auth.NewAuthenticator(c.store), c.cfg.RateLimit)
+	c.access = api.NewAccess(auth.NewAuthenticator(c.store), c.cfg.RateLimit, log)
 	healthSrv := health.NewServer()
 	// NOT_SERVING until every server is up; load balancers wait for it.
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -181,19 +181,28 @@ func (c *Completed) Run(ctx context.Context) error {
 // limits, shutdown behaviour and the interceptor chain.
 func (c *Completed) grpcServerOptions() []grpc.ServerOption {
 	log := c.log
+	recoverPanics := recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in handler", "panic", p)
+		return status.Error(codes.Internal, "internal error")
+	}))
 	unary := []grpc.UnaryServerInterceptor{
 		// First, so every call is counted, refused ones included.
 		c.metrics.grpc.UnaryServerInterceptor(),
-		logging.UnaryServerInterceptor(slogAdapter(log), logging.WithLogOnEvents(logging.FinishCall)),
-		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-			log.ErrorContext(ctx, "panic in handler", "panic", p)
-			return status.Error(codes.Internal, "internal error")
-		})),
+		// Before access, so a panic while checking a key is still caught.
+		recoverPanics,
 	}
-	// After recovery, so a panic while checking a key is still caught; and
-	// before validation, so nobody without a key gets the server to work.
+	// Before validation, so nobody without a key gets the server to work.
+	// Access logs the calls it refuses itself.
 	unary = append(unary, c.access.UnaryInterceptors()...)
-	unary = append(unary, validateRequests(log))
+	unary = append(unary,
+		// After access: the logging interceptor reads its fields from the
+		// context at call start, and Access has put the caller's key id and
+		// tenant there.
+		logging.UnaryServerInterceptor(slogAdapter(log), logging.WithLogOnEvents(logging.FinishCall)),
+		// Again inside logging, so a handler's panic is logged as the
+		// INTERNAL call it becomes.
+		recoverPanics,
+		validateRequests(log))
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(c.cfg.MaxRequestBytes),
 		// Stop (after the shutdown deadline) still waits for running
