@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	grpcauth "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
@@ -56,15 +61,21 @@ var openServices = map[string]bool{
 // Access checks every call: a valid key (UNAUTHENTICATED otherwise), a
 // role that allows the method (PERMISSION_DENIED), and the key's rate
 // (RESOURCE_EXHAUSTED). The key's tenant becomes the call's tenant.
+//
+// Each refusal is logged for audit: by key or role at INFO, by rate at
+// DEBUG (a flood would drown the log). A token is never logged, only the
+// key id it names.
 type Access struct {
 	authn   *auth.Authenticator
 	limiter *auth.Limiter
 	limits  auth.RateLimits
+	log     *slog.Logger
 }
 
-// NewAccess returns the access checks over authn with per-key limits.
-func NewAccess(authn *auth.Authenticator, limits auth.RateLimits) *Access {
-	return &Access{authn: authn, limiter: auth.NewLimiter(limits), limits: limits}
+// NewAccess returns the access checks over authn with per-key limits,
+// logging refusals to log.
+func NewAccess(authn *auth.Authenticator, limits auth.RateLimits, log *slog.Logger) *Access {
+	return &Access{authn: authn, limiter: auth.NewLimiter(limits), limits: limits, log: log}
 }
 
 func needsKey(_ context.Context, c interceptors.CallMeta) bool { return !openServices[c.Service] }
@@ -88,25 +99,35 @@ func (a *Access) StreamInterceptors() []grpc.StreamServerInterceptor {
 	}
 }
 
+// authenticate finds the caller's key and checks its role. On success the
+// key id and tenant go into the context's logging fields, so the per-call
+// log line (its interceptor runs after this one) names the caller.
 func (a *Access) authenticate(ctx context.Context) (context.Context, error) {
+	method, _ := grpc.Method(ctx)
 	token, err := grpcauth.AuthFromMD(ctx, "bearer")
 	if err != nil {
+		a.refused(ctx, slog.LevelInfo, method, "missing key", "")
 		return nil, status.Error(codes.Unauthenticated, "missing API key: send the header \"authorization: Bearer <key>\"")
 	}
 	p, err := a.authn.Authenticate(ctx, token)
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
+		id, _, _ := auth.ParseToken(token) // "" unless the token is well formed
+		a.refused(ctx, slog.LevelInfo, method, "invalid or revoked key", id)
 		return nil, status.Error(codes.Unauthenticated, "invalid or revoked API key")
 	case err != nil:
+		a.log.WarnContext(ctx, "cannot check an API key", "method", method, "error", err)
 		return nil, status.Error(codes.Unavailable, "cannot check the API key now; retry")
 	}
-	method, _ := grpc.Method(ctx)
 	if need := methodRoles[method]; !p.Role.Allows(need) {
 		if need == auth.RoleUnspecified {
+			a.refused(ctx, slog.LevelInfo, method, "method open to no key", p.KeyID)
 			return nil, status.Errorf(codes.PermissionDenied, "%s is not open to any key", method)
 		}
+		a.refused(ctx, slog.LevelInfo, method, fmt.Sprintf("role %s may not call %s", p.Role, method), p.KeyID)
 		return nil, status.Errorf(codes.PermissionDenied, "API key %s has role %s; %s needs %s", p.KeyID, p.Role, method, need)
 	}
+	ctx = logging.InjectFields(ctx, logging.Fields{"key_id", p.KeyID, "tenant", p.Tenant})
 	return auth.WithPrincipal(ctx, p), nil
 }
 
@@ -116,7 +137,33 @@ func (a *Access) Limit(ctx context.Context) error {
 	if a.limiter.Allow(p.KeyID) {
 		return nil
 	}
+	method, _ := grpc.Method(ctx)
+	a.refused(ctx, slog.LevelDebug, method, "over the rate limit", p.KeyID)
 	return fmt.Errorf("API key %s is over its limit of %g requests/s (burst %d)", p.KeyID, a.limits.PerSecond, a.limits.Burst)
+}
+
+// refused logs a refused call: the method, why, the key id when known, and
+// where the call came from. Calls through the REST gateway arrive from
+// "bufconn"; for them the HTTP client's address is the last entry of
+// x-forwarded-for, which only the gateway can set on that channel.
+func (a *Access) refused(ctx context.Context, level slog.Level, method, reason, keyID string) {
+	if !a.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []any{"method", method, "reason", reason}
+	if keyID != "" {
+		attrs = append(attrs, "key_id", keyID)
+	}
+	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
+		attrs = append(attrs, "peer", pr.Addr.String())
+		if pr.Addr.Network() == "bufconn" {
+			if fwd := metadata.ValueFromIncomingContext(ctx, "x-forwarded-for"); len(fwd) > 0 {
+				last := fwd[len(fwd)-1]
+				attrs = append(attrs, "forwarded_for", strings.TrimSpace(last[strings.LastIndex(last, ",")+1:]))
+			}
+		}
+	}
+	a.log.Log(ctx, level, "call refused", attrs...)
 }
 
 // tenant returns the caller's tenant, set by Access from its key. With no

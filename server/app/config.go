@@ -47,10 +47,11 @@ type Config struct {
 	// Empty: no bootstrap (goodwilld's flag defaults to data/admin.key).
 	BootstrapKeyFile string
 	// MetricsAddr, when set, serves Prometheus metrics at /metrics there
-	// (no authentication; no label names a tenant, customer or key).
+	// (no authentication; no label names a tenant, customer or key). Any
+	// address is accepted; one off loopback is warned about at start.
 	MetricsAddr string
 	// DebugAddr, when set, serves Go's profiler (net/http/pprof) there.
-	// It has no authentication: keep it on loopback.
+	// It has no authentication, so it must be a loopback address.
 	DebugAddr string
 
 	// TLSCert and TLSKey are PEM files holding the server's certificate
@@ -128,6 +129,9 @@ func (c Config) Complete(ctx context.Context) (*Completed, error) {
 	c.CORSOrigins = trimOrigins(c.CORSOrigins)
 	if err := checkCORSOrigins(c.CORSOrigins); err != nil {
 		return nil, err
+	}
+	if c.DebugAddr != "" && !isLoopback(c.DebugAddr) {
+		return nil, fmt.Errorf("--debug-addr %q: the profiler has no authentication, so it may listen on loopback only (127.0.0.0/8, ::1 or localhost, such as 127.0.0.1:6060)", c.DebugAddr)
 	}
 
 	if c.GroupCommit.Writers <= 0 {

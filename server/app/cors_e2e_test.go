@@ -98,6 +98,31 @@ func TestCORS(t *testing.T) {
 		}
 	})
 
+	t.Run("subdomain wildcard", func(t *testing.T) {
+		t.Parallel()
+		srv := runServer(t, app.Config{CORSOrigins: []string{"https://*.example.com", "http://*.example.org:3000"}})
+		base := "http://" + srv.HTTPAddr()
+		waitHealthy(t, http.DefaultClient, base)
+		for _, tt := range []struct {
+			origin string
+			allow  bool
+		}{
+			{"https://app.example.com", true},
+			{"https://a.b.example.com", true},
+			{"http://dev.example.org:3000", true},
+			{"https://evilexample.com", false},
+			{"https://example.com", false},
+			{"http://app.example.com", false},
+			{"https://app.example.com.evil.net", false},
+			{"http://dev.example.org:3001", false},
+		} {
+			got := preflight(t, base, tt.origin).Header.Get("Access-Control-Allow-Origin")
+			if allowed := got == tt.origin; allowed != tt.allow {
+				t.Errorf("preflight from %s: Access-Control-Allow-Origin %q, want allowed %v", tt.origin, got, tt.allow)
+			}
+		}
+	})
+
 	t.Run("no origins by default", func(t *testing.T) {
 		t.Parallel()
 		srv := runServer(t, app.Config{})

@@ -9,11 +9,12 @@ import (
 )
 
 // debugServer serves the profiler on DebugAddr, apart from the API: it has
-// no authentication, so it must not share the API's port.
+// no authentication, so it must not share the API's port, and Complete
+// holds DebugAddr to loopback. /debug/pprof/cmdline is left out: the
+// command line can hold --db with its password (Index answers 404 for it).
 func (c *Completed) debugServer() *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

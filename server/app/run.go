@@ -26,6 +26,7 @@ import (
 	"github.com/goodwill-ledger/goodwill/server/auth"
 	"github.com/goodwill-ledger/goodwill/server/gateway"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store"
 )
 
 // Run serves gRPC and REST until ctx ends, then shuts down: health goes
@@ -41,7 +42,7 @@ func (c *Completed) Run(ctx context.Context) error {
 		FollowerReads: c.cfg.FollowerReads, GroupCommit: c.cfg.GroupCommit,
 		OnBatch: func(n int) { c.metrics.batch.Observe(float64(n)) }})
 
-	c.access = api.NewAccess(auth.NewAuthenticator(c.store), c.cfg.RateLimit)
+	c.access = api.NewAccess(auth.NewAuthenticator(c.store), c.cfg.RateLimit, log)
 	healthSrv := health.NewServer()
 	// NOT_SERVING until every server is up; load balancers wait for it.
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -101,9 +102,20 @@ func (c *Completed) Run(ctx context.Context) error {
 	})
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	healthSrv.SetServingStatus(goodwillv1.GoodwillService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	log.Info("goodwilld serving", "grpc", c.GRPCAddr(), "http", c.HTTPAddr(), "db", c.cfg.DB,
+	log.Info("goodwilld serving", "grpc", c.GRPCAddr(), "http", c.HTTPAddr(), "db", store.Redact(c.cfg.DB),
 		"policy_version", c.policy.Version, "tls", c.tls != nil, "client_certificates", c.cfg.TLSClientCA != "",
 		"cors_origins", c.cfg.CORSOrigins)
+	if c.tls == nil {
+		for _, l := range []struct {
+			flag string
+			lis  net.Listener
+		}{{"--grpc-addr", c.grpcLis}, {"--http-addr", c.httpLis}} {
+			if addr := l.lis.Addr().String(); !isLoopback(addr) {
+				log.Warn("plaintext on a non-loopback address: API keys will cross the network readable; "+
+					"use --tls-cert and --tls-key, or a TLS-terminating proxy in front", "flag", l.flag, "addr", addr)
+			}
+		}
+	}
 
 	c.metrics.grpc.InitializeMetrics(grpcSrv)
 	var debugSrv, metricsSrv *http.Server
@@ -115,7 +127,11 @@ func (c *Completed) Run(ctx context.Context) error {
 	if c.metricsLis != nil {
 		metricsSrv = c.metrics.server()
 		g.Go(func() error { return serveUntilShutdown(metricsSrv, c.metricsLis) })
-		log.Info("metrics serving", "addr", c.metricsLis.Addr().String())
+		addr := c.metricsLis.Addr().String()
+		log.Info("metrics serving", "addr", addr)
+		if !isLoopback(addr) {
+			log.Warn("metrics serving without authentication on a non-loopback address", "flag", "--metrics-addr", "addr", addr)
+		}
 	}
 	g.Go(func() error {
 		svc.RunRecompute(gctx, log, recomputePoll)
@@ -165,19 +181,28 @@ func (c *Completed) Run(ctx context.Context) error {
 // limits, shutdown behaviour and the interceptor chain.
 func (c *Completed) grpcServerOptions() []grpc.ServerOption {
 	log := c.log
+	recoverPanics := recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in handler", "panic", p)
+		return status.Error(codes.Internal, "internal error")
+	}))
 	unary := []grpc.UnaryServerInterceptor{
 		// First, so every call is counted, refused ones included.
 		c.metrics.grpc.UnaryServerInterceptor(),
-		logging.UnaryServerInterceptor(slogAdapter(log), logging.WithLogOnEvents(logging.FinishCall)),
-		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-			log.ErrorContext(ctx, "panic in handler", "panic", p)
-			return status.Error(codes.Internal, "internal error")
-		})),
+		// Before access, so a panic while checking a key is still caught.
+		recoverPanics,
 	}
-	// After recovery, so a panic while checking a key is still caught; and
-	// before validation, so nobody without a key gets the server to work.
+	// Before validation, so nobody without a key gets the server to work.
+	// Access logs the calls it refuses itself.
 	unary = append(unary, c.access.UnaryInterceptors()...)
-	unary = append(unary, validateRequests(log))
+	unary = append(unary,
+		// After access: the logging interceptor reads its fields from the
+		// context at call start, and Access has put the caller's key id and
+		// tenant there.
+		logging.UnaryServerInterceptor(slogAdapter(log), logging.WithLogOnEvents(logging.FinishCall)),
+		// Again inside logging, so a handler's panic is logged as the
+		// INTERNAL call it becomes.
+		recoverPanics,
+		validateRequests(log))
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(c.cfg.MaxRequestBytes),
 		// Stop (after the shutdown deadline) still waits for running

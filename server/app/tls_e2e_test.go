@@ -409,6 +409,12 @@ func TestTLSConfigErrors(t *testing.T) {
 		{"client CA not PEM", app.Config{TLSCert: p.certFile, TLSKey: p.keyFile, TLSClientCA: garbage}, "--tls-client-ca " + garbage},
 		{"origin with a path", app.Config{CORSOrigins: []string{"https://app.example.com/"}}, "--cors-origin"},
 		{"origin without scheme", app.Config{CORSOrigins: []string{"app.example.com"}}, "--cors-origin"},
+		{"wildcard host", app.Config{CORSOrigins: []string{"https://*"}}, `--cors-origin "https://*"`},
+		{"wildcard glued to a domain", app.Config{CORSOrigins: []string{"https://*example.com"}}, `--cors-origin "https://*example.com"`},
+		{"wildcard inside a label", app.Config{CORSOrigins: []string{"https://app-*.example.com"}}, "--cors-origin"},
+		{"wildcard not leftmost", app.Config{CORSOrigins: []string{"https://app.*.com"}}, "--cors-origin"},
+		{"two wildcards", app.Config{CORSOrigins: []string{"https://*.*.example.com"}}, "--cors-origin"},
+		{"wildcard with nothing after", app.Config{CORSOrigins: []string{"https://*.:8443"}}, "--cors-origin"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

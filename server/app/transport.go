@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -75,8 +77,12 @@ func trimOrigins(origins []string) []string {
 
 // checkCORSOrigins rejects origins a browser could never send, so a typo
 // fails at start instead of silently blocking a web app. An origin is "*"
-// (any origin), or scheme://host[:port] with at most one "*" in the host
-// (https://*.example.com).
+// (any origin), or scheme://host[:port] where the host may begin with a
+// "*" label (https://*.example.com: any subdomain of example.com).
+//
+// rs/cors matches a wildcard as a plain prefix and suffix, so a "*"
+// anywhere else is refused: https://*example.com would let in
+// https://evilexample.com, and https://* every https origin.
 func checkCORSOrigins(origins []string) error {
 	for _, o := range origins {
 		if o == "*" {
@@ -84,10 +90,29 @@ func checkCORSOrigins(origins []string) error {
 		}
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" ||
-			strings.Count(u.Host, "*") > 1 {
+			u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("--cors-origin %q: want \"*\" or scheme://host[:port] with no path or trailing slash, such as https://app.example.com", o)
+		}
+		if host := u.Hostname(); strings.Contains(u.Host, "*") {
+			rest, ok := strings.CutPrefix(host, "*.")
+			if !ok || rest == "" || strings.Contains(rest, "*") {
+				return fmt.Errorf("--cors-origin %q: \"*\" may only stand for a whole leftmost label, as in https://*.example.com", o)
+			}
 		}
 	}
 	return nil
+}
+
+// isLoopback reports whether a listen address (host:port) is on loopback:
+// 127.0.0.0/8, ::1 or localhost. An empty host listens everywhere.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

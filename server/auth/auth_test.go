@@ -39,19 +39,6 @@ func TestParseTokenRejects(t *testing.T) {
 	}
 }
 
-func TestParseBearer(t *testing.T) {
-	for in, want := range map[string]string{"Bearer abc": "abc", "bearer abc": "abc", " BEARER  abc ": "abc"} {
-		if got, err := ParseBearer(in); err != nil || got != want {
-			t.Errorf("ParseBearer(%q) = %q, %v", in, got, err)
-		}
-	}
-	for _, in := range []string{"", "abc", "Basic abc", "Bearer"} {
-		if _, err := ParseBearer(in); err == nil {
-			t.Errorf("ParseBearer(%q) accepted", in)
-		}
-	}
-}
-
 func TestRoleAllows(t *testing.T) {
 	for _, tc := range []struct {
 		have, need Role

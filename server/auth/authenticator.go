@@ -24,17 +24,25 @@ var ErrUnauthenticated = errors.New("a valid API key is required")
 // again: the longest a revocation takes to reach another server.
 const CacheTTL = 5 * time.Second
 
-// maxCached bounds the cache; when full it is emptied (keys in use come
-// back on their next call).
+// maxCached bounds each cache (keys found, ids not found); when full it is
+// emptied (keys in use come back on their next call).
 const maxCached = 10_000
 
 // Authenticator checks tokens against a KeyStore, caching verified keys
 // for CacheTTL so a request costs no store round trip.
+//
+// Ids the store does not have are cached too, for the same CacheTTL, so
+// repeating a well-formed token with an unknown id costs no store read
+// either. They are kept apart from the found keys, so a flood of random
+// ids never evicts a key in use. A negative entry cannot hide a real key
+// in practice: an id is random and unknown to anyone before the key is
+// created, so nobody can have asked for it in the CacheTTL before.
 type Authenticator struct {
-	store KeyStore
-	now   func() time.Time
-	mu    sync.Mutex
-	cache map[string]cached
+	store   KeyStore
+	now     func() time.Time
+	mu      sync.Mutex
+	cache   map[string]cached
+	missing map[string]time.Time // id -> when the store said not found
 }
 
 type cached struct {
@@ -44,7 +52,7 @@ type cached struct {
 
 // NewAuthenticator returns an Authenticator over st.
 func NewAuthenticator(st KeyStore) *Authenticator {
-	return &Authenticator{store: st, now: time.Now, cache: map[string]cached{}}
+	return &Authenticator{store: st, now: time.Now, cache: map[string]cached{}, missing: map[string]time.Time{}}
 }
 
 // Authenticate returns the principal a token stands for. Errors:
@@ -71,11 +79,23 @@ func (a *Authenticator) key(ctx context.Context, id string) (Key, error) {
 	now := a.now()
 	a.mu.Lock()
 	c, ok := a.cache[id]
+	missingSince, missing := a.missing[id]
 	a.mu.Unlock()
 	if ok && now.Sub(c.fetched) < CacheTTL {
 		return c.key, nil
 	}
+	if missing && now.Sub(missingSince) < CacheTTL {
+		return Key{}, ledger.ErrNotFound
+	}
 	k, err := a.store.Key(ctx, id)
+	if errors.Is(err, ledger.ErrNotFound) {
+		a.mu.Lock()
+		if len(a.missing) >= maxCached {
+			clear(a.missing)
+		}
+		a.missing[id] = now
+		a.mu.Unlock()
+	}
 	if err != nil {
 		return k, err
 	}

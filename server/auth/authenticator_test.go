@@ -88,6 +88,47 @@ func TestAuthenticator(t *testing.T) {
 	}
 }
 
+// An id the store does not have is remembered for CacheTTL: a repeated
+// unknown token costs one store read, not one per call.
+func TestAuthenticatorCachesUnknownIDs(t *testing.T) {
+	ctx := t.Context()
+	st := openKeys(t)
+	now := time.Unix(1_000_000, 0)
+	a := auth.NewAuthenticator(st)
+	auth.SetClock(a, func() time.Time { return now })
+	unknown := "gwk_0123456789abcdef_" + strings.Repeat("A", 43)
+	call := func() {
+		t.Helper()
+		if _, err := a.Authenticate(ctx, unknown); !errors.Is(err, auth.ErrUnauthenticated) {
+			t.Fatalf("unknown key: %v, want ErrUnauthenticated", err)
+		}
+	}
+	for range 100 {
+		call()
+	}
+	if n := st.reads.Load(); n != 1 {
+		t.Errorf("100 calls with one unknown id: %d store reads, want 1", n)
+	}
+	now = now.Add(auth.CacheTTL + time.Millisecond)
+	call()
+	if n := st.reads.Load(); n != 2 {
+		t.Errorf("after CacheTTL: %d store reads in all, want 2", n)
+	}
+	// Malformed tokens never reach the store, and a known key is unaffected.
+	call()
+	_, _ = a.Authenticate(ctx, "gwk_nonsense")
+	_, token, err := auth.CreateKey(ctx, st, quiet(), "acme", auth.Reader, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, token); err != nil {
+		t.Errorf("a new key: %v", err)
+	}
+	if n := st.reads.Load(); n != 3 {
+		t.Errorf("%d store reads in all, want 3", n)
+	}
+}
+
 func TestCreateKeyValidates(t *testing.T) {
 	st := openKeys(t)
 	for _, tc := range []struct {

@@ -20,8 +20,5 @@ func FuzzParseToken(f *testing.F) {
 		if len(s) != TokenLen || s != tokenPrefix+id+"_"+secret {
 			t.Fatalf("accepted %q as id %q secret %q", s, id, secret)
 		}
-		if tok, err := ParseBearer("Bearer " + s); err != nil || tok != s {
-			t.Fatalf("ParseBearer round trip: %q, %v", tok, err)
-		}
 	})
 }

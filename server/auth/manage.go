@@ -52,8 +52,10 @@ func LogCreated(ctx context.Context, log *slog.Logger, k Key) {
 		"role", k.Role.String(), "name", k.Name, "by", k.CreatedBy)
 }
 
-// RevokeKey revokes a key at once on this server and, through the cache's
-// short lifetime, within CacheTTL on every other.
+// RevokeKey marks a key revoked in the store. Keys are revoked only through
+// the CLI (goodwilld keys revoke), which shares no cache with any server, so
+// every server keeps accepting the key until its cached copy expires: up
+// to CacheTTL.
 func RevokeKey(ctx context.Context, st KeyStore, log *slog.Logger, id, by string) error {
 	k, err := st.Key(ctx, id)
 	if errors.Is(err, ledger.ErrNotFound) {

@@ -54,16 +54,6 @@ func ParseToken(token string) (id, secret string, err error) {
 	return id, secret, nil
 }
 
-// ParseBearer reads "Bearer <token>" (the scheme is case-insensitive, as
-// HTTP says).
-func ParseBearer(header string) (string, error) {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
-	if !ok || !strings.EqualFold(scheme, "bearer") {
-		return "", ErrMalformed
-	}
-	return strings.TrimSpace(token), nil
-}
-
 // hashSecret is what the store keeps instead of the secret.
 func hashSecret(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 
 	"github.com/goodwill-ledger/goodwill/server/auth"
@@ -49,20 +50,35 @@ func Open(ctx context.Context, dbURL string, o Options) (Backend, error) {
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
 		return postgres.Open(ctx, dbURL, postgres.Options{Migrate: o.Migrate, Logger: o.Logger, MaxWriters: o.Writers})
 	default:
-		return nil, fmt.Errorf("--db %q: unknown scheme; use sqlite:PATH or postgres://...", redact(dbURL))
+		return nil, fmt.Errorf("--db %q: unknown scheme; use sqlite:PATH or postgres://...", Redact(dbURL))
 	}
 }
 
-// redact hides a password in a URL before it is logged or shown.
-func redact(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
+// Redact returns dbURL fit for a log line or an error message: a password
+// in the user info (postgres://u:pw@host) or in a password query parameter
+// (?password=pw, which pgx accepts) is masked. A sqlite: URL holds only a
+// path and comes back unchanged. Anything that is not a URL with a scheme,
+// such as a key=value DSN ("host=db password=pw"), could hold a password
+// anywhere, so none of it is shown.
+func Redact(dbURL string) string {
+	if strings.HasPrefix(dbURL, "sqlite:") {
+		return dbURL
 	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return u
+	u, err := url.Parse(dbURL)
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		return "(not a URL; not shown, it may hold a password)"
 	}
-	user, _, _ := strings.Cut(rest[:at], ":")
-	return scheme + "://" + user + ":***" + rest[at:]
+	if q := u.Query(); len(q) > 0 {
+		masked := false
+		for k := range q {
+			if strings.EqualFold(k, "password") {
+				q[k] = []string{"xxxxx"}
+				masked = true
+			}
+		}
+		if masked {
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.Redacted()
 }

@@ -88,8 +88,8 @@ func newRoot() *cobra.Command {
 	f.BoolVar(&cfg.FollowerReads, "follower-reads", false, "serve analyst reads from a snapshot a few seconds old (CockroachDB follower reads)")
 	f.StringVar(&cfg.BootstrapKeyFile, "bootstrap-key-file", "data/admin.key",
 		"when the store has no API key, create an admin key for the default tenant and write it here (mode 0600); empty: never")
-	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address, such as 127.0.0.1:9090 (no authentication)")
-	f.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) here, without authentication: keep it on loopback")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address, such as 127.0.0.1:9090 (no authentication; warned about off loopback)")
+	f.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) here, without authentication: a loopback address only, such as 127.0.0.1:6060")
 	f.Float64Var(&cfg.RateLimit.PerSecond, "rate-limit", 1000, "requests per second each API key may make on average; 0: unlimited")
 	f.IntVar(&cfg.RateLimit.Burst, "rate-burst", 2000, "requests an API key may make at once above its rate")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve gRPC over TLS and REST over HTTPS (needs --tls-key)")
@@ -106,7 +106,7 @@ func newRoot() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg.Logger.Info("store is migrated", "db", cfg.DB)
+			cfg.Logger.Info("store is migrated", "db", store.Redact(cfg.DB))
 			return st.Close()
 		},
 	}

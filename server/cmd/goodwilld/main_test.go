@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/goodwill-ledger/goodwill/server/store/pgtest"
 )
 
 // buildBinary compiles goodwilld once per test binary run.
@@ -158,6 +161,29 @@ func TestServeStopsOnSIGTERMAndKeepsData(t *testing.T) {
 	}
 }
 
+// migrate logs the store it migrated without its password.
+func TestMigrateDoesNotLogThePassword(t *testing.T) {
+	u, err := url.Parse(pgtest.FreshDB(t, pgtest.Servers()[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, ok := u.User.Password()
+	if !ok { // the test server trusts local connections
+		secret = "s3cret-pw"
+		u.User = url.UserPassword(u.User.Username(), secret)
+	}
+	out, err := exec.Command(buildBinary(t), "migrate", "--db", u.String()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "store is migrated") || !strings.Contains(string(out), u.User.Username()+":xxxxx@") {
+		t.Errorf("no line naming the migrated store, redacted:\n%s", out)
+	}
+	if strings.Contains(string(out), secret) {
+		t.Errorf("migrate logged the database password:\n%s", out)
+	}
+}
+
 func TestBadConfigurationFailsClearly(t *testing.T) {
 	bin := buildBinary(t)
 	tests := []struct {
@@ -170,6 +196,7 @@ func TestBadConfigurationFailsClearly(t *testing.T) {
 		{"bad env value", []string{"serve"}, []string{"GOODWILL_SHUTDOWN_TIMEOUT=soon"}, "GOODWILL_SHUTDOWN_TIMEOUT"},
 		{"unknown db scheme", []string{"migrate", "--db", "mysql://x"}, nil, "unknown scheme"},
 		{"postgres unreachable", []string{"migrate", "--db", "postgres://u:hunter2@127.0.0.1:1/db"}, nil, "connect"},
+		{"key=value DSN", []string{"migrate", "--db", "host=db user=u password=hunter2"}, nil, "unknown scheme"},
 		{"TLS cert without key", []string{"serve", "--tls-cert", "server.pem"}, nil, "--tls-key"},
 		{"TLS key without cert (env)", []string{"serve"}, []string{"GOODWILL_TLS_KEY=server-key.pem"}, "--tls-cert"},
 		{"TLS cert without key (env)", []string{"serve"}, []string{"GOODWILL_TLS_CERT=server.pem"}, "--tls-key"},

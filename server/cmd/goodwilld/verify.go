@@ -31,7 +31,7 @@ events with no customer row). It exits 1 when it finds any mismatch.`,
 			// Opening a missing SQLite file would create an empty one.
 			if path, ok := strings.CutPrefix(cfg.DB, "sqlite:"); ok {
 				if _, err := os.Stat(strings.TrimPrefix(path, "//")); err != nil {
-					return fmt.Errorf("--db %s: no store there: %w", cfg.DB, err)
+					return fmt.Errorf("--db %s: no store there: %w", store.Redact(cfg.DB), err)
 				}
 			}
 			// No migration: verify never writes.
