@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -16,12 +15,7 @@ import (
 // address, never on the API's.
 func TestProfilerOnlyOnDebugAddr(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeLoopbackAddr(t)
 	s := startServer(t, "", func(c *app.Config) { c.DebugAddr = addr })
 	get := func(url string) int {
 		t.Helper()

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,12 +17,7 @@ import (
 // customer.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeLoopbackAddr(t)
 	s := startServer(t, "", func(c *app.Config) { c.MetricsAddr = addr })
 	ctx := t.Context()
 	c := s.dialAs(t, s.newKey(t, "tenant-secret-name", auth.Admin))

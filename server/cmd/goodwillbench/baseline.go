@@ -34,27 +34,6 @@ const rawKeyIndex = `CREATE UNIQUE INDEX raw_events_by_key ON raw_events (tenant
 // writer: the ceiling a durable store allows without any service around it.
 func rawBaseline(ctx context.Context, store, target string, d time.Duration) (stats, error) {
 	const cols = 9
-	placeholders := func(dollar bool) string {
-		var b strings.Builder
-		for r := range rawBatch {
-			if r > 0 {
-				b.WriteString(",")
-			}
-			b.WriteString("(")
-			for c := range cols {
-				if c > 0 {
-					b.WriteString(",")
-				}
-				if dollar {
-					fmt.Fprintf(&b, "$%d", r*cols+c+1)
-				} else {
-					b.WriteString("?")
-				}
-			}
-			b.WriteString(")")
-		}
-		return b.String()
-	}
 	rows := func(n int) []any {
 		now := time.Now().UTC()
 		args := make([]any, 0, rawBatch*cols)
@@ -83,7 +62,7 @@ func rawBaseline(ctx context.Context, store, target string, d time.Duration) (st
 				return stats{}, err
 			}
 		}
-		q := insert + placeholders(false)
+		q := insert + valuesList(rawBatch, cols, false)
 		return drive(ctx, 1, d, func(ctx context.Context, _, n int) (int, error) {
 			tx, err := db.BeginTx(ctx, nil)
 			if err != nil {
@@ -106,7 +85,7 @@ func rawBaseline(ctx context.Context, store, target string, d time.Duration) (st
 				return stats{}, err
 			}
 		}
-		q := insert + placeholders(true)
+		q := insert + valuesList(rawBatch, cols, true)
 		return drive(ctx, 1, d, func(ctx context.Context, _, n int) (int, error) {
 			tx, err := conn.Begin(ctx)
 			if err != nil {
@@ -211,4 +190,28 @@ func recomputeRanking(ctx context.Context, store, db string) (time.Duration, err
 		return strings.Compare(a.id, b.id)
 	})
 	return time.Since(start), nil
+}
+
+// valuesList is the VALUES list of a multi-row INSERT: rows tuples of cols
+// placeholders, numbered ($1...) for PostgreSQL or "?" for SQLite.
+func valuesList(rows, cols int, dollar bool) string {
+	var b strings.Builder
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString("(")
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(",")
+			}
+			if dollar {
+				fmt.Fprintf(&b, "$%d", r*cols+c+1)
+			} else {
+				b.WriteString("?")
+			}
+		}
+		b.WriteString(")")
+	}
+	return b.String()
 }

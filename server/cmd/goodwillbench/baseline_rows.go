@@ -38,27 +38,6 @@ func rawServiceRows(ctx context.Context, kind, dbURL string, d time.Duration) (s
 		last_fingerprint = excluded.last_fingerprint, last_event_id = excluded.last_event_id,
 		advocacy_key = excluded.advocacy_key`
 	dollar := kind == "postgres"
-	values := func(rows, cols int) string {
-		var b strings.Builder
-		for r := range rows {
-			if r > 0 {
-				b.WriteString(",")
-			}
-			b.WriteString("(")
-			for c := range cols {
-				if c > 0 {
-					b.WriteString(",")
-				}
-				if dollar {
-					fmt.Fprintf(&b, "$%d", r*cols+c+1)
-				} else {
-					b.WriteString("?")
-				}
-			}
-			b.WriteString(")")
-		}
-		return b.String()
-	}
 	// batch returns the two statements and their arguments for batch n.
 	batch := func(n int) (string, []any, string, []any) {
 		now := time.Now().UTC()
@@ -79,8 +58,8 @@ func rawServiceRows(ctx context.Context, kind, dbURL string, d time.Duration) (s
 					"reliable_delivery", fp, id, rand.Float64())
 			}
 		}
-		return `INSERT INTO events (` + eventCols + `) VALUES ` + values(rawBatch, 9), evArgs,
-			`INSERT INTO customers (` + customerCols + `) VALUES ` + values(len(seen), 13) + upsert, cuArgs
+		return `INSERT INTO events (` + eventCols + `) VALUES ` + valuesList(rawBatch, 9, dollar), evArgs,
+			`INSERT INTO customers (` + customerCols + `) VALUES ` + valuesList(len(seen), 13, dollar) + upsert, cuArgs
 	}
 	switch kind {
 	case "sqlite":

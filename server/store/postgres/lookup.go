@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/rowcodec"
 )
 
 // lookupQuery reads a customer and the tenant's active policy version in
@@ -18,17 +19,9 @@ var lookupQuery = strings.Replace(customerSelect, " FROM customers",
 // round trips of GetBalance.
 func (s *Store) Lookup(ctx context.Context, tenant, id string) (ledger.Customer, int64, error) {
 	var active int64
-	c, err := scanCustomer(withExtra{row: s.pool.QueryRow(ctx, lookupQuery, tenant, id), extra: []any{&active}})
+	c, err := scanCustomer(rowcodec.WithExtra(s.pool.QueryRow(ctx, lookupQuery, tenant, id), &active))
 	if isNoRows(err) {
 		return c, 0, ledger.ErrNotFound
 	}
 	return c, active, translate(err)
 }
-
-// withExtra scans columns that follow a customer's in the same row.
-type withExtra struct {
-	row   scanner
-	extra []any
-}
-
-func (w withExtra) Scan(dest ...any) error { return w.row.Scan(append(dest, w.extra...)...) }

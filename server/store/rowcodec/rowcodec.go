@@ -69,3 +69,18 @@ func ParseJobState(s string) (ledger.JobState, error) {
 	}
 	return 0, fmt.Errorf("unknown job state %q", s)
 }
+
+// Scanner is a row: database/sql's and pgx's both are.
+type Scanner interface{ Scan(dest ...any) error }
+
+// WithExtra scans columns that follow a known set of columns in the same
+// row: a backend's scanCustomer reads its columns, then extra receives the
+// rest.
+func WithExtra(row Scanner, extra ...any) Scanner { return withExtra{row: row, extra: extra} }
+
+type withExtra struct {
+	row   Scanner
+	extra []any
+}
+
+func (w withExtra) Scan(dest ...any) error { return w.row.Scan(append(dest, w.extra...)...) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/rowcodec"
 )
 
 // lookupQuery reads a customer and the tenant's active policy version in
@@ -18,17 +19,9 @@ const lookupQuery = `SELECT ` + customerCols + `,
 func (s *Store) Lookup(ctx context.Context, tenant, id string) (ledger.Customer, int64, error) {
 	var active int64
 	row := s.readStmts.get(lookupQuery).QueryRowContext(ctx, tenant, id)
-	c, err := scanCustomer(withExtra{row: row, extra: []any{&active}})
+	c, err := scanCustomer(rowcodec.WithExtra(row, &active))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, 0, ledger.ErrNotFound
 	}
 	return c, active, translate(err)
 }
-
-// withExtra scans columns that follow a customer's in the same row.
-type withExtra struct {
-	row   scanner
-	extra []any
-}
-
-func (w withExtra) Scan(dest ...any) error { return w.row.Scan(append(dest, w.extra...)...) }
