@@ -64,7 +64,7 @@ func startServer(t testing.TB, db string, configure ...func(*app.Config)) *testS
 	runErr := make(chan error, 1)
 	go func() { runErr <- done.Run(ctx) }()
 	token := readKey(t, db)
-	c, err := client.Dial(done.GRPCAddr(), client.WithToken(token))
+	c, err := client.Dial(done.GRPCAddr(), append(slowTestTimeouts(), client.WithToken(token))...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func (s *testServer) newKey(t *testing.T, tenant string, role auth.Role) string 
 // dialAs returns a client that calls with token.
 func (s *testServer) dialAs(t *testing.T, token string) *client.Client {
 	t.Helper()
-	var opts []grpc.DialOption
+	opts := slowTestTimeouts()
 	if token != "" {
 		opts = append(opts, client.WithToken(token))
 	}
@@ -254,4 +254,12 @@ func freeLoopbackAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// slowTestTimeouts lengthens the client's default deadlines (30 s a call,
+// 15 s an attempt) for tests: under the race detector the largest writes
+// (10,000-customer incidents) take longer than that, and a test's own
+// context bounds it anyway.
+func slowTestTimeouts() []grpc.DialOption {
+	return []grpc.DialOption{client.WithDefaultTimeout(5 * time.Minute), client.WithAttemptTimeout(2 * time.Minute)}
 }

@@ -43,14 +43,14 @@ func freeAddr(t *testing.T) string {
 // serve starts the binary with its addresses given through GOODWILL_*
 // variables, waits for /healthz, and returns the process, its REST base URL
 // and its combined output.
-func serve(t *testing.T, bin, db string) (*exec.Cmd, string, *bytes.Buffer) {
+func serve(t *testing.T, bin, db string) (*exec.Cmd, string, *syncWriter) {
 	t.Helper()
 	httpAddr := freeAddr(t)
 	cmd := exec.Command(bin, "serve", "--db", db)
 	cmd.Env = append(os.Environ(), "GOODWILL_GRPC_ADDR="+freeAddr(t), "GOODWILL_HTTP_ADDR="+httpAddr, "GOODWILL_LOG_FORMAT=json",
 		"GOODWILL_BOOTSTRAP_KEY_FILE="+keyPath(db))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncWriter{b: &bytes.Buffer{}} // read while the process writes
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func serve(t *testing.T, bin, db string) (*exec.Cmd, string, *bytes.Buffer) {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return cmd, base, &out
+				return cmd, base, out
 			}
 		}
 		if time.Now().After(deadline) {
