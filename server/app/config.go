@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"time"
 
@@ -122,6 +123,18 @@ func (c Config) Complete(ctx context.Context) (*Completed, error) {
 	}
 	c.Limits = c.Limits.WithDefaults()
 	// Configuration mistakes first: nothing is opened or bound yet.
+	switch {
+	case c.RateLimit.PerSecond < 0 || math.IsNaN(c.RateLimit.PerSecond) || math.IsInf(c.RateLimit.PerSecond, 0):
+		return nil, fmt.Errorf("--rate-limit %v: want a finite number of requests per second, or 0 for no limit", c.RateLimit.PerSecond)
+	case c.RateLimit.Burst < 0:
+		return nil, fmt.Errorf("--rate-burst %d: must not be negative", c.RateLimit.Burst)
+	case c.GroupCommit.Writers < 0:
+		return nil, fmt.Errorf("--group-commit-writers %d: must not be negative", c.GroupCommit.Writers)
+	case c.GroupCommit.Window < 0:
+		return nil, fmt.Errorf("--group-commit-window %v: must not be negative", c.GroupCommit.Window)
+	case c.GroupCommit.MaxBatch < 0:
+		return nil, fmt.Errorf("--group-commit-max %d: must not be negative", c.GroupCommit.MaxBatch)
+	}
 	tlsCfg, err := loadTLS(c.TLSCert, c.TLSKey, c.TLSClientCA, c.Logger)
 	if err != nil {
 		return nil, err

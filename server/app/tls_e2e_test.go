@@ -14,6 +14,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"math/big"
 	"net"
 	"net/http"
@@ -31,6 +32,8 @@ import (
 	"github.com/goodwill-ledger/goodwill/client"
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 	"github.com/goodwill-ledger/goodwill/server/app"
+	"github.com/goodwill-ledger/goodwill/server/auth"
+	"github.com/goodwill-ledger/goodwill/server/ledger"
 )
 
 // pki is a throwaway certificate authority with a server certificate for
@@ -415,6 +418,12 @@ func TestTLSConfigErrors(t *testing.T) {
 		{"wildcard not leftmost", app.Config{CORSOrigins: []string{"https://app.*.com"}}, "--cors-origin"},
 		{"two wildcards", app.Config{CORSOrigins: []string{"https://*.*.example.com"}}, "--cors-origin"},
 		{"wildcard with nothing after", app.Config{CORSOrigins: []string{"https://*.:8443"}}, "--cors-origin"},
+		{"negative rate limit", app.Config{RateLimit: auth.RateLimits{PerSecond: -1}}, "--rate-limit"},
+		{"infinite rate limit", app.Config{RateLimit: auth.RateLimits{PerSecond: math.Inf(1)}}, "--rate-limit"},
+		{"negative burst", app.Config{RateLimit: auth.RateLimits{PerSecond: 5, Burst: -1}}, "--rate-burst"},
+		{"negative group-commit writers", app.Config{GroupCommit: ledger.GroupCommit{Writers: -2}}, "--group-commit-writers"},
+		{"negative group-commit window", app.Config{GroupCommit: ledger.GroupCommit{Window: -time.Millisecond}}, "--group-commit-window"},
+		{"negative group-commit max", app.Config{GroupCommit: ledger.GroupCommit{MaxBatch: -1}}, "--group-commit-max"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
