@@ -46,14 +46,7 @@ func TestPostgresCrashUnderLoad(t *testing.T) {
 	onceOnly(t)
 	pg := pgtest.StartPrivate(t)
 	ts := startServer(t, pg.CreateDB("goodwill"))
-	load := writeload.Start(ts.Client, writeload.Config{Writers: faultWriters, Retry: true, Attempt: attemptDeadline,
-		Prefix: "crash-"})
-	stopped := false
-	defer func() {
-		if !stopped {
-			load.Stop()
-		}
-	}()
+	load := startFaultLoad(t, ts, "crash-")
 	if err := load.WaitAcks(100, 20*time.Second); err != nil {
 		t.Fatalf("before any fault: %v", err)
 	}
@@ -85,7 +78,6 @@ func TestPostgresCrashUnderLoad(t *testing.T) {
 		t.Logf("crash %d: %d writes acknowledged before it; first acknowledgement %s after PostgreSQL was back",
 			i+1, before, at.Sub(back).Round(time.Millisecond))
 	}
-	stopped = true
 	res := load.Stop()
 	v := checkLoad(t, ts.Client, "crash", res)
 	t.Logf("FIGURES pg_ctl stop -m immediate: crashes=%d recover=%v %s", crashes, roundAll(recoveries), summary(res, v))
@@ -97,14 +89,7 @@ func TestPostgresNetworkFaults(t *testing.T) {
 	db := pg.CreateDB("goodwill")
 	proxy := startToxiproxy(t, pg.Addr())
 	ts := startServer(t, strings.Replace(db, pg.Addr(), proxy.Listen, 1))
-	load := writeload.Start(ts.Client, writeload.Config{Writers: faultWriters, Retry: true, Attempt: attemptDeadline,
-		Prefix: "net-"})
-	stopped := false
-	defer func() {
-		if !stopped {
-			load.Stop()
-		}
-	}()
+	load := startFaultLoad(t, ts, "net-")
 	if err := load.WaitAcks(100, 20*time.Second); err != nil {
 		t.Fatalf("before any fault: %v", err)
 	}
@@ -179,7 +164,6 @@ func TestPostgresNetworkFaults(t *testing.T) {
 		lines = append(lines, line)
 		t.Log(line)
 	}
-	stopped = true
 	res := load.Stop()
 	v := checkLoad(t, ts.Client, "network", res)
 	t.Logf("FIGURES toxiproxy: %s\n  %s", summary(res, v), strings.Join(lines, "\n  "))
@@ -273,4 +257,14 @@ func roundAll(ds []time.Duration) []time.Duration {
 		out[i] = d.Round(time.Millisecond)
 	}
 	return out
+}
+
+// startFaultLoad starts the retrying writers of a fault test; they are
+// stopped at the end of the test if the test has not stopped them.
+func startFaultLoad(t *testing.T, ts *testServer, prefix string) *writeload.Load {
+	t.Helper()
+	load := writeload.Start(ts.Client, writeload.Config{Writers: faultWriters, Retry: true, Attempt: attemptDeadline,
+		Prefix: prefix})
+	t.Cleanup(func() { load.Stop() })
+	return load
 }

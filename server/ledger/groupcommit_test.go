@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
-	"github.com/goodwill-ledger/goodwill/server/store/sqlite"
 )
 
 // unreachableStore fails every write transaction as an unreachable
@@ -31,11 +29,7 @@ func (u *unreachableStore) Update(ctx context.Context, fn func(ledger.Tx) error)
 // batch is not retried write by write against a store that is down.
 func TestGroupCommitFailsEveryWriteOfAnUnavailableBatch(t *testing.T) {
 	t.Parallel()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	us := &unreachableStore{Store: st}
 	// A long window gathers all the writers into one batch.
 	svc := ledger.NewService(us, ledger.Options{GroupCommit: ledger.GroupCommit{Window: 200 * time.Millisecond}})

@@ -15,16 +15,23 @@ import (
 	"github.com/goodwill-ledger/goodwill/server/store/sqlite"
 )
 
+// openStore opens a fresh SQLite store, closed at the end of the test.
+func openStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ledger.db"), sqlite.Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // newService runs the Service over a real SQLite file, without the
 // recompute worker, so tests can look at the moment between installing a
 // policy and the job reaching a customer.
 func newService(t *testing.T) *ledger.Service {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "l.db"), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	return ledger.NewService(st, ledger.Options{})
 }
 
@@ -135,11 +142,7 @@ func (c *countingStore) Lookup(ctx context.Context, tenant, id string) (ledger.C
 // for GetBalance to be a single indexed read.
 func TestGetBalanceIsOneLookup(t *testing.T) {
 	t.Parallel()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "b.db"), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	cs := &countingStore{Store: st}
 	svc := ledger.NewService(cs, ledger.Options{GroupCommit: ledger.GroupCommit{Disabled: true}})
 	ctx := t.Context()
@@ -172,11 +175,7 @@ func (c *countingStore) Update(ctx context.Context, fn func(ledger.Tx) error) er
 // result, and an idempotency conflict fails only its caller.
 func TestGroupCommitCoalescesAndIsolates(t *testing.T) {
 	t.Parallel()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	cs := &countingStore{Store: st}
 	svc := ledger.NewService(cs, ledger.Options{GroupCommit: ledger.GroupCommit{Window: 5 * time.Millisecond}})
 	t.Cleanup(svc.Close)
@@ -241,11 +240,7 @@ func TestGroupCommitCoalescesAndIsolates(t *testing.T) {
 // TestCommitterRouting.)
 func TestGroupCommitWritersKeepCustomerOrder(t *testing.T) {
 	t.Parallel()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "w.db"), sqlite.Options{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	svc := ledger.NewService(st, ledger.Options{GroupCommit: ledger.GroupCommit{Writers: 3, Window: 2 * time.Millisecond}})
 	t.Cleanup(svc.Close)
 	ctx := t.Context()

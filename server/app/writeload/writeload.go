@@ -57,6 +57,7 @@ type Load struct {
 	cfg    Config
 	c      *client.Client
 	stop   chan struct{}
+	once   sync.Once
 	wg     sync.WaitGroup
 	acks   atomic.Int64
 	mu     sync.Mutex
@@ -247,7 +248,8 @@ type Result struct {
 // Stop stops starting new writes, waits for the writes in flight to reach
 // an outcome, and returns the result.
 func (l *Load) Stop() Result {
-	close(l.stop)
+	l.once.Do(func() { close(l.stop) }) // a second Stop returns the same result
+
 	l.wg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
