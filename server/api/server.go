@@ -147,6 +147,11 @@ func (s *Server) ReverseEvent(ctx context.Context, req *goodwillv1.ReverseEventR
 	out := &goodwillv1.ReverseEventResponse{Reversal: eventToProto(rec.Event), Replayed: rec.Replayed}
 	if mayRead(ctx) {
 		out.Balance = balanceToProto(rec.Balance)
+	} else {
+		// A reversal's magnitude is copied from the event it cancels, which
+		// another integration may have written: a writer-only key reads
+		// nothing of it.
+		out.Reversal.Magnitude = nil
 	}
 	return out, nil
 }

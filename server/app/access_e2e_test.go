@@ -475,3 +475,58 @@ func TestWriterResponsesCarryNoLedgerData(t *testing.T) {
 		t.Errorf("writer over REST: HTTP %d %s, want no balance", r.Status, r.Raw)
 	}
 }
+
+// A writer-only key is told that a key or an event is taken, never which
+// event took it: ids of events it did not write would let it reverse them,
+// and a reversal's magnitude is the cancelled event's payload.
+func TestWriterLearnsNoOtherEventIDs(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "")
+	ctx := t.Context()
+	theirs, err := s.RecordEvent(ctx, &goodwillv1.RecordEventRequest{CustomerId: "c1",
+		Event: &goodwillv1.Event{Kind: outage, Magnitude: proto.Float64(7.25), IdempotencyKey: "shared-key"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirID := theirs.GetEvent().GetEventId()
+	w := s.dialAs(t, s.newKey(t, "default", auth.Writer))
+
+	_, err = w.RecordEvent(ctx, &goodwillv1.RecordEventRequest{CustomerId: "c1",
+		Event: &goodwillv1.Event{Kind: credit, IdempotencyKey: "shared-key"}})
+	if status.Code(err) != codes.AlreadyExists || strings.Contains(err.Error(), theirID) {
+		t.Errorf("RecordEvent on a taken key: %v; want ALREADY_EXISTS without the id %s", err, theirID)
+	}
+	batch, err := w.RecordEvents(ctx, &goodwillv1.RecordEventsRequest{Events: []*goodwillv1.Event{
+		{CustomerId: "c1", Kind: credit, IdempotencyKey: "shared-key"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := batch.GetResults()[0]; r.GetOutcome() != goodwillv1.RecordOutcome_RECORD_OUTCOME_CONFLICT ||
+		r.GetError() == "" || strings.Contains(r.GetError(), theirID) {
+		t.Errorf("batch conflict: %v; want an error without the id %s", r, theirID)
+	}
+	// Reversing the other integration's event (its id learnt elsewhere):
+	// the reversal carries no magnitude for the writer, and a second
+	// attempt does not name the first reversal.
+	rev, err := w.ReverseEvent(ctx, &goodwillv1.ReverseEventRequest{CustomerId: "c1", EventId: theirID, IdempotencyKey: "rev-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev.GetReversal().Magnitude != nil {
+		t.Errorf("writer's reversal echoes the cancelled event's magnitude %v", rev.GetReversal().GetMagnitude())
+	}
+	replay, err := w.ReverseEvent(ctx, &goodwillv1.ReverseEventRequest{CustomerId: "c1", EventId: theirID, IdempotencyKey: "rev-1"})
+	if err != nil || !replay.GetReplayed() || replay.GetReversal().Magnitude != nil {
+		t.Errorf("writer's replayed reversal: %v, %v; want a replay without magnitude", replay, err)
+	}
+	_, err = w.ReverseEvent(ctx, &goodwillv1.ReverseEventRequest{CustomerId: "c1", EventId: theirID})
+	revID := rev.GetReversal().GetEventId()
+	if status.Code(err) != codes.FailedPrecondition || strings.Contains(err.Error(), revID) {
+		t.Errorf("second reversal: %v; want FAILED_PRECONDITION without the reversal id %s", err, revID)
+	}
+	// A reader still sees everything, through the reads.
+	again, err := s.ReverseEvent(ctx, &goodwillv1.ReverseEventRequest{CustomerId: "c1", EventId: theirID, IdempotencyKey: "rev-1"})
+	if err != nil || again.GetReversal().GetMagnitude() != 7.25 {
+		t.Errorf("admin's replay of the reversal: %v, %v; want magnitude 7.25", again, err)
+	}
+}

@@ -55,7 +55,7 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 		k := CustomerKey{e.CustomerID, e.IdempotencyKey}
 		if prev, held := holders[k]; held && e.IdempotencyKey != "" {
 			if prev.Fingerprint != e.Fingerprint {
-				results[i] = recordResult{Recorded{Event: prev}, keyConflict(e, prev)}
+				results[i] = recordResult{Recorded{Event: prev}, keyConflict(e)}
 				continue
 			}
 			if c.PolicyVersion != pol.Version || now.Before(c.State.Last.At) {

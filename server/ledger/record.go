@@ -180,7 +180,7 @@ func priorByKey(ctx context.Context, r Reader, e Event) (prev Event, replay bool
 	case err != nil:
 		return Event{}, false, err
 	case prev.Fingerprint != e.Fingerprint:
-		return prev, false, keyConflict(e, prev)
+		return prev, false, keyConflict(e)
 	}
 	return prev, true, nil
 }
@@ -257,7 +257,9 @@ func (s *Service) ReverseEvent(ctx context.Context, tenant string, rq ReverseReq
 			return precondition("event %q is a reversal and cannot be reversed", orig.ID)
 		}
 		if orig.ReversedByEventID != "" {
-			return precondition("event %q is already reversed by %q", orig.ID, orig.ReversedByEventID)
+			// The reversal's id is not named: a writer-only key must not learn
+			// ids of events it did not write (readers find it on the event).
+			return precondition("event %q is already reversed", orig.ID)
 		}
 		r := rev
 		r.Magnitude = orig.Magnitude
@@ -268,7 +270,9 @@ func (s *Service) ReverseEvent(ctx context.Context, tenant string, rq ReverseReq
 }
 
 // keyConflict is the error for an idempotency key that holds another event.
-func keyConflict(e, prev Event) error {
+// It names neither that event nor its payload: the caller may be a
+// writer-only key, which must learn nothing of events it did not write.
+func keyConflict(e Event) error {
 	return conflict("idempotency_key",
-		"idempotency key %q was already used for a different event (%s)", e.IdempotencyKey, prev.ID)
+		"idempotency key %q was already used for a different event", e.IdempotencyKey)
 }
