@@ -782,7 +782,8 @@ func (x *ReverseEventRequest) GetSource() string {
 
 type ReverseEventResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The REVERSAL event.
+	// The REVERSAL event. Its magnitude, copied from the event it cancels, is
+	// absent when the key may not read (role writer).
 	Reversal *Event `protobuf:"bytes,1,opt,name=reversal,proto3" json:"reversal,omitempty"`
 	// The balance after the reversal. Absent when the key may not read
 	// (role writer).
