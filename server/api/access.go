@@ -44,7 +44,8 @@ var methodRoles = map[string]auth.Role{
 	goodwillv1.GoodwillService_GetPolicy_FullMethodName:         auth.Reader,
 	goodwillv1.GoodwillService_GetRecomputeJob_FullMethodName:   auth.Reader,
 
-	goodwillv1.GoodwillService_SetPolicy_FullMethodName: auth.Admin,
+	goodwillv1.GoodwillService_SetPolicy_FullMethodName:          auth.Admin,
+	goodwillv1.GoodwillService_ResumeRecomputeJob_FullMethodName: auth.Admin,
 }
 
 // RequiredRole returns the role a method needs (RoleUnspecified: closed).
@@ -115,6 +116,10 @@ func (a *Access) authenticate(ctx context.Context) (context.Context, error) {
 		id, _, _ := auth.ParseToken(token) // "" unless the token is well formed
 		a.refused(ctx, slog.LevelInfo, method, "invalid or revoked key", id)
 		return nil, status.Error(codes.Unauthenticated, "invalid or revoked API key")
+	case errors.Is(err, auth.ErrTooManyNewKeys):
+		id, _, _ := auth.ParseToken(token)
+		a.refused(ctx, slog.LevelDebug, method, "too many lookups of keys not verified yet", id)
+		return nil, status.Error(codes.ResourceExhausted, err.Error())
 	case err != nil:
 		a.log.WarnContext(ctx, "cannot check an API key", "method", method, "error", err)
 		return nil, status.Error(codes.Unavailable, "cannot check the API key now; retry")

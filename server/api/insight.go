@@ -94,12 +94,13 @@ func (s *Server) ListBalances(ctx context.Context, req *goodwillv1.ListBalancesR
 	default:
 		return nil, s.fail(ctx, ledger.Invalid("order", "is not a known order"))
 	}
-	entries, next, version, err := s.svc.ListBalances(ctx, tenant(ctx), q)
+	page, err := s.svc.ListBalances(ctx, tenant(ctx), q)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	out := &goodwillv1.ListBalancesResponse{NextPageToken: next, PolicyVersion: version}
-	for _, e := range entries {
+	out := &goodwillv1.ListBalancesResponse{NextPageToken: page.NextPageToken, PolicyVersion: page.PolicyVersion,
+		ApproximateOrder: page.ApproximateOrder}
+	for _, e := range page.Entries {
 		out.Balances = append(out.Balances, &goodwillv1.BalanceEntry{
 			Balance:     balanceToProto(e.Balance),
 			Segment:     e.Customer.Profile.Segment,
@@ -133,12 +134,13 @@ func (s *Server) ListOutreach(ctx context.Context, req *goodwillv1.ListOutreachR
 	case goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_ADVOCACY:
 		purpose = ledger.PurposeAdvocacy
 	}
-	entries, next, version, err := s.svc.ListOutreach(ctx, tenant(ctx), purpose, int(req.GetPageSize()), req.GetPageToken(), req.GetAllowStale())
+	page, err := s.svc.ListOutreach(ctx, tenant(ctx), purpose, int(req.GetPageSize()), req.GetPageToken(), req.GetAllowStale())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	out := &goodwillv1.ListOutreachResponse{NextPageToken: next, PolicyVersion: version}
-	for _, e := range entries {
+	out := &goodwillv1.ListOutreachResponse{NextPageToken: page.NextPageToken, PolicyVersion: page.PolicyVersion,
+		ApproximateOrder: page.ApproximateOrder}
+	for _, e := range page.Entries {
 		c := e.Customer
 		out.Entries = append(out.Entries, &goodwillv1.OutreachEntry{
 			CustomerId:  c.ID,

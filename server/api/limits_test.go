@@ -106,6 +106,7 @@ func TestAnnotationsMatchLedgerLimits(t *testing.T) {
 		"customer_ids.max_items":       float64(l.MaxIncidentCustomers),
 		"page_size.lte":                float64(l.MaxPageSize),
 		"top.lte":                      float64(l.MaxExplainTop),
+		"kinds.max_items":              float64(l.MaxKindFilters),
 	}
 	seen := map[string]bool{}
 	files := []protoreflect.FileDescriptor{

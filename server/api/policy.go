@@ -41,6 +41,16 @@ func (s *Server) GetRecomputeJob(ctx context.Context, req *goodwillv1.GetRecompu
 	return &goodwillv1.GetRecomputeJobResponse{Job: jobToProto(j)}, nil
 }
 
+func (s *Server) ResumeRecomputeJob(ctx context.Context, req *goodwillv1.ResumeRecomputeJobRequest) (*goodwillv1.ResumeRecomputeJobResponse, error) {
+	j, err := s.svc.ResumeJob(ctx, tenant(ctx), req.GetJobId())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	s.log.InfoContext(ctx, "admin action: recompute job resumed", "action", "policy.job.resume", "tenant", tenant(ctx),
+		"job", j.ID, "state", j.State, "by", caller(ctx))
+	return &goodwillv1.ResumeRecomputeJobResponse{Job: jobToProto(j)}, nil
+}
+
 func policyToProto(p *ledger.Policy) *goodwillv1.Policy {
 	out := &goodwillv1.Policy{
 		Version:  p.Version,
@@ -54,6 +64,7 @@ func policyToProto(p *ledger.Policy) *goodwillv1.Policy {
 		DefaultOverdraftLimit: p.DefaultOverdraftLimit,
 		TrendHalfLife:         durationpb.New(p.TrendHalfLife),
 		CreatedAt:             timeToProto(p.CreatedAt),
+		DustThreshold:         &p.DustThreshold,
 	}
 	for k, w := range p.Weights {
 		out.Weights[kindToProto(k).String()] = w
@@ -115,6 +126,10 @@ func policyFromProto(in *goodwillv1.Policy) (ledger.Policy, error) {
 	}
 	p.Notice.Factor = notice.GetFactor()
 	p.DefaultOverdraftLimit = in.GetDefaultOverdraftLimit()
+	p.DustThreshold = ledger.DefaultDustThreshold
+	if in.DustThreshold != nil {
+		p.DustThreshold = in.GetDustThreshold()
+	}
 	return p, nil
 }
 

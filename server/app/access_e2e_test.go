@@ -109,6 +109,10 @@ var everyRPC = map[string]rpcCall{
 		_, err := c.GetRecomputeJob(ctx, &goodwillv1.GetRecomputeJobRequest{JobId: x.job})
 		return err
 	},
+	goodwillv1.GoodwillService_ResumeRecomputeJob_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.ResumeRecomputeJob(ctx, &goodwillv1.ResumeRecomputeJobRequest{JobId: x.job})
+		return err
+	},
 }
 
 // defaultPolicy is the built-in policy as the API shows it, read once.
@@ -222,6 +226,7 @@ func TestTenantIsolationForEveryRPC(t *testing.T) {
 		goodwillv1.GoodwillService_GetCustomer_FullMethodName, goodwillv1.GoodwillService_GetBalance_FullMethodName,
 		goodwillv1.GoodwillService_ExplainBalance_FullMethodName, goodwillv1.GoodwillService_GetBalanceHistory_FullMethodName,
 		goodwillv1.GoodwillService_ReverseEvent_FullMethodName, goodwillv1.GoodwillService_GetRecomputeJob_FullMethodName,
+		goodwillv1.GoodwillService_ResumeRecomputeJob_FullMethodName,
 	} {
 		if code := status.Code(everyRPC[name](ctx, b, xb)); code != codes.NotFound {
 			t.Errorf("tenant B %s on A's ids: %v, want NotFound", name, code)
@@ -243,9 +248,10 @@ func TestTenantIsolationForEveryRPC(t *testing.T) {
 			continue
 		}
 		err := call(ctx, b, ids{customer: "c1", event: x.event, job: x.job, incident: "inc-1"})
-		if name == goodwillv1.GoodwillService_ReverseEvent_FullMethodName {
+		if name == goodwillv1.GoodwillService_ReverseEvent_FullMethodName ||
+			name == goodwillv1.GoodwillService_ResumeRecomputeJob_FullMethodName {
 			if status.Code(err) != codes.NotFound {
-				t.Errorf("tenant B reversing A's event: %v, want NotFound", err)
+				t.Errorf("tenant B %s on A's event or job: %v, want NotFound", name, err)
 			}
 			continue
 		}

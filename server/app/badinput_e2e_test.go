@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -529,6 +530,25 @@ func TestBadInputIsRejectedAndStoresNothing(t *testing.T) {
 		{name: "list page_token bad id", field: "page_token",
 			grpc: listEv(&goodwillv1.ListEventsRequest{CustomerId: "c1", PageToken: tok("1.a b")}),
 			rest: getList("c1", url.Values{"pageToken": {tok("1.a b")}})},
+		// Forged cursors: times no event can have. PostgreSQL answered
+		// INTERNAL (SQLSTATE 22008), and math.MinInt64 wrapped to page one.
+		{name: "list page_token before 1970", field: "page_token",
+			grpc: listEv(&goodwillv1.ListEventsRequest{CustomerId: "c1", PageToken: tok("-1." + seedID)}),
+			rest: getList("c1", url.Values{"pageToken": {tok("-1." + seedID)}})},
+		{name: "list page_token minimum time", field: "page_token",
+			grpc: listEv(&goodwillv1.ListEventsRequest{CustomerId: "c1", PageToken: tok("-9223372036854775808." + seedID)}),
+			rest: getList("c1", url.Values{"pageToken": {tok("-9223372036854775808." + seedID)}})},
+		{name: "list page_token maximum time", field: "page_token",
+			grpc: listEv(&goodwillv1.ListEventsRequest{CustomerId: "c1", PageToken: tok("9223372036854775807." + seedID)}),
+			rest: getList("c1", url.Values{"pageToken": {tok("9223372036854775807." + seedID)}})},
+		{name: "balances page_token huge key", field: "page_token",
+			grpc: func(ctx context.Context, c *client.Client) error {
+				_, err := c.ListBalances(ctx, &goodwillv1.ListBalancesRequest{PageToken: tok("7fefffffffffffff.c1")})
+				return err
+			},
+			rest: &restCall{method: http.MethodGet, path: "/v1/balances?pageToken=" + tok("7fefffffffffffff.c1")}},
+		{name: "balances page_token of an outreach list", field: "page_token",
+			rest: &restCall{method: http.MethodGet, path: "/v1/balances?pageToken=" + tok("~c12e000000000000.c1")}},
 		{name: "list end before start", field: "end_time",
 			grpc: listEv(&goodwillv1.ListEventsRequest{CustomerId: "c1", StartTime: ts(now), EndTime: ts(now.Add(-time.Hour))}),
 			rest: getList("c1", url.Values{"startTime": {rfc3339(now)}, "endTime": {rfc3339(now.Add(-time.Hour))}})},
@@ -541,9 +561,16 @@ func TestBadInputIsRejectedAndStoresNothing(t *testing.T) {
 			grpc: listEv(&goodwillv1.ListEventsRequest{CustomerId: "c1", EndTime: badTS})},
 		{name: "list start_time unparsable", decode: true, restField: "yesterday",
 			rest: getList("c1", url.Values{"startTime": {"yesterday"}})},
-		{name: "list kinds unknown number", field: "kinds",
+		{name: "list kinds unknown number", field: "kinds[1]",
 			grpc: listEv(&goodwillv1.ListEventsRequest{CustomerId: "c1", Kinds: []goodwillv1.EventKind{outage, 99}})},
-		{name: "list kinds unspecified", field: "kinds",
+		// Unbounded kinds were an INTERNAL on SQLite ("too many SQL
+		// variables").
+		{name: "list kinds 40,000", field: "kinds",
+			grpc: listEv(&goodwillv1.ListEventsRequest{CustomerId: "c1", Kinds: slices.Repeat([]goodwillv1.EventKind{outage}, 40000)})},
+		{name: "list kinds repeated", field: "kinds",
+			grpc: listEv(&goodwillv1.ListEventsRequest{CustomerId: "c1", Kinds: []goodwillv1.EventKind{outage, credit, outage}}),
+			rest: getList("c1", url.Values{"kinds": {"EVENT_KIND_OUTAGE", "EVENT_KIND_OUTAGE"}})},
+		{name: "list kinds unspecified", field: "kinds[0]",
 			grpc: listEv(&goodwillv1.ListEventsRequest{CustomerId: "c1", Kinds: []goodwillv1.EventKind{goodwillv1.EventKind_EVENT_KIND_UNSPECIFIED}}),
 			rest: getList("c1", url.Values{"kinds": {"EVENT_KIND_UNSPECIFIED"}})},
 		{name: "list kinds unknown name", decode: true, restField: "EVENT_KIND_BOGUS",

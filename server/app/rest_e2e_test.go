@@ -522,6 +522,7 @@ func TestRESTBalanceHealthAndOpenAPI(t *testing.T) {
 		"/v1/outreach",
 		"/v1/policy",
 		"/v1/policy/jobs/{jobId}",
+		"/v1/policy/jobs/{jobId}:resume",
 	}
 	var gotPaths []string
 	for p := range paths {

@@ -946,7 +946,9 @@ type seeded struct {
 func seedPopulation(t *testing.T, s *testServer, now time.Time) []seeded {
 	t.Helper()
 	targets := map[string][]float64{
-		"gold":   {-1, -2.5, -4, -7, -20, 3, 12, 40, 0.5, -0.2},
+		// The smallest ones (0.75, -0.6) stay above the default dust
+		// threshold (0.5) over the days they are backdated.
+		"gold":   {-1, -2.5, -4, -7, -20, 3, 12, 40, 0.75, -0.6},
 		"silver": {-3, -9, -15, 1, 2, 5, 8, 25, -30, 60},
 		"":       {-0.7, -6, -11, 4, 6.5, 9, 18, 33, -45, 100},
 	}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 )
 
@@ -28,6 +30,22 @@ const CacheTTL = 5 * time.Second
 // emptied (keys in use come back on their next call).
 const maxCached = 10_000
 
+// Store reads for key ids this server has not verified before (neither in
+// the cache, fresh or expired, nor known to be missing) take a token from
+// one bucket per server: NewKeyLookups a second, NewKeyLookupBurst at once.
+// A flood of well-formed tokens with ever-new random ids then costs the
+// store at most that many reads; refreshing keys already verified is not
+// limited.
+const (
+	NewKeyLookups     = 100
+	NewKeyLookupBurst = 1000
+)
+
+// ErrTooManyNewKeys is returned when a token names a key id this server
+// has not verified yet and the bucket of such lookups is empty. The caller
+// should retry shortly; keys in use are not affected.
+var ErrTooManyNewKeys = errors.New("too many calls with API keys this server has not verified yet; retry shortly")
+
 // Authenticator checks tokens against a KeyStore, caching verified keys
 // for CacheTTL so a request costs no store round trip.
 //
@@ -43,6 +61,8 @@ type Authenticator struct {
 	mu      sync.Mutex
 	cache   map[string]cached
 	missing map[string]time.Time // id -> when the store said not found
+	// newKeys bounds store reads for ids not in either cache.
+	newKeys *rate.Limiter
 }
 
 type cached struct {
@@ -52,11 +72,13 @@ type cached struct {
 
 // NewAuthenticator returns an Authenticator over st.
 func NewAuthenticator(st KeyStore) *Authenticator {
-	return &Authenticator{store: st, now: time.Now, cache: map[string]cached{}, missing: map[string]time.Time{}}
+	return &Authenticator{store: st, now: time.Now, cache: map[string]cached{}, missing: map[string]time.Time{},
+		newKeys: rate.NewLimiter(NewKeyLookups, NewKeyLookupBurst)}
 }
 
 // Authenticate returns the principal a token stands for. Errors:
-// ErrUnauthenticated, or the store's error when it cannot answer.
+// ErrUnauthenticated, ErrTooManyNewKeys, or the store's error when it
+// cannot answer.
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (Principal, error) {
 	id, secret, err := ParseToken(token)
 	if err != nil {
@@ -86,6 +108,9 @@ func (a *Authenticator) key(ctx context.Context, id string) (Key, error) {
 	}
 	if missing && now.Sub(missingSince) < CacheTTL {
 		return Key{}, ledger.ErrNotFound
+	}
+	if !ok && !missing && !a.newKeys.Allow() {
+		return Key{}, ErrTooManyNewKeys
 	}
 	k, err := a.store.Key(ctx, id)
 	if errors.Is(err, ledger.ErrNotFound) {

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -147,5 +148,44 @@ func TestCreateKeyValidates(t *testing.T) {
 	}
 	if ks, err := st.Keys(context.Background(), ""); err != nil || len(ks) != 0 {
 		t.Errorf("%d keys stored by invalid requests (%v)", len(ks), err)
+	}
+}
+
+// A flood of well-formed tokens, each with a new random id, costs the store
+// a bounded number of reads (a review found one read per request, before
+// any rate limit). Keys already verified keep working during the flood,
+// even once their cache entry has expired.
+func TestAuthenticatorBoundsLookupsOfNewKeys(t *testing.T) {
+	ctx := t.Context()
+	st := openKeys(t)
+	now := time.Unix(1_000_000, 0)
+	a := auth.NewAuthenticator(st)
+	auth.SetClock(a, func() time.Time { return now })
+	_, token, err := auth.CreateKey(ctx, st, quiet(), "acme", auth.Reader, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	refused := 0
+	const flood = 5000
+	for i := range flood {
+		random := fmt.Sprintf("gwk_%016x_%s", uint64(i)+1<<40, strings.Repeat("A", 43))
+		switch _, err := a.Authenticate(ctx, random); {
+		case errors.Is(err, auth.ErrTooManyNewKeys):
+			refused++
+		case !errors.Is(err, auth.ErrUnauthenticated):
+			t.Fatalf("random token %d: %v", i, err)
+		}
+	}
+	bound := auth.NewKeyLookupBurst + int64(time.Since(start).Seconds()*auth.NewKeyLookups) + 2
+	if reads := st.reads.Load(); reads > bound || refused == 0 {
+		t.Errorf("%d random tokens: %d store reads (bound %d), %d refused", flood, reads, bound, refused)
+	}
+	now = now.Add(auth.CacheTTL + time.Millisecond) // the verified key's entry expires
+	if p, err := a.Authenticate(ctx, token); err != nil || p.Tenant != "acme" {
+		t.Errorf("a verified key during the flood: %+v, %v", p, err)
 	}
 }

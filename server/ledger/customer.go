@@ -74,8 +74,11 @@ type Balance struct {
 	AsOf           time.Time
 }
 
+// balanceOf is what a customer's balance at `at` is reported as: the
+// state's value decayed to `at`, with dust counted as zero (see
+// Policy.DustThreshold).
 func balanceOf(c Customer, s State, p *Policy, at time.Time) Balance {
-	v := p.BalanceAt(s, at)
+	v := p.reported(p.BalanceAt(s, at))
 	limit := c.Limit(p)
 	st := StatusHealthy
 	if v < limit {

@@ -53,7 +53,10 @@ func (s *Service) ExplainBalance(ctx context.Context, tenant, id string, asOf ti
 	}
 	var out Explanation
 	err := s.viewHistory(ctx, tenant, id, func(pol *Policy, c Customer, hist []Event) {
-		st, applied := pol.ReplayEffects(hist, asOf)
+		// Only events up to `at` count, also without as_of: an event
+		// another replica dated by a clock a little ahead is not "now" yet
+		// here, and GetBalance leaves it out too.
+		st, applied := pol.ReplayEffects(hist, at)
 		out = explain(pol, c, st, applied, at, top)
 	})
 	return out, err

@@ -211,11 +211,17 @@ func (s *Service) commitBatch(batch []*pending) {
 		byTenant[p.tenant] = append(byTenant[p.tenant], i)
 	}
 	now := batch[len(batch)-1].now
+	// refused is what the closure itself returned on its last run: an
+	// error raised before the commit, so the batch certainly did not
+	// commit.
+	var refused error
 	err := s.store.Update(ctx, func(tx Tx) error {
 		clear(results) // the store may run this closure more than once
+		refused = nil
 		for _, tenant := range tenants {
 			pol, err := s.active(ctx, tx, tenant)
 			if err != nil {
+				refused = err
 				return err
 			}
 			idx := byTenant[tenant]
@@ -225,6 +231,7 @@ func (s *Service) commitBatch(batch []*pending) {
 			}
 			recs, err := s.recordBatch(ctx, tx, pol, tenant, events, now)
 			if err != nil {
+				refused = err
 				return err
 			}
 			for j, i := range idx {
@@ -233,10 +240,15 @@ func (s *Service) commitBatch(batch []*pending) {
 		}
 		return nil
 	})
-	// Retrying alone isolates a write that poisons the batch; when the
-	// store is unreachable or the callers' time is up it would only repeat
-	// the failure once per write, so everyone gets the error at once.
-	if err != nil && len(batch) > 1 && !errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
+	// Retrying alone isolates a write that poisons the batch. It runs only
+	// when the batch is known not to have committed: the error came from
+	// the closure, not from the commit (whose failure may hide a commit
+	// that happened: re-running would then record events without keys
+	// twice). When the store is unreachable or the callers' time is up it
+	// would only repeat the failure once per write, so everyone gets the
+	// error at once.
+	notCommitted := refused != nil && errors.Is(err, refused)
+	if err != nil && notCommitted && len(batch) > 1 && !errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
 		for i, p := range batch {
 			rec, err := s.recordAlone(ctx, p.tenant, p.e, p.now)
 			results[i] = recordResult{rec, err}

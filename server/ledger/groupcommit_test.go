@@ -53,3 +53,64 @@ func TestGroupCommitFailsEveryWriteOfAnUnavailableBatch(t *testing.T) {
 		t.Errorf("%d transactions for one failed batch of %d: the writes were retried one by one against a store that is down", n, writers)
 	}
 }
+
+// commitThenFail commits every write transaction, then reports an error
+// the store could not classify, as a CockroachDB RELEASE whose outcome is
+// unknown once did (the batch had committed, or may have).
+type commitThenFail struct {
+	ledger.Store
+	armed   atomic.Bool
+	updates atomic.Int64
+}
+
+func (c *commitThenFail) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	c.updates.Add(1)
+	if err := c.Store.Update(ctx, fn); err != nil || !c.armed.Load() {
+		return err
+	}
+	return errors.New("RELEASE SAVEPOINT failed: internal error XX000 (injected)")
+}
+
+// A batch whose commit failed may have committed: its writes must not be
+// re-run one by one (each re-run would meet its own committed event: at
+// best a misleading "duplicate" for every caller, at worst a second copy
+// had the event got a new id). Only an error the transaction itself raised
+// before committing sends the writes down the one-by-one path.
+func TestGroupCommitNeverReRunsABatchThatMayHaveCommitted(t *testing.T) {
+	t.Parallel()
+	st := &commitThenFail{Store: openStore(t)}
+	svc := ledger.NewService(st, ledger.Options{GroupCommit: ledger.GroupCommit{Window: 200 * time.Millisecond}})
+	t.Cleanup(svc.Close)
+	st.armed.Store(true)
+	const writers = 4
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			// No idempotency key: only the store's count tells a doubled event.
+			_, errs[i] = svc.RecordEvent(t.Context(), ledger.DefaultTenant, ledger.NewEvent{CustomerID: "c1", Kind: ledger.KindCredit})
+		})
+	}
+	wg.Wait()
+	st.armed.Store(false)
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("writer %d was acknowledged by a batch whose commit failed", i)
+		}
+	}
+	b, err := svc.GetBalance(t.Context(), ledger.DefaultTenant, "c1", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.EventCount != writers {
+		t.Errorf("%d events stored for %d writes in one batch", b.EventCount, writers)
+	}
+	if n := st.updates.Load(); n != 1 {
+		t.Errorf("%d write transactions for one batch whose commit failed, want 1 (no re-run): errors %v", n, errs)
+	}
+	for i, err := range errs {
+		if errors.Is(err, ledger.ErrDuplicate) {
+			t.Errorf("writer %d told its write was a duplicate: %v", i, err)
+		}
+	}
+}

@@ -77,13 +77,6 @@ func (s *Service) checkIncident(in Incident, now time.Time) error {
 		if err := l.checkTime("notice_at", in.NoticeAt, now); err != nil {
 			return err
 		}
-		started := in.StartedAt
-		if started.IsZero() {
-			started = now
-		}
-		if in.NoticeAt.After(started) {
-			return Invalid("notice_at", "must not be after started_at")
-		}
 	}
 	if in.Credit != nil {
 		if err := l.checkPositive("credit", *in.Credit, l.MaxMagnitude); err != nil {
@@ -96,13 +89,16 @@ func (s *Service) checkIncident(in Incident, now time.Time) error {
 	return checkText("source", in.Source, l.MaxSourceLength)
 }
 
-// incidentEvents returns the events one customer gets from an incident, in
-// time order: the notice, the outage, the credit. Their keys and
-// fingerprints derive from the incident alone (a defaulted start time is
-// left out), so a repeated call finds them and changes nothing. start is
-// the resolved start time.
-func (s *Service) incidentEvents(tenant, customerID string, in Incident, start, now time.Time) []Event {
-	supplied := !in.StartedAt.IsZero()
+// incidentTimes are when an incident's events occur for every customer.
+type incidentTimes struct {
+	start  time.Time
+	credit time.Time
+}
+
+// incidentFingerprint identifies an incident call's payload. A defaulted
+// start time is left out (it is resolved, not sent), so a repeated call
+// finds the events of the first and changes nothing.
+func incidentFingerprint(in Incident) string {
 	severity := 1.0
 	if in.Severity != nil {
 		severity = *in.Severity
@@ -111,9 +107,74 @@ func (s *Service) incidentEvents(tenant, customerID string, in Incident, start, 
 	if in.Credit != nil {
 		credit = *in.Credit
 	}
-	notice := in.NoticeAt.UTC().Truncate(time.Microsecond)
-	fp := fingerprint("incident", in.ID, fmtFloat(in.DurationHours), fmtFloat(severity),
-		fmtTime(start, supplied), fmtTime(notice, !in.NoticeAt.IsZero()), fmtFloat(credit), in.Note, in.Source)
+	return fingerprint("incident", in.ID, fmtFloat(in.DurationHours), fmtFloat(severity),
+		fmtTime(in.StartedAt.UTC().Truncate(time.Microsecond), !in.StartedAt.IsZero()),
+		fmtTime(in.NoticeAt.UTC().Truncate(time.Microsecond), !in.NoticeAt.IsZero()), fmtFloat(credit), in.Note, in.Source)
+}
+
+// resolveIncidentTimes decides when an incident's outage began and when its
+// credit is given, the same for every customer of the incident, whichever
+// customers a call lists and in whatever order:
+//
+//   - a given start is used as is (never later than now: the ledger holds
+//     no events from the future);
+//   - a defaulted start is the one an earlier call recorded for any
+//     customer of the incident, else now;
+//   - the credit is given when the outage ends, or now if it has not ended
+//     yet; if an earlier identical call already gave it, at that time.
+//
+// It also checks notice_at against the resolved start.
+func (s *Service) resolveIncidentTimes(ctx context.Context, r Reader, tenant string, in Incident, now time.Time) (incidentTimes, error) {
+	var t incidentTimes
+	if !in.StartedAt.IsZero() {
+		t.start = notFuture(in.StartedAt.UTC().Truncate(time.Microsecond), now)
+	} else {
+		prev, err := r.IncidentEvent(ctx, tenant, in.ID, KindOutage)
+		switch {
+		case err == nil:
+			t.start = prev.OccurredAt
+		case errors.Is(err, ErrNotFound):
+			t.start = now
+		default:
+			return t, err
+		}
+	}
+	switch {
+	case in.NoticeAt.IsZero():
+	case !in.StartedAt.IsZero():
+		if in.NoticeAt.After(in.StartedAt) {
+			return t, Invalid("notice_at", "must not be after started_at")
+		}
+	case in.NoticeAt.After(t.start):
+		return t, Invalid("notice_at", "must not be after the incident's start, %s (started_at was not given, so "+
+			"the incident started when an earlier call recorded it, or now)", t.start.Format(time.RFC3339Nano))
+	}
+	if in.Credit == nil {
+		return t, nil
+	}
+	t.credit = t.start.Add(time.Duration(in.DurationHours * float64(time.Hour)))
+	if t.credit.After(now) {
+		t.credit = now
+	}
+	prev, err := r.IncidentEvent(ctx, tenant, in.ID, KindCredit)
+	switch {
+	case err == nil && prev.Fingerprint == fingerprint(incidentFingerprint(in), "credit"):
+		t.credit = prev.OccurredAt
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return t, err
+	}
+	return t, nil
+}
+
+// incidentEvents returns the events one customer gets from an incident, in
+// time order: the notice, the outage, the credit. Their keys and
+// fingerprints derive from the incident alone, so a repeated call finds
+// them and changes nothing.
+func (s *Service) incidentEvents(tenant, customerID string, in Incident, fp string, t incidentTimes, now time.Time) []Event {
+	severity := 1.0
+	if in.Severity != nil {
+		severity = *in.Severity
+	}
 	mk := func(role string, kind Kind, mag float64, at time.Time) Event {
 		return Event{
 			TenantID:       tenant,
@@ -132,17 +193,11 @@ func (s *Service) incidentEvents(tenant, customerID string, in Incident, start, 
 	}
 	var out []Event
 	if !in.NoticeAt.IsZero() {
-		out = append(out, mk("notice", KindProactiveNotice, 1, notice))
+		out = append(out, mk("notice", KindProactiveNotice, 1, notFuture(in.NoticeAt.UTC().Truncate(time.Microsecond), now)))
 	}
-	out = append(out, mk("outage", KindOutage, in.DurationHours*severity, start))
+	out = append(out, mk("outage", KindOutage, in.DurationHours*severity, t.start))
 	if in.Credit != nil {
-		// The credit is given when the outage ends, or now if it has not
-		// ended yet: a ledger holds no events from the future.
-		end := start.Add(time.Duration(in.DurationHours * float64(time.Hour)))
-		if end.After(now) {
-			end = laterOf(now, start)
-		}
-		out = append(out, mk("credit", KindCredit, credit, end))
+		out = append(out, mk("credit", KindCredit, *in.Credit, t.credit))
 	}
 	return out
 }
@@ -156,17 +211,18 @@ func (s *Service) RecordIncident(ctx context.Context, tenant string, in Incident
 	if err := s.checkIncident(in, now); err != nil {
 		return IncidentResult{}, err
 	}
-	start, err := s.incidentStart(ctx, tenant, in, now)
-	if err != nil {
+	// Resolve the times once before writing, so a notice after the
+	// resolved start is refused before any customer is written.
+	if err := s.store.View(ctx, func(r Reader) error {
+		_, err := s.resolveIncidentTimes(ctx, r, tenant, in, now)
+		return err
+	}); err != nil {
 		return IncidentResult{}, err
 	}
+	fp := incidentFingerprint(in)
 	res := IncidentResult{Customers: len(in.CustomerIDs), Conflicts: map[string]error{}}
 	for lo := 0; lo < len(in.CustomerIDs); lo += s.limits.IncidentChunk {
 		chunk := in.CustomerIDs[lo:min(lo+s.limits.IncidentChunk, len(in.CustomerIDs))]
-		byCustomer := make([][]Event, len(chunk))
-		for i, id := range chunk {
-			byCustomer[i] = s.incidentEvents(tenant, id, in, start, now)
-		}
 		var created, replayed int
 		var conflicts map[string]error
 		err := s.store.Update(ctx, func(tx Tx) error {
@@ -174,6 +230,17 @@ func (s *Service) RecordIncident(ctx context.Context, tenant string, in Incident
 			pol, err := s.active(ctx, tx, tenant)
 			if err != nil {
 				return err
+			}
+			// Again inside the writing transaction: a concurrent first call
+			// for the same incident may have recorded its start since, and
+			// serializable isolation makes this read and that write agree.
+			times, err := s.resolveIncidentTimes(ctx, tx, tenant, in, now)
+			if err != nil {
+				return err
+			}
+			byCustomer := make([][]Event, len(chunk))
+			for i, id := range chunk {
+				byCustomer[i] = s.incidentEvents(tenant, id, in, fp, times, now)
 			}
 			// A customer's incident events are all-or-nothing: if any of
 			// its keys holds a different event, none is written.
@@ -225,26 +292,4 @@ func (s *Service) RecordIncident(ctx context.Context, tenant string, in Incident
 		}
 	}
 	return res, nil
-}
-
-// incidentStart resolves when the outage began. Given, it is used as is.
-// Defaulted, it is now -- unless an earlier call with the same first
-// customer already recorded this incident: then its start is reused, so a
-// call retried after failing part way gives every customer the same times.
-func (s *Service) incidentStart(ctx context.Context, tenant string, in Incident, now time.Time) (time.Time, error) {
-	if !in.StartedAt.IsZero() {
-		return in.StartedAt.UTC().Truncate(time.Microsecond), nil
-	}
-	start := now
-	err := s.store.View(ctx, func(r Reader) error {
-		prev, err := r.EventByKey(ctx, tenant, in.CustomerIDs[0], incidentKeyPrefix+in.ID+":outage")
-		switch {
-		case err == nil:
-			start = prev.OccurredAt
-		case !errors.Is(err, ErrNotFound):
-			return err
-		}
-		return nil
-	})
-	return start, err
 }

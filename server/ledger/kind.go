@@ -72,3 +72,13 @@ func RecordableKinds() []Kind {
 func (k Kind) APIName() string {
 	return "EVENT_KIND_" + strings.ToUpper(k.String())
 }
+
+// kindNamesList lists the API names of every kind a filter may name, for
+// error messages: "EVENT_KIND_CREDIT, EVENT_KIND_RELIABLE_DELIVERY, ...".
+func kindNamesList() string {
+	names := make([]string, 0, len(kindNames)-1)
+	for k := KindCredit; k <= KindReversal; k++ {
+		names = append(names, k.APIName())
+	}
+	return strings.Join(names, ", ")
+}

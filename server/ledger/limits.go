@@ -23,6 +23,8 @@ type Limits struct {
 	MaxSeverity          float64
 	// MaxExplainTop bounds ExplainBalance's top events.
 	MaxExplainTop int
+	// MaxKindFilters bounds the kinds one ListEvents call may name.
+	MaxKindFilters int
 	// IncidentChunk is how many customers of an incident share one
 	// transaction.
 	IncidentChunk   int
@@ -49,6 +51,7 @@ func (l Limits) WithDefaults() Limits {
 	def(&l.MaxBatch, 1000)
 	def(&l.MaxIncidentCustomers, 10000)
 	def(&l.MaxExplainTop, 100)
+	def(&l.MaxKindFilters, 32)
 	def(&l.IncidentChunk, 500)
 	def(&l.DefaultPageSize, 50)
 	def(&l.MaxPageSize, 1000)

@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,9 +30,19 @@ func (s *Service) ListEvents(ctx context.Context, tenant string, q ListQuery) ([
 	if err != nil {
 		return nil, "", err
 	}
-	for _, k := range q.Kinds {
+	if len(q.Kinds) > s.limits.MaxKindFilters {
+		return nil, "", Invalid("kinds", "must name at most %d kinds", s.limits.MaxKindFilters)
+	}
+	var kinds []Kind
+	for i, k := range q.Kinds {
 		if !k.Valid() {
-			return nil, "", Invalid("kinds", "contains an unknown event kind")
+			return nil, "", Invalid(fmt.Sprintf("kinds[%d]", i), "must be one of %s", kindNamesList())
+		}
+		// Each kind once: a list of thousands of repeats (protovalidate
+		// refuses them; other callers of the Service may not) would become
+		// as many SQL parameters.
+		if !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
 		}
 	}
 	if !q.Start.IsZero() && !q.End.IsZero() && !q.Start.Before(q.End) {
@@ -39,9 +51,9 @@ func (s *Service) ListEvents(ctx context.Context, tenant string, q ListQuery) ([
 	// Times are stored to the microsecond: round bounds up, so a start of
 	// 12:00:00.0000005 excludes an event at 12:00:00.000000 and an end
 	// just past an event's microsecond includes it.
-	eq := EventQuery{Kinds: q.Kinds, Start: ceilMicro(q.Start), End: ceilMicro(q.End), Limit: size + 1}
+	eq := EventQuery{Kinds: kinds, Start: ceilMicro(q.Start), End: ceilMicro(q.End), Limit: size + 1}
 	if q.PageToken != "" {
-		cur, err := decodeCursor(q.PageToken, s.limits.MaxIDLength)
+		cur, err := decodeCursor(q.PageToken, s.limits.MaxIDLength, s.clock().Add(s.limits.MaxFutureSkew))
 		if err != nil {
 			return nil, "", err
 		}
@@ -83,22 +95,25 @@ func encodeCursor(c Cursor) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
-func decodeCursor(tok string, maxID int) (Cursor, error) {
-	bad := Invalid("page_token", "is not a token this server issued")
+// decodeCursor reads a page token, refusing one this server could not have
+// issued: a token's time is an event's, so it lies between 1970 and latest
+// (now plus the future skew an event may have); anything else was forged or
+// damaged, and would reach the database as an out-of-range time.
+func decodeCursor(tok string, maxID int, latest time.Time) (Cursor, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
-		return Cursor{}, bad
+		return Cursor{}, errBadToken
 	}
 	ts, id, ok := strings.Cut(string(raw), ".")
 	if !ok || id == "" {
-		return Cursor{}, bad
+		return Cursor{}, errBadToken
 	}
 	us, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return Cursor{}, bad
+	if err != nil || us < minTime.UnixMicro() || us > latest.UnixMicro() {
+		return Cursor{}, errBadToken
 	}
 	if checkID("page_token", id, maxID) != nil {
-		return Cursor{}, bad
+		return Cursor{}, errBadToken
 	}
 	return Cursor{OccurredAt: time.UnixMicro(us).UTC(), EventID: id}, nil
 }

@@ -1,8 +1,10 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -31,108 +33,165 @@ type BalanceEntry struct {
 
 // ListBalances pages through customers ordered by balance, from the rank
 // index. Balance bounds become rank bounds (the rank orders balances the
-// same way at every moment); the status filter is checked per customer,
-// because overdraft limits differ.
-func (s *Service) ListBalances(ctx context.Context, tenant string, q BalanceQuery) ([]BalanceEntry, string, int64, error) {
+// same way at every moment), widened by the dust threshold; the filters are
+// then checked on each customer's reported balance, because dust counts as
+// zero and overdraft limits differ.
+//
+// While a recompute job is moving the tenant to its active policy (or after
+// one failed), rows it has not reached hold ranks of an older version,
+// which cannot be compared with bounds computed under the active one. Then
+// no bound is given to the index: every row is checked on its balance under
+// the active version, so the filters stay exact; only the order of the rows
+// not yet recomputed is approximate (ApproximateOrder says so).
+func (s *Service) ListBalances(ctx context.Context, tenant string, q BalanceQuery) (BalancePage, error) {
 	size, err := s.limits.pageSize(q.PageSize)
 	if err != nil {
-		return nil, "", 0, err
+		return BalancePage{}, err
 	}
 	if err := checkText("segment", q.Segment, s.limits.MaxSegmentLength); err != nil {
-		return nil, "", 0, err
+		return BalancePage{}, err
 	}
 	for _, b := range []struct {
 		field string
 		v     *float64
 	}{{"min_balance", q.Min}, {"max_balance", q.Max}} {
 		if b.v != nil && !finite(*b.v) {
-			return nil, "", 0, Invalid(b.field, "must be finite")
+			return BalancePage{}, Invalid(b.field, "must be finite")
 		}
 	}
 	if q.Min != nil && q.Max != nil && *q.Min > *q.Max {
-		return nil, "", 0, Invalid("max_balance", "must not be below min_balance")
+		return BalancePage{}, Invalid("max_balance", "must not be below min_balance")
 	}
 	if q.Status < StatusUnspecified || q.Status > StatusOverdrawn {
-		return nil, "", 0, Invalid("status", "is not a known status")
+		return BalancePage{}, Invalid("status", "is not a known status")
 	}
-	after, err := decodeRankToken(q.PageToken, s.limits.MaxIDLength)
-	if err != nil {
-		return nil, "", 0, err
+	after, byBalance, err := decodeRankToken(q.PageToken, s.limits.MaxIDLength)
+	if err != nil || byBalance {
+		return BalancePage{}, cmp.Or(err, errBadToken)
 	}
 	now := s.clock()
-	var out []BalanceEntry
-	var next string
-	var version int64
+	var page BalancePage
 	err = s.analystView(ctx, q.AllowStale, func(r Reader) error {
 		pol, err := s.active(ctx, r, tenant)
 		if err != nil {
 			return err
 		}
-		version = pol.Version
+		page.PolicyVersion = pol.Version
+		if page.ApproximateOrder, err = s.reranking(ctx, r, tenant, pol); err != nil {
+			return err
+		}
 		rq := RankQuery{Index: ByBalance, Segment: q.Segment, Desc: q.Desc, After: after}
-		if q.Min != nil {
-			v := pol.Rank(State{Value: *q.Min, Last: Position{At: now}})
-			rq.Min = &v
-		}
-		if q.Max != nil {
-			v := pol.Rank(State{Value: *q.Max, Last: Position{At: now}})
-			rq.Max = &v
-		}
-		if q.Status == StatusOverdrawn {
-			// Limits are zero or negative, so an overdrawn balance is
-			// negative: its rank is below zero.
-			neg := -1.0
-			if rq.Max == nil || *rq.Max > neg {
-				rq.Max = &neg
+		if !page.ApproximateOrder {
+			if q.Min != nil {
+				v := pol.Rank(State{Value: *q.Min - pol.DustThreshold, Last: Position{At: now}})
+				rq.Min = &v
+			}
+			if q.Max != nil {
+				v := pol.Rank(State{Value: *q.Max + pol.DustThreshold, Last: Position{At: now}})
+				rq.Max = &v
+			}
+			if q.Status == StatusOverdrawn {
+				// Limits are zero or negative, so an overdrawn balance is
+				// negative: its rank is below zero.
+				neg := -1.0
+				if rq.Max == nil || *rq.Max > neg {
+					rq.Max = &neg
+				}
 			}
 		}
-		out, next, err = s.walk(ctx, r, pol, tenant, rq, size, now, func(c Customer, b Balance) bool {
+		var next *RankCursor
+		page.Entries, next, err = s.walk(ctx, r, pol, tenant, rq, size, now, func(c Customer, b Balance) bool {
 			return (q.Status == StatusUnspecified || b.Status == q.Status) &&
 				(q.Min == nil || b.Value >= *q.Min) && (q.Max == nil || b.Value <= *q.Max)
 		})
+		page.NextPageToken = encodeRankToken(next, false)
 		return err
 	})
-	return out, next, version, err
+	return page, err
+}
+
+// BalancePage is one page of ListBalances.
+type BalancePage struct {
+	Entries       []BalanceEntry
+	NextPageToken string
+	// PolicyVersion is the active version every balance is computed under.
+	PolicyVersion int64
+	// ApproximateOrder is true while a recompute job for the active version
+	// has not succeeded: see ListBalances and ListOutreach.
+	ApproximateOrder bool
+}
+
+// reranking reports whether the tenant's stored ranking keys may still be
+// of an older policy version: its latest recompute job, which is the
+// active version's, has not succeeded (it runs, or it failed).
+func (s *Service) reranking(ctx context.Context, r Reader, tenant string, pol *Policy) (bool, error) {
+	j, err := r.LatestJob(ctx, tenant)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil // never installed a policy: every row is on the built-in version
+	}
+	if err != nil {
+		return false, err
+	}
+	return j.PolicyVersion == pol.Version && j.State != JobSucceeded, nil
+}
+
+// restate returns c as the active policy pol sees it at `now`: a row whose
+// state was computed under another version (a recompute job has not reached
+// it), or that holds an event dated after now (another replica's clock ran
+// a little ahead), is replayed from its history, and its ranking keys are
+// recomputed.
+func (s *Service) restate(ctx context.Context, r Reader, pol *Policy, c Customer, now time.Time) (Customer, error) {
+	if c.PolicyVersion == pol.Version && !now.Before(c.State.Last.At) {
+		return c, nil
+	}
+	hist, err := r.History(ctx, c.TenantID, c.ID)
+	if err != nil {
+		return c, err
+	}
+	c.State = pol.Replay(hist, now)
+	c.PolicyVersion = pol.Version
+	c.Keys = pol.KeysOf(c)
+	return c, nil
 }
 
 // walk reads a ranking from the index in batches, keeps the customers keep
-// accepts, and stops once it has a page (plus one, to know a next page
-// exists), the index ends, or it has read maxWalk rows (then the page may
-// be short, and the token continues from the last row read).
-//
-// Balances are under the active policy pol: a customer a recompute job has
-// not reached yet is replayed. Its position in the index still comes from
-// the old version, so while a job runs the order is approximate.
+// accepts (each restated under the active policy pol, with its reported
+// balance now), and stops once it has a page (plus one, to know a next
+// page exists), the index ends, or it has read maxWalk rows (then the page
+// may be short). next is where the following page starts (nil on the last
+// page): a position in the index, so of a row's stored key, whatever its
+// restated keys say.
 func (s *Service) walk(ctx context.Context, r Reader, pol *Policy, tenant string, rq RankQuery, size int, now time.Time,
-	keep func(Customer, Balance) bool) ([]BalanceEntry, string, error) {
-	var out []BalanceEntry
+	keep func(Customer, Balance) bool) (page []BalanceEntry, next *RankCursor, err error) {
+	var positions []RankCursor
 	rq.Limit = size + 1
 	read := 0
 	for {
 		cs, err := r.Ranked(ctx, tenant, rq)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
-		for _, c := range cs {
+		for _, stored := range cs {
 			read++
-			b, err := s.balanceAt(ctx, r, pol, c, time.Time{}, now)
+			pos := RankCursor{Key: keyOf(rq.Index, stored), CustomerID: stored.ID}
+			c, err := s.restate(ctx, r, pol, stored, now)
 			if err != nil {
-				return nil, "", err
+				return nil, nil, err
 			}
-			if keep(c, b) {
-				out = append(out, BalanceEntry{Customer: c, Balance: b})
-				if len(out) > size {
-					last := out[size-1].Customer
-					return out[:size], encodeRankToken(RankCursor{Key: keyOf(rq.Index, last), CustomerID: last.ID}), nil
+			if b := balanceOf(c, c.State, pol, now); keep(c, b) {
+				page = append(page, BalanceEntry{Customer: c, Balance: b})
+				positions = append(positions, pos)
+				if len(page) > size {
+					return page[:size], &positions[size-1], nil
 				}
 			}
-			rq.After = &RankCursor{Key: keyOf(rq.Index, c), CustomerID: c.ID}
+			rq.After = &pos
 		}
 		if len(cs) < rq.Limit {
-			return out, "", nil
+			return page, nil, nil
 		}
 		if read >= maxWalk {
-			return out, encodeRankToken(*rq.After), nil
+			return page, rq.After, nil
 		}
 	}
 }
@@ -156,30 +215,47 @@ func keyOf(idx RankIndex, c Customer) float64 {
 }
 
 // Ranking page tokens: base64url of "<key as IEEE bits in hex>.<customer id>",
-// exact for any float key.
-func encodeRankToken(c RankCursor) string {
+// exact for any float key. A token of an outreach list read in balance
+// order (while a recompute job runs) starts with "~", so its next pages are
+// read in that order too, whatever happens to the job meanwhile.
+func encodeRankToken(c *RankCursor, byBalance bool) string {
+	if c == nil {
+		return ""
+	}
 	raw := strconv.FormatUint(math.Float64bits(c.Key), 16) + "." + c.CustomerID
+	if byBalance {
+		raw = "~" + raw
+	}
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
-func decodeRankToken(tok string, maxID int) (*RankCursor, error) {
+// maxRankKey bounds the ranking keys this server issues (Policy.Rank: about
+// rankOffset plus the log of a balance plus the half-lives between the
+// epoch and an event, far less than this for any valid policy).
+const maxRankKey = 1e7
+
+// errBadToken is the answer to a page token this server could not have
+// issued: tampered with, from another list, or from another program.
+var errBadToken = Invalid("page_token", "is not a token this server issued")
+
+func decodeRankToken(tok string, maxID int) (c *RankCursor, byBalance bool, err error) {
 	if tok == "" {
-		return nil, nil
+		return nil, false, nil
 	}
-	bad := Invalid("page_token", "is not a token this server issued")
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
-		return nil, bad
+		return nil, false, errBadToken
 	}
-	bits, id, ok := strings.Cut(string(raw), ".")
+	text, byBalance := strings.CutPrefix(string(raw), "~")
+	bits, id, ok := strings.Cut(text, ".")
 	if !ok || checkID("page_token", id, maxID) != nil {
-		return nil, bad
+		return nil, false, errBadToken
 	}
 	u, err := strconv.ParseUint(bits, 16, 64)
-	if err != nil || !finite(math.Float64frombits(u)) {
-		return nil, bad
+	if key := math.Float64frombits(u); err != nil || !finite(key) || math.Abs(key) > maxRankKey {
+		return nil, false, errBadToken
 	}
-	return &RankCursor{Key: math.Float64frombits(u), CustomerID: id}, nil
+	return &RankCursor{Key: math.Float64frombits(u), CustomerID: id}, byBalance, nil
 }
 
 // Purpose says what an outreach list is for.
@@ -211,53 +287,79 @@ type OutreachEntry struct {
 //
 // ADVOCACY holds customers with a positive balance and a rising trend,
 // highest balance first.
-func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpose, pageSize int, token string, allowStale bool) ([]OutreachEntry, string, int64, error) {
+//
+// Balances fade, so a customer whose deficit has faded to dust (see
+// Policy.DustThreshold) is no longer listed, though its stored key stays
+// until its next event; such rows sit at the end of the index.
+//
+// While a recompute job for the active version has not succeeded, rows it
+// has not reached hold keys of an older version: a customer the new version
+// puts on a list may be missing from that list's index. Then the list is
+// read from the balance index instead (most negative first for RECOVERY,
+// highest first for ADVOCACY), every customer checked under the active
+// version: membership stays exact, and the order is by balance rather than
+// urgency (ApproximateOrder says so). A pagination started that way keeps
+// that order to its end.
+func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpose, pageSize int, token string, allowStale bool) (OutreachPage, error) {
 	idx := ByRecovery
 	switch purpose {
 	case PurposeRecovery:
 	case PurposeAdvocacy:
 		idx = ByAdvocacy
 	default:
-		return nil, "", 0, Invalid("purpose", "is required: OUTREACH_PURPOSE_RECOVERY or OUTREACH_PURPOSE_ADVOCACY")
+		return OutreachPage{}, Invalid("purpose", "is required: OUTREACH_PURPOSE_RECOVERY or OUTREACH_PURPOSE_ADVOCACY")
 	}
 	size, err := s.limits.pageSize(pageSize)
 	if err != nil {
-		return nil, "", 0, err
+		return OutreachPage{}, err
 	}
-	after, err := decodeRankToken(token, s.limits.MaxIDLength)
+	after, byBalance, err := decodeRankToken(token, s.limits.MaxIDLength)
 	if err != nil {
-		return nil, "", 0, err
+		return OutreachPage{}, err
 	}
 	now := s.clock()
-	var out []OutreachEntry
-	var next string
-	var version int64
+	var page OutreachPage
 	err = s.analystView(ctx, allowStale, func(r Reader) error {
 		pol, err := s.active(ctx, r, tenant)
 		if err != nil {
 			return err
 		}
-		version = pol.Version
-		// While a recompute job runs, a customer's stored key may be from
-		// the old policy: keep only those whose current balance still
-		// belongs on the list.
-		page, tok, err := s.walk(ctx, r, pol, tenant, RankQuery{Index: idx, After: after}, size, now,
-			func(_ Customer, b Balance) bool {
-				if purpose == PurposeRecovery {
-					return b.Value < 0
-				}
-				return b.Value > 0
-			})
+		page.PolicyVersion = pol.Version
+		if token == "" {
+			if byBalance, err = s.reranking(ctx, r, tenant, pol); err != nil {
+				return err
+			}
+		}
+		rq := RankQuery{Index: idx, After: after}
+		if byBalance {
+			rq = RankQuery{Index: ByBalance, Desc: purpose == PurposeAdvocacy, After: after}
+		}
+		page.ApproximateOrder = byBalance
+		entries, next, err := s.walk(ctx, r, pol, tenant, rq, size, now, func(c Customer, b Balance) bool {
+			if purpose == PurposeRecovery {
+				return b.Value < 0
+			}
+			return b.Value > 0 && c.State.Trend > 0
+		})
 		if err != nil {
 			return err
 		}
-		next = tok
-		for _, e := range page {
-			out = append(out, outreachEntry(purpose, e, now))
+		page.NextPageToken = encodeRankToken(next, byBalance)
+		for _, e := range entries {
+			page.Entries = append(page.Entries, outreachEntry(purpose, e, now))
 		}
 		return nil
 	})
-	return out, next, version, err
+	return page, err
+}
+
+// OutreachPage is one page of ListOutreach.
+type OutreachPage struct {
+	Entries       []OutreachEntry
+	NextPageToken string
+	PolicyVersion int64
+	// ApproximateOrder: see ListOutreach.
+	ApproximateOrder bool
 }
 
 func outreachEntry(purpose Purpose, e BalanceEntry, now time.Time) OutreachEntry {

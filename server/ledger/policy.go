@@ -27,8 +27,16 @@ type Policy struct {
 	DefaultOverdraftLimit float64
 	// TrendHalfLife decays State.Trend, which finds rising advocates.
 	TrendHalfLife time.Duration
-	// CreatedAt is when the version was installed (zero for the built-in
-	// version 1 until stored).
+	// DustThreshold is how close to zero a balance must come to count as
+	// zero wherever a balance is shown or judged: its value and status,
+	// lists, summaries and outreach. Balances only fade towards zero, never
+	// reach it, so without it a three-hour outage would leave a customer
+	// overdrawn (at -0.1 after two years, -1e-278 after a few centuries)
+	// for ever. The math (decay, the relationship effect) keeps the exact
+	// value; only what is reported is rounded.
+	DustThreshold float64
+	// CreatedAt is when the version was installed (BuiltinPolicyDate for
+	// the built-in version 1).
 	CreatedAt time.Time
 }
 
@@ -52,6 +60,16 @@ type NoticeEffect struct {
 }
 
 var maxEpoch = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// DefaultDustThreshold is half a point: half of one reliable delivery under
+// the built-in weights, and what a three-hour outage (-36) has faded to
+// after about 18 months at a 90-day half-life.
+const DefaultDustThreshold = 0.5
+
+// BuiltinPolicyDate is the creation time of the built-in version 1: the
+// day its numbers were set. Every tenant starts with it; it is never
+// "installed", so no later moment is its creation time.
+var BuiltinPolicyDate = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // DefaultPolicy returns version 1, the policy every ledger starts with. The
 // README explains each number.
@@ -83,6 +101,8 @@ func DefaultPolicy() *Policy {
 		},
 		DefaultOverdraftLimit: 0,
 		TrendHalfLife:         30 * 24 * time.Hour,
+		DustThreshold:         DefaultDustThreshold,
+		CreatedAt:             BuiltinPolicyDate,
 	}
 }
 
@@ -135,6 +155,9 @@ func (p *Policy) Validate() error {
 	}
 	if p.TrendHalfLife < 24*time.Hour || p.TrendHalfLife > 10*365*24*time.Hour {
 		return Invalid("policy.trend_half_life", "must be between 1 day and 10 years")
+	}
+	if !finite(p.DustThreshold) || p.DustThreshold < 0 || p.DustThreshold > 1e6 {
+		return Invalid("policy.dust_threshold", "must be between 0 and 1e6")
 	}
 	return nil
 }

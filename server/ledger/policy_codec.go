@@ -21,6 +21,9 @@ type policyDoc struct {
 	NoticeFactor  float64            `json:"notice_factor"`
 	DefaultLimit  float64            `json:"default_overdraft_limit"`
 	TrendHalfLife float64            `json:"trend_half_life_seconds"`
+	// Dust is absent from versions stored before the dust rule existed;
+	// they take DefaultDustThreshold.
+	Dust *float64 `json:"dust_threshold,omitempty"`
 }
 
 // EncodePolicy returns the stored form of p (its version and creation time
@@ -38,6 +41,7 @@ func EncodePolicy(p *Policy) []byte {
 		NoticeFactor:  p.Notice.Factor,
 		DefaultLimit:  p.DefaultOverdraftLimit,
 		TrendHalfLife: p.TrendHalfLife.Seconds(),
+		Dust:          &p.DustThreshold,
 	}
 	for k, w := range p.Weights {
 		d.Weights[k.String()] = w
@@ -70,7 +74,11 @@ func DecodePolicy(sp StoredPolicy) (*Policy, error) {
 		Notice:                NoticeEffect{Window: sec(d.NoticeSec), Factor: d.NoticeFactor},
 		DefaultOverdraftLimit: d.DefaultLimit,
 		TrendHalfLife:         sec(d.TrendHalfLife),
+		DustThreshold:         DefaultDustThreshold,
 		CreatedAt:             sp.CreatedAt,
+	}
+	if d.Dust != nil {
+		p.DustThreshold = *d.Dust
 	}
 	for name, w := range d.Weights {
 		k, ok := ParseKind(name)

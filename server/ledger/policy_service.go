@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -130,10 +131,10 @@ func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy) (*Poli
 				return err
 			}
 		} else {
-			// Store the built-in version so old versions stay readable.
+			// Store the built-in version so old versions stay readable. It
+			// keeps its own creation time: it was not installed now.
 			b := *s.builtin
-			b.CreatedAt = now
-			if err := tx.PutPolicy(ctx, tenant, StoredPolicy{Version: b.Version, Body: EncodePolicy(&b), CreatedAt: now}); err != nil {
+			if err := tx.PutPolicy(ctx, tenant, StoredPolicy{Version: b.Version, Body: EncodePolicy(&b), CreatedAt: b.CreatedAt}); err != nil {
 				return err
 			}
 		}
@@ -184,34 +185,56 @@ func (s *Service) wake() {
 // recomputeBatch is how many customers one recompute transaction handles.
 const recomputeBatch = 200
 
+// maxStepFailures is how many consecutive failures of a job's steps fail
+// it, counting only failures that are not transient (say, a stored event
+// the code cannot read, which would otherwise be retried forever). A step
+// that fails because the store is unreachable is retried after a backoff
+// (Options.RecomputeBackoff) for as long as it takes: an outage of the
+// store must not fail a job for good.
+const maxStepFailures = 5
+
 // RunRecompute works through running recompute jobs until ctx ends: at
-// start (jobs a restart interrupted), whenever a policy is installed, and
-// every poll interval (jobs installed through another replica).
+// start (jobs a restart interrupted, and failed jobs of a version still
+// active, which it resumes), whenever a policy is installed or a job
+// resumed, and every poll interval (jobs installed through another
+// replica).
 func (s *Service) RunRecompute(ctx context.Context, log *slog.Logger, poll time.Duration) {
+	s.resumeFailedJobs(ctx, log)
 	t := time.NewTicker(poll)
 	defer t.Stop()
-	failures := map[string]int{} // consecutive failed steps per job
+	failures := map[string]int{}        // consecutive non-transient failures per job
+	transients := map[string]int{}      // consecutive transient failures per job
+	notBefore := map[string]time.Time{} // a backing-off job waits until then
 	for {
 		var jobs []Job
 		err := s.store.View(ctx, func(r Reader) error {
 			var err error
-			jobs, err = r.RunningJobs(ctx)
+			jobs, err = r.JobsInState(ctx, JobRunning)
 			return err
 		})
 		if err != nil && ctx.Err() == nil {
-			log.Error("recompute: list jobs", "err", err)
+			log.Warn("recompute: list jobs", "err", err)
 		}
 		for _, j := range jobs {
+			if s.clock().Before(notBefore[j.ID]) {
+				continue
+			}
 			for ctx.Err() == nil {
 				next, err := s.recomputeStep(ctx, j)
 				if err != nil {
 					if ctx.Err() != nil {
 						break
 					}
+					if transient(err) {
+						transients[j.ID]++
+						wait := s.recomputeBackoff(transients[j.ID])
+						notBefore[j.ID] = s.clock().Add(wait)
+						log.Warn("recompute step failed; retrying", "job", j.ID, "attempt", transients[j.ID],
+							"retry_in", wait, "err", err)
+						break
+					}
 					failures[j.ID]++
 					log.Error("recompute step failed", "job", j.ID, "attempt", failures[j.ID], "err", err)
-					// A step that keeps failing (say, a stored event the
-					// code cannot read) would otherwise retry forever.
 					if failures[j.ID] >= maxStepFailures {
 						if ferr := s.failJob(ctx, j, err); ferr != nil {
 							log.Error("recompute: marking job failed", "job", j.ID, "err", ferr)
@@ -221,6 +244,8 @@ func (s *Service) RunRecompute(ctx context.Context, log *slog.Logger, poll time.
 					break
 				}
 				delete(failures, j.ID)
+				delete(transients, j.ID)
+				delete(notBefore, j.ID)
 				if next.State != JobRunning {
 					log.Info("recompute job finished", "job", next.ID, "tenant", next.TenantID,
 						"policy_version", next.PolicyVersion, "customers", next.Done, "error", next.Error)
@@ -229,17 +254,45 @@ func (s *Service) RunRecompute(ctx context.Context, log *slog.Logger, poll time.
 				j = next
 			}
 		}
+		wake := time.NewTimer(poll)
+		if next, ok := earliest(notBefore); ok {
+			wake.Reset(max(0, next.Sub(s.clock())))
+		}
 		select {
 		case <-ctx.Done():
+			wake.Stop()
 			return
 		case <-s.kick:
 		case <-t.C:
+		case <-wake.C:
 		}
+		wake.Stop()
 	}
 }
 
-// maxStepFailures is how many consecutive failed steps fail a job.
-const maxStepFailures = 5
+// transient reports a failure that says nothing about the job itself: the
+// store was unreachable, busy or slow.
+func transient(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrDuplicate) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// recomputeBackoff is the wait after the n-th consecutive transient failure:
+// doubling from the first backoff up to the longest, with jitter so
+// replicas retrying the same job spread out.
+func (s *Service) recomputeBackoff(n int) time.Duration {
+	d := min(s.backoff[0]<<min(n-1, 16), s.backoff[1])
+	return d/2 + rand.N(d/2+1)
+}
+
+func earliest(m map[string]time.Time) (time.Time, bool) {
+	var out time.Time
+	for _, t := range m {
+		if out.IsZero() || t.Before(out) {
+			out = t
+		}
+	}
+	return out, !out.IsZero()
+}
 
 func (s *Service) failJob(ctx context.Context, in Job, cause error) error {
 	return s.store.Update(ctx, func(tx Tx) error {
@@ -251,6 +304,88 @@ func (s *Service) failJob(ctx context.Context, in Job, cause error) error {
 		j.Error = "gave up after repeated failures: " + cause.Error()
 		return tx.PutJob(ctx, j)
 	})
+}
+
+// ResumeJob sets a failed recompute job running again from where it
+// stopped, if its policy version is still the active one; a newer version's
+// own job recomputes every customer, so a superseded job cannot resume. A
+// running or succeeded job is returned as it is. Errors: ErrNotFound,
+// ErrFailedPrecondition.
+func (s *Service) ResumeJob(ctx context.Context, tenant, id string) (Job, error) {
+	if err := checkID("job_id", id, s.limits.MaxIDLength); err != nil {
+		return Job{}, err
+	}
+	var out Job
+	err := s.store.Update(ctx, func(tx Tx) error {
+		j, err := tx.Job(ctx, tenant, id)
+		if errors.Is(err, ErrNotFound) {
+			return notFound("job %q not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		out = j
+		if j.State != JobFailed {
+			return nil
+		}
+		pol, err := s.active(ctx, tx, tenant)
+		if err != nil {
+			return err
+		}
+		if pol.Version != j.PolicyVersion {
+			return precondition("job %q recomputes policy version %d, which version %d has replaced; "+
+				"that version's own job recomputes every customer", id, j.PolicyVersion, pol.Version)
+		}
+		j.State, j.Error, j.FinishedAt = JobRunning, "", time.Time{}
+		out = j
+		return tx.PutJob(ctx, j)
+	})
+	if err == nil && out.State == JobRunning {
+		s.wake()
+	}
+	return out, err
+}
+
+// resumeFailedJobs resumes, at start, every failed job whose policy version
+// is still its tenant's active one, so customers a failed job never reached
+// do not stay on an old version (and rankings approximate) for good.
+func (s *Service) resumeFailedJobs(ctx context.Context, log *slog.Logger) {
+	var failed []Job
+	if err := s.store.View(ctx, func(r Reader) error {
+		all, err := r.JobsInState(ctx, JobFailed)
+		if err != nil {
+			return err
+		}
+		// Only a tenant's latest job can be of its active version; older
+		// failed jobs were replaced and stay as they are.
+		for _, j := range all {
+			latest, err := r.LatestJob(ctx, j.TenantID)
+			if err != nil {
+				return err
+			}
+			if latest.ID == j.ID {
+				failed = append(failed, j)
+			}
+		}
+		return nil
+	}); err != nil {
+		if ctx.Err() == nil {
+			log.Warn("recompute: list failed jobs", "err", err)
+		}
+		return
+	}
+	for _, j := range failed {
+		got, err := s.ResumeJob(ctx, j.TenantID, j.ID)
+		switch {
+		case errors.Is(err, ErrFailedPrecondition):
+			// superseded: nothing to resume
+		case err != nil:
+			log.Warn("recompute: resuming a failed job", "job", j.ID, "tenant", j.TenantID, "err", err)
+		case got.State == JobRunning:
+			log.Info("recompute: resuming a failed job", "job", j.ID, "tenant", j.TenantID,
+				"policy_version", j.PolicyVersion, "done", j.Done, "failed_with", j.Error)
+		}
+	}
 }
 
 // recomputeStep recomputes the next batch of a job's customers in one

@@ -59,21 +59,36 @@ func (s *Service) event(tenant string, ne NewEvent, now time.Time) Event {
 	if !supplied {
 		at = now
 	}
+	// The fingerprint takes the time as sent, so a retry matches; the
+	// stored time never lies ahead of the recording (see notFuture).
+	fp := fingerprint("event", ne.Kind.String(), fmtFloat(mag), fmtTime(at, supplied),
+		ne.Source, ne.Note, fmtAttrs(ne.Attributes))
 	return Event{
 		TenantID:       tenant,
 		CustomerID:     ne.CustomerID,
 		ID:             s.newID(),
 		Kind:           ne.Kind,
 		Magnitude:      mag,
-		OccurredAt:     at,
+		OccurredAt:     notFuture(at, now),
 		RecordedAt:     now,
 		IdempotencyKey: ne.IdempotencyKey,
-		Fingerprint: fingerprint("event", ne.Kind.String(), fmtFloat(mag), fmtTime(at, supplied),
-			ne.Source, ne.Note, fmtAttrs(ne.Attributes)),
-		Source:     ne.Source,
-		Note:       ne.Note,
-		Attributes: ne.Attributes,
+		Fingerprint:    fp,
+		Source:         ne.Source,
+		Note:           ne.Note,
+		Attributes:     ne.Attributes,
 	}
+}
+
+// notFuture clamps an event time to the moment of recording. A client's
+// clock may run a little ahead of the server's (Limits.MaxFutureSkew allows
+// it), but the ledger holds no events from the future: otherwise a balance
+// read "now" would leave out an event that the stored state, the ranking
+// keys and the outreach lists already count, and they would disagree.
+func notFuture(t, now time.Time) time.Time {
+	if t.After(now) {
+		return now
+	}
+	return t
 }
 
 // RecordEvent appends one event and returns the balance after it. An

@@ -78,6 +78,15 @@ func (p *Policy) BalanceAt(s State, t time.Time) float64 {
 	return s.Value * p.decay(s.Last.At, t)
 }
 
+// reported rounds a balance for reporting: a value closer to zero than the
+// dust threshold is zero, and so is -0 (which JSON would print as "-0").
+func (p *Policy) reported(v float64) float64 {
+	if math.Abs(v) < p.DustThreshold || v == 0 {
+		return 0
+	}
+	return v
+}
+
 // Apply adds one event to a state. The event must not sort before s.Last
 // (Replay handles history in order). REVERSAL events and reversed events are
 // not applied here; Replay leaves them out.

@@ -25,6 +25,8 @@ type Service struct {
 	// committers batch RecordEvent calls; nil when group commit is off.
 	committers committers
 	onBatch    func(size int)
+	// backoff is Options.RecomputeBackoff with defaults.
+	backoff [2]time.Duration
 }
 
 // Options configure a Service; zero fields take defaults.
@@ -45,6 +47,10 @@ type Options struct {
 	// OnBatch, if set, is told the size of every group-commit batch (for
 	// metrics).
 	OnBatch func(size int)
+	// RecomputeBackoff is the first and the longest wait before retrying a
+	// recompute step that failed because the store was unavailable
+	// (default 500ms, doubling up to 30s).
+	RecomputeBackoff [2]time.Duration
 }
 
 // NewService returns a Service over store.
@@ -52,14 +58,25 @@ func NewService(store Store, o Options) *Service {
 	if o.Policy == nil {
 		o.Policy = DefaultPolicy()
 	}
+	if o.Policy.CreatedAt.IsZero() {
+		p := *o.Policy
+		p.CreatedAt = BuiltinPolicyDate
+		o.Policy = &p
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.NewID == nil {
 		o.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
+	if o.RecomputeBackoff[0] <= 0 {
+		o.RecomputeBackoff[0] = 500 * time.Millisecond
+	}
+	if o.RecomputeBackoff[1] < o.RecomputeBackoff[0] {
+		o.RecomputeBackoff[1] = max(o.RecomputeBackoff[0], 30*time.Second)
+	}
 	s := &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
-		kick: make(chan struct{}, 1), followerReads: o.FollowerReads, onBatch: o.OnBatch}
+		kick: make(chan struct{}, 1), followerReads: o.FollowerReads, onBatch: o.OnBatch, backoff: o.RecomputeBackoff}
 	if !o.GroupCommit.Disabled {
 		s.committers = newCommitters(s, o.GroupCommit.withDefaults())
 	}

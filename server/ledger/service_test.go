@@ -18,7 +18,7 @@ import (
 // openStore opens a fresh SQLite store, closed at the end of the test.
 func openStore(t *testing.T) *sqlite.Store {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ledger.db"), sqlite.Options{Migrate: true})
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ledger.db"), sqlite.Options{Migrate: true, Logger: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,14 +62,14 @@ func TestListsUseTheActivePolicyBeforeTheJobRuns(t *testing.T) {
 	if _, _, err := svc.SetPolicy(ctx, ledger.DefaultTenant, next); err != nil {
 		t.Fatal(err)
 	}
-	entries, _, version, err := svc.ListBalances(ctx, ledger.DefaultTenant, ledger.BalanceQuery{})
+	page, err := svc.ListBalances(ctx, ledger.DefaultTenant, ledger.BalanceQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if version != 2 || len(entries) != 2 {
-		t.Fatalf("version %d, %d entries", version, len(entries))
+	if page.PolicyVersion != 2 || len(page.Entries) != 2 || !page.ApproximateOrder {
+		t.Fatalf("version %d, %d entries, approximate order %v; want 2, 2, true", page.PolicyVersion, len(page.Entries), page.ApproximateOrder)
 	}
-	for _, e := range entries {
+	for _, e := range page.Entries {
 		if e.Balance.PolicyVersion != 2 || math.Abs(e.Balance.Value-3) > 1e-6 || e.Balance.Status != ledger.StatusHealthy {
 			t.Errorf("%s: %+v, want +3 under version 2", e.Customer.ID, e.Balance)
 		}
@@ -79,12 +79,12 @@ func TestListsUseTheActivePolicyBeforeTheJobRuns(t *testing.T) {
 	if b, err := svc.GetBalance(ctx, ledger.DefaultTenant, "c1", time.Time{}); err != nil || b.PolicyVersion != 2 || math.Abs(b.Value-3) > 1e-6 {
 		t.Errorf("GetBalance = %+v, %v; want +3 under version 2", b, err)
 	}
-	rec, _, _, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 10, "", false)
+	rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 10, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rec) != 0 {
-		t.Errorf("recovery lists %d customers whose balance is now positive", len(rec))
+	if len(rec.Entries) != 0 {
+		t.Errorf("recovery lists %d customers whose balance is now positive", len(rec.Entries))
 	}
 	stats, _, _, err := svc.SummarizeBalances(ctx, ledger.DefaultTenant, "", false)
 	if err != nil {

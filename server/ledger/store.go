@@ -48,6 +48,10 @@ type Reader interface {
 	// History returns every event of a customer, in no particular order,
 	// for replay.
 	History(ctx context.Context, tenant, customerID string) ([]Event, error)
+	// IncidentEvent returns one event of the given kind that RecordIncident
+	// wrote for the incident, for any customer (RecordIncident gives all of
+	// them the same times). Errors: ErrNotFound.
+	IncidentEvent(ctx context.Context, tenant, incidentID string, kind Kind) (Event, error)
 
 	// Customers returns up to limit customers with ids after after, in id
 	// order (recompute jobs and summaries walk the table with it).
@@ -74,8 +78,13 @@ type Reader interface {
 	Policy(ctx context.Context, tenant string, version int64) (StoredPolicy, error)
 	// Job returns a recompute job. Errors: ErrNotFound.
 	Job(ctx context.Context, tenant, id string) (Job, error)
-	// RunningJobs returns every job in state running, of every tenant.
-	RunningJobs(ctx context.Context) ([]Job, error)
+	// JobsInState returns every job in one state, of every tenant, oldest
+	// first (the recompute worker looks for running ones, and at start for
+	// failed ones to resume).
+	JobsInState(ctx context.Context, state JobState) ([]Job, error)
+	// LatestJob returns the tenant's most recently started recompute job.
+	// Errors: ErrNotFound when the tenant never installed a policy.
+	LatestJob(ctx context.Context, tenant string) (Job, error)
 }
 
 // Tx is a read-write transaction.

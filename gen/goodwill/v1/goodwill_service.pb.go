@@ -565,7 +565,7 @@ type ListEventsRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// Only these kinds (any kind when empty).
+	// Only these kinds (any kind when empty); each at most once.
 	Kinds []EventKind `protobuf:"varint,4,rep,packed,name=kinds,proto3,enum=goodwill.v1.EventKind" json:"kinds,omitempty"`
 	// Only events that occurred at or after start_time.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
@@ -1561,11 +1561,16 @@ type ListBalancesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Balances      []*BalanceEntry        `protobuf:"bytes,1,rep,name=balances,proto3" json:"balances,omitempty"`
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	// The active policy version; a running recompute job means some entries
-	// still reflect an older one (see each balance's policy_version).
+	// The active policy version: every balance listed is computed under it.
 	PolicyVersion int64 `protobuf:"varint,3,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// True while the active version's recompute job has not succeeded (it
+	// runs, or it failed and waits to be resumed). The filters are still
+	// exact, but customers the job has not reached are placed by an older
+	// version's ranking, so the order is approximate; pages may also come
+	// back short (with a next_page_token) while every row is checked.
+	ApproximateOrder bool `protobuf:"varint,4,opt,name=approximate_order,json=approximateOrder,proto3" json:"approximate_order,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ListBalancesResponse) Reset() {
@@ -1617,6 +1622,13 @@ func (x *ListBalancesResponse) GetPolicyVersion() int64 {
 		return x.PolicyVersion
 	}
 	return 0
+}
+
+func (x *ListBalancesResponse) GetApproximateOrder() bool {
+	if x != nil {
+		return x.ApproximateOrder
+	}
+	return false
 }
 
 type SummarizeBalancesRequest struct {
@@ -1810,9 +1822,17 @@ type ListOutreachResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entries       []*OutreachEntry       `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	PolicyVersion int64                  `protobuf:"varint,3,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The active policy version: every entry is computed under it.
+	PolicyVersion int64 `protobuf:"varint,3,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	// True while the active version's recompute job has not succeeded (it
+	// runs, or it failed and waits to be resumed). The list still holds
+	// exactly the customers that belong on it, but it is read in balance
+	// order (most negative first for RECOVERY, highest first for ADVOCACY)
+	// rather than by priority. A pagination keeps the order its first page
+	// had.
+	ApproximateOrder bool `protobuf:"varint,4,opt,name=approximate_order,json=approximateOrder,proto3" json:"approximate_order,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ListOutreachResponse) Reset() {
@@ -1864,6 +1884,13 @@ func (x *ListOutreachResponse) GetPolicyVersion() int64 {
 		return x.PolicyVersion
 	}
 	return 0
+}
+
+func (x *ListOutreachResponse) GetApproximateOrder() bool {
+	if x != nil {
+		return x.ApproximateOrder
+	}
+	return false
 }
 
 type GetPolicyRequest struct {
@@ -2150,6 +2177,94 @@ func (x *GetRecomputeJobResponse) GetJob() *RecomputeJob {
 	return nil
 }
 
+type ResumeRecomputeJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeRecomputeJobRequest) Reset() {
+	*x = ResumeRecomputeJobRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeRecomputeJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeRecomputeJobRequest) ProtoMessage() {}
+
+func (x *ResumeRecomputeJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeRecomputeJobRequest.ProtoReflect.Descriptor instead.
+func (*ResumeRecomputeJobRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ResumeRecomputeJobRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+type ResumeRecomputeJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *RecomputeJob          `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeRecomputeJobResponse) Reset() {
+	*x = ResumeRecomputeJobResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeRecomputeJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeRecomputeJobResponse) ProtoMessage() {}
+
+func (x *ResumeRecomputeJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeRecomputeJobResponse.ProtoReflect.Descriptor instead.
+func (*ResumeRecomputeJobResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ResumeRecomputeJobResponse) GetJob() *RecomputeJob {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
 var File_goodwill_v1_goodwill_service_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
@@ -2183,15 +2298,15 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x124\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x1a.goodwill.v1.RecordOutcomeR\aoutcome\x12(\n" +
 	"\x05event\x18\x03 \x01(\v2\x12.goodwill.v1.EventR\x05event\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\xbd\x02\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xd0\x02\n" +
 	"\x11ListEventsRequest\x12,\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
 	"customerId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\x12,\n" +
-	"\x05kinds\x18\x04 \x03(\x0e2\x16.goodwill.v1.EventKindR\x05kinds\x12C\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12?\n" +
+	"\x05kinds\x18\x04 \x03(\x0e2\x16.goodwill.v1.EventKindB\x11\xbaH\x0e\x92\x01\v\x10 \x18\x01\"\x05\x82\x01\x02\x10\x01R\x05kinds\x12C\n" +
 	"\n" +
 	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\tstartTime\x12?\n" +
 	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\aendTime\"h\n" +
@@ -2275,11 +2390,12 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\vallow_stale\x18\b \x01(\bR\n" +
 	"allowStaleB\x0e\n" +
 	"\f_min_balanceB\x0e\n" +
-	"\f_max_balance\"\x9c\x01\n" +
+	"\f_max_balance\"\xc9\x01\n" +
 	"\x14ListBalancesResponse\x125\n" +
 	"\bbalances\x18\x01 \x03(\v2\x19.goodwill.v1.BalanceEntryR\bbalances\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12%\n" +
-	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"^\n" +
+	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\x12+\n" +
+	"\x11approximate_order\x18\x04 \x01(\bR\x10approximateOrder\"^\n" +
 	"\x18SummarizeBalancesRequest\x12!\n" +
 	"\asegment\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\asegment\x12\x1f\n" +
 	"\vallow_stale\x18\x02 \x01(\bR\n" +
@@ -2295,11 +2411,12 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x1f\n" +
 	"\vallow_stale\x18\x04 \x01(\bR\n" +
-	"allowStale\"\x9b\x01\n" +
+	"allowStale\"\xc8\x01\n" +
 	"\x14ListOutreachResponse\x124\n" +
 	"\aentries\x18\x01 \x03(\v2\x1a.goodwill.v1.OutreachEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12%\n" +
-	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\",\n" +
+	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\x12+\n" +
+	"\x11approximate_order\x18\x04 \x01(\bR\x10approximateOrder\",\n" +
 	"\x10GetPolicyRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\"g\n" +
 	"\x11GetPolicyResponse\x12+\n" +
@@ -2313,12 +2430,16 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x16GetRecomputeJobRequest\x12\"\n" +
 	"\x06job_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\x05jobId\"F\n" +
 	"\x17GetRecomputeJobResponse\x12+\n" +
+	"\x03job\x18\x01 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\"?\n" +
+	"\x19ResumeRecomputeJobRequest\x12\"\n" +
+	"\x06job_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\x05jobId\"I\n" +
+	"\x1aResumeRecomputeJobResponse\x12+\n" +
 	"\x03job\x18\x01 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job*\x85\x01\n" +
 	"\rRecordOutcome\x12\x1e\n" +
 	"\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECORD_OUTCOME_CREATED\x10\x01\x12\x1b\n" +
 	"\x17RECORD_OUTCOME_REPLAYED\x10\x02\x12\x1b\n" +
-	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\xe3\x0f\n" +
+	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\xf7\x10\n" +
 	"\x0fGoodwillService\x12\x88\x01\n" +
 	"\x0eUpsertCustomer\x12\".goodwill.v1.UpsertCustomerRequest\x1a#.goodwill.v1.UpsertCustomerResponse\"-\x82\xd3\xe4\x93\x02':\bcustomer\x1a\x1b/v1/customers/{customer_id}\x12u\n" +
 	"\vGetCustomer\x12\x1f.goodwill.v1.GetCustomerRequest\x1a .goodwill.v1.GetCustomerResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x12\x83\x01\n" +
@@ -2339,7 +2460,8 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"/v1/policy\x12f\n" +
 	"\tSetPolicy\x12\x1d.goodwill.v1.SetPolicyRequest\x1a\x1e.goodwill.v1.SetPolicyResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x06policy\x1a\n" +
 	"/v1/policy\x12~\n" +
-	"\x0fGetRecomputeJob\x12#.goodwill.v1.GetRecomputeJobRequest\x1a$.goodwill.v1.GetRecomputeJobResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/policy/jobs/{job_id}B\xc6\x01\x92A\x82\x01\x12\\\n" +
+	"\x0fGetRecomputeJob\x12#.goodwill.v1.GetRecomputeJobRequest\x1a$.goodwill.v1.GetRecomputeJobResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/policy/jobs/{job_id}\x12\x91\x01\n" +
+	"\x12ResumeRecomputeJob\x12&.goodwill.v1.ResumeRecomputeJobRequest\x1a'.goodwill.v1.ResumeRecomputeJobResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/policy/jobs/{job_id}:resumeB\xc6\x01\x92A\x82\x01\x12\\\n" +
 	"\x13Goodwill Ledger API\x12APer-customer goodwill ledger: record events, read trust balances.2\x02v12\x10application/json:\x10application/jsonZ>github.com/goodwill-ledger/goodwill/gen/goodwill/v1;goodwillv1b\x06proto3"
 
 var (
@@ -2355,140 +2477,145 @@ func file_goodwill_v1_goodwill_service_proto_rawDescGZIP() []byte {
 }
 
 var file_goodwill_v1_goodwill_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
-	(RecordOutcome)(0),                // 0: goodwill.v1.RecordOutcome
-	(*UpsertCustomerRequest)(nil),     // 1: goodwill.v1.UpsertCustomerRequest
-	(*UpsertCustomerResponse)(nil),    // 2: goodwill.v1.UpsertCustomerResponse
-	(*GetCustomerRequest)(nil),        // 3: goodwill.v1.GetCustomerRequest
-	(*GetCustomerResponse)(nil),       // 4: goodwill.v1.GetCustomerResponse
-	(*RecordEventRequest)(nil),        // 5: goodwill.v1.RecordEventRequest
-	(*RecordEventResponse)(nil),       // 6: goodwill.v1.RecordEventResponse
-	(*RecordEventsRequest)(nil),       // 7: goodwill.v1.RecordEventsRequest
-	(*RecordEventsResponse)(nil),      // 8: goodwill.v1.RecordEventsResponse
-	(*RecordEventsResult)(nil),        // 9: goodwill.v1.RecordEventsResult
-	(*ListEventsRequest)(nil),         // 10: goodwill.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),        // 11: goodwill.v1.ListEventsResponse
-	(*ReverseEventRequest)(nil),       // 12: goodwill.v1.ReverseEventRequest
-	(*ReverseEventResponse)(nil),      // 13: goodwill.v1.ReverseEventResponse
-	(*RecordIncidentRequest)(nil),     // 14: goodwill.v1.RecordIncidentRequest
-	(*RecordIncidentResponse)(nil),    // 15: goodwill.v1.RecordIncidentResponse
-	(*IncidentConflict)(nil),          // 16: goodwill.v1.IncidentConflict
-	(*GetBalanceRequest)(nil),         // 17: goodwill.v1.GetBalanceRequest
-	(*GetBalanceResponse)(nil),        // 18: goodwill.v1.GetBalanceResponse
-	(*ExplainBalanceRequest)(nil),     // 19: goodwill.v1.ExplainBalanceRequest
-	(*ExplainBalanceResponse)(nil),    // 20: goodwill.v1.ExplainBalanceResponse
-	(*GetBalanceHistoryRequest)(nil),  // 21: goodwill.v1.GetBalanceHistoryRequest
-	(*GetBalanceHistoryResponse)(nil), // 22: goodwill.v1.GetBalanceHistoryResponse
-	(*ListBalancesRequest)(nil),       // 23: goodwill.v1.ListBalancesRequest
-	(*ListBalancesResponse)(nil),      // 24: goodwill.v1.ListBalancesResponse
-	(*SummarizeBalancesRequest)(nil),  // 25: goodwill.v1.SummarizeBalancesRequest
-	(*SummarizeBalancesResponse)(nil), // 26: goodwill.v1.SummarizeBalancesResponse
-	(*ListOutreachRequest)(nil),       // 27: goodwill.v1.ListOutreachRequest
-	(*ListOutreachResponse)(nil),      // 28: goodwill.v1.ListOutreachResponse
-	(*GetPolicyRequest)(nil),          // 29: goodwill.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),         // 30: goodwill.v1.GetPolicyResponse
-	(*SetPolicyRequest)(nil),          // 31: goodwill.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),         // 32: goodwill.v1.SetPolicyResponse
-	(*GetRecomputeJobRequest)(nil),    // 33: goodwill.v1.GetRecomputeJobRequest
-	(*GetRecomputeJobResponse)(nil),   // 34: goodwill.v1.GetRecomputeJobResponse
-	(*Customer)(nil),                  // 35: goodwill.v1.Customer
-	(*Event)(nil),                     // 36: goodwill.v1.Event
-	(*Balance)(nil),                   // 37: goodwill.v1.Balance
-	(EventKind)(0),                    // 38: goodwill.v1.EventKind
-	(*timestamppb.Timestamp)(nil),     // 39: google.protobuf.Timestamp
-	(*KindContribution)(nil),          // 40: goodwill.v1.KindContribution
-	(*EventContribution)(nil),         // 41: goodwill.v1.EventContribution
-	(*durationpb.Duration)(nil),       // 42: google.protobuf.Duration
-	(*BalancePoint)(nil),              // 43: goodwill.v1.BalancePoint
-	(BalanceStatus)(0),                // 44: goodwill.v1.BalanceStatus
-	(BalanceOrder)(0),                 // 45: goodwill.v1.BalanceOrder
-	(*BalanceEntry)(nil),              // 46: goodwill.v1.BalanceEntry
-	(*SegmentSummary)(nil),            // 47: goodwill.v1.SegmentSummary
-	(OutreachPurpose)(0),              // 48: goodwill.v1.OutreachPurpose
-	(*OutreachEntry)(nil),             // 49: goodwill.v1.OutreachEntry
-	(*Policy)(nil),                    // 50: goodwill.v1.Policy
-	(*RecomputeJob)(nil),              // 51: goodwill.v1.RecomputeJob
+	(RecordOutcome)(0),                 // 0: goodwill.v1.RecordOutcome
+	(*UpsertCustomerRequest)(nil),      // 1: goodwill.v1.UpsertCustomerRequest
+	(*UpsertCustomerResponse)(nil),     // 2: goodwill.v1.UpsertCustomerResponse
+	(*GetCustomerRequest)(nil),         // 3: goodwill.v1.GetCustomerRequest
+	(*GetCustomerResponse)(nil),        // 4: goodwill.v1.GetCustomerResponse
+	(*RecordEventRequest)(nil),         // 5: goodwill.v1.RecordEventRequest
+	(*RecordEventResponse)(nil),        // 6: goodwill.v1.RecordEventResponse
+	(*RecordEventsRequest)(nil),        // 7: goodwill.v1.RecordEventsRequest
+	(*RecordEventsResponse)(nil),       // 8: goodwill.v1.RecordEventsResponse
+	(*RecordEventsResult)(nil),         // 9: goodwill.v1.RecordEventsResult
+	(*ListEventsRequest)(nil),          // 10: goodwill.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),         // 11: goodwill.v1.ListEventsResponse
+	(*ReverseEventRequest)(nil),        // 12: goodwill.v1.ReverseEventRequest
+	(*ReverseEventResponse)(nil),       // 13: goodwill.v1.ReverseEventResponse
+	(*RecordIncidentRequest)(nil),      // 14: goodwill.v1.RecordIncidentRequest
+	(*RecordIncidentResponse)(nil),     // 15: goodwill.v1.RecordIncidentResponse
+	(*IncidentConflict)(nil),           // 16: goodwill.v1.IncidentConflict
+	(*GetBalanceRequest)(nil),          // 17: goodwill.v1.GetBalanceRequest
+	(*GetBalanceResponse)(nil),         // 18: goodwill.v1.GetBalanceResponse
+	(*ExplainBalanceRequest)(nil),      // 19: goodwill.v1.ExplainBalanceRequest
+	(*ExplainBalanceResponse)(nil),     // 20: goodwill.v1.ExplainBalanceResponse
+	(*GetBalanceHistoryRequest)(nil),   // 21: goodwill.v1.GetBalanceHistoryRequest
+	(*GetBalanceHistoryResponse)(nil),  // 22: goodwill.v1.GetBalanceHistoryResponse
+	(*ListBalancesRequest)(nil),        // 23: goodwill.v1.ListBalancesRequest
+	(*ListBalancesResponse)(nil),       // 24: goodwill.v1.ListBalancesResponse
+	(*SummarizeBalancesRequest)(nil),   // 25: goodwill.v1.SummarizeBalancesRequest
+	(*SummarizeBalancesResponse)(nil),  // 26: goodwill.v1.SummarizeBalancesResponse
+	(*ListOutreachRequest)(nil),        // 27: goodwill.v1.ListOutreachRequest
+	(*ListOutreachResponse)(nil),       // 28: goodwill.v1.ListOutreachResponse
+	(*GetPolicyRequest)(nil),           // 29: goodwill.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),          // 30: goodwill.v1.GetPolicyResponse
+	(*SetPolicyRequest)(nil),           // 31: goodwill.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),          // 32: goodwill.v1.SetPolicyResponse
+	(*GetRecomputeJobRequest)(nil),     // 33: goodwill.v1.GetRecomputeJobRequest
+	(*GetRecomputeJobResponse)(nil),    // 34: goodwill.v1.GetRecomputeJobResponse
+	(*ResumeRecomputeJobRequest)(nil),  // 35: goodwill.v1.ResumeRecomputeJobRequest
+	(*ResumeRecomputeJobResponse)(nil), // 36: goodwill.v1.ResumeRecomputeJobResponse
+	(*Customer)(nil),                   // 37: goodwill.v1.Customer
+	(*Event)(nil),                      // 38: goodwill.v1.Event
+	(*Balance)(nil),                    // 39: goodwill.v1.Balance
+	(EventKind)(0),                     // 40: goodwill.v1.EventKind
+	(*timestamppb.Timestamp)(nil),      // 41: google.protobuf.Timestamp
+	(*KindContribution)(nil),           // 42: goodwill.v1.KindContribution
+	(*EventContribution)(nil),          // 43: goodwill.v1.EventContribution
+	(*durationpb.Duration)(nil),        // 44: google.protobuf.Duration
+	(*BalancePoint)(nil),               // 45: goodwill.v1.BalancePoint
+	(BalanceStatus)(0),                 // 46: goodwill.v1.BalanceStatus
+	(BalanceOrder)(0),                  // 47: goodwill.v1.BalanceOrder
+	(*BalanceEntry)(nil),               // 48: goodwill.v1.BalanceEntry
+	(*SegmentSummary)(nil),             // 49: goodwill.v1.SegmentSummary
+	(OutreachPurpose)(0),               // 50: goodwill.v1.OutreachPurpose
+	(*OutreachEntry)(nil),              // 51: goodwill.v1.OutreachEntry
+	(*Policy)(nil),                     // 52: goodwill.v1.Policy
+	(*RecomputeJob)(nil),               // 53: goodwill.v1.RecomputeJob
 }
 var file_goodwill_v1_goodwill_service_proto_depIdxs = []int32{
-	35, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
-	35, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	35, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	36, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
-	36, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
-	37, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
-	36, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
+	37, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
+	37, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	37, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	38, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
+	38, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
+	39, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
+	38, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
 	9,  // 7: goodwill.v1.RecordEventsResponse.results:type_name -> goodwill.v1.RecordEventsResult
 	0,  // 8: goodwill.v1.RecordEventsResult.outcome:type_name -> goodwill.v1.RecordOutcome
-	36, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
-	38, // 10: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
-	39, // 11: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	39, // 12: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	36, // 13: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
-	36, // 14: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
-	37, // 15: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
-	39, // 16: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
-	39, // 17: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
+	38, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
+	40, // 10: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
+	41, // 11: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	41, // 12: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	38, // 13: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
+	38, // 14: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
+	39, // 15: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
+	41, // 16: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
+	41, // 17: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
 	16, // 18: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
-	39, // 19: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	37, // 20: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	39, // 21: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	37, // 22: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	40, // 23: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
-	41, // 24: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
-	39, // 25: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
-	39, // 26: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
-	42, // 27: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
-	43, // 28: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
-	44, // 29: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
-	45, // 30: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
-	46, // 31: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
-	47, // 32: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
-	39, // 33: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
-	48, // 34: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
-	49, // 35: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
-	50, // 36: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	50, // 37: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
-	50, // 38: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	51, // 39: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
-	51, // 40: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	1,  // 41: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
-	3,  // 42: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
-	5,  // 43: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
-	7,  // 44: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
-	10, // 45: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
-	12, // 46: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
-	14, // 47: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
-	17, // 48: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
-	19, // 49: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
-	21, // 50: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
-	23, // 51: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
-	25, // 52: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
-	27, // 53: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
-	29, // 54: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
-	31, // 55: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
-	33, // 56: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
-	2,  // 57: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
-	4,  // 58: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
-	6,  // 59: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
-	8,  // 60: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
-	11, // 61: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
-	13, // 62: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
-	15, // 63: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
-	18, // 64: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
-	20, // 65: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
-	22, // 66: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
-	24, // 67: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
-	26, // 68: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
-	28, // 69: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
-	30, // 70: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
-	32, // 71: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
-	34, // 72: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
-	57, // [57:73] is the sub-list for method output_type
-	41, // [41:57] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	41, // 19: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	39, // 20: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	41, // 21: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	39, // 22: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	42, // 23: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
+	43, // 24: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
+	41, // 25: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
+	41, // 26: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
+	44, // 27: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
+	45, // 28: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
+	46, // 29: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
+	47, // 30: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
+	48, // 31: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
+	49, // 32: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
+	41, // 33: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	50, // 34: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
+	51, // 35: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
+	52, // 36: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	52, // 37: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
+	52, // 38: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	53, // 39: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
+	53, // 40: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	53, // 41: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	1,  // 42: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
+	3,  // 43: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
+	5,  // 44: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
+	7,  // 45: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
+	10, // 46: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
+	12, // 47: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
+	14, // 48: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
+	17, // 49: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
+	19, // 50: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
+	21, // 51: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
+	23, // 52: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
+	25, // 53: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
+	27, // 54: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
+	29, // 55: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
+	31, // 56: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
+	33, // 57: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
+	35, // 58: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
+	2,  // 59: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
+	4,  // 60: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
+	6,  // 61: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
+	8,  // 62: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
+	11, // 63: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
+	13, // 64: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
+	15, // 65: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
+	18, // 66: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
+	20, // 67: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
+	22, // 68: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
+	24, // 69: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
+	26, // 70: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
+	28, // 71: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
+	30, // 72: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
+	32, // 73: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
+	34, // 74: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
+	36, // 75: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
+	59, // [59:76] is the sub-list for method output_type
+	42, // [42:59] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_goodwill_v1_goodwill_service_proto_init() }
@@ -2509,7 +2636,7 @@ func file_goodwill_v1_goodwill_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goodwill_v1_goodwill_service_proto_rawDesc), len(file_goodwill_v1_goodwill_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   34,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -697,6 +697,51 @@ func local_request_GoodwillService_GetRecomputeJob_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
+func request_GoodwillService_ResumeRecomputeJob_0(ctx context.Context, marshaler runtime.Marshaler, client GoodwillServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ResumeRecomputeJobRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["job_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "job_id")
+	}
+	protoReq.JobId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "job_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ResumeRecomputeJob(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_GoodwillService_ResumeRecomputeJob_0(ctx context.Context, marshaler runtime.Marshaler, server GoodwillServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ResumeRecomputeJobRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["job_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "job_id")
+	}
+	protoReq.JobId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "job_id", err)
+	}
+	msg, err := server.ResumeRecomputeJob(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterGoodwillServiceHandlerServer registers the http handlers for service GoodwillService to "mux".
 // UnaryRPC     :call GoodwillServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -1023,6 +1068,26 @@ func RegisterGoodwillServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_GoodwillService_GetRecomputeJob_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_GoodwillService_ResumeRecomputeJob_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/goodwill.v1.GoodwillService/ResumeRecomputeJob", runtime.WithHTTPPathPattern("/v1/policy/jobs/{job_id}:resume"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_GoodwillService_ResumeRecomputeJob_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_GoodwillService_ResumeRecomputeJob_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -1335,43 +1400,62 @@ func RegisterGoodwillServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_GoodwillService_GetRecomputeJob_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_GoodwillService_ResumeRecomputeJob_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/goodwill.v1.GoodwillService/ResumeRecomputeJob", runtime.WithHTTPPathPattern("/v1/policy/jobs/{job_id}:resume"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_GoodwillService_ResumeRecomputeJob_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_GoodwillService_ResumeRecomputeJob_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
-	pattern_GoodwillService_UpsertCustomer_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "customers", "customer_id"}, ""))
-	pattern_GoodwillService_GetCustomer_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "customers", "customer_id"}, ""))
-	pattern_GoodwillService_RecordEvent_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "customers", "customer_id", "events"}, ""))
-	pattern_GoodwillService_RecordEvents_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "events"}, "batchRecord"))
-	pattern_GoodwillService_ListEvents_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "customers", "customer_id", "events"}, ""))
-	pattern_GoodwillService_ReverseEvent_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "customers", "customer_id", "events", "event_id"}, "reverse"))
-	pattern_GoodwillService_RecordIncident_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "incidents"}, ""))
-	pattern_GoodwillService_GetBalance_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "customers", "customer_id", "balance"}, ""))
-	pattern_GoodwillService_ExplainBalance_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "customers", "customer_id", "balance"}, "explain"))
-	pattern_GoodwillService_GetBalanceHistory_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4}, []string{"v1", "customers", "customer_id", "balance", "history"}, ""))
-	pattern_GoodwillService_ListBalances_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "balances"}, ""))
-	pattern_GoodwillService_SummarizeBalances_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "balances"}, "summarize"))
-	pattern_GoodwillService_ListOutreach_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "outreach"}, ""))
-	pattern_GoodwillService_GetPolicy_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "policy"}, ""))
-	pattern_GoodwillService_SetPolicy_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "policy"}, ""))
-	pattern_GoodwillService_GetRecomputeJob_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "policy", "jobs", "job_id"}, ""))
+	pattern_GoodwillService_UpsertCustomer_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "customers", "customer_id"}, ""))
+	pattern_GoodwillService_GetCustomer_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "customers", "customer_id"}, ""))
+	pattern_GoodwillService_RecordEvent_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "customers", "customer_id", "events"}, ""))
+	pattern_GoodwillService_RecordEvents_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "events"}, "batchRecord"))
+	pattern_GoodwillService_ListEvents_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "customers", "customer_id", "events"}, ""))
+	pattern_GoodwillService_ReverseEvent_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "customers", "customer_id", "events", "event_id"}, "reverse"))
+	pattern_GoodwillService_RecordIncident_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "incidents"}, ""))
+	pattern_GoodwillService_GetBalance_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "customers", "customer_id", "balance"}, ""))
+	pattern_GoodwillService_ExplainBalance_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "customers", "customer_id", "balance"}, "explain"))
+	pattern_GoodwillService_GetBalanceHistory_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 2, 4}, []string{"v1", "customers", "customer_id", "balance", "history"}, ""))
+	pattern_GoodwillService_ListBalances_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "balances"}, ""))
+	pattern_GoodwillService_SummarizeBalances_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "balances"}, "summarize"))
+	pattern_GoodwillService_ListOutreach_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "outreach"}, ""))
+	pattern_GoodwillService_GetPolicy_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "policy"}, ""))
+	pattern_GoodwillService_SetPolicy_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "policy"}, ""))
+	pattern_GoodwillService_GetRecomputeJob_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "policy", "jobs", "job_id"}, ""))
+	pattern_GoodwillService_ResumeRecomputeJob_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "policy", "jobs", "job_id"}, "resume"))
 )
 
 var (
-	forward_GoodwillService_UpsertCustomer_0    = runtime.ForwardResponseMessage
-	forward_GoodwillService_GetCustomer_0       = runtime.ForwardResponseMessage
-	forward_GoodwillService_RecordEvent_0       = runtime.ForwardResponseMessage
-	forward_GoodwillService_RecordEvents_0      = runtime.ForwardResponseMessage
-	forward_GoodwillService_ListEvents_0        = runtime.ForwardResponseMessage
-	forward_GoodwillService_ReverseEvent_0      = runtime.ForwardResponseMessage
-	forward_GoodwillService_RecordIncident_0    = runtime.ForwardResponseMessage
-	forward_GoodwillService_GetBalance_0        = runtime.ForwardResponseMessage
-	forward_GoodwillService_ExplainBalance_0    = runtime.ForwardResponseMessage
-	forward_GoodwillService_GetBalanceHistory_0 = runtime.ForwardResponseMessage
-	forward_GoodwillService_ListBalances_0      = runtime.ForwardResponseMessage
-	forward_GoodwillService_SummarizeBalances_0 = runtime.ForwardResponseMessage
-	forward_GoodwillService_ListOutreach_0      = runtime.ForwardResponseMessage
-	forward_GoodwillService_GetPolicy_0         = runtime.ForwardResponseMessage
-	forward_GoodwillService_SetPolicy_0         = runtime.ForwardResponseMessage
-	forward_GoodwillService_GetRecomputeJob_0   = runtime.ForwardResponseMessage
+	forward_GoodwillService_UpsertCustomer_0     = runtime.ForwardResponseMessage
+	forward_GoodwillService_GetCustomer_0        = runtime.ForwardResponseMessage
+	forward_GoodwillService_RecordEvent_0        = runtime.ForwardResponseMessage
+	forward_GoodwillService_RecordEvents_0       = runtime.ForwardResponseMessage
+	forward_GoodwillService_ListEvents_0         = runtime.ForwardResponseMessage
+	forward_GoodwillService_ReverseEvent_0       = runtime.ForwardResponseMessage
+	forward_GoodwillService_RecordIncident_0     = runtime.ForwardResponseMessage
+	forward_GoodwillService_GetBalance_0         = runtime.ForwardResponseMessage
+	forward_GoodwillService_ExplainBalance_0     = runtime.ForwardResponseMessage
+	forward_GoodwillService_GetBalanceHistory_0  = runtime.ForwardResponseMessage
+	forward_GoodwillService_ListBalances_0       = runtime.ForwardResponseMessage
+	forward_GoodwillService_SummarizeBalances_0  = runtime.ForwardResponseMessage
+	forward_GoodwillService_ListOutreach_0       = runtime.ForwardResponseMessage
+	forward_GoodwillService_GetPolicy_0          = runtime.ForwardResponseMessage
+	forward_GoodwillService_SetPolicy_0          = runtime.ForwardResponseMessage
+	forward_GoodwillService_GetRecomputeJob_0    = runtime.ForwardResponseMessage
+	forward_GoodwillService_ResumeRecomputeJob_0 = runtime.ForwardResponseMessage
 )

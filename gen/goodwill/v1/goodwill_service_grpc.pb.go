@@ -19,22 +19,23 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	GoodwillService_UpsertCustomer_FullMethodName    = "/goodwill.v1.GoodwillService/UpsertCustomer"
-	GoodwillService_GetCustomer_FullMethodName       = "/goodwill.v1.GoodwillService/GetCustomer"
-	GoodwillService_RecordEvent_FullMethodName       = "/goodwill.v1.GoodwillService/RecordEvent"
-	GoodwillService_RecordEvents_FullMethodName      = "/goodwill.v1.GoodwillService/RecordEvents"
-	GoodwillService_ListEvents_FullMethodName        = "/goodwill.v1.GoodwillService/ListEvents"
-	GoodwillService_ReverseEvent_FullMethodName      = "/goodwill.v1.GoodwillService/ReverseEvent"
-	GoodwillService_RecordIncident_FullMethodName    = "/goodwill.v1.GoodwillService/RecordIncident"
-	GoodwillService_GetBalance_FullMethodName        = "/goodwill.v1.GoodwillService/GetBalance"
-	GoodwillService_ExplainBalance_FullMethodName    = "/goodwill.v1.GoodwillService/ExplainBalance"
-	GoodwillService_GetBalanceHistory_FullMethodName = "/goodwill.v1.GoodwillService/GetBalanceHistory"
-	GoodwillService_ListBalances_FullMethodName      = "/goodwill.v1.GoodwillService/ListBalances"
-	GoodwillService_SummarizeBalances_FullMethodName = "/goodwill.v1.GoodwillService/SummarizeBalances"
-	GoodwillService_ListOutreach_FullMethodName      = "/goodwill.v1.GoodwillService/ListOutreach"
-	GoodwillService_GetPolicy_FullMethodName         = "/goodwill.v1.GoodwillService/GetPolicy"
-	GoodwillService_SetPolicy_FullMethodName         = "/goodwill.v1.GoodwillService/SetPolicy"
-	GoodwillService_GetRecomputeJob_FullMethodName   = "/goodwill.v1.GoodwillService/GetRecomputeJob"
+	GoodwillService_UpsertCustomer_FullMethodName     = "/goodwill.v1.GoodwillService/UpsertCustomer"
+	GoodwillService_GetCustomer_FullMethodName        = "/goodwill.v1.GoodwillService/GetCustomer"
+	GoodwillService_RecordEvent_FullMethodName        = "/goodwill.v1.GoodwillService/RecordEvent"
+	GoodwillService_RecordEvents_FullMethodName       = "/goodwill.v1.GoodwillService/RecordEvents"
+	GoodwillService_ListEvents_FullMethodName         = "/goodwill.v1.GoodwillService/ListEvents"
+	GoodwillService_ReverseEvent_FullMethodName       = "/goodwill.v1.GoodwillService/ReverseEvent"
+	GoodwillService_RecordIncident_FullMethodName     = "/goodwill.v1.GoodwillService/RecordIncident"
+	GoodwillService_GetBalance_FullMethodName         = "/goodwill.v1.GoodwillService/GetBalance"
+	GoodwillService_ExplainBalance_FullMethodName     = "/goodwill.v1.GoodwillService/ExplainBalance"
+	GoodwillService_GetBalanceHistory_FullMethodName  = "/goodwill.v1.GoodwillService/GetBalanceHistory"
+	GoodwillService_ListBalances_FullMethodName       = "/goodwill.v1.GoodwillService/ListBalances"
+	GoodwillService_SummarizeBalances_FullMethodName  = "/goodwill.v1.GoodwillService/SummarizeBalances"
+	GoodwillService_ListOutreach_FullMethodName       = "/goodwill.v1.GoodwillService/ListOutreach"
+	GoodwillService_GetPolicy_FullMethodName          = "/goodwill.v1.GoodwillService/GetPolicy"
+	GoodwillService_SetPolicy_FullMethodName          = "/goodwill.v1.GoodwillService/SetPolicy"
+	GoodwillService_GetRecomputeJob_FullMethodName    = "/goodwill.v1.GoodwillService/GetRecomputeJob"
+	GoodwillService_ResumeRecomputeJob_FullMethodName = "/goodwill.v1.GoodwillService/ResumeRecomputeJob"
 )
 
 // GoodwillServiceClient is the client API for GoodwillService service.
@@ -85,6 +86,13 @@ type GoodwillServiceClient interface {
 	SetPolicy(ctx context.Context, in *SetPolicyRequest, opts ...grpc.CallOption) (*SetPolicyResponse, error)
 	// Reports the progress of a recompute job.
 	GetRecomputeJob(ctx context.Context, in *GetRecomputeJobRequest, opts ...grpc.CallOption) (*GetRecomputeJobResponse, error)
+	// Sets a failed recompute job running again from where it stopped, if its
+	// policy version is still the active one (a newer version's own job
+	// recomputes every customer: resuming a replaced one is
+	// FAILED_PRECONDITION). A running or succeeded job is returned unchanged,
+	// so the call is safe to repeat. goodwilld also resumes such jobs itself
+	// when it starts.
+	ResumeRecomputeJob(ctx context.Context, in *ResumeRecomputeJobRequest, opts ...grpc.CallOption) (*ResumeRecomputeJobResponse, error)
 }
 
 type goodwillServiceClient struct {
@@ -255,6 +263,16 @@ func (c *goodwillServiceClient) GetRecomputeJob(ctx context.Context, in *GetReco
 	return out, nil
 }
 
+func (c *goodwillServiceClient) ResumeRecomputeJob(ctx context.Context, in *ResumeRecomputeJobRequest, opts ...grpc.CallOption) (*ResumeRecomputeJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeRecomputeJobResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_ResumeRecomputeJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GoodwillServiceServer is the server API for GoodwillService service.
 // All implementations must embed UnimplementedGoodwillServiceServer
 // for forward compatibility.
@@ -303,6 +321,13 @@ type GoodwillServiceServer interface {
 	SetPolicy(context.Context, *SetPolicyRequest) (*SetPolicyResponse, error)
 	// Reports the progress of a recompute job.
 	GetRecomputeJob(context.Context, *GetRecomputeJobRequest) (*GetRecomputeJobResponse, error)
+	// Sets a failed recompute job running again from where it stopped, if its
+	// policy version is still the active one (a newer version's own job
+	// recomputes every customer: resuming a replaced one is
+	// FAILED_PRECONDITION). A running or succeeded job is returned unchanged,
+	// so the call is safe to repeat. goodwilld also resumes such jobs itself
+	// when it starts.
+	ResumeRecomputeJob(context.Context, *ResumeRecomputeJobRequest) (*ResumeRecomputeJobResponse, error)
 	mustEmbedUnimplementedGoodwillServiceServer()
 }
 
@@ -360,6 +385,9 @@ func (UnimplementedGoodwillServiceServer) SetPolicy(context.Context, *SetPolicyR
 }
 func (UnimplementedGoodwillServiceServer) GetRecomputeJob(context.Context, *GetRecomputeJobRequest) (*GetRecomputeJobResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRecomputeJob not implemented")
+}
+func (UnimplementedGoodwillServiceServer) ResumeRecomputeJob(context.Context, *ResumeRecomputeJobRequest) (*ResumeRecomputeJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeRecomputeJob not implemented")
 }
 func (UnimplementedGoodwillServiceServer) mustEmbedUnimplementedGoodwillServiceServer() {}
 func (UnimplementedGoodwillServiceServer) testEmbeddedByValue()                         {}
@@ -670,6 +698,24 @@ func _GoodwillService_GetRecomputeJob_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GoodwillService_ResumeRecomputeJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeRecomputeJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).ResumeRecomputeJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_ResumeRecomputeJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).ResumeRecomputeJob(ctx, req.(*ResumeRecomputeJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // GoodwillService_ServiceDesc is the grpc.ServiceDesc for GoodwillService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -740,6 +786,10 @@ var GoodwillService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRecomputeJob",
 			Handler:    _GoodwillService_GetRecomputeJob_Handler,
+		},
+		{
+			MethodName: "ResumeRecomputeJob",
+			Handler:    _GoodwillService_ResumeRecomputeJob_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

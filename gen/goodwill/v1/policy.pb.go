@@ -96,8 +96,15 @@ type Policy struct {
 	// How fast the trend (recent net goodwill, used to find rising advocates)
 	// forgets: 1 day to 10 years.
 	TrendHalfLife *durationpb.Duration `protobuf:"bytes,7,opt,name=trend_half_life,json=trendHalfLife,proto3" json:"trend_half_life,omitempty"`
-	// Output only. When this version was installed.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Output only. When this version was installed (for the built-in
+	// version 1, the day its numbers were set: 2025-01-01).
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Balances closer to zero than this count as zero wherever a balance is
+	// reported or judged: its value and status, lists, summaries, outreach.
+	// Balances fade towards zero without ever reaching it, so without this a
+	// customer would stay overdrawn by a fraction of a point for ever. 0 to
+	// 1e6; 0.5 when absent.
+	DustThreshold *float64 `protobuf:"fixed64,9,opt,name=dust_threshold,json=dustThreshold,proto3,oneof" json:"dust_threshold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -186,6 +193,13 @@ func (x *Policy) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *Policy) GetDustThreshold() float64 {
+	if x != nil && x.DustThreshold != nil {
+		return *x.DustThreshold
+	}
+	return 0
 }
 
 // The points of the listed kinds are multiplied by 1 + balance/scale, capped
@@ -436,7 +450,7 @@ var File_goodwill_v1_policy_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_policy_proto_rawDesc = "" +
 	"\n" +
-	"\x18goodwill/v1/policy.proto\x12\vgoodwill.v1\x1a\x17goodwill/v1/event.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x04\n" +
+	"\x18goodwill/v1/policy.proto\x12\vgoodwill.v1\x1a\x17goodwill/v1/event.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x04\n" +
 	"\x06Policy\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x12:\n" +
 	"\aweights\x18\x02 \x03(\v2 .goodwill.v1.Policy.WeightsEntryR\aweights\x126\n" +
@@ -446,10 +460,12 @@ const file_goodwill_v1_policy_proto_rawDesc = "" +
 	"\x17default_overdraft_limit\x18\x06 \x01(\x01R\x15defaultOverdraftLimit\x12A\n" +
 	"\x0ftrend_half_life\x18\a \x01(\v2\x19.google.protobuf.DurationR\rtrendHalfLife\x129\n" +
 	"\n" +
-	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x1a:\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12*\n" +
+	"\x0edust_threshold\x18\t \x01(\x01H\x00R\rdustThreshold\x88\x01\x01\x1a:\n" +
 	"\fWeightsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xb9\x01\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01B\x11\n" +
+	"\x0f_dust_threshold\"\xb9\x01\n" +
 	"\x12RelationshipEffect\x12,\n" +
 	"\x05kinds\x18\x01 \x03(\x0e2\x16.goodwill.v1.EventKindR\x05kinds\x12\x14\n" +
 	"\x05scale\x18\x02 \x01(\x01R\x05scale\x12!\n" +
@@ -528,6 +544,7 @@ func file_goodwill_v1_policy_proto_init() {
 		return
 	}
 	file_goodwill_v1_event_proto_init()
+	file_goodwill_v1_policy_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

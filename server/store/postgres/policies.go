@@ -52,8 +52,23 @@ func (t *txn) Job(ctx context.Context, tenant, id string) (ledger.Job, error) {
 	return jobs[0], nil
 }
 
-func (t *txn) RunningJobs(ctx context.Context) ([]ledger.Job, error) {
-	return t.jobs(ctx, `SELECT `+jobCols+` FROM recompute_jobs WHERE state = 'running' ORDER BY started_at`)
+func (t *txn) JobsInState(ctx context.Context, state ledger.JobState) ([]ledger.Job, error) {
+	return t.jobs(ctx, `SELECT `+jobCols+` FROM recompute_jobs WHERE state = $1 ORDER BY started_at, tenant_id, job_id`,
+		rowcodec.JobState(state))
+}
+
+// LatestJob reads the tenant's jobs through the primary key: a tenant has
+// one job per policy it installed, so sorting them is cheap.
+func (t *txn) LatestJob(ctx context.Context, tenant string) (ledger.Job, error) {
+	jobs, err := t.jobs(ctx, `SELECT `+jobCols+` FROM recompute_jobs WHERE tenant_id = $1
+		ORDER BY started_at DESC, job_id DESC LIMIT 1`, tenant)
+	if err != nil {
+		return ledger.Job{}, err
+	}
+	if len(jobs) == 0 {
+		return ledger.Job{}, ledger.ErrNotFound
+	}
+	return jobs[0], nil
 }
 
 func (t *txn) jobs(ctx context.Context, query string, a ...any) ([]ledger.Job, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
@@ -34,6 +35,13 @@ func TestTranslate(t *testing.T) {
 		{"cannot connect", &pgconn.ConnectError{}, ledger.ErrUnavailable},
 		{"connection lost mid-commit", fmt.Errorf("commit: %w", io.ErrUnexpectedEOF), ledger.ErrUnavailable},
 		{"ambiguous commit (cockroach-go)", &crdb.AmbiguousCommitError{}, ledger.ErrUnavailable},
+		// Before the fix the PgError inside was matched first, and an
+		// unlisted SQLSTATE left the ambiguous commit unclassified.
+		{"ambiguous RELEASE with an internal error", releaseFails(t, pg("XX000")), ledger.ErrUnavailable},
+		{"ambiguous RELEASE with a constraint error", releaseFails(t, pg("23514")), ledger.ErrUnavailable},
+		{"retries exhausted (cockroach-go)", retriesExhausted(t), ledger.ErrUnavailable},
+		{"value out of range", pg("22008"), ledger.ErrInvalidArgument},
+		{"numeric overflow", pg("22003"), ledger.ErrInvalidArgument},
 		{"syntax error stays unclassified", pg("42601"), nil},
 		{"domain errors pass through", ledger.ErrNotFound, ledger.ErrNotFound},
 		{"cancellation passes through", context.Canceled, context.Canceled},
@@ -58,5 +66,70 @@ func TestTranslate(t *testing.T) {
 	// Retries look for the SQLSTATE through the translated error.
 	if !retryable(translate(pg("40001"))) {
 		t.Error("a translated serialization failure is no longer retryable")
+	}
+}
+
+// fakeTx is the transaction cockroach-go's retry loop drives: it records
+// the statements, and RELEASE fails with release when set.
+type fakeTx struct {
+	release error
+	stmts   []string
+}
+
+func (f *fakeTx) Exec(_ context.Context, q string, _ ...any) error {
+	f.stmts = append(f.stmts, q)
+	if strings.HasPrefix(q, "RELEASE") && f.release != nil {
+		return f.release
+	}
+	return nil
+}
+func (f *fakeTx) Commit(context.Context) error   { return nil }
+func (f *fakeTx) Rollback(context.Context) error { return nil }
+
+// releaseFails is the error cockroach-go returns when RELEASE SAVEPOINT,
+// the commit on CockroachDB, fails with cause.
+func releaseFails(t *testing.T, cause error) error {
+	t.Helper()
+	err := crdb.ExecuteInTx(t.Context(), &fakeTx{release: cause}, func() error { return nil })
+	var ambiguous *crdb.AmbiguousCommitError
+	if !errors.As(err, &ambiguous) {
+		t.Fatalf("cockroach-go returned %v, want an AmbiguousCommitError", err)
+	}
+	return err
+}
+
+func retriesExhausted(t *testing.T) error {
+	t.Helper()
+	err := crdb.ExecuteInTx(crdb.WithMaxRetries(t.Context(), 2), &fakeTx{}, func() error {
+		return &pgconn.PgError{Code: "40001"}
+	})
+	var exhausted *crdb.MaxRetriesExceededError
+	if !errors.As(err, &exhausted) {
+		t.Fatalf("cockroach-go returned %v, want a MaxRetriesExceededError", err)
+	}
+	return err
+}
+
+// cockroach-go reads WithMaxRetries(ctx, 0) as "retry for ever": the
+// closure's own bound (attempts) must end the loop, with an error that
+// says the store gave up.
+func TestAttemptsBoundCockroachRetries(t *testing.T) {
+	t.Parallel()
+	for _, max := range []int{1, 3} {
+		runs := attempts{max: max}
+		calls := 0
+		err := crdb.ExecuteInTx(crdb.WithMaxRetries(t.Context(), 0), &fakeTx{}, func() error {
+			if err := runs.next(); err != nil {
+				return err
+			}
+			calls++
+			if calls > 100 {
+				t.Fatal("the closure ran more than 100 times")
+			}
+			return &pgconn.PgError{Code: "40001"}
+		})
+		if calls != max || !errors.Is(translate(err), ledger.ErrUnavailable) {
+			t.Errorf("max %d: %d runs, %v; want %d runs and UNAVAILABLE", max, calls, err, max)
+		}
 	}
 }

@@ -39,10 +39,13 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	attempt := 0
+	runs := attempts{max: s.maxAttempts}
 	var panicked any
 	run := func(tx pgx.Tx) (err error) {
-		if attempt++; attempt > 1 {
+		if err := runs.next(); err != nil {
+			return err
+		}
+		if runs.n > 1 {
 			s.retries.Add(1)
 		}
 		// A panic must not leave the transaction open on its connection:
@@ -56,31 +59,45 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 		return fn(&txn{tx: tx})
 	}
 	var err error
-	if s.crdb {
-		err = crdbpgx.ExecuteTx(crdb.WithMaxRetries(ctx, s.maxAttempts-1), s.pool, serializable, run)
-	} else {
-		err = s.retryPostgres(ctx, run)
+	for rerun := false; ; rerun = true {
+		runs.n = 0
+		if s.crdb {
+			err = crdbpgx.ExecuteTx(crdb.WithMaxRetries(ctx, s.maxAttempts), s.pool, serializable, run)
+		} else {
+			err = s.retryPostgres(ctx, run)
+		}
+		if panicked != nil {
+			panic(panicked)
+		}
+		// A unique violation can come from a concurrent insert of the same
+		// idempotency key that the attempt could not see; one more run sees
+		// it and replays. A second violation is a real duplicate.
+		if rerun || !isUniqueViolation(err) {
+			return translate(err)
+		}
+		s.retries.Add(1)
 	}
-	if panicked != nil {
-		panic(panicked)
-	}
-	return translate(err)
 }
 
 var errPanic = errors.New("transaction closure panicked")
 
+// attempts counts the runs of one transaction's closure and refuses the
+// run after max. cockroach-go (v2.4.2) reads a retry limit of 0 as "no
+// limit", so the bound is kept here, for both servers: the error it
+// returns is not a serialization failure, which ends any retry loop.
+type attempts struct{ n, max int }
+
+func (a *attempts) next() error {
+	if a.n++; a.n > a.max {
+		return fmt.Errorf("%w: gave up after %d attempts", ledger.ErrUnavailable, a.max)
+	}
+	return nil
+}
+
 func (s *Store) retryPostgres(ctx context.Context, run func(pgx.Tx) error) error {
 	var err error
-	dupRetried := false
 	for attempt := 1; ; attempt++ {
 		err = s.attempt(ctx, run)
-		// A unique violation can come from a concurrent insert of the same
-		// idempotency key that this attempt could not see; one more attempt
-		// sees it and replays. A second violation is a real duplicate.
-		if isUniqueViolation(err) && !dupRetried {
-			dupRetried = true
-			continue
-		}
 		if !retryable(err) || attempt >= s.maxAttempts {
 			if retryable(err) {
 				return fmt.Errorf("%w: gave up after %d attempts: %w", ledger.ErrUnavailable, attempt, err)
@@ -186,6 +203,21 @@ func translate(err error) error {
 		errors.Is(err, ledger.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	// cockroach-go's errors first: each wraps the driver error that caused
+	// it, but what matters is what it says about the commit. Any failure of
+	// RELEASE (CockroachDB's commit) that is not a retry is ambiguous,
+	// whatever SQLSTATE its cause carries: the client must retry with its
+	// idempotency key, and nothing may re-run the writes as if they had not
+	// committed.
+	var ambiguous *crdb.AmbiguousCommitError
+	if errors.As(err, &ambiguous) {
+		return fmt.Errorf("%w: commit outcome unknown: %w", ledger.ErrUnavailable, err)
+	}
+	var restart *crdb.TxnRestartError
+	var exhausted *crdb.MaxRetriesExceededError
+	if errors.As(err, &restart) || errors.As(err, &exhausted) {
+		return fmt.Errorf("%w: %w", ledger.ErrUnavailable, err)
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
@@ -201,18 +233,24 @@ func translate(err error) error {
 			// connection exceptions, operator intervention (shutdown),
 			// insufficient resources
 			return fmt.Errorf("%w: %w", ledger.ErrUnavailable, err)
+		case strings.HasPrefix(pe.Code, "22"):
+			// Data exceptions (a value out of range, such as a time no
+			// column can hold): the request carried it, and validation
+			// should have stopped it. A backstop, so the client hears
+			// INVALID_ARGUMENT rather than INTERNAL; the driver's words
+			// are not passed on.
+			return errValueOutOfRange
 		}
 		return err
-	}
-	var ambiguous *crdb.AmbiguousCommitError
-	if errors.As(err, &ambiguous) {
-		return fmt.Errorf("%w: commit outcome unknown: %w", ledger.ErrUnavailable, err)
 	}
 	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) || isConnError(err) {
 		return fmt.Errorf("%w: %w", ledger.ErrUnavailable, err)
 	}
 	return err
 }
+
+var errValueOutOfRange = &ledger.Error{Class: ledger.ErrInvalidArgument,
+	Message: "a value in the request is outside what the store can hold"}
 
 // isConnError reports a failure to reach the server or a connection lost
 // mid-way: the outcome of a commit in flight is unknown, so the client

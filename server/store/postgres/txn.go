@@ -98,6 +98,12 @@ func (t *txn) History(ctx context.Context, tenant, customerID string) ([]ledger.
 	return t.events(ctx, eventSelect+` WHERE e.tenant_id = $1 AND e.customer_id = $2`, tenant, customerID)
 }
 
+// IncidentEvent is served by events_by_incident.
+func (t *txn) IncidentEvent(ctx context.Context, tenant, incidentID string, kind ledger.Kind) (ledger.Event, error) {
+	return t.one(ctx, eventSelect+` WHERE e.tenant_id = $1 AND e.incident_id = $2 AND e.kind = $3
+		AND e.incident_id <> '' LIMIT 1`, tenant, incidentID, kind.String())
+}
+
 func (t *txn) events(ctx context.Context, query string, a ...any) ([]ledger.Event, error) {
 	rows, err := t.tx.Query(ctx, query, a...)
 	if err != nil {

@@ -107,6 +107,14 @@ func (t *txn) History(ctx context.Context, tenant, customerID string) ([]ledger.
 	return t.query(ctx, historyQuery, tenant, customerID)
 }
 
+// incidentEventQuery is served by events_by_incident.
+const incidentEventQuery = eventSelect + ` WHERE e.tenant_id = ? AND e.incident_id = ? AND e.kind = ?
+	AND e.incident_id <> '' LIMIT 1`
+
+func (t *txn) IncidentEvent(ctx context.Context, tenant, incidentID string, kind ledger.Kind) (ledger.Event, error) {
+	return t.one(ctx, incidentEventQuery, tenant, incidentID, kind.String())
+}
+
 func (t *txn) query(ctx context.Context, query string, args ...any) ([]ledger.Event, error) {
 	rows, err := t.queryRows(ctx, query, args...)
 	if err != nil {

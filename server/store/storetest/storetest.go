@@ -82,7 +82,9 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "JobRoundTrip", run: testJobRoundTrip},
 		{name: "PutJobReplaces", run: testPutJobReplaces},
 		{name: "JobNotFound", run: testJobNotFound},
-		{name: "RunningJobs", run: testRunningJobs},
+		{name: "JobsInState", run: testJobsInState},
+		{name: "LatestJob", run: testLatestJob},
+		{name: "IncidentEvent", run: testIncidentEvent},
 		{name: "ViewStale", run: testViewStale},
 		{name: "Lookup", run: testLookup},
 		{name: "BulkCustomers", run: testBulkCustomers},
@@ -2740,9 +2742,9 @@ func testJobNotFound(t *testing.T, s ledger.Store) {
 	}
 }
 
-func testRunningJobs(t *testing.T, s ledger.Store) {
-	if got := runningJobs(t, s); len(got) != 0 {
-		t.Fatalf("RunningJobs of a fresh store = %v, want none", jobKeys(got))
+func testJobsInState(t *testing.T, s ledger.Store) {
+	if got := jobsInState(t, s, ledger.JobRunning); len(got) != 0 {
+		t.Fatalf("running jobs of a fresh store = %v, want none", jobKeys(got))
 	}
 	a1 := runningJob(tenantA, "job-1", at(3))
 	a1.Done, a1.Cursor = 5, "cu-e"
@@ -2760,7 +2762,12 @@ func testRunningJobs(t *testing.T, s ledger.Store) {
 		}
 		return nil
 	})
-	equalJobSets(t, "RunningJobs", runningJobs(t, s), []ledger.Job{a1, a3, b1})
+	equalJobSets(t, "running jobs", jobsInState(t, s, ledger.JobRunning), []ledger.Job{a1, a3, b1})
+	if got := jobsInState(t, s, ledger.JobRunning); len(got) == 3 &&
+		(got[0].ID != "job-3" || got[1].TenantID != tenantB || got[2].ID != "job-1" || got[2].TenantID != tenantA) {
+		t.Errorf("running jobs not oldest first: %v", jobKeys(got))
+	}
+	equalJobSets(t, "succeeded jobs", jobsInState(t, s, ledger.JobSucceeded), []ledger.Job{a2})
 
 	// A job that ends leaves the list; its replacement by a running row
 	// (a resumed job) joins it.
@@ -2772,7 +2779,92 @@ func testRunningJobs(t *testing.T, s ledger.Store) {
 		}
 		return tx.PutJob(ctx, b4)
 	})
-	equalJobSets(t, "RunningJobs after a job ended", runningJobs(t, s), []ledger.Job{a3, b1, b4})
+	equalJobSets(t, "running jobs after a job ended", jobsInState(t, s, ledger.JobRunning), []ledger.Job{a3, b1, b4})
+	equalJobSets(t, "failed jobs", jobsInState(t, s, ledger.JobFailed), []ledger.Job{a1})
+}
+
+func testLatestJob(t *testing.T, s ledger.Store) {
+	latest := func(tenant string) (j ledger.Job, err error) {
+		mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+			j, err = r.LatestJob(ctx, tenant)
+			return nil
+		})
+		return j, err
+	}
+	if _, err := latest(tenantA); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("LatestJob of a fresh store: %v, want ErrNotFound", err)
+	}
+	old := runningJob(tenantA, "job-z", at(1))
+	old.State, old.FinishedAt = ledger.JobFailed, at(2)
+	newer := runningJob(tenantA, "job-a", at(5))
+	other := runningJob(tenantB, "job-q", at(9))
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		for _, j := range []ledger.Job{old, newer, other} {
+			if err := tx.PutJob(ctx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if j, err := latest(tenantA); err != nil {
+		t.Fatal(err)
+	} else {
+		equalJob(t, "LatestJob of tenant A", j, newer)
+	}
+	if j, err := latest(tenantB); err != nil {
+		t.Fatal(err)
+	} else {
+		equalJob(t, "LatestJob of tenant B", j, other)
+	}
+}
+
+func testIncidentEvent(t *testing.T, s ledger.Store) {
+	incidentEvent := func(tenant, incident string, kind ledger.Kind) (e ledger.Event, err error) {
+		mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+			e, err = r.IncidentEvent(ctx, tenant, incident, kind)
+			return nil
+		})
+		return e, err
+	}
+	if _, err := incidentEvent(tenantA, "inc-1", ledger.KindOutage); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("IncidentEvent of a fresh store: %v, want ErrNotFound", err)
+	}
+	outage := plainEvent(tenantA, "c1", "e1", ledger.KindOutage, at(1))
+	outage.IncidentID = "inc-1"
+	credit := plainEvent(tenantA, "c2", "e2", ledger.KindCredit, at(4))
+	credit.IncidentID = "inc-1"
+	plain := plainEvent(tenantA, "c3", "e3", ledger.KindOutage, at(2)) // no incident
+	elsewhere := plainEvent(tenantB, "c1", "e4", ledger.KindOutage, at(3))
+	elsewhere.IncidentID = "inc-1"
+	mustRecord(t, s, outage, credit, plain, elsewhere)
+
+	for _, tc := range []struct {
+		tenant, incident string
+		kind             ledger.Kind
+		want             *ledger.Event
+	}{
+		{tenantA, "inc-1", ledger.KindOutage, &outage},
+		{tenantA, "inc-1", ledger.KindCredit, &credit},
+		{tenantA, "inc-1", ledger.KindProactiveNotice, nil},
+		{tenantA, "inc-2", ledger.KindOutage, nil},
+		{tenantA, "", ledger.KindOutage, nil}, // events outside incidents are never found
+		{tenantB, "inc-1", ledger.KindOutage, &elsewhere},
+		{tenantB, "inc-1", ledger.KindCredit, nil},
+	} {
+		got, err := incidentEvent(tc.tenant, tc.incident, tc.kind)
+		what := fmt.Sprintf("IncidentEvent(%s, %q, %s)", tc.tenant, tc.incident, tc.kind)
+		if tc.want == nil {
+			if !errors.Is(err, ledger.ErrNotFound) {
+				t.Errorf("%s = %v, %v; want ErrNotFound", what, got.ID, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			continue
+		}
+		equalEvent(t, what, got, *tc.want)
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -3036,11 +3128,11 @@ func getJob(t *testing.T, s ledger.Store, tenant, id string) (j ledger.Job, err 
 	return j, err
 }
 
-func runningJobs(t *testing.T, s ledger.Store) (jobs []ledger.Job) {
+func jobsInState(t *testing.T, s ledger.Store, state ledger.JobState) (jobs []ledger.Job) {
 	t.Helper()
 	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
 		var err error
-		jobs, err = r.RunningJobs(ctx)
+		jobs, err = r.JobsInState(ctx, state)
 		return err
 	})
 	return jobs

@@ -1,0 +1,34 @@
+package ledger_test
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/pgtest"
+	"github.com/goodwill-ledger/goodwill/server/store/postgres"
+)
+
+// eachStore runs a Service test on every backend: a fresh SQLite file and
+// a fresh database on each configured PostgreSQL or CockroachDB server
+// (skipped, saying why, when none answers). Domain rules must hold the same
+// on all of them.
+func eachStore(t *testing.T, test func(t *testing.T, st ledger.Store)) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		test(t, openStore(t))
+	})
+	for _, srv := range pgtest.Servers() {
+		t.Run(srv.Name, func(t *testing.T) {
+			t.Parallel()
+			st, err := postgres.Open(t.Context(), pgtest.FreshDB(t, srv), postgres.Options{Migrate: true,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			test(t, st)
+		})
+	}
+}
