@@ -65,12 +65,14 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			msg = "the request deadline passed"
 		}
 		st := status.New(m.code, msg)
-		if f := ledger.FieldOf(err); f != "" && m.code == codes.InvalidArgument {
-			var d *ledger.Error
-			errors.As(err, &d)
-			if withDetails, derr := st.WithDetails(&errdetails.BadRequest{
-				FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: f, Description: d.Message}},
-			}); derr == nil {
+		var d *ledger.Error
+		if m.code == codes.InvalidArgument && errors.As(err, &d) && d.Field != "" {
+			br := &errdetails.BadRequest{}
+			for _, v := range d.Violations() {
+				br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+					Field: v.Field, Description: v.Message})
+			}
+			if withDetails, derr := st.WithDetails(br); derr == nil {
 				st = withDetails
 			}
 		}

@@ -127,6 +127,7 @@ func freshDB(t testing.TB) string {
 // restResponse is a decoded REST reply.
 type restResponse struct {
 	Status int
+	Header http.Header
 	Body   map[string]any
 	Raw    []byte
 }
@@ -164,7 +165,7 @@ func (s *testServer) rest(t testing.TB, method, path string, body any) restRespo
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := restResponse{Status: resp.StatusCode, Raw: raw}
+	out := restResponse{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out.Body); err != nil {
 			t.Fatalf("%s %s: response is not a JSON object: %v: %s", method, path, err, raw)

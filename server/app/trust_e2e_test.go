@@ -1244,8 +1244,10 @@ func TestListBalances(t *testing.T) {
 				wantInvalid(t, err, tc.field)
 			})
 		}
-		wantRESTError(t, s.rest(t, http.MethodGet, "/v1/balances?pageToken=garbage", nil), http.StatusBadRequest, codes.InvalidArgument, "page_token")
-		wantRESTError(t, s.rest(t, http.MethodGet, "/v1/balances?minBalance=3&maxBalance=-3", nil), http.StatusBadRequest, codes.InvalidArgument, "max_balance")
+		// Over REST the fields are named as REST spells them.
+		wantRESTError(t, s.rest(t, http.MethodGet, "/v1/balances?pageToken=garbage", nil), http.StatusBadRequest, codes.InvalidArgument, "pageToken: ")
+		wantRESTError(t, s.rest(t, http.MethodGet, "/v1/balances?minBalance=3&maxBalance=-3", nil), http.StatusBadRequest, codes.InvalidArgument,
+			"maxBalance: must not be below minBalance")
 	})
 
 	t.Run("REST", func(t *testing.T) {
@@ -1976,7 +1978,7 @@ func TestVersionedPolicy(t *testing.T) {
 			bad[k] = v
 		}
 		bad["halfLife"] = "3600s"
-		wantRESTError(t, s.rest(t, http.MethodPut, "/v1/policy", bad), http.StatusBadRequest, codes.InvalidArgument, "policy.half_life")
+		wantRESTError(t, s.rest(t, http.MethodPut, "/v1/policy", bad), http.StatusBadRequest, codes.InvalidArgument, "halfLife: must be")
 
 		put := s.rest(t, http.MethodPut, "/v1/policy", body)
 		wantREST(t, put, http.StatusOK)

@@ -16,10 +16,10 @@ import (
 )
 
 // newValidator builds the protovalidate validator for request messages. It
-// stops at the first violation, as the ledger's own checks do, so every
-// rejection names exactly one field.
+// reports every violation, not only the first, as the ledger's own checks
+// do: a client fixes a request in one round trip.
 func newValidator() (protovalidate.Validator, error) {
-	return protovalidate.New(protovalidate.WithFailFast())
+	return protovalidate.New()
 }
 
 // validateRequests returns the interceptor that checks every request
@@ -28,7 +28,8 @@ func newValidator() (protovalidate.Validator, error) {
 // port, so this covers both protocols. Its errors look like the ledger's
 // (server/api/status.go): INVALID_ARGUMENT, a message "field: problem" and
 // one google.rpc.BadRequest field violation. Domain rules the annotations
-// cannot express stay in server/ledger and run in the handler.
+// cannot express stay in server/ledger and run in the handler, once these
+// pass.
 func validateRequests(log *slog.Logger) grpc.UnaryServerInterceptor {
 	v, err := newValidator()
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/rs/cors"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -89,14 +90,22 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, strictJSON{&runtime.JSONPb{
-			// Every field appears in responses, so a zero balance reads as
-			// 0 rather than as a missing key.
-			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
+			// Every scalar, list and map field appears in responses, so a
+			// zero balance reads as 0 rather than as a missing key. A
+			// message or optional field that is not set is left out rather
+			// than written as null, which the OpenAPI schema (a date-time,
+			// an object, a number) would not allow.
+			MarshalOptions: protojson.MarshalOptions{EmitDefaultValues: true},
 			// An unknown field is an error, so a typo such as "magnitdue"
 			// is a 400 rather than a silently defaulted value.
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}}),
 		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithErrorHandler(restErrors),
+		// gRPC's own response headers (content-type: application/grpc)
+		// and trailers mean nothing to a REST client; none is forwarded.
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
+		runtime.WithOutgoingTrailerMatcher(func(string) (string, bool) { return "", false }),
 	)
 	if err := goodwillv1.RegisterGoodwillServiceHandler(ctx, mux, conn); err != nil {
 		conn.Close()
@@ -123,7 +132,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
-	root.Handle("/", limitBody(requireUTF8(mux), cfg.MaxBodyBytes))
+	root.Handle("/", limitBody(requireUTF8(checkRequests(mux, mux)), cfg.MaxBodyBytes))
 	var h http.Handler = root
 	// Without origins there is no CORS handler at all (rs/cors would
 	// default to allowing every origin).
@@ -147,9 +156,9 @@ func (g *Gateway) Close() error { return g.conn.Close() }
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	switch httpStatus {
 	case http.StatusMethodNotAllowed:
-		writeError(w, http.StatusMethodNotAllowed, 12, "method "+r.Method+" is not allowed on "+r.URL.Path)
+		writeError(w, http.StatusMethodNotAllowed, codes.Unimplemented, "method "+r.Method+" is not allowed on "+r.URL.Path)
 	case http.StatusNotFound:
-		writeError(w, http.StatusNotFound, 5, "no route for "+r.Method+" "+r.URL.Path)
+		writeError(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
 	default:
 		runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 	}
@@ -160,7 +169,7 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 func limitBody(next http.Handler, max int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
-			writeError(w, http.StatusBadRequest, 3, "request body is larger than the limit of "+itoa(max)+" bytes")
+			writeError(w, http.StatusBadRequest, codes.InvalidArgument, "request body is larger than the limit of "+itoa(max)+" bytes")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)

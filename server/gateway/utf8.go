@@ -3,6 +3,8 @@ package gateway
 import (
 	"net/http"
 	"unicode/utf8"
+
+	"google.golang.org/grpc/codes"
 )
 
 // requireUTF8 rejects a request whose path or query, once unescaped, is not
@@ -12,7 +14,7 @@ import (
 func requireUTF8(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !utf8.ValidString(r.URL.Path) {
-			writeError(w, http.StatusBadRequest, 3, "the request path is not valid UTF-8")
+			writeError(w, http.StatusBadRequest, codes.InvalidArgument, "the request path is not valid UTF-8")
 			return
 		}
 		for k, vs := range r.URL.Query() {
@@ -21,7 +23,7 @@ func requireUTF8(next http.Handler) http.Handler {
 				ok = ok && utf8.ValidString(v)
 			}
 			if !ok {
-				writeError(w, http.StatusBadRequest, 3, "query parameter "+quoteASCII(k)+" is not valid UTF-8")
+				writeError(w, http.StatusBadRequest, codes.InvalidArgument, "query parameter "+quoteASCII(k)+" is not valid UTF-8")
 				return
 			}
 		}

@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The error classes of the domain. The API layer maps each to one status
@@ -37,13 +38,61 @@ type Error struct {
 	Class   error
 	Field   string
 	Message string
+	// More holds the other invalid fields of the same request, when there
+	// are several: a client hears of every one at once.
+	More []*Error
 }
 
 func (e *Error) Error() string {
-	if e.Field != "" {
-		return fmt.Sprintf("%s: %s", e.Field, e.Message)
+	parts := make([]string, 0, 1+len(e.More))
+	for _, x := range append([]*Error{e}, e.More...) {
+		if x.Field != "" {
+			parts = append(parts, x.Field+": "+x.Message)
+		} else {
+			parts = append(parts, x.Message)
+		}
 	}
-	return e.Message
+	return strings.Join(parts, "; ")
+}
+
+// Violations returns every field error e carries, each on its own: e
+// (without More), then More.
+func (e *Error) Violations() []*Error {
+	return append([]*Error{{Class: e.Class, Field: e.Field, Message: e.Message}}, e.More...)
+}
+
+// maxViolations bounds the field errors one response lists (a batch of a
+// thousand bad items needs no thousand lines).
+const maxViolations = 100
+
+// violations collects the field errors of one request.
+type violations struct{ list []*Error }
+
+// add records err if it is a field error, and reports whether it was nil.
+// Errors of another kind cannot be collected: the caller returns them.
+func (v *violations) add(err error) bool {
+	if err == nil {
+		return true
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Class == ErrInvalidArgument {
+		for _, x := range e.Violations() {
+			if len(v.list) < maxViolations {
+				v.list = append(v.list, &Error{Class: x.Class, Field: x.Field, Message: x.Message})
+			}
+		}
+	}
+	return false
+}
+
+// err is every collected error as one, or nil.
+func (v *violations) err() error {
+	if len(v.list) == 0 {
+		return nil
+	}
+	first := *v.list[0]
+	first.More = v.list[1:]
+	return &first
 }
 
 func (e *Error) Unwrap() error { return e.Class }

@@ -21,26 +21,30 @@ const maxHistoryPoints = 1000
 // (a day when zero), replaying the log once. It returns the points and the
 // policy version they were computed under.
 func (s *Service) BalanceHistory(ctx context.Context, tenant, id string, start, end time.Time, step time.Duration) ([]Point, int64, error) {
-	if err := checkID("customer_id", id, s.limits.MaxIDLength); err != nil {
-		return nil, 0, err
-	}
+	var v violations
+	v.add(checkID("customer_id", id, s.limits.MaxIDLength))
 	if start.IsZero() {
-		return nil, 0, Invalid("start", "is required")
+		v.add(Invalid("start", "is required"))
 	}
 	if end.IsZero() {
-		return nil, 0, Invalid("end", "is required")
-	}
-	if end.Before(start) {
-		return nil, 0, Invalid("end", "must not be before start")
+		v.add(Invalid("end", "is required"))
 	}
 	if step == 0 {
 		step = 24 * time.Hour
 	}
-	if step < time.Minute {
-		return nil, 0, Invalid("step", "must be at least 1 minute")
+	switch {
+	case step < time.Minute:
+		v.add(Invalid("step", "must be at least 1 minute"))
+	case start.IsZero() || end.IsZero():
+	case end.Before(start):
+		v.add(Invalid("end", "must not be before start"))
+	default:
+		if n := math.Floor(seconds(start, end)/step.Seconds()) + 1; n > maxHistoryPoints {
+			v.add(Invalid("step", "makes %.0f points; at most %d are allowed (use a longer step or a shorter range)", n, maxHistoryPoints))
+		}
 	}
-	if n := math.Floor(seconds(start, end)/step.Seconds()) + 1; n > maxHistoryPoints {
-		return nil, 0, Invalid("step", "makes %.0f points; at most %d are allowed (use a longer step or a shorter range)", n, maxHistoryPoints)
+	if err := v.err(); err != nil {
+		return nil, 0, err
 	}
 	var points []Point
 	var version int64

@@ -40,53 +40,39 @@ type IncidentResult struct {
 
 func (s *Service) checkIncident(in Incident, now time.Time) error {
 	l := s.limits
-	if err := checkID("incident_id", in.ID, l.MaxIDLength); err != nil {
-		return err
-	}
-	if len(in.CustomerIDs) == 0 {
-		return Invalid("customer_ids", "must name at least one customer")
-	}
-	if len(in.CustomerIDs) > l.MaxIncidentCustomers {
-		return Invalid("customer_ids", "must name at most %d customers", l.MaxIncidentCustomers)
-	}
-	seen := make(map[string]bool, len(in.CustomerIDs))
-	for i, id := range in.CustomerIDs {
-		field := fmt.Sprintf("customer_ids[%d]", i)
-		if err := checkID(field, id, l.MaxIDLength); err != nil {
-			return err
+	var v violations
+	v.add(checkID("incident_id", in.ID, l.MaxIDLength))
+	switch {
+	case len(in.CustomerIDs) == 0:
+		v.add(Invalid("customer_ids", "must name at least one customer"))
+	case len(in.CustomerIDs) > l.MaxIncidentCustomers:
+		v.add(Invalid("customer_ids", "must name at most %d customers", l.MaxIncidentCustomers))
+	default:
+		seen := make(map[string]bool, len(in.CustomerIDs))
+		for i, id := range in.CustomerIDs {
+			field := fmt.Sprintf("customer_ids[%d]", i)
+			if v.add(checkID(field, id, l.MaxIDLength)) && seen[id] {
+				v.add(Invalid(field, "repeats customer %q", id))
+			}
+			seen[id] = true
 		}
-		if seen[id] {
-			return Invalid(field, "repeats customer %q", id)
-		}
-		seen[id] = true
 	}
-	if err := l.checkPositive("duration_hours", in.DurationHours, l.MaxIncidentHours); err != nil {
-		return err
-	}
+	v.add(l.checkPositive("duration_hours", in.DurationHours, l.MaxIncidentHours))
 	if in.Severity != nil {
-		if err := l.checkPositive("severity", *in.Severity, l.MaxSeverity); err != nil {
-			return err
-		}
+		v.add(l.checkPositive("severity", *in.Severity, l.MaxSeverity))
 	}
 	if !in.StartedAt.IsZero() {
-		if err := l.checkTime("started_at", in.StartedAt, now); err != nil {
-			return err
-		}
+		v.add(l.checkTime("started_at", in.StartedAt, now))
 	}
 	if !in.NoticeAt.IsZero() {
-		if err := l.checkTime("notice_at", in.NoticeAt, now); err != nil {
-			return err
-		}
+		v.add(l.checkTime("notice_at", in.NoticeAt, now))
 	}
 	if in.Credit != nil {
-		if err := l.checkPositive("credit", *in.Credit, l.MaxMagnitude); err != nil {
-			return err
-		}
+		v.add(l.checkPositive("credit", *in.Credit, l.MaxMagnitude))
 	}
-	if err := checkText("note", in.Note, l.MaxNoteLength); err != nil {
-		return err
-	}
-	return checkText("source", in.Source, l.MaxSourceLength)
+	v.add(checkText("note", in.Note, l.MaxNoteLength))
+	v.add(checkText("source", in.Source, l.MaxSourceLength))
+	return v.err()
 }
 
 // incidentTimes are when an incident's events occur for every customer.

@@ -82,3 +82,12 @@ func kindNamesList() string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// recordableKindNames lists the API names of the kinds a client may record.
+func recordableKindNames() string {
+	names := make([]string, 0, len(kindNames))
+	for _, k := range RecordableKinds() {
+		names = append(names, k.APIName())
+	}
+	return strings.Join(names, ", ")
+}

@@ -23,42 +23,43 @@ type ListQuery struct {
 // token of the next page ("" on the last). Errors: ErrInvalidArgument,
 // ErrNotFound.
 func (s *Service) ListEvents(ctx context.Context, tenant string, q ListQuery) ([]Event, string, error) {
-	if err := checkID("customer_id", q.CustomerID, s.limits.MaxIDLength); err != nil {
-		return nil, "", err
-	}
+	var v violations
+	v.add(checkID("customer_id", q.CustomerID, s.limits.MaxIDLength))
 	size, err := s.limits.pageSize(q.PageSize)
-	if err != nil {
-		return nil, "", err
-	}
-	if len(q.Kinds) > s.limits.MaxKindFilters {
-		return nil, "", Invalid("kinds", "must name at most %d kinds", s.limits.MaxKindFilters)
-	}
+	v.add(err)
 	var kinds []Kind
-	for i, k := range q.Kinds {
-		if !k.Valid() {
-			return nil, "", Invalid(fmt.Sprintf("kinds[%d]", i), "must be one of %s", kindNamesList())
-		}
-		// Each kind once: a list of thousands of repeats (protovalidate
-		// refuses them; other callers of the Service may not) would become
-		// as many SQL parameters.
-		if !slices.Contains(kinds, k) {
-			kinds = append(kinds, k)
+	if len(q.Kinds) > s.limits.MaxKindFilters {
+		v.add(Invalid("kinds", "must name at most %d kinds", s.limits.MaxKindFilters))
+	} else {
+		for i, k := range q.Kinds {
+			if !k.Valid() {
+				v.add(Invalid(fmt.Sprintf("kinds[%d]", i), "must be one of %s", kindNamesList()))
+			}
+			// Each kind once: a list of repeats (protovalidate refuses them;
+			// other callers of the Service may not) would become as many
+			// SQL parameters.
+			if !slices.Contains(kinds, k) {
+				kinds = append(kinds, k)
+			}
 		}
 	}
 	if !q.Start.IsZero() && !q.End.IsZero() && !q.Start.Before(q.End) {
-		return nil, "", Invalid("end_time", "must be after start_time")
+		v.add(Invalid("end_time", "must be after start_time"))
+	}
+	var after *Cursor
+	if q.PageToken != "" {
+		cur, err := decodeCursor(q.PageToken, s.limits.MaxIDLength, s.clock().Add(s.limits.MaxFutureSkew))
+		if v.add(err) {
+			after = &cur
+		}
+	}
+	if err := v.err(); err != nil {
+		return nil, "", err
 	}
 	// Times are stored to the microsecond: round bounds up, so a start of
 	// 12:00:00.0000005 excludes an event at 12:00:00.000000 and an end
 	// just past an event's microsecond includes it.
-	eq := EventQuery{Kinds: kinds, Start: ceilMicro(q.Start), End: ceilMicro(q.End), Limit: size + 1}
-	if q.PageToken != "" {
-		cur, err := decodeCursor(q.PageToken, s.limits.MaxIDLength, s.clock().Add(s.limits.MaxFutureSkew))
-		if err != nil {
-			return nil, "", err
-		}
-		eq.After = &cur
-	}
+	eq := EventQuery{Kinds: kinds, Start: ceilMicro(q.Start), End: ceilMicro(q.End), Limit: size + 1, After: after}
 	var events []Event
 	err = s.store.View(ctx, func(r Reader) error {
 		if _, err := s.customer(ctx, r, tenant, q.CustomerID); err != nil {

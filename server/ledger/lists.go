@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -44,30 +43,31 @@ type BalanceEntry struct {
 // the active version, so the filters stay exact; only the order of the rows
 // not yet recomputed is approximate (ApproximateOrder says so).
 func (s *Service) ListBalances(ctx context.Context, tenant string, q BalanceQuery) (BalancePage, error) {
+	var v violations
 	size, err := s.limits.pageSize(q.PageSize)
-	if err != nil {
-		return BalancePage{}, err
-	}
-	if err := checkText("segment", q.Segment, s.limits.MaxSegmentLength); err != nil {
-		return BalancePage{}, err
-	}
+	v.add(err)
+	v.add(checkText("segment", q.Segment, s.limits.MaxSegmentLength))
 	for _, b := range []struct {
 		field string
 		v     *float64
 	}{{"min_balance", q.Min}, {"max_balance", q.Max}} {
 		if b.v != nil && !finite(*b.v) {
-			return BalancePage{}, Invalid(b.field, "must be finite")
+			v.add(Invalid(b.field, "must be finite"))
 		}
 	}
 	if q.Min != nil && q.Max != nil && *q.Min > *q.Max {
-		return BalancePage{}, Invalid("max_balance", "must not be below min_balance")
+		v.add(Invalid("max_balance", "must not be below min_balance"))
 	}
 	if q.Status < StatusUnspecified || q.Status > StatusOverdrawn {
-		return BalancePage{}, Invalid("status", "is not a known status")
+		v.add(Invalid("status", "must be BALANCE_STATUS_HEALTHY or BALANCE_STATUS_OVERDRAWN"))
 	}
 	after, byBalance, err := decodeRankToken(q.PageToken, s.limits.MaxIDLength)
-	if err != nil || byBalance {
-		return BalancePage{}, cmp.Or(err, errBadToken)
+	if byBalance {
+		err = errBadToken // an outreach list's token
+	}
+	v.add(err)
+	if err := v.err(); err != nil {
+		return BalancePage{}, err
 	}
 	now := s.clock()
 	var page BalancePage

@@ -106,58 +106,60 @@ func DefaultPolicy() *Policy {
 	}
 }
 
-// Validate checks the policy's invariants, naming the first bad field.
+// Validate checks the policy's invariants, naming every bad field.
 func (p *Policy) Validate() error {
+	var v violations
 	if p.Version < 1 {
-		return Invalid("policy.version", "must be at least 1")
+		v.add(Invalid("policy.version", "must be at least 1"))
 	}
 	for _, k := range RecordableKinds() {
 		w, ok := p.Weights[k]
-		if !ok {
-			return Invalid(fmt.Sprintf("policy.weights[%s]", k.APIName()), "is missing")
-		}
-		if !finite(w) || math.Abs(w) > 1e6 {
-			return Invalid(fmt.Sprintf("policy.weights[%s]", k.APIName()), "must be finite and at most 1e6 in size")
+		switch {
+		case !ok:
+			v.add(Invalid(fmt.Sprintf("policy.weights[%s]", k.APIName()), "is missing"))
+		case !finite(w) || math.Abs(w) > 1e6:
+			v.add(Invalid(fmt.Sprintf("policy.weights[%s]", k.APIName()), "must be finite and at most 1e6 in size"))
 		}
 	}
 	if p.HalfLife < 24*time.Hour || p.HalfLife > 100*365*24*time.Hour {
-		return Invalid("policy.half_life", "must be between 1 day and 100 years")
+		v.add(Invalid("policy.half_life", "must be between 1 day and 100 years"))
 	}
 	if p.Epoch.Before(minTime) || p.Epoch.After(maxEpoch) {
-		return Invalid("policy.epoch", "must be between 1970 and 2200")
+		v.add(Invalid("policy.epoch", "must be between 1970 and 2200"))
 	}
 	r := p.Relationship
 	if !finite(r.Scale) || r.Scale <= 0 {
-		return Invalid("policy.relationship.scale", "must be positive")
+		v.add(Invalid("policy.relationship.scale", "must be positive"))
 	}
 	if !finite(r.HollowBelow) {
-		return Invalid("policy.relationship.hollow_below", "must be finite")
+		v.add(Invalid("policy.relationship.hollow_below", "must be finite"))
 	}
 	if !finite(r.MinFactor) || r.MinFactor < 0 || r.MinFactor > 1 {
-		return Invalid("policy.relationship.min_factor", "must be between 0 and 1")
+		v.add(Invalid("policy.relationship.min_factor", "must be between 0 and 1"))
 	}
 	if !finite(r.MaxFactor) || r.MaxFactor < 1 || r.MaxFactor > 100 {
-		return Invalid("policy.relationship.max_factor", "must be between 1 and 100")
+		v.add(Invalid("policy.relationship.max_factor", "must be between 1 and 100"))
 	}
 	for _, k := range r.Kinds {
 		if !k.Recordable() {
-			return Invalid("policy.relationship.kinds", "contains an unknown kind")
+			v.add(Invalid("policy.relationship.kinds", "must hold only recordable kinds: %s", recordableKindNames()))
+			break
 		}
 	}
 	if p.Notice.Window < 0 || p.Notice.Window > 365*24*time.Hour {
-		return Invalid("policy.notice.window", "must be between 0 and 365 days")
+		v.add(Invalid("policy.notice.window", "must be between 0 and 365 days"))
 	}
 	if !finite(p.Notice.Factor) || p.Notice.Factor < 0 || p.Notice.Factor > 1 {
-		return Invalid("policy.notice.factor", "must be between 0 and 1")
+		v.add(Invalid("policy.notice.factor", "must be between 0 and 1"))
 	}
 	if !finite(p.DefaultOverdraftLimit) || p.DefaultOverdraftLimit > 0 || p.DefaultOverdraftLimit < -1e9 {
-		return Invalid("policy.default_overdraft_limit", "must be zero or negative, down to -1e9")
+		v.add(Invalid("policy.default_overdraft_limit", "must be zero or negative, down to -1e9"))
 	}
 	if p.TrendHalfLife < 24*time.Hour || p.TrendHalfLife > 10*365*24*time.Hour {
-		return Invalid("policy.trend_half_life", "must be between 1 day and 10 years")
+		v.add(Invalid("policy.trend_half_life", "must be between 1 day and 10 years"))
 	}
 	if !finite(p.DustThreshold) || p.DustThreshold < 0 || p.DustThreshold > 1e6 {
-		return Invalid("policy.dust_threshold", "must be between 0 and 1e6")
+		v.add(Invalid("policy.dust_threshold", "must be between 0 and 1e6"))
 	}
-	return nil
+	return v.err()
 }

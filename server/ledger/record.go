@@ -96,11 +96,21 @@ func notFuture(t, now time.Time) time.Time {
 // ErrConflict (key reused with another payload).
 func (s *Service) RecordEvent(ctx context.Context, tenant string, ne NewEvent) (Recorded, error) {
 	now := s.clock()
-	// The id comes from the request path, so a bad one is named as such.
-	if err := checkID("customer_id", ne.CustomerID, s.limits.MaxIDLength); err != nil {
-		return Recorded{}, err
-	}
+	// The id comes from the request path, so a bad one is named as such,
+	// and not again as event.customer_id.
+	var v violations
+	v.add(checkID("customer_id", ne.CustomerID, s.limits.MaxIDLength))
 	if err := s.limits.checkNewEvent("event.", ne, now); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			for _, x := range e.Violations() {
+				if x.Field != "event.customer_id" {
+					v.add(x)
+				}
+			}
+		}
+	}
+	if err := v.err(); err != nil {
 		return Recorded{}, err
 	}
 	e := s.event(tenant, ne, now)
@@ -136,11 +146,14 @@ func (s *Service) RecordEvents(ctx context.Context, tenant string, items []NewEv
 	}
 	now := s.clock()
 	events := make([]Event, len(items))
+	var v violations
 	for i, ne := range items {
-		if err := s.limits.checkNewEvent(fmt.Sprintf("events[%d].", i), ne, now); err != nil {
-			return nil, err
+		if v.add(s.limits.checkNewEvent(fmt.Sprintf("events[%d].", i), ne, now)) {
+			events[i] = s.event(tenant, ne, now)
 		}
-		events[i] = s.event(tenant, ne, now)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
 	}
 	var results []ItemResult
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -214,19 +227,13 @@ type ReverseRequest struct {
 // ErrFailedPrecondition (already reversed, or a reversal), ErrConflict.
 func (s *Service) ReverseEvent(ctx context.Context, tenant string, rq ReverseRequest) (Recorded, error) {
 	l := s.limits
-	if err := checkID("customer_id", rq.CustomerID, l.MaxIDLength); err != nil {
-		return Recorded{}, err
-	}
-	if err := checkID("event_id", rq.EventID, l.MaxIDLength); err != nil {
-		return Recorded{}, err
-	}
-	if err := checkKey("idempotency_key", rq.IdempotencyKey, l.MaxKeyLength); err != nil {
-		return Recorded{}, err
-	}
-	if err := checkText("note", rq.Note, l.MaxNoteLength); err != nil {
-		return Recorded{}, err
-	}
-	if err := checkText("source", rq.Source, l.MaxSourceLength); err != nil {
+	var v violations
+	v.add(checkID("customer_id", rq.CustomerID, l.MaxIDLength))
+	v.add(checkID("event_id", rq.EventID, l.MaxIDLength))
+	v.add(checkKey("idempotency_key", rq.IdempotencyKey, l.MaxKeyLength))
+	v.add(checkText("note", rq.Note, l.MaxNoteLength))
+	v.add(checkText("source", rq.Source, l.MaxSourceLength))
+	if err := v.err(); err != nil {
 		return Recorded{}, err
 	}
 	now := s.clock()

@@ -103,54 +103,43 @@ func (l Limits) checkTime(field string, t, now time.Time) error {
 	return nil
 }
 
-// checkNewEvent validates one event as a client sent it. prefix is the
-// event's path in the request ("event." or "events[3].").
+// checkNewEvent validates one event as a client sent it, reporting every
+// invalid field. prefix is the event's path in the request ("event." or
+// "events[3].").
 func (l Limits) checkNewEvent(prefix string, e NewEvent, now time.Time) error {
-	if err := checkID(prefix+"customer_id", e.CustomerID, l.MaxIDLength); err != nil {
-		return err
-	}
-	if e.Kind == KindReversal {
-		return Invalid(prefix+"kind", "EVENT_KIND_REVERSAL is written only by ReverseEvent")
-	}
-	if !e.Kind.Recordable() {
-		return Invalid(prefix+"kind", "is required and must be a known event kind")
+	var v violations
+	v.add(checkID(prefix+"customer_id", e.CustomerID, l.MaxIDLength))
+	switch {
+	case e.Kind == KindReversal:
+		v.add(Invalid(prefix+"kind", "EVENT_KIND_REVERSAL is written only by ReverseEvent"))
+	case !e.Kind.Recordable():
+		v.add(Invalid(prefix+"kind", "is required: one of %s", recordableKindNames()))
 	}
 	if e.Magnitude != nil {
-		if err := l.checkPositive(prefix+"magnitude", *e.Magnitude, l.MaxMagnitude); err != nil {
-			return err
-		}
+		v.add(l.checkPositive(prefix+"magnitude", *e.Magnitude, l.MaxMagnitude))
 	}
 	if !e.OccurredAt.IsZero() {
-		if err := l.checkTime(prefix+"occurred_at", e.OccurredAt, now); err != nil {
-			return err
-		}
+		v.add(l.checkTime(prefix+"occurred_at", e.OccurredAt, now))
 	}
-	if err := checkKey(prefix+"idempotency_key", e.IdempotencyKey, l.MaxKeyLength); err != nil {
-		return err
-	}
-	if err := checkText(prefix+"source", e.Source, l.MaxSourceLength); err != nil {
-		return err
-	}
-	if err := checkText(prefix+"note", e.Note, l.MaxNoteLength); err != nil {
-		return err
-	}
-	return l.checkAttributes(prefix+"attributes", e.Attributes)
+	v.add(checkKey(prefix+"idempotency_key", e.IdempotencyKey, l.MaxKeyLength))
+	v.add(checkText(prefix+"source", e.Source, l.MaxSourceLength))
+	v.add(checkText(prefix+"note", e.Note, l.MaxNoteLength))
+	v.add(l.checkAttributes(prefix+"attributes", e.Attributes))
+	return v.err()
 }
 
 func (l Limits) checkProfile(p Profile) error {
-	if err := checkText("customer.display_name", p.DisplayName, l.MaxNameLength); err != nil {
-		return err
-	}
-	if err := checkText("customer.segment", p.Segment, l.MaxSegmentLength); err != nil {
-		return err
-	}
+	var v violations
+	v.add(checkText("customer.display_name", p.DisplayName, l.MaxNameLength))
+	v.add(checkText("customer.segment", p.Segment, l.MaxSegmentLength))
 	if !finite(p.Value) || p.Value < 0 || p.Value > l.MaxValue {
-		return Invalid("customer.value", "must be a finite number from 0 to %g", l.MaxValue)
+		v.add(Invalid("customer.value", "must be a finite number from 0 to %g", l.MaxValue))
 	}
 	if p.OverdraftLimit != nil && (!finite(*p.OverdraftLimit) || *p.OverdraftLimit > 0 || *p.OverdraftLimit < -1e9) {
-		return Invalid("customer.overdraft_limit", "must be zero or negative (how far below zero the balance may go), down to -1e9")
+		v.add(Invalid("customer.overdraft_limit", "must be zero or negative (how far below zero the balance may go), down to -1e9"))
 	}
-	return l.checkAttributes("customer.attributes", p.Attributes)
+	v.add(l.checkAttributes("customer.attributes", p.Attributes))
+	return v.err()
 }
 
 func (l Limits) pageSize(n int) (int, error) {

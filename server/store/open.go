@@ -49,6 +49,9 @@ func Open(ctx context.Context, dbURL string, o Options) (Backend, error) {
 		return sqlite.Open(ctx, path, sqlite.Options{Migrate: o.Migrate, Logger: o.Logger})
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
 		return postgres.Open(ctx, dbURL, postgres.Options{Migrate: o.Migrate, Logger: o.Logger, MaxWriters: o.Writers})
+	case !strings.ContainsAny(dbURL, ":=@ ") && dbURL != "":
+		// A bare path (data/goodwill.db): say what to write.
+		return nil, fmt.Errorf("--db %q: a database file is named with the sqlite: scheme, as in --db sqlite:%s", dbURL, dbURL)
 	default:
 		return nil, fmt.Errorf("--db %q: unknown scheme; use sqlite:PATH or postgres://...", Redact(dbURL))
 	}

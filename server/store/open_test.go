@@ -45,3 +45,19 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+// A bare path is the usual mistake: the error says how to write it.
+func TestOpenSuggestsTheSQLiteScheme(t *testing.T) {
+	for _, in := range []string{"data/goodwill.db", "/var/lib/goodwill/ledger.db", "goodwill.db"} {
+		_, err := store.Open(t.Context(), in, store.Options{})
+		if err == nil || !strings.Contains(err.Error(), "--db sqlite:"+in) {
+			t.Errorf("Open(%q) = %v, want a hint naming sqlite:%s", in, err, in)
+		}
+	}
+	for _, in := range []string{"mysql://bob:s3cret@x/db", "postgres:alice:s3cret", "alice:s3cret@db/goodwill"} {
+		_, err := store.Open(t.Context(), in, store.Options{})
+		if err == nil || !strings.Contains(err.Error(), "unknown scheme") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Open(%q) = %v, want an unknown scheme without the password", in, err)
+		}
+	}
+}
