@@ -35,7 +35,7 @@ run: build ## Build and start goodwilld on the embedded store (data/goodwill.db)
 	./$(BIN)/goodwilld serve
 
 .PHONY: test
-test: ## Run every test; the end-to-end suite runs on SQLite, then on PostgreSQL.
+test: node-tools ## Run every test; the end-to-end suite runs on SQLite, then on PostgreSQL.
 	@(exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null || [ -n "$${GOODWILL_TEST_POSTGRES_URL:-}" ] || \
 		echo "NOTE: no PostgreSQL at 127.0.0.1:5432: the PostgreSQL suites (server/store/postgres and the e2e suite on PostgreSQL) will be SKIPPED. Start one, or set GOODWILL_TEST_POSTGRES_URL."
 	$(GO) test -count=1 ./...
@@ -74,6 +74,16 @@ bench: ## Quick benchmark (a few minutes): SQLite and PostgreSQL, writes docs/be
 bench-full: ## Full benchmark: 1M customers and 10M events for the read scenarios (long).
 	$(GO) run ./server/cmd/goodwillbench -full -out docs/bench/full.json
 
+# Third-party clients the tests drive (Spectral, a Node.js gRPC client),
+# pinned in tools/node/package-lock.json. Without npm the tests that need
+# them skip, saying so.
+.PHONY: node-tools
+node-tools: ## Install the Node.js test tools (npm ci in tools/node) when npm is here.
+	@if command -v npm >/dev/null 2>&1; then \
+		if [ ! -f tools/node/node_modules/.package-lock.json ] || [ tools/node/package-lock.json -nt tools/node/node_modules/.package-lock.json ]; then \
+			npm ci --prefix tools/node --no-audit --no-fund --ignore-scripts --loglevel=error; fi; \
+	else echo "NOTE: no npm: the Spectral and Node.js client tests will be SKIPPED."; fi
+
 .PHONY: tools
 tools: ## Build the pinned code generators from tools/go.mod into .bin/.
 	cd tools && $(GO) build -o ../$(TOOLBIN)/ $(TOOLS)
@@ -92,7 +102,9 @@ protodeps: ## Copy third-party .proto imports from the Go module cache into buil
 generate: tools protodeps ## Regenerate gen/ from proto/ (offline, pinned plugins).
 	rm -rf gen
 	$(BUF) generate --path proto/goodwill
+	cd tools && $(GO) run ./openapitidy ../gen/openapiv2/goodwill.swagger.json
 	cp gen/openapiv2/goodwill.swagger.json server/gateway/openapi.json
+	$(BUF) build --path proto/goodwill -o gen/goodwill.binpb
 
 .PHONY: check-generate
 check-generate: generate ## Fail when gen/ is stale.

@@ -548,6 +548,63 @@ func TestRESTBalanceHealthAndOpenAPI(t *testing.T) {
 			t.Errorf("ListEvents parameters %v lack %q", names, n)
 		}
 	}
+
+	// The contract as clients read it: bearer keys, the errors each route
+	// really answers with their schema, the parameters it requires.
+	if get(doc.Body, "securityDefinitions", "bearer", "name") != "Authorization" ||
+		len(doc.Body["security"].([]any)) != 1 {
+		t.Errorf("no bearer security: %v %v", doc.Body["securityDefinitions"], doc.Body["security"])
+	}
+	notFound := []string{"GET /v1/customers/{customerId}", "GET /v1/customers/{customerId}/events",
+		"POST /v1/customers/{customerId}/events/{eventId}:reverse", "GET /v1/customers/{customerId}/balance",
+		"GET /v1/customers/{customerId}/balance:explain", "GET /v1/customers/{customerId}/balance/history",
+		"GET /v1/policy", "GET /v1/policy/jobs/{jobId}", "POST /v1/policy/jobs/{jobId}:resume"}
+	conflict := []string{"PUT /v1/customers/{customerId}", "POST /v1/customers/{customerId}/events", "POST /v1/events:batchRecord",
+		"POST /v1/customers/{customerId}/events/{eventId}:reverse", "POST /v1/incidents", "PUT /v1/policy",
+		"POST /v1/policy/jobs/{jobId}:resume"}
+	for path, item := range paths {
+		for method, op := range item.(map[string]any) {
+			route := strings.ToUpper(method) + " " + path
+			responses, _ := op.(map[string]any)["responses"].(map[string]any)
+			want := []string{"200", "400", "401", "403", "429", "503", "default"}
+			if slices.Contains(notFound, route) {
+				want = append(want, "404")
+			}
+			if slices.Contains(conflict, route) {
+				want = append(want, "409")
+			}
+			var got []string
+			for code, r := range responses {
+				got = append(got, code)
+				if code != "200" && get(r.(map[string]any), "schema", "$ref") != "#/definitions/rpcStatus" {
+					t.Errorf("%s %s: schema %v, want the error schema", route, code, get(r.(map[string]any), "schema"))
+				}
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s responses %v, want %v", route, got, want)
+			}
+		}
+	}
+	required := func(path, name string) map[string]any {
+		for _, p := range get(paths, path, "get", "parameters").([]any) {
+			if m := p.(map[string]any); m["name"] == name {
+				return m
+			}
+		}
+		t.Fatalf("%s has no parameter %s", path, name)
+		return nil
+	}
+	for _, rp := range [][2]string{{"/v1/outreach", "purpose"}, {"/v1/customers/{customerId}/balance/history", "start"},
+		{"/v1/customers/{customerId}/balance/history", "end"}} {
+		if required(rp[0], rp[1])["required"] != true {
+			t.Errorf("%s: %s is not marked required", rp[0], rp[1])
+		}
+	}
+	if step := required("/v1/customers/{customerId}/balance/history", "step"); step["pattern"] == nil || step["x-example"] != "86400s" {
+		t.Errorf("step parameter %v: want its format (pattern, example)", step)
+	}
 }
 
 // rawREST sends a request without following redirects and returns the

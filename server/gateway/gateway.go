@@ -11,6 +11,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -34,6 +35,20 @@ import (
 //
 //go:embed openapi.json
 var openAPI []byte
+
+// servedOpenAPI is the OpenAPI document as a client fetching it should
+// read it: the host it asked and the scheme it used, rather than the
+// default address the committed document names.
+func servedOpenAPI(r *http.Request) []byte {
+	host, _ := json.Marshal(r.Host)
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	doc := bytes.Replace(openAPI, []byte(`"host": "127.0.0.1:8080"`), append([]byte(`"host": `), host...), 1)
+	return bytes.Replace(doc, []byte("\"schemes\": [\n    \"http\",\n    \"https\"\n  ]"),
+		[]byte(`"schemes": ["`+scheme+`"]`), 1)
+}
 
 // MaxResponseBytes bounds one response read from the gRPC server: a full
 // page of events at the largest allowed sizes fits.
@@ -130,7 +145,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	})
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openAPI)
+		_, _ = w.Write(servedOpenAPI(r))
 	})
 	root.Handle("/", limitBody(requireUTF8(checkRequests(mux, mux)), cfg.MaxBodyBytes))
 	var h http.Handler = root

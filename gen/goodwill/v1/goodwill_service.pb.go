@@ -1334,7 +1334,8 @@ type GetBalanceHistoryRequest struct {
 	// Required. No point is after end.
 	End *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end,proto3" json:"end,omitempty"`
 	// The spacing of points: at least 1 minute; default 1 day. At most 1000
-	// points.
+	// points. In JSON and in the query, seconds with an "s": 3600s is an hour,
+	// 86400s a day.
 	Step          *durationpb.Duration `protobuf:"bytes,4,opt,name=step,proto3" json:"step,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2365,13 +2366,14 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\rcontributions\x18\x02 \x03(\v2\x1d.goodwill.v1.KindContributionR\rcontributions\x12=\n" +
 	"\n" +
 	"top_events\x18\x03 \x03(\v2\x1e.goodwill.v1.EventContributionR\ttopEvents\x12\x18\n" +
-	"\asummary\x18\x04 \x01(\tR\asummary\"\xeb\x01\n" +
+	"\asummary\x18\x04 \x01(\tR\asummary\"\x80\x02\n" +
 	"\x18GetBalanceHistoryRequest\x12,\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
 	"customerId\x12:\n" +
 	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x05start\x126\n" +
 	"\x03end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x03end\x12-\n" +
-	"\x04step\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04step\"u\n" +
+	"\x04step\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04step:\x13\x92A\x10\n" +
+	"\x0e\xd2\x01\x05start\xd2\x01\x03end\"u\n" +
 	"\x19GetBalanceHistoryResponse\x121\n" +
 	"\x06points\x18\x01 \x03(\v2\x19.goodwill.v1.BalancePointR\x06points\x12%\n" +
 	"\x0epolicy_version\x18\x02 \x01(\x03R\rpolicyVersion\"\xf2\x02\n" +
@@ -2403,7 +2405,7 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x19SummarizeBalancesResponse\x127\n" +
 	"\bsegments\x18\x01 \x03(\v2\x1b.goodwill.v1.SegmentSummaryR\bsegments\x12/\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12%\n" +
-	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"\xb6\x01\n" +
+	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"\xc7\x01\n" +
 	"\x13ListOutreachRequest\x126\n" +
 	"\apurpose\x18\x01 \x01(\x0e2\x1c.goodwill.v1.OutreachPurposeR\apurpose\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -2411,7 +2413,9 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x1f\n" +
 	"\vallow_stale\x18\x04 \x01(\bR\n" +
-	"allowStale\"\xc8\x01\n" +
+	"allowStale:\x0f\x92A\f\n" +
+	"\n" +
+	"\xd2\x01\apurpose\"\xc8\x01\n" +
 	"\x14ListOutreachResponse\x124\n" +
 	"\aentries\x18\x01 \x03(\v2\x1a.goodwill.v1.OutreachEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12%\n" +
@@ -2461,8 +2465,30 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\tSetPolicy\x12\x1d.goodwill.v1.SetPolicyRequest\x1a\x1e.goodwill.v1.SetPolicyResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x06policy\x1a\n" +
 	"/v1/policy\x12~\n" +
 	"\x0fGetRecomputeJob\x12#.goodwill.v1.GetRecomputeJobRequest\x1a$.goodwill.v1.GetRecomputeJobResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/policy/jobs/{job_id}\x12\x91\x01\n" +
-	"\x12ResumeRecomputeJob\x12&.goodwill.v1.ResumeRecomputeJobRequest\x1a'.goodwill.v1.ResumeRecomputeJobResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/policy/jobs/{job_id}:resumeB\xc6\x01\x92A\x82\x01\x12\\\n" +
-	"\x13Goodwill Ledger API\x12APer-customer goodwill ledger: record events, read trust balances.2\x02v12\x10application/json:\x10application/jsonZ>github.com/goodwill-ledger/goodwill/gen/goodwill/v1;goodwillv1b\x06proto3"
+	"\x12ResumeRecomputeJob\x12&.goodwill.v1.ResumeRecomputeJobRequest\x1a'.goodwill.v1.ResumeRecomputeJobResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/policy/jobs/{job_id}:resumeB\xa9\n" +
+	"\x92A\xe5\t\x12\xbf\x03\n" +
+	"\x13Goodwill Ledger API\x12\xe3\x02Per-customer goodwill ledger: record what happened between the business and each customer, read trust balances that fade over time, and rank customers for outreach. Every call needs an API key, sent as `Authorization: Bearer <key>`. Errors are JSON objects with a gRPC `code`, a `message` and `details` (a google.rpc.BadRequest lists every invalid field).\">\n" +
+	"\x0fGoodwill Ledger\x12+https://github.com/goodwill-ledger/goodwill2\x02v1\x1a\x0e127.0.0.1:8080*\x02\x01\x022\x10application/json:\x10application/jsonR\xaa\x01\n" +
+	"\x03400\x12\xa2\x01\n" +
+	"\x87\x01INVALID_ARGUMENT or FAILED_PRECONDITION: the request is malformed, or the ledger's state forbids it. details lists every invalid field.\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusR[\n" +
+	"\x03401\x12T\n" +
+	":UNAUTHENTICATED: no API key, or an unknown or revoked one.\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusRU\n" +
+	"\x03403\x12N\n" +
+	"4PERMISSION_DENIED: the key's role may not call this.\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusRu\n" +
+	"\x03429\x12n\n" +
+	"TRESOURCE_EXHAUSTED: the key is over its rate limit; retry after Retry-After seconds.\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusR\x9d\x01\n" +
+	"\x03503\x12\x95\x01\n" +
+	"{UNAVAILABLE: the store cannot be reached or the server is shutting down; retry (with the same idempotency key for a write).\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusZc\n" +
+	"a\n" +
+	"\x06bearer\x12W\b\x02\x12BAn API key, as `Bearer gwk_<id>_<secret>` (goodwilld keys create).\x1a\rAuthorization \x02b\f\n" +
+	"\n" +
+	"\n" +
+	"\x06bearer\x12\x00Z>github.com/goodwill-ledger/goodwill/gen/goodwill/v1;goodwillv1b\x06proto3"
 
 var (
 	file_goodwill_v1_goodwill_service_proto_rawDescOnce sync.Once

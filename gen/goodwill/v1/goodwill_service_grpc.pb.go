@@ -44,54 +44,97 @@ const (
 //
 // GoodwillService keeps each customer's goodwill ledger and trust balance.
 type GoodwillServiceClient interface {
-	// Creates or replaces a customer's profile. The ledger is untouched.
+	// Creates or replaces a customer's profile.
+	//
+	// The profile is the display name, segment, value weight, overdraft limit
+	// and attributes. The ledger and the balance are untouched. Recording an
+	// event for an unknown customer creates it with defaults, so calling this
+	// first is optional.
 	UpsertCustomer(ctx context.Context, in *UpsertCustomerRequest, opts ...grpc.CallOption) (*UpsertCustomerResponse, error)
-	// Returns a customer's profile. NOT_FOUND for an unknown customer.
+	// Returns a customer's profile.
+	//
+	// NOT_FOUND (404) for a customer the tenant does not have.
 	GetCustomer(ctx context.Context, in *GetCustomerRequest, opts ...grpc.CallOption) (*GetCustomerResponse, error)
-	// Appends one event to a customer's ledger and returns the balance after it.
+	// Appends one event to a customer's ledger.
+	//
+	// Returns the stored event and, for keys that may read, the balance after
+	// it. With an idempotency key a retry returns the original event
+	// (replayed); the same key with another payload is ALREADY_EXISTS (409).
 	RecordEvent(ctx context.Context, in *RecordEventRequest, opts ...grpc.CallOption) (*RecordEventResponse, error)
-	// Appends many events, for many customers, in one call. The request is
-	// validated as a whole: one invalid item rejects the call and stores
-	// nothing. Valid items are committed together in one transaction; an
-	// idempotency conflict fails only its own item (outcome CONFLICT).
+	// Appends many events, for many customers, in one call.
+	//
+	// The request is validated as a whole: one invalid item rejects the call
+	// and stores nothing. Valid items are committed together in one
+	// transaction; an idempotency conflict fails only its own item (outcome
+	// CONFLICT).
 	RecordEvents(ctx context.Context, in *RecordEventsRequest, opts ...grpc.CallOption) (*RecordEventsResponse, error)
 	// Lists a customer's events, newest first.
+	//
+	// Filters by kind and time; pages with opaque tokens that stay stable
+	// while new events arrive. A reversed event names its reversal.
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
-	// Cancels an event by appending a REVERSAL. The balance becomes exactly
-	// what it would be had the event never been recorded. An event can be
-	// reversed once; a REVERSAL cannot be reversed.
+	// Cancels an event by appending a REVERSAL.
+	//
+	// The balance becomes exactly what it would be had the event never been
+	// recorded. An event can be reversed once (again: FAILED_PRECONDITION,
+	// 400); a REVERSAL cannot be reversed.
 	ReverseEvent(ctx context.Context, in *ReverseEventRequest, opts ...grpc.CallOption) (*ReverseEventResponse, error)
-	// Records one outage affecting many customers: an OUTAGE for each, plus
-	// an optional PROACTIVE_NOTICE before it and an optional CREDIT after it.
-	// Idempotent per (incident, customer): calling it again changes nothing,
-	// and a call with more customers adds only the new ones.
+	// Records one outage affecting many customers.
+	//
+	// Each customer gets an OUTAGE, plus an optional PROACTIVE_NOTICE before
+	// it and an optional CREDIT after it. Idempotent per (incident, customer):
+	// calling it again changes nothing, and a call with more customers adds
+	// only the new ones, at the times the first call recorded.
 	RecordIncident(ctx context.Context, in *RecordIncidentRequest, opts ...grpc.CallOption) (*RecordIncidentResponse, error)
 	// Returns a customer's trust balance now, or at as_of.
+	//
+	// A balance closer to zero than the policy's dust threshold is reported
+	// as 0.
 	GetBalance(ctx context.Context, in *GetBalanceRequest, opts ...grpc.CallOption) (*GetBalanceResponse, error)
-	// Explains a balance: the contribution of each kind and the events that
-	// weigh most, with the rule that shaped each.
+	// Explains a balance.
+	//
+	// The contribution of each kind of event and the events that weigh most,
+	// each with the rule that shaped it, in words.
 	ExplainBalance(ctx context.Context, in *ExplainBalanceRequest, opts ...grpc.CallOption) (*ExplainBalanceResponse, error)
 	// A balance series for charts, computed from the event log.
+	//
+	// One point every step from start to end (at most 1000 points).
 	GetBalanceHistory(ctx context.Context, in *GetBalanceHistoryRequest, opts ...grpc.CallOption) (*GetBalanceHistoryResponse, error)
-	// Lists balances, filtered and ordered by balance, from an index.
+	// Lists balances, filtered and ordered by balance.
+	//
+	// Served from an index in the order balances have at every moment.
 	ListBalances(ctx context.Context, in *ListBalancesRequest, opts ...grpc.CallOption) (*ListBalancesResponse, error)
 	// Statistics of balances per segment and overall.
+	//
+	// Customers, overdrawn customers, mean and percentiles, and the value at
+	// risk, from one consistent snapshot.
 	SummarizeBalances(ctx context.Context, in *SummarizeBalancesRequest, opts ...grpc.CallOption) (*SummarizeBalancesResponse, error)
-	// Ranks customers for outreach: whom to win back first (RECOVERY), or
-	// which advocates to nurture (ADVOCACY). Served from an index.
+	// Ranks customers for outreach.
+	//
+	// RECOVERY: whom to win back first. ADVOCACY: which loyal customers to
+	// nurture. Each entry carries its priority and the reasons in words.
 	ListOutreach(ctx context.Context, in *ListOutreachRequest, opts ...grpc.CallOption) (*ListOutreachResponse, error)
 	// Returns the active scoring policy, or an older version.
+	//
+	// Version 1 is built in; each SetPolicy adds the next.
 	GetPolicy(ctx context.Context, in *GetPolicyRequest, opts ...grpc.CallOption) (*GetPolicyResponse, error)
-	// Installs a new policy version and starts recomputing every balance.
+	// Installs a new policy version.
+	//
+	// Reads and writes use it at once; a job recomputes every stored balance
+	// in the background (see GetRecomputeJob). Needs an admin key. Every call
+	// installs a new version, so it is not retried automatically.
 	SetPolicy(ctx context.Context, in *SetPolicyRequest, opts ...grpc.CallOption) (*SetPolicyResponse, error)
 	// Reports the progress of a recompute job.
+	//
+	// Customers done out of the total, and why the job failed if it did.
 	GetRecomputeJob(ctx context.Context, in *GetRecomputeJobRequest, opts ...grpc.CallOption) (*GetRecomputeJobResponse, error)
-	// Sets a failed recompute job running again from where it stopped, if its
-	// policy version is still the active one (a newer version's own job
-	// recomputes every customer: resuming a replaced one is
-	// FAILED_PRECONDITION). A running or succeeded job is returned unchanged,
-	// so the call is safe to repeat. goodwilld also resumes such jobs itself
-	// when it starts.
+	// Resumes a failed recompute job.
+	//
+	// The job runs again from where it stopped, if its policy version is still
+	// the active one (a newer version's own job recomputes every customer:
+	// resuming a replaced one is FAILED_PRECONDITION). A running or succeeded
+	// job is returned unchanged, so the call is safe to repeat. goodwilld also
+	// resumes such jobs itself when it starts. Needs an admin key.
 	ResumeRecomputeJob(ctx context.Context, in *ResumeRecomputeJobRequest, opts ...grpc.CallOption) (*ResumeRecomputeJobResponse, error)
 }
 
@@ -279,54 +322,97 @@ func (c *goodwillServiceClient) ResumeRecomputeJob(ctx context.Context, in *Resu
 //
 // GoodwillService keeps each customer's goodwill ledger and trust balance.
 type GoodwillServiceServer interface {
-	// Creates or replaces a customer's profile. The ledger is untouched.
+	// Creates or replaces a customer's profile.
+	//
+	// The profile is the display name, segment, value weight, overdraft limit
+	// and attributes. The ledger and the balance are untouched. Recording an
+	// event for an unknown customer creates it with defaults, so calling this
+	// first is optional.
 	UpsertCustomer(context.Context, *UpsertCustomerRequest) (*UpsertCustomerResponse, error)
-	// Returns a customer's profile. NOT_FOUND for an unknown customer.
+	// Returns a customer's profile.
+	//
+	// NOT_FOUND (404) for a customer the tenant does not have.
 	GetCustomer(context.Context, *GetCustomerRequest) (*GetCustomerResponse, error)
-	// Appends one event to a customer's ledger and returns the balance after it.
+	// Appends one event to a customer's ledger.
+	//
+	// Returns the stored event and, for keys that may read, the balance after
+	// it. With an idempotency key a retry returns the original event
+	// (replayed); the same key with another payload is ALREADY_EXISTS (409).
 	RecordEvent(context.Context, *RecordEventRequest) (*RecordEventResponse, error)
-	// Appends many events, for many customers, in one call. The request is
-	// validated as a whole: one invalid item rejects the call and stores
-	// nothing. Valid items are committed together in one transaction; an
-	// idempotency conflict fails only its own item (outcome CONFLICT).
+	// Appends many events, for many customers, in one call.
+	//
+	// The request is validated as a whole: one invalid item rejects the call
+	// and stores nothing. Valid items are committed together in one
+	// transaction; an idempotency conflict fails only its own item (outcome
+	// CONFLICT).
 	RecordEvents(context.Context, *RecordEventsRequest) (*RecordEventsResponse, error)
 	// Lists a customer's events, newest first.
+	//
+	// Filters by kind and time; pages with opaque tokens that stay stable
+	// while new events arrive. A reversed event names its reversal.
 	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
-	// Cancels an event by appending a REVERSAL. The balance becomes exactly
-	// what it would be had the event never been recorded. An event can be
-	// reversed once; a REVERSAL cannot be reversed.
+	// Cancels an event by appending a REVERSAL.
+	//
+	// The balance becomes exactly what it would be had the event never been
+	// recorded. An event can be reversed once (again: FAILED_PRECONDITION,
+	// 400); a REVERSAL cannot be reversed.
 	ReverseEvent(context.Context, *ReverseEventRequest) (*ReverseEventResponse, error)
-	// Records one outage affecting many customers: an OUTAGE for each, plus
-	// an optional PROACTIVE_NOTICE before it and an optional CREDIT after it.
-	// Idempotent per (incident, customer): calling it again changes nothing,
-	// and a call with more customers adds only the new ones.
+	// Records one outage affecting many customers.
+	//
+	// Each customer gets an OUTAGE, plus an optional PROACTIVE_NOTICE before
+	// it and an optional CREDIT after it. Idempotent per (incident, customer):
+	// calling it again changes nothing, and a call with more customers adds
+	// only the new ones, at the times the first call recorded.
 	RecordIncident(context.Context, *RecordIncidentRequest) (*RecordIncidentResponse, error)
 	// Returns a customer's trust balance now, or at as_of.
+	//
+	// A balance closer to zero than the policy's dust threshold is reported
+	// as 0.
 	GetBalance(context.Context, *GetBalanceRequest) (*GetBalanceResponse, error)
-	// Explains a balance: the contribution of each kind and the events that
-	// weigh most, with the rule that shaped each.
+	// Explains a balance.
+	//
+	// The contribution of each kind of event and the events that weigh most,
+	// each with the rule that shaped it, in words.
 	ExplainBalance(context.Context, *ExplainBalanceRequest) (*ExplainBalanceResponse, error)
 	// A balance series for charts, computed from the event log.
+	//
+	// One point every step from start to end (at most 1000 points).
 	GetBalanceHistory(context.Context, *GetBalanceHistoryRequest) (*GetBalanceHistoryResponse, error)
-	// Lists balances, filtered and ordered by balance, from an index.
+	// Lists balances, filtered and ordered by balance.
+	//
+	// Served from an index in the order balances have at every moment.
 	ListBalances(context.Context, *ListBalancesRequest) (*ListBalancesResponse, error)
 	// Statistics of balances per segment and overall.
+	//
+	// Customers, overdrawn customers, mean and percentiles, and the value at
+	// risk, from one consistent snapshot.
 	SummarizeBalances(context.Context, *SummarizeBalancesRequest) (*SummarizeBalancesResponse, error)
-	// Ranks customers for outreach: whom to win back first (RECOVERY), or
-	// which advocates to nurture (ADVOCACY). Served from an index.
+	// Ranks customers for outreach.
+	//
+	// RECOVERY: whom to win back first. ADVOCACY: which loyal customers to
+	// nurture. Each entry carries its priority and the reasons in words.
 	ListOutreach(context.Context, *ListOutreachRequest) (*ListOutreachResponse, error)
 	// Returns the active scoring policy, or an older version.
+	//
+	// Version 1 is built in; each SetPolicy adds the next.
 	GetPolicy(context.Context, *GetPolicyRequest) (*GetPolicyResponse, error)
-	// Installs a new policy version and starts recomputing every balance.
+	// Installs a new policy version.
+	//
+	// Reads and writes use it at once; a job recomputes every stored balance
+	// in the background (see GetRecomputeJob). Needs an admin key. Every call
+	// installs a new version, so it is not retried automatically.
 	SetPolicy(context.Context, *SetPolicyRequest) (*SetPolicyResponse, error)
 	// Reports the progress of a recompute job.
+	//
+	// Customers done out of the total, and why the job failed if it did.
 	GetRecomputeJob(context.Context, *GetRecomputeJobRequest) (*GetRecomputeJobResponse, error)
-	// Sets a failed recompute job running again from where it stopped, if its
-	// policy version is still the active one (a newer version's own job
-	// recomputes every customer: resuming a replaced one is
-	// FAILED_PRECONDITION). A running or succeeded job is returned unchanged,
-	// so the call is safe to repeat. goodwilld also resumes such jobs itself
-	// when it starts.
+	// Resumes a failed recompute job.
+	//
+	// The job runs again from where it stopped, if its policy version is still
+	// the active one (a newer version's own job recomputes every customer:
+	// resuming a replaced one is FAILED_PRECONDITION). A running or succeeded
+	// job is returned unchanged, so the call is safe to repeat. goodwilld also
+	// resumes such jobs itself when it starts. Needs an admin key.
 	ResumeRecomputeJob(context.Context, *ResumeRecomputeJobRequest) (*ResumeRecomputeJobResponse, error)
 	mustEmbedUnimplementedGoodwillServiceServer()
 }
