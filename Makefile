@@ -35,7 +35,7 @@ run: build ## Build and start goodwilld on the embedded store (data/goodwill.db)
 	./$(BIN)/goodwilld serve
 
 .PHONY: test
-test: node-tools ## Run every test; the end-to-end suite runs on SQLite, then on PostgreSQL.
+test: test-tools ## Run every test; the end-to-end suite runs on SQLite, then on PostgreSQL.
 	@(exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null || [ -n "$${GOODWILL_TEST_POSTGRES_URL:-}" ] || \
 		echo "NOTE: no PostgreSQL at 127.0.0.1:5432: the PostgreSQL suites (server/store/postgres and the e2e suite on PostgreSQL) will be SKIPPED. Start one, or set GOODWILL_TEST_POSTGRES_URL."
 	$(GO) test -count=1 ./...
@@ -73,6 +73,10 @@ bench: ## Quick benchmark (a few minutes): SQLite and PostgreSQL, writes docs/be
 .PHONY: bench-full
 bench-full: ## Full benchmark: 1M customers and 10M events for the read scenarios (long).
 	$(GO) run ./server/cmd/goodwillbench -full -out docs/bench/full.json
+
+.PHONY: test-tools
+test-tools: node-tools ## Build grpcurl (pinned in tools/go.mod) into .bin/ for the README's examples.
+	cd tools && $(GO) build -o ../$(TOOLBIN)/ github.com/fullstorydev/grpcurl/cmd/grpcurl
 
 # Third-party clients the tests drive (Spectral, a Node.js gRPC client),
 # pinned in tools/node/package-lock.json. Without npm the tests that need

@@ -159,8 +159,8 @@ func TestRequestIDsAreAnnotated(t *testing.T) {
 			}
 			checked++
 			rules, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
-			if !rules.GetRequired() || rules.GetString().MaxBytes == nil {
-				t.Errorf("%s.%s: want (buf.validate.field).required and string.max_bytes", md.FullName(), fd.Name())
+			if !rules.GetRequired() || rules.GetString().MaxBytes == nil || !proto.GetExtension(rules.GetString(), goodwillv1.E_Id).(bool) {
+				t.Errorf("%s.%s: want (buf.validate.field).required, string.max_bytes and string.(goodwill.v1.id)", md.FullName(), fd.Name())
 			}
 		}
 	}

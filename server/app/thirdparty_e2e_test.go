@@ -13,7 +13,7 @@ import (
 )
 
 // nodeTools returns tools/node with its packages installed (make
-// node-tools), or skips the test: unless GOODWILL_TEST_REQUIRE_NODE=1
+// node-tools), or skips the test: unless GOODWILL_TEST_REQUIRE_TOOLS=1
 // (.ci/run sets it), which makes a missing tool a failure.
 func nodeTools(t *testing.T) string {
 	t.Helper()
@@ -24,7 +24,7 @@ func nodeTools(t *testing.T) string {
 	_, nodeErr := exec.LookPath("node")
 	_, modErr := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json"))
 	if nodeErr != nil || modErr != nil {
-		if os.Getenv("GOODWILL_TEST_REQUIRE_NODE") == "1" {
+		if os.Getenv("GOODWILL_TEST_REQUIRE_TOOLS") == "1" {
 			t.Fatalf("node (%v) or tools/node/node_modules (%v) missing; run make node-tools", nodeErr, modErr)
 		}
 		t.Skipf("SKIPPED: node or tools/node/node_modules missing (run make node-tools): %v %v", nodeErr, modErr)

@@ -34,11 +34,10 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // on 401 (RFC 6750) and Retry-After on 429 and 503.
 func restErrors(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	st := status.Convert(err)
+	if rt := match(r.Method, r.URL.Path); rt != nil {
+		st = restSpelling(st, rt)
+	}
 	switch st.Code() {
-	case codes.InvalidArgument:
-		if rt := match(r.Method, r.URL.Path); rt != nil {
-			st = restSpelling(st, rt)
-		}
 	case codes.Unauthenticated:
 		// The stock handler puts the error message in WWW-Authenticate;
 		// RFC 6750 wants a challenge, set once it has written its headers.
@@ -65,8 +64,9 @@ func (h headerOverride) WriteHeader(code int) {
 	h.ResponseWriter.WriteHeader(code)
 }
 
-// restSpelling renames the fields an INVALID_ARGUMENT status names, in its
-// field violations and in its message.
+// restSpelling renames the fields a status names, in its field violations
+// (INVALID_ARGUMENT) and in its message (any code: ALREADY_EXISTS names the
+// idempotency key).
 func restSpelling(st *status.Status, rt *route) *status.Status {
 	p := st.Proto()
 	msg := p.GetMessage()

@@ -275,23 +275,24 @@ var File_goodwill_v1_event_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x17goodwill/v1/event.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe2\x05\n" +
+	"\x17goodwill/v1/event.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17goodwill/v1/rules.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x05\n" +
 	"\x05Event\x12\x19\n" +
-	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12)\n" +
-	"\vcustomer_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03(\x80\x01R\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12-\n" +
+	"\vcustomer_id\x18\x02 \x01(\tB\f\xbaH\tr\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\x127\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\x16.goodwill.v1.EventKindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12<\n" +
 	"\tmagnitude\x18\x04 \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x80\x84.A!\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\tmagnitude\x88\x01\x01\x12E\n" +
 	"\voccurred_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\n" +
 	"occurredAt\x12;\n" +
 	"\vrecorded_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordedAt\x121\n" +
-	"\x0fidempotency_key\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x0eidempotencyKey\x12\x1f\n" +
-	"\x06source\x18\b \x01(\tB\a\xbaH\x04r\x02\x18@R\x06source\x12\x1c\n" +
-	"\x04note\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x04note\x12[\n" +
+	"recordedAt\x125\n" +
+	"\x0fidempotency_key\x18\a \x01(\tB\f\xbaH\tr\a\x90\xb5\x18\x01\x18\x80\x01R\x0eidempotencyKey\x12#\n" +
+	"\x06source\x18\b \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\x06source\x12 \n" +
+	"\x04note\x18\t \x01(\tB\f\xbaH\tr\a\x98\xb5\x18\x01\x18\x80\bR\x04note\x12c\n" +
 	"\n" +
 	"attributes\x18\n" +
-	" \x03(\v2\".goodwill.v1.Event.AttributesEntryB\x17\xbaH\x14\x9a\x01\x11\x10 \"\x06r\x04\x10\x01\x18@*\x05r\x03\x18\x80\x02R\n" +
+	" \x03(\v2\".goodwill.v1.Event.AttributesEntryB\x1f\xbaH\x1c\x9a\x01\x19\x10 \"\n" +
+	"r\b\x98\xb5\x18\x01\x10\x01\x18@*\tr\a\x98\xb5\x18\x01\x18\x80\x02R\n" +
 	"attributes\x12\x1f\n" +
 	"\vincident_id\x18\v \x01(\tR\n" +
 	"incidentId\x12*\n" +
@@ -351,6 +352,7 @@ func file_goodwill_v1_event_proto_init() {
 	if File_goodwill_v1_event_proto != nil {
 		return
 	}
+	file_goodwill_v1_rules_proto_init()
 	file_goodwill_v1_event_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

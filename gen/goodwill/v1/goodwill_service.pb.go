@@ -2270,21 +2270,21 @@ var File_goodwill_v1_goodwill_service_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\n" +
-	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x18goodwill/v1/policy.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"x\n" +
-	"\x15UpsertCustomerRequest\x12,\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x18goodwill/v1/policy.proto\x1a\x17goodwill/v1/rules.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"|\n" +
+	"\x15UpsertCustomerRequest\x120\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\x121\n" +
 	"\bcustomer\x18\x02 \x01(\v2\x15.goodwill.v1.CustomerR\bcustomer\"e\n" +
 	"\x16UpsertCustomerResponse\x121\n" +
 	"\bcustomer\x18\x01 \x01(\v2\x15.goodwill.v1.CustomerR\bcustomer\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"B\n" +
-	"\x12GetCustomerRequest\x12,\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"F\n" +
+	"\x12GetCustomerRequest\x120\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\"H\n" +
 	"\x13GetCustomerResponse\x121\n" +
-	"\bcustomer\x18\x01 \x01(\v2\x15.goodwill.v1.CustomerR\bcustomer\"t\n" +
-	"\x12RecordEventRequest\x12,\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"\bcustomer\x18\x01 \x01(\v2\x15.goodwill.v1.CustomerR\bcustomer\"x\n" +
+	"\x12RecordEventRequest\x120\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\x120\n" +
 	"\x05event\x18\x02 \x01(\v2\x12.goodwill.v1.EventB\x06\xbaH\x03\xc8\x01\x01R\x05event\"\x8b\x01\n" +
 	"\x13RecordEventResponse\x12(\n" +
@@ -2299,9 +2299,9 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x124\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x1a.goodwill.v1.RecordOutcomeR\aoutcome\x12(\n" +
 	"\x05event\x18\x03 \x01(\v2\x12.goodwill.v1.EventR\x05event\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\xd0\x02\n" +
-	"\x11ListEventsRequest\x12,\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xd4\x02\n" +
+	"\x11ListEventsRequest\x120\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
@@ -2313,30 +2313,30 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\aendTime\"h\n" +
 	"\x12ListEventsResponse\x12*\n" +
 	"\x06events\x18\x01 \x03(\v2\x12.goodwill.v1.EventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdd\x01\n" +
-	"\x13ReverseEventRequest\x12,\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
-	"customerId\x12&\n" +
-	"\bevent_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\aeventId\x121\n" +
-	"\x0fidempotency_key\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x0eidempotencyKey\x12\x1c\n" +
-	"\x04note\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x04note\x12\x1f\n" +
-	"\x06source\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06source\"\x92\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf1\x01\n" +
+	"\x13ReverseEventRequest\x120\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
+	"customerId\x12*\n" +
+	"\bevent_id\x18\x02 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\aeventId\x125\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tB\f\xbaH\tr\a\x90\xb5\x18\x01\x18\x80\x01R\x0eidempotencyKey\x12 \n" +
+	"\x04note\x18\x04 \x01(\tB\f\xbaH\tr\a\x98\xb5\x18\x01\x18\x80\bR\x04note\x12#\n" +
+	"\x06source\x18\x05 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\x06source\"\x92\x01\n" +
 	"\x14ReverseEventResponse\x12.\n" +
 	"\breversal\x18\x01 \x01(\v2\x12.goodwill.v1.EventR\breversal\x12.\n" +
 	"\abalance\x18\x02 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\x12\x1a\n" +
-	"\breplayed\x18\x03 \x01(\bR\breplayed\"\x91\x04\n" +
-	"\x15RecordIncidentRequest\x12,\n" +
-	"\vincident_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
-	"incidentId\x125\n" +
-	"\fcustomer_ids\x18\x02 \x03(\tB\x12\xbaH\x0f\x92\x01\f\b\x01\x10\x90N\"\x05r\x03(\x80\x01R\vcustomerIds\x12@\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"\xa1\x04\n" +
+	"\x15RecordIncidentRequest\x120\n" +
+	"\vincident_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
+	"incidentId\x129\n" +
+	"\fcustomer_ids\x18\x02 \x03(\tB\x16\xbaH\x13\x92\x01\x10\b\x01\x10\x90N\"\tr\a\x88\xb5\x18\x01(\x80\x01R\vcustomerIds\x12@\n" +
 	"\x0eduration_hours\x18\x03 \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x00\x88\xc3@!\x00\x00\x00\x00\x00\x00\x00\x00R\rdurationHours\x12:\n" +
 	"\bseverity\x18\x04 \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x00\x00Y@!\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\bseverity\x88\x01\x01\x12C\n" +
 	"\n" +
 	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\tstartedAt\x12A\n" +
 	"\tnotice_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\bnoticeAt\x126\n" +
-	"\x06credit\x18\a \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x80\x84.A!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x06credit\x88\x01\x01\x12\x1c\n" +
-	"\x04note\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x04note\x12\x1f\n" +
-	"\x06source\x18\t \x01(\tB\a\xbaH\x04r\x02\x18@R\x06sourceB\v\n" +
+	"\x06credit\x18\a \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x80\x84.A!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x06credit\x88\x01\x01\x12 \n" +
+	"\x04note\x18\b \x01(\tB\f\xbaH\tr\a\x98\xb5\x18\x01\x18\x80\bR\x04note\x12#\n" +
+	"\x06source\x18\t \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\x06sourceB\v\n" +
 	"\t_severityB\t\n" +
 	"\a_credit\"\xe4\x01\n" +
 	"\x16RecordIncidentResponse\x12\x1f\n" +
@@ -2349,15 +2349,15 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x10IncidentConflict\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"|\n" +
-	"\x11GetBalanceRequest\x12,\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\x80\x01\n" +
+	"\x11GetBalanceRequest\x120\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\x129\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x04asOf\"D\n" +
 	"\x12GetBalanceResponse\x12.\n" +
-	"\abalance\x18\x01 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\"\x9d\x01\n" +
-	"\x15ExplainBalanceRequest\x12,\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"\abalance\x18\x01 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\"\xa1\x01\n" +
+	"\x15ExplainBalanceRequest\x120\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\x129\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x04asOf\x12\x1b\n" +
 	"\x03top\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x03top\"\xe6\x01\n" +
@@ -2366,9 +2366,9 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\rcontributions\x18\x02 \x03(\v2\x1d.goodwill.v1.KindContributionR\rcontributions\x12=\n" +
 	"\n" +
 	"top_events\x18\x03 \x03(\v2\x1e.goodwill.v1.EventContributionR\ttopEvents\x12\x18\n" +
-	"\asummary\x18\x04 \x01(\tR\asummary\"\x80\x02\n" +
-	"\x18GetBalanceHistoryRequest\x12,\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\n" +
+	"\asummary\x18\x04 \x01(\tR\asummary\"\x84\x02\n" +
+	"\x18GetBalanceHistoryRequest\x120\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\x12:\n" +
 	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x05start\x126\n" +
 	"\x03end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x03end\x12-\n" +
@@ -2376,9 +2376,9 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x0e\xd2\x01\x05start\xd2\x01\x03end\"u\n" +
 	"\x19GetBalanceHistoryResponse\x121\n" +
 	"\x06points\x18\x01 \x03(\v2\x19.goodwill.v1.BalancePointR\x06points\x12%\n" +
-	"\x0epolicy_version\x18\x02 \x01(\x03R\rpolicyVersion\"\xf2\x02\n" +
-	"\x13ListBalancesRequest\x12!\n" +
-	"\asegment\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\asegment\x122\n" +
+	"\x0epolicy_version\x18\x02 \x01(\x03R\rpolicyVersion\"\xf6\x02\n" +
+	"\x13ListBalancesRequest\x12%\n" +
+	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment\x122\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1a.goodwill.v1.BalanceStatusR\x06status\x12$\n" +
 	"\vmin_balance\x18\x03 \x01(\x01H\x00R\n" +
 	"minBalance\x88\x01\x01\x12$\n" +
@@ -2397,9 +2397,9 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\bbalances\x18\x01 \x03(\v2\x19.goodwill.v1.BalanceEntryR\bbalances\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12%\n" +
 	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\x12+\n" +
-	"\x11approximate_order\x18\x04 \x01(\bR\x10approximateOrder\"^\n" +
-	"\x18SummarizeBalancesRequest\x12!\n" +
-	"\asegment\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\asegment\x12\x1f\n" +
+	"\x11approximate_order\x18\x04 \x01(\bR\x10approximateOrder\"b\n" +
+	"\x18SummarizeBalancesRequest\x12%\n" +
+	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment\x12\x1f\n" +
 	"\vallow_stale\x18\x02 \x01(\bR\n" +
 	"allowStale\"\xac\x01\n" +
 	"\x19SummarizeBalancesResponse\x127\n" +
@@ -2430,13 +2430,13 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\"m\n" +
 	"\x11SetPolicyResponse\x12+\n" +
 	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\x12+\n" +
-	"\x03job\x18\x02 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\"<\n" +
-	"\x16GetRecomputeJobRequest\x12\"\n" +
-	"\x06job_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\x05jobId\"F\n" +
+	"\x03job\x18\x02 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\"@\n" +
+	"\x16GetRecomputeJobRequest\x12&\n" +
+	"\x06job_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\x05jobId\"F\n" +
 	"\x17GetRecomputeJobResponse\x12+\n" +
-	"\x03job\x18\x01 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\"?\n" +
-	"\x19ResumeRecomputeJobRequest\x12\"\n" +
-	"\x06job_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03(\x80\x01R\x05jobId\"I\n" +
+	"\x03job\x18\x01 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\"C\n" +
+	"\x19ResumeRecomputeJobRequest\x12&\n" +
+	"\x06job_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\x05jobId\"I\n" +
 	"\x1aResumeRecomputeJobResponse\x12+\n" +
 	"\x03job\x18\x01 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job*\x85\x01\n" +
 	"\rRecordOutcome\x12\x1e\n" +
@@ -2654,6 +2654,7 @@ func file_goodwill_v1_goodwill_service_proto_init() {
 	file_goodwill_v1_event_proto_init()
 	file_goodwill_v1_insight_proto_init()
 	file_goodwill_v1_policy_proto_init()
+	file_goodwill_v1_rules_proto_init()
 	file_goodwill_v1_goodwill_service_proto_msgTypes[13].OneofWrappers = []any{}
 	file_goodwill_v1_goodwill_service_proto_msgTypes[22].OneofWrappers = []any{}
 	type x struct{}
