@@ -56,7 +56,7 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 				panicked, err = r, errPanic
 			}
 		}()
-		return fn(&txn{tx: tx})
+		return fn(newTxn(tx))
 	}
 	var err error
 	for rerun := false; ; rerun = true {
@@ -170,7 +170,7 @@ func (s *Store) View(ctx context.Context, fn func(ledger.Reader) error) error {
 		return translate(err)
 	}
 	defer func() { rollback(ctx, tx) }()
-	return translate(fn(&txn{tx: tx}))
+	return translate(fn(newTxn(tx)))
 }
 
 // ViewStale reads a snapshot a few seconds old on CockroachDB (a follower
@@ -189,7 +189,7 @@ func (s *Store) ViewStale(ctx context.Context, fn func(ledger.Reader) error) err
 	if _, err := tx.Exec(ctx, `SET TRANSACTION AS OF SYSTEM TIME follower_read_timestamp()`); err != nil {
 		return translate(err)
 	}
-	return translate(fn(&txn{tx: tx}))
+	return translate(fn(newTxn(tx)))
 }
 
 // translate turns driver errors into the ledger's error classes; unknown

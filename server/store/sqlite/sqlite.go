@@ -23,7 +23,9 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/goodwill-ledger/goodwill/server/auth"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -202,7 +204,7 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	// would hold the only writer connection forever. After Commit this is a
 	// no-op.
 	defer tx.Rollback() //nolint:errcheck
-	if err := fn(&txn{tx: tx, stmts: s.writeStmts}); err != nil {
+	if err := fn(statements.NewTxn(conn{q: tx, tx: tx, stmts: s.writeStmts}, translate)); err != nil {
 		return err
 	}
 	return translate(tx.Commit())
@@ -215,7 +217,46 @@ func (s *Store) View(ctx context.Context, fn func(ledger.Reader) error) error {
 		return translate(err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
-	return fn(&txn{tx: tx, stmts: s.readStmts})
+	return fn(statements.NewTxn(conn{q: tx, tx: tx, stmts: s.readStmts}, translate))
+}
+
+// pool runs single statements on the reader pool: one statement is its
+// own snapshot.
+func (s *Store) pool() *sqlstore.Txn {
+	return statements.NewTxn(conn{q: s.reader, stmts: s.readStmts}, translate)
+}
+
+// Lookup reads a customer and the tenant's active policy version in one
+// statement, outside any transaction.
+func (s *Store) Lookup(ctx context.Context, tenant, id string) (ledger.Customer, int64, error) {
+	return s.pool().Lookup(ctx, tenant, id)
+}
+
+// Key reads an API key.
+func (s *Store) Key(ctx context.Context, id string) (auth.Key, error) { return s.pool().Key(ctx, id) }
+
+// Keys lists a tenant's API keys, or all when tenant is "".
+func (s *Store) Keys(ctx context.Context, tenant string) ([]auth.Key, error) {
+	return s.pool().Keys(ctx, tenant)
+}
+
+// PutKey inserts a key through the writer, like every write.
+func (s *Store) PutKey(ctx context.Context, k auth.Key) error {
+	return s.Update(ctx, func(tx ledger.Tx) error { return tx.(*sqlstore.Txn).PutKey(ctx, k) })
+}
+
+// PutFirstKey inserts k if the store holds no key, in one transaction.
+func (s *Store) PutFirstKey(ctx context.Context, k auth.Key) (put bool, err error) {
+	err = s.Update(ctx, func(tx ledger.Tx) error {
+		put, err = tx.(*sqlstore.Txn).PutFirstKey(ctx, k)
+		return err
+	})
+	return put, err
+}
+
+// RevokeKey marks a key revoked. Errors: ledger.ErrNotFound.
+func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
+	return s.Update(ctx, func(tx ledger.Tx) error { return tx.(*sqlstore.Txn).RevokeKey(ctx, id, at) })
 }
 
 // ViewStale is View: a single SQLite file has no replicas to read from.

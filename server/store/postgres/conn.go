@@ -1,0 +1,82 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/goodwill-ledger/goodwill/server/auth"
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/sqlstore"
+)
+
+// The statements of the production store, in the dialect CockroachDB and
+// PostgreSQL share: numbered placeholders, TIMESTAMPTZ, JSONB read back as
+// text, and batches sent as arrays the server unnests (one round trip).
+var (
+	dialect = &sqlstore.Dialect{
+		Name:       "postgresql",
+		Numbered:   true,
+		JSONColumn: func(col string) string { return col + "::TEXT" },
+		Arrays:     true,
+	}
+	statements = sqlstore.NewStatements(dialect)
+)
+
+// pgxQuerier is what pgx.Tx and *pgxpool.Pool share.
+type pgxQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// conn adapts a pgx transaction or the pool to sqlstore.Conn.
+type conn struct{ q pgxQuerier }
+
+func (c conn) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	return c.q.Query(ctx, sql, args...)
+}
+
+func (c conn) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := c.q.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), err
+}
+
+func newTxn(q pgxQuerier) *sqlstore.Txn { return statements.NewTxn(conn{q}, translate) }
+
+// Lookup runs one statement on the pool, outside a transaction: a single
+// statement is its own snapshot, and BEGIN and ROLLBACK would triple the
+// round trips of GetBalance.
+func (s *Store) Lookup(ctx context.Context, tenant, id string) (ledger.Customer, int64, error) {
+	return newTxn(s.pool).Lookup(ctx, tenant, id)
+}
+
+// Key reads on the pool: one statement needs no transaction.
+func (s *Store) Key(ctx context.Context, id string) (auth.Key, error) { return newTxn(s.pool).Key(ctx, id) }
+
+// Keys lists a tenant's API keys, or all when tenant is "".
+func (s *Store) Keys(ctx context.Context, tenant string) ([]auth.Key, error) {
+	return newTxn(s.pool).Keys(ctx, tenant)
+}
+
+// PutKey inserts a key in a retried write transaction, like every write.
+func (s *Store) PutKey(ctx context.Context, k auth.Key) error {
+	return s.Update(ctx, func(tx ledger.Tx) error { return tx.(*sqlstore.Txn).PutKey(ctx, k) })
+}
+
+// PutFirstKey checks and inserts in one SERIALIZABLE transaction: of two
+// servers bootstrapping at once, one is retried and then finds the other's
+// key.
+func (s *Store) PutFirstKey(ctx context.Context, k auth.Key) (put bool, err error) {
+	err = s.Update(ctx, func(tx ledger.Tx) error {
+		put, err = tx.(*sqlstore.Txn).PutFirstKey(ctx, k)
+		return err
+	})
+	return put, err
+}
+
+// RevokeKey marks a key revoked. Errors: ledger.ErrNotFound.
+func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
+	return s.Update(ctx, func(tx ledger.Tx) error { return tx.(*sqlstore.Txn).RevokeKey(ctx, id, at) })
+}

@@ -1,0 +1,22 @@
+package sqlstore
+
+import (
+	"context"
+)
+
+// Conn is a transaction (or a connection pool, for single statements) as
+// this package uses it. Each backend adapts its driver: pgx for PostgreSQL,
+// database/sql with prepared statements for SQLite.
+type Conn interface {
+	Query(ctx context.Context, sql string, args ...any) (Rows, error)
+	// Exec runs a statement and reports how many rows it changed.
+	Exec(ctx context.Context, sql string, args ...any) (int64, error)
+}
+
+// Rows is a result being read.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}

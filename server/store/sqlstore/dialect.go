@@ -1,0 +1,109 @@
+package sqlstore
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dialect is what differs between the SQL servers in the statements
+// themselves. A backend declares one and hands it to NewStatements.
+type Dialect struct {
+	// Name is for messages: "sqlite", "postgresql", "cockroachdb".
+	Name string
+	// Numbered placeholders ($1, $2...) instead of "?".
+	Numbered bool
+	// Micros stores times as integer Unix microseconds (SQLite); otherwise
+	// as TIMESTAMPTZ.
+	Micros bool
+	// JSONColumn is how a JSON column reads back as text, given its name
+	// ("attributes::TEXT" for JSONB); JSONParam is how a text parameter
+	// becomes the column's type ("?::JSONB"); "" means as is.
+	JSONColumn func(col string) string
+	JSONParam  func(placeholder string) string
+	// Arrays sends a batch as arrays the server unnests, in one statement
+	// (PostgreSQL, CockroachDB); without it a batch is one statement per
+	// row, which costs nothing extra in-process (SQLite).
+	Arrays bool
+	// SegmentRankHint, when set, is inserted after "FROM customers" in a
+	// ranking read within one segment: SQLite without statistics may walk
+	// every segment through the plain rank index otherwise.
+	SegmentRankHint string
+}
+
+// Time is how a time travels as a parameter.
+func (d *Dialect) Time(t time.Time) any {
+	if d.Micros {
+		return t.UnixMicro()
+	}
+	return t
+}
+
+// NullTime is Time, with the zero time as NULL.
+func (d *Dialect) NullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return d.Time(t)
+}
+
+func (d *Dialect) jsonColumn(col string) string {
+	if d.JSONColumn == nil {
+		return col
+	}
+	return d.JSONColumn(col)
+}
+
+// query builds one statement and its parameters, numbering placeholders
+// the dialect's way.
+type query struct {
+	d    *Dialect
+	b    strings.Builder
+	args []any
+}
+
+func (d *Dialect) query(sql string) *query {
+	q := &query{d: d}
+	q.b.WriteString(sql)
+	return q
+}
+
+// onTenant starts a statement on one tenant's rows: sql ("SELECT ... FROM
+// customers", "UPDATE ...") and then the tenant predicate on column, which
+// every other condition follows. alias qualifies the column ("e." or "").
+func (d *Dialect) onTenant(sql, alias, tenant string) *query {
+	q := d.query(sql)
+	q.b.WriteString(" WHERE " + alias + "tenant_id = ")
+	q.b.WriteString(q.arg(tenant))
+	return q
+}
+
+// arg adds a parameter and returns its placeholder.
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	if q.d.Numbered {
+		return "$" + strconv.Itoa(len(q.args))
+	}
+	return "?"
+}
+
+// and adds a condition, with ? where each of args goes.
+func (q *query) and(cond string, args ...any) *query {
+	q.b.WriteString(" AND ")
+	q.write(cond, args...)
+	return q
+}
+
+// write adds SQL, replacing each ? with the next of args' placeholders.
+func (q *query) write(sql string, args ...any) *query {
+	for _, a := range args {
+		i := strings.IndexByte(sql, '?')
+		q.b.WriteString(sql[:i])
+		q.b.WriteString(q.arg(a))
+		sql = sql[i+1:]
+	}
+	q.b.WriteString(sql)
+	return q
+}
+
+func (q *query) sql() string { return q.b.String() }

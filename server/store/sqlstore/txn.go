@@ -1,0 +1,382 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+)
+
+// Txn implements ledger.Tx (and so ledger.Reader) on a Conn. A backend
+// wraps its transaction in one, and may override a method with a faster
+// path of its own.
+type Txn struct {
+	c Conn
+	s *Statements
+	// translate turns the driver's errors into the ledger's classes.
+	translate func(error) error
+}
+
+var _ ledger.Tx = (*Txn)(nil)
+
+// NewTxn returns a Txn over c.
+func (s *Statements) NewTxn(c Conn, translate func(error) error) *Txn {
+	return &Txn{c: c, s: s, translate: translate}
+}
+
+// query runs q and calls each for every row.
+func (t *Txn) query(ctx context.Context, q *query, each func(scanner) error) error {
+	rows, err := t.c.Query(ctx, q.sql(), q.args...)
+	if err != nil {
+		return t.translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return t.translate(err)
+		}
+	}
+	return t.translate(rows.Err())
+}
+
+func (t *Txn) exec(ctx context.Context, q *query) (int64, error) {
+	n, err := t.c.Exec(ctx, q.sql(), q.args...)
+	return n, t.translate(err)
+}
+
+func (t *Txn) events(ctx context.Context, q *query) ([]ledger.Event, error) {
+	var out []ledger.Event
+	err := t.query(ctx, q, func(r scanner) error {
+		e, err := scanEvent(r)
+		out = append(out, e)
+		return err
+	})
+	return out, err
+}
+
+func (t *Txn) oneEvent(ctx context.Context, q *query) (ledger.Event, error) {
+	events, err := t.events(ctx, q)
+	if err != nil {
+		return ledger.Event{}, err
+	}
+	if len(events) == 0 {
+		return ledger.Event{}, ledger.ErrNotFound
+	}
+	return events[0], nil
+}
+
+func (t *Txn) customers(ctx context.Context, q *query) ([]ledger.Customer, error) {
+	var out []ledger.Customer
+	err := t.query(ctx, q, func(r scanner) error {
+		c, err := scanCustomer(r)
+		out = append(out, c)
+		return err
+	})
+	return out, err
+}
+
+// Customer implements ledger.Reader.
+func (t *Txn) Customer(ctx context.Context, tenant, id string) (ledger.Customer, error) {
+	cs, err := t.customers(ctx, t.s.customer(tenant, id))
+	if err != nil {
+		return ledger.Customer{}, err
+	}
+	if len(cs) == 0 {
+		return ledger.Customer{}, ledger.ErrNotFound
+	}
+	return cs[0], nil
+}
+
+// PutCustomer implements ledger.Tx.
+func (t *Txn) PutCustomer(ctx context.Context, c ledger.Customer) error {
+	q, err := t.s.putCustomer(c)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, q)
+	return err
+}
+
+// Customers implements ledger.Reader.
+func (t *Txn) Customers(ctx context.Context, tenant, after string, limit int) ([]ledger.Customer, error) {
+	return t.customers(ctx, t.s.customersAfter(tenant, after, limit))
+}
+
+// CountCustomers implements ledger.Reader.
+func (t *Txn) CountCustomers(ctx context.Context, tenant string) (int64, error) {
+	return t.count(ctx, t.s.d.onTenant("SELECT count(*) FROM customers", "", tenant))
+}
+
+func (t *Txn) count(ctx context.Context, q *query) (int64, error) {
+	var n int64
+	err := t.query(ctx, q, func(r scanner) error { return r.Scan(&n) })
+	return n, err
+}
+
+// Ranked implements ledger.Reader.
+func (t *Txn) Ranked(ctx context.Context, tenant string, q ledger.RankQuery) ([]ledger.Customer, error) {
+	rq, err := t.s.Ranked(tenant, q)
+	if err != nil {
+		return nil, err
+	}
+	return t.customers(ctx, rq)
+}
+
+// Event implements ledger.Reader.
+func (t *Txn) Event(ctx context.Context, tenant, customerID, eventID string) (ledger.Event, error) {
+	return t.oneEvent(ctx, t.s.eventSelect(tenant).and("e.customer_id = ?", customerID).and("e.event_id = ?", eventID))
+}
+
+// EventByKey implements ledger.Reader.
+func (t *Txn) EventByKey(ctx context.Context, tenant, customerID, key string) (ledger.Event, error) {
+	return t.oneEvent(ctx, t.s.eventByKey(tenant, customerID, key))
+}
+
+// Events implements ledger.Reader.
+func (t *Txn) Events(ctx context.Context, tenant, customerID string, q ledger.EventQuery) ([]ledger.Event, error) {
+	return t.events(ctx, t.s.Events(tenant, customerID, q))
+}
+
+// History implements ledger.Reader.
+func (t *Txn) History(ctx context.Context, tenant, customerID string) ([]ledger.Event, error) {
+	return t.events(ctx, t.s.history(tenant, customerID))
+}
+
+// IncidentEvent implements ledger.Reader; events_by_incident serves it.
+func (t *Txn) IncidentEvent(ctx context.Context, tenant, incidentID string, kind ledger.Kind) (ledger.Event, error) {
+	return t.oneEvent(ctx, t.s.eventSelect(tenant).and("e.incident_id = ?", incidentID).and("e.kind = ?", kind.String()).
+		and("e.incident_id <> ''").write(" LIMIT 1"))
+}
+
+// AppendEvent implements ledger.Tx.
+func (t *Txn) AppendEvent(ctx context.Context, e ledger.Event) error {
+	q, err := t.s.appendEvent(e)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, q)
+	return err
+}
+
+// Tenants implements ledger.Reader. It walks both tables: a tenant whose
+// events have no customer row is still one Verify must see.
+func (t *Txn) Tenants(ctx context.Context) ([]string, error) {
+	var out []string
+	err := t.query(ctx, t.s.d.query("SELECT tenant_id FROM customers UNION SELECT tenant_id FROM events ORDER BY tenant_id"),
+		func(r scanner) error {
+			var id string
+			err := r.Scan(&id)
+			out = append(out, id)
+			return err
+		})
+	return out, err
+}
+
+// CountEvents implements ledger.Reader.
+func (t *Txn) CountEvents(ctx context.Context, tenant, after, through string) (int64, error) {
+	q := t.s.d.onTenant("SELECT count(*) FROM events", "", tenant).and("customer_id > ?", after)
+	if through != "" {
+		q.and("customer_id <= ?", through)
+	}
+	return t.count(ctx, q)
+}
+
+// ActivePolicy implements ledger.Reader.
+func (t *Txn) ActivePolicy(ctx context.Context, tenant string) (ledger.StoredPolicy, error) {
+	return t.policy(ctx, t.s.d.onTenant(`SELECT p.version, p.body, p.created_at FROM active_policies a
+		JOIN policies p ON p.tenant_id = a.tenant_id AND p.version = a.version`, "a.", tenant))
+}
+
+// Policy implements ledger.Reader.
+func (t *Txn) Policy(ctx context.Context, tenant string, version int64) (ledger.StoredPolicy, error) {
+	return t.policy(ctx, t.s.d.onTenant("SELECT version, body, created_at FROM policies", "", tenant).and("version = ?", version))
+}
+
+func (t *Txn) policy(ctx context.Context, q *query) (ledger.StoredPolicy, error) {
+	var (
+		p     ledger.StoredPolicy
+		body  string
+		found bool
+	)
+	err := t.query(ctx, q, func(r scanner) error {
+		found = true
+		return r.Scan(&p.Version, textCol{&body}, timeCol{&p.CreatedAt})
+	})
+	if err == nil && !found {
+		err = ledger.ErrNotFound
+	}
+	p.Body = []byte(body)
+	return p, err
+}
+
+// PutPolicy implements ledger.Tx.
+func (t *Txn) PutPolicy(ctx context.Context, tenant string, p ledger.StoredPolicy) error {
+	ins := t.s.d.query("INSERT INTO policies (" + policies.list("") + ") VALUES (")
+	ins.write("?, ?, ?, ?)", policies.bind(t.s.d, []any{tenant, p.Version, string(p.Body), p.CreatedAt})...)
+	if _, err := t.exec(ctx, ins); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, t.s.d.query("INSERT INTO active_policies (tenant_id, version) VALUES (").
+		write("?, ?) ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version", tenant, p.Version))
+	return err
+}
+
+// Job implements ledger.Reader.
+func (t *Txn) Job(ctx context.Context, tenant, id string) (ledger.Job, error) {
+	return t.oneJob(ctx, t.s.d.onTenant("SELECT "+jobs.list("")+" FROM recompute_jobs", "", tenant).and("job_id = ?", id))
+}
+
+// LatestJob implements ledger.Reader. It reads the tenant's jobs through
+// the primary key: a tenant has one job per policy it installed, so
+// sorting them is cheap.
+func (t *Txn) LatestJob(ctx context.Context, tenant string) (ledger.Job, error) {
+	return t.oneJob(ctx, t.s.d.onTenant("SELECT "+jobs.list("")+" FROM recompute_jobs", "", tenant).
+		write(" ORDER BY started_at DESC, job_id DESC LIMIT 1"))
+}
+
+// JobsInState implements ledger.Reader: every tenant's, for the worker.
+func (t *Txn) JobsInState(ctx context.Context, state ledger.JobState) ([]ledger.Job, error) {
+	return t.jobs(ctx, t.s.d.query("SELECT "+jobs.list("")+" FROM recompute_jobs WHERE ").
+		write("state = ? ORDER BY started_at, tenant_id, job_id", jobStates[state]))
+}
+
+func (t *Txn) jobs(ctx context.Context, q *query) ([]ledger.Job, error) {
+	var out []ledger.Job
+	err := t.query(ctx, q, func(r scanner) error {
+		j, err := scanJob(r)
+		out = append(out, j)
+		return err
+	})
+	return out, err
+}
+
+func (t *Txn) oneJob(ctx context.Context, q *query) (ledger.Job, error) {
+	js, err := t.jobs(ctx, q)
+	if err != nil {
+		return ledger.Job{}, err
+	}
+	if len(js) == 0 {
+		return ledger.Job{}, ledger.ErrNotFound
+	}
+	return js[0], nil
+}
+
+// PutJob implements ledger.Tx.
+func (t *Txn) PutJob(ctx context.Context, j ledger.Job) error {
+	_, err := t.exec(ctx, t.s.upsert(jobs, jobs.bind(t.s.d, jobValues(j)), "tenant_id, job_id"))
+	return err
+}
+
+// CustomersByID implements ledger.Tx: one statement with arrays, or one per
+// id.
+func (t *Txn) CustomersByID(ctx context.Context, tenant string, ids []string) (map[string]ledger.Customer, error) {
+	out := make(map[string]ledger.Customer, len(ids))
+	if t.s.d.Arrays {
+		cs, err := t.customers(ctx, t.s.customersByIDs(tenant, ids))
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			out[c.ID] = c
+		}
+		return out, nil
+	}
+	for _, id := range ids {
+		c, err := t.Customer(ctx, tenant, id)
+		if errors.Is(err, ledger.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = c
+	}
+	return out, nil
+}
+
+// EventsByKeys implements ledger.Tx: one statement with arrays, or one per
+// key.
+func (t *Txn) EventsByKeys(ctx context.Context, tenant string, ks []ledger.CustomerKey) (map[ledger.CustomerKey]ledger.Event, error) {
+	out := make(map[ledger.CustomerKey]ledger.Event, len(ks))
+	if len(ks) == 0 {
+		return out, nil
+	}
+	if t.s.d.Arrays {
+		events, err := t.events(ctx, t.s.eventsByKeys(tenant, ks))
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range events {
+			out[ledger.CustomerKey{CustomerID: e.CustomerID, Key: e.IdempotencyKey}] = e
+		}
+		return out, nil
+	}
+	for _, k := range ks {
+		e, err := t.EventByKey(ctx, tenant, k.CustomerID, k.Key)
+		if errors.Is(err, ledger.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[k] = e
+	}
+	return out, nil
+}
+
+// AppendEvents implements ledger.Tx.
+func (t *Txn) AppendEvents(ctx context.Context, es []ledger.Event) error {
+	if len(es) == 0 {
+		return nil
+	}
+	if !t.s.d.Arrays {
+		for _, e := range es {
+			if err := t.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	rows := make([][]any, len(es))
+	for i, e := range es {
+		v, err := eventValues(e)
+		if err != nil {
+			return err
+		}
+		rows[i] = v
+	}
+	_, err := t.exec(ctx, t.s.insertArrays(events, rows, ""))
+	return err
+}
+
+// PutCustomers implements ledger.Tx. The caller passes distinct ids (an
+// upsert statement may not touch one row twice).
+func (t *Txn) PutCustomers(ctx context.Context, cs []ledger.Customer) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	if !t.s.d.Arrays {
+		for _, c := range cs {
+			if err := t.PutCustomer(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	rows := make([][]any, len(cs))
+	for i, c := range cs {
+		v, err := customerValues(c)
+		if err != nil {
+			return err
+		}
+		rows[i] = v
+	}
+	_, err := t.exec(ctx, t.s.insertArrays(customers, rows, "tenant_id, customer_id"))
+	return err
+}
+
+// placeholders is "?, ?, ..." for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
