@@ -53,7 +53,9 @@ func (s *Store) Lookup(ctx context.Context, tenant, id string) (ledger.Customer,
 }
 
 // Key reads on the pool: one statement needs no transaction.
-func (s *Store) Key(ctx context.Context, id string) (auth.Key, error) { return newTxn(s.pool).Key(ctx, id) }
+func (s *Store) Key(ctx context.Context, id string) (auth.Key, error) {
+	return newTxn(s.pool).Key(ctx, id)
+}
 
 // Keys lists a tenant's API keys, or all when tenant is "".
 func (s *Store) Keys(ctx context.Context, tenant string) ([]auth.Key, error) {

@@ -4,7 +4,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
 )
 
 // TestQueriesUseIndexes asks SQLite how it runs every read query and fails

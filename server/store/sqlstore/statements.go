@@ -16,8 +16,8 @@ type Statements struct {
 	d *Dialect
 
 	customerSQL, putCustomerSQL, appendEventSQL string
-	eventByKeySQL, historySQL, lookupSQL       string
-	activePolicySQL                            string
+	eventByKeySQL, historySQL, lookupSQL        string
+	activePolicySQL                             string
 }
 
 // NewStatements builds the statements for d.
