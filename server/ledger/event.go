@@ -49,7 +49,7 @@ func (e Event) Pos() Position {
 	return Position{At: e.OccurredAt, Kind: e.Kind, Fingerprint: e.Fingerprint, ID: e.ID}
 }
 
-// Compare orders positions by time, then by kind (see sameInstantOrder),
+// Compare orders positions by time, then by kind (kindInfo.instant),
 // then fingerprint, then id. Two events that tie on time, kind and
 // fingerprint carry the same payload, so their relative order cannot change
 // any balance; the id only makes the order total.
@@ -57,7 +57,7 @@ func (p Position) Compare(q Position) int {
 	if c := p.At.Compare(q.At); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(sameInstantOrder[p.Kind], sameInstantOrder[q.Kind]); c != 0 {
+	if c := cmp.Compare(p.Kind.info().instant, q.Kind.info().instant); c != 0 {
 		return c
 	}
 	if c := strings.Compare(p.Fingerprint, q.Fingerprint); c != 0 {
@@ -68,21 +68,6 @@ func (p Position) Compare(q Position) int {
 
 // IsZero reports whether no event has been applied.
 func (p Position) IsZero() bool { return p.At.IsZero() && p.ID == "" }
-
-// sameInstantOrder decides, by meaning rather than arrival, which of two
-// events at the same instant came first: a notice before the outage it
-// announces, a grievance before the response or credit that answers it.
-var sameInstantOrder = map[Kind]int{
-	KindProactiveNotice:   0,
-	KindOutage:            1,
-	KindComplaint:         1,
-	KindReliableDelivery:  2,
-	KindSuggestionAdopted: 2,
-	KindEngagement:        2,
-	KindResponse:          3,
-	KindCredit:            3,
-	KindReversal:          4,
-}
 
 // fingerprint hashes the fields of a request as the client sent them.
 // Server-filled values (a defaulted occurred_at, the id, recorded_at) are

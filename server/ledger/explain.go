@@ -118,29 +118,11 @@ func explain(pol *Policy, c Customer, st State, applied []Applied, at time.Time,
 
 // describe names an event the way a support agent would say it.
 func describe(e Event) string {
-	m := fmtAmount(e.Magnitude)
-	switch e.Kind {
-	case KindCredit:
-		return "a credit of " + m
-	case KindReliableDelivery:
-		if e.Magnitude == 1 {
-			return "a reliable delivery"
-		}
-		return m + " reliable deliveries"
-	case KindOutage:
-		return "an outage of " + m + " hour" + plural(e.Magnitude)
-	case KindResponse:
-		return "a support response"
-	case KindProactiveNotice:
-		return "an advance notice"
-	case KindComplaint:
-		return "a complaint"
-	case KindSuggestionAdopted:
-		return "an adopted suggestion"
-	case KindEngagement:
-		return "an engagement"
+	d := e.Kind.info().describe
+	if d == nil {
+		return e.Kind.String()
 	}
-	return e.Kind.String()
+	return d(fmtAmount(e.Magnitude), e.Magnitude == 1)
 }
 
 func explainEvent(c EventContribution, at time.Time) string {

@@ -1,12 +1,16 @@
 package ledger
 
-import "strings"
+import (
+	"strings"
+)
 
 // Kind says what happened between the business and a customer.
 type Kind int
 
-// The kinds of event. The numeric values match the v1 API enum, but the
-// stored form is the name (see Kind.String) so analysts can read the tables.
+// The kinds of event. The numeric values match the v1 API enum
+// (TestKindsMatchTheAPIEnum); the stored form is the name (Kind.String), so
+// analysts can read the tables. Everything else about a kind is its row in
+// kinds, below.
 const (
 	KindUnspecified Kind = iota
 	KindCredit
@@ -21,48 +25,136 @@ const (
 	KindReversal
 )
 
-var kindNames = [...]string{
-	KindUnspecified:       "unspecified",
-	KindCredit:            "credit",
-	KindReliableDelivery:  "reliable_delivery",
-	KindOutage:            "outage",
-	KindResponse:          "response",
-	KindProactiveNotice:   "proactive_notice",
-	KindComplaint:         "complaint",
-	KindSuggestionAdopted: "suggestion_adopted",
-	KindEngagement:        "engagement",
-	KindReversal:          "reversal",
+// Role is what a kind does in the trust rules, beyond its weight.
+type Role int
+
+const (
+	// RoleDeposit: a plain deposit (or, with a negative weight, withdrawal).
+	RoleDeposit Role = iota + 1
+	// RoleGrievance: a withdrawal the customer feels (an outage, a
+	// complaint). The latest one waits for a remedy: until one comes, the
+	// customer counts double on the recovery list.
+	RoleGrievance
+	// RoleRemedy: a response or a credit, which answers the latest
+	// grievance before it.
+	RoleRemedy
+	// RoleNotice: a warning given in advance; it softens the failures that
+	// follow it within the policy's notice window.
+	RoleNotice
+	// RoleReversal: cancels another event; never applied itself.
+	RoleReversal
+)
+
+// kindInfo is everything the ledger knows about one kind.
+type kindInfo struct {
+	// name is the stored name ("reliable_delivery").
+	name string
+	role Role
+	// instant orders events that share a timestamp, lowest first, by
+	// meaning rather than arrival: a notice before the outage it
+	// announces, a grievance before the response or credit that answers
+	// it. Every row sets it (0 is "missing", which a test refuses).
+	instant int
+	// softened: a notice given within the policy's window before an event
+	// of this kind softens it (Policy.Notice).
+	softened bool
+	// weight is the built-in policy's points per unit (DefaultPolicy).
+	weight float64
+	// relationship: the built-in policy shapes the kind by the balance just
+	// before it (Policy.Relationship.Kinds).
+	relationship bool
+	// describe says an event of this kind the way a support agent would.
+	describe func(magnitude string, one bool) string
+}
+
+// kinds is the catalog, indexed by Kind. Adding a kind is: the API enum
+// value, a row here, and a line of the README's policy table;
+// TestEveryKindHasACompleteRow fails on a missing row or field.
+var kinds = [...]kindInfo{
+	KindCredit: {name: "credit", role: RoleRemedy, instant: 4, weight: 2, relationship: true,
+		describe: func(m string, _ bool) string { return "a credit of " + m }},
+	KindReliableDelivery: {name: "reliable_delivery", role: RoleDeposit, instant: 3, weight: 1,
+		describe: func(m string, one bool) string {
+			if one {
+				return "a reliable delivery"
+			}
+			return m + " reliable deliveries"
+		}},
+	KindOutage: {name: "outage", role: RoleGrievance, instant: 2, softened: true, weight: -12,
+		describe: func(m string, one bool) string {
+			if one {
+				return "an outage of 1 hour"
+			}
+			return "an outage of " + m + " hours"
+		}},
+	KindResponse: {name: "response", role: RoleRemedy, instant: 4, weight: 5, relationship: true,
+		describe: func(string, bool) string { return "a support response" }},
+	KindProactiveNotice: {name: "proactive_notice", role: RoleNotice, instant: 1, weight: 1,
+		describe: func(string, bool) string { return "an advance notice" }},
+	KindComplaint: {name: "complaint", role: RoleGrievance, instant: 2, weight: -8,
+		describe: func(string, bool) string { return "a complaint" }},
+	KindSuggestionAdopted: {name: "suggestion_adopted", role: RoleDeposit, instant: 3, weight: 10,
+		describe: func(string, bool) string { return "an adopted suggestion" }},
+	KindEngagement: {name: "engagement", role: RoleDeposit, instant: 3, weight: 2,
+		describe: func(string, bool) string { return "an engagement" }},
+	KindReversal: {name: "reversal", role: RoleReversal, instant: 5,
+		describe: func(string, bool) string { return "a reversal" }},
+}
+
+// info is k's row; the zero row for an unknown kind.
+func (k Kind) info() kindInfo {
+	if !k.Valid() {
+		return kindInfo{}
+	}
+	return kinds[k]
 }
 
 // String returns the stored name of the kind.
 func (k Kind) String() string {
-	if k < 0 || int(k) >= len(kindNames) {
+	switch {
+	case k == KindUnspecified:
+		return "unspecified"
+	case !k.Valid():
 		return "unknown"
 	}
-	return kindNames[k]
+	return kinds[k].name
 }
+
+// Role returns what the kind does in the trust rules.
+func (k Kind) Role() Role { return k.info().role }
 
 // ParseKind turns a stored name back into a Kind.
 func ParseKind(name string) (Kind, bool) {
-	for k, n := range kindNames {
-		if n == name && Kind(k) != KindUnspecified {
-			return Kind(k), true
+	for _, k := range AllKinds() {
+		if kinds[k].name == name {
+			return k, true
 		}
 	}
 	return KindUnspecified, false
 }
 
 // Valid reports whether k is a known kind other than unspecified.
-func (k Kind) Valid() bool { return k > KindUnspecified && k <= KindReversal }
+func (k Kind) Valid() bool { return k > KindUnspecified && int(k) < len(kinds) }
 
 // Recordable reports whether clients may record k directly.
-func (k Kind) Recordable() bool { return k.Valid() && k != KindReversal }
+func (k Kind) Recordable() bool { return k.Valid() && kinds[k].role != RoleReversal }
+
+// AllKinds lists every kind, in enum order.
+func AllKinds() []Kind {
+	out := make([]Kind, 0, len(kinds)-1)
+	for k := Kind(1); int(k) < len(kinds); k++ {
+		out = append(out, k)
+	}
+	return out
+}
 
 // RecordableKinds lists the kinds clients may record, in enum order.
 func RecordableKinds() []Kind {
-	out := make([]Kind, 0, len(kindNames))
-	for k := KindCredit; k < KindReversal; k++ {
-		out = append(out, k)
+	var out []Kind
+	for _, k := range AllKinds() {
+		if k.Recordable() {
+			out = append(out, k)
+		}
 	}
 	return out
 }
@@ -75,19 +167,15 @@ func (k Kind) APIName() string {
 
 // kindNamesList lists the API names of every kind a filter may name, for
 // error messages: "EVENT_KIND_CREDIT, EVENT_KIND_RELIABLE_DELIVERY, ...".
-func kindNamesList() string {
-	names := make([]string, 0, len(kindNames)-1)
-	for k := KindCredit; k <= KindReversal; k++ {
-		names = append(names, k.APIName())
-	}
-	return strings.Join(names, ", ")
-}
+func kindNamesList() string { return apiNames(AllKinds()) }
 
 // recordableKindNames lists the API names of the kinds a client may record.
-func recordableKindNames() string {
-	names := make([]string, 0, len(kindNames))
-	for _, k := range RecordableKinds() {
-		names = append(names, k.APIName())
+func recordableKindNames() string { return apiNames(RecordableKinds()) }
+
+func apiNames(ks []Kind) string {
+	names := make([]string, len(ks))
+	for i, k := range ks {
+		names[i] = k.APIName()
 	}
 	return strings.Join(names, ", ")
 }

@@ -76,20 +76,11 @@ var BuiltinPolicyDate = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 func DefaultPolicy() *Policy {
 	return &Policy{
 		Version: 1,
-		Weights: map[Kind]float64{
-			KindCredit:            2,
-			KindReliableDelivery:  1,
-			KindOutage:            -12,
-			KindResponse:          5,
-			KindProactiveNotice:   1,
-			KindComplaint:         -8,
-			KindSuggestionAdopted: 10,
-			KindEngagement:        2,
-		},
+		Weights:  defaultWeights(),
 		HalfLife: 90 * 24 * time.Hour,
 		Epoch:    time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 		Relationship: RelationshipEffect{
-			Kinds:       []Kind{KindResponse, KindCredit},
+			Kinds:       defaultRelationshipKinds(),
 			Scale:       50,
 			HollowBelow: 0,
 			MinFactor:   0.25,
@@ -104,6 +95,25 @@ func DefaultPolicy() *Policy {
 		DustThreshold:         DefaultDustThreshold,
 		CreatedAt:             BuiltinPolicyDate,
 	}
+}
+
+// defaultWeights are the catalog's weights (kindInfo.weight).
+func defaultWeights() map[Kind]float64 {
+	w := map[Kind]float64{}
+	for _, k := range RecordableKinds() {
+		w[k] = kinds[k].weight
+	}
+	return w
+}
+
+func defaultRelationshipKinds() []Kind {
+	var out []Kind
+	for _, k := range RecordableKinds() {
+		if kinds[k].relationship {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // Validate checks the policy's invariants, naming every bad field.

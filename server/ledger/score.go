@@ -101,7 +101,7 @@ func (p *Policy) Apply(s State, e Event) (State, Effect) {
 			eff.Factor, eff.Rule = max(r.MinFactor, min(r.MaxFactor, 1+before/r.Scale)), "relationship"
 		}
 	}
-	if e.Kind == KindOutage && !s.LastNoticeAt.IsZero() &&
+	if e.Kind.info().softened && !s.LastNoticeAt.IsZero() &&
 		!e.OccurredAt.Before(s.LastNoticeAt) && e.OccurredAt.Sub(s.LastNoticeAt) <= p.Notice.Window {
 		eff.Factor, eff.Rule = p.Notice.Factor, "notice"
 	}
@@ -116,12 +116,12 @@ func (p *Policy) Apply(s State, e Event) (State, Effect) {
 	s.Trend = s.Trend*math.Exp2(-seconds(s.Last.At, e.OccurredAt)/p.TrendHalfLife.Seconds()) + eff.Points
 	s.Count++
 	s.Last = e.Pos()
-	switch e.Kind {
-	case KindProactiveNotice:
+	switch e.Kind.Role() {
+	case RoleNotice:
 		s.LastNoticeAt = e.OccurredAt
-	case KindOutage, KindComplaint:
+	case RoleGrievance:
 		s.LastGrievanceAt, s.LastGrievanceKind = e.OccurredAt, e.Kind
-	case KindResponse, KindCredit:
+	case RoleRemedy:
 		s.LastRemedyAt = e.OccurredAt
 	}
 	return s, eff
@@ -132,13 +132,13 @@ func (p *Policy) Apply(s State, e Event) (State, Effect) {
 func Effective(events []Event) []Event {
 	reversed := make(map[string]bool)
 	for _, e := range events {
-		if e.Kind == KindReversal {
+		if e.Kind.Role() == RoleReversal {
 			reversed[e.ReversesEventID] = true
 		}
 	}
 	out := make([]Event, 0, len(events))
 	for _, e := range events {
-		if e.Kind == KindReversal || reversed[e.ID] || e.ReversedByEventID != "" {
+		if e.Kind.Role() == RoleReversal || reversed[e.ID] || e.ReversedByEventID != "" {
 			continue
 		}
 		out = append(out, e)

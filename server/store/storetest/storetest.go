@@ -487,7 +487,7 @@ func testEventRoundTrip(t *testing.T, s ledger.Store) {
 // testEventKinds stores one event of every kind and reads the kind back.
 func testEventKinds(t *testing.T, s ledger.Store) {
 	var want []ledger.Event
-	for k := ledger.KindCredit; k <= ledger.KindReversal; k++ {
+	for _, k := range ledger.AllKinds() {
 		e := plainEvent(tenantA, "c1", fmt.Sprintf("ev-%02d", int(k)), k, at(int(k)))
 		want = append(want, e)
 	}
