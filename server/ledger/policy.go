@@ -75,7 +75,7 @@ var BuiltinPolicyDate = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 // README explains each number.
 func DefaultPolicy() *Policy {
 	return &Policy{
-		Version: 1,
+		Version:  1,
 		Weights:  defaultWeights(),
 		HalfLife: 90 * 24 * time.Hour,
 		Epoch:    time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
