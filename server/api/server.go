@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -25,6 +26,17 @@ func New(svc *ledger.Service, log *slog.Logger) *Server {
 }
 
 func (s *Server) fail(ctx context.Context, err error) error { return toStatus(ctx, s.log, err) }
+
+// itemError is the text of one item's failure inside a response (a batch
+// result, an incident conflict): the words only, without a field name,
+// which gRPC and REST clients would spell differently.
+func itemError(err error) string {
+	var e *ledger.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
 
 // matchPath rejects a body customer_id that disagrees with the path.
 func matchPath(field, body, path string) error {
@@ -96,7 +108,7 @@ func (s *Server) RecordEvents(ctx context.Context, req *goodwillv1.RecordEventsR
 			res.Event = eventToProto(r.Event)
 		}
 		if r.Err != nil {
-			res.Error = r.Err.Error()
+			res.Error = itemError(r.Err)
 		}
 		out.Results[i] = res
 	}
@@ -186,7 +198,7 @@ func (s *Server) RecordIncident(ctx context.Context, req *goodwillv1.RecordIncid
 		EventsReplayed: int32(res.Replayed),
 	}
 	for id, cerr := range res.Conflicts {
-		out.Conflicts = append(out.Conflicts, &goodwillv1.IncidentConflict{CustomerId: id, Error: cerr.Error()})
+		out.Conflicts = append(out.Conflicts, &goodwillv1.IncidentConflict{CustomerId: id, Error: itemError(cerr)})
 	}
 	sort.Slice(out.Conflicts, func(i, j int) bool { return out.Conflicts[i].CustomerId < out.Conflicts[j].CustomerId })
 	return out, nil

@@ -764,7 +764,7 @@ func TestBadInputIsRejectedAndStoresNothing(t *testing.T) {
 		// Oversized requests.
 		{name: "rest body over 4 MiB", decode: true, restField: "limit",
 			rest: postEvent("c1", map[string]any{"kind": "EVENT_KIND_CREDIT", "note": fiveMiB})},
-		{name: "rest chunked body over 4 MiB", decode: true, restField: "too large",
+		{name: "rest chunked body over 4 MiB", decode: true, restField: "larger than the limit of 4194304 bytes",
 			rest: &restCall{method: http.MethodPost, path: "/v1/customers/c1/events", chunked: true,
 				body: `{"kind":"EVENT_KIND_CREDIT","note":"` + fiveMiB + `"}`}},
 		{name: "grpc message over 4 MiB", code: codes.ResourceExhausted,

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -143,6 +144,94 @@ func TestRESTErrorsSpeakREST(t *testing.T) {
 			if r := s.rest(t, http.MethodGet, p, nil); r.Status != http.StatusOK || strings.Contains(string(r.Raw), "null") {
 				t.Errorf("GET %s: HTTP %d %s", p, r.Status, r.Raw)
 			}
+		}
+	})
+}
+
+// What a second review found the REST checks still let through.
+func TestRESTChecksHoldUnderAbuse(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "")
+	record(t, s, pev("c1", credit, 1, time.Now().Add(-time.Hour)))
+
+	t.Run("a body of many unknown keys costs a bounded reply, before any key check", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range 200000 {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"k%d":0`, i)
+		}
+		b.WriteString("}")
+		r := s.restAs(t, "", http.MethodPost, "/v1/customers/c1/events", b.String())
+		if r.Status != http.StatusBadRequest || len(r.Raw) > 64<<10 || len(violationFields(r)) != 100 {
+			t.Errorf("HTTP %d, %d bytes, %d violations; want 400, at most 64 KiB, 100", r.Status, len(r.Raw), len(violationFields(r)))
+		}
+	})
+	t.Run("a form POST does not stand in for a GET", func(t *testing.T) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.baseURL+"/v1/balances?bogus=1", strings.NewReader("x=1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-HTTP-Method-Override", "GET")
+		req.Header.Set("Authorization", "Bearer "+s.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
+			t.Errorf("HTTP %d, Allow %q; want 405 and Allow: GET", resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	})
+	t.Run("body type errors are all reported", func(t *testing.T) {
+		r := s.rest(t, http.MethodPost, "/v1/customers/c1/events",
+			`{"kind":"EVENT_KIND_CREDIT","magnitude":"abc","occurred_at":"x","attributes":{"a":1},"note":7}`)
+		wantRESTError(t, r, http.StatusBadRequest, codes.InvalidArgument, "magnitude: must be a number",
+			`occurredAt: "x" is not an RFC 3339 time`, `attributes["a"]: must be a string`, "note: must be a string")
+	})
+	for _, tc := range []struct{ path, want string }{
+		{"/v1/customers/c1/events?page_size=1&pageSize=2", "pageSize: is given twice, as pageSize and as page_size"},
+		{"/v1/customers/c1/balance/history?start=2026-01-01T00:00:00Z&end=2026-01-02T00:00:00Z&step=10000000000s",
+			`step: "10000000000s" is longer than any duration`},
+		{"/v1/balances?status=99", `status: "99" is not one of BALANCE_STATUS_HEALTHY, BALANCE_STATUS_OVERDRAWN`},
+		{"/v1/balances?minBalance=Infinity", "minBalance: must be finite"},
+		{"/v1/balances?minBalance=Inf", `minBalance: "Inf" is not a number`},
+		{"/v1/customers/c1/balance?asOf=0000-01-01T00:00:00Z", `asOf: "0000-01-01T00:00:00Z" is not an RFC 3339 time`},
+		{"/v1/customers/c1/balance?asOf=2026-01-01T00:00:00.1234567891Z", `asOf: "2026-01-01T00:00:00.1234567891Z" is not an RFC 3339 time`},
+	} {
+		r := s.rest(t, http.MethodGet, tc.path, nil)
+		wantRESTError(t, r, http.StatusBadRequest, codes.InvalidArgument, tc.want)
+		for _, bad := range []string{"time:", "proto:", "parsing", "min_balance", "as_of", "page_size:"} {
+			if strings.Contains(get(r.Body, "message").(string), bad) {
+				t.Errorf("GET %s: message shows %q: %s", tc.path, bad, r.Raw)
+			}
+		}
+	}
+	t.Run("another auth scheme gets the bare challenge", func(t *testing.T) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.baseURL+"/v1/customers/c1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Basic dXNlcjpwdw==")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != `Bearer realm="goodwill"` {
+			t.Errorf("HTTP %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	})
+	t.Run("item errors name no field", func(t *testing.T) {
+		r := s.rest(t, http.MethodPost, "/v1/events:batchRecord", map[string]any{"events": []any{
+			map[string]any{"customerId": "c1", "kind": "EVENT_KIND_CREDIT", "idempotencyKey": "x1"},
+			map[string]any{"customerId": "c1", "kind": "EVENT_KIND_OUTAGE", "idempotencyKey": "x1"}}})
+		wantREST(t, r, http.StatusOK)
+		if e := get(r.Body, "results").([]any)[1].(map[string]any)["error"]; e != `idempotency key "x1" was already used for a different event` {
+			t.Errorf("batch item error %q", e)
 		}
 	})
 }

@@ -30,12 +30,12 @@ const CacheTTL = 5 * time.Second
 // emptied (keys in use come back on their next call).
 const maxCached = 10_000
 
-// Store reads for key ids this server has not verified before (neither in
-// the cache, fresh or expired, nor known to be missing) take a token from
-// one bucket per server: NewKeyLookups a second, NewKeyLookupBurst at once.
-// A flood of well-formed tokens with ever-new random ids then costs the
-// store at most that many reads; refreshing keys already verified is not
-// limited.
+// Store reads for key ids this server has not verified before (not in the
+// cache of found keys, fresh or expired) take a token from one bucket per
+// server: NewKeyLookups a second, NewKeyLookupBurst at once. A flood of
+// well-formed tokens with ever-new random ids, or with ids recycled once
+// their "missing" entry expires, then costs the store at most that many
+// reads; refreshing keys already verified is not limited.
 const (
 	NewKeyLookups     = 100
 	NewKeyLookupBurst = 1000
@@ -109,7 +109,9 @@ func (a *Authenticator) key(ctx context.Context, id string) (Key, error) {
 	if missing && now.Sub(missingSince) < CacheTTL {
 		return Key{}, ledger.ErrNotFound
 	}
-	if !ok && !missing && !a.newKeys.Allow() {
+	// Only a key found before (its cache entry expired) is read again
+	// freely; an id never found, or found missing before, takes a token.
+	if !ok && !a.newKeys.Allow() {
 		return Key{}, ErrTooManyNewKeys
 	}
 	k, err := a.store.Key(ctx, id)

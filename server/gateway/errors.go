@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"slices"
@@ -34,15 +35,19 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // on 401 (RFC 6750) and Retry-After on 429 and 503.
 func restErrors(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	st := status.Convert(err)
-	if rt := match(r.Method, r.URL.Path); rt != nil {
+	var spelled restSpelled
+	if rt := match(r.Method, r.URL.Path); rt != nil && !errors.As(err, &spelled) {
 		st = restSpelling(st, rt)
 	}
 	switch st.Code() {
 	case codes.Unauthenticated:
 		// The stock handler puts the error message in WWW-Authenticate;
 		// RFC 6750 wants a challenge, set once it has written its headers.
+		// error="invalid_token" only when a bearer token was sent: a
+		// request with none, or with another scheme, gets the bare
+		// challenge (RFC 6750, section 3.1).
 		challenge := `Bearer realm="goodwill"`
-		if r.Header.Get("Authorization") != "" {
+		if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "bearer") {
 			challenge += `, error="invalid_token"`
 		}
 		w = headerOverride{ResponseWriter: w, key: "WWW-Authenticate", value: challenge}

@@ -13,6 +13,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"strings"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -116,6 +117,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}}),
 		runtime.WithRoutingErrorHandler(routingError),
+		// No POST-with-a-form standing in for a GET (the stock mux's "path
+		// length fallback"): a route is what the proto says it is, and the
+		// query checks see the request the handler will.
+		runtime.WithDisablePathLengthFallback(),
 		runtime.WithErrorHandler(restErrors),
 		// gRPC's own response headers (content-type: application/grpc)
 		// and trailers mean nothing to a REST client; none is forwarded.
@@ -171,7 +176,10 @@ func (g *Gateway) Close() error { return g.conn.Close() }
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	switch httpStatus {
 	case http.StatusMethodNotAllowed:
-		writeError(w, http.StatusMethodNotAllowed, codes.Unimplemented, "method "+r.Method+" is not allowed on "+r.URL.Path)
+		allowed := allowedMethods(r.URL.Path)
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, http.StatusMethodNotAllowed, codes.Unimplemented, "method "+r.Method+" is not allowed on "+r.URL.Path+
+			"; it takes "+strings.Join(allowed, ", "))
 	case http.StatusNotFound:
 		writeError(w, http.StatusNotFound, codes.NotFound, "no route for "+r.Method+" "+r.URL.Path)
 	default:

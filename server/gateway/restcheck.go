@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -24,6 +25,39 @@ import (
 // it: JSON names, relative to the body it sent.
 type violation struct{ field, desc string }
 
+// maxViolations bounds what one request can make the checks collect (they
+// run before authentication: a body of 400,000 unknown keys must not cost a
+// reply of as many lines).
+const maxViolations = 100
+
+// violations collects a request's problems, up to maxViolations.
+type violations struct {
+	list []violation
+	// listed remembers the messages whose fields an error already listed.
+	listed map[string]bool
+}
+
+func (v *violations) add(field, desc string) {
+	if len(v.list) < maxViolations {
+		v.list = append(v.list, violation{field, desc})
+	}
+}
+
+func (v *violations) full() bool { return len(v.list) >= maxViolations }
+
+// listOnce returns the field list of a message the first time only, so a
+// request with many unknown fields does not repeat it.
+func (v *violations) listOnce(key, list string) string {
+	if v.listed == nil {
+		v.listed = map[string]bool{}
+	}
+	if v.listed[key] {
+		return ""
+	}
+	v.listed[key] = true
+	return list
+}
+
 // checkRequests checks what the gateway would otherwise accept silently or
 // explain in its library's words: every query parameter must be one the
 // call takes (the stock parser drops unknown ones, so ?kind= instead of
@@ -39,7 +73,8 @@ func checkRequests(mux *runtime.ServeMux, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r) // the mux answers 404 or 405
 			return
 		}
-		vs := checkQuery(rt, r.URL.Query())
+		var vs violations
+		checkQuery(rt, r.URL.Query(), &vs)
 		if bm := rt.bodyMessage(); bm != nil && r.Body != nil {
 			raw, err := io.ReadAll(r.Body)
 			if err != nil {
@@ -58,14 +93,20 @@ func checkRequests(mux *runtime.ServeMux, next http.Handler) http.Handler {
 				checkJSON("", bm, v, &vs)
 			}
 		}
-		if len(vs) == 0 {
+		if len(vs.list) == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
 		_, outbound := runtime.MarshalerForRequest(mux, r)
-		runtime.HTTPError(r.Context(), mux, outbound, w, r, invalid(vs))
+		runtime.HTTPError(r.Context(), mux, outbound, w, r, restSpelled{invalid(vs.list)})
 	})
 }
+
+// restSpelled marks an error whose fields are already named as REST
+// clients spell them, which the error handler must not rename again.
+type restSpelled struct{ error }
+
+func (e restSpelled) GRPCStatus() *status.Status { return status.Convert(e.error) }
 
 type errReader struct{ err error }
 
@@ -89,7 +130,7 @@ func invalid(vs []violation) error {
 
 // checkQuery checks every query parameter against the fields the route's
 // query may set.
-func checkQuery(rt *route, q url.Values) []violation {
+func checkQuery(rt *route, q url.Values, vs *violations) {
 	fields := rt.queryFields()
 	byName := map[string]protoreflect.FieldDescriptor{}
 	var names []string
@@ -97,22 +138,30 @@ func checkQuery(rt *route, q url.Values) []violation {
 		byName[fd.JSONName()], byName[string(fd.Name())] = fd, fd
 		names = append(names, fd.JSONName())
 	}
-	var vs []violation
 	keys := make([]string, 0, len(q))
 	for k := range q {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	given := map[protoreflect.Name]string{} // field -> the key that gave it
 	for _, key := range keys {
+		if vs.full() {
+			return
+		}
 		values := q[key]
 		fd := byName[key]
 		if fd == nil {
-			vs = append(vs, violation{key, unknownParameter(rt, key, names)})
+			vs.add(key, unknownParameter(rt, key, vs.listOnce("query", strings.Join(names, ", "))))
 			continue
 		}
 		name := fd.JSONName()
+		if other, ok := given[fd.Name()]; ok {
+			vs.add(name, fmt.Sprintf("is given twice, as %s and as %s; give it once", other, key))
+			continue
+		}
+		given[fd.Name()] = key
 		if !fd.IsList() && len(values) > 1 {
-			vs = append(vs, violation{name, fmt.Sprintf("is given %d times; give it once", len(values))})
+			vs.add(name, fmt.Sprintf("is given %d times; give it once", len(values)))
 			continue
 		}
 		for i, v := range values {
@@ -121,23 +170,25 @@ func checkQuery(rt *route, q url.Values) []violation {
 				field = fmt.Sprintf("%s[%d]", name, i)
 			}
 			if desc := checkQueryValue(fd, v); desc != "" {
-				vs = append(vs, violation{field, desc})
+				vs.add(field, desc)
 			}
 		}
 	}
-	return vs
 }
 
-func unknownParameter(rt *route, key string, names []string) string {
+func unknownParameter(rt *route, key, names string) string {
 	for name := range rt.pathFields {
 		if key == string(name) || key == jsonName(string(name)) {
 			return "is taken from the request path, not the query"
 		}
 	}
-	if len(names) == 0 {
+	switch {
+	case len(rt.queryFields()) == 0:
 		return "is not a parameter of this call, which takes none in the query"
+	case names == "":
+		return "is not a parameter of this call"
 	}
-	return "is not a parameter of this call; it takes " + strings.Join(names, ", ")
+	return "is not a parameter of this call; it takes " + names
 }
 
 // checkQueryValue returns why v is not a value of fd, or "".
@@ -159,7 +210,7 @@ func checkQueryValue(fd protoreflect.FieldDescriptor, v string) string {
 			return fmt.Sprintf("%q is not a whole number", v)
 		}
 	case protoreflect.DoubleKind, protoreflect.FloatKind:
-		if _, err = strconv.ParseFloat(v, 64); err != nil {
+		if !queryNumber(v) {
 			return fmt.Sprintf("%q is not a number", v)
 		}
 	case protoreflect.MessageKind:
@@ -174,12 +225,24 @@ func checkQueryValue(fd protoreflect.FieldDescriptor, v string) string {
 	return ""
 }
 
+// queryNumber is a number as the gateway reads one from the query: decimal
+// or exponent notation, or Infinity, -Infinity, NaN (the ledger then says
+// which it takes).
+func queryNumber(v string) bool {
+	switch v {
+	case "Infinity", "-Infinity", "NaN":
+		return true
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	return err == nil && !strings.ContainsAny(v, "xX_") && !math.IsInf(f, 0) && !math.IsNaN(f)
+}
+
 func checkEnum(ed protoreflect.EnumDescriptor, v string) string {
 	if ed.Values().ByName(protoreflect.Name(v)) != nil {
 		return ""
 	}
-	if _, err := strconv.ParseInt(v, 10, 32); err == nil {
-		return "" // a number: protovalidate checks that it is defined
+	if n, err := strconv.ParseInt(v, 10, 32); err == nil && ed.Values().ByNumber(protoreflect.EnumNumber(n)) != nil {
+		return ""
 	}
 	return fmt.Sprintf("%q is not one of %s", v, enumNames(ed))
 }
@@ -195,8 +258,12 @@ func enumNames(ed protoreflect.EnumDescriptor) string {
 	return strings.Join(names, ", ")
 }
 
+// timestampJSON is an RFC 3339 time as protojson takes it: years 0001 to
+// 9999, at most nine fractional digits, Z or an offset.
+var timestampJSON = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$`)
+
 func checkTimestamp(v string) string {
-	if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
+	if _, err := time.Parse(time.RFC3339Nano, v); err != nil || !timestampJSON.MatchString(v) || strings.HasPrefix(v, "0000") {
 		return fmt.Sprintf("%q is not an RFC 3339 time, such as 2026-11-20T14:00:00Z or 2026-11-20T15:00:00.5+01:00", v)
 	}
 	return ""
@@ -206,20 +273,29 @@ func checkTimestamp(v string) string {
 // nine decimals and an "s".
 var durationJSON = regexp.MustCompile(`^-?[0-9]+(\.[0-9]{1,9})?s$`)
 
+// maxDurationSeconds is the longest duration every part of the path
+// takes (Go's time.Duration stops at about 292 years).
+const maxDurationSeconds = 9e9
+
 func checkDuration(v string) string {
 	if !durationJSON.MatchString(v) {
 		return fmt.Sprintf("%q is not a duration in seconds, such as 3600s (an hour) or 86400s (a day)", v)
+	}
+	if f, _ := strconv.ParseFloat(strings.TrimSuffix(v, "s"), 64); f > maxDurationSeconds || f < -maxDurationSeconds {
+		return fmt.Sprintf("%q is longer than any duration this API takes (at most 9000000000s)", v)
 	}
 	return ""
 }
 
 // checkJSON checks a decoded JSON value against a message: every key must
-// be one of its fields, enum values must be known, times and durations
-// well formed. Other type errors are left to protojson, whose messages name
-// the field already. path is where v sits in the body ("" at its root).
-func checkJSON(path string, md protoreflect.MessageDescriptor, v any, out *[]violation) {
+// be one of its fields, and every value of its field's type (a string for a
+// string, a known name for an enum, an RFC 3339 time for a timestamp...),
+// so a body's mistakes are all reported at once. path is where v sits in
+// the body ("" at its root).
+func checkJSON(path string, md protoreflect.MessageDescriptor, v any, out *violations) {
 	obj, ok := v.(map[string]any)
 	if !ok {
+		out.add(rootName(path), "must be a JSON object")
 		return
 	}
 	fields := md.Fields()
@@ -229,34 +305,46 @@ func checkJSON(path string, md protoreflect.MessageDescriptor, v any, out *[]vio
 	}
 	slices.Sort(keys)
 	for _, key := range keys {
+		if out.full() {
+			return
+		}
 		fd := fields.ByJSONName(key)
 		if fd == nil {
 			fd = fields.ByTextName(key)
 		}
 		if fd == nil {
-			*out = append(*out, violation{joinPath(path, key), "is not a field of " + string(md.Name()) +
-				"; its fields are " + fieldNames(md)})
+			desc := "is not a field of " + string(md.Name())
+			if list := out.listOnce(string(md.FullName()), fieldNames(md)); list != "" {
+				desc += "; its fields are " + list
+			}
+			out.add(joinPath(path, key), desc)
 			continue
 		}
 		sub, val := joinPath(path, fd.JSONName()), obj[key]
 		switch {
 		case val == nil: // null: not set
 		case fd.IsMap():
-			if m, ok := val.(map[string]any); ok {
-				mkeys := make([]string, 0, len(m))
-				for k := range m {
-					mkeys = append(mkeys, k)
-				}
-				slices.Sort(mkeys)
-				for _, k := range mkeys {
-					checkJSONValue(fmt.Sprintf("%s[%q]", sub, k), fd.MapValue(), m[k], out)
-				}
+			m, ok := val.(map[string]any)
+			if !ok {
+				out.add(sub, "must be a JSON object")
+				continue
+			}
+			mkeys := make([]string, 0, len(m))
+			for k := range m {
+				mkeys = append(mkeys, k)
+			}
+			slices.Sort(mkeys)
+			for _, k := range mkeys {
+				checkJSONValue(fmt.Sprintf("%s[%q]", sub, k), fd.MapValue(), m[k], out)
 			}
 		case fd.IsList():
-			if items, ok := val.([]any); ok {
-				for i, item := range items {
-					checkJSONValue(fmt.Sprintf("%s[%d]", sub, i), fd, item, out)
-				}
+			items, ok := val.([]any)
+			if !ok {
+				out.add(sub, "must be a JSON array")
+				continue
+			}
+			for i, item := range items {
+				checkJSONValue(fmt.Sprintf("%s[%d]", sub, i), fd, item, out)
 			}
 		default:
 			checkJSONValue(sub, fd, val, out)
@@ -264,33 +352,92 @@ func checkJSON(path string, md protoreflect.MessageDescriptor, v any, out *[]vio
 	}
 }
 
-func checkJSONValue(field string, fd protoreflect.FieldDescriptor, v any, out *[]violation) {
+func rootName(path string) string {
+	if path == "" {
+		return "body"
+	}
+	return path
+}
+
+// checkJSONValue checks one value against its field's type, as protojson
+// reads it (numbers may also come as strings).
+func checkJSONValue(field string, fd protoreflect.FieldDescriptor, v any, out *violations) {
 	s, isString := v.(string)
+	num, isNumber := v.(json.Number)
 	switch fd.Kind() {
-	case protoreflect.EnumKind:
-		if isString {
-			if desc := checkEnum(fd.Enum(), s); desc != "" {
-				*out = append(*out, violation{field, desc})
-			}
+	case protoreflect.StringKind, protoreflect.BytesKind:
+		if !isString {
+			out.add(field, "must be a string")
 		}
-	case protoreflect.MessageKind:
+	case protoreflect.BoolKind:
+		if _, ok := v.(bool); !ok {
+			out.add(field, "must be true or false")
+		}
+	case protoreflect.EnumKind:
+		switch {
+		case isString:
+			if desc := checkEnum(fd.Enum(), s); desc != "" {
+				out.add(field, desc)
+			}
+		case isNumber:
+			if desc := checkEnum(fd.Enum(), num.String()); desc != "" {
+				out.add(field, desc)
+			}
+		default:
+			out.add(field, "must be one of "+enumNames(fd.Enum()))
+		}
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind,
+		protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		text := s
+		if isNumber {
+			text = num.String()
+		}
+		if (!isString && !isNumber) || !wholeNumber(text) {
+			out.add(field, "must be a whole number")
+		}
+	case protoreflect.DoubleKind, protoreflect.FloatKind:
+		switch {
+		case isNumber:
+		case isString && (s == "NaN" || s == "Infinity" || s == "-Infinity"):
+		case isString:
+			if _, err := strconv.ParseFloat(s, 64); err != nil {
+				out.add(field, "must be a number")
+			}
+		default:
+			out.add(field, "must be a number")
+		}
+	case protoreflect.MessageKind, protoreflect.GroupKind:
 		switch fd.Message().FullName() {
 		case "google.protobuf.Timestamp":
-			if isString {
-				if desc := checkTimestamp(s); desc != "" {
-					*out = append(*out, violation{field, desc})
-				}
+			if !isString {
+				out.add(field, "must be an RFC 3339 time in a string, such as \"2026-11-20T14:00:00Z\"")
+			} else if desc := checkTimestamp(s); desc != "" {
+				out.add(field, desc)
 			}
 		case "google.protobuf.Duration":
-			if isString {
-				if desc := checkDuration(s); desc != "" {
-					*out = append(*out, violation{field, desc})
-				}
+			if !isString {
+				out.add(field, "must be a duration in a string, such as \"3600s\"")
+			} else if desc := checkDuration(s); desc != "" {
+				out.add(field, desc)
 			}
 		default:
 			checkJSON(field, fd.Message(), v, out)
 		}
 	}
+}
+
+// wholeNumber: an integer, possibly written with an exponent (1e3) as
+// protojson allows.
+func wholeNumber(s string) bool {
+	if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return true
+	}
+	if _, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return err == nil && f == float64(int64(f))
 }
 
 func fieldNames(md protoreflect.MessageDescriptor) string {

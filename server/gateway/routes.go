@@ -136,3 +136,14 @@ func (r *route) queryFields() []protoreflect.FieldDescriptor {
 	}
 	return out
 }
+
+// allowedMethods are the methods some route takes on path.
+func allowedMethods(path string) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if match(m, path) != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -89,6 +89,9 @@ func explain(pol *Policy, c Customer, st State, applied []Applied, at time.Time,
 	contribs := make([]EventContribution, 0, len(applied))
 	for _, a := range applied {
 		now := a.Effect.Points * pol.decay(a.Event.OccurredAt, at)
+		if now == 0 {
+			now = 0 // never -0, which JSON would print
+		}
 		kc := byKind[a.Event.Kind]
 		if kc == nil {
 			kc = &KindContribution{Kind: a.Event.Kind}
@@ -140,7 +143,7 @@ func explainEvent(c EventContribution, at time.Time) string {
 			why = fmt.Sprintf(", worth %.1fx because the relationship was weak", c.Effect.Factor)
 		}
 	}
-	return fmt.Sprintf("%s %s: %+.1f points%s; %+.1f now", describe(c.Event), ago(at.Sub(c.Event.OccurredAt)),
+	return fmt.Sprintf("%s %s: %+.1f points%s; %+.1f now", describe(c.Event), ago(c.Event.OccurredAt, at),
 		c.Effect.Points, why, c.PointsNow)
 }
 
@@ -188,23 +191,26 @@ func plural(n float64) string {
 	return "s"
 }
 
-// ago says how long ago something happened, roughly.
-func ago(d time.Duration) string {
+// ago says how long before now something happened, roughly. It counts in
+// seconds, not time.Duration, which stops at about 292 years.
+func ago(then, now time.Time) string {
+	d := seconds(then, now)
+	const minute, hour, day = 60, 3600, 86400
 	switch {
 	case d < 0:
 		return "in the future"
-	case d < time.Minute:
+	case d < minute:
 		return "just now"
-	case d < time.Hour:
-		return unitsAgo(int(d/time.Minute), "minute")
-	case d < 48*time.Hour:
-		return unitsAgo(int(d/time.Hour), "hour")
-	case d < 60*24*time.Hour:
-		return unitsAgo(int(d/(24*time.Hour)), "day")
-	case d < 730*24*time.Hour:
-		return unitsAgo(int(d/(30*24*time.Hour)), "month")
+	case d < hour:
+		return unitsAgo(int(d/minute), "minute")
+	case d < 48*hour:
+		return unitsAgo(int(d/hour), "hour")
+	case d < 60*day:
+		return unitsAgo(int(d/day), "day")
+	case d < 730*day:
+		return unitsAgo(int(d/(30*day)), "month")
 	}
-	return unitsAgo(int(d/(365*24*time.Hour)), "year")
+	return unitsAgo(int(d/(365*day)), "year")
 }
 
 func unitsAgo(n int, unit string) string {

@@ -77,8 +77,7 @@ func (s *Service) checkIncident(in Incident, now time.Time) error {
 
 // incidentTimes are when an incident's events occur for every customer.
 type incidentTimes struct {
-	start  time.Time
-	credit time.Time
+	notice, start, credit time.Time
 }
 
 // incidentFingerprint identifies an incident call's payload. A defaulted
@@ -98,57 +97,89 @@ func incidentFingerprint(in Incident) string {
 		fmtTime(in.NoticeAt.UTC().Truncate(time.Microsecond), !in.NoticeAt.IsZero()), fmtFloat(credit), in.Note, in.Source)
 }
 
-// resolveIncidentTimes decides when an incident's outage began and when its
-// credit is given, the same for every customer of the incident, whichever
-// customers a call lists and in whatever order:
+// resolveIncidentTimes decides when an incident's events occur, the same
+// for every customer of the incident whichever customers a call lists, in
+// whatever order, and however long after the first call:
 //
-//   - a given start is used as is (never later than now: the ledger holds
-//     no events from the future);
-//   - a defaulted start is the one an earlier call recorded for any
-//     customer of the incident, else now;
-//   - the credit is given when the outage ends, or now if it has not ended
-//     yet; if an earlier identical call already gave it, at that time.
+//   - an event an earlier call with this payload already recorded (for any
+//     customer) keeps its time: the call is a replay for the customers it
+//     adds;
+//   - otherwise a given start or notice is used as given, but never later
+//     than now (the ledger holds no events from the future);
+//   - a defaulted start is the one any earlier call recorded, else now;
+//   - the credit is the one any earlier call gave, else given when the
+//     outage ends, or now if it has not ended yet (never before the start).
 //
-// It also checks notice_at against the resolved start.
+// It also checks notice_at against the start. Its messages name no time
+// from the ledger: a writer-only key must not read another key's events.
 func (s *Service) resolveIncidentTimes(ctx context.Context, r Reader, tenant string, in Incident, now time.Time) (incidentTimes, error) {
-	var t incidentTimes
-	if !in.StartedAt.IsZero() {
-		t.start = notFuture(in.StartedAt.UTC().Truncate(time.Microsecond), now)
-	} else {
-		prev, err := r.IncidentEvent(ctx, tenant, in.ID, KindOutage)
-		switch {
-		case err == nil:
-			t.start = prev.OccurredAt
-		case errors.Is(err, ErrNotFound):
-			t.start = now
-		default:
-			return t, err
+	fp := incidentFingerprint(in)
+	// earlier returns when an earlier call's event of this kind occurred:
+	// one with this payload's fingerprint, or with any ("" ) when any=true.
+	earlier := func(kind Kind, role string, any bool) (time.Time, bool, error) {
+		for _, f := range []string{fingerprint(fp, role), ""} {
+			if f == "" && !any {
+				break
+			}
+			prev, err := r.IncidentEvent(ctx, tenant, in.ID, kind, f)
+			if err == nil {
+				return prev.OccurredAt, true, nil
+			}
+			if !errors.Is(err, ErrNotFound) {
+				return time.Time{}, false, err
+			}
 		}
+		return time.Time{}, false, nil
 	}
+	var t incidentTimes
+	at, found, err := earlier(KindOutage, "outage", in.StartedAt.IsZero())
 	switch {
-	case in.NoticeAt.IsZero():
+	case err != nil:
+		return t, err
+	case found:
+		t.start = at
 	case !in.StartedAt.IsZero():
-		if in.NoticeAt.After(in.StartedAt) {
+		t.start = notFuture(in.StartedAt.UTC().Truncate(time.Microsecond), now)
+	default:
+		t.start = now
+	}
+	if !in.NoticeAt.IsZero() {
+		if !in.StartedAt.IsZero() && in.NoticeAt.After(in.StartedAt) {
 			return t, Invalid("notice_at", "must not be after started_at")
 		}
-	case in.NoticeAt.After(t.start):
-		return t, Invalid("notice_at", "must not be after the incident's start, %s (started_at was not given, so "+
-			"the incident started when an earlier call recorded it, or now)", t.start.Format(time.RFC3339Nano))
+		if in.StartedAt.IsZero() && in.NoticeAt.After(t.start) {
+			return t, Invalid("notice_at", "must not be after the incident's start (started_at was not given, so "+
+				"the incident started when its first call recorded it, or now)")
+		}
+		at, found, err := earlier(KindProactiveNotice, "notice", false)
+		switch {
+		case err != nil:
+			return t, err
+		case found:
+			t.notice = at
+		default:
+			t.notice = notFuture(in.NoticeAt.UTC().Truncate(time.Microsecond), now)
+		}
+		if t.notice.After(t.start) {
+			t.notice = t.start
+		}
 	}
 	if in.Credit == nil {
 		return t, nil
 	}
-	t.credit = t.start.Add(time.Duration(in.DurationHours * float64(time.Hour)))
-	if t.credit.After(now) {
-		t.credit = now
-	}
-	prev, err := r.IncidentEvent(ctx, tenant, in.ID, KindCredit)
+	at, found, err = earlier(KindCredit, "credit", true)
 	switch {
-	case err == nil && prev.Fingerprint == fingerprint(incidentFingerprint(in), "credit"):
-		t.credit = prev.OccurredAt
-	case err != nil && !errors.Is(err, ErrNotFound):
+	case err != nil:
 		return t, err
+	case found:
+		t.credit = at
+	default:
+		t.credit = t.start.Add(time.Duration(in.DurationHours * float64(time.Hour)))
+		if t.credit.After(now) {
+			t.credit = now
+		}
 	}
+	t.credit = laterOf(t.credit, t.start)
 	return t, nil
 }
 
@@ -179,7 +210,7 @@ func (s *Service) incidentEvents(tenant, customerID string, in Incident, fp stri
 	}
 	var out []Event
 	if !in.NoticeAt.IsZero() {
-		out = append(out, mk("notice", KindProactiveNotice, 1, notFuture(in.NoticeAt.UTC().Truncate(time.Microsecond), now)))
+		out = append(out, mk("notice", KindProactiveNotice, 1, t.notice))
 	}
 	out = append(out, mk("outage", KindOutage, in.DurationHours*severity, t.start))
 	if in.Credit != nil {

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -135,5 +136,73 @@ func TestIncidentInTheNearFutureIsRecordedNow(t *testing.T) {
 	// sent.
 	if r, err := svc.RecordIncident(t.Context(), ledger.DefaultTenant, in); err != nil || r.Replayed != 2 {
 		t.Errorf("repeat: %+v, %v; want 2 replayed", r, err)
+	}
+}
+
+// A second review's cases: calls with other payloads, a start a little in
+// the future, calls made after the outage ended; every customer still gets
+// the first call's times, and no credit comes before its outage.
+func TestIncidentTimesAcrossPayloadsAndClocks(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st ledger.Store) {
+		clk := newClock(t0)
+		svc := ledger.NewService(st, ledger.Options{Now: clk.Now, GroupCommit: ledger.GroupCommit{Disabled: true}})
+		ctx := t.Context()
+		five := 5.0
+		record := func(in ledger.Incident) {
+			t.Helper()
+			if r, err := svc.RecordIncident(ctx, ledger.DefaultTenant, in); err != nil || len(r.Conflicts) != 0 {
+				t.Fatalf("%v: %+v, %v", in.CustomerIDs, r, err)
+			}
+		}
+		// No notice for j1; then the same incident with a notice, twice.
+		record(ledger.Incident{ID: "j", CustomerIDs: []string{"j1"}, DurationHours: 2, Credit: &five})
+		clk.Advance(1500 * time.Millisecond)
+		warned := ledger.Incident{ID: "j", CustomerIDs: []string{"j2"}, DurationHours: 2, Credit: &five,
+			NoticeAt: t0.Add(-time.Hour)}
+		record(warned)
+		clk.Advance(1500 * time.Millisecond)
+		warned.CustomerIDs = []string{"j3"}
+		record(warned)
+		for _, id := range []string{"j1", "j2", "j3"} {
+			if outage, credit := incidentTimesOf(t, svc, id); !outage.Equal(t0) || !credit.Equal(t0) {
+				t.Errorf("%s: outage %v, credit %v; want both at %v", id, outage, credit, t0)
+			}
+		}
+
+		// A start two minutes ahead of the clock, called twice, two
+		// seconds apart: one outage time, and the credit not before it.
+		clk.Advance(time.Hour)
+		now := clk.Now()
+		soon := ledger.Incident{ID: "k", CustomerIDs: []string{"k1"}, DurationHours: 1, Credit: &five,
+			StartedAt: now.Add(2 * time.Minute)}
+		record(soon)
+		clk.Advance(2 * time.Second)
+		soon.CustomerIDs = []string{"k2"}
+		record(soon)
+		for _, id := range []string{"k1", "k2"} {
+			outage, credit := incidentTimesOf(t, svc, id)
+			if !outage.Equal(now) || !credit.Equal(now) {
+				t.Errorf("%s: outage %v, credit %v; want both at %v", id, outage, credit, now)
+			}
+		}
+	})
+}
+
+// notice_at refused against a start another key recorded: the message
+// names no time of that key's events.
+func TestIncidentNoticeErrorNamesNoRecordedTime(t *testing.T) {
+	t.Parallel()
+	clk := newClock(t0)
+	svc := ledger.NewService(openStore(t), ledger.Options{Now: clk.Now, GroupCommit: ledger.GroupCommit{Disabled: true}})
+	if _, err := svc.RecordIncident(t.Context(), ledger.DefaultTenant, ledger.Incident{ID: "m", CustomerIDs: []string{"a"},
+		DurationHours: 1}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	_, err := svc.RecordIncident(t.Context(), ledger.DefaultTenant, ledger.Incident{ID: "m", CustomerIDs: []string{"b"},
+		DurationHours: 1, NoticeAt: clk.Now()})
+	if !errors.Is(err, ledger.ErrInvalidArgument) || strings.Contains(err.Error(), "2026") || strings.Contains(err.Error(), ":00") {
+		t.Errorf("notice after the recorded start: %v; want INVALID_ARGUMENT naming no time", err)
 	}
 }

@@ -61,10 +61,7 @@ func (s *Service) ListBalances(ctx context.Context, tenant string, q BalanceQuer
 	if q.Status < StatusUnspecified || q.Status > StatusOverdrawn {
 		v.add(Invalid("status", "must be BALANCE_STATUS_HEALTHY or BALANCE_STATUS_OVERDRAWN"))
 	}
-	after, byBalance, err := decodeRankToken(q.PageToken, s.limits.MaxIDLength)
-	if byBalance {
-		err = errBadToken // an outreach list's token
-	}
+	tok, err := decodeRankToken(q.PageToken, s.limits.MaxIDLength, "B")
 	v.add(err)
 	if err := v.err(); err != nil {
 		return BalancePage{}, err
@@ -80,7 +77,13 @@ func (s *Service) ListBalances(ctx context.Context, tenant string, q BalanceQuer
 		if page.ApproximateOrder, err = s.reranking(ctx, r, tenant, pol); err != nil {
 			return err
 		}
-		rq := RankQuery{Index: ByBalance, Segment: q.Segment, Desc: q.Desc, After: after}
+		rq := RankQuery{Index: ByBalance, Segment: q.Segment, Desc: q.Desc}
+		if tok != nil {
+			if tok.version != pol.Version {
+				return errRankChanged(tok.version, pol.Version)
+			}
+			rq.After = &tok.at
+		}
 		if !page.ApproximateOrder {
 			if q.Min != nil {
 				v := pol.Rank(State{Value: *q.Min - pol.DustThreshold, Last: Position{At: now}})
@@ -104,7 +107,7 @@ func (s *Service) ListBalances(ctx context.Context, tenant string, q BalanceQuer
 			return (q.Status == StatusUnspecified || b.Status == q.Status) &&
 				(q.Min == nil || b.Value >= *q.Min) && (q.Max == nil || b.Value <= *q.Max)
 		})
-		page.NextPageToken = encodeRankToken(next, false)
+		page.NextPageToken = encodeRankToken('B', pol.Version, next)
 		return err
 	})
 	return page, err
@@ -214,19 +217,61 @@ func keyOf(idx RankIndex, c Customer) float64 {
 	return c.Keys.Rank
 }
 
-// Ranking page tokens: base64url of "<key as IEEE bits in hex>.<customer id>",
-// exact for any float key. A token of an outreach list read in balance
-// order (while a recompute job runs) starts with "~", so its next pages are
-// read in that order too, whatever happens to the job meanwhile.
-func encodeRankToken(c *RankCursor, byBalance bool) string {
+// rankToken is a position in one ranked list, valid under one policy
+// version. Encoded, it is base64url of
+// "<list>:<version>:<key as IEEE bits in hex>.<customer id>", exact for any
+// float key. The list is 'B' (ListBalances), 'R' or 'A' (the RECOVERY or
+// ADVOCACY index), 'r' or 'a' (those lists read in balance order while a
+// recompute job runs: their next pages are read that way too).
+type rankToken struct {
+	list    byte
+	version int64
+	at      RankCursor
+}
+
+func encodeRankToken(list byte, version int64, c *RankCursor) string {
 	if c == nil {
 		return ""
 	}
-	raw := strconv.FormatUint(math.Float64bits(c.Key), 16) + "." + c.CustomerID
-	if byBalance {
-		raw = "~" + raw
-	}
+	raw := string(list) + ":" + strconv.FormatInt(version, 10) + ":" +
+		strconv.FormatUint(math.Float64bits(c.Key), 16) + "." + c.CustomerID
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// decodeRankToken reads a token of one of lists; "" is the first page.
+func decodeRankToken(tok string, maxID int, lists string) (*rankToken, error) {
+	if tok == "" {
+		return nil, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return nil, errBadToken
+	}
+	parts := strings.SplitN(string(raw), ":", 3)
+	if len(parts) != 3 || len(parts[0]) != 1 || !strings.Contains(lists, parts[0]) {
+		return nil, errBadToken
+	}
+	version, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || version < 1 {
+		return nil, errBadToken
+	}
+	bits, id, ok := strings.Cut(parts[2], ".")
+	if !ok || checkID("page_token", id, maxID) != nil {
+		return nil, errBadToken
+	}
+	u, err := strconv.ParseUint(bits, 16, 64)
+	if key := math.Float64frombits(u); err != nil || !finite(key) || math.Abs(key) > maxRankKey {
+		return nil, errBadToken
+	}
+	return &rankToken{list: parts[0][0], version: version, at: RankCursor{Key: math.Float64frombits(u), CustomerID: id}}, nil
+}
+
+// errRankChanged answers a page token issued under another policy
+// version: installing one re-ranks every customer, so its position means
+// nothing any more.
+func errRankChanged(token, active int64) error {
+	return Invalid("page_token", "was issued under policy version %d, and version %d has re-ranked the list since: "+
+		"start again without page_token", token, active)
 }
 
 // maxRankKey bounds the ranking keys this server issues (Policy.Rank: about
@@ -237,26 +282,6 @@ const maxRankKey = 1e7
 // errBadToken is the answer to a page token this server could not have
 // issued: tampered with, from another list, or from another program.
 var errBadToken = Invalid("page_token", "is not a token this server issued")
-
-func decodeRankToken(tok string, maxID int) (c *RankCursor, byBalance bool, err error) {
-	if tok == "" {
-		return nil, false, nil
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil {
-		return nil, false, errBadToken
-	}
-	text, byBalance := strings.CutPrefix(string(raw), "~")
-	bits, id, ok := strings.Cut(text, ".")
-	if !ok || checkID("page_token", id, maxID) != nil {
-		return nil, false, errBadToken
-	}
-	u, err := strconv.ParseUint(bits, 16, 64)
-	if key := math.Float64frombits(u); err != nil || !finite(key) || math.Abs(key) > maxRankKey {
-		return nil, false, errBadToken
-	}
-	return &RankCursor{Key: math.Float64frombits(u), CustomerID: id}, byBalance, nil
-}
 
 // Purpose says what an outreach list is for.
 type Purpose int
@@ -299,7 +324,9 @@ type OutreachEntry struct {
 // highest first for ADVOCACY), every customer checked under the active
 // version: membership stays exact, and the order is by balance rather than
 // urgency (ApproximateOrder says so). A pagination started that way keeps
-// that order to its end.
+// that order to its end. While the job runs, a pagination may still repeat
+// or skip a customer the job re-ranks between two pages (each page is
+// exact); a page token from before a policy change is refused.
 func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpose, pageSize int, token string, allowStale bool) (OutreachPage, error) {
 	idx := ByRecovery
 	switch purpose {
@@ -313,7 +340,11 @@ func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpo
 	if err != nil {
 		return OutreachPage{}, err
 	}
-	after, byBalance, err := decodeRankToken(token, s.limits.MaxIDLength)
+	lists := "Rr"
+	if purpose == PurposeAdvocacy {
+		lists = "Aa"
+	}
+	tok, err := decodeRankToken(token, s.limits.MaxIDLength, lists)
 	if err != nil {
 		return OutreachPage{}, err
 	}
@@ -325,10 +356,17 @@ func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpo
 			return err
 		}
 		page.PolicyVersion = pol.Version
-		if token == "" {
+		var byBalance bool
+		var after *RankCursor
+		if tok == nil {
 			if byBalance, err = s.reranking(ctx, r, tenant, pol); err != nil {
 				return err
 			}
+		} else {
+			if tok.version != pol.Version {
+				return errRankChanged(tok.version, pol.Version)
+			}
+			byBalance, after = tok.list == 'r' || tok.list == 'a', &tok.at
 		}
 		rq := RankQuery{Index: idx, After: after}
 		if byBalance {
@@ -344,7 +382,11 @@ func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpo
 		if err != nil {
 			return err
 		}
-		page.NextPageToken = encodeRankToken(next, byBalance)
+		list := lists[0]
+		if byBalance {
+			list = lists[1]
+		}
+		page.NextPageToken = encodeRankToken(list, pol.Version, next)
 		for _, e := range entries {
 			page.Entries = append(page.Entries, outreachEntry(purpose, e, now))
 		}
@@ -369,7 +411,7 @@ func outreachEntry(purpose Purpose, e BalanceEntry, now time.Time) OutreachEntry
 		oe.Priority = b.Value
 		oe.Reasons = append(oe.Reasons, fmt.Sprintf("balance %.1f and rising (recent net %+.1f)", b.Value, st.Trend))
 		if !st.Last.At.IsZero() {
-			oe.Reasons = append(oe.Reasons, fmt.Sprintf("last event %s", ago(now.Sub(st.Last.At))))
+			oe.Reasons = append(oe.Reasons, fmt.Sprintf("last event %s", ago(st.Last.At, now)))
 		}
 		return oe
 	}
@@ -377,11 +419,11 @@ func outreachEntry(purpose Purpose, e BalanceEntry, now time.Time) OutreachEntry
 	if st.Unanswered() {
 		oe.Priority *= 2
 		oe.Reasons = append(oe.Reasons, fmt.Sprintf("%s %s, no response or credit since",
-			strings.ReplaceAll(st.LastGrievanceKind.String(), "_", " "), ago(now.Sub(st.LastGrievanceAt))))
+			strings.ReplaceAll(st.LastGrievanceKind.String(), "_", " "), ago(st.LastGrievanceAt, now)))
 	} else if !st.LastGrievanceAt.IsZero() {
 		oe.Reasons = append(oe.Reasons, fmt.Sprintf("%s %s, answered %s",
-			strings.ReplaceAll(st.LastGrievanceKind.String(), "_", " "), ago(now.Sub(st.LastGrievanceAt)),
-			ago(now.Sub(st.LastRemedyAt))))
+			strings.ReplaceAll(st.LastGrievanceKind.String(), "_", " "), ago(st.LastGrievanceAt, now),
+			ago(st.LastRemedyAt, now)))
 	}
 	within := ""
 	if b.Status != StatusOverdrawn {

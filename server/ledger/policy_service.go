@@ -77,6 +77,12 @@ func (s *Service) decode(tenant string, sp StoredPolicy) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Version 1 is the built-in one, stored when a tenant installs version
+	// 2; builds before BuiltinPolicyDate stored that install's time as its
+	// creation time, so the stored time is not trusted.
+	if p.Version == s.builtin.Version {
+		p.CreatedAt = s.builtin.CreatedAt
+	}
 	s.policies.put(k, p)
 	return p, nil
 }
@@ -115,6 +121,14 @@ func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy) (*Poli
 	p.Epoch = s.builtin.Epoch
 	p.CreatedAt = now
 	p.Version = 1 // checked for real below, once the next number is known
+	weights := make(map[Kind]float64, len(p.Weights))
+	for k, w := range p.Weights {
+		if w == 0 {
+			w = 0 // a -0 would be echoed as "-0"
+		}
+		weights[k] = w
+	}
+	p.Weights = weights
 	if err := p.Validate(); err != nil {
 		return nil, Job{}, err
 	}

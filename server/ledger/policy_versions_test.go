@@ -34,3 +34,21 @@ func TestPolicyVersionsKeepTheirCreationTimes(t *testing.T) {
 		}
 	})
 }
+
+// A store written by an earlier build holds version 1 with the time
+// version 2 was installed as its creation time: it reads as built-in.
+func TestUpgradedStoreShowsVersionOnesDate(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	body := ledger.EncodePolicy(ledger.DefaultPolicy())
+	if err := st.Update(t.Context(), func(tx ledger.Tx) error {
+		return tx.PutPolicy(t.Context(), ledger.DefaultTenant, ledger.StoredPolicy{Version: 1, Body: body, CreatedAt: t0})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	svc := ledger.NewService(st, ledger.Options{})
+	p, _, err := svc.GetPolicy(t.Context(), ledger.DefaultTenant, 1)
+	if err != nil || !p.CreatedAt.Equal(ledger.BuiltinPolicyDate) {
+		t.Errorf("version 1 from an earlier build: created %v, %v; want %v", p.CreatedAt, err, ledger.BuiltinPolicyDate)
+	}
+}

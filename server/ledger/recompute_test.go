@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -234,4 +235,64 @@ func TestResumeAFailedJob(t *testing.T) {
 	if _, err := svc.ResumeJob(ctx, ledger.DefaultTenant, "no-such-job"); !errors.Is(err, ledger.ErrNotFound) {
 		t.Errorf("resuming an unknown job: %v, want NOT_FOUND", err)
 	}
+}
+
+// Installing a policy re-ranks every customer, so a page token from before
+// it would skip or repeat customers (a review saw one whose balance did not
+// change skipped, and an outreach pagination miss a customer the new
+// version puts on it): such a token is refused, and a list's token is not
+// another list's.
+func TestPageTokensDoNotCrossAPolicyChange(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st ledger.Store) {
+		svc := ledger.NewService(st, ledger.Options{Now: newClock(t0).Now})
+		ctx := t.Context()
+		for _, id := range []string{"a", "b", "c"} {
+			m := 1.0
+			if _, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: id, Kind: ledger.KindComplaint, Magnitude: &m}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bal, err := svc.ListBalances(ctx, ledger.DefaultTenant, ledger.BalanceQuery{PageSize: 1})
+		if err != nil || bal.NextPageToken == "" {
+			t.Fatalf("first page: %+v, %v", bal, err)
+		}
+		rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 1, "", false)
+		if err != nil || rec.NextPageToken == "" {
+			t.Fatalf("first outreach page: %+v, %v", rec, err)
+		}
+		if _, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 1, bal.NextPageToken, false); ledger.FieldOf(err) != "page_token" {
+			t.Errorf("a balance list's token on the outreach list: %v, want page_token refused", err)
+		}
+		if _, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeAdvocacy, 1, rec.NextPageToken, false); ledger.FieldOf(err) != "page_token" {
+			t.Errorf("a RECOVERY token on ADVOCACY: %v, want page_token refused", err)
+		}
+		installPolicy(t, svc, func(p *ledger.Policy) { p.HalfLife = 30 * 24 * time.Hour })
+		_, err = svc.ListBalances(ctx, ledger.DefaultTenant, ledger.BalanceQuery{PageSize: 1, PageToken: bal.NextPageToken})
+		if ledger.FieldOf(err) != "page_token" || !strings.Contains(err.Error(), "start again") {
+			t.Errorf("a balance token from before the policy change: %v, want page_token refused", err)
+		}
+		_, err = svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 1, rec.NextPageToken, false)
+		if ledger.FieldOf(err) != "page_token" {
+			t.Errorf("an outreach token from before the policy change: %v, want page_token refused", err)
+		}
+		// Started again, the pagination sees every customer once.
+		seen := map[string]int{}
+		tok := ""
+		for range 10 {
+			page, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 1, tok, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page.Entries {
+				seen[e.Customer.ID]++
+			}
+			if tok = page.NextPageToken; tok == "" {
+				break
+			}
+		}
+		if len(seen) != 3 || seen["a"] != 1 || seen["b"] != 1 || seen["c"] != 1 {
+			t.Errorf("pagination after the change saw %v, want a, b and c once each", seen)
+		}
+	})
 }

@@ -49,9 +49,9 @@ type Reader interface {
 	// for replay.
 	History(ctx context.Context, tenant, customerID string) ([]Event, error)
 	// IncidentEvent returns one event of the given kind that RecordIncident
-	// wrote for the incident, for any customer (RecordIncident gives all of
-	// them the same times). Errors: ErrNotFound.
-	IncidentEvent(ctx context.Context, tenant, incidentID string, kind Kind) (Event, error)
+	// wrote for the incident, for any customer, with this fingerprint (any
+	// when fingerprint is ""). Errors: ErrNotFound.
+	IncidentEvent(ctx context.Context, tenant, incidentID string, kind Kind, fingerprint string) (Event, error)
 
 	// Customers returns up to limit customers with ids after after, in id
 	// order (recompute jobs and summaries walk the table with it).

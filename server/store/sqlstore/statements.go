@@ -138,6 +138,14 @@ func (s *Statements) eventSelect(tenant string) *query {
 		AND r.reverses_event_id = e.event_id AND r.reverses_event_id <> ''`, "e.", tenant)
 }
 
+func (s *Statements) incidentEvent(tenant, incidentID string, kind ledger.Kind, fingerprint string) *query {
+	q := s.eventSelect(tenant).and("e.incident_id = ?", incidentID).and("e.kind = ?", kind.String())
+	if fingerprint != "" {
+		q.and("e.fingerprint = ?", fingerprint)
+	}
+	return q.and("e.incident_id <> ''").write(" LIMIT 1")
+}
+
 func (s *Statements) eventByKey(tenant, customerID, key string) *query {
 	return s.fixed(s.eventByKeySQL, tenant, customerID, key)
 }
@@ -362,8 +370,8 @@ func (s *Statements) ReadShapes() map[string]Shape {
 	add("event", s.eventSelect("t").and("e.customer_id = ?", "c").and("e.event_id = ?", "e"))
 	add("event by key", s.eventByKey("t", "c", "k"))
 	add("history", s.history("t", "c"))
-	add("incident event", s.eventSelect("t").and("e.incident_id = ?", "i").and("e.kind = ?", "outage").
-		and("e.incident_id <> ''").write(" LIMIT 1"))
+	add("incident event", s.incidentEvent("t", "i", ledger.KindOutage, ""))
+	add("incident event by fingerprint", s.incidentEvent("t", "i", ledger.KindOutage, "f"))
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for name, q := range map[string]ledger.EventQuery{
 		"plain":  {Limit: 10},

@@ -144,9 +144,8 @@ func (t *Txn) History(ctx context.Context, tenant, customerID string) ([]ledger.
 }
 
 // IncidentEvent implements ledger.Reader; events_by_incident serves it.
-func (t *Txn) IncidentEvent(ctx context.Context, tenant, incidentID string, kind ledger.Kind) (ledger.Event, error) {
-	return t.oneEvent(ctx, t.s.eventSelect(tenant).and("e.incident_id = ?", incidentID).and("e.kind = ?", kind.String()).
-		and("e.incident_id <> ''").write(" LIMIT 1"))
+func (t *Txn) IncidentEvent(ctx context.Context, tenant, incidentID string, kind ledger.Kind, fingerprint string) (ledger.Event, error) {
+	return t.oneEvent(ctx, t.s.incidentEvent(tenant, incidentID, kind, fingerprint))
 }
 
 // AppendEvent implements ledger.Tx.
