@@ -13,12 +13,12 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"strings"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/rs/cors"
