@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 )
@@ -109,20 +110,37 @@ func fullJitter(base, maxWait time.Duration) retry.BackoffFunc {
 	}
 }
 
-// notRetried are the writes a retry could repeat: SetPolicy installs a new
-// version on every call.
-var notRetried = map[string]bool{
-	goodwillv1.GoodwillService_SetPolicy_FullMethodName: true,
+// levels are each method's idempotency_level, as the proto declares it:
+// the client retries a method only if the server says a retry is safe
+// (NO_SIDE_EFFECTS or IDEMPOTENT); a method with no level, such as
+// SetPolicy (each call installs a new version), is never retried. A new
+// write is therefore not retried until its proto says it may be.
+var levels = func() map[string]descriptorpb.MethodOptions_IdempotencyLevel {
+	out := map[string]descriptorpb.MethodOptions_IdempotencyLevel{}
+	services := goodwillv1.File_goodwill_v1_goodwill_service_proto.Services()
+	for i := range services.Len() {
+		sd := services.Get(i)
+		for j := range sd.Methods().Len() {
+			md := sd.Methods().Get(j)
+			opts, _ := md.Options().(*descriptorpb.MethodOptions)
+			out["/"+string(sd.FullName())+"/"+string(md.Name())] = opts.GetIdempotencyLevel()
+		}
+	}
+	return out
+}()
+
+// retried reports whether a retry of method is safe.
+func retried(method string) bool {
+	switch levels[method] {
+	case descriptorpb.MethodOptions_NO_SIDE_EFFECTS, descriptorpb.MethodOptions_IDEMPOTENT:
+		return true
+	}
+	return false
 }
 
-// writes get a per-attempt deadline and an idempotency key.
-var writes = map[string]bool{
-	goodwillv1.GoodwillService_RecordEvent_FullMethodName:    true,
-	goodwillv1.GoodwillService_RecordEvents_FullMethodName:   true,
-	goodwillv1.GoodwillService_ReverseEvent_FullMethodName:   true,
-	goodwillv1.GoodwillService_RecordIncident_FullMethodName: true,
-	goodwillv1.GoodwillService_UpsertCustomer_FullMethodName: true,
-}
+// isWrite reports whether method changes the ledger (IDEMPOTENT: it
+// replays rather than repeats); its attempts get their own deadline.
+func isWrite(method string) bool { return levels[method] == descriptorpb.MethodOptions_IDEMPOTENT }
 
 // prepare runs once per call, before the retry loop: it gives the call the
 // default deadline when the context has none, sets the per-attempt deadline
@@ -145,12 +163,12 @@ func prepare(ctx context.Context, method string, req, reply any, cc *grpc.Client
 		defer cancel()
 	}
 	// The per-attempt deadline goes first, so a caller's own retry options
-	// on the call win; refusing to retry SetPolicy goes last, so it always
-	// wins.
-	if writes[method] && attempt > 0 {
+	// on the call win; refusing to retry a method whose retry is not safe
+	// goes last, so it always wins.
+	if isWrite(method) && attempt > 0 {
 		opts = append([]grpc.CallOption{retry.WithPerRetryTimeout(attempt)}, opts...)
 	}
-	if notRetried[method] {
+	if !retried(method) {
 		opts = append(opts[:len(opts):len(opts)], retry.Disable())
 	}
 	return invoker(ctx, method, withKeys(req), reply, cc, opts...)

@@ -18,34 +18,37 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 	"github.com/goodwill-ledger/goodwill/server/auth"
 )
 
-// methodRoles is the one table of who may call what. A method missing
-// here is closed to every key, admin included (access_test.go fails when
-// an RPC is added without an entry).
-var methodRoles = map[string]auth.Role{
-	goodwillv1.GoodwillService_UpsertCustomer_FullMethodName: auth.Writer,
-	goodwillv1.GoodwillService_RecordEvent_FullMethodName:    auth.Writer,
-	goodwillv1.GoodwillService_RecordEvents_FullMethodName:   auth.Writer,
-	goodwillv1.GoodwillService_ReverseEvent_FullMethodName:   auth.Writer,
-	goodwillv1.GoodwillService_RecordIncident_FullMethodName: auth.Writer,
+// methodRoles is who may call what, read from each method's required_role
+// option in the proto (access.proto): the one place it is declared. A
+// method without one is closed to every key, admin included
+// (TestEveryMethodHasARole fails on it).
+var methodRoles = rolesOf(goodwillv1.File_goodwill_v1_goodwill_service_proto.Services())
 
-	goodwillv1.GoodwillService_GetCustomer_FullMethodName:       auth.Reader,
-	goodwillv1.GoodwillService_ListEvents_FullMethodName:        auth.Reader,
-	goodwillv1.GoodwillService_GetBalance_FullMethodName:        auth.Reader,
-	goodwillv1.GoodwillService_ExplainBalance_FullMethodName:    auth.Reader,
-	goodwillv1.GoodwillService_GetBalanceHistory_FullMethodName: auth.Reader,
-	goodwillv1.GoodwillService_ListBalances_FullMethodName:      auth.Reader,
-	goodwillv1.GoodwillService_SummarizeBalances_FullMethodName: auth.Reader,
-	goodwillv1.GoodwillService_ListOutreach_FullMethodName:      auth.Reader,
-	goodwillv1.GoodwillService_GetPolicy_FullMethodName:         auth.Reader,
-	goodwillv1.GoodwillService_GetRecomputeJob_FullMethodName:   auth.Reader,
+var roleOf = map[goodwillv1.Role]auth.Role{
+	goodwillv1.Role_ROLE_READER: auth.Reader,
+	goodwillv1.Role_ROLE_WRITER: auth.Writer,
+	goodwillv1.Role_ROLE_ADMIN:  auth.Admin,
+}
 
-	goodwillv1.GoodwillService_SetPolicy_FullMethodName:          auth.Admin,
-	goodwillv1.GoodwillService_ResumeRecomputeJob_FullMethodName: auth.Admin,
+func rolesOf(services protoreflect.ServiceDescriptors) map[string]auth.Role {
+	out := map[string]auth.Role{}
+	for i := range services.Len() {
+		sd := services.Get(i)
+		methods := sd.Methods()
+		for j := range methods.Len() {
+			md := methods.Get(j)
+			r, _ := proto.GetExtension(md.Options(), goodwillv1.E_RequiredRole).(goodwillv1.Role)
+			out["/"+string(sd.FullName())+"/"+string(md.Name())] = roleOf[r]
+		}
+	}
+	return out
 }
 
 // RequiredRole returns the role a method needs (RoleUnspecified: closed).

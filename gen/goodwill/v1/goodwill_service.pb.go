@@ -2270,7 +2270,7 @@ var File_goodwill_v1_goodwill_service_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\n" +
-	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x18goodwill/v1/policy.proto\x1a\x17goodwill/v1/rules.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"|\n" +
+	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x18goodwill/v1/access.proto\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x18goodwill/v1/policy.proto\x1a\x17goodwill/v1/rules.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"|\n" +
 	"\x15UpsertCustomerRequest\x120\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\x121\n" +
@@ -2443,29 +2443,29 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECORD_OUTCOME_CREATED\x10\x01\x12\x1b\n" +
 	"\x17RECORD_OUTCOME_REPLAYED\x10\x02\x12\x1b\n" +
-	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\xf7\x10\n" +
-	"\x0fGoodwillService\x12\x88\x01\n" +
-	"\x0eUpsertCustomer\x12\".goodwill.v1.UpsertCustomerRequest\x1a#.goodwill.v1.UpsertCustomerResponse\"-\x82\xd3\xe4\x93\x02':\bcustomer\x1a\x1b/v1/customers/{customer_id}\x12u\n" +
-	"\vGetCustomer\x12\x1f.goodwill.v1.GetCustomerRequest\x1a .goodwill.v1.GetCustomerResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x12\x83\x01\n" +
-	"\vRecordEvent\x12\x1f.goodwill.v1.RecordEventRequest\x1a .goodwill.v1.RecordEventResponse\"1\x82\xd3\xe4\x93\x02+:\x05event\"\"/v1/customers/{customer_id}/events\x12v\n" +
-	"\fRecordEvents\x12 .goodwill.v1.RecordEventsRequest\x1a!.goodwill.v1.RecordEventsResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/events:batchRecord\x12y\n" +
+	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\xee\x11\n" +
+	"\x0fGoodwillService\x12\x8f\x01\n" +
+	"\x0eUpsertCustomer\x12\".goodwill.v1.UpsertCustomerRequest\x1a#.goodwill.v1.UpsertCustomerResponse\"4\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02':\bcustomer\x1a\x1b/v1/customers/{customer_id}\x90\x02\x02\x12|\n" +
+	"\vGetCustomer\x12\x1f.goodwill.v1.GetCustomerRequest\x1a .goodwill.v1.GetCustomerResponse\"*\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x90\x02\x01\x12\x8a\x01\n" +
+	"\vRecordEvent\x12\x1f.goodwill.v1.RecordEventRequest\x1a .goodwill.v1.RecordEventResponse\"8\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02+:\x05event\"\"/v1/customers/{customer_id}/events\x90\x02\x02\x12}\n" +
+	"\fRecordEvents\x12 .goodwill.v1.RecordEventsRequest\x1a!.goodwill.v1.RecordEventsResponse\"(\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/events:batchRecord\x90\x02\x02\x12\x80\x01\n" +
 	"\n" +
-	"ListEvents\x12\x1e.goodwill.v1.ListEventsRequest\x1a\x1f.goodwill.v1.ListEventsResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/customers/{customer_id}/events\x12\x95\x01\n" +
-	"\fReverseEvent\x12 .goodwill.v1.ReverseEventRequest\x1a!.goodwill.v1.ReverseEventResponse\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/customers/{customer_id}/events/{event_id}:reverse\x12s\n" +
-	"\x0eRecordIncident\x12\".goodwill.v1.RecordIncidentRequest\x1a#.goodwill.v1.RecordIncidentResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/incidents\x12z\n" +
+	"ListEvents\x12\x1e.goodwill.v1.ListEventsRequest\x1a\x1f.goodwill.v1.ListEventsResponse\"1\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02$\x12\"/v1/customers/{customer_id}/events\x90\x02\x01\x12\x9c\x01\n" +
+	"\fReverseEvent\x12 .goodwill.v1.ReverseEventRequest\x1a!.goodwill.v1.ReverseEventResponse\"G\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02::\x01*\"5/v1/customers/{customer_id}/events/{event_id}:reverse\x90\x02\x02\x12z\n" +
+	"\x0eRecordIncident\x12\".goodwill.v1.RecordIncidentRequest\x1a#.goodwill.v1.RecordIncidentResponse\"\x1f\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/incidents\x90\x02\x02\x12\x81\x01\n" +
 	"\n" +
-	"GetBalance\x12\x1e.goodwill.v1.GetBalanceRequest\x1a\x1f.goodwill.v1.GetBalanceResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/customers/{customer_id}/balance\x12\x8e\x01\n" +
-	"\x0eExplainBalance\x12\".goodwill.v1.ExplainBalanceRequest\x1a#.goodwill.v1.ExplainBalanceResponse\"3\x82\xd3\xe4\x93\x02-\x12+/v1/customers/{customer_id}/balance:explain\x12\x97\x01\n" +
-	"\x11GetBalanceHistory\x12%.goodwill.v1.GetBalanceHistoryRequest\x1a&.goodwill.v1.GetBalanceHistoryResponse\"3\x82\xd3\xe4\x93\x02-\x12+/v1/customers/{customer_id}/balance/history\x12i\n" +
-	"\fListBalances\x12 .goodwill.v1.ListBalancesRequest\x1a!.goodwill.v1.ListBalancesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/balances\x12\x82\x01\n" +
-	"\x11SummarizeBalances\x12%.goodwill.v1.SummarizeBalancesRequest\x1a&.goodwill.v1.SummarizeBalancesResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/balances:summarize\x12i\n" +
-	"\fListOutreach\x12 .goodwill.v1.ListOutreachRequest\x1a!.goodwill.v1.ListOutreachResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/outreach\x12^\n" +
-	"\tGetPolicy\x12\x1d.goodwill.v1.GetPolicyRequest\x1a\x1e.goodwill.v1.GetPolicyResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/policy\x12f\n" +
-	"\tSetPolicy\x12\x1d.goodwill.v1.SetPolicyRequest\x1a\x1e.goodwill.v1.SetPolicyResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x06policy\x1a\n" +
-	"/v1/policy\x12~\n" +
-	"\x0fGetRecomputeJob\x12#.goodwill.v1.GetRecomputeJobRequest\x1a$.goodwill.v1.GetRecomputeJobResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/policy/jobs/{job_id}\x12\x91\x01\n" +
-	"\x12ResumeRecomputeJob\x12&.goodwill.v1.ResumeRecomputeJobRequest\x1a'.goodwill.v1.ResumeRecomputeJobResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/policy/jobs/{job_id}:resumeB\xa9\n" +
+	"GetBalance\x12\x1e.goodwill.v1.GetBalanceRequest\x1a\x1f.goodwill.v1.GetBalanceResponse\"2\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02%\x12#/v1/customers/{customer_id}/balance\x90\x02\x01\x12\x95\x01\n" +
+	"\x0eExplainBalance\x12\".goodwill.v1.ExplainBalanceRequest\x1a#.goodwill.v1.ExplainBalanceResponse\":\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02-\x12+/v1/customers/{customer_id}/balance:explain\x90\x02\x01\x12\x9e\x01\n" +
+	"\x11GetBalanceHistory\x12%.goodwill.v1.GetBalanceHistoryRequest\x1a&.goodwill.v1.GetBalanceHistoryResponse\":\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02-\x12+/v1/customers/{customer_id}/balance/history\x90\x02\x01\x12p\n" +
+	"\fListBalances\x12 .goodwill.v1.ListBalancesRequest\x1a!.goodwill.v1.ListBalancesResponse\"\x1b\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/balances\x90\x02\x01\x12\x89\x01\n" +
+	"\x11SummarizeBalances\x12%.goodwill.v1.SummarizeBalancesRequest\x1a&.goodwill.v1.SummarizeBalancesResponse\"%\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/balances:summarize\x90\x02\x01\x12p\n" +
+	"\fListOutreach\x12 .goodwill.v1.ListOutreachRequest\x1a!.goodwill.v1.ListOutreachResponse\"\x1b\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/outreach\x90\x02\x01\x12e\n" +
+	"\tGetPolicy\x12\x1d.goodwill.v1.GetPolicyRequest\x1a\x1e.goodwill.v1.GetPolicyResponse\"\x19\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\f\x12\n" +
+	"/v1/policy\x90\x02\x01\x12j\n" +
+	"\tSetPolicy\x12\x1d.goodwill.v1.SetPolicyRequest\x1a\x1e.goodwill.v1.SetPolicyResponse\"\x1e\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02\x14:\x06policy\x1a\n" +
+	"/v1/policy\x12\x85\x01\n" +
+	"\x0fGetRecomputeJob\x12#.goodwill.v1.GetRecomputeJobRequest\x1a$.goodwill.v1.GetRecomputeJobResponse\"'\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/policy/jobs/{job_id}\x90\x02\x01\x12\x98\x01\n" +
+	"\x12ResumeRecomputeJob\x12&.goodwill.v1.ResumeRecomputeJobRequest\x1a'.goodwill.v1.ResumeRecomputeJobResponse\"1\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/policy/jobs/{job_id}:resume\x90\x02\x02B\xa9\n" +
 	"\x92A\xe5\t\x12\xbf\x03\n" +
 	"\x13Goodwill Ledger API\x12\xe3\x02Per-customer goodwill ledger: record what happened between the business and each customer, read trust balances that fade over time, and rank customers for outreach. Every call needs an API key, sent as `Authorization: Bearer <key>`. Errors are JSON objects with a gRPC `code`, a `message` and `details` (a google.rpc.BadRequest lists every invalid field).\">\n" +
 	"\x0fGoodwill Ledger\x12+https://github.com/goodwill-ledger/goodwill2\x02v1\x1a\x0e127.0.0.1:8080*\x02\x01\x022\x10application/json:\x10application/jsonR\xaa\x01\n" +
@@ -2649,6 +2649,7 @@ func file_goodwill_v1_goodwill_service_proto_init() {
 	if File_goodwill_v1_goodwill_service_proto != nil {
 		return
 	}
+	file_goodwill_v1_access_proto_init()
 	file_goodwill_v1_balance_proto_init()
 	file_goodwill_v1_customer_proto_init()
 	file_goodwill_v1_event_proto_init()

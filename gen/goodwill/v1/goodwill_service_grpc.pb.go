@@ -43,6 +43,12 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // GoodwillService keeps each customer's goodwill ledger and trust balance.
+//
+// Each method says who may call it (required_role, in access.proto) and
+// whether a retry is safe (idempotency_level): NO_SIDE_EFFECTS for reads,
+// IDEMPOTENT for writes that replay rather than repeat (idempotency keys,
+// incident ids, replace semantics). A method with neither level, such as
+// SetPolicy, is never retried by the Go client.
 type GoodwillServiceClient interface {
 	// Creates or replaces a customer's profile.
 	//
@@ -321,6 +327,12 @@ func (c *goodwillServiceClient) ResumeRecomputeJob(ctx context.Context, in *Resu
 // for forward compatibility.
 //
 // GoodwillService keeps each customer's goodwill ledger and trust balance.
+//
+// Each method says who may call it (required_role, in access.proto) and
+// whether a retry is safe (idempotency_level): NO_SIDE_EFFECTS for reads,
+// IDEMPOTENT for writes that replay rather than repeat (idempotency keys,
+// incident ids, replace semantics). A method with neither level, such as
+// SetPolicy, is never retried by the Go client.
 type GoodwillServiceServer interface {
 	// Creates or replaces a customer's profile.
 	//
