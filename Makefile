@@ -55,7 +55,7 @@ test-race: ## Run every test under the race detector.
 FUZZTIME ?= 10s
 FUZZ_TARGETS := ./server/ledger:FuzzEventFingerprint \
 	./server/auth:FuzzParseToken \
-	./server/app:FuzzValidateRequests \
+	./server/api:FuzzValidateRequests \
 	./server/app:FuzzRESTDecoding
 
 .PHONY: fuzz

@@ -1,5 +1,6 @@
-// Package app assembles goodwilld: Config, then Complete (defaults, store,
-// listeners), then Run (serve until the context ends, then stop gracefully).
+// Package app assembles goodwilld: Config, then Complete (defaults, the
+// store, every part and listener), then Run (serve until the context ends,
+// then stop gracefully).
 package app
 
 import (
@@ -10,10 +11,20 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/http"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/test/bufconn"
+
+	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 	"github.com/goodwill-ledger/goodwill/server/api"
 	"github.com/goodwill-ledger/goodwill/server/auth"
+	"github.com/goodwill-ledger/goodwill/server/gateway"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 	"github.com/goodwill-ledger/goodwill/server/store"
 )
@@ -81,28 +92,38 @@ const (
 	DefaultDB       = "sqlite:data/goodwill.db"
 )
 
-// Completed is a Config with defaults filled in, its store open and its
-// listeners bound: ready to Run.
+// Completed is goodwilld built and ready to Run: defaults filled in, the
+// store open, the Service, both gRPC servers, the gateway and the HTTP
+// servers constructed, every listener bound. Complete is the one place the
+// parts are assembled; Run only runs them and shuts them down.
 type Completed struct {
-	cfg     Config
-	tls     *tls.Config // nil: plaintext
-	store   store.Backend
-	grpcLis net.Listener
-	httpLis net.Listener
-	// debugLis and metricsLis are nil unless their address is set.
-	debugLis   net.Listener
-	metricsLis net.Listener
-	metrics    *metrics
-	log        *slog.Logger
-	policy     *ledger.Policy
-	limits     ledger.Limits
-	ranOnce    bool
-	access     *api.Access
+	cfg   Config
+	log   *slog.Logger
+	store store.Backend
+	svc   *ledger.Service
+
+	health *health.Server
+	// grpcSrv serves the gRPC port; internalSrv, the same API with the
+	// same interceptors, serves the gateway over an in-memory listener
+	// that nothing outside the process can reach.
+	grpcSrv, internalSrv *grpc.Server
+	internalLis          *bufconn.Listener
+	gateway              *gateway.Gateway
+	httpSrv              *http.Server
+	// debugSrv and metricsSrv are nil unless their address is set.
+	debugSrv, metricsSrv *http.Server
+
+	grpcLis, httpLis     net.Listener
+	debugLis, metricsLis net.Listener
+	tls                  *tls.Config // nil: plaintext
+	metrics              *metrics
+	ranOnce              bool
 }
 
-// Complete fills defaults, opens (and by default migrates) the store and
-// binds both listeners, so a failure to start is reported before serving.
-func (c Config) Complete(ctx context.Context) (*Completed, error) {
+// Complete fills defaults, opens (and by default migrates) the store, binds
+// every listener and builds every part, so a failure to start is reported
+// before anything serves.
+func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 	if c.GRPCAddr == "" {
 		c.GRPCAddr = DefaultGRPCAddr
 	}
@@ -146,53 +167,111 @@ func (c Config) Complete(ctx context.Context) (*Completed, error) {
 	if c.DebugAddr != "" && !isLoopback(c.DebugAddr) {
 		return nil, fmt.Errorf("--debug-addr %q: the profiler has no authentication, so it may listen on loopback only (127.0.0.0/8, ::1 or localhost, such as 127.0.0.1:6060)", c.DebugAddr)
 	}
-
 	if c.GroupCommit.Writers <= 0 {
 		// One: SQLite has one write lock, and on PostgreSQL several writers
 		// measured slower (serialization retries; docs/benchmarks.md).
 		c.GroupCommit.Writers = 1
 	}
+
+	// What is opened or bound from here is closed again if a later step
+	// fails.
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				_ = closers[i]()
+			}
+		}
+	}()
 	st, err := store.Open(ctx, c.DB, store.Options{Migrate: !c.NoAutoMigrate, Logger: c.Logger,
 		Writers: c.GroupCommit.Writers})
 	if err != nil {
 		return nil, err
 	}
+	closers = append(closers, st.Close)
 	if err := bootstrapKey(ctx, st, c.BootstrapKeyFile, c.Logger); err != nil {
-		st.Close()
 		return nil, err
 	}
-	grpcLis, err := net.Listen("tcp", c.GRPCAddr)
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("listen for gRPC on %s: %w", c.GRPCAddr, err)
-	}
-	httpLis, err := net.Listen("tcp", c.HTTPAddr)
-	if err != nil {
-		st.Close()
-		grpcLis.Close()
-		return nil, fmt.Errorf("listen for HTTP on %s: %w", c.HTTPAddr, err)
-	}
-	var debugLis, metricsLis net.Listener
-	for _, l := range []struct {
-		addr, flag string
-		lis        *net.Listener
-	}{{c.DebugAddr, "--debug-addr", &debugLis}, {c.MetricsAddr, "--metrics-addr", &metricsLis}} {
-		if l.addr == "" {
-			continue
+	listen := func(flag, addr string) (net.Listener, error) {
+		if addr == "" {
+			return nil, nil
 		}
-		if *l.lis, err = net.Listen("tcp", l.addr); err != nil {
-			st.Close()
-			for _, open := range []net.Listener{grpcLis, httpLis, debugLis} {
-				if open != nil {
-					open.Close()
-				}
-			}
-			return nil, fmt.Errorf("%s %s: %w", l.flag, l.addr, err)
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", flag, addr, err)
 		}
+		closers = append(closers, l.Close)
+		return l, nil
 	}
-	return &Completed{cfg: c, tls: tlsCfg, store: st, grpcLis: grpcLis, httpLis: httpLis, debugLis: debugLis,
-		metricsLis: metricsLis, metrics: newMetrics(st), log: c.Logger, policy: ledger.DefaultPolicy(), limits: c.Limits}, nil
+	out := &Completed{cfg: c, log: c.Logger, store: st, tls: tlsCfg, metrics: newMetrics(st)}
+	if out.grpcLis, err = listen("--grpc-addr", c.GRPCAddr); err != nil {
+		return nil, err
+	}
+	if out.httpLis, err = listen("--http-addr", c.HTTPAddr); err != nil {
+		return nil, err
+	}
+	if out.debugLis, err = listen("--debug-addr", c.DebugAddr); err != nil {
+		return nil, err
+	}
+	if out.metricsLis, err = listen("--metrics-addr", c.MetricsAddr); err != nil {
+		return nil, err
+	}
+
+	out.svc = ledger.NewService(st, ledger.Options{Policy: ledger.DefaultPolicy(), Limits: c.Limits, Now: c.Now,
+		FollowerReads: c.FollowerReads, GroupCommit: c.GroupCommit, Logger: c.Logger,
+		OnBatch: func(n int) { out.metrics.batch.Observe(float64(n)) }})
+	access := api.NewAccess(auth.NewAuthenticator(st), c.RateLimit, c.Logger)
+	unary, stream := api.Chain(c.Logger, api.Counter{
+		Unary:  out.metrics.grpc.UnaryServerInterceptor(),
+		Stream: out.metrics.grpc.StreamServerInterceptor(),
+	}, access)
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(c.MaxRequestBytes),
+		// Stop (after the shutdown deadline) still waits for running
+		// handlers, so the store is never closed under a transaction.
+		grpc.WaitForHandlers(true),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+	}
+	out.health = health.NewServer()
+	// NOT_SERVING until every server is up; load balancers wait for it.
+	out.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	out.health.SetServingStatus(goodwillv1.GoodwillService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
+	handler := api.New(out.svc, c.Logger)
+	publicOpts := opts
+	if tlsCfg != nil {
+		publicOpts = append(publicOpts[:len(publicOpts):len(publicOpts)], grpc.Creds(credentials.NewTLS(tlsCfg)))
+	}
+	out.grpcSrv = grpc.NewServer(publicOpts...)
+	goodwillv1.RegisterGoodwillServiceServer(out.grpcSrv, handler)
+	healthpb.RegisterHealthServer(out.grpcSrv, out.health)
+	reflection.Register(out.grpcSrv)
+	out.internalLis = bufconn.Listen(internalBufferBytes)
+	closers = append(closers, out.internalLis.Close)
+	out.internalSrv = grpc.NewServer(opts...)
+	goodwillv1.RegisterGoodwillServiceServer(out.internalSrv, handler)
+	healthpb.RegisterHealthServer(out.internalSrv, out.health)
+	out.metrics.grpc.InitializeMetrics(out.grpcSrv)
+
+	if out.gateway, err = gateway.New(ctx, gateway.Config{Dial: out.internalLis.DialContext,
+		MaxBodyBytes: int64(c.MaxRequestBytes), CORSOrigins: c.CORSOrigins}); err != nil {
+		return nil, err
+	}
+	out.httpSrv = &http.Server{Handler: out.gateway, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, TLSConfig: tlsCfg,
+		ErrorLog: slog.NewLogLogger(c.Logger.Handler(), slog.LevelInfo)}
+	if out.debugLis != nil {
+		out.debugSrv = debugServer()
+	}
+	if out.metricsLis != nil {
+		out.metricsSrv = out.metrics.server()
+	}
+	return out, nil
 }
+
+// internalBufferBytes is the in-memory buffer, per direction, of the
+// gateway's connection to its gRPC server.
+const internalBufferBytes = 1 << 20
 
 // GRPCAddr is the address the gRPC server listens on (useful with port 0).
 func (c *Completed) GRPCAddr() string { return c.grpcLis.Addr().String() }

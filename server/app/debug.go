@@ -12,7 +12,7 @@ import (
 // no authentication, so it must not share the API's port, and Complete
 // holds DebugAddr to loopback. /debug/pprof/cmdline is left out: the
 // command line can hold --db with its password (Index answers 404 for it).
-func (c *Completed) debugServer() *http.Server {
+func debugServer() *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

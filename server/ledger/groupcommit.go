@@ -302,11 +302,3 @@ func batchContext(batch []*pending) (context.Context, context.CancelFunc) {
 	}
 	return context.WithDeadline(context.Background(), deadline)
 }
-
-// Close stops the group-commit writers after committing what is queued.
-// Call it once no more writes arrive, before closing the store.
-func (s *Service) Close() {
-	if s.committers != nil {
-		s.committers.close()
-	}
-}

@@ -33,7 +33,7 @@ func TestGroupCommitFailsEveryWriteOfAnUnavailableBatch(t *testing.T) {
 	us := &unreachableStore{Store: st}
 	// A long window gathers all the writers into one batch.
 	svc := ledger.NewService(us, ledger.Options{GroupCommit: ledger.GroupCommit{Window: 200 * time.Millisecond}})
-	t.Cleanup(svc.Close)
+	runService(t, svc)
 	const writers = 8
 	errs := make([]error, writers)
 	var wg sync.WaitGroup
@@ -80,7 +80,7 @@ func TestGroupCommitNeverReRunsABatchThatMayHaveCommitted(t *testing.T) {
 	t.Parallel()
 	st := &commitThenFail{Store: openStore(t)}
 	svc := ledger.NewService(st, ledger.Options{GroupCommit: ledger.GroupCommit{Window: 200 * time.Millisecond}})
-	t.Cleanup(svc.Close)
+	runService(t, svc)
 	st.armed.Store(true)
 	const writers = 4
 	errs := make([]error, writers)

@@ -207,12 +207,13 @@ const recomputeBatch = 200
 // store must not fail a job for good.
 const maxStepFailures = 5
 
-// RunRecompute works through running recompute jobs until ctx ends: at
+// runRecompute works through running recompute jobs until ctx ends: at
 // start (jobs a restart interrupted, and failed jobs of a version still
 // active, which it resumes), whenever a policy is installed or a job
 // resumed, and every poll interval (jobs installed through another
 // replica).
-func (s *Service) RunRecompute(ctx context.Context, log *slog.Logger, poll time.Duration) {
+func (s *Service) runRecompute(ctx context.Context) {
+	log, poll := s.log, s.poll
 	s.resumeFailedJobs(ctx, log)
 	t := time.NewTicker(poll)
 	defer t.Stop()

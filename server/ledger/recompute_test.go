@@ -51,7 +51,7 @@ func TestListsDuringARecomputeKeepEveryMember(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st ledger.Store) {
 		// No recompute worker runs: the job stays where it starts.
-		svc := ledger.NewService(st, ledger.Options{Now: newClock(t0).Now})
+		svc := ledger.NewService(st, ledger.Options{RecomputePoll: 10 * time.Millisecond, Logger: quietLog(), Now: newClock(t0).Now})
 		ctx := t.Context()
 		record := func(id string, kind ledger.Kind, m float64) {
 			t.Helper()
@@ -117,15 +117,15 @@ func sameSet(got []string, want ...string) bool {
 	return slices.Equal(g, w)
 }
 
-// runJob runs a recompute worker until job is in state want (or 20 s have
-// passed), then stops it, and returns the job.
+// runJob runs svc (built with a short RecomputePoll) until job is in state
+// want (or 20 s have passed), then stops it, and returns the job.
 func runJob(t *testing.T, svc *ledger.Service, job ledger.Job, want ledger.JobState) ledger.Job {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		svc.RunRecompute(ctx, quietLog(), 10*time.Millisecond)
+		_ = svc.Run(ctx)
 	}()
 	defer func() { cancel(); <-done }()
 	deadline := time.Now().Add(20 * time.Second)
@@ -161,7 +161,7 @@ func (f *failingStore) Update(ctx context.Context, fn func(ledger.Tx) error) err
 func TestRecomputeSurvivesAStoreOutage(t *testing.T) {
 	t.Parallel()
 	st := &failingStore{Store: openStore(t), err: &ledger.UnavailableError{Message: "the database is down"}}
-	svc := ledger.NewService(st, ledger.Options{RecomputeBackoff: [2]time.Duration{time.Millisecond, 5 * time.Millisecond}})
+	svc := ledger.NewService(st, ledger.Options{RecomputePoll: 10 * time.Millisecond, Logger: quietLog(), RecomputeBackoff: [2]time.Duration{time.Millisecond, 5 * time.Millisecond}})
 	for _, id := range []string{"a", "b", "c"} {
 		if _, err := svc.RecordEvent(t.Context(), ledger.DefaultTenant, ledger.NewEvent{CustomerID: id, Kind: ledger.KindOutage}); err != nil {
 			t.Fatal(err)
@@ -183,7 +183,7 @@ func TestRecomputeSurvivesAStoreOutage(t *testing.T) {
 func TestResumeAFailedJob(t *testing.T) {
 	t.Parallel()
 	st := &failingStore{Store: openStore(t), err: errors.New("a stored event the code cannot read")}
-	svc := ledger.NewService(st, ledger.Options{})
+	svc := ledger.NewService(st, ledger.Options{RecomputePoll: 10 * time.Millisecond, Logger: quietLog()})
 	ctx := t.Context()
 	for _, id := range []string{"a", "b"} {
 		if _, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: id, Kind: ledger.KindOutage}); err != nil {
@@ -245,7 +245,7 @@ func TestResumeAFailedJob(t *testing.T) {
 func TestPageTokensDoNotCrossAPolicyChange(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, st ledger.Store) {
-		svc := ledger.NewService(st, ledger.Options{Now: newClock(t0).Now})
+		svc := ledger.NewService(st, ledger.Options{RecomputePoll: 10 * time.Millisecond, Logger: quietLog(), Now: newClock(t0).Now})
 		ctx := t.Context()
 		for _, id := range []string{"a", "b", "c"} {
 			m := 1.0

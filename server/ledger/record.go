@@ -114,8 +114,8 @@ func (s *Service) RecordEvent(ctx context.Context, tenant string, ne NewEvent) (
 		return Recorded{}, err
 	}
 	e := s.event(tenant, ne, now)
-	if s.committers != nil {
-		return s.committers.submit(ctx, &pending{ctx: ctx, tenant: tenant, e: e, now: now, done: make(chan recordResult, 1)})
+	if cs := s.running.Load(); cs != nil {
+		return cs.submit(ctx, &pending{ctx: ctx, tenant: tenant, e: e, now: now, done: make(chan recordResult, 1)})
 	}
 	return s.recordAlone(ctx, tenant, e, now)
 }

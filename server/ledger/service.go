@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,11 +24,16 @@ type Service struct {
 	kick chan struct{}
 	// followerReads lets every analyst read use Store.ViewStale.
 	followerReads bool
-	// committers batch RecordEvent calls; nil when group commit is off.
-	committers committers
-	onBatch    func(size int)
-	// backoff is Options.RecomputeBackoff with defaults.
+	// groupCommit configures the writers Run starts; running holds them
+	// while Run runs (nil: every RecordEvent commits alone).
+	groupCommit GroupCommit
+	running     atomic.Pointer[committers]
+	onBatch     func(size int)
+	// backoff is Options.RecomputeBackoff with defaults; poll how often
+	// the recompute worker looks for jobs another replica started.
 	backoff [2]time.Duration
+	poll    time.Duration
+	log     *slog.Logger
 }
 
 // Options configure a Service; zero fields take defaults.
@@ -51,6 +58,12 @@ type Options struct {
 	// recompute step that failed because the store was unavailable
 	// (default 500ms, doubling up to 30s).
 	RecomputeBackoff [2]time.Duration
+	// RecomputePoll is how often the recompute worker looks for jobs
+	// installed through another replica (default 5s; installs through this
+	// Service wake it at once).
+	RecomputePoll time.Duration
+	// Logger receives the background work's log (slog.Default when nil).
+	Logger *slog.Logger
 }
 
 // NewService returns a Service over store.
@@ -75,12 +88,34 @@ func NewService(store Store, o Options) *Service {
 	if o.RecomputeBackoff[1] < o.RecomputeBackoff[0] {
 		o.RecomputeBackoff[1] = max(o.RecomputeBackoff[0], 30*time.Second)
 	}
-	s := &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
-		kick: make(chan struct{}, 1), followerReads: o.FollowerReads, onBatch: o.OnBatch, backoff: o.RecomputeBackoff}
-	if !o.GroupCommit.Disabled {
-		s.committers = newCommitters(s, o.GroupCommit.withDefaults())
+	if o.RecomputePoll <= 0 {
+		o.RecomputePoll = 5 * time.Second
 	}
-	return s
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
+		kick: make(chan struct{}, 1), followerReads: o.FollowerReads, onBatch: o.OnBatch, backoff: o.RecomputeBackoff,
+		groupCommit: o.GroupCommit.withDefaults(), poll: o.RecomputePoll, log: o.Logger}
+}
+
+// Run runs the Service's background work until ctx ends: the group-commit
+// writers, which share one transaction among concurrent RecordEvent calls
+// (unless Options.GroupCommit.Disabled; without Run every RecordEvent
+// commits alone), and the recompute worker. When ctx ends it commits what
+// the writers hold, then returns. Cancel ctx only once no request runs any
+// more (goodwilld does, after its servers have stopped).
+func (s *Service) Run(ctx context.Context) error {
+	if !s.groupCommit.Disabled {
+		cs := newCommitters(s, s.groupCommit)
+		s.running.Store(&cs)
+		defer func() {
+			s.running.Store(nil)
+			cs.close() // commits what is queued
+		}()
+	}
+	s.runRecompute(ctx)
+	return nil
 }
 
 // Limits returns the request limits in force.

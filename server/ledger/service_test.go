@@ -178,7 +178,7 @@ func TestGroupCommitCoalescesAndIsolates(t *testing.T) {
 	st := openStore(t)
 	cs := &countingStore{Store: st}
 	svc := ledger.NewService(cs, ledger.Options{GroupCommit: ledger.GroupCommit{Window: 5 * time.Millisecond}})
-	t.Cleanup(svc.Close)
+	runService(t, svc)
 	ctx := t.Context()
 	if _, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: "c0", Kind: ledger.KindCredit, IdempotencyKey: "taken"}); err != nil {
 		t.Fatal(err)
@@ -242,7 +242,7 @@ func TestGroupCommitWritersKeepCustomerOrder(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
 	svc := ledger.NewService(st, ledger.Options{GroupCommit: ledger.GroupCommit{Writers: 3, Window: 2 * time.Millisecond}})
-	t.Cleanup(svc.Close)
+	runService(t, svc)
 	ctx := t.Context()
 	const customers, each = 8, 25
 	var wg sync.WaitGroup

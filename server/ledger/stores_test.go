@@ -1,9 +1,11 @@
 package ledger_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 	"github.com/goodwill-ledger/goodwill/server/store/pgtest"
@@ -30,5 +32,21 @@ func eachStore(t *testing.T, test func(t *testing.T, st ledger.Store)) {
 			t.Cleanup(func() { st.Close() })
 			test(t, st)
 		})
+	}
+}
+
+// runService runs svc's background work (the group-commit writers, the
+// recompute worker) until the test ends, and returns once the writers run.
+func runService(t *testing.T, svc *ledger.Service) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = svc.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(5 * time.Second); !ledger.GroupCommitRunning(svc) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
 	}
 }

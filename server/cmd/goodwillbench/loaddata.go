@@ -56,7 +56,6 @@ func loadDirect(ctx context.Context, o options, db string) (stats, error) {
 	}
 	defer st.Close()
 	svc := ledger.NewService(st, ledger.Options{GroupCommit: ledger.GroupCommit{Disabled: true}})
-	defer svc.Close()
 	total := o.customers * perCustomer(o)
 	return drive(ctx, 2, 24*time.Hour, func(ctx context.Context, cl, n int) (int, error) {
 		lo := (n*2 + cl) * loadChunk

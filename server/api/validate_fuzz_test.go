@@ -1,4 +1,4 @@
-package app
+package api
 
 import (
 	"context"
@@ -16,7 +16,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
-	"github.com/goodwill-ledger/goodwill/server/api"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 	"github.com/goodwill-ledger/goodwill/server/store"
 )
@@ -26,32 +25,32 @@ import (
 type fuzzRPC struct {
 	method string
 	new    func() proto.Message
-	call   func(ctx context.Context, s *api.Server, req proto.Message) (any, error)
+	call   func(ctx context.Context, s *Server, req proto.Message) (any, error)
 }
 
 var fuzzRPCs = []fuzzRPC{
 	{"RecordEvent", func() proto.Message { return &goodwillv1.RecordEventRequest{} },
-		func(ctx context.Context, s *api.Server, req proto.Message) (any, error) {
+		func(ctx context.Context, s *Server, req proto.Message) (any, error) {
 			return s.RecordEvent(ctx, req.(*goodwillv1.RecordEventRequest))
 		}},
 	{"RecordEvents", func() proto.Message { return &goodwillv1.RecordEventsRequest{} },
-		func(ctx context.Context, s *api.Server, req proto.Message) (any, error) {
+		func(ctx context.Context, s *Server, req proto.Message) (any, error) {
 			return s.RecordEvents(ctx, req.(*goodwillv1.RecordEventsRequest))
 		}},
 	{"ListBalances", func() proto.Message { return &goodwillv1.ListBalancesRequest{} },
-		func(ctx context.Context, s *api.Server, req proto.Message) (any, error) {
+		func(ctx context.Context, s *Server, req proto.Message) (any, error) {
 			return s.ListBalances(ctx, req.(*goodwillv1.ListBalancesRequest))
 		}},
 	{"RecordIncident", func() proto.Message { return &goodwillv1.RecordIncidentRequest{} },
-		func(ctx context.Context, s *api.Server, req proto.Message) (any, error) {
+		func(ctx context.Context, s *Server, req proto.Message) (any, error) {
 			return s.RecordIncident(ctx, req.(*goodwillv1.RecordIncidentRequest))
 		}},
 	{"UpsertCustomer", func() proto.Message { return &goodwillv1.UpsertCustomerRequest{} },
-		func(ctx context.Context, s *api.Server, req proto.Message) (any, error) {
+		func(ctx context.Context, s *Server, req proto.Message) (any, error) {
 			return s.UpsertCustomer(ctx, req.(*goodwillv1.UpsertCustomerRequest))
 		}},
 	{"ListEvents", func() proto.Message { return &goodwillv1.ListEventsRequest{} },
-		func(ctx context.Context, s *api.Server, req proto.Message) (any, error) {
+		func(ctx context.Context, s *Server, req proto.Message) (any, error) {
 			return s.ListEvents(ctx, req.(*goodwillv1.ListEventsRequest))
 		}},
 }
@@ -73,8 +72,7 @@ func FuzzValidateRequests(f *testing.F) {
 	}
 	f.Cleanup(func() { st.Close() })
 	svc := ledger.NewService(st, ledger.Options{GroupCommit: ledger.GroupCommit{Disabled: true}})
-	f.Cleanup(svc.Close)
-	srv := api.New(svc, log)
+	srv := New(svc, log)
 	intercept := validateRequests(log)
 	validator, err := newValidator()
 	if err != nil {

@@ -1,0 +1,55 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Counter is the pair of interceptors that count every call (Prometheus'
+// gRPC metrics in goodwilld). It is a pair of funcs rather than an interface
+// so this package does not import the metrics library.
+type Counter struct {
+	Unary  grpc.UnaryServerInterceptor
+	Stream grpc.StreamServerInterceptor
+}
+
+// Chain is the interceptor chain of every gRPC server goodwilld runs (the
+// public port, and the in-process server behind the REST gateway), so both
+// protocols pass the same checks in the same order:
+//
+//  1. count the call (first, so refused calls are counted too);
+//  2. recover a panic (before access, so a panic checking a key is caught);
+//  3. check the key, its role and its rate (Access), before anything else
+//     costs work;
+//  4. log the call, with the caller's key id and tenant Access put in the
+//     context;
+//  5. recover a panic again, inside logging, so it is logged as the
+//     INTERNAL call it becomes;
+//  6. validate the request against the proto's rules (protovalidate).
+func Chain(log *slog.Logger, counter Counter, access *Access) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+	recoverPanics := recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in handler", "panic", p)
+		return status.Error(codes.Internal, "internal error")
+	}))
+	unary := []grpc.UnaryServerInterceptor{counter.Unary, recoverPanics}
+	unary = append(unary, access.UnaryInterceptors()...)
+	unary = append(unary,
+		logging.UnaryServerInterceptor(slogAdapter(log), logging.WithLogOnEvents(logging.FinishCall)),
+		recoverPanics,
+		validateRequests(log))
+	stream := append([]grpc.StreamServerInterceptor{counter.Stream}, access.StreamInterceptors()...)
+	return unary, stream
+}
+
+// slogAdapter lets go-grpc-middleware's logging interceptor write to slog.
+func slogAdapter(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
