@@ -19,8 +19,11 @@ TOOLS := github.com/bufbuild/buf/cmd/buf \
 	google.golang.org/protobuf/cmd/protoc-gen-go \
 	google.golang.org/grpc/cmd/protoc-gen-go-grpc \
 	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway \
-	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2
+	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 \
+	honnef.co/go/tools/cmd/staticcheck
 BUF := $(TOOLBIN)/buf
+# The API as released: `make breaking` compares proto/ with it.
+API_BASELINE := proto/released/goodwill-v1.binpb
 
 .PHONY: help
 help: ## List the targets.
@@ -117,15 +120,24 @@ check-generate: generate ## Fail when gen/ is stale.
 		echo "gen/ is stale: run 'make generate' and commit the result"; exit 1; fi
 
 .PHONY: lint
-lint: tools protodeps ## buf lint, buf format check, gofmt and go vet.
+lint: tools protodeps ## buf lint, buf format check, gofmt, go vet and staticcheck.
 	$(BUF) lint
 	$(BUF) format -d --exit-code proto
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@# Default checks less ST1005: our error strings deliberately start with a
+	@# flag or a Go method name ("--db ...", "GetEvent: ...").
+	$(TOOLBIN)/staticcheck -checks inherit,-ST1005 ./...
 
 .PHONY: breaking
-breaking: tools protodeps ## Check proto/ against main for WIRE_JSON breaking changes.
-	$(BUF) breaking --against '.git#branch=main'
+breaking: tools protodeps ## Fail on a WIRE_JSON breaking change of proto/ against the released API.
+	@mkdir -p build
+	$(BUF) build --path proto/goodwill -o build/api.binpb
+	$(BUF) breaking build/api.binpb --against $(API_BASELINE) --config buf.yaml
+
+.PHONY: api-baseline
+api-baseline: tools protodeps ## Accept proto/ as the released API (at a release; say why in the commit).
+	$(BUF) build --path proto/goodwill -o $(API_BASELINE)
 
 .PHONY: clean
 clean: ## Remove build outputs (not data/).

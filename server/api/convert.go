@@ -16,8 +16,6 @@ func kindFromProto(k goodwillv1.EventKind) ledger.Kind { return ledger.Kind(k) }
 
 func kindToProto(k ledger.Kind) goodwillv1.EventKind { return goodwillv1.EventKind(k) }
 
-var minTime = time.Unix(0, 0).UTC()
-
 // timeFromProto converts an optional timestamp; nil becomes the zero time.
 func timeFromProto(field string, ts *timestamppb.Timestamp) (time.Time, error) {
 	if ts == nil {
@@ -29,8 +27,8 @@ func timeFromProto(field string, ts *timestamppb.Timestamp) (time.Time, error) {
 	// Reject early times here: 0001-01-01 is Go's zero time, which the
 	// domain reads as "not given".
 	t := ts.AsTime()
-	if t.Before(minTime) {
-		return time.Time{}, ledger.Invalid(field, "must not be before 1970-01-01")
+	if err := ledger.CheckEarliest(field, t); err != nil {
+		return time.Time{}, err
 	}
 	return t, nil
 }

@@ -2,6 +2,8 @@
 // converts messages to domain types and back, and translates domain errors
 // to status codes in one place (status.go).
 //
-// It is the only server package that imports gen/; it must never hold
-// ledger rules or SQL.
+// It is the one server package that turns API messages into domain calls.
+// Others import gen/ only for wiring: app registers the service, gateway
+// maps REST routes onto it. api must never hold ledger rules or SQL, and
+// reaches data only through ledger.Service (server/imports_test.go).
 package api

@@ -1,8 +1,8 @@
 // Package gateway serves the REST/JSON API. It translates HTTP to gRPC over
 // a connection its caller provides (goodwilld gives it an in-process
 // channel to a gRPC server built with the same options as the public one),
-// so every interceptor (logging, recovery, and later auth and rate limits)
-// runs for both protocols. Beside the API it serves /healthz and the
+// so every interceptor (keys and roles, rate limits, validation, logging,
+// recovery) runs for both protocols. Beside the API it serves /healthz and the
 // OpenAPI document at /openapi.json, and answers CORS requests from the
 // configured origins only.
 //

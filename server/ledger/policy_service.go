@@ -50,6 +50,15 @@ func (s *Service) active(ctx context.Context, r Reader, tenant string) (*Policy,
 	return s.decode(tenant, sp)
 }
 
+// activeVersion maps the version Lookup reports to the one that applies:
+// NeverInstalled means the built-in policy.
+func (s *Service) activeVersion(v int64) int64 {
+	if v == NeverInstalled {
+		return s.builtin.Version
+	}
+	return v
+}
+
 // policyAt returns one version of the tenant's policy.
 func (s *Service) policyAt(ctx context.Context, r Reader, tenant string, version int64) (*Policy, error) {
 	if p, ok := s.policies.get(policyKey{tenant, version}); ok {

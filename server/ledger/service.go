@@ -204,8 +204,10 @@ func (s *Service) GetBalance(ctx context.Context, tenant, id string, asOf time.T
 	if err := checkID("customer_id", id, s.limits.MaxIDLength); err != nil {
 		return Balance{}, err
 	}
-	if !asOf.IsZero() && asOf.Before(minTime) {
-		return Balance{}, Invalid("as_of", "must not be before 1970-01-01")
+	if !asOf.IsZero() {
+		if err := CheckEarliest("as_of", asOf); err != nil {
+			return Balance{}, err
+		}
 	}
 	at := asOf
 	if at.IsZero() {
@@ -244,9 +246,7 @@ func (s *Service) quickBalance(ctx context.Context, tenant, id string, at time.T
 	if err != nil {
 		return Balance{}, true, err
 	}
-	if active == 0 {
-		active = s.builtin.Version
-	}
+	active = s.activeVersion(active)
 	if c.PolicyVersion != active || at.Before(c.State.Last.At) {
 		return Balance{}, false, nil
 	}

@@ -22,8 +22,8 @@ type Store interface {
 	// SYSTEM TIME follower_read_timestamp()), served by the nearest replica
 	// without contending with writes. Other backends run View.
 	ViewStale(ctx context.Context, fn func(Reader) error) error
-	// Lookup reads one customer and the tenant's active policy version (0
-	// when it never installed one) in a single statement, outside any
+	// Lookup reads one customer and the tenant's active policy version
+	// (NeverInstalled when it never installed one) in a single statement, outside any
 	// transaction: a single statement is its own snapshot, so this is
 	// GetBalance's one round trip. Errors: ErrNotFound.
 	Lookup(ctx context.Context, tenant, customerID string) (c Customer, activeVersion int64, err error)
@@ -181,3 +181,9 @@ type Cursor struct {
 	OccurredAt time.Time
 	EventID    string
 }
+
+// NeverInstalled is the active version Lookup reports for a tenant that
+// never installed a policy; ActivePolicy reports the same state as
+// ErrNotFound. Either way the Service applies its built-in version 1, in
+// one place (Service.active and Service.activeVersion).
+const NeverInstalled int64 = 0

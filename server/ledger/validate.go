@@ -8,10 +8,21 @@ import (
 	"unicode/utf8"
 )
 
-// minTime is the earliest occurred_at accepted: older events would decay to
-// nothing anyway, and the bound keeps timestamps well inside every backend's
-// range.
+// minTime is the earliest instant the ledger accepts anywhere (event and
+// incident times, as_of, cursors, a policy's epoch): older events would
+// decay to nothing anyway, the bound keeps timestamps well inside every
+// backend's range, and it keeps Go's zero time free to mean "not given".
 var minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// CheckEarliest refuses a time before 1970-01-01, naming field. It is the
+// one home of that rule; the API layer calls it on every timestamp it
+// converts, before the zero time could be mistaken for "not given".
+func CheckEarliest(field string, t time.Time) error {
+	if t.Before(minTime) {
+		return Invalid(field, "must not be before 1970-01-01")
+	}
+	return nil
+}
 
 // checkID validates a customer, event or incident id: 1 to max characters
 // from [A-Za-z0-9._:@-], starting with a letter or digit, so ids are safe in
@@ -94,8 +105,8 @@ func (l Limits) checkPositive(field string, f, max float64) error {
 }
 
 func (l Limits) checkTime(field string, t, now time.Time) error {
-	if t.Before(minTime) {
-		return Invalid(field, "must not be before 1970-01-01")
+	if err := CheckEarliest(field, t); err != nil {
+		return err
 	}
 	if t.After(now.Add(l.MaxFutureSkew)) {
 		return Invalid(field, "must not be more than %s in the future", l.MaxFutureSkew)

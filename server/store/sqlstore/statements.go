@@ -59,8 +59,8 @@ func (s *Statements) customersAfter(tenant, after string, limit int) *query {
 	return s.selectCustomers(tenant).and("customer_id > ?", after).write(" ORDER BY customer_id LIMIT ?", limit)
 }
 
-// lookup reads a customer and the tenant's active policy version (0 when
-// it never installed one) in one statement.
+// lookup reads a customer and the tenant's active policy version in one
+// statement: ledger.NeverInstalled (0) when it never installed one.
 func (s *Statements) lookup(tenant, id string) *query {
 	q := s.d.query("SELECT " + customers.selectList(s.d, "") + ", coalesce((SELECT version FROM active_policies WHERE ")
 	q.write("tenant_id = ?), 0) FROM customers", tenant)

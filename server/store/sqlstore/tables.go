@@ -38,14 +38,6 @@ type table struct {
 	cols []column
 }
 
-func (t table) names() []string {
-	out := make([]string, len(t.cols))
-	for i, c := range t.cols {
-		out[i] = c.name
-	}
-	return out
-}
-
 // list is the column list, each prefixed with alias ("e." or "").
 func (t table) list(alias string) string {
 	out := make([]string, len(t.cols))
