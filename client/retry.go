@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
@@ -175,39 +176,50 @@ func prepare(ctx context.Context, method string, req, reply any, cc *grpc.Client
 }
 
 // withKeys returns req with an idempotency key wherever one is missing,
-// copying req if it must change it.
+// copying req if it must change it. It is read from the messages, not
+// listed per method: every string field named idempotency_key, at any
+// depth (an event in a batch, say), gets one when empty, so a new keyed
+// write is covered the day its message is. RecordIncident needs nothing:
+// its required incident_id is its key.
 func withKeys(req any) any {
-	switch r := req.(type) {
-	case *goodwillv1.RecordEventRequest:
-		if r.GetEvent() != nil && r.GetEvent().GetIdempotencyKey() == "" {
-			r = proto.Clone(r).(*goodwillv1.RecordEventRequest)
-			r.Event.IdempotencyKey = newKey()
-			return r
-		}
-	case *goodwillv1.RecordEventsRequest:
-		var c *goodwillv1.RecordEventsRequest
-		for i, e := range r.GetEvents() {
-			if e != nil && e.GetIdempotencyKey() == "" {
-				if c == nil {
-					c = proto.Clone(r).(*goodwillv1.RecordEventsRequest)
+	m, ok := req.(proto.Message)
+	if !ok || !keyed(m.ProtoReflect(), false) {
+		return req
+	}
+	c := proto.Clone(m)
+	keyed(c.ProtoReflect(), true)
+	return c
+}
+
+// keyed reports whether m holds an empty idempotency_key; with fill, it
+// also sets every empty one to a new key.
+func keyed(m protoreflect.Message, fill bool) bool {
+	found := false
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		switch {
+		case fd.Name() == "idempotency_key" && fd.Kind() == protoreflect.StringKind && !fd.IsList():
+			if m.Get(fd).String() == "" {
+				found = true
+				if fill {
+					m.Set(fd, protoreflect.ValueOfString(newKey()))
 				}
-				c.Events[i].IdempotencyKey = newKey()
 			}
+		case fd.Message() == nil || fd.IsMap():
+		case fd.IsList():
+			l := m.Get(fd).List()
+			for j := range l.Len() {
+				found = keyed(l.Get(j).Message(), fill) || found
+			}
+		case m.Has(fd):
+			found = keyed(m.Get(fd).Message(), fill) || found
 		}
-		if c != nil {
-			return c
-		}
-	case *goodwillv1.ReverseEventRequest:
-		if r.GetIdempotencyKey() == "" {
-			r = proto.Clone(r).(*goodwillv1.ReverseEventRequest)
-			r.IdempotencyKey = newKey()
-			return r
+		if found && !fill {
+			return true
 		}
 	}
-	// RecordIncident needs nothing: its incident_id is its idempotency key,
-	// and it is required, so a call without one is INVALID_ARGUMENT rather
-	// than an incident under a name nobody knows.
-	return req
+	return found
 }
 
 // newKey makes an idempotency key: a UUIDv7, unique without coordination.
