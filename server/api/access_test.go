@@ -1,6 +1,8 @@
 package api
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
@@ -47,5 +49,46 @@ func TestRolesFromTheProto(t *testing.T) {
 		if got := RequiredRole(method); got != want {
 			t.Errorf("%s needs %v, want %v", method, got, want)
 		}
+	}
+}
+
+// docs/security.md lists the methods of each role; it must say what the
+// proto declares, so a new method or a changed role cannot leave the
+// operators' page behind.
+func TestSecurityDocListsEveryRole(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]auth.Role{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		cells := strings.Split(strings.Trim(line, "| "), "|")
+		if len(cells) != 2 {
+			continue
+		}
+		role, ok := map[string]auth.Role{"writer": auth.Writer, "reader": auth.Reader, "admin": auth.Admin}[strings.TrimSpace(cells[0])]
+		if !ok {
+			continue
+		}
+		for _, m := range strings.Split(cells[1], ",") {
+			m = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(m), "and every method above"))
+			if prev, twice := listed[m]; twice {
+				t.Errorf("docs/security.md lists %s under %v and %v", m, prev, role)
+			}
+			if m != "" {
+				listed[m] = role
+			}
+		}
+	}
+	sd := goodwillv1.GoodwillService_ServiceDesc
+	for _, m := range sd.Methods {
+		want := RequiredRole("/" + sd.ServiceName + "/" + m.MethodName)
+		if got, ok := listed[m.MethodName]; !ok || got != want {
+			t.Errorf("docs/security.md lists %s under %v, want %v (its required_role)", m.MethodName, got, want)
+		}
+		delete(listed, m.MethodName)
+	}
+	for m := range listed {
+		t.Errorf("docs/security.md lists %s, which the service does not have", m)
 	}
 }
