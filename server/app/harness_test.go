@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/goodwill-ledger/goodwill/client"
+	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 	"github.com/goodwill-ledger/goodwill/server/app"
 	"github.com/goodwill-ledger/goodwill/server/auth"
 	"github.com/goodwill-ledger/goodwill/server/store"
@@ -263,4 +265,41 @@ func freeLoopbackAddr(t testing.TB) string {
 // context bounds it anyway.
 func slowTestTimeouts() []grpc.DialOption {
 	return []grpc.DialOption{client.WithDefaultTimeout(5 * time.Minute), client.WithAttemptTimeout(2 * time.Minute)}
+}
+
+// pev builds an event for customer id.
+func pev(id string, kind goodwillv1.EventKind, mag float64, at time.Time) *goodwillv1.Event {
+	return &goodwillv1.Event{CustomerId: id, Kind: kind, Magnitude: proto.Float64(mag), OccurredAt: ts(at)}
+}
+
+// record appends one event through RecordEvent and fails the test on error.
+func record(t *testing.T, s *testServer, e *goodwillv1.Event) *goodwillv1.RecordEventResponse {
+	t.Helper()
+	id := e.GetCustomerId()
+	e = proto.Clone(e).(*goodwillv1.Event)
+	e.CustomerId = ""
+	resp, err := s.RecordEvent(t.Context(), &goodwillv1.RecordEventRequest{CustomerId: id, Event: e})
+	if err != nil {
+		t.Fatalf("record %v for %s: %v", e.GetKind(), id, err)
+	}
+	return resp
+}
+
+// waitJob polls a recompute job until it leaves RUNNING (20 s at most).
+func waitJob(t *testing.T, s *testServer, id string) *goodwillv1.RecomputeJob {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := s.GetRecomputeJob(t.Context(), &goodwillv1.GetRecomputeJobRequest{JobId: id})
+		if err != nil {
+			t.Fatalf("job %s: %v", id, err)
+		}
+		if j := resp.GetJob(); j.GetState() != goodwillv1.JobState_JOB_STATE_RUNNING {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still running after 20s: %v", id, resp.GetJob())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

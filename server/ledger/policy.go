@@ -2,7 +2,10 @@ package ledger
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strconv"
 	"time"
 )
 
@@ -130,6 +133,18 @@ func (p *Policy) Validate() error {
 		case !finite(w) || math.Abs(w) > 1e6:
 			v.add(Invalid(fmt.Sprintf("policy.weights[%s]", k.APIName()), "must be finite and at most 1e6 in size"))
 		}
+	}
+	// A weight for any other kind would be stored and then refused on
+	// every read of the version (decoding checks the kinds).
+	for _, k := range slices.Sorted(maps.Keys(p.Weights)) {
+		if k.Recordable() {
+			continue
+		}
+		name := k.APIName()
+		if !k.Valid() {
+			name = strconv.Itoa(int(k))
+		}
+		v.add(Invalid(fmt.Sprintf("policy.weights[%s]", name), "is not a kind clients record; weights are for %s", recordableKindNames()))
 	}
 	if p.HalfLife < 24*time.Hour || p.HalfLife > 100*365*24*time.Hour {
 		v.add(Invalid("policy.half_life", "must be between 1 day and 100 years"))
