@@ -18,8 +18,12 @@ type metrics struct {
 	batch prometheus.Histogram
 }
 
-// retryCounter is implemented by stores that retry transactions.
-type retryCounter interface{ Retries() int64 }
+// retryCounter is implemented by stores that retry transactions, and
+// staleCounter by stores whose stale reads can fall back to fresh ones.
+type (
+	retryCounter interface{ Retries() int64 }
+	staleCounter interface{ StaleFallbacks() int64 }
+)
 
 func newMetrics(st any) *metrics {
 	m := &metrics{
@@ -40,8 +44,14 @@ func newMetrics(st any) *metrics {
 	if rc, ok := st.(retryCounter); ok {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "goodwill_store_transaction_retries_total",
-			Help: "Write transactions the store re-ran after a serialization failure or deadlock.",
+			Help: "Transactions (writes and reads) the store re-ran after a serialization failure or deadlock.",
 		}, func() float64 { return float64(rc.Retries()) }))
+	}
+	if sc, ok := st.(staleCounter); ok {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "goodwill_store_stale_read_fallbacks_total",
+			Help: "Stale (follower) reads the server refused, answered by an exact read instead: expected for a few seconds after a migration.",
+		}, func() float64 { return float64(sc.StaleFallbacks()) }))
 	}
 	return m
 }

@@ -30,9 +30,40 @@ type Backend interface {
 }
 
 // Migrator is implemented by backends that can apply their migrations on
-// demand (`goodwilld migrate`).
+// demand (`goodwilld migrate`) and say how many are pending.
 type Migrator interface {
 	Migrate(ctx context.Context) error
+	Pending(ctx context.Context) (int, error)
+}
+
+// RequireMigrated refuses a store whose schema is behind this binary's,
+// naming the command that brings it up to date.
+func RequireMigrated(ctx context.Context, b Backend, dbURL string) error {
+	m, ok := b.(Migrator)
+	if !ok {
+		return nil
+	}
+	n, err := m.Pending(ctx)
+	if err != nil {
+		return fmt.Errorf("read the schema version: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("the store at %s has %d pending migration(s): run `goodwilld migrate --db ...` first "+
+			"(or start `goodwilld serve`, which migrates unless --no-auto-migrate)", Redact(dbURL), n)
+	}
+	return nil
+}
+
+var (
+	_ Migrator = (*sqlite.Store)(nil)
+	_ Migrator = (*postgres.Store)(nil)
+	_ Granter  = (*postgres.Store)(nil)
+)
+
+// Granter is implemented by backends whose users have privileges
+// (PostgreSQL, CockroachDB): it grants a role what goodwilld needs.
+type Granter interface {
+	Grant(ctx context.Context, role string) error
 }
 
 // Open opens the backend a --db URL names:

@@ -92,13 +92,20 @@ func newKeysCommand(cfg *app.Config) *cobra.Command {
 	return keys
 }
 
-// withStore opens (and migrates) the store for one command.
+// withStore opens the store for one command. It never migrates: keys are
+// managed from an operator's machine while replicas run, and a schema
+// change is a step of its own (`goodwilld migrate`, or a replica's start),
+// taken under the migration lock with the owner's rights. A store with
+// pending migrations is refused, saying so.
 func withStore(ctx context.Context, cfg *app.Config, fn func(store.Backend) error) error {
-	st, err := store.Open(ctx, cfg.DB, store.Options{Migrate: true, Logger: cfg.Logger})
+	st, err := store.Open(ctx, cfg.DB, store.Options{Logger: cfg.Logger})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if err := store.RequireMigrated(ctx, st, cfg.DB); err != nil {
+		return err
+	}
 	return fn(st)
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/goodwill-ledger/goodwill/server/app"
 	"github.com/goodwill-ledger/goodwill/server/store"
+	"github.com/goodwill-ledger/goodwill/server/store/postgres"
 )
 
 func main() {
@@ -110,7 +111,43 @@ func newRoot() *cobra.Command {
 			return st.Close()
 		},
 	}
-	root.AddCommand(serve, migrate, newKeysCommand(&cfg), newVerifyCommand(&cfg))
+	var printOnly bool
+	grant := &cobra.Command{
+		Use:   "grant ROLE",
+		Short: "Grant a database role what goodwilld needs, and no more (PostgreSQL, CockroachDB)",
+		Long: "Grant ROLE the privileges goodwilld serve, keys and verify need on a migrated database: no\n" +
+			"UPDATE, DELETE or TRUNCATE on events, so the ledger is append-only for that role. Run it as\n" +
+			"the schema's owner (who ran `goodwilld migrate`), then run goodwilld as ROLE with\n" +
+			"--no-auto-migrate. With --print, print the statements instead (no --db needed).",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if printOnly {
+				for _, stmt := range postgres.GrantStatements(args[0]) {
+					fmt.Fprintln(cmd.OutOrStdout(), stmt+";")
+				}
+				return nil
+			}
+			st, err := store.Open(cmd.Context(), cfg.DB, store.Options{Logger: cfg.Logger})
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			g, ok := st.(store.Granter)
+			if !ok {
+				return fmt.Errorf("--db %s: the embedded store has no database roles to grant", store.Redact(cfg.DB))
+			}
+			if err := store.RequireMigrated(cmd.Context(), st, cfg.DB); err != nil {
+				return err
+			}
+			if err := g.Grant(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "granted %s what goodwilld needs on %s\n", args[0], store.Redact(cfg.DB))
+			return nil
+		},
+	}
+	grant.Flags().BoolVar(&printOnly, "print", false, "print the GRANT statements instead of running them")
+	root.AddCommand(serve, migrate, grant, newKeysCommand(&cfg), newVerifyCommand(&cfg))
 	return root
 }
 

@@ -62,7 +62,20 @@ func FreshDB(t testing.TB, srv Server) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "goodwill_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	create := "CREATE DATABASE " + name
+	if srv.Name == "postgresql" {
+		// A linguistic collation, as most production databases have
+		// (en_US.UTF-8 or ICU): under C.UTF-8, this machine's default, the
+		// store would sort ids bytewise however its columns were declared,
+		// and the suite could not see the difference.
+		create += linguistic
+	}
+	_, err = conn.Exec(ctx, create)
+	if err != nil && create != "CREATE DATABASE "+name {
+		t.Logf("no ICU collation on this server (%v): the test database uses the server's default", err)
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
+	}
+	if err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
@@ -91,6 +104,10 @@ func FreshDB(t testing.TB, srv Server) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// linguistic asks for ICU's en-US collation (PostgreSQL 15 and later, built
+// with ICU, as Debian's and the official images are).
+const linguistic = " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
 
 func redact(s string) string {
 	u, err := url.Parse(s)

@@ -8,7 +8,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -20,9 +19,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 )
@@ -33,15 +29,25 @@ var migrations embed.FS
 // Store is a ledger.Store on a CockroachDB or PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
-	crdb bool
-	log  *slog.Logger
-	// retries counts transaction attempts that were retried, for the logs
-	// and the benchmarks.
-	retries atomic.Int64
-	// maxAttempts bounds one Update's attempts.
-	maxAttempts int
+	// connConfig is the pool's connection settings, session pins included,
+	// from which Migrate opens its own connections.
+	connConfig *pgx.ConnConfig
+	crdb       bool
+	log        *slog.Logger
+	policy     retryPolicy
+	// retries counts transaction runs that were retried, and
+	// staleFallbacks stale reads answered fresh, for the logs, the
+	// metrics and the benchmarks.
+	retries        atomic.Int64
+	staleFallbacks atomic.Int64
 	// writers admits this many write transactions at once.
 	writers chan struct{}
+	// staleRead is the statement that makes a read stale (followerRead on
+	// CockroachDB); "" when the server has none.
+	staleRead string
+	// migrations are the schema's versions (the embedded files; a test may
+	// substitute its own).
+	migrations fs.FS
 }
 
 var _ ledger.Store = (*Store)(nil)
@@ -51,8 +57,9 @@ type Options struct {
 	// Migrate applies pending migrations at open.
 	Migrate bool
 	Logger  *slog.Logger
-	// MaxAttempts bounds the attempts of one write transaction (default 50,
-	// as cockroach-go's): a hot customer under many writers needs several.
+	// MaxAttempts bounds the runs of one transaction, the first included
+	// (default 50, as cockroach-go's): a hot customer under many writers
+	// needs several.
 	MaxAttempts int
 	// MaxWriters bounds concurrent write transactions in this process
 	// (default 1). Serializable transactions that touch the same customers
@@ -63,14 +70,35 @@ type Options struct {
 	MaxWriters int
 }
 
+// setting is one session setting and the value the store needs.
+type setting struct{ name, value string }
+
+// sessionPins are the session settings the store's results depend on, on
+// this server. They travel with every connection (the startup "options"),
+// so they beat an operator's role or database defaults; Open then checks
+// that they took.
+func sessionPins(crdb bool) []setting {
+	// Every write and exact read names its own isolation, but a read-only
+	// default would refuse every write.
+	pins := []setting{{"default_transaction_read_only", "off"}}
+	if crdb {
+		pins = append(pins, cockroachPins...)
+	}
+	return pins
+}
+
 // Open connects to url (postgres:// or postgresql://) and detects the
 // server.
 func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 50
+	policy := defaultRetry
+	if o.MaxAttempts > 0 {
+		policy.attempts = o.MaxAttempts
+	}
+	if o.MaxWriters <= 0 {
+		o.MaxWriters = 1
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -89,21 +117,27 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
+	where := fmt.Sprintf("%s@%s:%d/%s", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+	version, err := serverVersion(ctx, cfg.ConnConfig)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", where, err)
+	}
+	crdb := isCockroach(version)
+	pins := sessionPins(crdb)
+	pin(cfg.ConnConfig, pins)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	if o.MaxWriters <= 0 {
-		o.MaxWriters = 1
+	s := &Store{pool: pool, connConfig: cfg.ConnConfig, crdb: crdb, log: o.Logger, policy: policy,
+		writers: make(chan struct{}, o.MaxWriters), migrations: mustSub(migrations, "migrations")}
+	if crdb {
+		s.staleRead = followerRead
 	}
-	s := &Store{pool: pool, log: o.Logger, maxAttempts: o.MaxAttempts, writers: make(chan struct{}, o.MaxWriters)}
-	var version string
-	if err := pool.QueryRow(ctx, `SELECT version()`).Scan(&version); err != nil {
+	if err := s.checkSession(ctx, pins); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to %s@%s:%d/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port,
-			cfg.ConnConfig.Database, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	s.crdb = strings.Contains(version, "CockroachDB")
 	o.Logger.Info("connected to the store", "server", s.Server(), "version", version)
 	if o.Migrate {
 		if err := s.Migrate(ctx); err != nil {
@@ -112,6 +146,54 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// serverVersion asks the server what it is, on a connection of its own:
+// the session pins depend on the answer.
+func serverVersion(ctx context.Context, cc *pgx.ConnConfig) (string, error) {
+	conn, err := pgx.ConnectConfig(ctx, cc.Copy())
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var version string
+	err = conn.QueryRow(ctx, `SELECT version()`).Scan(&version)
+	return version, err
+}
+
+// pin puts the settings first in the connections' startup options, where
+// any the --db URL sets itself come later and win (Open then refuses
+// them, naming the setting).
+func pin(cc *pgx.ConnConfig, pins []setting) {
+	var b strings.Builder
+	for _, p := range pins {
+		fmt.Fprintf(&b, "-c %s=%s ", p.name, p.value)
+	}
+	cc.RuntimeParams["options"] = strings.TrimSpace(b.String() + cc.RuntimeParams["options"])
+}
+
+// checkSession refuses a connection on which a pinned setting does not
+// hold: the --db URL overrides it, or a connection pooler dropped the
+// startup options, and results would change (stale exact reads, refused
+// writes, refused scans).
+func (s *Store) checkSession(ctx context.Context, pins []setting) error {
+	var wrong []string
+	for _, p := range pins {
+		var got string
+		if err := s.pool.QueryRow(ctx, `SELECT current_setting($1)`, p.name).Scan(&got); err != nil {
+			return fmt.Errorf("read session setting %s: %w", p.name, err)
+		}
+		if !strings.EqualFold(got, p.value) {
+			wrong = append(wrong, fmt.Sprintf("%s is %q, want %q", p.name, got, p.value))
+		}
+	}
+	if len(wrong) > 0 {
+		return fmt.Errorf("the store's connections do not hold the session settings it relies on (%s); "+
+			"remove them from the --db URL, or, behind a connection pooler that drops startup options, "+
+			"set them as the role's defaults (ALTER ROLE ... SET); docs/deploy-cockroachdb.md says why each matters",
+			strings.Join(wrong, "; "))
+	}
+	return nil
 }
 
 // DefaultConnectTimeout bounds one connection attempt when the URL sets no
@@ -126,8 +208,12 @@ func (s *Store) Server() string {
 	return "postgresql"
 }
 
-// Retries returns how many transaction attempts have been retried.
+// Retries returns how many transaction runs have been retried.
 func (s *Store) Retries() int64 { return s.retries.Load() }
+
+// StaleFallbacks returns how many stale reads were answered fresh because
+// the server refused the stale one.
+func (s *Store) StaleFallbacks() int64 { return s.staleFallbacks.Load() }
 
 // Close closes the pool.
 func (s *Store) Close() error {
@@ -135,59 +221,10 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Migrate applies every pending embedded migration in order. On PostgreSQL
-// an advisory lock keeps replicas starting together from migrating twice;
-// CockroachDB has no advisory locks, so there run `goodwilld migrate` once
-// before starting replicas (docs/deploy-cockroachdb.md).
-func (s *Store) Migrate(ctx context.Context) error {
-	db := stdlib.OpenDBFromPool(s.pool)
-	defer db.Close()
-	sub, err := fs.Sub(migrations, "migrations")
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
 	if err != nil {
-		return err
+		panic(err) // dir is a constant naming an embedded folder
 	}
-	opts := []goose.ProviderOption{
-		goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(goose.NewGoMigration(2, &goose.GoFunc{RunTx: s.appendOnly}, nil)),
-	}
-	if !s.crdb {
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return err
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, opts...)
-	if err != nil {
-		return err
-	}
-	res, err := p.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for _, r := range res {
-		s.log.Info("applied migration", "store", s.Server(), "version", r.Source.Version, "took", r.Duration)
-	}
-	return nil
-}
-
-// appendOnly is migration 2: triggers that refuse UPDATE and DELETE on
-// events, on PostgreSQL only. CockroachDB's trigger support is recent and
-// partial, so there the API is the only writer (the one documented
-// difference between the two servers).
-func (s *Store) appendOnly(ctx context.Context, tx *sql.Tx) error {
-	if s.crdb {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, `
-CREATE FUNCTION goodwill_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'events are append-only';
-END;
-$$;
-CREATE TRIGGER events_no_update BEFORE UPDATE OR DELETE ON events
-    FOR EACH ROW EXECUTE FUNCTION goodwill_events_append_only();
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
-    FOR EACH STATEMENT EXECUTE FUNCTION goodwill_events_append_only();`)
-	return err
+	return sub
 }

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
-	crdbpgx "github.com/cockroachdb/cockroach-go/v2/crdb/crdbpgxv5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -21,10 +19,10 @@ import (
 var serializable = pgx.TxOptions{IsoLevel: pgx.Serializable}
 
 // Update runs fn in a SERIALIZABLE transaction, retrying it when the server
-// asks to.
+// asks to, under the store's retry policy (retry.go).
 //
 // CockroachDB: cockroach-go's ExecuteTx, which retries inside the
-// transaction with the SAVEPOINT cockroach_restart protocol.
+// transaction with the SAVEPOINT cockroach_restart protocol (cockroach.go).
 //
 // PostgreSQL: that helper must not be used. Its RELEASE SAVEPOINT is a
 // commit on CockroachDB but not on PostgreSQL, and it ignores the error of
@@ -39,14 +37,11 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	runs := attempts{max: s.maxAttempts}
+	runs := attempts{max: s.policy.attempts}
 	var panicked any
 	run := func(tx pgx.Tx) (err error) {
 		if err := runs.next(); err != nil {
 			return err
-		}
-		if runs.n > 1 {
-			s.retries.Add(1)
 		}
 		// A panic must not leave the transaction open on its connection:
 		// turn it into an error so the transaction rolls back, then panic
@@ -62,9 +57,9 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	for rerun := false; ; rerun = true {
 		runs.n = 0
 		if s.crdb {
-			err = crdbpgx.ExecuteTx(crdb.WithMaxRetries(ctx, s.maxAttempts), s.pool, serializable, run)
+			err = s.updateCockroach(ctx, run)
 		} else {
-			err = s.retryPostgres(ctx, run)
+			err = s.retry(ctx, "update", func() error { return s.attempt(ctx, serializable, run) })
 		}
 		if panicked != nil {
 			panic(panicked)
@@ -94,31 +89,9 @@ func (a *attempts) next() error {
 	return nil
 }
 
-func (s *Store) retryPostgres(ctx context.Context, run func(pgx.Tx) error) error {
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = s.attempt(ctx, run)
-		if !retryable(err) || attempt >= s.maxAttempts {
-			if retryable(err) {
-				return fmt.Errorf("%w: gave up after %d attempts: %w", ledger.ErrUnavailable, attempt, err)
-			}
-			return err
-		}
-		// Exponential backoff with full jitter: 2 ms, 4 ms ... capped at
-		// 100 ms, so contending writers spread out instead of colliding
-		// again in step.
-		backoff := min(2*time.Millisecond<<min(attempt-1, 10), 100*time.Millisecond)
-		s.log.Debug("retrying transaction", "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(rand.N(backoff) + time.Millisecond):
-		}
-	}
-}
-
-func (s *Store) attempt(ctx context.Context, run func(pgx.Tx) error) (err error) {
-	tx, err := s.pool.BeginTx(ctx, serializable)
+// attempt runs one whole transaction: BEGIN, run, COMMIT (or ROLLBACK).
+func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, run func(pgx.Tx) error) (err error) {
+	tx, err := s.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -144,52 +117,53 @@ func rollback(ctx context.Context, tx pgx.Tx) {
 	_ = tx.Rollback(rctx)
 }
 
-// retryable reports whether a whole transaction should run again:
-// serialization failures and deadlocks (the server chose a victim).
-func retryable(err error) bool {
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
-		return false
-	}
-	switch pe.Code {
-	case "40001", "40P01":
-		return true
-	}
-	return false
-}
-
 func isUniqueViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
-// View runs fn in a read-only transaction: one snapshot for all its reads.
+// readOnly is an exact read: one snapshot for all the closure's reads.
+// CockroachDB runs REPEATABLE READ as SERIALIZABLE unless a preview
+// setting is on; the snapshot is the same, but there a read can wait on a
+// writer and fail with 40001, so reads are retried like writes.
+var readOnly = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+
+// View runs fn in a read-only transaction, rerun under the retry policy.
 func (s *Store) View(ctx context.Context, fn func(ledger.Reader) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return translate(err)
-	}
-	defer func() { rollback(ctx, tx) }()
-	return translate(fn(newTxn(tx)))
+	return translate(s.retry(ctx, "view", func() error {
+		return s.attempt(ctx, readOnly, func(tx pgx.Tx) error { return fn(newTxn(tx)) })
+	}))
 }
 
-// ViewStale reads a snapshot a few seconds old on CockroachDB (a follower
-// read: the nearest replica answers, and the read never waits on writes);
-// on PostgreSQL it is View. This is one of the two CockroachDB-only
-// statements in the store.
+// ViewStale reads a snapshot a few seconds old where the server offers one
+// (CockroachDB: a follower read, served by the nearest replica without
+// waiting on writes); on PostgreSQL it is View.
+//
+// A stale snapshot can predate the schema: right after a migration its
+// tables or columns do not exist yet at that timestamp (42P01, 42703).
+// Whatever the server refuses in a stale read is therefore answered by an
+// exact read (View) instead: the caller asked for "possibly stale", never
+// for an error a fresh read would not give. The closure's own errors (a
+// customer not found) are answers, and stand.
 func (s *Store) ViewStale(ctx context.Context, fn func(ledger.Reader) error) error {
-	if !s.crdb {
+	if s.staleRead == "" {
 		return s.View(ctx, fn)
 	}
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
-	if err != nil {
+	err := s.retry(ctx, "stale view", func() error {
+		return s.attempt(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, s.staleRead); err != nil {
+				return err
+			}
+			return fn(newTxn(tx))
+		})
+	})
+	var pe *pgconn.PgError
+	if err == nil || ctx.Err() != nil || !errors.As(err, &pe) {
 		return translate(err)
 	}
-	defer func() { rollback(ctx, tx) }()
-	if _, err := tx.Exec(ctx, `SET TRANSACTION AS OF SYSTEM TIME follower_read_timestamp()`); err != nil {
-		return translate(err)
-	}
-	return translate(fn(newTxn(tx)))
+	s.staleFallbacks.Add(1)
+	s.log.Debug("stale read failed; reading fresh instead", "err", err)
+	return s.View(ctx, fn)
 }
 
 // translate turns driver errors into the ledger's error classes; unknown

@@ -26,7 +26,8 @@ func TestBackendsWriteNoTenantSQL(t *testing.T) {
 		case "sqlstore", "pgtest", "storetest":
 			continue
 		}
-		if strings.HasSuffix(f, "_test.go") {
+		// Migrations write DDL, which names columns, never a predicate.
+		if strings.HasSuffix(f, "_test.go") || strings.HasPrefix(filepath.Base(f), "migrat") {
 			continue
 		}
 		src, err := os.ReadFile(f)

@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "BulkEvents", run: testBulkEvents},
 		{name: "Tenants", run: testTenants},
 		{name: "CountEvents", run: testCountEvents},
+		{name: "IDsSortBytewise", run: testIDsSortBytewise},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,14 @@
+package postgres
+
+import "io/fs"
+
+// SetMigrations replaces the schema's versions, so a test can migrate to a
+// broken or slow version.
+func SetMigrations(s *Store, f fs.FS) { s.migrations = f }
+
+// EmbeddedMigrations is the schema's versions as shipped.
+func EmbeddedMigrations() fs.FS { return mustSub(migrations, "migrations") }
+
+// ForceStaleRead makes ViewStale run stmt first, as it runs the follower
+// read on CockroachDB, so the fallback can be tested on PostgreSQL.
+func ForceStaleRead(s *Store, stmt string) { s.staleRead = stmt }

@@ -1,0 +1,53 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// privileges are what goodwilld needs on each table, and no more. Events
+// get no UPDATE, DELETE or TRUNCATE: the ledger is append-only, and with
+// these grants that holds on both servers for the role goodwilld runs as
+// (on PostgreSQL, migration 2's triggers also hold it for the owner). The
+// upserts need INSERT and UPDATE; nothing is ever deleted. goose's version
+// table is read at every start to see whether migrations are pending.
+var privileges = []struct{ table, what string }{
+	{"events", "SELECT, INSERT"},
+	{"customers", "SELECT, INSERT, UPDATE"},
+	{"policies", "SELECT, INSERT"},
+	{"active_policies", "SELECT, INSERT, UPDATE"},
+	{"recompute_jobs", "SELECT, INSERT, UPDATE"},
+	{"api_keys", "SELECT, INSERT, UPDATE"},
+	{"goose_db_version", "SELECT"},
+}
+
+// GrantStatements are the GRANTs that let role run goodwilld serve, keys
+// and verify on a migrated database, without owning it.
+func GrantStatements(role string) []string {
+	r := pgx.Identifier{role}.Sanitize()
+	out := make([]string, len(privileges))
+	for i, p := range privileges {
+		out[i] = fmt.Sprintf("GRANT %s ON TABLE %s TO %s", p.what, pgx.Identifier{p.table}.Sanitize(), r)
+	}
+	return out
+}
+
+// Grant runs GrantStatements as the store's own user (the schema's owner,
+// who ran the migrations), in one transaction.
+func (s *Store) Grant(ctx context.Context, role string) error {
+	if role == "" {
+		return fmt.Errorf("grant: no role named")
+	}
+	return s.retry(ctx, "grant", func() error {
+		return s.attempt(ctx, serializable, func(tx pgx.Tx) error {
+			for _, stmt := range GrantStatements(role) {
+				if _, err := tx.Exec(ctx, stmt); err != nil {
+					return fmt.Errorf("%s: %w", stmt, err)
+				}
+			}
+			return nil
+		})
+	})
+}

@@ -1,0 +1,129 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/cockroach-go/v2/crdb"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+)
+
+// The wait before rerun n+1 is drawn below a ceiling that doubles from
+// base and stops at max, and is never negative.
+func TestRetryPolicyCeiling(t *testing.T) {
+	t.Parallel()
+	p := retryPolicy{attempts: 50, base: 2 * time.Millisecond, max: 100 * time.Millisecond}
+	for n, want := range map[int]time.Duration{1: 2 * time.Millisecond, 2: 4 * time.Millisecond,
+		3: 8 * time.Millisecond, 6: 64 * time.Millisecond, 7: 100 * time.Millisecond, 49: 100 * time.Millisecond} {
+		if got := p.ceiling(n); got != want {
+			t.Errorf("ceiling(%d) = %v, want %v", n, got, want)
+		}
+	}
+	for range 200 {
+		start := time.Now()
+		if err := p.wait(t.Context(), 3); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > 8*time.Millisecond+50*time.Millisecond {
+			t.Fatalf("wait(3) took %v, ceiling 8ms", d)
+		}
+	}
+}
+
+// A context that ends during a wait ends it at once, with its error.
+func TestRetryWaitHonoursTheContext(t *testing.T) {
+	t.Parallel()
+	p := retryPolicy{attempts: 50, base: time.Hour, max: time.Hour}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := p.wait(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("wait = %v, want the deadline", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("wait returned after %v", d)
+	}
+}
+
+func quietStore(p retryPolicy) *Store {
+	return &Store{policy: p, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+// The CockroachDB write path: cockroach-go reruns the closure on 40001;
+// every rerun is counted, waits first, and stops when the context ends.
+// (fakeTx stands in for the transaction: no CockroachDB runs here.)
+func TestCockroachRerunsArePacedAndCounted(t *testing.T) {
+	t.Parallel()
+	s := quietStore(retryPolicy{attempts: 50, base: 5 * time.Millisecond, max: 5 * time.Millisecond})
+	calls := 0
+	var gaps []time.Duration
+	last := time.Now()
+	run := s.pacedReruns(t.Context(), func(pgx.Tx) error {
+		calls++
+		gaps = append(gaps, time.Since(last))
+		last = time.Now()
+		if calls < 4 {
+			return &pgconn.PgError{Code: "40001"}
+		}
+		return nil
+	})
+	if err := crdb.ExecuteInTx(t.Context(), &fakeTx{}, func() error { return run(nil) }); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 4 || s.Retries() != 3 {
+		t.Errorf("%d runs, %d retries counted; want 4 and 3", calls, s.Retries())
+	}
+	// Full jitter may draw 0, so only the sum says the waits happened:
+	// three waits below 5 ms each cannot all be near zero in practice.
+	var waited time.Duration
+	for _, g := range gaps[1:] {
+		waited += g
+	}
+	if waited <= 0 || waited > 3*5*time.Millisecond+200*time.Millisecond {
+		t.Errorf("waited %v over three reruns, want within (0, 15ms] plus scheduling", waited)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	slow := quietStore(retryPolicy{attempts: 50, base: time.Hour, max: time.Hour})
+	calls = 0
+	run = slow.pacedReruns(ctx, func(pgx.Tx) error {
+		calls++
+		cancel() // the caller gives up while the rerun waits
+		return &pgconn.PgError{Code: "40001"}
+	})
+	err := crdb.ExecuteInTx(ctx, &fakeTx{}, func() error { return run(nil) })
+	if !errors.Is(err, context.Canceled) || calls != 1 {
+		t.Errorf("after cancel: %d runs, %v; want 1 run and context.Canceled", calls, err)
+	}
+}
+
+// Whole-transaction retries (PostgreSQL writes, every read): retried only
+// on 40001 and 40P01, bounded, and the give-up is UNAVAILABLE.
+func TestRetryWholeTransactions(t *testing.T) {
+	t.Parallel()
+	s := quietStore(retryPolicy{attempts: 3, base: time.Millisecond, max: time.Millisecond})
+	for _, tc := range []struct {
+		name  string
+		err   error
+		runs  int
+		check func(error) bool
+	}{
+		{"serialization failure", &pgconn.PgError{Code: "40001"}, 3, func(err error) bool { return errors.Is(translate(err), ledger.ErrUnavailable) }},
+		{"deadlock", &pgconn.PgError{Code: "40P01"}, 3, func(err error) bool { return errors.Is(translate(err), ledger.ErrUnavailable) }},
+		{"unique violation", &pgconn.PgError{Code: "23505"}, 1, func(err error) bool { return errors.Is(translate(err), ledger.ErrDuplicate) }},
+		{"domain error", ledger.ErrNotFound, 1, func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }},
+	} {
+		runs := 0
+		err := s.retry(t.Context(), "test", func() error { runs++; return tc.err })
+		if runs != tc.runs || !tc.check(err) {
+			t.Errorf("%s: %d runs, %v", tc.name, runs, err)
+		}
+	}
+}

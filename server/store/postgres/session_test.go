@@ -1,0 +1,160 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/pgtest"
+	"github.com/goodwill-ledger/goodwill/server/store/postgres"
+)
+
+func dbName(t *testing.T, dbURL string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
+func admin(t *testing.T, dbURL, stmt string) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), stmt); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+func withParam(t *testing.T, dbURL, key, value string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20") // pgx reads no "+" as a space
+	return u.String()
+}
+
+// An operator's database default that would refuse every write is
+// overridden by the store's pins; the same setting forced in the --db URL
+// is refused at open, naming it.
+func TestSessionPins(t *testing.T) {
+	for _, srv := range pgtest.Servers() {
+		t.Run(srv.Name, func(t *testing.T) {
+			dbURL := pgtest.FreshDB(t, srv)
+			admin(t, dbURL, `ALTER DATABASE `+dbName(t, dbURL)+` SET default_transaction_read_only = on`)
+			if srv.Name == "cockroachdb" {
+				admin(t, dbURL, `ALTER DATABASE `+dbName(t, dbURL)+` SET default_transaction_use_follower_reads = on`)
+			}
+			s, err := postgres.Open(t.Context(), dbURL, postgres.Options{Migrate: true, Logger: quiet()})
+			if err != nil {
+				t.Fatalf("open under the database's read-only default: %v", err)
+			}
+			defer s.Close()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			c := ledger.Customer{TenantID: "t", ID: "c1", CreatedAt: now, UpdatedAt: now, Profile: ledger.Profile{Value: 1}, PolicyVersion: 1}
+			if err := s.Update(t.Context(), func(tx ledger.Tx) error { return tx.PutCustomer(t.Context(), c) }); err != nil {
+				t.Fatalf("write under the database's read-only default: %v", err)
+			}
+			// Read your own write: no follower read leaks into an exact one.
+			if _, _, err := s.Lookup(t.Context(), "t", "c1"); err != nil {
+				t.Fatalf("Lookup after the write: %v", err)
+			}
+
+			for _, u := range []string{
+				withParam(t, dbURL, "default_transaction_read_only", "on"),
+				withParam(t, dbURL, "options", "-c default_transaction_read_only=on"),
+			} {
+				s, err := postgres.Open(t.Context(), u, postgres.Options{Logger: quiet()})
+				if err == nil {
+					s.Close()
+					t.Errorf("open with %s succeeded", u)
+				} else if !strings.Contains(err.Error(), `default_transaction_read_only is "on", want "off"`) {
+					t.Errorf("open with a read-only URL: %v; want it to name the setting", err)
+				}
+			}
+		})
+	}
+}
+
+// A stale read the server refuses (on CockroachDB: a follower read older
+// than the table it names) is answered by a fresh one; one that works is
+// used; the closure's own answers stand.
+func TestStaleReadFallsBackToAFreshRead(t *testing.T) {
+	s, _ := open(t, pgtest.Servers()[0])
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	c := ledger.Customer{TenantID: "t", ID: "c1", CreatedAt: now, UpdatedAt: now, Profile: ledger.Profile{Value: 1}, PolicyVersion: 1}
+	if err := s.Update(ctx, func(tx ledger.Tx) error { return tx.PutCustomer(ctx, c) }); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (int64, error) {
+		var n int64
+		err := s.ViewStale(ctx, func(r ledger.Reader) error {
+			var err error
+			n, err = r.CountCustomers(ctx, "t")
+			return err
+		})
+		return n, err
+	}
+	for _, tc := range []struct {
+		stmt      string
+		fallbacks int64
+	}{
+		{"SELECT 1", 0},                      // the stale read works
+		{"SELECT 1 FROM not_created_yet", 1}, // 42P01, as right after a migration
+		{"SELECT missing_column FROM customers", 1},
+	} {
+		postgres.ForceStaleRead(s, tc.stmt)
+		before := s.StaleFallbacks()
+		n, err := count()
+		if err != nil || n != 1 {
+			t.Errorf("%s: count %d, %v; want 1", tc.stmt, n, err)
+		}
+		if got := s.StaleFallbacks() - before; got != tc.fallbacks {
+			t.Errorf("%s: %d fresh reads instead, want %d", tc.stmt, got, tc.fallbacks)
+		}
+	}
+	postgres.ForceStaleRead(s, "SELECT 1")
+	before := s.StaleFallbacks()
+	err := s.ViewStale(ctx, func(r ledger.Reader) error {
+		_, err := r.Customer(ctx, "t", "nobody")
+		return err
+	})
+	if !errors.Is(err, ledger.ErrNotFound) || s.StaleFallbacks() != before {
+		t.Errorf("a stale read's own not-found: %v, %d fallbacks; want ErrNotFound and none", err, s.StaleFallbacks()-before)
+	}
+}
+
+// Exact reads are retried on a serialization failure like writes (on
+// CockroachDB a read can meet one; the closure here raises it).
+func TestViewIsRetried(t *testing.T) {
+	s, _ := open(t, pgtest.Servers()[0])
+	ctx := t.Context()
+	before := s.Retries()
+	runs := 0
+	err := s.View(ctx, func(r ledger.Reader) error {
+		if runs++; runs < 3 {
+			return &pgconn.PgError{Code: "40001", Message: "injected"}
+		}
+		_, err := r.CountCustomers(ctx, "t")
+		return err
+	})
+	if err != nil || runs != 3 || s.Retries()-before != 2 {
+		t.Errorf("View: %v after %d runs, %d retries; want success after 3 runs, 2 retries", err, runs, s.Retries()-before)
+	}
+}
