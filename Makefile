@@ -37,13 +37,18 @@ build: ## Build bin/goodwilld.
 run: build ## Build and start goodwilld on the embedded store (data/goodwill.db).
 	./$(BIN)/goodwilld serve
 
+# Per test binary. CockroachDB (GOODWILL_TEST_COCKROACH_URL) runs every
+# CREATE INDEX of a fresh test database as an online schema change, which
+# makes its store suites far slower than PostgreSQL's.
+TEST_TIMEOUT ?= 30m
+
 .PHONY: test
 test: test-tools ## Run every test; the end-to-end suite runs on SQLite, then on PostgreSQL.
 	@(exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null || [ -n "$${GOODWILL_TEST_POSTGRES_URL:-}" ] || \
 		echo "NOTE: no PostgreSQL at 127.0.0.1:5432: the PostgreSQL suites (server/store/postgres and the e2e suite on PostgreSQL) will be SKIPPED. Start one, or set GOODWILL_TEST_POSTGRES_URL."
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@echo "== end-to-end suite again, on PostgreSQL (skips, saying why, if none is reachable)"
-	GOODWILL_TEST_STORE=postgres $(GO) test -count=1 ./server/app/
+	GOODWILL_TEST_STORE=postgres $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./server/app/
 
 .PHONY: test-crash
 test-crash: ## Crash test: SIGKILL goodwilld under 16 writers, 10 cycles per store (GOODWILL_CRASH_* enlarge it).

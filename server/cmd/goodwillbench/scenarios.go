@@ -70,6 +70,13 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 		return nil, fmt.Errorf("raw baseline of the service's rows: %w", err)
 	}
 	add("raw driver, service rows, batches of 500", rowsBase)
+	if o.onlyReplicas {
+		if store != "postgres" {
+			return out, nil
+		}
+		reps, err := replicaScenarios(ctx, o, bin, store, db, keyFile)
+		return append(out, reps...), err
+	}
 
 	var debug []string
 	if o.profile != "" {
@@ -166,6 +173,16 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 		return 1, err
 	}))
 	off.stop()
+
+	// 9. Two replicas on one database (PostgreSQL; SQLite is one process's
+	// file).
+	if store == "postgres" && o.replicas {
+		reps, err := replicaScenarios(ctx, o, bin, store, db, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("replicas: %w", err)
+		}
+		out = append(out, reps...)
+	}
 	return out, nil
 }
 
