@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
@@ -80,5 +82,22 @@ func TestToStatus(t *testing.T) {
 				t.Errorf("field violation %q, want %q", got, tt.field)
 			}
 		})
+	}
+}
+
+// A policy sent by a client written before the change notice existed
+// installs with the built-in one; one that sends it gets its own.
+func TestPolicyWithoutAChangeNotice(t *testing.T) {
+	t.Parallel()
+	in := policyToProto(ledger.DefaultPolicy())
+	in.ChangeNotice = nil
+	p, err := policyFromProto(in)
+	if err != nil || p.ChangeNotice != ledger.DefaultChangeNotice {
+		t.Errorf("without a change notice: %+v, %v; want %+v", p.ChangeNotice, err, ledger.DefaultChangeNotice)
+	}
+	in.ChangeNotice = &goodwillv1.NoticeEffect{Window: durationpb.New(7 * 24 * time.Hour), Factor: 0.2}
+	p, err = policyFromProto(in)
+	if err != nil || p.ChangeNotice != (ledger.NoticeEffect{Window: 7 * 24 * time.Hour, Factor: 0.2}) {
+		t.Errorf("with a change notice: %+v, %v", p.ChangeNotice, err)
 	}
 }

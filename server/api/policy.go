@@ -61,6 +61,7 @@ func policyToProto(p *ledger.Policy) *goodwillv1.Policy {
 			MinFactor: p.Relationship.MinFactor, MaxFactor: p.Relationship.MaxFactor,
 		},
 		Notice:                &goodwillv1.NoticeEffect{Window: durationpb.New(p.Notice.Window), Factor: p.Notice.Factor},
+		ChangeNotice:          &goodwillv1.NoticeEffect{Window: durationpb.New(p.ChangeNotice.Window), Factor: p.ChangeNotice.Factor},
 		DefaultOverdraftLimit: p.DefaultOverdraftLimit,
 		TrendHalfLife:         durationpb.New(p.TrendHalfLife),
 		CreatedAt:             timeToProto(p.CreatedAt),
@@ -76,7 +77,9 @@ func policyToProto(p *ledger.Policy) *goodwillv1.Policy {
 }
 
 // policyFromProto reads a client's policy. Missing parts are errors rather
-// than defaults: a policy is installed whole.
+// than defaults (a policy is installed whole), except what was added after
+// the first policies were written: the change notice, and the weights of
+// later kinds (the domain fills those).
 func policyFromProto(in *goodwillv1.Policy) (ledger.Policy, error) {
 	if in == nil {
 		return ledger.Policy{}, ledger.Invalid("policy", "is required")
@@ -125,6 +128,15 @@ func policyFromProto(in *goodwillv1.Policy) (ledger.Policy, error) {
 		return p, err
 	}
 	p.Notice.Factor = notice.GetFactor()
+	// Added after the first policies were written: absent means the
+	// built-in change notice, so yesterday's clients still install theirs.
+	p.ChangeNotice = ledger.DefaultChangeNotice
+	if cn := in.GetChangeNotice(); cn != nil {
+		if p.ChangeNotice.Window, err = dur("policy.change_notice.window", cn.GetWindow()); err != nil {
+			return p, err
+		}
+		p.ChangeNotice.Factor = cn.GetFactor()
+	}
 	p.DefaultOverdraftLimit = in.GetDefaultOverdraftLimit()
 	p.DustThreshold = ledger.DefaultDustThreshold
 	if in.DustThreshold != nil {

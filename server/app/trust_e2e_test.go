@@ -803,6 +803,7 @@ func TestVersionedPolicy(t *testing.T) {
 		TrendHalfLife:         durationpb.New(30 * day),
 		CreatedAt:             ts(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)),
 		DustThreshold:         proto.Float64(0.5),
+		ChangeNotice:          &goodwillv1.NoticeEffect{Window: durationpb.New(30 * day), Factor: 0.5},
 	}
 	if v1.GetActiveVersion() != 1 || !proto.Equal(p1, want1) {
 		t.Fatalf("version 1 (active %d):\ngot  %v\nwant %v", v1.GetActiveVersion(), p1, want1)
@@ -838,6 +839,8 @@ func TestVersionedPolicy(t *testing.T) {
 			{name: "missing notice", mutate: func(p *goodwillv1.Policy) { p.Notice = nil }, field: "policy.notice"},
 			{name: "missing notice window", mutate: func(p *goodwillv1.Policy) { p.Notice.Window = nil }, field: "policy.notice.window"},
 			{name: "missing trend_half_life", mutate: func(p *goodwillv1.Policy) { p.TrendHalfLife = nil }, field: "policy.trend_half_life"},
+			{name: "change notice factor 2", mutate: func(p *goodwillv1.Policy) { p.ChangeNotice.Factor = 2 }, field: "policy.change_notice.factor"},
+			{name: "missing change notice window", mutate: func(p *goodwillv1.Policy) { p.ChangeNotice.Window = nil }, field: "policy.change_notice.window"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				p := proto.Clone(p1).(*goodwillv1.Policy)
@@ -870,6 +873,7 @@ func TestVersionedPolicy(t *testing.T) {
 		DefaultOverdraftLimit: -1,
 		TrendHalfLife:         durationpb.New(20 * day),
 		DustThreshold:         proto.Float64(0.25),
+		ChangeNotice:          &goodwillv1.NoticeEffect{Window: durationpb.New(20 * day), Factor: 0.3},
 	}
 	set, err := s.SetPolicy(ctx, &goodwillv1.SetPolicyRequest{Policy: p2})
 	if err != nil {

@@ -45,6 +45,19 @@ const (
 	RoleReversal
 )
 
+// noticeRule is which PROACTIVE_NOTICE rule of the policy softens a kind.
+type noticeRule int
+
+const (
+	notSoftened noticeRule = iota
+	// outageNotice: Policy.Notice, a warning hours or days ahead (an
+	// outage announced for tonight's maintenance).
+	outageNotice
+	// changeNotice: Policy.ChangeNotice, a warning weeks ahead (a price
+	// rise announced for next month).
+	changeNotice
+)
+
 // kindInfo is everything the ledger knows about one kind.
 type kindInfo struct {
 	// name is the stored name ("reliable_delivery").
@@ -55,9 +68,14 @@ type kindInfo struct {
 	// announces, a grievance before the response or credit that answers
 	// it. Every row sets it (0 is "missing", which a test refuses).
 	instant int
-	// softened: a notice given within the policy's window before an event
-	// of this kind softens it (Policy.Notice).
-	softened bool
+	// notice says which advance notice, if any, softens an event of this
+	// kind: one given within that notice's window before it.
+	notice noticeRule
+	// optionalWeight: the kind came after policies were first written, so
+	// a policy may leave its weight out (one written before the kind
+	// existed, or by a client that does not know it yet); the built-in
+	// weight then applies. Every kind added from now on sets it.
+	optionalWeight bool
 	// weight is the built-in policy's points per unit (DefaultPolicy).
 	weight float64
 	// relationship: the built-in policy shapes the kind by the balance just
@@ -80,7 +98,7 @@ var kinds = [...]kindInfo{
 			}
 			return m + " reliable deliveries"
 		}},
-	KindOutage: {name: "outage", role: RoleGrievance, instant: 2, softened: true, weight: -12,
+	KindOutage: {name: "outage", role: RoleGrievance, instant: 2, notice: outageNotice, weight: -12,
 		describe: func(m string, one bool) string {
 			if one {
 				return "an outage of 1 hour"

@@ -25,6 +25,10 @@ type Policy struct {
 	Relationship RelationshipEffect
 	// Notice softens an OUTAGE that follows a PROACTIVE_NOTICE.
 	Notice NoticeEffect
+	// ChangeNotice softens the kinds the catalog marks as announced weeks
+	// ahead (changeNotice) that follow a PROACTIVE_NOTICE: a longer window
+	// than Notice's, and its own factor.
+	ChangeNotice NoticeEffect
 	// DefaultOverdraftLimit applies to customers that set none. Limits are
 	// zero or negative: how far below zero a balance may go.
 	DefaultOverdraftLimit float64
@@ -55,14 +59,56 @@ type RelationshipEffect struct {
 	MaxFactor   float64
 }
 
-// NoticeEffect: an OUTAGE that occurs within Window after a PROACTIVE_NOTICE
-// withdraws Factor times its usual points.
+// NoticeEffect: an event it applies to that occurs within Window after a
+// PROACTIVE_NOTICE withdraws Factor times its usual points.
 type NoticeEffect struct {
 	Window time.Duration
 	Factor float64
 }
 
+func (n NoticeEffect) check(field string) error {
+	var v violations
+	if n.Window < 0 || n.Window > 365*24*time.Hour {
+		v.add(Invalid(field+".window", "must be between 0 and 365 days"))
+	}
+	if !finite(n.Factor) || n.Factor < 0 || n.Factor > 1 {
+		v.add(Invalid(field+".factor", "must be between 0 and 1"))
+	}
+	return v.err()
+}
+
+// noticeFor returns the notice rule that softens kind k, if one does.
+func (p *Policy) noticeFor(k Kind) (NoticeEffect, bool) {
+	switch k.info().notice {
+	case outageNotice:
+		return p.Notice, true
+	case changeNotice:
+		return p.ChangeNotice, true
+	}
+	return NoticeEffect{}, false
+}
+
+// withOptionalWeights returns p's weights with the built-in weight for
+// every kind whose weight a policy may leave out and p does.
+func withOptionalWeights(w map[Kind]float64) map[Kind]float64 {
+	out := maps.Clone(w)
+	if out == nil {
+		out = map[Kind]float64{}
+	}
+	for _, k := range RecordableKinds() {
+		if _, ok := out[k]; !ok && kinds[k].optionalWeight {
+			out[k] = kinds[k].weight
+		}
+	}
+	return out
+}
+
 var maxEpoch = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// DefaultChangeNotice is the built-in ChangeNotice, also used by a version
+// stored or sent without one: a change announced up to 30 days ahead costs
+// half.
+var DefaultChangeNotice = NoticeEffect{Window: 30 * 24 * time.Hour, Factor: 0.5}
 
 // DefaultDustThreshold is half a point: half of one reliable delivery under
 // the built-in weights, and what a three-hour outage (-36) has faded to
@@ -93,6 +139,7 @@ func DefaultPolicy() *Policy {
 			Window: 72 * time.Hour,
 			Factor: 0.5,
 		},
+		ChangeNotice:          DefaultChangeNotice,
 		DefaultOverdraftLimit: 0,
 		TrendHalfLife:         30 * 24 * time.Hour,
 		DustThreshold:         DefaultDustThreshold,
@@ -171,12 +218,8 @@ func (p *Policy) Validate() error {
 			break
 		}
 	}
-	if p.Notice.Window < 0 || p.Notice.Window > 365*24*time.Hour {
-		v.add(Invalid("policy.notice.window", "must be between 0 and 365 days"))
-	}
-	if !finite(p.Notice.Factor) || p.Notice.Factor < 0 || p.Notice.Factor > 1 {
-		v.add(Invalid("policy.notice.factor", "must be between 0 and 1"))
-	}
+	v.add(p.Notice.check("policy.notice"))
+	v.add(p.ChangeNotice.check("policy.change_notice"))
 	if !finite(p.DefaultOverdraftLimit) || p.DefaultOverdraftLimit > 0 || p.DefaultOverdraftLimit < -1e9 {
 		v.add(Invalid("policy.default_overdraft_limit", "must be zero or negative, down to -1e9"))
 	}

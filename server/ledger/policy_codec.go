@@ -24,6 +24,10 @@ type policyDoc struct {
 	// Dust is absent from versions stored before the dust rule existed;
 	// they take DefaultDustThreshold.
 	Dust *float64 `json:"dust_threshold,omitempty"`
+	// The change notice is absent from versions stored before it existed;
+	// they take DefaultChangeNotice.
+	ChangeNoticeSec    *float64 `json:"change_notice_window_seconds,omitempty"`
+	ChangeNoticeFactor *float64 `json:"change_notice_factor,omitempty"`
 }
 
 // EncodePolicy returns the stored form of p (its version and creation time
@@ -43,6 +47,8 @@ func EncodePolicy(p *Policy) []byte {
 		TrendHalfLife: p.TrendHalfLife.Seconds(),
 		Dust:          &p.DustThreshold,
 	}
+	changeSec := p.ChangeNotice.Window.Seconds()
+	d.ChangeNoticeSec, d.ChangeNoticeFactor = &changeSec, &p.ChangeNotice.Factor
 	for k, w := range p.Weights {
 		d.Weights[k.String()] = w
 	}
@@ -72,6 +78,7 @@ func DecodePolicy(sp StoredPolicy) (*Policy, error) {
 			Scale: d.RelScale, HollowBelow: d.RelHollow, MinFactor: d.RelMin, MaxFactor: d.RelMax,
 		},
 		Notice:                NoticeEffect{Window: sec(d.NoticeSec), Factor: d.NoticeFactor},
+		ChangeNotice:          DefaultChangeNotice,
 		DefaultOverdraftLimit: d.DefaultLimit,
 		TrendHalfLife:         sec(d.TrendHalfLife),
 		DustThreshold:         DefaultDustThreshold,
@@ -80,6 +87,9 @@ func DecodePolicy(sp StoredPolicy) (*Policy, error) {
 	if d.Dust != nil {
 		p.DustThreshold = *d.Dust
 	}
+	if d.ChangeNoticeSec != nil && d.ChangeNoticeFactor != nil {
+		p.ChangeNotice = NoticeEffect{Window: sec(*d.ChangeNoticeSec), Factor: *d.ChangeNoticeFactor}
+	}
 	for name, w := range d.Weights {
 		k, ok := ParseKind(name)
 		if !ok {
@@ -87,6 +97,9 @@ func DecodePolicy(sp StoredPolicy) (*Policy, error) {
 		}
 		p.Weights[k] = w
 	}
+	// A version stored before a kind existed weighs it by the built-in
+	// weight, as SetPolicy fills it in for a client that leaves it out.
+	p.Weights = withOptionalWeights(p.Weights)
 	for _, name := range d.RelKinds {
 		k, ok := ParseKind(name)
 		if !ok {

@@ -137,7 +137,7 @@ func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy) (*Poli
 		}
 		weights[k] = w
 	}
-	p.Weights = weights
+	p.Weights = withOptionalWeights(weights)
 	if err := p.Validate(); err != nil {
 		return nil, Job{}, err
 	}

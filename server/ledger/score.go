@@ -101,9 +101,9 @@ func (p *Policy) Apply(s State, e Event) (State, Effect) {
 			eff.Factor, eff.Rule = max(r.MinFactor, min(r.MaxFactor, 1+before/r.Scale)), "relationship"
 		}
 	}
-	if e.Kind.info().softened && !s.LastNoticeAt.IsZero() &&
-		!e.OccurredAt.Before(s.LastNoticeAt) && e.OccurredAt.Sub(s.LastNoticeAt) <= p.Notice.Window {
-		eff.Factor, eff.Rule = p.Notice.Factor, "notice"
+	if n, ok := p.noticeFor(e.Kind); ok && !s.LastNoticeAt.IsZero() &&
+		!e.OccurredAt.Before(s.LastNoticeAt) && e.OccurredAt.Sub(s.LastNoticeAt) <= n.Window {
+		eff.Factor, eff.Rule = n.Factor, "notice"
 	}
 	eff.Points = eff.Base * eff.Factor
 

@@ -89,7 +89,7 @@ type Policy struct {
 	HalfLife *durationpb.Duration `protobuf:"bytes,3,opt,name=half_life,json=halfLife,proto3" json:"half_life,omitempty"`
 	// A gesture is worth more inside a good relationship.
 	Relationship *RelationshipEffect `protobuf:"bytes,4,opt,name=relationship,proto3" json:"relationship,omitempty"`
-	// A warning softens the outage it announces.
+	// A warning softens the outage it announces (hours or days ahead).
 	Notice *NoticeEffect `protobuf:"bytes,5,opt,name=notice,proto3" json:"notice,omitempty"`
 	// The overdraft limit of customers that set none. Zero or negative.
 	DefaultOverdraftLimit float64 `protobuf:"fixed64,6,opt,name=default_overdraft_limit,json=defaultOverdraftLimit,proto3" json:"default_overdraft_limit,omitempty"`
@@ -105,6 +105,10 @@ type Policy struct {
 	// customer would stay overdrawn by a fraction of a point for ever. 0 to
 	// 1e6; 0.5 when absent.
 	DustThreshold *float64 `protobuf:"fixed64,9,opt,name=dust_threshold,json=dustThreshold,proto3,oneof" json:"dust_threshold,omitempty"`
+	// A warning given weeks ahead softens the kinds announced that far ahead
+	// (the README's policy table names them). A window of 30 days and a
+	// factor of 0.5 when absent.
+	ChangeNotice  *NoticeEffect `protobuf:"bytes,10,opt,name=change_notice,json=changeNotice,proto3" json:"change_notice,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -202,6 +206,13 @@ func (x *Policy) GetDustThreshold() float64 {
 	return 0
 }
 
+func (x *Policy) GetChangeNotice() *NoticeEffect {
+	if x != nil {
+		return x.ChangeNotice
+	}
+	return nil
+}
+
 // The points of the listed kinds are multiplied by 1 + balance/scale, capped
 // to [min_factor, max_factor], where balance is the balance just before the
 // event; below hollow_below the factor is min_factor (the hollow apology).
@@ -284,8 +295,8 @@ func (x *RelationshipEffect) GetMaxFactor() float64 {
 	return 0
 }
 
-// An OUTAGE within window after a PROACTIVE_NOTICE withdraws factor times
-// its usual points.
+// An event this notice applies to that occurs within window after a
+// PROACTIVE_NOTICE withdraws factor times its usual points.
 type NoticeEffect struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 0 to 365 days.
@@ -450,7 +461,7 @@ var File_goodwill_v1_policy_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_policy_proto_rawDesc = "" +
 	"\n" +
-	"\x18goodwill/v1/policy.proto\x12\vgoodwill.v1\x1a\x17goodwill/v1/event.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x04\n" +
+	"\x18goodwill/v1/policy.proto\x12\vgoodwill.v1\x1a\x17goodwill/v1/event.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x04\n" +
 	"\x06Policy\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x12:\n" +
 	"\aweights\x18\x02 \x03(\v2 .goodwill.v1.Policy.WeightsEntryR\aweights\x126\n" +
@@ -461,7 +472,9 @@ const file_goodwill_v1_policy_proto_rawDesc = "" +
 	"\x0ftrend_half_life\x18\a \x01(\v2\x19.google.protobuf.DurationR\rtrendHalfLife\x129\n" +
 	"\n" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12*\n" +
-	"\x0edust_threshold\x18\t \x01(\x01H\x00R\rdustThreshold\x88\x01\x01\x1a:\n" +
+	"\x0edust_threshold\x18\t \x01(\x01H\x00R\rdustThreshold\x88\x01\x01\x12>\n" +
+	"\rchange_notice\x18\n" +
+	" \x01(\v2\x19.goodwill.v1.NoticeEffectR\fchangeNotice\x1a:\n" +
 	"\fWeightsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01B\x11\n" +
@@ -526,16 +539,17 @@ var file_goodwill_v1_policy_proto_depIdxs = []int32{
 	3,  // 3: goodwill.v1.Policy.notice:type_name -> goodwill.v1.NoticeEffect
 	6,  // 4: goodwill.v1.Policy.trend_half_life:type_name -> google.protobuf.Duration
 	7,  // 5: goodwill.v1.Policy.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 6: goodwill.v1.RelationshipEffect.kinds:type_name -> goodwill.v1.EventKind
-	6,  // 7: goodwill.v1.NoticeEffect.window:type_name -> google.protobuf.Duration
-	0,  // 8: goodwill.v1.RecomputeJob.state:type_name -> goodwill.v1.JobState
-	7,  // 9: goodwill.v1.RecomputeJob.started_at:type_name -> google.protobuf.Timestamp
-	7,  // 10: goodwill.v1.RecomputeJob.finished_at:type_name -> google.protobuf.Timestamp
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	3,  // 6: goodwill.v1.Policy.change_notice:type_name -> goodwill.v1.NoticeEffect
+	8,  // 7: goodwill.v1.RelationshipEffect.kinds:type_name -> goodwill.v1.EventKind
+	6,  // 8: goodwill.v1.NoticeEffect.window:type_name -> google.protobuf.Duration
+	0,  // 9: goodwill.v1.RecomputeJob.state:type_name -> goodwill.v1.JobState
+	7,  // 10: goodwill.v1.RecomputeJob.started_at:type_name -> google.protobuf.Timestamp
+	7,  // 11: goodwill.v1.RecomputeJob.finished_at:type_name -> google.protobuf.Timestamp
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_goodwill_v1_policy_proto_init() }
