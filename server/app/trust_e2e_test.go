@@ -794,6 +794,7 @@ func TestVersionedPolicy(t *testing.T) {
 		Weights: map[string]float64{
 			"EVENT_KIND_CREDIT": 2, "EVENT_KIND_RELIABLE_DELIVERY": 1, "EVENT_KIND_OUTAGE": -12, "EVENT_KIND_RESPONSE": 5,
 			"EVENT_KIND_PROACTIVE_NOTICE": 1, "EVENT_KIND_COMPLAINT": -8, "EVENT_KIND_SUGGESTION_ADOPTED": 10, "EVENT_KIND_ENGAGEMENT": 2,
+			"EVENT_KIND_SERVICE_CHANGE": -1, "EVENT_KIND_BROKEN_PROMISE": -20,
 		},
 		HalfLife: durationpb.New(halfLife),
 		Relationship: &goodwillv1.RelationshipEffect{Kinds: []goodwillv1.EventKind{credit, response},
@@ -865,6 +866,7 @@ func TestVersionedPolicy(t *testing.T) {
 		Weights: map[string]float64{
 			"EVENT_KIND_CREDIT": 3, "EVENT_KIND_RELIABLE_DELIVERY": 1.5, "EVENT_KIND_OUTAGE": -24, "EVENT_KIND_RESPONSE": 6,
 			"EVENT_KIND_PROACTIVE_NOTICE": 0.5, "EVENT_KIND_COMPLAINT": -8, "EVENT_KIND_SUGGESTION_ADOPTED": 9, "EVENT_KIND_ENGAGEMENT": 2.5,
+			"EVENT_KIND_SERVICE_CHANGE": -2, "EVENT_KIND_BROKEN_PROMISE": -30,
 		},
 		HalfLife: durationpb.New(60 * day),
 		Relationship: &goodwillv1.RelationshipEffect{Kinds: []goodwillv1.EventKind{response},

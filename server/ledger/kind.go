@@ -23,6 +23,8 @@ const (
 	KindEngagement
 	// KindReversal is written only by ReverseEvent.
 	KindReversal
+	KindServiceChange
+	KindBrokenPromise
 )
 
 // Role is what a kind does in the trust rules, beyond its weight.
@@ -117,6 +119,25 @@ var kinds = [...]kindInfo{
 		describe: func(string, bool) string { return "an engagement" }},
 	KindReversal: {name: "reversal", role: RoleReversal, instant: 5,
 		describe: func(string, bool) string { return "a reversal" }},
+	// A change customers feel as a loss. Not a grievance a response
+	// answers: the company meant it. Announced weeks ahead, it costs less.
+	KindServiceChange: {name: "service_change", role: RoleDeposit, instant: 2, notice: changeNotice, weight: -1,
+		optionalWeight: true,
+		describe: func(m string, one bool) string {
+			if one {
+				return "a service change of 1 unit"
+			}
+			return "a service change of " + m + " units"
+		}},
+	// Worse than the failure it was about: trust breaks twice. Never
+	// softened by notice (the notice was the promise).
+	KindBrokenPromise: {name: "broken_promise", role: RoleGrievance, instant: 2, weight: -20, optionalWeight: true,
+		describe: func(m string, one bool) string {
+			if one {
+				return "a broken promise"
+			}
+			return m + " broken promises"
+		}},
 }
 
 // info is k's row; the zero row for an unknown kind.

@@ -23,10 +23,12 @@ func TestVersionOneIsTheDefaultPolicy(t *testing.T) {
 		wantWeights := map[ledger.Kind]float64{
 			ledger.KindCredit: 2, ledger.KindReliableDelivery: 1, ledger.KindOutage: -12, ledger.KindResponse: 5,
 			ledger.KindProactiveNotice: 1, ledger.KindComplaint: -8, ledger.KindSuggestionAdopted: 10, ledger.KindEngagement: 2,
+			ledger.KindServiceChange: -1, ledger.KindBrokenPromise: -20,
 		}
 		r := p.Relationship
 		if active != 1 || p.Version != 1 || !reflect.DeepEqual(p.Weights, wantWeights) || p.HalfLife != halfLife ||
 			p.Notice.Window != 72*time.Hour || p.Notice.Factor != 0.5 ||
+			p.ChangeNotice.Window != 30*day || p.ChangeNotice.Factor != 0.5 ||
 			r.Scale != 50 || r.HollowBelow != 0 || r.MinFactor != 0.25 || r.MaxFactor != 2 ||
 			!slices.Equal(r.Kinds, []ledger.Kind{ledger.KindCredit, ledger.KindResponse}) ||
 			p.DefaultOverdraftLimit != 0 || p.TrendHalfLife != 30*day || p.DustThreshold != 0.5 {
@@ -242,6 +244,31 @@ func TestLongestHalfLifeFadesForCenturies(t *testing.T) {
 			if d := balanceAt(t, svc, "d", at).Value; !relEq(d, b.Value/2, 1e-9) {
 				t.Errorf("as of %v: d %v, c %v", at.Format(time.DateOnly), d, b.Value)
 			}
+		}
+	})
+}
+
+// A policy written before SERVICE_CHANGE and BROKEN_PROMISE existed (an
+// older client's) installs, and weighs them by the built-in weights; a
+// policy that names them keeps its own.
+func TestLaterKindsMayBeLeftOutOfAPolicy(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st ledger.Store) {
+		svc := ledger.NewService(st, ledger.Options{Now: newClock(t0).Now})
+		p := *ledger.DefaultPolicy()
+		delete(p.Weights, ledger.KindServiceChange)
+		p.Weights[ledger.KindBrokenPromise] = -25
+		installed, _, err := svc.SetPolicy(t.Context(), ledger.DefaultTenant, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if installed.Weights[ledger.KindServiceChange] != -1 || installed.Weights[ledger.KindBrokenPromise] != -25 {
+			t.Errorf("installed weights %v; want SERVICE_CHANGE at the built-in -1 and BROKEN_PROMISE at -25", installed.Weights)
+		}
+		// The original kinds stay required.
+		delete(p.Weights, ledger.KindOutage)
+		if _, _, err := svc.SetPolicy(t.Context(), ledger.DefaultTenant, p); ledger.FieldOf(err) != "policy.weights[EVENT_KIND_OUTAGE]" {
+			t.Errorf("a policy without OUTAGE: %v", err)
 		}
 	})
 }

@@ -240,7 +240,7 @@ func TestCheckNewEvent(t *testing.T) {
 		{"long customer_id", func(e *NewEvent) { e.CustomerID = strings.Repeat("c", 129) }, "customer_id"},
 		{"unspecified kind", func(e *NewEvent) { e.Kind = KindUnspecified }, "kind"},
 		{"negative kind", func(e *NewEvent) { e.Kind = -1 }, "kind"},
-		{"kind just past the enum", func(e *NewEvent) { e.Kind = KindReversal + 1 }, "kind"},
+		{"kind just past the enum", func(e *NewEvent) { e.Kind = Kind(len(AllKinds()) + 1) }, "kind"},
 		{"unknown kind", func(e *NewEvent) { e.Kind = 99 }, "kind"},
 		{"reversal kind", func(e *NewEvent) { e.Kind = KindReversal }, "kind"},
 		{"zero magnitude", func(e *NewEvent) { e.Magnitude = f(0) }, "magnitude"},

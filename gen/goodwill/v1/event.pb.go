@@ -26,8 +26,8 @@ const (
 // What happened between the business and the customer.
 //
 // Deposits: CREDIT, RELIABLE_DELIVERY, RESPONSE, PROACTIVE_NOTICE,
-// SUGGESTION_ADOPTED, ENGAGEMENT. Withdrawals: OUTAGE, COMPLAINT.
-// REVERSAL is written only by ReverseEvent.
+// SUGGESTION_ADOPTED, ENGAGEMENT. Withdrawals: OUTAGE, COMPLAINT,
+// SERVICE_CHANGE, BROKEN_PROMISE. REVERSAL is written only by ReverseEvent.
 type EventKind int32
 
 const (
@@ -40,8 +40,8 @@ const (
 	EventKind_EVENT_KIND_OUTAGE EventKind = 3
 	// A support response or apology; magnitude is the number of responses.
 	EventKind_EVENT_KIND_RESPONSE EventKind = 4
-	// The customer was warned before an outage; magnitude is the number of
-	// notices.
+	// The customer was warned before an outage or a change; magnitude is the
+	// number of notices.
 	EventKind_EVENT_KIND_PROACTIVE_NOTICE EventKind = 5
 	// The customer complained; magnitude is the number of complaints.
 	EventKind_EVENT_KIND_COMPLAINT EventKind = 6
@@ -52,21 +52,34 @@ const (
 	// Written by ReverseEvent; cancels the event named in reverses_event_id.
 	// Cannot be recorded directly.
 	EventKind_EVENT_KIND_REVERSAL EventKind = 9
+	// A change the company chose to make that customers experience as a loss:
+	// a price rise, content or a feature removed, a plan changed. Magnitude
+	// is its size in the tenant's own unit, the same for every change of the
+	// tenant (percent of the price, titles removed...). A PROACTIVE_NOTICE
+	// within the policy's change-notice window before it softens it.
+	EventKind_EVENT_KIND_SERVICE_CHANGE EventKind = 10
+	// The company said something would happen (service restored, a shipment
+	// sent, a credit applied) and it did not; magnitude is the number of
+	// promises broken. Never softened by a notice (the notice was the
+	// promise); a grievance until a RESPONSE or CREDIT answers it.
+	EventKind_EVENT_KIND_BROKEN_PROMISE EventKind = 11
 )
 
 // Enum value maps for EventKind.
 var (
 	EventKind_name = map[int32]string{
-		0: "EVENT_KIND_UNSPECIFIED",
-		1: "EVENT_KIND_CREDIT",
-		2: "EVENT_KIND_RELIABLE_DELIVERY",
-		3: "EVENT_KIND_OUTAGE",
-		4: "EVENT_KIND_RESPONSE",
-		5: "EVENT_KIND_PROACTIVE_NOTICE",
-		6: "EVENT_KIND_COMPLAINT",
-		7: "EVENT_KIND_SUGGESTION_ADOPTED",
-		8: "EVENT_KIND_ENGAGEMENT",
-		9: "EVENT_KIND_REVERSAL",
+		0:  "EVENT_KIND_UNSPECIFIED",
+		1:  "EVENT_KIND_CREDIT",
+		2:  "EVENT_KIND_RELIABLE_DELIVERY",
+		3:  "EVENT_KIND_OUTAGE",
+		4:  "EVENT_KIND_RESPONSE",
+		5:  "EVENT_KIND_PROACTIVE_NOTICE",
+		6:  "EVENT_KIND_COMPLAINT",
+		7:  "EVENT_KIND_SUGGESTION_ADOPTED",
+		8:  "EVENT_KIND_ENGAGEMENT",
+		9:  "EVENT_KIND_REVERSAL",
+		10: "EVENT_KIND_SERVICE_CHANGE",
+		11: "EVENT_KIND_BROKEN_PROMISE",
 	}
 	EventKind_value = map[string]int32{
 		"EVENT_KIND_UNSPECIFIED":        0,
@@ -79,6 +92,8 @@ var (
 		"EVENT_KIND_SUGGESTION_ADOPTED": 7,
 		"EVENT_KIND_ENGAGEMENT":         8,
 		"EVENT_KIND_REVERSAL":           9,
+		"EVENT_KIND_SERVICE_CHANGE":     10,
+		"EVENT_KIND_BROKEN_PROMISE":     11,
 	}
 )
 
@@ -302,7 +317,7 @@ const file_goodwill_v1_event_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
 	"\n" +
-	"_magnitude*\xa2\x02\n" +
+	"_magnitude*\xe0\x02\n" +
 	"\tEventKind\x12\x1a\n" +
 	"\x16EVENT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11EVENT_KIND_CREDIT\x10\x01\x12 \n" +
@@ -313,7 +328,10 @@ const file_goodwill_v1_event_proto_rawDesc = "" +
 	"\x14EVENT_KIND_COMPLAINT\x10\x06\x12!\n" +
 	"\x1dEVENT_KIND_SUGGESTION_ADOPTED\x10\a\x12\x19\n" +
 	"\x15EVENT_KIND_ENGAGEMENT\x10\b\x12\x17\n" +
-	"\x13EVENT_KIND_REVERSAL\x10\tB@Z>github.com/goodwill-ledger/goodwill/gen/goodwill/v1;goodwillv1b\x06proto3"
+	"\x13EVENT_KIND_REVERSAL\x10\t\x12\x1d\n" +
+	"\x19EVENT_KIND_SERVICE_CHANGE\x10\n" +
+	"\x12\x1d\n" +
+	"\x19EVENT_KIND_BROKEN_PROMISE\x10\vB@Z>github.com/goodwill-ledger/goodwill/gen/goodwill/v1;goodwillv1b\x06proto3"
 
 var (
 	file_goodwill_v1_event_proto_rawDescOnce sync.Once
