@@ -49,7 +49,7 @@ func (s *Service) BalanceHistory(ctx context.Context, tenant, id string, start, 
 	var points []Point
 	var version int64
 	err := s.viewHistory(ctx, tenant, id, func(pol *Policy, c Customer, hist []Event) {
-		version = pol.Version
+		points, version = nil, pol.Version // the store may run this again
 		events := Effective(hist)
 		var st State
 		next := 0

@@ -75,6 +75,7 @@ func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpo
 	now := s.clock()
 	var page OutreachPage
 	err = s.analystView(ctx, allowStale, func(r Reader) error {
+		page = OutreachPage{} // the store may run this again
 		pol, err := s.active(ctx, r, tenant)
 		if err != nil {
 			return err

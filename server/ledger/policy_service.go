@@ -376,6 +376,7 @@ func (s *Service) ResumeJob(ctx context.Context, tenant, id string) (Job, error)
 func (s *Service) resumeFailedJobs(ctx context.Context, log *slog.Logger) {
 	var failed []Job
 	if err := s.store.View(ctx, func(r Reader) error {
+		failed = nil // the store may run this again
 		all, err := r.JobsInState(ctx, JobFailed)
 		if err != nil {
 			return err

@@ -9,8 +9,11 @@ import (
 // and all pass the conformance suite in server/store/storetest.
 //
 // Update and View take closures so each backend owns begin, commit and
-// retry. The closure may run more than once: it must have no effect outside
-// the transaction it is handed.
+// retry. The closure may run more than once (a backend reruns it in a new
+// transaction when the server aborts one; ViewStale may rerun it as an
+// exact read): it must have no effect outside the transaction it is
+// handed, and results it gathers outside itself are reset at its top
+// (TestReadsSurviveARerun runs every read twice).
 type Store interface {
 	// Update runs fn in a serializable read-write transaction and commits
 	// it when fn returns nil. Errors: whatever fn returns, ErrUnavailable.

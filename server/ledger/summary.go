@@ -32,10 +32,14 @@ func (s *Service) SummarizeBalances(ctx context.Context, tenant, segment string,
 		SegmentStats
 		values []float64
 	}
-	groups := map[string]*acc{}
-	overall := &acc{SegmentStats: SegmentStats{Overall: true}}
+	var groups map[string]*acc
+	var overall *acc
 	var version int64
 	err := s.analystView(ctx, allowStale, func(r Reader) error {
+		// The store may run this again (a retried or fallen-back read):
+		// start from nothing each time.
+		groups = map[string]*acc{}
+		overall = &acc{SegmentStats: SegmentStats{Overall: true}}
 		pol, err := s.active(ctx, r, tenant)
 		if err != nil {
 			return err

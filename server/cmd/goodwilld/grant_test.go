@@ -36,11 +36,24 @@ func TestKeysRefuseAnUnmigratedStore(t *testing.T) {
 // would let it rewrite the ledger.
 func TestGrantCommand(t *testing.T) {
 	srv := pgtest.Servers()[0]
-	db := pgtest.FreshDB(t, srv)
-	bin := buildBinary(t)
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	role := "goodwill_cli_" + hex.EncodeToString(b)
+	// Registered before the database, so it runs after the database is
+	// dropped (cleanups run last first): the role's grants go with it.
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), srv.URL)
+		if err != nil {
+			t.Logf("drop role %s: %v", role, err)
+			return
+		}
+		defer c.Close(context.Background())
+		if _, err := c.Exec(context.Background(), "DROP ROLE IF EXISTS "+role); err != nil {
+			t.Errorf("drop role %s: %v", role, err)
+		}
+	})
+	db := pgtest.FreshDB(t, srv)
+	bin := buildBinary(t)
 	ctx := t.Context()
 	conn, err := pgx.Connect(ctx, db)
 	if err != nil {
@@ -50,15 +63,6 @@ func TestGrantCommand(t *testing.T) {
 	if _, err := conn.Exec(ctx, "CREATE ROLE "+role); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		// The database goes first (its cleanup was registered before
-		// this one), taking the grants with it.
-		c, err := pgx.Connect(context.Background(), srv.URL)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP ROLE IF EXISTS "+role)
-			c.Close(context.Background())
-		}
-	})
 	if out, err := exec.Command(bin, "grant", role, "--db", db).CombinedOutput(); err == nil || !strings.Contains(string(out), "goodwilld migrate") {
 		t.Errorf("grant before migrate: %v\n%s; want a refusal naming goodwilld migrate", err, out)
 	}

@@ -3,10 +3,12 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
 	crdbpgx "github.com/cockroachdb/cockroach-go/v2/crdb/crdbpgxv5"
+	"github.com/goodwill-ledger/goodwill/server/ledger"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -82,7 +84,12 @@ func (s *Store) updateCockroach(ctx context.Context, run func(pgx.Tx) error) err
 func (s *Store) pacedReruns(ctx context.Context, run func(pgx.Tx) error) func(pgx.Tx) error {
 	n := 0
 	return func(tx pgx.Tx) error {
-		if n++; n > 1 {
+		if n++; n > s.policy.attempts {
+			// Before counting or waiting: cockroach-go's own limit is one
+			// run late, and a 0 would be no limit at all.
+			return fmt.Errorf("%w: gave up after %d attempts", ledger.ErrUnavailable, s.policy.attempts)
+		}
+		if n > 1 {
 			s.retries.Add(1)
 			if err := s.policy.wait(ctx, n-1); err != nil {
 				return err

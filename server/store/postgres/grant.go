@@ -35,19 +35,24 @@ func GrantStatements(role string) []string {
 }
 
 // Grant runs GrantStatements as the store's own user (the schema's owner,
-// who ran the migrations), in one transaction.
+// who ran the migrations), in one transaction on a migration connection
+// (on CockroachDB, where a GRANT is a schema change, one that does not
+// autocommit before it).
 func (s *Store) Grant(ctx context.Context, role string) error {
 	if role == "" {
 		return fmt.Errorf("grant: no role named")
 	}
-	return s.retry(ctx, "grant", func() error {
-		return s.attempt(ctx, serializable, func(tx pgx.Tx) error {
-			for _, stmt := range GrantStatements(role) {
-				if _, err := tx.Exec(ctx, stmt); err != nil {
-					return fmt.Errorf("%s: %w", stmt, err)
-				}
-			}
-			return nil
-		})
-	})
+	db := s.migrationDB()
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, stmt := range GrantStatements(role) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, translate(err))
+		}
+	}
+	return translate(tx.Commit())
 }

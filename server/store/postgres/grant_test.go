@@ -34,7 +34,7 @@ func appRole(t *testing.T, srv pgtest.Server) string {
 		}
 		defer conn.Close(context.Background())
 		if _, err := conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+role); err != nil {
-			t.Logf("drop role %s: %v", role, err)
+			t.Errorf("drop role %s: %v", role, err)
 		}
 	})
 	return role

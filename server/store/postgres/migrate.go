@@ -23,21 +23,19 @@ import (
 // in goose_lock (goose's table locker, plain SQL that both servers run)
 // lets one migrate while the others wait, then find nothing pending. The
 // lock is a lease, so a migrator that dies frees it within 30 s.
-// When nothing is pending Migrate takes no lock and writes nothing, so a
-// role without DDL rights (docs/deploy-cockroachdb.md) can start with it.
+// When nothing is pending Migrate only reads: it takes no lock and writes
+// nothing, so a role without DDL rights (docs/deploy-cockroachdb.md) can
+// start with it.
 func (s *Store) Migrate(ctx context.Context) error {
+	n, err := s.Pending(ctx)
+	if err != nil || n == 0 {
+		return err
+	}
 	db := s.migrationDB()
 	defer db.Close()
 	p, err := s.migrator(db, true)
 	if err != nil {
 		return err
-	}
-	pending, err := p.HasPending(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if !pending {
-		return nil
 	}
 	res, err := p.Up(ctx)
 	for _, r := range res {
@@ -51,21 +49,34 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// Pending reports how many migrations have not been applied.
+// Pending reports how many migrations have not been applied, gaps
+// included. It only reads: goose would create its version table to
+// answer, so a database without one is answered here (every migration is
+// pending) before goose is asked.
 func (s *Store) Pending(ctx context.Context) (int, error) {
+	var exists bool
+	// pg_tables, as goose asks: unlike information_schema it lists tables
+	// the role holds no privilege on.
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_tables
+		WHERE schemaname = current_schema() AND tablename = 'goose_db_version')`).Scan(&exists); err != nil {
+		return 0, translate(err)
+	}
 	db := s.migrationDB()
 	defer db.Close()
 	p, err := s.migrator(db, false)
 	if err != nil {
 		return 0, err
 	}
-	current, err := p.GetDBVersion(ctx)
+	if !exists {
+		return len(p.ListSources()), nil
+	}
+	st, err := p.Status(ctx)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, m := range p.ListSources() {
-		if m.Version > current {
+	for _, m := range st {
+		if m.State == goose.StatePending {
 			n++
 		}
 	}

@@ -28,6 +28,8 @@ import (
 type retryPolicy struct {
 	attempts  int
 	base, max time.Duration
+	// pause waits d or until ctx ends (nil: a timer); tests record it.
+	pause func(ctx context.Context, d time.Duration) error
 }
 
 // defaultRetry is the policy of a store opened without MaxAttempts: 50
@@ -43,7 +45,11 @@ func (p retryPolicy) ceiling(n int) time.Duration {
 // wait sleeps before rerun n+1, or returns the context's error if it ends
 // first.
 func (p retryPolicy) wait(ctx context.Context, n int) error {
-	t := time.NewTimer(rand.N(p.ceiling(n)))
+	d := rand.N(p.ceiling(n))
+	if p.pause != nil {
+		return p.pause(ctx, d)
+	}
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

@@ -15,25 +15,41 @@ import (
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 )
 
+// pauses records the waits a policy asks for instead of sleeping.
+type pauses struct{ got []time.Duration }
+
+func (p *pauses) pause(ctx context.Context, d time.Duration) error {
+	p.got = append(p.got, d)
+	return ctx.Err()
+}
+
 // The wait before rerun n+1 is drawn below a ceiling that doubles from
 // base and stops at max, and is never negative.
 func TestRetryPolicyCeiling(t *testing.T) {
 	t.Parallel()
-	p := retryPolicy{attempts: 50, base: 2 * time.Millisecond, max: 100 * time.Millisecond}
+	rec := &pauses{}
+	p := retryPolicy{attempts: 50, base: 2 * time.Millisecond, max: 100 * time.Millisecond, pause: rec.pause}
 	for n, want := range map[int]time.Duration{1: 2 * time.Millisecond, 2: 4 * time.Millisecond,
 		3: 8 * time.Millisecond, 6: 64 * time.Millisecond, 7: 100 * time.Millisecond, 49: 100 * time.Millisecond} {
 		if got := p.ceiling(n); got != want {
 			t.Errorf("ceiling(%d) = %v, want %v", n, got, want)
 		}
 	}
-	for range 200 {
-		start := time.Now()
+	for range 1000 {
 		if err := p.wait(t.Context(), 3); err != nil {
 			t.Fatal(err)
 		}
-		if d := time.Since(start); d > 8*time.Millisecond+50*time.Millisecond {
-			t.Fatalf("wait(3) took %v, ceiling 8ms", d)
+	}
+	var sum time.Duration
+	for _, d := range rec.got {
+		if d < 0 || d >= 8*time.Millisecond {
+			t.Fatalf("wait(3) drew %v, want [0, 8ms)", d)
 		}
+		sum += d
+	}
+	// Full jitter: uniform over the range, so the mean is near half of it.
+	if mean := sum / time.Duration(len(rec.got)); mean < 3*time.Millisecond || mean > 5*time.Millisecond {
+		t.Errorf("mean wait %v over 1,000 draws, want about 4ms", mean)
 	}
 }
 
@@ -57,19 +73,16 @@ func quietStore(p retryPolicy) *Store {
 }
 
 // The CockroachDB write path: cockroach-go reruns the closure on 40001;
-// every rerun is counted, waits first, and stops when the context ends.
+// every rerun is counted, waits first (within its ceiling), stops when the
+// context ends, and no run starts past the policy's attempts.
 // (fakeTx stands in for the transaction: no CockroachDB runs here.)
 func TestCockroachRerunsArePacedAndCounted(t *testing.T) {
 	t.Parallel()
-	s := quietStore(retryPolicy{attempts: 50, base: 5 * time.Millisecond, max: 5 * time.Millisecond})
+	rec := &pauses{}
+	s := quietStore(retryPolicy{attempts: 50, base: 5 * time.Millisecond, max: 40 * time.Millisecond, pause: rec.pause})
 	calls := 0
-	var gaps []time.Duration
-	last := time.Now()
 	run := s.pacedReruns(t.Context(), func(pgx.Tx) error {
-		calls++
-		gaps = append(gaps, time.Since(last))
-		last = time.Now()
-		if calls < 4 {
+		if calls++; calls < 4 {
 			return &pgconn.PgError{Code: "40001"}
 		}
 		return nil
@@ -77,17 +90,23 @@ func TestCockroachRerunsArePacedAndCounted(t *testing.T) {
 	if err := crdb.ExecuteInTx(t.Context(), &fakeTx{}, func() error { return run(nil) }); err != nil {
 		t.Fatal(err)
 	}
-	if calls != 4 || s.Retries() != 3 {
-		t.Errorf("%d runs, %d retries counted; want 4 and 3", calls, s.Retries())
+	if calls != 4 || s.Retries() != 3 || len(rec.got) != 3 {
+		t.Fatalf("%d runs, %d retries counted, %d waits; want 4, 3 and 3", calls, s.Retries(), len(rec.got))
 	}
-	// Full jitter may draw 0, so only the sum says the waits happened:
-	// three waits below 5 ms each cannot all be near zero in practice.
-	var waited time.Duration
-	for _, g := range gaps[1:] {
-		waited += g
+	for i, d := range rec.got {
+		if ceil := s.policy.ceiling(i + 1); d < 0 || d >= ceil {
+			t.Errorf("wait %d drew %v, want below %v", i+1, d, ceil)
+		}
 	}
-	if waited <= 0 || waited > 3*5*time.Millisecond+200*time.Millisecond {
-		t.Errorf("waited %v over three reruns, want within (0, 15ms] plus scheduling", waited)
+
+	// The bound: with 3 attempts the 4th run never starts, nor waits.
+	rec.got = nil
+	bounded := quietStore(retryPolicy{attempts: 3, base: time.Millisecond, max: time.Millisecond, pause: rec.pause})
+	calls = 0
+	run = bounded.pacedReruns(t.Context(), func(pgx.Tx) error { calls++; return &pgconn.PgError{Code: "40001"} })
+	err := crdb.ExecuteInTx(crdb.WithMaxRetries(t.Context(), 3), &fakeTx{}, func() error { return run(nil) })
+	if calls != 3 || len(rec.got) != 2 || bounded.Retries() != 2 || !errors.Is(translate(err), ledger.ErrUnavailable) {
+		t.Errorf("bounded at 3: %d runs, %d waits, %d retries, %v; want 3, 2, 2 and UNAVAILABLE", calls, len(rec.got), bounded.Retries(), err)
 	}
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -98,7 +117,7 @@ func TestCockroachRerunsArePacedAndCounted(t *testing.T) {
 		cancel() // the caller gives up while the rerun waits
 		return &pgconn.PgError{Code: "40001"}
 	})
-	err := crdb.ExecuteInTx(ctx, &fakeTx{}, func() error { return run(nil) })
+	err = crdb.ExecuteInTx(ctx, &fakeTx{}, func() error { return run(nil) })
 	if !errors.Is(err, context.Canceled) || calls != 1 {
 		t.Errorf("after cancel: %d runs, %v; want 1 run and context.Canceled", calls, err)
 	}

@@ -67,7 +67,9 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 		// A unique violation can come from a concurrent insert of the same
 		// idempotency key that the attempt could not see; one more run sees
 		// it and replays. A second violation is a real duplicate.
-		if rerun || !isUniqueViolation(err) {
+		// Never after an ambiguous commit: the writes may have committed.
+		var ambiguous *crdb.AmbiguousCommitError
+		if rerun || !isUniqueViolation(err) || errors.As(err, &ambiguous) {
 			return translate(err)
 		}
 		s.retries.Add(1)
@@ -117,6 +119,21 @@ func rollback(ctx context.Context, tx pgx.Tx) {
 	_ = tx.Rollback(rctx)
 }
 
+// olderThanTheSchema reports the errors of a read whose snapshot predates
+// what it names: a table (42P01), a column (42703), or, on a database
+// created moments ago, the database itself (3D000).
+func olderThanTheSchema(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "42P01", "42703", "3D000":
+		return true
+	}
+	return false
+}
+
 func isUniqueViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
@@ -140,11 +157,10 @@ func (s *Store) View(ctx context.Context, fn func(ledger.Reader) error) error {
 // waiting on writes); on PostgreSQL it is View.
 //
 // A stale snapshot can predate the schema: right after a migration its
-// tables or columns do not exist yet at that timestamp (42P01, 42703).
-// Whatever the server refuses in a stale read is therefore answered by an
-// exact read (View) instead: the caller asked for "possibly stale", never
-// for an error a fresh read would not give. The closure's own errors (a
-// customer not found) are answers, and stand.
+// tables or columns do not exist yet at that timestamp. Such a read is
+// answered by an exact read (View) instead: the caller asked for "possibly
+// stale", never for an error a fresh read would not give. Any other error
+// stands: a timeout or an overloaded server is no reason to read again.
 func (s *Store) ViewStale(ctx context.Context, fn func(ledger.Reader) error) error {
 	if s.staleRead == "" {
 		return s.View(ctx, fn)
@@ -157,8 +173,7 @@ func (s *Store) ViewStale(ctx context.Context, fn func(ledger.Reader) error) err
 			return fn(newTxn(tx))
 		})
 	})
-	var pe *pgconn.PgError
-	if err == nil || ctx.Err() != nil || !errors.As(err, &pe) {
+	if !olderThanTheSchema(err) || ctx.Err() != nil {
 		return translate(err)
 	}
 	s.staleFallbacks.Add(1)
