@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The README's worked example: a customer loses goodwill in an outage, gets a
-# credit and a response, and climbs back out of the outreach list.
+# credit and a response, and climbs back out of the outreach list; then two
+# customers live through the same price rise, one told a month ahead and one
+# not, and a promise is broken.
 # Run it against a fresh `make run` (it needs curl and jq), from the
 # repository root: it sends the admin key `make run` wrote to data/admin.key.
 set -euo pipefail
@@ -36,3 +38,18 @@ recovery
 
 echo "# 5. Why the balance is what it is"
 curl -sf "$B/v1/customers/dana/balance:explain?top=3" | jq '{summary, top: [.topEvents[].explanation]}'
+
+echo "# 6. A 10% price rise, 10 days ago: Eli was told a month before, Fay was not"
+for who in eli fay; do
+  for i in $(seq 70 -3 13); do record $who EVENT_KIND_RELIABLE_DELIVERY 1 "-$i days" "del-$i" >/dev/null; done
+done
+record eli EVENT_KIND_PROACTIVE_NOTICE 1 "-40 days" notice-1 >/dev/null
+for who in eli fay; do
+  record $who EVENT_KIND_SERVICE_CHANGE 10 "-10 days" rise-1 | jq -c --arg who $who '{who: $who, balance: .balance.balance, status: .balance.status}'
+done
+curl -sf "$B/v1/customers/eli/balance:explain?top=1" | jq -c '[.topEvents[].explanation]'
+curl -sf "$B/v1/customers/fay/balance:explain?top=1" | jq -c '[.topEvents[].explanation]'
+
+echo "# 7. The feature the new price promised does not come: a broken promise to Fay"
+record fay EVENT_KIND_BROKEN_PROMISE 1 "-2 days" promise-1 | jq -c '.balance | {balance, status}'
+recovery

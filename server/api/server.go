@@ -177,16 +177,21 @@ func (s *Server) RecordIncident(ctx context.Context, req *goodwillv1.RecordIncid
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	broken, err := timeFromProto("broken_promise_at", req.GetBrokenPromiseAt())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
 	res, err := s.svc.RecordIncident(ctx, tenant(ctx), ledger.Incident{
-		ID:            req.GetIncidentId(),
-		CustomerIDs:   req.GetCustomerIds(),
-		DurationHours: req.GetDurationHours(),
-		Severity:      req.Severity,
-		StartedAt:     started,
-		NoticeAt:      notice,
-		Credit:        req.Credit,
-		Note:          req.GetNote(),
-		Source:        req.GetSource(),
+		ID:              req.GetIncidentId(),
+		CustomerIDs:     req.GetCustomerIds(),
+		DurationHours:   req.GetDurationHours(),
+		Severity:        req.Severity,
+		StartedAt:       started,
+		NoticeAt:        notice,
+		BrokenPromiseAt: broken,
+		Credit:          req.Credit,
+		Note:            req.GetNote(),
+		Source:          req.GetSource(),
 	})
 	if err != nil {
 		return nil, s.fail(ctx, err)

@@ -132,7 +132,11 @@ func explainEvent(c EventContribution, at time.Time) string {
 	var why string
 	switch c.Effect.Rule {
 	case "notice":
-		why = fmt.Sprintf(", softened to %.2gx because the customer was warned in advance", c.Effect.Factor)
+		if c.Event.Kind.info().notice == changeNotice {
+			why = fmt.Sprintf(", softened to %.2gx because the change was announced in advance", c.Effect.Factor)
+		} else {
+			why = fmt.Sprintf(", softened to %.2gx because the customer was warned in advance", c.Effect.Factor)
+		}
 	case "hollow":
 		why = fmt.Sprintf(", worth only %.2gx because the relationship was already in the red (a hollow gesture)", c.Effect.Factor)
 	case "relationship":

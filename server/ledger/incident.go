@@ -12,7 +12,8 @@ import (
 // theirs.
 const incidentKeyPrefix = "incident:"
 
-// Incident is one outage affecting many customers.
+// Incident is one outage affecting many customers, with what came with it:
+// a warning before, a promise broken during, a credit after.
 type Incident struct {
 	ID            string
 	CustomerIDs   []string
@@ -23,6 +24,9 @@ type Incident struct {
 	StartedAt time.Time
 	// NoticeAt, when set, adds a PROACTIVE_NOTICE at that time.
 	NoticeAt time.Time
+	// BrokenPromiseAt, when set, adds a BROKEN_PROMISE at that time: a
+	// promise about the incident (a restore time) that was not kept.
+	BrokenPromiseAt time.Time
 	// Credit, when set, adds a CREDIT of that amount when the outage ends.
 	Credit *float64
 	Note   string
@@ -67,6 +71,9 @@ func (s *Service) checkIncident(in Incident, now time.Time) error {
 	if !in.NoticeAt.IsZero() {
 		v.add(l.checkTime("notice_at", in.NoticeAt, now))
 	}
+	if !in.BrokenPromiseAt.IsZero() {
+		v.add(l.checkTime("broken_promise_at", in.BrokenPromiseAt, now))
+	}
 	if in.Credit != nil {
 		v.add(l.checkPositive("credit", *in.Credit, l.MaxMagnitude))
 	}
@@ -77,7 +84,7 @@ func (s *Service) checkIncident(in Incident, now time.Time) error {
 
 // incidentTimes are when an incident's events occur for every customer.
 type incidentTimes struct {
-	notice, start, credit time.Time
+	notice, start, promise, credit time.Time
 }
 
 // incidentFingerprint identifies an incident call's payload. A defaulted
@@ -95,6 +102,16 @@ func incidentFingerprint(in Incident) string {
 	return fingerprint("incident", in.ID, fmtFloat(in.DurationHours), fmtFloat(severity),
 		fmtTime(in.StartedAt.UTC().Truncate(time.Microsecond), !in.StartedAt.IsZero()),
 		fmtTime(in.NoticeAt.UTC().Truncate(time.Microsecond), !in.NoticeAt.IsZero()), fmtFloat(credit), in.Note, in.Source)
+}
+
+// promiseFingerprint identifies an incident's broken promise. It is kept
+// out of the incident's own fingerprint, so a promise broken after the
+// incident was recorded is added by repeating the call with
+// broken_promise_at: the outage, notice and credit replay, the promise is
+// new. (It also leaves the fingerprints of incidents recorded before the
+// field existed as they were.)
+func promiseFingerprint(fp string, in Incident) string {
+	return fingerprint(fp, "promise", fmtTime(in.BrokenPromiseAt.UTC().Truncate(time.Microsecond), true))
 }
 
 // resolveIncidentTimes decides when an incident's events occur, the same
@@ -117,7 +134,11 @@ func (s *Service) resolveIncidentTimes(ctx context.Context, r Reader, tenant str
 	// earlier returns when an earlier call's event of this kind occurred:
 	// one with this payload's fingerprint, or with any ("" ) when any=true.
 	earlier := func(kind Kind, role string, any bool) (time.Time, bool, error) {
-		for _, f := range []string{fingerprint(fp, role), ""} {
+		mine := fingerprint(fp, role)
+		if kind == KindBrokenPromise {
+			mine = promiseFingerprint(fp, in)
+		}
+		for _, f := range []string{mine, ""} {
 			if f == "" && !any {
 				break
 			}
@@ -164,6 +185,23 @@ func (s *Service) resolveIncidentTimes(ctx context.Context, r Reader, tenant str
 			t.notice = t.start
 		}
 	}
+	if !in.BrokenPromiseAt.IsZero() {
+		if !in.StartedAt.IsZero() && in.BrokenPromiseAt.Before(in.StartedAt) {
+			return t, Invalid("broken_promise_at", "must not be before started_at")
+		}
+		at, found, err := earlier(KindBrokenPromise, "promise", false)
+		switch {
+		case err != nil:
+			return t, err
+		case found:
+			t.promise = at
+		default:
+			t.promise = notFuture(in.BrokenPromiseAt.UTC().Truncate(time.Microsecond), now)
+		}
+		// A defaulted start (now, or an earlier call's) may fall after it:
+		// a promise about the incident is broken no earlier than it began.
+		t.promise = laterOf(t.promise, t.start)
+	}
 	if in.Credit == nil {
 		return t, nil
 	}
@@ -183,8 +221,8 @@ func (s *Service) resolveIncidentTimes(ctx context.Context, r Reader, tenant str
 	return t, nil
 }
 
-// incidentEvents returns the events one customer gets from an incident, in
-// time order: the notice, the outage, the credit. Their keys and
+// incidentEvents returns the events one customer gets from an incident: the
+// notice, the outage, the broken promise, the credit. Their keys and
 // fingerprints derive from the incident alone, so a repeated call finds
 // them and changes nothing.
 func (s *Service) incidentEvents(tenant, customerID string, in Incident, fp string, t incidentTimes, now time.Time) []Event {
@@ -213,6 +251,11 @@ func (s *Service) incidentEvents(tenant, customerID string, in Incident, fp stri
 		out = append(out, mk("notice", KindProactiveNotice, 1, t.notice))
 	}
 	out = append(out, mk("outage", KindOutage, in.DurationHours*severity, t.start))
+	if !in.BrokenPromiseAt.IsZero() {
+		e := mk("promise", KindBrokenPromise, 1, t.promise)
+		e.Fingerprint = promiseFingerprint(fp, in)
+		out = append(out, e)
+	}
 	if in.Credit != nil {
 		out = append(out, mk("credit", KindCredit, *in.Credit, t.credit))
 	}

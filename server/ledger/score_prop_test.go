@@ -224,3 +224,42 @@ func TestPropBalanceHalvesEveryHalfLife(t *testing.T) {
 		}
 	})
 }
+
+// The notice rules, whatever the history's order: a SERVICE_CHANGE is
+// softened exactly when the latest PROACTIVE_NOTICE before it (or at its
+// instant) lies within the change-notice window; a BROKEN_PROMISE never is;
+// and an OUTAGE keeps its own, shorter window.
+func TestPropNoticeWindowsByKind(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(t *rapid.T) {
+		p := DefaultPolicy()
+		kind := rapid.SampledFrom([]Kind{KindServiceChange, KindBrokenPromise, KindOutage}).Draw(t, "kind")
+		at := propStart.Add(60 * day)
+		// Offsets in whole seconds around both windows' edges.
+		offset := time.Duration(rapid.Int64Range(-40*86400, 40*86400).Draw(t, "notice_offset_s")) * time.Second
+		mag := rapid.Float64Range(0.01, 100).Draw(t, "magnitude")
+		events := []Event{
+			{TenantID: DefaultTenant, CustomerID: "c1", ID: "ev-change", Kind: kind, Magnitude: mag, OccurredAt: at, Fingerprint: "a"},
+			{TenantID: DefaultTenant, CustomerID: "c1", ID: "ev-notice", Kind: KindProactiveNotice, Magnitude: 1, OccurredAt: at.Add(-offset), Fingerprint: "b"},
+		}
+		if rapid.Bool().Draw(t, "notice_first") {
+			events[0], events[1] = events[1], events[0]
+		}
+		_, applied := p.ReplayEffects(events, time.Time{})
+		var eff Effect
+		for _, a := range applied {
+			if a.Event.Kind == kind {
+				eff = a.Effect
+			}
+		}
+		window := map[Kind]time.Duration{KindServiceChange: p.ChangeNotice.Window, KindOutage: p.Notice.Window}[kind]
+		softened := kind != KindBrokenPromise && offset >= 0 && offset <= window
+		want := p.Weights[kind] * mag
+		if softened {
+			want *= 0.5
+		}
+		if !relClose(eff.Points, want, 1e-12) || (eff.Rule == "notice") != softened {
+			t.Fatalf("%v with a notice %v before: %+v, want %v points (softened %v)", kind, offset, eff, want, softened)
+		}
+	})
+}

@@ -865,9 +865,15 @@ type RecordIncidentRequest struct {
 	// Free text for people. At most 1024 characters.
 	Note string `protobuf:"bytes,8,opt,name=note,proto3" json:"note,omitempty"`
 	// The system that reported the incident. At most 64 characters.
-	Source        string `protobuf:"bytes,9,opt,name=source,proto3" json:"source,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Source string `protobuf:"bytes,9,opt,name=source,proto3" json:"source,omitempty"`
+	// When a promise made about the incident was broken, if one was: a
+	// restore time announced and missed, a credit promised and not given.
+	// Adds a BROKEN_PROMISE for every customer at that time, which stays an
+	// unanswered grievance until a response or credit follows it. Must not be
+	// before started_at.
+	BrokenPromiseAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=broken_promise_at,json=brokenPromiseAt,proto3" json:"broken_promise_at,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RecordIncidentRequest) Reset() {
@@ -961,6 +967,13 @@ func (x *RecordIncidentRequest) GetSource() string {
 		return x.Source
 	}
 	return ""
+}
+
+func (x *RecordIncidentRequest) GetBrokenPromiseAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.BrokenPromiseAt
+	}
+	return nil
 }
 
 type RecordIncidentResponse struct {
@@ -2324,7 +2337,7 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x14ReverseEventResponse\x12.\n" +
 	"\breversal\x18\x01 \x01(\v2\x12.goodwill.v1.EventR\breversal\x12.\n" +
 	"\abalance\x18\x02 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\x12\x1a\n" +
-	"\breplayed\x18\x03 \x01(\bR\breplayed\"\xa1\x04\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"\xf3\x04\n" +
 	"\x15RecordIncidentRequest\x120\n" +
 	"\vincident_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"incidentId\x129\n" +
@@ -2336,7 +2349,9 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\tnotice_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\bnoticeAt\x126\n" +
 	"\x06credit\x18\a \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x80\x84.A!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x06credit\x88\x01\x01\x12 \n" +
 	"\x04note\x18\b \x01(\tB\f\xbaH\tr\a\x98\xb5\x18\x01\x18\x80\bR\x04note\x12#\n" +
-	"\x06source\x18\t \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\x06sourceB\v\n" +
+	"\x06source\x18\t \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\x06source\x12P\n" +
+	"\x11broken_promise_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x0fbrokenPromiseAtB\v\n" +
 	"\t_severityB\t\n" +
 	"\a_credit\"\xe4\x01\n" +
 	"\x16RecordIncidentResponse\x12\x1f\n" +
@@ -2579,69 +2594,70 @@ var file_goodwill_v1_goodwill_service_proto_depIdxs = []int32{
 	39, // 15: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
 	41, // 16: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
 	41, // 17: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
-	16, // 18: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
-	41, // 19: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	39, // 20: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	41, // 21: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	39, // 22: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	42, // 23: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
-	43, // 24: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
-	41, // 25: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
-	41, // 26: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
-	44, // 27: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
-	45, // 28: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
-	46, // 29: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
-	47, // 30: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
-	48, // 31: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
-	49, // 32: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
-	41, // 33: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
-	50, // 34: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
-	51, // 35: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
-	52, // 36: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	52, // 37: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
-	52, // 38: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	53, // 39: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
-	53, // 40: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	53, // 41: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	1,  // 42: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
-	3,  // 43: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
-	5,  // 44: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
-	7,  // 45: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
-	10, // 46: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
-	12, // 47: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
-	14, // 48: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
-	17, // 49: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
-	19, // 50: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
-	21, // 51: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
-	23, // 52: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
-	25, // 53: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
-	27, // 54: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
-	29, // 55: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
-	31, // 56: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
-	33, // 57: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
-	35, // 58: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
-	2,  // 59: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
-	4,  // 60: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
-	6,  // 61: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
-	8,  // 62: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
-	11, // 63: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
-	13, // 64: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
-	15, // 65: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
-	18, // 66: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
-	20, // 67: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
-	22, // 68: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
-	24, // 69: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
-	26, // 70: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
-	28, // 71: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
-	30, // 72: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
-	32, // 73: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
-	34, // 74: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
-	36, // 75: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
-	59, // [59:76] is the sub-list for method output_type
-	42, // [42:59] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	41, // 18: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
+	16, // 19: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
+	41, // 20: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	39, // 21: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	41, // 22: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	39, // 23: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	42, // 24: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
+	43, // 25: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
+	41, // 26: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
+	41, // 27: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
+	44, // 28: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
+	45, // 29: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
+	46, // 30: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
+	47, // 31: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
+	48, // 32: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
+	49, // 33: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
+	41, // 34: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	50, // 35: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
+	51, // 36: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
+	52, // 37: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	52, // 38: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
+	52, // 39: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	53, // 40: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
+	53, // 41: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	53, // 42: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	1,  // 43: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
+	3,  // 44: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
+	5,  // 45: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
+	7,  // 46: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
+	10, // 47: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
+	12, // 48: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
+	14, // 49: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
+	17, // 50: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
+	19, // 51: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
+	21, // 52: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
+	23, // 53: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
+	25, // 54: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
+	27, // 55: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
+	29, // 56: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
+	31, // 57: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
+	33, // 58: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
+	35, // 59: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
+	2,  // 60: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
+	4,  // 61: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
+	6,  // 62: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
+	8,  // 63: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
+	11, // 64: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
+	13, // 65: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
+	15, // 66: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
+	18, // 67: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
+	20, // 68: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
+	22, // 69: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
+	24, // 70: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
+	26, // 71: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
+	28, // 72: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
+	30, // 73: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
+	32, // 74: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
+	34, // 75: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
+	36, // 76: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
+	60, // [60:77] is the sub-list for method output_type
+	43, // [43:60] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_goodwill_v1_goodwill_service_proto_init() }
