@@ -30,7 +30,7 @@ import (
 // ok. Mounting needs root: the test skips otherwise (CI runs as root).
 
 func TestSQLiteDiskFull(t *testing.T) {
-	dir := mountTmpfs(t, "4m")
+	dir := mountTmpfs(t, "8m") // room for the run's events and their notifications
 	db := filepath.Join(dir, "goodwill.db")
 	diskFault(t, db, "is full", func() func() {
 		// Fill what is left of the disk.

@@ -47,11 +47,13 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 	changed := map[string]bool{}
 	var order []string
 	results := make([]recordResult, len(events))
+	w := s.newWatcher(now)
 	for i, e := range events {
 		c, ok := custs[e.CustomerID]
 		if !ok {
 			c = newCustomer(tenant, e.CustomerID, pol, now)
 		}
+		before := c
 		k := CustomerKey{e.CustomerID, e.IdempotencyKey}
 		if prev, held := holders[k]; held && e.IdempotencyKey != "" {
 			if prev.Fingerprint != e.Fingerprint {
@@ -85,6 +87,8 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 		}
 		c.PolicyVersion = pol.Version
 		c.Keys = pol.KeysOf(c)
+		w.recorded(before, &c, e, pol)
+		w.changed(before, &c, pol, &e)
 		custs[e.CustomerID] = c
 		if !changed[e.CustomerID] {
 			changed[e.CustomerID] = true
@@ -96,6 +100,9 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 		results[i] = recordResult{rec: Recorded{Event: e, Balance: balanceOf(c, c.State, pol, laterOf(now, c.State.Last.At))}}
 	}
 	if err := flush(); err != nil {
+		return nil, err
+	}
+	if err := tx.AppendNotifications(ctx, w.notes); err != nil {
 		return nil, err
 	}
 	out := make([]Customer, len(order))

@@ -31,6 +31,8 @@ type Customer struct {
 	// Keys order customers by balance and for outreach (Policy.KeysOf);
 	// stored so indexes serve rankings.
 	Keys Keys
+	// Watch is what the customer's notifications have announced.
+	Watch Watch
 }
 
 // newCustomer returns a customer with the defaults used when an event names

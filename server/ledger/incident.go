@@ -285,7 +285,7 @@ func (s *Service) RecordIncident(ctx context.Context, tenant string, in Incident
 		chunk := in.CustomerIDs[lo:min(lo+s.limits.IncidentChunk, len(in.CustomerIDs))]
 		var created, replayed int
 		var conflicts map[string]error
-		err := s.store.Update(ctx, func(tx Tx) error {
+		err := s.update(ctx, func(tx Tx) error {
 			created, replayed, conflicts = 0, 0, map[string]error{}
 			pol, err := s.active(ctx, tx, tenant)
 			if err != nil {

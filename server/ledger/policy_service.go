@@ -143,7 +143,7 @@ func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy) (*Poli
 	}
 	job := Job{TenantID: tenant, ID: s.newID(), State: JobRunning, StartedAt: now}
 	var installed Policy
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		stored, err := tx.ActivePolicy(ctx, tenant)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
@@ -319,7 +319,7 @@ func earliest(m map[string]time.Time) (time.Time, bool) {
 }
 
 func (s *Service) failJob(ctx context.Context, in Job, cause error) error {
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx Tx) error {
 		j, err := tx.Job(ctx, in.TenantID, in.ID)
 		if err != nil || j.State != JobRunning {
 			return err
@@ -340,7 +340,7 @@ func (s *Service) ResumeJob(ctx context.Context, tenant, id string) (Job, error)
 		return Job{}, err
 	}
 	var out Job
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		j, err := tx.Job(ctx, tenant, id)
 		if errors.Is(err, ErrNotFound) {
 			return notFound("job %q not found", id)
@@ -418,7 +418,7 @@ func (s *Service) resumeFailedJobs(ctx context.Context, log *slog.Logger) {
 // and repeats nothing that committed.
 func (s *Service) recomputeStep(ctx context.Context, in Job) (Job, error) {
 	var out Job
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		j, err := tx.Job(ctx, in.TenantID, in.ID)
 		if err != nil {
 			return err
@@ -441,15 +441,19 @@ func (s *Service) recomputeStep(ctx context.Context, in Job) (Job, error) {
 		if err != nil {
 			return err
 		}
+		w := s.newWatcher(now)
 		for _, c := range cs {
 			if c.PolicyVersion != pol.Version {
 				hist, err := tx.History(ctx, c.TenantID, c.ID)
 				if err != nil {
 					return err
 				}
+				before := c
 				c.State = pol.Replay(hist, time.Time{})
 				c.PolicyVersion = pol.Version
 				c.Keys = pol.KeysOf(c)
+				// The new weights can move the customer across its limit.
+				w.changed(before, &c, pol, nil)
 				if err := tx.PutCustomer(ctx, c); err != nil {
 					return err
 				}
@@ -460,6 +464,10 @@ func (s *Service) recomputeStep(ctx context.Context, in Job) (Job, error) {
 		if len(cs) < recomputeBatch {
 			j.State, j.FinishedAt = JobSucceeded, now
 			j.Total = max(j.Total, j.Done)
+			w.note(nil, j.TenantID, NotifyPolicyActivated, now, pol)
+		}
+		if err := tx.AppendNotifications(ctx, w.notes); err != nil {
+			return err
 		}
 		out = j
 		return tx.PutJob(ctx, j)

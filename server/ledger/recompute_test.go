@@ -141,18 +141,30 @@ func runJob(t *testing.T, svc *ledger.Service, job ledger.Job, want ledger.JobSt
 	}
 }
 
-// failingStore fails write transactions with err while armed.
+// failingStore fails recompute steps with err while armed: the write
+// transactions that read a job (the Service's other background work, the
+// notifications' sequencer and scheduler, writes too, and must not take the
+// failures meant for the job).
 type failingStore struct {
 	ledger.Store
-	armed atomic.Int64 // how many more Updates fail
+	armed atomic.Int64 // how many more steps fail
 	err   error
 }
 
 func (f *failingStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	if f.armed.Add(-1) >= 0 {
-		return f.err
+	return f.Store.Update(ctx, func(tx ledger.Tx) error { return fn(failingTx{tx, f}) })
+}
+
+type failingTx struct {
+	ledger.Tx
+	f *failingStore
+}
+
+func (t failingTx) Job(ctx context.Context, tenant, id string) (ledger.Job, error) {
+	if t.f.armed.Add(-1) >= 0 {
+		return ledger.Job{}, t.f.err
 	}
-	return f.Store.Update(ctx, fn)
+	return t.Tx.Job(ctx, tenant, id)
 }
 
 // A store that is unreachable for a while (more steps than would fail a

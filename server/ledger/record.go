@@ -123,7 +123,7 @@ func (s *Service) RecordEvent(ctx context.Context, tenant string, ne NewEvent) (
 // recordAlone records one event in its own transaction.
 func (s *Service) recordAlone(ctx context.Context, tenant string, e Event, now time.Time) (Recorded, error) {
 	var out Recorded
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		pol, err := s.active(ctx, tx, tenant)
 		if err != nil {
 			return err
@@ -156,7 +156,7 @@ func (s *Service) RecordEvents(ctx context.Context, tenant string, items []NewEv
 		return nil, err
 	}
 	var results []ItemResult
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		results = make([]ItemResult, len(events)) // the closure may run again
 		pol, err := s.active(ctx, tx, tenant)
 		if err != nil {
@@ -251,7 +251,7 @@ func (s *Service) ReverseEvent(ctx context.Context, tenant string, rq ReverseReq
 		ReversesEventID: rq.EventID,
 	}
 	var out Recorded
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		pol, err := s.active(ctx, tx, tenant)
 		if err != nil {
 			return err

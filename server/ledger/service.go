@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,43 @@ type Service struct {
 	backoff [2]time.Duration
 	poll    time.Duration
 	log     *slog.Logger
+	// notify times the outbox's background work; seqKick wakes the
+	// sequencer, hub wakes stream readers.
+	notify  NotifyOptions
+	seqKick chan struct{}
+	hub     notifyHub
+}
+
+// NotifyOptions time the notifications' background work; zero fields take
+// the defaults.
+type NotifyOptions struct {
+	// SequencerPoll is how often the sequencer looks for notifications
+	// other replicas committed (default 200ms; this process's wake it).
+	SequencerPoll time.Duration
+	// WatchPoll is the longest a stream reader waits before reading again
+	// (default 1s; numbers given by this process wake it at once).
+	WatchPoll time.Duration
+	// ScheduleEvery is how often recoveries by time alone are announced
+	// (default 1s): the announcement is dated at the exact moment anyway.
+	ScheduleEvery time.Duration
+	// Retention is how long numbered notifications are kept (default 7
+	// days): a consumer further behind misses the oldest. PruneEvery is
+	// how often they are pruned (default 10 minutes).
+	Retention, PruneEvery time.Duration
+}
+
+func (o NotifyOptions) withDefaults() NotifyOptions {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.SequencerPoll, 200*time.Millisecond)
+	def(&o.WatchPoll, time.Second)
+	def(&o.ScheduleEvery, time.Second)
+	def(&o.Retention, 7*24*time.Hour)
+	def(&o.PruneEvery, 10*time.Minute)
+	return o
 }
 
 // Options configure a Service; zero fields take defaults.
@@ -64,6 +102,8 @@ type Options struct {
 	RecomputePoll time.Duration
 	// Logger receives the background work's log (slog.Default when nil).
 	Logger *slog.Logger
+	// Notify times the notifications' background work.
+	Notify NotifyOptions
 }
 
 // NewService returns a Service over store.
@@ -96,22 +136,35 @@ func NewService(store Store, o Options) *Service {
 	}
 	return &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
 		kick: make(chan struct{}, 1), followerReads: o.FollowerReads, onBatch: o.OnBatch, backoff: o.RecomputeBackoff,
-		groupCommit: o.GroupCommit.withDefaults(), poll: o.RecomputePoll, log: o.Logger}
+		groupCommit: o.GroupCommit.withDefaults(), poll: o.RecomputePoll, log: o.Logger,
+		notify: o.Notify.withDefaults(), seqKick: make(chan struct{}, 1)}
 }
 
 // Run runs the Service's background work until ctx ends: the group-commit
 // writers, which share one transaction among concurrent RecordEvent calls
 // (unless Options.GroupCommit.Disabled; without Run every RecordEvent
-// commits alone), and the recompute worker. When ctx ends it commits what
-// the writers hold, then returns. Cancel ctx only once no request runs any
-// more (goodwilld does, after its servers have stopped).
+// commits alone), the recompute worker, the notifications' sequencer and
+// the scheduler of recoveries by time alone. When ctx ends it commits what
+// the writers hold, numbers what they wrote, then returns. Cancel ctx only
+// once no request runs any more (goodwilld does, after its servers have
+// stopped).
 func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	seqCtx, stopSequencer := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSequencer()
+	wg.Go(func() { s.runSequencer(seqCtx, s.log) })
+	wg.Go(func() { s.runSchedule(ctx, s.log) })
 	if !s.groupCommit.Disabled {
 		cs := newCommitters(s, s.groupCommit)
 		s.running.Store(&cs)
 		defer func() {
 			s.running.Store(nil)
 			cs.close() // commits what is queued
+			// Number what the last batches wrote before stopping.
+			if _, err := s.sequenceOnce(seqCtx); err != nil {
+				s.log.Warn("notifications: sequencing at stop failed; the next start numbers them", "err", err)
+			}
 		}()
 	}
 	s.runRecompute(ctx)
@@ -146,7 +199,7 @@ func (s *Service) UpsertCustomer(ctx context.Context, tenant, id string, p Profi
 	now := s.clock()
 	var out Customer
 	var created bool
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		pol, err := s.active(ctx, tx, tenant)
 		if err != nil {
 			return err
@@ -159,6 +212,7 @@ func (s *Service) UpsertCustomer(ctx context.Context, tenant, id string, p Profi
 		case err != nil:
 			return err
 		}
+		before := c
 		c.Profile = p
 		c.UpdatedAt = now
 		// The value weight is part of the outreach keys; they are computed
@@ -168,6 +222,14 @@ func (s *Service) UpsertCustomer(ctx context.Context, tenant, id string, p Profi
 			return err
 		}
 		c.Keys = own.KeysOf(c)
+		// A new overdraft limit can move the customer across it.
+		w := s.newWatcher(now)
+		if !created {
+			w.changed(before, &c, own, nil)
+		}
+		if err := tx.AppendNotifications(ctx, w.notes); err != nil {
+			return err
+		}
 		out = c
 		return tx.PutCustomer(ctx, c)
 	})

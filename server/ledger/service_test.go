@@ -166,9 +166,32 @@ func TestGetBalanceIsOneLookup(t *testing.T) {
 	}
 }
 
+// Update counts the write transactions that record events: the Service's
+// background work (numbering notifications, the scheduler) writes too, and
+// is not what these tests count.
 func (c *countingStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
-	c.updates.Add(1)
-	return c.Store.Update(ctx, fn)
+	var wrote bool
+	err := c.Store.Update(ctx, func(tx ledger.Tx) error { return fn(eventSpy{tx, &wrote}) })
+	if wrote {
+		c.updates.Add(1)
+	}
+	return err
+}
+
+// eventSpy notes whether a transaction appended events.
+type eventSpy struct {
+	ledger.Tx
+	wrote *bool
+}
+
+func (s eventSpy) AppendEvents(ctx context.Context, es []ledger.Event) error {
+	*s.wrote = true
+	return s.Tx.AppendEvents(ctx, es)
+}
+
+func (s eventSpy) AppendEvent(ctx context.Context, e ledger.Event) error {
+	*s.wrote = true
+	return s.Tx.AppendEvent(ctx, e)
 }
 
 // Concurrent single writes share transactions, each caller gets its own

@@ -88,6 +88,11 @@ type Reader interface {
 	// LatestJob returns the tenant's most recently started recompute job.
 	// Errors: ErrNotFound when the tenant never installed a policy.
 	LatestJob(ctx context.Context, tenant string) (Job, error)
+
+	// Notifications returns up to limit sequenced notifications with Seq
+	// after after, in Seq order: the tenant's, or every tenant's when tenant
+	// is ""; only the listed types when types is not empty.
+	Notifications(ctx context.Context, tenant string, after int64, types []NotificationType, limit int) ([]Notification, error)
 }
 
 // Tx is a read-write transaction.
@@ -116,6 +121,36 @@ type Tx interface {
 	PutPolicy(ctx context.Context, tenant string, p StoredPolicy) error
 	// PutJob inserts or replaces a recompute job.
 	PutJob(ctx context.Context, j Job) error
+
+	// AppendNotifications inserts notifications, unsequenced (Seq 0).
+	AppendNotifications(ctx context.Context, ns []Notification) error
+	// UnsequencedNotifications returns up to limit notifications that have
+	// no Seq yet, of every tenant, ordered by tenant, customer and
+	// CustomerSeq, so any prefix of the answer keeps each customer's order.
+	UnsequencedNotifications(ctx context.Context, limit int) ([]NotificationRef, error)
+	// SequenceNotifications gives each notification its Seq.
+	SequenceNotifications(ctx context.Context, refs []NotificationRef) error
+	// NotificationSeq returns the last Seq given (0 before any), and
+	// PutNotificationSeq records a new one. The sequencer reads and writes
+	// it in the transaction that numbers notifications: that row is what
+	// makes two sequencers (two replicas) take turns.
+	NotificationSeq(ctx context.Context) (int64, error)
+	PutNotificationSeq(ctx context.Context, seq int64) error
+	// DueCustomers returns up to limit customers, of every tenant, whose
+	// Watch.DueAt is set and not after until, earliest first.
+	DueCustomers(ctx context.Context, until time.Time, limit int) ([]Customer, error)
+	// PruneNotifications deletes up to limit sequenced notifications
+	// created before before, and returns how many it deleted.
+	PruneNotifications(ctx context.Context, before time.Time, limit int) (int64, error)
+}
+
+// NotificationRef names a notification for the sequencer.
+type NotificationRef struct {
+	TenantID    string
+	ID          string
+	CustomerID  string
+	CustomerSeq int64
+	Seq         int64
 }
 
 // CustomerKey names an idempotency key within a tenant.

@@ -11,7 +11,7 @@ import (
 // get no UPDATE, DELETE or TRUNCATE: the ledger is append-only, and with
 // these grants that holds on both servers for the role goodwilld runs as
 // (on PostgreSQL, migration 2's triggers also hold it for the owner). The
-// upserts need INSERT and UPDATE; nothing is ever deleted. goose's version
+// upserts need INSERT and UPDATE; only old notifications are ever deleted. goose's version
 // table is read at every start to see whether migrations are pending.
 var privileges = []struct{ table, what string }{
 	{"events", "SELECT, INSERT"},
@@ -20,6 +20,10 @@ var privileges = []struct{ table, what string }{
 	{"active_policies", "SELECT, INSERT, UPDATE"},
 	{"recompute_jobs", "SELECT, INSERT, UPDATE"},
 	{"api_keys", "SELECT, INSERT, UPDATE"},
+	// The outbox: numbered after commit (UPDATE), pruned after the
+	// retention (DELETE); notifications are not the ledger.
+	{"notifications", "SELECT, INSERT, UPDATE, DELETE"},
+	{"notification_seq", "SELECT, INSERT, UPDATE"},
 	{"goose_db_version", "SELECT"},
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/goodwill-ledger/goodwill/server/store/postgres"
 )
 
-// withVersion is the shipped schema plus one more version, 6.
+// withVersion is the shipped schema plus one more version, 90.
 func withVersion(t *testing.T, sql string) fs.FS {
 	t.Helper()
 	out := fstest.MapFS{}
@@ -30,9 +30,15 @@ func withVersion(t *testing.T, sql string) fs.FS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out["00006_test.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\n" + sql + "\n-- +goose Down\nSELECT 1;\n")}
+	out["00090_test.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\n" + sql + "\n-- +goose Down\nSELECT 1;\n")}
 	return out
 }
+
+// shipped is the last version shipped; shippedVersions lists them all
+// (the SQL files and the Go migrations 2 and 5).
+const shipped = 7
+
+func shippedVersions() []int64 { return []int64{1, 2, 3, 4, 5, 6, 7} }
 
 func openUnmigrated(t *testing.T, url string) *postgres.Store {
 	t.Helper()
@@ -103,9 +109,9 @@ func TestInterruptedMigrationLeavesNothing(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					url := pgtest.FreshDB(t, srv)
 					s := openUnmigrated(t, url)
-					// Versions 1-5 first, so the cut-off falls in version 6
-					// however long they take (CockroachDB builds every index
-					// as a job).
+					// The shipped versions first, so the cut-off falls in
+					// version 90 however long they take (CockroachDB builds
+					// every index as a job).
 					if err := s.Migrate(t.Context()); err != nil {
 						t.Fatal(err)
 					}
@@ -123,15 +129,15 @@ func TestInterruptedMigrationLeavesNothing(t *testing.T) {
 						t.Error("the interrupted migration left its first table behind")
 					}
 					applied := appliedVersions(t, url)
-					if applied[6] != 0 || applied[1] != 1 || applied[5] != 1 {
-						t.Errorf("versions applied after the interruption: %v; want 1-5 once and no 6", applied)
+					if applied[90] != 0 || applied[1] != 1 || applied[shipped] != 1 {
+						t.Errorf("versions applied after the interruption: %v; want 1-%d once and no 90", applied, shipped)
 					}
 					postgres.SetMigrations(s, withVersion(t, "CREATE TABLE half_done (id INT PRIMARY KEY);"))
 					if err := s.Migrate(t.Context()); err != nil {
 						t.Fatalf("migrating again: %v", err)
 					}
-					if !tableExists(t, url, "half_done") || appliedVersions(t, url)[6] != 1 {
-						t.Error("version 6 is not applied after the second start")
+					if !tableExists(t, url, "half_done") || appliedVersions(t, url)[90] != 1 {
+						t.Error("version 90 is not applied after the second start")
 					}
 				})
 			}
@@ -164,7 +170,7 @@ func TestConcurrentMigrators(t *testing.T) {
 				t.Fatalf("a replica failed to start: %v", err)
 			}
 			applied := appliedVersions(t, url)
-			for v := int64(1); v <= 6; v++ {
+			for _, v := range append(shippedVersions(), 90) {
 				if applied[v] != 1 {
 					t.Errorf("version %d applied %d times, want once (all: %v)", v, applied[v], applied)
 				}
@@ -183,8 +189,8 @@ func TestPending(t *testing.T) {
 	url := pgtest.FreshDB(t, pgtest.Servers()[0])
 	s := openUnmigrated(t, url)
 	n, err := s.Pending(t.Context())
-	if err != nil || n != 5 {
-		t.Fatalf("pending on an empty database: %d, %v; want 5", n, err)
+	if err != nil || n != len(shippedVersions()) {
+		t.Fatalf("pending on an empty database: %d, %v; want %d", n, err, len(shippedVersions()))
 	}
 	if tableExists(t, url, "goose_db_version") {
 		t.Error("Pending wrote goose's version table: it must only read")

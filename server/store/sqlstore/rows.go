@@ -98,3 +98,29 @@ func parseJobState(s string) (ledger.JobState, error) {
 	}
 	return 0, fmt.Errorf("unknown job state %q", s)
 }
+
+// statuses are the stored names of balance statuses ("" for unspecified:
+// a customer never announced).
+var statuses = map[ledger.Status]string{
+	ledger.StatusUnspecified: "",
+	ledger.StatusHealthy:     "healthy",
+	ledger.StatusOverdrawn:   "overdrawn",
+}
+
+func statusName(s ledger.Status) string { return statuses[s] }
+
+func parseStatus(name string) (ledger.Status, bool) {
+	for k, v := range statuses {
+		if v == name {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -86,6 +86,7 @@ var (
 		{"last_at", colNullTime}, {"last_kind", colText}, {"last_fingerprint", colText}, {"last_event_id", colText},
 		{"last_notice_at", colNullTime}, {"last_grievance_at", colNullTime}, {"last_grievance_kind", colText},
 		{"last_remedy_at", colNullTime}, {"trend", colFloat}, {"recovery_key", colNullFloat}, {"advocacy_key", colNullFloat},
+		{"watch_status", colText}, {"watch_advocate", colInt}, {"watch_seq", colInt}, {"watch_due_at", colNullTime},
 	}}
 	events = table{"events", []column{
 		{"tenant_id", colText}, {"customer_id", colText}, {"event_id", colText}, {"kind", colText},
@@ -100,6 +101,12 @@ var (
 	}}
 	policies = table{"policies", []column{
 		{"tenant_id", colText}, {"version", colInt}, {"body", colText}, {"created_at", colTime},
+	}}
+	notifications = table{"notifications", []column{
+		{"tenant_id", colText}, {"notification_id", colText}, {"type", colText}, {"customer_id", colText},
+		{"customer_seq", colInt}, {"occurred_at", colTime}, {"created_at", colTime}, {"event_id", colText},
+		{"policy_version", colInt}, {"before_value", colFloat}, {"before_status", colText},
+		{"after_value", colFloat}, {"after_status", colText}, {"event", colText},
 	}}
 	keys = table{"api_keys", []column{
 		{"key_id", colText}, {"tenant_id", colText}, {"role", colText}, {"name", colText},
@@ -120,23 +127,31 @@ func customerValues(c ledger.Customer) ([]any, error) {
 		attrs, c.CreatedAt, c.UpdatedAt, c.PolicyVersion, st.Value, c.Keys.Rank, st.Count,
 		st.Last.At, kindName(st.Last.Kind), st.Last.Fingerprint, st.Last.ID,
 		st.LastNoticeAt, st.LastGrievanceAt, kindName(st.LastGrievanceKind), st.LastRemedyAt,
-		st.Trend, c.Keys.Recovery, c.Keys.Advocacy}, nil
+		st.Trend, c.Keys.Recovery, c.Keys.Advocacy,
+		statusName(c.Watch.Status), boolInt(c.Watch.Advocate), c.Watch.Seq, c.Watch.DueAt}, nil
 }
 
 // scanCustomer reads customers.selectList's columns, then extra.
 func scanCustomer(row scanner, extra ...any) (ledger.Customer, error) {
 	var (
-		c                       ledger.Customer
-		attrs, lastKind, grKind string
+		c                                    ledger.Customer
+		attrs, lastKind, grKind, watchStatus string
+		advocate                             int64
 	)
 	st := &c.State
 	dest := []any{&c.TenantID, &c.ID, &c.Profile.DisplayName, &c.Profile.Segment, &c.Profile.Value,
 		&c.Profile.OverdraftLimit, textCol{&attrs}, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &c.PolicyVersion,
 		&st.Value, &c.Keys.Rank, &st.Count, timeCol{&st.Last.At}, &lastKind, &st.Last.Fingerprint, &st.Last.ID,
 		timeCol{&st.LastNoticeAt}, timeCol{&st.LastGrievanceAt}, &grKind, timeCol{&st.LastRemedyAt},
-		&st.Trend, &c.Keys.Recovery, &c.Keys.Advocacy}
+		&st.Trend, &c.Keys.Recovery, &c.Keys.Advocacy,
+		&watchStatus, &advocate, &c.Watch.Seq, timeCol{&c.Watch.DueAt}}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return c, err
+	}
+	c.Watch.Advocate = advocate != 0
+	var ok bool
+	if c.Watch.Status, ok = parseStatus(watchStatus); !ok {
+		return c, fmt.Errorf("customer %s: unknown watch status %q", c.ID, watchStatus)
 	}
 	var err error
 	if c.Profile.Attributes, err = decodeAttrs(attrs); err != nil {

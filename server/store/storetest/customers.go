@@ -123,6 +123,7 @@ func fullCustomer(tenant, id string) ledger.Customer {
 			LastRemedyAt:      at(1),
 			Trend:             math.Nextafter(-7.5, 0),
 		},
+		Watch: ledger.Watch{Status: ledger.StatusOverdrawn, Advocate: true, Seq: 1<<40 + 9, DueAt: at(90).Add(3 * time.Microsecond)},
 	}
 }
 

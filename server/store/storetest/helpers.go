@@ -116,6 +116,7 @@ func normCustomer(c ledger.Customer) ledger.Customer {
 	st := &c.State
 	st.Last.At, st.LastNoticeAt = st.Last.At.UTC(), st.LastNoticeAt.UTC()
 	st.LastGrievanceAt, st.LastRemedyAt = st.LastGrievanceAt.UTC(), st.LastRemedyAt.UTC()
+	c.Watch.DueAt = c.Watch.DueAt.UTC()
 	if len(c.Profile.Attributes) == 0 {
 		c.Profile.Attributes = nil
 	}

@@ -81,6 +81,11 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "Tenants", run: testTenants},
 		{name: "CountEvents", run: testCountEvents},
 		{name: "IDsSortBytewise", run: testIDsSortBytewise},
+		{name: "NotificationRoundTrip", run: testNotificationRoundTrip},
+		{name: "NotificationsAreTheTransactions", run: testNotificationsAreTheTransactions},
+		{name: "SequencerOrder", run: testSequencerOrder},
+		{name: "DueCustomers", run: testDueCustomers},
+		{name: "PruneNotifications", run: testPruneNotifications},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,186 @@
+package ledger
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// The outbox: notifications are written unnumbered in the transaction of
+// their cause, and a sequencer numbers them afterwards, in transactions of
+// its own. Consumers read by number (Seq), so the number decides the
+// stream's order, and a cursor is just the last number a consumer saw.
+//
+// Why numbers are given after commit, not at insert: writers commit in an
+// order nobody knows beforehand. Numbered at insert, a transaction that took
+// number 7 could commit after one that took 8, and a consumer that had read
+// up to 8 would never see 7. The sequencer only ever sees committed rows,
+// and it numbers them in transactions that all read and write one counter
+// row (NotificationSeq), so two sequencers (two replicas) take turns: the
+// numbers a sequencing transaction gives are all above those of every one
+// that committed before it. A reader that sees number n therefore sees
+// every number below n, and reading "after my cursor" skips nothing. A row
+// that commits late is simply numbered later.
+//
+// Per customer, order is kept too: one customer's notifications are written
+// by transactions that all write its row, so they commit in order, each
+// numbered within the customer (CustomerSeq); the sequencer takes them in
+// that order, and never a later one without the earlier ones.
+
+// sequencerBatch is how many notifications one sequencing transaction
+// numbers.
+const sequencerBatch = 1000
+
+// notifyHub wakes stream readers when the sequencer has numbered more.
+type notifyHub struct {
+	mu   sync.Mutex
+	last int64         // the highest Seq this process has given
+	ch   chan struct{} // closed and replaced when last grows
+}
+
+func (h *notifyHub) published(seq int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if seq <= h.last {
+		return
+	}
+	h.last = seq
+	if h.ch != nil {
+		close(h.ch)
+	}
+	h.ch = make(chan struct{})
+}
+
+func (h *notifyHub) wait() (int64, <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ch == nil {
+		h.ch = make(chan struct{})
+	}
+	return h.last, h.ch
+}
+
+// kickSequencer tells the sequencer that notifications may be waiting;
+// it never blocks.
+func (s *Service) kickSequencer() {
+	select {
+	case s.seqKick <- struct{}{}:
+	default:
+	}
+}
+
+// update runs a write transaction and, once it has committed, wakes the
+// sequencer for the notifications it may have written.
+func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
+	err := s.store.Update(ctx, fn)
+	if err == nil {
+		s.kickSequencer()
+	}
+	return err
+}
+
+// runSequencer numbers notifications until ctx ends: at once when this
+// process commits some, and every poll otherwise (for other replicas').
+func (s *Service) runSequencer(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(s.notify.SequencerPoll)
+	defer t.Stop()
+	for {
+		n, err := s.sequenceOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("notifications: sequencing failed; retrying", "err", err)
+		}
+		if err == nil && n == sequencerBatch {
+			continue // more are waiting
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.seqKick:
+		case <-t.C:
+		}
+	}
+}
+
+// sequenceOnce numbers one batch of committed, unnumbered notifications.
+func (s *Service) sequenceOnce(ctx context.Context) (int, error) {
+	var n int
+	var last int64
+	err := s.store.Update(ctx, func(tx Tx) error {
+		n, last = 0, 0
+		refs, err := tx.UnsequencedNotifications(ctx, sequencerBatch)
+		if err != nil || len(refs) == 0 {
+			return err
+		}
+		if last, err = tx.NotificationSeq(ctx); err != nil {
+			return err
+		}
+		for i := range refs {
+			last++
+			refs[i].Seq = last
+		}
+		if err := tx.SequenceNotifications(ctx, refs); err != nil {
+			return err
+		}
+		n = len(refs)
+		return tx.PutNotificationSeq(ctx, last)
+	})
+	if err == nil && n > 0 {
+		s.hub.published(last)
+	}
+	return n, err
+}
+
+// Notifications returns up to limit of the tenant's notifications after
+// the cursor after, in stream order, of the given types (all when none).
+func (s *Service) Notifications(ctx context.Context, tenant string, after int64, types []NotificationType, limit int) ([]Notification, error) {
+	if err := checkNotificationQuery(after, types, limit, s.limits); err != nil {
+		return nil, err
+	}
+	if limit == 0 {
+		limit = s.limits.DefaultPageSize
+	}
+	var out []Notification
+	err := s.store.View(ctx, func(r Reader) error {
+		var err error
+		out, err = r.Notifications(ctx, tenant, after, types, limit)
+		return err
+	})
+	return out, err
+}
+
+// WaitNotifications returns when notifications after the cursor after may
+// exist: at once if this process has numbered some, when it numbers some,
+// or after the poll interval (another replica may have), whichever is
+// first; or with ctx's error.
+func (s *Service) WaitNotifications(ctx context.Context, after int64) error {
+	last, ch := s.hub.wait()
+	if last > after {
+		return nil
+	}
+	t := time.NewTimer(s.notify.WatchPoll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-ch:
+	case <-t.C:
+	}
+	return nil
+}
+
+func checkNotificationQuery(after int64, types []NotificationType, limit int, l Limits) error {
+	var v violations
+	if after < 0 {
+		v.add(Invalid("after", "must not be negative"))
+	}
+	if limit < 0 || limit > l.MaxPageSize {
+		v.add(Invalid("page_size", "must be between 0 and %d", l.MaxPageSize))
+	}
+	for i, t := range types {
+		if !t.Valid() {
+			v.add(Invalid("types", "item %d: %q is not a notification type", i, t))
+		}
+	}
+	return v.err()
+}

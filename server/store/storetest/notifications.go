@@ -1,0 +1,257 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+)
+
+// note is a notification of a customer, numbered within it.
+func note(tenant, customer string, customerSeq int64, typ ledger.NotificationType, created time.Time) ledger.Notification {
+	return ledger.Notification{
+		TenantID: tenant, ID: fmt.Sprintf("ntf_%s_%s_%d", tenant, customer, customerSeq), Type: typ,
+		CustomerID: customer, CustomerSeq: customerSeq, OccurredAt: created.Add(-time.Minute), CreatedAt: created,
+		PolicyVersion: 3, Before: ledger.Snapshot{Value: 1.5, Status: ledger.StatusHealthy},
+		After: ledger.Snapshot{Value: -math.Nextafter(2.25, 3), Status: ledger.StatusOverdrawn},
+	}
+}
+
+// sequenceAll numbers every waiting notification as the sequencer does,
+// and returns how many it numbered.
+func sequenceAll(t *testing.T, s ledger.Store) int {
+	t.Helper()
+	var n int
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		refs, err := tx.UnsequencedNotifications(ctx, 1000)
+		if err != nil {
+			return err
+		}
+		last, err := tx.NotificationSeq(ctx)
+		if err != nil {
+			return err
+		}
+		for i := range refs {
+			last++
+			refs[i].Seq = last
+		}
+		n = len(refs)
+		if err := tx.SequenceNotifications(ctx, refs); err != nil {
+			return err
+		}
+		return tx.PutNotificationSeq(ctx, last)
+	})
+	return n
+}
+
+func readNotifications(t *testing.T, s ledger.Store, tenant string, after int64, types []ledger.NotificationType, limit int) []ledger.Notification {
+	t.Helper()
+	var out []ledger.Notification
+	mustView(t, s, func(ctx context.Context, r ledger.Reader) error {
+		var err error
+		out, err = r.Notifications(ctx, tenant, after, types, limit)
+		return err
+	})
+	return out
+}
+
+// testNotificationRoundTrip: a notification reads back field for field,
+// its event included, once numbered; not before.
+func testNotificationRoundTrip(t *testing.T, s ledger.Store) {
+	ev := fullEvent(tenantA, "c1", "ev-1")
+	withEvent := note(tenantA, "c1", 1, ledger.NotifyEventRecorded, at(5))
+	withEvent.EventID, withEvent.Event = ev.ID, &ev
+	plain := note(tenantA, "c1", 2, ledger.NotifyOverdrawn, at(5))
+	plain.EventID = ev.ID
+	tenantWide := ledger.Notification{TenantID: tenantA, ID: "ntf_policy", Type: ledger.NotifyPolicyActivated,
+		OccurredAt: at(6), CreatedAt: at(6), PolicyVersion: 4}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		return tx.AppendNotifications(ctx, []ledger.Notification{withEvent, plain, tenantWide})
+	})
+	if got := readNotifications(t, s, tenantA, 0, nil, 10); len(got) != 0 {
+		t.Fatalf("unnumbered notifications are readable: %+v", got)
+	}
+	if n := sequenceAll(t, s); n != 3 {
+		t.Fatalf("numbered %d, want 3", n)
+	}
+	got := readNotifications(t, s, tenantA, 0, nil, 10)
+	if len(got) != 3 {
+		t.Fatalf("read %d notifications, want 3", len(got))
+	}
+	byID := map[string]ledger.Notification{}
+	for _, n := range got {
+		if n.Seq == 0 {
+			t.Errorf("%s has no number", n.ID)
+		}
+		n.OccurredAt, n.CreatedAt = n.OccurredAt.UTC(), n.CreatedAt.UTC()
+		byID[n.ID] = n
+	}
+	for _, want := range []ledger.Notification{withEvent, plain, tenantWide} {
+		g := byID[want.ID]
+		want.Seq = g.Seq
+		if (want.Event == nil) != (g.Event == nil) {
+			t.Errorf("notification %s: event %v, want %v", want.ID, g.Event, want.Event)
+			continue
+		}
+		if want.Event != nil {
+			equalEvent(t, "the event of "+want.ID, normEvent(*g.Event), normEvent(*want.Event))
+		}
+		g.Event, want.Event = nil, nil
+		if fmt.Sprintf("%+v", g) != fmt.Sprintf("%+v", want) {
+			t.Errorf("notification %s:\n got %+v\nwant %+v", want.ID, g, want)
+		}
+	}
+}
+
+// testNotificationsAreTheTransactions: notifications written in a
+// transaction that rolls back do not exist.
+func testNotificationsAreTheTransactions(t *testing.T, s ledger.Store) {
+	boom := errors.New("boom")
+	err := s.Update(context.Background(), func(tx ledger.Tx) error {
+		if err := tx.AppendNotifications(context.Background(), []ledger.Notification{note(tenantA, "c", 1, ledger.NotifyOverdrawn, at(1))}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update = %v", err)
+	}
+	if n := sequenceAll(t, s); n != 0 {
+		t.Errorf("a rolled-back notification was numbered (%d)", n)
+	}
+}
+
+// testSequencerOrder: waiting notifications come ordered by tenant,
+// customer and the customer's own number, so any prefix keeps each
+// customer's order; numbers follow on from the last one given, and reads
+// by cursor, type and tenant see exactly what they ask for.
+func testSequencerOrder(t *testing.T, s ledger.Store) {
+	var all []ledger.Notification
+	for _, tenant := range []string{tenantB, tenantA} {
+		for _, c := range []string{"z", "a", "m"} {
+			for n := int64(3); n >= 1; n-- { // written newest first
+				typ := ledger.NotifyEventRecorded
+				if n == 2 {
+					typ = ledger.NotifyRecovered
+				}
+				all = append(all, note(tenant, c, n, typ, at(int(n))))
+			}
+		}
+	}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.AppendNotifications(ctx, all) })
+	var refs []ledger.NotificationRef
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		var err error
+		refs, err = tx.UnsequencedNotifications(ctx, 4)
+		return err
+	})
+	var got []string
+	for _, r := range refs {
+		got = append(got, fmt.Sprintf("%s/%s/%d", r.TenantID, r.CustomerID, r.CustomerSeq))
+	}
+	want := []string{tenantA + "/a/1", tenantA + "/a/2", tenantA + "/a/3", tenantA + "/m/1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("first 4 waiting: %v, want %v", got, want)
+	}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.PutNotificationSeq(ctx, 100) })
+	if n := sequenceAll(t, s); n != len(all) {
+		t.Fatalf("numbered %d of %d", n, len(all))
+	}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		last, err := tx.NotificationSeq(ctx)
+		if err == nil && last != 100+int64(len(all)) {
+			t.Errorf("last number %d, want %d", last, 100+len(all))
+		}
+		return err
+	})
+	a := readNotifications(t, s, tenantA, 0, nil, 100)
+	if len(a) != 9 || a[0].Seq != 101 {
+		t.Fatalf("tenant A reads %d notifications from %d, want 9 from 101", len(a), a[0].Seq)
+	}
+	for i, n := range a {
+		if n.TenantID != tenantA || (i > 0 && n.Seq <= a[i-1].Seq) {
+			t.Errorf("tenant A's read, item %d: %+v", i, n)
+		}
+	}
+	if page := readNotifications(t, s, tenantA, a[3].Seq, nil, 2); len(page) != 2 || page[0].Seq != a[4].Seq {
+		t.Errorf("after a cursor: %+v", page)
+	}
+	if rec := readNotifications(t, s, tenantA, 0, []ledger.NotificationType{ledger.NotifyRecovered}, 100); len(rec) != 3 {
+		t.Errorf("only recoveries: %d, want 3", len(rec))
+	}
+	if every := readNotifications(t, s, "", 0, nil, 100); len(every) != len(all) {
+		t.Errorf("every tenant's: %d, want %d", len(every), len(all))
+	}
+	if b := readNotifications(t, s, tenantB, 0, nil, 100); len(b) != 9 || b[0].TenantID != tenantB {
+		t.Errorf("tenant B reads %d", len(b))
+	}
+}
+
+// testDueCustomers: customers whose status changes by time alone, of every
+// tenant, earliest first, up to a moment.
+func testDueCustomers(t *testing.T, s ledger.Store) {
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		for i, d := range []struct {
+			tenant, id string
+			due        time.Time
+		}{{tenantA, "late", at(30)}, {tenantB, "early", at(10)}, {tenantA, "mid", at(20)}, {tenantA, "never", time.Time{}}} {
+			c := newCustomer(d.tenant, d.id)
+			c.Watch = ledger.Watch{Status: ledger.StatusOverdrawn, Seq: int64(i), DueAt: d.due}
+			if err := tx.PutCustomer(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		cs, err := tx.DueCustomers(ctx, at(20), 10)
+		if err != nil {
+			return err
+		}
+		if got := customerIDs(cs); !slices.Equal(got, []string{"early", "mid"}) {
+			t.Errorf("due by at(20): %v, want [early mid]", got)
+		}
+		cs, err = tx.DueCustomers(ctx, at(100), 2)
+		if got := customerIDs(cs); err == nil && !slices.Equal(got, []string{"early", "mid"}) {
+			t.Errorf("first 2 due: %v", got)
+		}
+		return err
+	})
+}
+
+// testPruneNotifications deletes numbered notifications created before a
+// moment, a batch at a time, and never one not yet numbered.
+func testPruneNotifications(t *testing.T, s ledger.Store) {
+	var ns []ledger.Notification
+	for i := range 5 {
+		ns = append(ns, note(tenantA, "p", int64(i+1), ledger.NotifyEventRecorded, at(i)))
+	}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.AppendNotifications(ctx, ns[:4]) })
+	sequenceAll(t, s)
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.AppendNotifications(ctx, ns[4:]) })
+	var deleted int64
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		n, err := tx.PruneNotifications(ctx, at(10), 2)
+		deleted = n
+		return err
+	})
+	if deleted != 2 {
+		t.Errorf("first prune deleted %d, want its limit 2", deleted)
+	}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		n, err := tx.PruneNotifications(ctx, at(10), 100)
+		deleted = n
+		return err
+	})
+	if deleted != 2 {
+		t.Errorf("second prune deleted %d, want the other 2 (not the unnumbered one)", deleted)
+	}
+	if n := sequenceAll(t, s); n != 1 {
+		t.Errorf("the unnumbered notification is gone: numbered %d", n)
+	}
+}
