@@ -125,8 +125,10 @@ type Tx interface {
 	// AppendNotifications inserts notifications, unsequenced (Seq 0).
 	AppendNotifications(ctx context.Context, ns []Notification) error
 	// UnsequencedNotifications returns up to limit notifications that have
-	// no Seq yet, of every tenant, ordered by tenant, customer and
-	// CustomerSeq, so any prefix of the answer keeps each customer's order.
+	// no Seq yet, of every tenant, ordered by tenant, then customer and
+	// CustomerSeq, then the tenant's own (no customer), so any prefix of
+	// the answer keeps each customer's order and a tenant's notification
+	// follows the customers' written before or with it.
 	UnsequencedNotifications(ctx context.Context, limit int) ([]NotificationRef, error)
 	// SequenceNotifications gives each notification its Seq.
 	SequenceNotifications(ctx context.Context, refs []NotificationRef) error

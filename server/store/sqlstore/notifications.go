@@ -130,11 +130,13 @@ func (t *Txn) Notifications(ctx context.Context, tenant string, after int64, typ
 	return out, err
 }
 
-// UnsequencedNotifications implements ledger.Tx: every tenant's, in the
-// order of the notifications_unsequenced index.
+// UnsequencedNotifications implements ledger.Tx: every tenant's, ordered
+// by tenant, then each customer's in order, then the tenant's own (a
+// policy's activation after the status changes its recompute announced).
+// Only waiting rows are in the partial index, so the sort is small.
 func (t *Txn) UnsequencedNotifications(ctx context.Context, limit int) ([]ledger.NotificationRef, error) {
 	q := t.s.d.query("SELECT tenant_id, notification_id, customer_id, customer_seq FROM notifications WHERE seq IS NULL").
-		write(" ORDER BY tenant_id, customer_id, customer_seq LIMIT ?", limit)
+		write(" ORDER BY tenant_id, CASE WHEN customer_id = '' THEN 1 ELSE 0 END, customer_id, customer_seq LIMIT ?", limit)
 	var out []ledger.NotificationRef
 	err := t.query(ctx, q, func(r scanner) error {
 		var n ledger.NotificationRef

@@ -143,6 +143,9 @@ func testSequencerOrder(t *testing.T, s ledger.Store) {
 			}
 		}
 	}
+	// A tenant's own notification, written first, comes after its customers'.
+	own := ledger.Notification{TenantID: tenantA, ID: "ntf_own", Type: ledger.NotifyPolicyActivated, OccurredAt: at(0), CreatedAt: at(0)}
+	all = append([]ledger.Notification{own}, all...)
 	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.AppendNotifications(ctx, all) })
 	var refs []ledger.NotificationRef
 	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
@@ -170,8 +173,8 @@ func testSequencerOrder(t *testing.T, s ledger.Store) {
 		return err
 	})
 	a := readNotifications(t, s, tenantA, 0, nil, 100)
-	if len(a) != 9 || a[0].Seq != 101 {
-		t.Fatalf("tenant A reads %d notifications from %d, want 9 from 101", len(a), a[0].Seq)
+	if len(a) != 10 || a[0].Seq != 101 || a[9].ID != "ntf_own" {
+		t.Fatalf("tenant A reads %d notifications from %d, last %s; want 10 from 101, its own last", len(a), a[0].Seq, a[len(a)-1].ID)
 	}
 	for i, n := range a {
 		if n.TenantID != tenantA || (i > 0 && n.Seq <= a[i-1].Seq) {
