@@ -81,12 +81,19 @@ func TestSecurityDocListsEveryRole(t *testing.T) {
 		}
 	}
 	sd := goodwillv1.GoodwillService_ServiceDesc
+	names := []string{}
 	for _, m := range sd.Methods {
-		want := RequiredRole("/" + sd.ServiceName + "/" + m.MethodName)
-		if got, ok := listed[m.MethodName]; !ok || got != want {
-			t.Errorf("docs/security.md lists %s under %v, want %v (its required_role)", m.MethodName, got, want)
+		names = append(names, m.MethodName)
+	}
+	for _, st := range sd.Streams {
+		names = append(names, st.StreamName)
+	}
+	for _, name := range names {
+		want := RequiredRole("/" + sd.ServiceName + "/" + name)
+		if got, ok := listed[name]; !ok || got != want {
+			t.Errorf("docs/security.md lists %s under %v, want %v (its required_role)", name, got, want)
 		}
-		delete(listed, m.MethodName)
+		delete(listed, name)
 	}
 	for m := range listed {
 		t.Errorf("docs/security.md lists %s, which the service does not have", m)

@@ -107,6 +107,10 @@ func TestAnnotationsMatchLedgerLimits(t *testing.T) {
 		"page_size.lte":                float64(l.MaxPageSize),
 		"top.lte":                      float64(l.MaxExplainTop),
 		"kinds.max_items":              float64(l.MaxKindFilters),
+		// A cursor is a decimal int64 (at most 19 digits), and a filter
+		// names each notification type at most once.
+		"after.max_len":   20,
+		"types.max_items": float64(len(ledger.NotificationTypes())),
 	}
 	seen := map[string]bool{}
 	files := []protoreflect.FileDescriptor{

@@ -113,6 +113,40 @@ var everyRPC = map[string]rpcCall{
 		_, err := c.ResumeRecomputeJob(ctx, &goodwillv1.ResumeRecomputeJobRequest{JobId: x.job})
 		return err
 	},
+	goodwillv1.GoodwillService_ListNotifications_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		_, err := c.ListNotifications(ctx, &goodwillv1.ListNotificationsRequest{})
+		return err
+	},
+	// A stream's first answer carries its status: a refused stream fails
+	// there; an accepted one sends what the tenant has (here at least a
+	// heartbeat-free first notification is not awaited: the call is ended).
+	goodwillv1.GoodwillService_WatchNotifications_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		st, err := c.WatchNotifications(ctx, &goodwillv1.WatchNotificationsRequest{})
+		if err != nil {
+			return err
+		}
+		if err := st.CloseSend(); err != nil {
+			return err
+		}
+		// The server checks the key before it sends anything: a header
+		// arrives either way, and with it a refusal's status.
+		if _, err := st.Header(); err != nil {
+			return err
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := st.Recv()
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(300 * time.Millisecond):
+			return nil // accepted, and waiting for notifications
+		}
+	},
 }
 
 // defaultPolicy is the built-in policy as the API shows it, read once.

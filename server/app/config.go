@@ -47,6 +47,9 @@ type Config struct {
 	// outreach) use a snapshot a few seconds old; on CockroachDB these are
 	// follower reads. Requests can ask for it one by one (allow_stale).
 	FollowerReads bool
+	// NotificationRetention is how long notifications are kept for
+	// consumers that fell behind (default 7 days).
+	NotificationRetention time.Duration
 	// GroupCommit coalesces concurrent RecordEvent calls into shared
 	// transactions (on unless Disabled).
 	GroupCommit ledger.GroupCommit
@@ -149,6 +152,8 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 		return nil, fmt.Errorf("--rate-limit %v: want a finite number of requests per second, or 0 for no limit", c.RateLimit.PerSecond)
 	case c.RateLimit.Burst < 0:
 		return nil, fmt.Errorf("--rate-burst %d: must not be negative", c.RateLimit.Burst)
+	case c.NotificationRetention < 0:
+		return nil, fmt.Errorf("--notification-retention %v: must not be negative", c.NotificationRetention)
 	case c.GroupCommit.Writers < 0:
 		return nil, fmt.Errorf("--group-commit-writers %d: must not be negative", c.GroupCommit.Writers)
 	case c.GroupCommit.Window < 0:
@@ -219,6 +224,7 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 
 	out.svc = ledger.NewService(st, ledger.Options{Policy: ledger.DefaultPolicy(), Limits: c.Limits, Now: c.Now,
 		FollowerReads: c.FollowerReads, GroupCommit: c.GroupCommit, Logger: c.Logger,
+		Notify:  ledger.NotifyOptions{Retention: c.NotificationRetention},
 		OnBatch: func(n int) { out.metrics.batch.Observe(float64(n)) }})
 	access := api.NewAccess(auth.NewAuthenticator(st), c.RateLimit, c.Logger)
 	unary, stream := api.Chain(c.Logger, api.Counter{

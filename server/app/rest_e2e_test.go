@@ -519,6 +519,8 @@ func TestRESTBalanceHealthAndOpenAPI(t *testing.T) {
 		"/v1/customers/{customerId}/events/{eventId}:reverse",
 		"/v1/events:batchRecord",
 		"/v1/incidents",
+		"/v1/notifications",
+		"/v1/notifications:watch",
 		"/v1/outreach",
 		"/v1/policy",
 		"/v1/policy/jobs/{jobId}",

@@ -149,6 +149,19 @@ func (s *Service) Notifications(ctx context.Context, tenant string, after int64,
 	return out, err
 }
 
+// LatestNotification returns the cursor of the latest notification
+// numbered, of any tenant: a consumer that starts after it gets only what
+// happens from now on.
+func (s *Service) LatestNotification(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.store.View(ctx, func(r Reader) error {
+		var err error
+		seq, err = r.NotificationSeq(ctx)
+		return err
+	})
+	return seq, err
+}
+
 // WaitNotifications returns when notifications after the cursor after may
 // exist: at once if this process has numbered some, when it numbers some,
 // or after the poll interval (another replica may have), whichever is

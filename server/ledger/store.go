@@ -93,6 +93,9 @@ type Reader interface {
 	// after after, in Seq order: the tenant's, or every tenant's when tenant
 	// is ""; only the listed types when types is not empty.
 	Notifications(ctx context.Context, tenant string, after int64, types []NotificationType, limit int) ([]Notification, error)
+	// NotificationSeq returns the last Seq given, of every tenant (0
+	// before any).
+	NotificationSeq(ctx context.Context) (int64, error)
 }
 
 // Tx is a read-write transaction.
@@ -132,11 +135,10 @@ type Tx interface {
 	UnsequencedNotifications(ctx context.Context, limit int) ([]NotificationRef, error)
 	// SequenceNotifications gives each notification its Seq.
 	SequenceNotifications(ctx context.Context, refs []NotificationRef) error
-	// NotificationSeq returns the last Seq given (0 before any), and
-	// PutNotificationSeq records a new one. The sequencer reads and writes
-	// it in the transaction that numbers notifications: that row is what
-	// makes two sequencers (two replicas) take turns.
-	NotificationSeq(ctx context.Context) (int64, error)
+	// PutNotificationSeq records the last Seq given (NotificationSeq
+	// reads it). The sequencer reads and writes it in the transaction that
+	// numbers notifications: that row is what makes two sequencers (two
+	// replicas) take turns.
 	PutNotificationSeq(ctx context.Context, seq int64) error
 	// DueCustomers returns up to limit customers, of every tenant, whose
 	// Watch.DueAt is set and not after until, earliest first.

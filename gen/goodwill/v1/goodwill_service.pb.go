@@ -2279,11 +2279,250 @@ func (x *ResumeRecomputeJobResponse) GetJob() *RecomputeJob {
 	return nil
 }
 
+type ListNotificationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A cursor from a notification or a previous page (its next_cursor);
+	// empty: from the oldest kept.
+	After string `protobuf:"bytes,1,opt,name=after,proto3" json:"after,omitempty"`
+	// Only these types (all when empty): event.recorded, customer.overdrawn,
+	// customer.recovered, customer.advocate, policy.activated.
+	Types []string `protobuf:"bytes,2,rep,name=types,proto3" json:"types,omitempty"`
+	// 1 to 1000; defaults to 50.
+	PageSize      int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotificationsRequest) Reset() {
+	*x = ListNotificationsRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotificationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotificationsRequest) ProtoMessage() {}
+
+func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotificationsRequest.ProtoReflect.Descriptor instead.
+func (*ListNotificationsRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListNotificationsRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *ListNotificationsRequest) GetTypes() []string {
+	if x != nil {
+		return x.Types
+	}
+	return nil
+}
+
+func (x *ListNotificationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type ListNotificationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Notifications []*Notification        `protobuf:"bytes,1,rep,name=notifications,proto3" json:"notifications,omitempty"`
+	// Where the next page starts: the last notification's cursor, or the
+	// request's after when the page is empty. Always set.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotificationsResponse) Reset() {
+	*x = ListNotificationsResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotificationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotificationsResponse) ProtoMessage() {}
+
+func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotificationsResponse.ProtoReflect.Descriptor instead.
+func (*ListNotificationsResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListNotificationsResponse) GetNotifications() []*Notification {
+	if x != nil {
+		return x.Notifications
+	}
+	return nil
+}
+
+func (x *ListNotificationsResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+type WatchNotificationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A cursor from a notification; empty: from the oldest kept (or from
+	// now, with start_at_now).
+	After string `protobuf:"bytes,1,opt,name=after,proto3" json:"after,omitempty"`
+	// Only these types (all when empty); as in ListNotifications.
+	Types []string `protobuf:"bytes,2,rep,name=types,proto3" json:"types,omitempty"`
+	// Skip what is already stored: only notifications after the call
+	// starts. Ignored when after is set.
+	StartAtNow    bool `protobuf:"varint,3,opt,name=start_at_now,json=startAtNow,proto3" json:"start_at_now,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchNotificationsRequest) Reset() {
+	*x = WatchNotificationsRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchNotificationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchNotificationsRequest) ProtoMessage() {}
+
+func (x *WatchNotificationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchNotificationsRequest.ProtoReflect.Descriptor instead.
+func (*WatchNotificationsRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *WatchNotificationsRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *WatchNotificationsRequest) GetTypes() []string {
+	if x != nil {
+		return x.Types
+	}
+	return nil
+}
+
+func (x *WatchNotificationsRequest) GetStartAtNow() bool {
+	if x != nil {
+		return x.StartAtNow
+	}
+	return false
+}
+
+type WatchNotificationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Absent in a heartbeat.
+	Notification *Notification `protobuf:"bytes,1,opt,name=notification,proto3" json:"notification,omitempty"`
+	// The cursor to resume from: the notification's, or in a heartbeat the
+	// last one sent (or the starting point).
+	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchNotificationsResponse) Reset() {
+	*x = WatchNotificationsResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchNotificationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchNotificationsResponse) ProtoMessage() {}
+
+func (x *WatchNotificationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchNotificationsResponse.ProtoReflect.Descriptor instead.
+func (*WatchNotificationsResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *WatchNotificationsResponse) GetNotification() *Notification {
+	if x != nil {
+		return x.Notification
+	}
+	return nil
+}
+
+func (x *WatchNotificationsResponse) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
 var File_goodwill_v1_goodwill_service_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\n" +
-	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x18goodwill/v1/access.proto\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x18goodwill/v1/policy.proto\x1a\x17goodwill/v1/rules.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"|\n" +
+	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x18goodwill/v1/access.proto\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x1egoodwill/v1/notification.proto\x1a\x18goodwill/v1/policy.proto\x1a\x17goodwill/v1/rules.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"|\n" +
 	"\x15UpsertCustomerRequest\x120\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\x121\n" +
@@ -2453,12 +2692,29 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x19ResumeRecomputeJobRequest\x12&\n" +
 	"\x06job_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\x05jobId\"I\n" +
 	"\x1aResumeRecomputeJobResponse\x12+\n" +
-	"\x03job\x18\x01 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job*\x85\x01\n" +
+	"\x03job\x18\x01 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\"\xf0\x01\n" +
+	"\x18ListNotificationsRequest\x12'\n" +
+	"\x05after\x18\x01 \x01(\tB\x11\xbaH\x0er\f\x18\x142\b^[0-9]*$R\x05after\x12\x81\x01\n" +
+	"\x05types\x18\x02 \x03(\tBk\xbaHh\x92\x01e\x10\x05\x18\x01\"_r]R\x0eevent.recordedR\x12customer.overdrawnR\x12customer.recoveredR\x11customer.advocateR\x10policy.activatedR\x05types\x12'\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\"}\n" +
+	"\x19ListNotificationsResponse\x12?\n" +
+	"\rnotifications\x18\x01 \x03(\v2\x19.goodwill.v1.NotificationR\rnotifications\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"\xea\x01\n" +
+	"\x19WatchNotificationsRequest\x12'\n" +
+	"\x05after\x18\x01 \x01(\tB\x11\xbaH\x0er\f\x18\x142\b^[0-9]*$R\x05after\x12\x81\x01\n" +
+	"\x05types\x18\x02 \x03(\tBk\xbaHh\x92\x01e\x10\x05\x18\x01\"_r]R\x0eevent.recordedR\x12customer.overdrawnR\x12customer.recoveredR\x11customer.advocateR\x10policy.activatedR\x05types\x12 \n" +
+	"\fstart_at_now\x18\x03 \x01(\bR\n" +
+	"startAtNow\"s\n" +
+	"\x1aWatchNotificationsResponse\x12=\n" +
+	"\fnotification\x18\x01 \x01(\v2\x19.goodwill.v1.NotificationR\fnotification\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor*\x85\x01\n" +
 	"\rRecordOutcome\x12\x1e\n" +
 	"\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECORD_OUTCOME_CREATED\x10\x01\x12\x1b\n" +
 	"\x17RECORD_OUTCOME_REPLAYED\x10\x02\x12\x1b\n" +
-	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\xee\x11\n" +
+	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\x87\x14\n" +
 	"\x0fGoodwillService\x12\x8f\x01\n" +
 	"\x0eUpsertCustomer\x12\".goodwill.v1.UpsertCustomerRequest\x1a#.goodwill.v1.UpsertCustomerResponse\"4\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02':\bcustomer\x1a\x1b/v1/customers/{customer_id}\x90\x02\x02\x12|\n" +
 	"\vGetCustomer\x12\x1f.goodwill.v1.GetCustomerRequest\x1a .goodwill.v1.GetCustomerResponse\"*\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x90\x02\x01\x12\x8a\x01\n" +
@@ -2480,7 +2736,9 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\tSetPolicy\x12\x1d.goodwill.v1.SetPolicyRequest\x1a\x1e.goodwill.v1.SetPolicyResponse\"\x1e\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02\x14:\x06policy\x1a\n" +
 	"/v1/policy\x12\x85\x01\n" +
 	"\x0fGetRecomputeJob\x12#.goodwill.v1.GetRecomputeJobRequest\x1a$.goodwill.v1.GetRecomputeJobResponse\"'\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/policy/jobs/{job_id}\x90\x02\x01\x12\x98\x01\n" +
-	"\x12ResumeRecomputeJob\x12&.goodwill.v1.ResumeRecomputeJobRequest\x1a'.goodwill.v1.ResumeRecomputeJobResponse\"1\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/policy/jobs/{job_id}:resume\x90\x02\x02B\xa9\n" +
+	"\x12ResumeRecomputeJob\x12&.goodwill.v1.ResumeRecomputeJobRequest\x1a'.goodwill.v1.ResumeRecomputeJobResponse\"1\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/policy/jobs/{job_id}:resume\x90\x02\x02\x12\x84\x01\n" +
+	"\x11ListNotifications\x12%.goodwill.v1.ListNotificationsRequest\x1a&.goodwill.v1.ListNotificationsResponse\" \xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/notifications\x90\x02\x01\x12\x8f\x01\n" +
+	"\x12WatchNotifications\x12&.goodwill.v1.WatchNotificationsRequest\x1a'.goodwill.v1.WatchNotificationsResponse\"&\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/notifications:watch\x90\x02\x010\x01B\xa9\n" +
 	"\x92A\xe5\t\x12\xbf\x03\n" +
 	"\x13Goodwill Ledger API\x12\xe3\x02Per-customer goodwill ledger: record what happened between the business and each customer, read trust balances that fade over time, and rank customers for outreach. Every call needs an API key, sent as `Authorization: Bearer <key>`. Errors are JSON objects with a gRPC `code`, a `message` and `details` (a google.rpc.BadRequest lists every invalid field).\">\n" +
 	"\x0fGoodwill Ledger\x12+https://github.com/goodwill-ledger/goodwill2\x02v1\x1a\x0e127.0.0.1:8080*\x02\x01\x022\x10application/json:\x10application/jsonR\xaa\x01\n" +
@@ -2518,7 +2776,7 @@ func file_goodwill_v1_goodwill_service_proto_rawDescGZIP() []byte {
 }
 
 var file_goodwill_v1_goodwill_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
 	(RecordOutcome)(0),                 // 0: goodwill.v1.RecordOutcome
 	(*UpsertCustomerRequest)(nil),      // 1: goodwill.v1.UpsertCustomerRequest
@@ -2557,107 +2815,118 @@ var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
 	(*GetRecomputeJobResponse)(nil),    // 34: goodwill.v1.GetRecomputeJobResponse
 	(*ResumeRecomputeJobRequest)(nil),  // 35: goodwill.v1.ResumeRecomputeJobRequest
 	(*ResumeRecomputeJobResponse)(nil), // 36: goodwill.v1.ResumeRecomputeJobResponse
-	(*Customer)(nil),                   // 37: goodwill.v1.Customer
-	(*Event)(nil),                      // 38: goodwill.v1.Event
-	(*Balance)(nil),                    // 39: goodwill.v1.Balance
-	(EventKind)(0),                     // 40: goodwill.v1.EventKind
-	(*timestamppb.Timestamp)(nil),      // 41: google.protobuf.Timestamp
-	(*KindContribution)(nil),           // 42: goodwill.v1.KindContribution
-	(*EventContribution)(nil),          // 43: goodwill.v1.EventContribution
-	(*durationpb.Duration)(nil),        // 44: google.protobuf.Duration
-	(*BalancePoint)(nil),               // 45: goodwill.v1.BalancePoint
-	(BalanceStatus)(0),                 // 46: goodwill.v1.BalanceStatus
-	(BalanceOrder)(0),                  // 47: goodwill.v1.BalanceOrder
-	(*BalanceEntry)(nil),               // 48: goodwill.v1.BalanceEntry
-	(*SegmentSummary)(nil),             // 49: goodwill.v1.SegmentSummary
-	(OutreachPurpose)(0),               // 50: goodwill.v1.OutreachPurpose
-	(*OutreachEntry)(nil),              // 51: goodwill.v1.OutreachEntry
-	(*Policy)(nil),                     // 52: goodwill.v1.Policy
-	(*RecomputeJob)(nil),               // 53: goodwill.v1.RecomputeJob
+	(*ListNotificationsRequest)(nil),   // 37: goodwill.v1.ListNotificationsRequest
+	(*ListNotificationsResponse)(nil),  // 38: goodwill.v1.ListNotificationsResponse
+	(*WatchNotificationsRequest)(nil),  // 39: goodwill.v1.WatchNotificationsRequest
+	(*WatchNotificationsResponse)(nil), // 40: goodwill.v1.WatchNotificationsResponse
+	(*Customer)(nil),                   // 41: goodwill.v1.Customer
+	(*Event)(nil),                      // 42: goodwill.v1.Event
+	(*Balance)(nil),                    // 43: goodwill.v1.Balance
+	(EventKind)(0),                     // 44: goodwill.v1.EventKind
+	(*timestamppb.Timestamp)(nil),      // 45: google.protobuf.Timestamp
+	(*KindContribution)(nil),           // 46: goodwill.v1.KindContribution
+	(*EventContribution)(nil),          // 47: goodwill.v1.EventContribution
+	(*durationpb.Duration)(nil),        // 48: google.protobuf.Duration
+	(*BalancePoint)(nil),               // 49: goodwill.v1.BalancePoint
+	(BalanceStatus)(0),                 // 50: goodwill.v1.BalanceStatus
+	(BalanceOrder)(0),                  // 51: goodwill.v1.BalanceOrder
+	(*BalanceEntry)(nil),               // 52: goodwill.v1.BalanceEntry
+	(*SegmentSummary)(nil),             // 53: goodwill.v1.SegmentSummary
+	(OutreachPurpose)(0),               // 54: goodwill.v1.OutreachPurpose
+	(*OutreachEntry)(nil),              // 55: goodwill.v1.OutreachEntry
+	(*Policy)(nil),                     // 56: goodwill.v1.Policy
+	(*RecomputeJob)(nil),               // 57: goodwill.v1.RecomputeJob
+	(*Notification)(nil),               // 58: goodwill.v1.Notification
 }
 var file_goodwill_v1_goodwill_service_proto_depIdxs = []int32{
-	37, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
-	37, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	37, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	38, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
-	38, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
-	39, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
-	38, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
+	41, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
+	41, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	41, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	42, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
+	42, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
+	43, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
+	42, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
 	9,  // 7: goodwill.v1.RecordEventsResponse.results:type_name -> goodwill.v1.RecordEventsResult
 	0,  // 8: goodwill.v1.RecordEventsResult.outcome:type_name -> goodwill.v1.RecordOutcome
-	38, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
-	40, // 10: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
-	41, // 11: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	41, // 12: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	38, // 13: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
-	38, // 14: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
-	39, // 15: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
-	41, // 16: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
-	41, // 17: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
-	41, // 18: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
+	42, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
+	44, // 10: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
+	45, // 11: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	45, // 12: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	42, // 13: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
+	42, // 14: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
+	43, // 15: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
+	45, // 16: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
+	45, // 17: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
+	45, // 18: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
 	16, // 19: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
-	41, // 20: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	39, // 21: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	41, // 22: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	39, // 23: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	42, // 24: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
-	43, // 25: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
-	41, // 26: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
-	41, // 27: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
-	44, // 28: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
-	45, // 29: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
-	46, // 30: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
-	47, // 31: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
-	48, // 32: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
-	49, // 33: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
-	41, // 34: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
-	50, // 35: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
-	51, // 36: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
-	52, // 37: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	52, // 38: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
-	52, // 39: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	53, // 40: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
-	53, // 41: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	53, // 42: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	1,  // 43: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
-	3,  // 44: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
-	5,  // 45: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
-	7,  // 46: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
-	10, // 47: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
-	12, // 48: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
-	14, // 49: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
-	17, // 50: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
-	19, // 51: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
-	21, // 52: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
-	23, // 53: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
-	25, // 54: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
-	27, // 55: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
-	29, // 56: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
-	31, // 57: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
-	33, // 58: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
-	35, // 59: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
-	2,  // 60: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
-	4,  // 61: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
-	6,  // 62: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
-	8,  // 63: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
-	11, // 64: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
-	13, // 65: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
-	15, // 66: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
-	18, // 67: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
-	20, // 68: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
-	22, // 69: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
-	24, // 70: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
-	26, // 71: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
-	28, // 72: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
-	30, // 73: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
-	32, // 74: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
-	34, // 75: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
-	36, // 76: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
-	60, // [60:77] is the sub-list for method output_type
-	43, // [43:60] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	45, // 20: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	43, // 21: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	45, // 22: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	43, // 23: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	46, // 24: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
+	47, // 25: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
+	45, // 26: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
+	45, // 27: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
+	48, // 28: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
+	49, // 29: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
+	50, // 30: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
+	51, // 31: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
+	52, // 32: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
+	53, // 33: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
+	45, // 34: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	54, // 35: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
+	55, // 36: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
+	56, // 37: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	56, // 38: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
+	56, // 39: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	57, // 40: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
+	57, // 41: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	57, // 42: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	58, // 43: goodwill.v1.ListNotificationsResponse.notifications:type_name -> goodwill.v1.Notification
+	58, // 44: goodwill.v1.WatchNotificationsResponse.notification:type_name -> goodwill.v1.Notification
+	1,  // 45: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
+	3,  // 46: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
+	5,  // 47: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
+	7,  // 48: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
+	10, // 49: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
+	12, // 50: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
+	14, // 51: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
+	17, // 52: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
+	19, // 53: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
+	21, // 54: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
+	23, // 55: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
+	25, // 56: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
+	27, // 57: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
+	29, // 58: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
+	31, // 59: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
+	33, // 60: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
+	35, // 61: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
+	37, // 62: goodwill.v1.GoodwillService.ListNotifications:input_type -> goodwill.v1.ListNotificationsRequest
+	39, // 63: goodwill.v1.GoodwillService.WatchNotifications:input_type -> goodwill.v1.WatchNotificationsRequest
+	2,  // 64: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
+	4,  // 65: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
+	6,  // 66: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
+	8,  // 67: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
+	11, // 68: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
+	13, // 69: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
+	15, // 70: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
+	18, // 71: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
+	20, // 72: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
+	22, // 73: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
+	24, // 74: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
+	26, // 75: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
+	28, // 76: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
+	30, // 77: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
+	32, // 78: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
+	34, // 79: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
+	36, // 80: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
+	38, // 81: goodwill.v1.GoodwillService.ListNotifications:output_type -> goodwill.v1.ListNotificationsResponse
+	40, // 82: goodwill.v1.GoodwillService.WatchNotifications:output_type -> goodwill.v1.WatchNotificationsResponse
+	64, // [64:83] is the sub-list for method output_type
+	45, // [45:64] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_goodwill_v1_goodwill_service_proto_init() }
@@ -2670,6 +2939,7 @@ func file_goodwill_v1_goodwill_service_proto_init() {
 	file_goodwill_v1_customer_proto_init()
 	file_goodwill_v1_event_proto_init()
 	file_goodwill_v1_insight_proto_init()
+	file_goodwill_v1_notification_proto_init()
 	file_goodwill_v1_policy_proto_init()
 	file_goodwill_v1_rules_proto_init()
 	file_goodwill_v1_goodwill_service_proto_msgTypes[13].OneofWrappers = []any{}
@@ -2680,7 +2950,7 @@ func file_goodwill_v1_goodwill_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goodwill_v1_goodwill_service_proto_rawDesc), len(file_goodwill_v1_goodwill_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   36,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

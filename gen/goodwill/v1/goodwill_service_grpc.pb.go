@@ -36,6 +36,8 @@ const (
 	GoodwillService_SetPolicy_FullMethodName          = "/goodwill.v1.GoodwillService/SetPolicy"
 	GoodwillService_GetRecomputeJob_FullMethodName    = "/goodwill.v1.GoodwillService/GetRecomputeJob"
 	GoodwillService_ResumeRecomputeJob_FullMethodName = "/goodwill.v1.GoodwillService/ResumeRecomputeJob"
+	GoodwillService_ListNotifications_FullMethodName  = "/goodwill.v1.GoodwillService/ListNotifications"
+	GoodwillService_WatchNotifications_FullMethodName = "/goodwill.v1.GoodwillService/WatchNotifications"
 )
 
 // GoodwillServiceClient is the client API for GoodwillService service.
@@ -142,6 +144,20 @@ type GoodwillServiceClient interface {
 	// job is returned unchanged, so the call is safe to repeat. goodwilld also
 	// resumes such jobs itself when it starts. Needs an admin key.
 	ResumeRecomputeJob(ctx context.Context, in *ResumeRecomputeJobRequest, opts ...grpc.CallOption) (*ResumeRecomputeJobResponse, error)
+	// Lists the tenant's notifications after a cursor, oldest first.
+	//
+	// The same notifications WatchNotifications streams, a page at a time,
+	// for clients that poll. Notifications are kept for 7 days by default.
+	ListNotifications(ctx context.Context, in *ListNotificationsRequest, opts ...grpc.CallOption) (*ListNotificationsResponse, error)
+	// Streams the tenant's notifications as they happen, resumably.
+	//
+	// Starts after the cursor `after` (from the oldest kept when empty, or
+	// from now with start_at_now), then sends each new notification once, in
+	// order; a consumer that reconnects with the last cursor it saw gets
+	// every later notification exactly once. While nothing happens a
+	// heartbeat (a response without a notification) comes every 30 seconds.
+	// Over REST: newline-delimited JSON, one {"result": ...} per line.
+	WatchNotifications(ctx context.Context, in *WatchNotificationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNotificationsResponse], error)
 }
 
 type goodwillServiceClient struct {
@@ -322,6 +338,35 @@ func (c *goodwillServiceClient) ResumeRecomputeJob(ctx context.Context, in *Resu
 	return out, nil
 }
 
+func (c *goodwillServiceClient) ListNotifications(ctx context.Context, in *ListNotificationsRequest, opts ...grpc.CallOption) (*ListNotificationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNotificationsResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_ListNotifications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) WatchNotifications(ctx context.Context, in *WatchNotificationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNotificationsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &GoodwillService_ServiceDesc.Streams[0], GoodwillService_WatchNotifications_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchNotificationsRequest, WatchNotificationsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type GoodwillService_WatchNotificationsClient = grpc.ServerStreamingClient[WatchNotificationsResponse]
+
 // GoodwillServiceServer is the server API for GoodwillService service.
 // All implementations must embed UnimplementedGoodwillServiceServer
 // for forward compatibility.
@@ -426,6 +471,20 @@ type GoodwillServiceServer interface {
 	// job is returned unchanged, so the call is safe to repeat. goodwilld also
 	// resumes such jobs itself when it starts. Needs an admin key.
 	ResumeRecomputeJob(context.Context, *ResumeRecomputeJobRequest) (*ResumeRecomputeJobResponse, error)
+	// Lists the tenant's notifications after a cursor, oldest first.
+	//
+	// The same notifications WatchNotifications streams, a page at a time,
+	// for clients that poll. Notifications are kept for 7 days by default.
+	ListNotifications(context.Context, *ListNotificationsRequest) (*ListNotificationsResponse, error)
+	// Streams the tenant's notifications as they happen, resumably.
+	//
+	// Starts after the cursor `after` (from the oldest kept when empty, or
+	// from now with start_at_now), then sends each new notification once, in
+	// order; a consumer that reconnects with the last cursor it saw gets
+	// every later notification exactly once. While nothing happens a
+	// heartbeat (a response without a notification) comes every 30 seconds.
+	// Over REST: newline-delimited JSON, one {"result": ...} per line.
+	WatchNotifications(*WatchNotificationsRequest, grpc.ServerStreamingServer[WatchNotificationsResponse]) error
 	mustEmbedUnimplementedGoodwillServiceServer()
 }
 
@@ -486,6 +545,12 @@ func (UnimplementedGoodwillServiceServer) GetRecomputeJob(context.Context, *GetR
 }
 func (UnimplementedGoodwillServiceServer) ResumeRecomputeJob(context.Context, *ResumeRecomputeJobRequest) (*ResumeRecomputeJobResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResumeRecomputeJob not implemented")
+}
+func (UnimplementedGoodwillServiceServer) ListNotifications(context.Context, *ListNotificationsRequest) (*ListNotificationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNotifications not implemented")
+}
+func (UnimplementedGoodwillServiceServer) WatchNotifications(*WatchNotificationsRequest, grpc.ServerStreamingServer[WatchNotificationsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchNotifications not implemented")
 }
 func (UnimplementedGoodwillServiceServer) mustEmbedUnimplementedGoodwillServiceServer() {}
 func (UnimplementedGoodwillServiceServer) testEmbeddedByValue()                         {}
@@ -814,6 +879,35 @@ func _GoodwillService_ResumeRecomputeJob_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GoodwillService_ListNotifications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNotificationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).ListNotifications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_ListNotifications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).ListNotifications(ctx, req.(*ListNotificationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_WatchNotifications_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchNotificationsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(GoodwillServiceServer).WatchNotifications(m, &grpc.GenericServerStream[WatchNotificationsRequest, WatchNotificationsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type GoodwillService_WatchNotificationsServer = grpc.ServerStreamingServer[WatchNotificationsResponse]
+
 // GoodwillService_ServiceDesc is the grpc.ServiceDesc for GoodwillService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -889,7 +983,17 @@ var GoodwillService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ResumeRecomputeJob",
 			Handler:    _GoodwillService_ResumeRecomputeJob_Handler,
 		},
+		{
+			MethodName: "ListNotifications",
+			Handler:    _GoodwillService_ListNotifications_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchNotifications",
+			Handler:       _GoodwillService_WatchNotifications_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "goodwill/v1/goodwill_service.proto",
 }

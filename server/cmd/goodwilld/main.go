@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -86,6 +87,7 @@ func newRoot() *cobra.Command {
 	f.DurationVar(&cfg.GroupCommit.Window, "group-commit-window", 0, "how long a write batch waits for more writes (default 1ms)")
 	f.IntVar(&cfg.GroupCommit.MaxBatch, "group-commit-max", 0, "most writes in one batch (default 256)")
 	f.IntVar(&cfg.GroupCommit.Writers, "group-commit-writers", 0, "write batches in flight at once, each customer always in the same one (default 1; more only helps a networked store, and only when writes rarely share customers)")
+	f.DurationVar(&cfg.NotificationRetention, "notification-retention", 7*24*time.Hour, "how long notifications are kept for stream, webhook and NATS consumers that fell behind")
 	f.BoolVar(&cfg.FollowerReads, "follower-reads", false, "serve analyst reads from a snapshot a few seconds old (CockroachDB follower reads)")
 	f.StringVar(&cfg.BootstrapKeyFile, "bootstrap-key-file", "data/admin.key",
 		"when the store has no API key, create an admin key for the default tenant and write it here (mode 0600); empty: never")
