@@ -43,6 +43,8 @@ var importRules = []importRule{
 	{"server/gateway", "REST goes through the gRPC server, so every interceptor runs for it",
 		[]string{module + "server/ledger", module + "server/store", module + "server/api",
 			module + "server/auth", module + "server/app"}},
+	{"server/notify", "delivery knows wire formats and networks, not the ledger, the store or the API",
+		concat(apiTypes, sqlDrivers, []string{module + "server/"})},
 	{"client", "the client library stands alone; users import it without the server",
 		[]string{module + "server/"}},
 	{"server", "nothing imports the commands",

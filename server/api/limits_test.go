@@ -109,8 +109,11 @@ func TestAnnotationsMatchLedgerLimits(t *testing.T) {
 		"kinds.max_items":              float64(l.MaxKindFilters),
 		// A cursor is a decimal int64 (at most 19 digits), and a filter
 		// names each notification type at most once.
-		"after.max_len":   20,
-		"types.max_items": float64(len(ledger.NotificationTypes())),
+		"after.max_len":        20,
+		"webhook_id.max_bytes": float64(l.MaxIDLength),
+		"url.max_len":          ledger.MaxWebhookURL,
+		"description.max_len":  float64(l.MaxNameLength),
+		"types.max_items":      float64(len(ledger.NotificationTypes())),
 	}
 	seen := map[string]bool{}
 	files := []protoreflect.FileDescriptor{

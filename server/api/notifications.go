@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"time"
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // heartbeat is how often a quiet stream says it is alive: load balancers
@@ -123,4 +125,19 @@ func NotificationToProto(n ledger.Notification) *goodwillv1.Notification {
 		out.Event = eventToProto(*n.Event)
 	}
 	return out
+}
+
+// WebhookBody is the document a webhook (and a NATS message) carries, in
+// the Standard Webhooks shape: {"type", "timestamp", "data"}, where data is
+// the notification as the REST API spells it.
+func WebhookBody(n ledger.Notification) ([]byte, error) {
+	data, err := protojson.Marshal(NotificationToProto(n))
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(struct {
+		Type      string          `json:"type"`
+		Timestamp string          `json:"timestamp"`
+		Data      json.RawMessage `json:"data"`
+	}{string(n.Type), n.OccurredAt.UTC().Format(time.RFC3339Nano), data})
 }

@@ -28,7 +28,22 @@ import (
 
 // ids are the names the calls below use; each tenant seeds its own.
 type ids struct {
-	customer, event, job, incident string
+	customer, event, job, incident, webhook string
+}
+
+// byWebhookID are the calls that name a webhook.
+var byWebhookID = []string{
+	goodwillv1.GoodwillService_GetWebhook_FullMethodName, goodwillv1.GoodwillService_ListWebhookDeliveries_FullMethodName,
+	goodwillv1.GoodwillService_RotateWebhookSecret_FullMethodName, goodwillv1.GoodwillService_DeleteWebhook_FullMethodName,
+}
+
+// webhookOr is the webhook the calls name: a made-up one when none was
+// created (a role check answers before the webhook is looked up).
+func (x ids) webhookOr() string {
+	if x.webhook == "" {
+		return "wh_none"
+	}
+	return x.webhook
 }
 
 // rpcCall makes one valid call of a method.
@@ -111,6 +126,32 @@ var everyRPC = map[string]rpcCall{
 	},
 	goodwillv1.GoodwillService_ResumeRecomputeJob_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
 		_, err := c.ResumeRecomputeJob(ctx, &goodwillv1.ResumeRecomputeJobRequest{JobId: x.job})
+		return err
+	},
+	// A documentation address (TEST-NET-1): a public address nothing
+	// answers at, so no delivery ever reaches anyone.
+	goodwillv1.GoodwillService_CreateWebhook_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		_, err := c.CreateWebhook(ctx, &goodwillv1.CreateWebhookRequest{Url: "https://192.0.2.1/hooks", Types: []string{"policy.activated"}})
+		return err
+	},
+	goodwillv1.GoodwillService_ListWebhooks_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		_, err := c.ListWebhooks(ctx, &goodwillv1.ListWebhooksRequest{})
+		return err
+	},
+	goodwillv1.GoodwillService_GetWebhook_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.GetWebhook(ctx, &goodwillv1.GetWebhookRequest{WebhookId: x.webhookOr()})
+		return err
+	},
+	goodwillv1.GoodwillService_ListWebhookDeliveries_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.ListWebhookDeliveries(ctx, &goodwillv1.ListWebhookDeliveriesRequest{WebhookId: x.webhookOr()})
+		return err
+	},
+	goodwillv1.GoodwillService_RotateWebhookSecret_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.RotateWebhookSecret(ctx, &goodwillv1.RotateWebhookSecretRequest{WebhookId: x.webhookOr()})
+		return err
+	},
+	goodwillv1.GoodwillService_DeleteWebhook_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.DeleteWebhook(ctx, &goodwillv1.DeleteWebhookRequest{WebhookId: x.webhookOr()})
 		return err
 	},
 	goodwillv1.GoodwillService_ListNotifications_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
@@ -249,19 +290,24 @@ func TestTenantIsolationForEveryRPC(t *testing.T) {
 	}
 	x.job = set.GetJob().GetJobId()
 	waitJob(t, s, x.job)
+	wh, err := a.CreateWebhook(ctx, &goodwillv1.CreateWebhookRequest{Url: "https://192.0.2.1/a", Types: []string{"policy.activated"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.webhook = wh.GetWebhook().GetWebhookId()
 	before := tenantView(t, a)
 	if len(before.balances) != 2 || before.outreach == 0 || before.policy != 2 {
 		t.Fatalf("tenant A seeded wrongly: %+v", before)
 	}
 
 	// B reads A's ids: nothing is there.
-	xb := ids{customer: "c2", event: x.event, job: x.job, incident: "inc-1"}
-	for _, name := range []string{
+	xb := ids{customer: "c2", event: x.event, job: x.job, incident: "inc-1", webhook: x.webhook}
+	for _, name := range append([]string{
 		goodwillv1.GoodwillService_GetCustomer_FullMethodName, goodwillv1.GoodwillService_GetBalance_FullMethodName,
 		goodwillv1.GoodwillService_ExplainBalance_FullMethodName, goodwillv1.GoodwillService_GetBalanceHistory_FullMethodName,
 		goodwillv1.GoodwillService_ReverseEvent_FullMethodName, goodwillv1.GoodwillService_GetRecomputeJob_FullMethodName,
 		goodwillv1.GoodwillService_ResumeRecomputeJob_FullMethodName,
-	} {
+	}, byWebhookID...) {
 		if code := status.Code(everyRPC[name](ctx, b, xb)); code != codes.NotFound {
 			t.Errorf("tenant B %s on A's ids: %v, want NotFound", name, code)
 		}
@@ -281,11 +327,11 @@ func TestTenantIsolationForEveryRPC(t *testing.T) {
 		if api.RequiredRole(name) == auth.Reader {
 			continue
 		}
-		err := call(ctx, b, ids{customer: "c1", event: x.event, job: x.job, incident: "inc-1"})
+		err := call(ctx, b, ids{customer: "c1", event: x.event, job: x.job, incident: "inc-1", webhook: x.webhook})
 		if name == goodwillv1.GoodwillService_ReverseEvent_FullMethodName ||
-			name == goodwillv1.GoodwillService_ResumeRecomputeJob_FullMethodName {
+			name == goodwillv1.GoodwillService_ResumeRecomputeJob_FullMethodName || slices.Contains(byWebhookID, name) {
 			if status.Code(err) != codes.NotFound {
-				t.Errorf("tenant B %s on A's event or job: %v, want NotFound", name, err)
+				t.Errorf("tenant B %s on A's event, job or webhook: %v, want NotFound", name, err)
 			}
 			continue
 		}

@@ -50,6 +50,12 @@ type Config struct {
 	// NotificationRetention is how long notifications are kept for
 	// consumers that fell behind (default 7 days).
 	NotificationRetention time.Duration
+	// WebhookAllowPrivate lets webhooks use http and private, loopback
+	// and link-local addresses (tests, deployments inside one network).
+	WebhookAllowPrivate bool
+	// WebhookRetryFor is how long a notification a webhook did not take
+	// is retried before it is marked failed (default 24h).
+	WebhookRetryFor time.Duration
 	// GroupCommit coalesces concurrent RecordEvent calls into shared
 	// transactions (on unless Disabled).
 	GroupCommit ledger.GroupCommit
@@ -152,6 +158,8 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 		return nil, fmt.Errorf("--rate-limit %v: want a finite number of requests per second, or 0 for no limit", c.RateLimit.PerSecond)
 	case c.RateLimit.Burst < 0:
 		return nil, fmt.Errorf("--rate-burst %d: must not be negative", c.RateLimit.Burst)
+	case c.WebhookRetryFor < 0:
+		return nil, fmt.Errorf("--webhook-retry-for %v: must not be negative", c.WebhookRetryFor)
 	case c.NotificationRetention < 0:
 		return nil, fmt.Errorf("--notification-retention %v: must not be negative", c.NotificationRetention)
 	case c.GroupCommit.Writers < 0:
@@ -224,8 +232,9 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 
 	out.svc = ledger.NewService(st, ledger.Options{Policy: ledger.DefaultPolicy(), Limits: c.Limits, Now: c.Now,
 		FollowerReads: c.FollowerReads, GroupCommit: c.GroupCommit, Logger: c.Logger,
-		Notify:  ledger.NotifyOptions{Retention: c.NotificationRetention},
-		OnBatch: func(n int) { out.metrics.batch.Observe(float64(n)) }})
+		Notify:   ledger.NotifyOptions{Retention: c.NotificationRetention},
+		Webhooks: webhookOptions(c, out.metrics),
+		OnBatch:  func(n int) { out.metrics.batch.Observe(float64(n)) }})
 	access := api.NewAccess(auth.NewAuthenticator(st), c.RateLimit, c.Logger)
 	unary, stream := api.Chain(c.Logger, api.Counter{
 		Unary:  out.metrics.grpc.UnaryServerInterceptor(),

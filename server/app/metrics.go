@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/goodwill-ledger/goodwill/server/ledger"
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -16,6 +17,10 @@ type metrics struct {
 	reg   *prometheus.Registry
 	grpc  *grpcprom.ServerMetrics
 	batch prometheus.Histogram
+	// webhooks counts delivery attempts by outcome; webhookLatency times
+	// them.
+	webhooks       *prometheus.CounterVec
+	webhookLatency prometheus.Histogram
 }
 
 // retryCounter is implemented by stores that retry transactions, and
@@ -39,8 +44,17 @@ func newMetrics(st any) *metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10), // 1 .. 512
 		}),
 	}
+	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "goodwill_webhook_attempts_total",
+		Help: "Webhook delivery attempts, by outcome: delivered, or failed (to be retried).",
+	}, []string{"outcome"})
+	m.webhookLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "goodwill_webhook_attempt_seconds",
+		Help:    "How long a webhook delivery attempt took, answered or not.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12), // 1 ms .. 24 s
+	})
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.grpc, m.batch)
+		m.grpc, m.batch, m.webhooks, m.webhookLatency)
 	if rc, ok := st.(retryCounter); ok {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "goodwill_store_transaction_retries_total",
@@ -61,4 +75,13 @@ func (m *metrics) server() *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
+
+func (m *metrics) webhookAttempt(r ledger.DeliveryResult) {
+	outcome := "delivered"
+	if r.Err != nil {
+		outcome = "failed"
+	}
+	m.webhooks.WithLabelValues(outcome).Inc()
+	m.webhookLatency.Observe(r.Latency.Seconds())
 }

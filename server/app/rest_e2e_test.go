@@ -525,6 +525,10 @@ func TestRESTBalanceHealthAndOpenAPI(t *testing.T) {
 		"/v1/policy",
 		"/v1/policy/jobs/{jobId}",
 		"/v1/policy/jobs/{jobId}:resume",
+		"/v1/webhooks",
+		"/v1/webhooks/{webhookId}",
+		"/v1/webhooks/{webhookId}/deliveries",
+		"/v1/webhooks/{webhookId}:rotateSecret",
 	}
 	var gotPaths []string
 	for p := range paths {
@@ -560,10 +564,12 @@ func TestRESTBalanceHealthAndOpenAPI(t *testing.T) {
 	notFound := []string{"GET /v1/customers/{customerId}", "GET /v1/customers/{customerId}/events",
 		"POST /v1/customers/{customerId}/events/{eventId}:reverse", "GET /v1/customers/{customerId}/balance",
 		"GET /v1/customers/{customerId}/balance:explain", "GET /v1/customers/{customerId}/balance/history",
-		"GET /v1/policy", "GET /v1/policy/jobs/{jobId}", "POST /v1/policy/jobs/{jobId}:resume"}
+		"GET /v1/policy", "GET /v1/policy/jobs/{jobId}", "POST /v1/policy/jobs/{jobId}:resume",
+		"GET /v1/webhooks/{webhookId}", "DELETE /v1/webhooks/{webhookId}", "GET /v1/webhooks/{webhookId}/deliveries",
+		"POST /v1/webhooks/{webhookId}:rotateSecret"}
 	conflict := []string{"PUT /v1/customers/{customerId}", "POST /v1/customers/{customerId}/events", "POST /v1/events:batchRecord",
 		"POST /v1/customers/{customerId}/events/{eventId}:reverse", "POST /v1/incidents", "PUT /v1/policy",
-		"POST /v1/policy/jobs/{jobId}:resume"}
+		"POST /v1/policy/jobs/{jobId}:resume", "POST /v1/webhooks"}
 	for path, item := range paths {
 		for method, op := range item.(map[string]any) {
 			route := strings.ToUpper(method) + " " + path

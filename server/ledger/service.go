@@ -37,9 +37,10 @@ type Service struct {
 	log     *slog.Logger
 	// notify times the outbox's background work; seqKick wakes the
 	// sequencer, hub wakes stream readers.
-	notify  NotifyOptions
-	seqKick chan struct{}
-	hub     notifyHub
+	notify   NotifyOptions
+	seqKick  chan struct{}
+	hub      notifyHub
+	webhooks WebhookOptions
 }
 
 // NotifyOptions time the notifications' background work; zero fields take
@@ -104,6 +105,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Notify times the notifications' background work.
 	Notify NotifyOptions
+	// Webhooks configure webhook secrets, URLs and delivery.
+	Webhooks WebhookOptions
 }
 
 // NewService returns a Service over store.
@@ -137,7 +140,7 @@ func NewService(store Store, o Options) *Service {
 	return &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
 		kick: make(chan struct{}, 1), followerReads: o.FollowerReads, onBatch: o.OnBatch, backoff: o.RecomputeBackoff,
 		groupCommit: o.GroupCommit.withDefaults(), poll: o.RecomputePoll, log: o.Logger,
-		notify: o.Notify.withDefaults(), seqKick: make(chan struct{}, 1)}
+		notify: o.Notify.withDefaults(), seqKick: make(chan struct{}, 1), webhooks: o.Webhooks.withDefaults()}
 }
 
 // Run runs the Service's background work until ctx ends: the group-commit
@@ -155,6 +158,9 @@ func (s *Service) Run(ctx context.Context) error {
 	defer stopSequencer()
 	wg.Go(func() { s.runSequencer(seqCtx, s.log) })
 	wg.Go(func() { s.runSchedule(ctx, s.log) })
+	if s.webhooks.Deliver != nil {
+		wg.Go(func() { s.runWebhooks(ctx, s.log) })
+	}
 	if !s.groupCommit.Disabled {
 		cs := newCommitters(s, s.groupCommit)
 		s.running.Store(&cs)

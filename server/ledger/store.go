@@ -96,6 +96,17 @@ type Reader interface {
 	// NotificationSeq returns the last Seq given, of every tenant (0
 	// before any).
 	NotificationSeq(ctx context.Context) (int64, error)
+
+	// Webhook returns one webhook. Errors: ErrNotFound.
+	Webhook(ctx context.Context, tenant, id string) (Webhook, error)
+	// Webhooks returns the tenant's webhooks, in id order.
+	Webhooks(ctx context.Context, tenant string) ([]Webhook, error)
+	// PendingDeliveries returns a webhook's queued deliveries (pending and
+	// failed), in Seq order, up to limit.
+	PendingDeliveries(ctx context.Context, tenant, webhookID string, limit int) ([]Delivery, error)
+	// Attempts returns a webhook's latest attempts, newest first, up to
+	// limit.
+	Attempts(ctx context.Context, tenant, webhookID string, limit int) ([]Attempt, error)
 }
 
 // Tx is a read-write transaction.
@@ -146,6 +157,29 @@ type Tx interface {
 	// PruneNotifications deletes up to limit sequenced notifications
 	// created before before, and returns how many it deleted.
 	PruneNotifications(ctx context.Context, before time.Time, limit int) (int64, error)
+
+	// PutWebhook inserts or replaces a webhook.
+	PutWebhook(ctx context.Context, w Webhook) error
+	// DeleteWebhook deletes a webhook with its queue and its attempt log.
+	// Errors: ErrNotFound.
+	DeleteWebhook(ctx context.Context, tenant, id string) error
+	// ClaimWebhooks leases to owner, until until, up to limit webhooks of
+	// every tenant whose lease has ended by now or is owner's already, and
+	// returns them (leases set).
+	ClaimWebhooks(ctx context.Context, owner string, now, until time.Time, limit int) ([]Webhook, error)
+	// PutDeliveries inserts or replaces queued deliveries, and
+	// DeleteDeliveries removes delivered ones, by notification id.
+	PutDeliveries(ctx context.Context, ds []Delivery) error
+	DeleteDeliveries(ctx context.Context, tenant, webhookID string, notificationIDs []string) error
+	// PutAttempts writes attempts into their webhooks' logs, each in its
+	// Slot (replacing what the slot held).
+	PutAttempts(ctx context.Context, as []Attempt) error
+	// ClaimCursor leases a named consumer of every tenant's notifications
+	// (the NATS publisher) to owner until until, if its lease has ended
+	// by now or is owner's, and returns where it stands; ok is false when
+	// another owner holds it. PutCursor moves it.
+	ClaimCursor(ctx context.Context, name, owner string, now, until time.Time) (seq int64, ok bool, err error)
+	PutCursor(ctx context.Context, name string, seq int64) error
 }
 
 // NotificationRef names a notification for the sequencer.

@@ -2518,11 +2518,579 @@ func (x *WatchNotificationsResponse) GetCursor() string {
 	return ""
 }
 
+type CreateWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. https, unless the server allows private URLs.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// The notification types to receive; all when empty.
+	Types []string `protobuf:"bytes,2,rep,name=types,proto3" json:"types,omitempty"`
+	// For people. At most 256 characters.
+	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWebhookRequest) Reset() {
+	*x = CreateWebhookRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWebhookRequest) ProtoMessage() {}
+
+func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
+func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *CreateWebhookRequest) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *CreateWebhookRequest) GetTypes() []string {
+	if x != nil {
+		return x.Types
+	}
+	return nil
+}
+
+func (x *CreateWebhookRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+type CreateWebhookResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Webhook *Webhook               `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// Signs every delivery; shown only now.
+	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWebhookResponse) Reset() {
+	*x = CreateWebhookResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWebhookResponse) ProtoMessage() {}
+
+func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
+func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *CreateWebhookResponse) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+func (x *CreateWebhookResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+type ListWebhooksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksRequest) Reset() {
+	*x = ListWebhooksRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksRequest) ProtoMessage() {}
+
+func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{42}
+}
+
+type ListWebhooksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Webhooks      []*Webhook             `protobuf:"bytes,1,rep,name=webhooks,proto3" json:"webhooks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksResponse) Reset() {
+	*x = ListWebhooksResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksResponse) ProtoMessage() {}
+
+func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
+	if x != nil {
+		return x.Webhooks
+	}
+	return nil
+}
+
+type GetWebhookRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WebhookId     string                 `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWebhookRequest) Reset() {
+	*x = GetWebhookRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWebhookRequest) ProtoMessage() {}
+
+func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWebhookRequest.ProtoReflect.Descriptor instead.
+func (*GetWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *GetWebhookRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+type GetWebhookResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Webhook       *Webhook               `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWebhookResponse) Reset() {
+	*x = GetWebhookResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWebhookResponse) ProtoMessage() {}
+
+func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWebhookResponse.ProtoReflect.Descriptor instead.
+func (*GetWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *GetWebhookResponse) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+type DeleteWebhookRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WebhookId     string                 `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhookRequest) Reset() {
+	*x = DeleteWebhookRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhookRequest) ProtoMessage() {}
+
+func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
+func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *DeleteWebhookRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+type DeleteWebhookResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhookResponse) Reset() {
+	*x = DeleteWebhookResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhookResponse) ProtoMessage() {}
+
+func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
+func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{47}
+}
+
+type ListWebhookDeliveriesRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	WebhookId string                 `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// 1 to 1000 (the attempt log keeps the latest 256); defaults to 50.
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhookDeliveriesRequest) Reset() {
+	*x = ListWebhookDeliveriesRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhookDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListWebhookDeliveriesRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *ListWebhookDeliveriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type ListWebhookDeliveriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Oldest first.
+	Queue []*WebhookDelivery `protobuf:"bytes,1,rep,name=queue,proto3" json:"queue,omitempty"`
+	// Newest first.
+	Attempts      []*WebhookAttempt `protobuf:"bytes,2,rep,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhookDeliveriesResponse) Reset() {
+	*x = ListWebhookDeliveriesResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhookDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
+
+func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ListWebhookDeliveriesResponse) GetQueue() []*WebhookDelivery {
+	if x != nil {
+		return x.Queue
+	}
+	return nil
+}
+
+func (x *ListWebhookDeliveriesResponse) GetAttempts() []*WebhookAttempt {
+	if x != nil {
+		return x.Attempts
+	}
+	return nil
+}
+
+type RotateWebhookSecretRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WebhookId     string                 `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateWebhookSecretRequest) Reset() {
+	*x = RotateWebhookSecretRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateWebhookSecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateWebhookSecretRequest) ProtoMessage() {}
+
+func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateWebhookSecretRequest.ProtoReflect.Descriptor instead.
+func (*RotateWebhookSecretRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *RotateWebhookSecretRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+type RotateWebhookSecretResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Webhook *Webhook               `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// The new secret; shown only now.
+	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateWebhookSecretResponse) Reset() {
+	*x = RotateWebhookSecretResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateWebhookSecretResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateWebhookSecretResponse) ProtoMessage() {}
+
+func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateWebhookSecretResponse.ProtoReflect.Descriptor instead.
+func (*RotateWebhookSecretResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *RotateWebhookSecretResponse) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+func (x *RotateWebhookSecretResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
 var File_goodwill_v1_goodwill_service_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\n" +
-	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x18goodwill/v1/access.proto\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x1egoodwill/v1/notification.proto\x1a\x18goodwill/v1/policy.proto\x1a\x17goodwill/v1/rules.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"|\n" +
+	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x18goodwill/v1/access.proto\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x1egoodwill/v1/notification.proto\x1a\x18goodwill/v1/policy.proto\x1a\x17goodwill/v1/rules.proto\x1a\x19goodwill/v1/webhook.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"|\n" +
 	"\x15UpsertCustomerRequest\x120\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\x121\n" +
@@ -2709,12 +3277,45 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"startAtNow\"s\n" +
 	"\x1aWatchNotificationsResponse\x12=\n" +
 	"\fnotification\x18\x01 \x01(\v2\x19.goodwill.v1.NotificationR\fnotification\x12\x16\n" +
-	"\x06cursor\x18\x02 \x01(\tR\x06cursor*\x85\x01\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"\xe9\x01\n" +
+	"\x14CreateWebhookRequest\x12\x1d\n" +
+	"\x03url\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\x80\x10R\x03url\x12\x81\x01\n" +
+	"\x05types\x18\x02 \x03(\tBk\xbaHh\x92\x01e\x10\x05\x18\x01\"_r]R\x0eevent.recordedR\x12customer.overdrawnR\x12customer.recoveredR\x11customer.advocateR\x10policy.activatedR\x05types\x12.\n" +
+	"\vdescription\x18\x03 \x01(\tB\f\xbaH\tr\a\x98\xb5\x18\x01\x18\x80\x02R\vdescription\"_\n" +
+	"\x15CreateWebhookResponse\x12.\n" +
+	"\awebhook\x18\x01 \x01(\v2\x14.goodwill.v1.WebhookR\awebhook\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\x15\n" +
+	"\x13ListWebhooksRequest\"H\n" +
+	"\x14ListWebhooksResponse\x120\n" +
+	"\bwebhooks\x18\x01 \x03(\v2\x14.goodwill.v1.WebhookR\bwebhooks\"C\n" +
+	"\x11GetWebhookRequest\x12.\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\twebhookId\"D\n" +
+	"\x12GetWebhookResponse\x12.\n" +
+	"\awebhook\x18\x01 \x01(\v2\x14.goodwill.v1.WebhookR\awebhook\"F\n" +
+	"\x14DeleteWebhookRequest\x12.\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\twebhookId\"\x17\n" +
+	"\x15DeleteWebhookResponse\"w\n" +
+	"\x1cListWebhookDeliveriesRequest\x12.\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\twebhookId\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\"\x8c\x01\n" +
+	"\x1dListWebhookDeliveriesResponse\x122\n" +
+	"\x05queue\x18\x01 \x03(\v2\x1c.goodwill.v1.WebhookDeliveryR\x05queue\x127\n" +
+	"\battempts\x18\x02 \x03(\v2\x1b.goodwill.v1.WebhookAttemptR\battempts\"L\n" +
+	"\x1aRotateWebhookSecretRequest\x12.\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\twebhookId\"e\n" +
+	"\x1bRotateWebhookSecretResponse\x12.\n" +
+	"\awebhook\x18\x01 \x01(\v2\x14.goodwill.v1.WebhookR\awebhook\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret*\x85\x01\n" +
 	"\rRecordOutcome\x12\x1e\n" +
 	"\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECORD_OUTCOME_CREATED\x10\x01\x12\x1b\n" +
 	"\x17RECORD_OUTCOME_REPLAYED\x10\x02\x12\x1b\n" +
-	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\x87\x14\n" +
+	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\xb2\x1a\n" +
 	"\x0fGoodwillService\x12\x8f\x01\n" +
 	"\x0eUpsertCustomer\x12\".goodwill.v1.UpsertCustomerRequest\x1a#.goodwill.v1.UpsertCustomerResponse\"4\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02':\bcustomer\x1a\x1b/v1/customers/{customer_id}\x90\x02\x02\x12|\n" +
 	"\vGetCustomer\x12\x1f.goodwill.v1.GetCustomerRequest\x1a .goodwill.v1.GetCustomerResponse\"*\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x90\x02\x01\x12\x8a\x01\n" +
@@ -2738,7 +3339,14 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x0fGetRecomputeJob\x12#.goodwill.v1.GetRecomputeJobRequest\x1a$.goodwill.v1.GetRecomputeJobResponse\"'\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/policy/jobs/{job_id}\x90\x02\x01\x12\x98\x01\n" +
 	"\x12ResumeRecomputeJob\x12&.goodwill.v1.ResumeRecomputeJobRequest\x1a'.goodwill.v1.ResumeRecomputeJobResponse\"1\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/policy/jobs/{job_id}:resume\x90\x02\x02\x12\x84\x01\n" +
 	"\x11ListNotifications\x12%.goodwill.v1.ListNotificationsRequest\x1a&.goodwill.v1.ListNotificationsResponse\" \xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/notifications\x90\x02\x01\x12\x8f\x01\n" +
-	"\x12WatchNotifications\x12&.goodwill.v1.WatchNotificationsRequest\x1a'.goodwill.v1.WatchNotificationsResponse\"&\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/notifications:watch\x90\x02\x010\x01B\xa9\n" +
+	"\x12WatchNotifications\x12&.goodwill.v1.WatchNotificationsRequest\x1a'.goodwill.v1.WatchNotificationsResponse\"&\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/notifications:watch\x90\x02\x010\x01\x12s\n" +
+	"\rCreateWebhook\x12!.goodwill.v1.CreateWebhookRequest\x1a\".goodwill.v1.CreateWebhookResponse\"\x1b\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/webhooks\x12p\n" +
+	"\fListWebhooks\x12 .goodwill.v1.ListWebhooksRequest\x1a!.goodwill.v1.ListWebhooksResponse\"\x1b\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/webhooks\x90\x02\x01\x12w\n" +
+	"\n" +
+	"GetWebhook\x12\x1e.goodwill.v1.GetWebhookRequest\x1a\x1f.goodwill.v1.GetWebhookResponse\"(\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/webhooks/{webhook_id}\x90\x02\x01\x12\x80\x01\n" +
+	"\rDeleteWebhook\x12!.goodwill.v1.DeleteWebhookRequest\x1a\".goodwill.v1.DeleteWebhookResponse\"(\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02\x1b*\x19/v1/webhooks/{webhook_id}\x90\x02\x02\x12\xa3\x01\n" +
+	"\x15ListWebhookDeliveries\x12).goodwill.v1.ListWebhookDeliveriesRequest\x1a*.goodwill.v1.ListWebhookDeliveriesResponse\"3\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02&\x12$/v1/webhooks/{webhook_id}/deliveries\x90\x02\x01\x12\x9f\x01\n" +
+	"\x13RotateWebhookSecret\x12'.goodwill.v1.RotateWebhookSecretRequest\x1a(.goodwill.v1.RotateWebhookSecretResponse\"5\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/webhooks/{webhook_id}:rotateSecretB\xa9\n" +
 	"\x92A\xe5\t\x12\xbf\x03\n" +
 	"\x13Goodwill Ledger API\x12\xe3\x02Per-customer goodwill ledger: record what happened between the business and each customer, read trust balances that fade over time, and rank customers for outreach. Every call needs an API key, sent as `Authorization: Bearer <key>`. Errors are JSON objects with a gRPC `code`, a `message` and `details` (a google.rpc.BadRequest lists every invalid field).\">\n" +
 	"\x0fGoodwill Ledger\x12+https://github.com/goodwill-ledger/goodwill2\x02v1\x1a\x0e127.0.0.1:8080*\x02\x01\x022\x10application/json:\x10application/jsonR\xaa\x01\n" +
@@ -2776,157 +3384,190 @@ func file_goodwill_v1_goodwill_service_proto_rawDescGZIP() []byte {
 }
 
 var file_goodwill_v1_goodwill_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
-	(RecordOutcome)(0),                 // 0: goodwill.v1.RecordOutcome
-	(*UpsertCustomerRequest)(nil),      // 1: goodwill.v1.UpsertCustomerRequest
-	(*UpsertCustomerResponse)(nil),     // 2: goodwill.v1.UpsertCustomerResponse
-	(*GetCustomerRequest)(nil),         // 3: goodwill.v1.GetCustomerRequest
-	(*GetCustomerResponse)(nil),        // 4: goodwill.v1.GetCustomerResponse
-	(*RecordEventRequest)(nil),         // 5: goodwill.v1.RecordEventRequest
-	(*RecordEventResponse)(nil),        // 6: goodwill.v1.RecordEventResponse
-	(*RecordEventsRequest)(nil),        // 7: goodwill.v1.RecordEventsRequest
-	(*RecordEventsResponse)(nil),       // 8: goodwill.v1.RecordEventsResponse
-	(*RecordEventsResult)(nil),         // 9: goodwill.v1.RecordEventsResult
-	(*ListEventsRequest)(nil),          // 10: goodwill.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),         // 11: goodwill.v1.ListEventsResponse
-	(*ReverseEventRequest)(nil),        // 12: goodwill.v1.ReverseEventRequest
-	(*ReverseEventResponse)(nil),       // 13: goodwill.v1.ReverseEventResponse
-	(*RecordIncidentRequest)(nil),      // 14: goodwill.v1.RecordIncidentRequest
-	(*RecordIncidentResponse)(nil),     // 15: goodwill.v1.RecordIncidentResponse
-	(*IncidentConflict)(nil),           // 16: goodwill.v1.IncidentConflict
-	(*GetBalanceRequest)(nil),          // 17: goodwill.v1.GetBalanceRequest
-	(*GetBalanceResponse)(nil),         // 18: goodwill.v1.GetBalanceResponse
-	(*ExplainBalanceRequest)(nil),      // 19: goodwill.v1.ExplainBalanceRequest
-	(*ExplainBalanceResponse)(nil),     // 20: goodwill.v1.ExplainBalanceResponse
-	(*GetBalanceHistoryRequest)(nil),   // 21: goodwill.v1.GetBalanceHistoryRequest
-	(*GetBalanceHistoryResponse)(nil),  // 22: goodwill.v1.GetBalanceHistoryResponse
-	(*ListBalancesRequest)(nil),        // 23: goodwill.v1.ListBalancesRequest
-	(*ListBalancesResponse)(nil),       // 24: goodwill.v1.ListBalancesResponse
-	(*SummarizeBalancesRequest)(nil),   // 25: goodwill.v1.SummarizeBalancesRequest
-	(*SummarizeBalancesResponse)(nil),  // 26: goodwill.v1.SummarizeBalancesResponse
-	(*ListOutreachRequest)(nil),        // 27: goodwill.v1.ListOutreachRequest
-	(*ListOutreachResponse)(nil),       // 28: goodwill.v1.ListOutreachResponse
-	(*GetPolicyRequest)(nil),           // 29: goodwill.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),          // 30: goodwill.v1.GetPolicyResponse
-	(*SetPolicyRequest)(nil),           // 31: goodwill.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),          // 32: goodwill.v1.SetPolicyResponse
-	(*GetRecomputeJobRequest)(nil),     // 33: goodwill.v1.GetRecomputeJobRequest
-	(*GetRecomputeJobResponse)(nil),    // 34: goodwill.v1.GetRecomputeJobResponse
-	(*ResumeRecomputeJobRequest)(nil),  // 35: goodwill.v1.ResumeRecomputeJobRequest
-	(*ResumeRecomputeJobResponse)(nil), // 36: goodwill.v1.ResumeRecomputeJobResponse
-	(*ListNotificationsRequest)(nil),   // 37: goodwill.v1.ListNotificationsRequest
-	(*ListNotificationsResponse)(nil),  // 38: goodwill.v1.ListNotificationsResponse
-	(*WatchNotificationsRequest)(nil),  // 39: goodwill.v1.WatchNotificationsRequest
-	(*WatchNotificationsResponse)(nil), // 40: goodwill.v1.WatchNotificationsResponse
-	(*Customer)(nil),                   // 41: goodwill.v1.Customer
-	(*Event)(nil),                      // 42: goodwill.v1.Event
-	(*Balance)(nil),                    // 43: goodwill.v1.Balance
-	(EventKind)(0),                     // 44: goodwill.v1.EventKind
-	(*timestamppb.Timestamp)(nil),      // 45: google.protobuf.Timestamp
-	(*KindContribution)(nil),           // 46: goodwill.v1.KindContribution
-	(*EventContribution)(nil),          // 47: goodwill.v1.EventContribution
-	(*durationpb.Duration)(nil),        // 48: google.protobuf.Duration
-	(*BalancePoint)(nil),               // 49: goodwill.v1.BalancePoint
-	(BalanceStatus)(0),                 // 50: goodwill.v1.BalanceStatus
-	(BalanceOrder)(0),                  // 51: goodwill.v1.BalanceOrder
-	(*BalanceEntry)(nil),               // 52: goodwill.v1.BalanceEntry
-	(*SegmentSummary)(nil),             // 53: goodwill.v1.SegmentSummary
-	(OutreachPurpose)(0),               // 54: goodwill.v1.OutreachPurpose
-	(*OutreachEntry)(nil),              // 55: goodwill.v1.OutreachEntry
-	(*Policy)(nil),                     // 56: goodwill.v1.Policy
-	(*RecomputeJob)(nil),               // 57: goodwill.v1.RecomputeJob
-	(*Notification)(nil),               // 58: goodwill.v1.Notification
+	(RecordOutcome)(0),                    // 0: goodwill.v1.RecordOutcome
+	(*UpsertCustomerRequest)(nil),         // 1: goodwill.v1.UpsertCustomerRequest
+	(*UpsertCustomerResponse)(nil),        // 2: goodwill.v1.UpsertCustomerResponse
+	(*GetCustomerRequest)(nil),            // 3: goodwill.v1.GetCustomerRequest
+	(*GetCustomerResponse)(nil),           // 4: goodwill.v1.GetCustomerResponse
+	(*RecordEventRequest)(nil),            // 5: goodwill.v1.RecordEventRequest
+	(*RecordEventResponse)(nil),           // 6: goodwill.v1.RecordEventResponse
+	(*RecordEventsRequest)(nil),           // 7: goodwill.v1.RecordEventsRequest
+	(*RecordEventsResponse)(nil),          // 8: goodwill.v1.RecordEventsResponse
+	(*RecordEventsResult)(nil),            // 9: goodwill.v1.RecordEventsResult
+	(*ListEventsRequest)(nil),             // 10: goodwill.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),            // 11: goodwill.v1.ListEventsResponse
+	(*ReverseEventRequest)(nil),           // 12: goodwill.v1.ReverseEventRequest
+	(*ReverseEventResponse)(nil),          // 13: goodwill.v1.ReverseEventResponse
+	(*RecordIncidentRequest)(nil),         // 14: goodwill.v1.RecordIncidentRequest
+	(*RecordIncidentResponse)(nil),        // 15: goodwill.v1.RecordIncidentResponse
+	(*IncidentConflict)(nil),              // 16: goodwill.v1.IncidentConflict
+	(*GetBalanceRequest)(nil),             // 17: goodwill.v1.GetBalanceRequest
+	(*GetBalanceResponse)(nil),            // 18: goodwill.v1.GetBalanceResponse
+	(*ExplainBalanceRequest)(nil),         // 19: goodwill.v1.ExplainBalanceRequest
+	(*ExplainBalanceResponse)(nil),        // 20: goodwill.v1.ExplainBalanceResponse
+	(*GetBalanceHistoryRequest)(nil),      // 21: goodwill.v1.GetBalanceHistoryRequest
+	(*GetBalanceHistoryResponse)(nil),     // 22: goodwill.v1.GetBalanceHistoryResponse
+	(*ListBalancesRequest)(nil),           // 23: goodwill.v1.ListBalancesRequest
+	(*ListBalancesResponse)(nil),          // 24: goodwill.v1.ListBalancesResponse
+	(*SummarizeBalancesRequest)(nil),      // 25: goodwill.v1.SummarizeBalancesRequest
+	(*SummarizeBalancesResponse)(nil),     // 26: goodwill.v1.SummarizeBalancesResponse
+	(*ListOutreachRequest)(nil),           // 27: goodwill.v1.ListOutreachRequest
+	(*ListOutreachResponse)(nil),          // 28: goodwill.v1.ListOutreachResponse
+	(*GetPolicyRequest)(nil),              // 29: goodwill.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),             // 30: goodwill.v1.GetPolicyResponse
+	(*SetPolicyRequest)(nil),              // 31: goodwill.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),             // 32: goodwill.v1.SetPolicyResponse
+	(*GetRecomputeJobRequest)(nil),        // 33: goodwill.v1.GetRecomputeJobRequest
+	(*GetRecomputeJobResponse)(nil),       // 34: goodwill.v1.GetRecomputeJobResponse
+	(*ResumeRecomputeJobRequest)(nil),     // 35: goodwill.v1.ResumeRecomputeJobRequest
+	(*ResumeRecomputeJobResponse)(nil),    // 36: goodwill.v1.ResumeRecomputeJobResponse
+	(*ListNotificationsRequest)(nil),      // 37: goodwill.v1.ListNotificationsRequest
+	(*ListNotificationsResponse)(nil),     // 38: goodwill.v1.ListNotificationsResponse
+	(*WatchNotificationsRequest)(nil),     // 39: goodwill.v1.WatchNotificationsRequest
+	(*WatchNotificationsResponse)(nil),    // 40: goodwill.v1.WatchNotificationsResponse
+	(*CreateWebhookRequest)(nil),          // 41: goodwill.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),         // 42: goodwill.v1.CreateWebhookResponse
+	(*ListWebhooksRequest)(nil),           // 43: goodwill.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),          // 44: goodwill.v1.ListWebhooksResponse
+	(*GetWebhookRequest)(nil),             // 45: goodwill.v1.GetWebhookRequest
+	(*GetWebhookResponse)(nil),            // 46: goodwill.v1.GetWebhookResponse
+	(*DeleteWebhookRequest)(nil),          // 47: goodwill.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),         // 48: goodwill.v1.DeleteWebhookResponse
+	(*ListWebhookDeliveriesRequest)(nil),  // 49: goodwill.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil), // 50: goodwill.v1.ListWebhookDeliveriesResponse
+	(*RotateWebhookSecretRequest)(nil),    // 51: goodwill.v1.RotateWebhookSecretRequest
+	(*RotateWebhookSecretResponse)(nil),   // 52: goodwill.v1.RotateWebhookSecretResponse
+	(*Customer)(nil),                      // 53: goodwill.v1.Customer
+	(*Event)(nil),                         // 54: goodwill.v1.Event
+	(*Balance)(nil),                       // 55: goodwill.v1.Balance
+	(EventKind)(0),                        // 56: goodwill.v1.EventKind
+	(*timestamppb.Timestamp)(nil),         // 57: google.protobuf.Timestamp
+	(*KindContribution)(nil),              // 58: goodwill.v1.KindContribution
+	(*EventContribution)(nil),             // 59: goodwill.v1.EventContribution
+	(*durationpb.Duration)(nil),           // 60: google.protobuf.Duration
+	(*BalancePoint)(nil),                  // 61: goodwill.v1.BalancePoint
+	(BalanceStatus)(0),                    // 62: goodwill.v1.BalanceStatus
+	(BalanceOrder)(0),                     // 63: goodwill.v1.BalanceOrder
+	(*BalanceEntry)(nil),                  // 64: goodwill.v1.BalanceEntry
+	(*SegmentSummary)(nil),                // 65: goodwill.v1.SegmentSummary
+	(OutreachPurpose)(0),                  // 66: goodwill.v1.OutreachPurpose
+	(*OutreachEntry)(nil),                 // 67: goodwill.v1.OutreachEntry
+	(*Policy)(nil),                        // 68: goodwill.v1.Policy
+	(*RecomputeJob)(nil),                  // 69: goodwill.v1.RecomputeJob
+	(*Notification)(nil),                  // 70: goodwill.v1.Notification
+	(*Webhook)(nil),                       // 71: goodwill.v1.Webhook
+	(*WebhookDelivery)(nil),               // 72: goodwill.v1.WebhookDelivery
+	(*WebhookAttempt)(nil),                // 73: goodwill.v1.WebhookAttempt
 }
 var file_goodwill_v1_goodwill_service_proto_depIdxs = []int32{
-	41, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
-	41, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	41, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	42, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
-	42, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
-	43, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
-	42, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
+	53, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
+	53, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	53, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	54, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
+	54, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
+	55, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
+	54, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
 	9,  // 7: goodwill.v1.RecordEventsResponse.results:type_name -> goodwill.v1.RecordEventsResult
 	0,  // 8: goodwill.v1.RecordEventsResult.outcome:type_name -> goodwill.v1.RecordOutcome
-	42, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
-	44, // 10: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
-	45, // 11: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	45, // 12: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	42, // 13: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
-	42, // 14: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
-	43, // 15: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
-	45, // 16: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
-	45, // 17: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
-	45, // 18: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
+	54, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
+	56, // 10: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
+	57, // 11: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	57, // 12: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	54, // 13: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
+	54, // 14: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
+	55, // 15: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
+	57, // 16: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
+	57, // 17: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
+	57, // 18: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
 	16, // 19: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
-	45, // 20: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	43, // 21: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	45, // 22: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	43, // 23: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	46, // 24: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
-	47, // 25: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
-	45, // 26: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
-	45, // 27: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
-	48, // 28: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
-	49, // 29: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
-	50, // 30: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
-	51, // 31: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
-	52, // 32: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
-	53, // 33: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
-	45, // 34: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
-	54, // 35: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
-	55, // 36: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
-	56, // 37: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	56, // 38: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
-	56, // 39: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	57, // 40: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
-	57, // 41: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	57, // 42: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	58, // 43: goodwill.v1.ListNotificationsResponse.notifications:type_name -> goodwill.v1.Notification
-	58, // 44: goodwill.v1.WatchNotificationsResponse.notification:type_name -> goodwill.v1.Notification
-	1,  // 45: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
-	3,  // 46: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
-	5,  // 47: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
-	7,  // 48: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
-	10, // 49: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
-	12, // 50: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
-	14, // 51: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
-	17, // 52: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
-	19, // 53: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
-	21, // 54: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
-	23, // 55: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
-	25, // 56: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
-	27, // 57: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
-	29, // 58: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
-	31, // 59: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
-	33, // 60: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
-	35, // 61: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
-	37, // 62: goodwill.v1.GoodwillService.ListNotifications:input_type -> goodwill.v1.ListNotificationsRequest
-	39, // 63: goodwill.v1.GoodwillService.WatchNotifications:input_type -> goodwill.v1.WatchNotificationsRequest
-	2,  // 64: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
-	4,  // 65: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
-	6,  // 66: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
-	8,  // 67: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
-	11, // 68: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
-	13, // 69: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
-	15, // 70: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
-	18, // 71: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
-	20, // 72: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
-	22, // 73: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
-	24, // 74: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
-	26, // 75: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
-	28, // 76: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
-	30, // 77: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
-	32, // 78: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
-	34, // 79: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
-	36, // 80: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
-	38, // 81: goodwill.v1.GoodwillService.ListNotifications:output_type -> goodwill.v1.ListNotificationsResponse
-	40, // 82: goodwill.v1.GoodwillService.WatchNotifications:output_type -> goodwill.v1.WatchNotificationsResponse
-	64, // [64:83] is the sub-list for method output_type
-	45, // [45:64] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	57, // 20: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	55, // 21: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	57, // 22: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	55, // 23: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	58, // 24: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
+	59, // 25: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
+	57, // 26: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
+	57, // 27: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
+	60, // 28: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
+	61, // 29: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
+	62, // 30: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
+	63, // 31: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
+	64, // 32: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
+	65, // 33: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
+	57, // 34: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	66, // 35: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
+	67, // 36: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
+	68, // 37: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	68, // 38: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
+	68, // 39: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	69, // 40: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
+	69, // 41: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	69, // 42: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	70, // 43: goodwill.v1.ListNotificationsResponse.notifications:type_name -> goodwill.v1.Notification
+	70, // 44: goodwill.v1.WatchNotificationsResponse.notification:type_name -> goodwill.v1.Notification
+	71, // 45: goodwill.v1.CreateWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
+	71, // 46: goodwill.v1.ListWebhooksResponse.webhooks:type_name -> goodwill.v1.Webhook
+	71, // 47: goodwill.v1.GetWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
+	72, // 48: goodwill.v1.ListWebhookDeliveriesResponse.queue:type_name -> goodwill.v1.WebhookDelivery
+	73, // 49: goodwill.v1.ListWebhookDeliveriesResponse.attempts:type_name -> goodwill.v1.WebhookAttempt
+	71, // 50: goodwill.v1.RotateWebhookSecretResponse.webhook:type_name -> goodwill.v1.Webhook
+	1,  // 51: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
+	3,  // 52: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
+	5,  // 53: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
+	7,  // 54: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
+	10, // 55: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
+	12, // 56: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
+	14, // 57: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
+	17, // 58: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
+	19, // 59: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
+	21, // 60: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
+	23, // 61: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
+	25, // 62: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
+	27, // 63: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
+	29, // 64: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
+	31, // 65: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
+	33, // 66: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
+	35, // 67: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
+	37, // 68: goodwill.v1.GoodwillService.ListNotifications:input_type -> goodwill.v1.ListNotificationsRequest
+	39, // 69: goodwill.v1.GoodwillService.WatchNotifications:input_type -> goodwill.v1.WatchNotificationsRequest
+	41, // 70: goodwill.v1.GoodwillService.CreateWebhook:input_type -> goodwill.v1.CreateWebhookRequest
+	43, // 71: goodwill.v1.GoodwillService.ListWebhooks:input_type -> goodwill.v1.ListWebhooksRequest
+	45, // 72: goodwill.v1.GoodwillService.GetWebhook:input_type -> goodwill.v1.GetWebhookRequest
+	47, // 73: goodwill.v1.GoodwillService.DeleteWebhook:input_type -> goodwill.v1.DeleteWebhookRequest
+	49, // 74: goodwill.v1.GoodwillService.ListWebhookDeliveries:input_type -> goodwill.v1.ListWebhookDeliveriesRequest
+	51, // 75: goodwill.v1.GoodwillService.RotateWebhookSecret:input_type -> goodwill.v1.RotateWebhookSecretRequest
+	2,  // 76: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
+	4,  // 77: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
+	6,  // 78: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
+	8,  // 79: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
+	11, // 80: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
+	13, // 81: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
+	15, // 82: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
+	18, // 83: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
+	20, // 84: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
+	22, // 85: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
+	24, // 86: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
+	26, // 87: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
+	28, // 88: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
+	30, // 89: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
+	32, // 90: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
+	34, // 91: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
+	36, // 92: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
+	38, // 93: goodwill.v1.GoodwillService.ListNotifications:output_type -> goodwill.v1.ListNotificationsResponse
+	40, // 94: goodwill.v1.GoodwillService.WatchNotifications:output_type -> goodwill.v1.WatchNotificationsResponse
+	42, // 95: goodwill.v1.GoodwillService.CreateWebhook:output_type -> goodwill.v1.CreateWebhookResponse
+	44, // 96: goodwill.v1.GoodwillService.ListWebhooks:output_type -> goodwill.v1.ListWebhooksResponse
+	46, // 97: goodwill.v1.GoodwillService.GetWebhook:output_type -> goodwill.v1.GetWebhookResponse
+	48, // 98: goodwill.v1.GoodwillService.DeleteWebhook:output_type -> goodwill.v1.DeleteWebhookResponse
+	50, // 99: goodwill.v1.GoodwillService.ListWebhookDeliveries:output_type -> goodwill.v1.ListWebhookDeliveriesResponse
+	52, // 100: goodwill.v1.GoodwillService.RotateWebhookSecret:output_type -> goodwill.v1.RotateWebhookSecretResponse
+	76, // [76:101] is the sub-list for method output_type
+	51, // [51:76] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_goodwill_v1_goodwill_service_proto_init() }
@@ -2942,6 +3583,7 @@ func file_goodwill_v1_goodwill_service_proto_init() {
 	file_goodwill_v1_notification_proto_init()
 	file_goodwill_v1_policy_proto_init()
 	file_goodwill_v1_rules_proto_init()
+	file_goodwill_v1_webhook_proto_init()
 	file_goodwill_v1_goodwill_service_proto_msgTypes[13].OneofWrappers = []any{}
 	file_goodwill_v1_goodwill_service_proto_msgTypes[22].OneofWrappers = []any{}
 	type x struct{}
@@ -2950,7 +3592,7 @@ func file_goodwill_v1_goodwill_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goodwill_v1_goodwill_service_proto_rawDesc), len(file_goodwill_v1_goodwill_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   40,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,25 +19,31 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	GoodwillService_UpsertCustomer_FullMethodName     = "/goodwill.v1.GoodwillService/UpsertCustomer"
-	GoodwillService_GetCustomer_FullMethodName        = "/goodwill.v1.GoodwillService/GetCustomer"
-	GoodwillService_RecordEvent_FullMethodName        = "/goodwill.v1.GoodwillService/RecordEvent"
-	GoodwillService_RecordEvents_FullMethodName       = "/goodwill.v1.GoodwillService/RecordEvents"
-	GoodwillService_ListEvents_FullMethodName         = "/goodwill.v1.GoodwillService/ListEvents"
-	GoodwillService_ReverseEvent_FullMethodName       = "/goodwill.v1.GoodwillService/ReverseEvent"
-	GoodwillService_RecordIncident_FullMethodName     = "/goodwill.v1.GoodwillService/RecordIncident"
-	GoodwillService_GetBalance_FullMethodName         = "/goodwill.v1.GoodwillService/GetBalance"
-	GoodwillService_ExplainBalance_FullMethodName     = "/goodwill.v1.GoodwillService/ExplainBalance"
-	GoodwillService_GetBalanceHistory_FullMethodName  = "/goodwill.v1.GoodwillService/GetBalanceHistory"
-	GoodwillService_ListBalances_FullMethodName       = "/goodwill.v1.GoodwillService/ListBalances"
-	GoodwillService_SummarizeBalances_FullMethodName  = "/goodwill.v1.GoodwillService/SummarizeBalances"
-	GoodwillService_ListOutreach_FullMethodName       = "/goodwill.v1.GoodwillService/ListOutreach"
-	GoodwillService_GetPolicy_FullMethodName          = "/goodwill.v1.GoodwillService/GetPolicy"
-	GoodwillService_SetPolicy_FullMethodName          = "/goodwill.v1.GoodwillService/SetPolicy"
-	GoodwillService_GetRecomputeJob_FullMethodName    = "/goodwill.v1.GoodwillService/GetRecomputeJob"
-	GoodwillService_ResumeRecomputeJob_FullMethodName = "/goodwill.v1.GoodwillService/ResumeRecomputeJob"
-	GoodwillService_ListNotifications_FullMethodName  = "/goodwill.v1.GoodwillService/ListNotifications"
-	GoodwillService_WatchNotifications_FullMethodName = "/goodwill.v1.GoodwillService/WatchNotifications"
+	GoodwillService_UpsertCustomer_FullMethodName        = "/goodwill.v1.GoodwillService/UpsertCustomer"
+	GoodwillService_GetCustomer_FullMethodName           = "/goodwill.v1.GoodwillService/GetCustomer"
+	GoodwillService_RecordEvent_FullMethodName           = "/goodwill.v1.GoodwillService/RecordEvent"
+	GoodwillService_RecordEvents_FullMethodName          = "/goodwill.v1.GoodwillService/RecordEvents"
+	GoodwillService_ListEvents_FullMethodName            = "/goodwill.v1.GoodwillService/ListEvents"
+	GoodwillService_ReverseEvent_FullMethodName          = "/goodwill.v1.GoodwillService/ReverseEvent"
+	GoodwillService_RecordIncident_FullMethodName        = "/goodwill.v1.GoodwillService/RecordIncident"
+	GoodwillService_GetBalance_FullMethodName            = "/goodwill.v1.GoodwillService/GetBalance"
+	GoodwillService_ExplainBalance_FullMethodName        = "/goodwill.v1.GoodwillService/ExplainBalance"
+	GoodwillService_GetBalanceHistory_FullMethodName     = "/goodwill.v1.GoodwillService/GetBalanceHistory"
+	GoodwillService_ListBalances_FullMethodName          = "/goodwill.v1.GoodwillService/ListBalances"
+	GoodwillService_SummarizeBalances_FullMethodName     = "/goodwill.v1.GoodwillService/SummarizeBalances"
+	GoodwillService_ListOutreach_FullMethodName          = "/goodwill.v1.GoodwillService/ListOutreach"
+	GoodwillService_GetPolicy_FullMethodName             = "/goodwill.v1.GoodwillService/GetPolicy"
+	GoodwillService_SetPolicy_FullMethodName             = "/goodwill.v1.GoodwillService/SetPolicy"
+	GoodwillService_GetRecomputeJob_FullMethodName       = "/goodwill.v1.GoodwillService/GetRecomputeJob"
+	GoodwillService_ResumeRecomputeJob_FullMethodName    = "/goodwill.v1.GoodwillService/ResumeRecomputeJob"
+	GoodwillService_ListNotifications_FullMethodName     = "/goodwill.v1.GoodwillService/ListNotifications"
+	GoodwillService_WatchNotifications_FullMethodName    = "/goodwill.v1.GoodwillService/WatchNotifications"
+	GoodwillService_CreateWebhook_FullMethodName         = "/goodwill.v1.GoodwillService/CreateWebhook"
+	GoodwillService_ListWebhooks_FullMethodName          = "/goodwill.v1.GoodwillService/ListWebhooks"
+	GoodwillService_GetWebhook_FullMethodName            = "/goodwill.v1.GoodwillService/GetWebhook"
+	GoodwillService_DeleteWebhook_FullMethodName         = "/goodwill.v1.GoodwillService/DeleteWebhook"
+	GoodwillService_ListWebhookDeliveries_FullMethodName = "/goodwill.v1.GoodwillService/ListWebhookDeliveries"
+	GoodwillService_RotateWebhookSecret_FullMethodName   = "/goodwill.v1.GoodwillService/RotateWebhookSecret"
 )
 
 // GoodwillServiceClient is the client API for GoodwillService service.
@@ -158,6 +164,38 @@ type GoodwillServiceClient interface {
 	// heartbeat (a response without a notification) comes every 30 seconds.
 	// Over REST: newline-delimited JSON, one {"result": ...} per line.
 	WatchNotifications(ctx context.Context, in *WatchNotificationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNotificationsResponse], error)
+	// Adds a webhook: the tenant's notifications from now on are posted to
+	// its URL.
+	//
+	// Returns the signing secret, shown only this once (whsec_ and base64).
+	// The URL must be https and must not resolve to a private, loopback or
+	// link-local address (unless the server runs with
+	// --webhook-allow-private). Needs an admin key.
+	CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error)
+	// Lists the tenant's webhooks.
+	//
+	// Secrets are never shown again. Needs an admin key.
+	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
+	// Returns one webhook.
+	//
+	// With its delivery counts; never its secret. Needs an admin key.
+	GetWebhook(ctx context.Context, in *GetWebhookRequest, opts ...grpc.CallOption) (*GetWebhookResponse, error)
+	// Removes a webhook.
+	//
+	// Its queue and its attempt log go with it; nothing more is delivered to
+	// it. Needs an admin key.
+	DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*DeleteWebhookResponse, error)
+	// Lists a webhook's queue and its latest delivery attempts.
+	//
+	// The queue holds what waits for a retry and what was given up; the
+	// attempts, newest first, say what each receiver answered. Needs an admin
+	// key.
+	ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error)
+	// Gives a webhook a new signing secret, shown only this once.
+	//
+	// For 24 hours deliveries carry signatures by both secrets, so a receiver
+	// can switch without refusing one. Needs an admin key.
+	RotateWebhookSecret(ctx context.Context, in *RotateWebhookSecretRequest, opts ...grpc.CallOption) (*RotateWebhookSecretResponse, error)
 }
 
 type goodwillServiceClient struct {
@@ -367,6 +405,66 @@ func (c *goodwillServiceClient) WatchNotifications(ctx context.Context, in *Watc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type GoodwillService_WatchNotificationsClient = grpc.ServerStreamingClient[WatchNotificationsResponse]
 
+func (c *goodwillServiceClient) CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateWebhookResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_CreateWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhooksResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_ListWebhooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) GetWebhook(ctx context.Context, in *GetWebhookRequest, opts ...grpc.CallOption) (*GetWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetWebhookResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_GetWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*DeleteWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteWebhookResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_DeleteWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhookDeliveriesResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_ListWebhookDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) RotateWebhookSecret(ctx context.Context, in *RotateWebhookSecretRequest, opts ...grpc.CallOption) (*RotateWebhookSecretResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateWebhookSecretResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_RotateWebhookSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GoodwillServiceServer is the server API for GoodwillService service.
 // All implementations must embed UnimplementedGoodwillServiceServer
 // for forward compatibility.
@@ -485,6 +583,38 @@ type GoodwillServiceServer interface {
 	// heartbeat (a response without a notification) comes every 30 seconds.
 	// Over REST: newline-delimited JSON, one {"result": ...} per line.
 	WatchNotifications(*WatchNotificationsRequest, grpc.ServerStreamingServer[WatchNotificationsResponse]) error
+	// Adds a webhook: the tenant's notifications from now on are posted to
+	// its URL.
+	//
+	// Returns the signing secret, shown only this once (whsec_ and base64).
+	// The URL must be https and must not resolve to a private, loopback or
+	// link-local address (unless the server runs with
+	// --webhook-allow-private). Needs an admin key.
+	CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error)
+	// Lists the tenant's webhooks.
+	//
+	// Secrets are never shown again. Needs an admin key.
+	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)
+	// Returns one webhook.
+	//
+	// With its delivery counts; never its secret. Needs an admin key.
+	GetWebhook(context.Context, *GetWebhookRequest) (*GetWebhookResponse, error)
+	// Removes a webhook.
+	//
+	// Its queue and its attempt log go with it; nothing more is delivered to
+	// it. Needs an admin key.
+	DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error)
+	// Lists a webhook's queue and its latest delivery attempts.
+	//
+	// The queue holds what waits for a retry and what was given up; the
+	// attempts, newest first, say what each receiver answered. Needs an admin
+	// key.
+	ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error)
+	// Gives a webhook a new signing secret, shown only this once.
+	//
+	// For 24 hours deliveries carry signatures by both secrets, so a receiver
+	// can switch without refusing one. Needs an admin key.
+	RotateWebhookSecret(context.Context, *RotateWebhookSecretRequest) (*RotateWebhookSecretResponse, error)
 	mustEmbedUnimplementedGoodwillServiceServer()
 }
 
@@ -551,6 +681,24 @@ func (UnimplementedGoodwillServiceServer) ListNotifications(context.Context, *Li
 }
 func (UnimplementedGoodwillServiceServer) WatchNotifications(*WatchNotificationsRequest, grpc.ServerStreamingServer[WatchNotificationsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchNotifications not implemented")
+}
+func (UnimplementedGoodwillServiceServer) CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateWebhook not implemented")
+}
+func (UnimplementedGoodwillServiceServer) ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhooks not implemented")
+}
+func (UnimplementedGoodwillServiceServer) GetWebhook(context.Context, *GetWebhookRequest) (*GetWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetWebhook not implemented")
+}
+func (UnimplementedGoodwillServiceServer) DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteWebhook not implemented")
+}
+func (UnimplementedGoodwillServiceServer) ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhookDeliveries not implemented")
+}
+func (UnimplementedGoodwillServiceServer) RotateWebhookSecret(context.Context, *RotateWebhookSecretRequest) (*RotateWebhookSecretResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateWebhookSecret not implemented")
 }
 func (UnimplementedGoodwillServiceServer) mustEmbedUnimplementedGoodwillServiceServer() {}
 func (UnimplementedGoodwillServiceServer) testEmbeddedByValue()                         {}
@@ -908,6 +1056,114 @@ func _GoodwillService_WatchNotifications_Handler(srv interface{}, stream grpc.Se
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type GoodwillService_WatchNotificationsServer = grpc.ServerStreamingServer[WatchNotificationsResponse]
 
+func _GoodwillService_CreateWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).CreateWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_CreateWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).CreateWebhook(ctx, req.(*CreateWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_ListWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).ListWebhooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_ListWebhooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).ListWebhooks(ctx, req.(*ListWebhooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_GetWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).GetWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_GetWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).GetWebhook(ctx, req.(*GetWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_DeleteWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).DeleteWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_DeleteWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).DeleteWebhook(ctx, req.(*DeleteWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_ListWebhookDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhookDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).ListWebhookDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_ListWebhookDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).ListWebhookDeliveries(ctx, req.(*ListWebhookDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_RotateWebhookSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateWebhookSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).RotateWebhookSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_RotateWebhookSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).RotateWebhookSecret(ctx, req.(*RotateWebhookSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // GoodwillService_ServiceDesc is the grpc.ServiceDesc for GoodwillService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -986,6 +1242,30 @@ var GoodwillService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListNotifications",
 			Handler:    _GoodwillService_ListNotifications_Handler,
+		},
+		{
+			MethodName: "CreateWebhook",
+			Handler:    _GoodwillService_CreateWebhook_Handler,
+		},
+		{
+			MethodName: "ListWebhooks",
+			Handler:    _GoodwillService_ListWebhooks_Handler,
+		},
+		{
+			MethodName: "GetWebhook",
+			Handler:    _GoodwillService_GetWebhook_Handler,
+		},
+		{
+			MethodName: "DeleteWebhook",
+			Handler:    _GoodwillService_DeleteWebhook_Handler,
+		},
+		{
+			MethodName: "ListWebhookDeliveries",
+			Handler:    _GoodwillService_ListWebhookDeliveries_Handler,
+		},
+		{
+			MethodName: "RotateWebhookSecret",
+			Handler:    _GoodwillService_RotateWebhookSecret_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -87,6 +87,8 @@ func newRoot() *cobra.Command {
 	f.DurationVar(&cfg.GroupCommit.Window, "group-commit-window", 0, "how long a write batch waits for more writes (default 1ms)")
 	f.IntVar(&cfg.GroupCommit.MaxBatch, "group-commit-max", 0, "most writes in one batch (default 256)")
 	f.IntVar(&cfg.GroupCommit.Writers, "group-commit-writers", 0, "write batches in flight at once, each customer always in the same one (default 1; more only helps a networked store, and only when writes rarely share customers)")
+	f.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks use http and private, loopback or link-local addresses (tests, deployments inside one network)")
+	f.DurationVar(&cfg.WebhookRetryFor, "webhook-retry-for", 24*time.Hour, "how long a notification a webhook does not take is retried before it is marked failed")
 	f.DurationVar(&cfg.NotificationRetention, "notification-retention", 7*24*time.Hour, "how long notifications are kept for stream, webhook and NATS consumers that fell behind")
 	f.BoolVar(&cfg.FollowerReads, "follower-reads", false, "serve analyst reads from a snapshot a few seconds old (CockroachDB follower reads)")
 	f.StringVar(&cfg.BootstrapKeyFile, "bootstrap-key-file", "data/admin.key",

@@ -24,6 +24,10 @@ var privileges = []struct{ table, what string }{
 	// retention (DELETE); notifications are not the ledger.
 	{"notifications", "SELECT, INSERT, UPDATE, DELETE"},
 	{"notification_seq", "SELECT, INSERT, UPDATE"},
+	{"notification_cursors", "SELECT, INSERT, UPDATE"},
+	{"webhooks", "SELECT, INSERT, UPDATE, DELETE"},
+	{"webhook_deliveries", "SELECT, INSERT, UPDATE, DELETE"},
+	{"webhook_attempts", "SELECT, INSERT, UPDATE, DELETE"},
 	{"goose_db_version", "SELECT"},
 }
 

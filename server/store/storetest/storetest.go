@@ -86,6 +86,10 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "SequencerOrder", run: testSequencerOrder},
 		{name: "DueCustomers", run: testDueCustomers},
 		{name: "PruneNotifications", run: testPruneNotifications},
+		{name: "WebhookRoundTrip", run: testWebhookRoundTrip},
+		{name: "WebhookQueueAndLog", run: testWebhookQueueAndLog},
+		{name: "ClaimWebhooks", run: testClaimWebhooks},
+		{name: "NotificationCursors", run: testNotificationCursors},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
