@@ -26,6 +26,7 @@ import (
 	"github.com/goodwill-ledger/goodwill/server/auth"
 	"github.com/goodwill-ledger/goodwill/server/gateway"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/notify"
 	"github.com/goodwill-ledger/goodwill/server/store"
 )
 
@@ -56,6 +57,13 @@ type Config struct {
 	// WebhookRetryFor is how long a notification a webhook did not take
 	// is retried before it is marked failed (default 24h).
 	WebhookRetryFor time.Duration
+	// NATSURL, when set, publishes every notification to NATS JetStream
+	// (subject goodwill.<tenant>.<type>, Nats-Msg-Id the notification id).
+	NATSURL string
+	// NATSStream and NATSSubjectPrefix name the JetStream stream (default
+	// GOODWILL) and the subjects' first token (default goodwill), for
+	// brokers shared between ledgers.
+	NATSStream, NATSSubjectPrefix string
 	// GroupCommit coalesces concurrent RecordEvent calls into shared
 	// transactions (on unless Disabled).
 	GroupCommit ledger.GroupCommit
@@ -126,7 +134,10 @@ type Completed struct {
 	debugLis, metricsLis net.Listener
 	tls                  *tls.Config // nil: plaintext
 	metrics              *metrics
-	ranOnce              bool
+	// nats publishes notifications when --nats-url is set; closed after
+	// the Service stops, before the store.
+	nats    *notify.NATS
+	ranOnce bool
 }
 
 // Complete fills defaults, opens (and by default migrates) the store, binds
@@ -230,10 +241,20 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 		return nil, err
 	}
 
+	var publish ledger.Publisher
+	if c.NATSURL != "" {
+		if out.nats, err = notify.DialNATS(ctx, notify.NATSConfig{URL: c.NATSURL, Stream: c.NATSStream,
+			SubjectPrefix: c.NATSSubjectPrefix}, c.Logger); err != nil {
+			return nil, fmt.Errorf("--nats-url: %w", err)
+		}
+		closers = append(closers, out.nats.Close)
+		publish = natsPublisher(out.nats)
+	}
 	out.svc = ledger.NewService(st, ledger.Options{Policy: ledger.DefaultPolicy(), Limits: c.Limits, Now: c.Now,
 		FollowerReads: c.FollowerReads, GroupCommit: c.GroupCommit, Logger: c.Logger,
 		Notify:   ledger.NotifyOptions{Retention: c.NotificationRetention},
 		Webhooks: webhookOptions(c, out.metrics),
+		Publish:  publish,
 		OnBatch:  func(n int) { out.metrics.batch.Observe(float64(n)) }})
 	access := api.NewAccess(auth.NewAuthenticator(st), c.RateLimit, c.Logger)
 	unary, stream := api.Chain(c.Logger, api.Counter{

@@ -89,6 +89,9 @@ func (c *Completed) Run(ctx context.Context) error {
 		return c.shutdown()
 	})
 	err := g.Wait()
+	if c.nats != nil {
+		err = errors.Join(err, c.nats.Close())
+	}
 	if cerr := c.store.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}

@@ -42,3 +42,15 @@ func deliverer(client *http.Client, m *metrics) ledger.Deliverer {
 		return res
 	}
 }
+
+// natsPublisher publishes a notification to NATS as the same document a
+// webhook receives.
+func natsPublisher(n *notify.NATS) ledger.Publisher {
+	return func(ctx context.Context, x ledger.Notification) error {
+		body, err := api.WebhookBody(x)
+		if err != nil {
+			return err
+		}
+		return n.Publish(ctx, notify.Message{ID: x.ID, Tenant: x.TenantID, Type: string(x.Type), Timestamp: x.OccurredAt, Body: body})
+	}
+}

@@ -41,6 +41,7 @@ type Service struct {
 	seqKick  chan struct{}
 	hub      notifyHub
 	webhooks WebhookOptions
+	publish  Publisher
 }
 
 // NotifyOptions time the notifications' background work; zero fields take
@@ -107,6 +108,9 @@ type Options struct {
 	Notify NotifyOptions
 	// Webhooks configure webhook secrets, URLs and delivery.
 	Webhooks WebhookOptions
+	// Publish, when set, hands every notification to a message broker, in
+	// stream order, once per replica set (goodwilld's --nats-url).
+	Publish Publisher
 }
 
 // NewService returns a Service over store.
@@ -140,7 +144,8 @@ func NewService(store Store, o Options) *Service {
 	return &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
 		kick: make(chan struct{}, 1), followerReads: o.FollowerReads, onBatch: o.OnBatch, backoff: o.RecomputeBackoff,
 		groupCommit: o.GroupCommit.withDefaults(), poll: o.RecomputePoll, log: o.Logger,
-		notify: o.Notify.withDefaults(), seqKick: make(chan struct{}, 1), webhooks: o.Webhooks.withDefaults()}
+		notify: o.Notify.withDefaults(), seqKick: make(chan struct{}, 1), webhooks: o.Webhooks.withDefaults(),
+		publish: o.Publish}
 }
 
 // Run runs the Service's background work until ctx ends: the group-commit
@@ -160,6 +165,9 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() { s.runSchedule(ctx, s.log) })
 	if s.webhooks.Deliver != nil {
 		wg.Go(func() { s.runWebhooks(ctx, s.log) })
+	}
+	if s.publish != nil {
+		wg.Go(func() { s.runPublisher(ctx, "nats", s.publish, s.log) })
 	}
 	if !s.groupCommit.Disabled {
 		cs := newCommitters(s, s.groupCommit)

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -89,6 +91,13 @@ type crashFigures struct {
 	VerifyMismatches   int     `json:"verify_runs_with_mismatches"`
 	Seconds            float64 `json:"seconds"`
 	FinalVerify        string  `json:"final_verify"`
+	// The notifications of those events: in the stream (exactly once
+	// each), and at a webhook on loopback (at least once each).
+	StreamNotifications  int64 `json:"stream_notifications"`
+	WebhookEvents        int64 `json:"webhook_events_delivered"`
+	WebhookRedeliveries  int64 `json:"webhook_redeliveries"`
+	NotificationsMissing int64 `json:"notifications_missing"`
+	NotificationsPhantom int64 `json:"notifications_without_a_stored_event"`
 }
 
 // TestCrash runs concurrent writers against the real goodwilld, SIGKILLs it
@@ -107,6 +116,8 @@ func TestCrash(t *testing.T) {
 			t.Logf("%s: %d cycles, %d writers: %d calls (%d events) acknowledged, %d events stored, %d calls re-sent after an error; lost %d, doubled %d, unexpected %d; verify ran %d times, %d with mismatches; %.1fs; final: %s",
 				kind, f.Cycles, f.Writers, f.CallsAcknowledged, f.EventsAcknowledged, f.EventsStored, f.CallsResent,
 				f.Lost, f.Doubled, f.Unexpected, f.VerifyRuns, f.VerifyMismatches, f.Seconds, f.FinalVerify)
+			t.Logf("%s notifications: %d event.recorded in the stream, %d events delivered to the webhook (%d redeliveries); missing %d, without a stored event %d",
+				kind, f.StreamNotifications, f.WebhookEvents, f.WebhookRedeliveries, f.NotificationsMissing, f.NotificationsPhantom)
 		})
 	}
 	if out := os.Getenv("GOODWILL_CRASH_OUT"); out != "" && len(all) > 0 {
@@ -139,6 +150,16 @@ func crashRun(t *testing.T, bin, kind string, cfg crashConfig) crashFigures {
 		t.Fatal(err)
 	}
 	token := strings.TrimSpace(string(raw))
+	hook := newEventHook(t)
+	admin, err := client.Dial(grpcAddr, client.WithToken(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if _, err := admin.CreateWebhook(context.Background(), &goodwillv1.CreateWebhookRequest{Url: hook.srv.URL,
+		Types: []string{"event.recorded"}}); err != nil {
+		t.Fatalf("create the webhook: %v", err)
+	}
 
 	customers := make([]string, cfg.Customers)
 	for i := range customers {
@@ -204,9 +225,11 @@ func crashRun(t *testing.T, bin, kind string, cfg crashConfig) crashFigures {
 	}
 	f.EventsAcknowledged = int64(len(want))
 	seen := map[string]int{}
+	storedIDs := map[string]bool{}
 	lister := writers[0].c
 	for _, cust := range customers {
 		for _, e := range listAll(t, lister, cust) {
+			storedIDs[e.GetEventId()] = true
 			f.EventsStored++
 			k := e.GetIdempotencyKey()
 			seen[k]++
@@ -230,6 +253,7 @@ func crashRun(t *testing.T, bin, kind string, cfg crashConfig) crashFigures {
 			t.Errorf("acknowledged event %q of %s is stored %d times", k, c, n)
 		}
 	}
+	checkNotifications(t, lister, hook, storedIDs, &f)
 	d.stop(t)
 	code, report := runVerify(t, bin, db)
 	f.VerifyRuns++
@@ -410,4 +434,103 @@ func (w *writer) do(c *writeCall) error {
 
 func timestampBefore(d time.Duration) *timestamppb.Timestamp {
 	return timestamppb.New(time.Now().Add(-d).Truncate(time.Microsecond))
+}
+
+// eventHook is a webhook receiver on loopback: it counts, by event id,
+// the event.recorded notifications it is sent.
+type eventHook struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got map[string]int // event id -> deliveries
+	ids map[string]int // notification id -> deliveries
+}
+
+func newEventHook(t *testing.T) *eventHook {
+	h := &eventHook{got: map[string]int{}, ids: map[string]int{}}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Data struct {
+				NotificationID string `json:"notificationId"`
+				EventID        string `json:"eventId"`
+			} `json:"data"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		h.mu.Lock()
+		h.got[body.Data.EventID]++
+		h.ids[body.Data.NotificationID]++
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// checkNotifications: every stored event has exactly one event.recorded in
+// the stream and reached the webhook at least once, whatever the kills; no
+// notification names an event that is not stored (a write that did not
+// commit announced nothing). The server is up: what was not numbered or
+// delivered before the last kill is, now.
+func checkNotifications(t *testing.T, c *client.Client, hook *eventHook, stored map[string]bool, f *crashFigures) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(90 * time.Second)
+	var inStream map[string]int
+	for {
+		inStream = map[string]int{}
+		f.StreamNotifications = 0
+		after := ""
+		for {
+			resp, err := c.ListNotifications(ctx, &goodwillv1.ListNotificationsRequest{After: after,
+				Types: []string{"event.recorded"}, PageSize: 1000})
+			if err != nil {
+				t.Fatalf("list notifications: %v", err)
+			}
+			for _, n := range resp.GetNotifications() {
+				inStream[n.GetEventId()]++
+				f.StreamNotifications++
+			}
+			if len(resp.GetNotifications()) == 0 {
+				break
+			}
+			after = resp.GetNextCursor()
+		}
+		hook.mu.Lock()
+		delivered := len(hook.got)
+		hook.mu.Unlock()
+		if (len(inStream) >= len(stored) && delivered >= len(stored)) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	for id := range stored {
+		if inStream[id] != 1 {
+			f.NotificationsMissing++
+			t.Errorf("stored event %s has %d event.recorded notifications in the stream, want exactly 1", id, inStream[id])
+		}
+		if hook.got[id] == 0 {
+			f.NotificationsMissing++
+			t.Errorf("stored event %s never reached the webhook", id)
+		}
+	}
+	for id := range inStream {
+		if !stored[id] {
+			f.NotificationsPhantom++
+			t.Errorf("the stream announces event %s, which is not stored", id)
+		}
+	}
+	for id, n := range hook.got {
+		if !stored[id] {
+			f.NotificationsPhantom++
+			t.Errorf("the webhook was told of event %s, which is not stored", id)
+		}
+		f.WebhookEvents++
+		_ = n
+	}
+	for _, n := range hook.ids {
+		f.WebhookRedeliveries += int64(n - 1)
+	}
 }

@@ -45,7 +45,7 @@ func startDaemon(t *testing.T, bin, db, keyFile, grpcAddr, httpAddr string) *dae
 	d := &daemon{grpcAddr: grpcAddr, out: &bytes.Buffer{}, exited: make(chan error, 1)}
 	d.base = "http://" + httpAddr
 	d.cmd = exec.Command(bin, "serve", "--db", db, "--grpc-addr", d.grpcAddr, "--http-addr", httpAddr,
-		"--bootstrap-key-file", keyFile, "--rate-limit", "0", "--log-level", "warn")
+		"--bootstrap-key-file", keyFile, "--rate-limit", "0", "--log-level", "warn", "--webhook-allow-private")
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
 		t.Fatalf("start goodwilld: %v", err)
