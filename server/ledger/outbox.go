@@ -35,7 +35,7 @@ const sequencerBatch = 1000
 // notifyHub wakes stream readers when the sequencer has numbered more.
 type notifyHub struct {
 	mu   sync.Mutex
-	last int64         // the highest Seq this process has given
+	last int64         // the highest Seq this process knows was given
 	ch   chan struct{} // closed and replaced when last grows
 }
 
@@ -103,10 +103,33 @@ func (s *Service) runSequencer(ctx context.Context, log *slog.Logger) {
 }
 
 // sequenceOnce numbers one batch of committed, unnumbered notifications.
+//
+// It looks in a read first: most wake-ups find nothing to number (on a
+// backend that numbers as it writes, never anything), and a read takes no
+// write lock. The read also learns the latest number given, by any
+// replica or by the writers themselves, and wakes the stream readers.
 func (s *Service) sequenceOnce(ctx context.Context) (int, error) {
+	var waiting bool
+	var seq int64
+	err := s.store.View(ctx, func(r Reader) error {
+		refs, err := r.UnsequencedNotifications(ctx, 1)
+		if err != nil {
+			return err
+		}
+		waiting = len(refs) > 0
+		seq, err = r.NotificationSeq(ctx)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.hub.published(seq)
+	if !waiting {
+		return 0, nil
+	}
 	var n int
 	var last int64
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		n, last = 0, 0
 		refs, err := tx.UnsequencedNotifications(ctx, sequencerBatch)
 		if err != nil || len(refs) == 0 {

@@ -96,6 +96,12 @@ type Reader interface {
 	// NotificationSeq returns the last Seq given, of every tenant (0
 	// before any).
 	NotificationSeq(ctx context.Context) (int64, error)
+	// UnsequencedNotifications returns up to limit notifications that have
+	// no Seq yet, of every tenant, ordered by tenant, then customer and
+	// CustomerSeq, then the tenant's own (no customer), so any prefix of
+	// the answer keeps each customer's order and a tenant's notification
+	// follows the customers' written before or with it.
+	UnsequencedNotifications(ctx context.Context, limit int) ([]NotificationRef, error)
 
 	// Webhook returns one webhook. Errors: ErrNotFound.
 	Webhook(ctx context.Context, tenant, id string) (Webhook, error)
@@ -136,14 +142,12 @@ type Tx interface {
 	// PutJob inserts or replaces a recompute job.
 	PutJob(ctx context.Context, j Job) error
 
-	// AppendNotifications inserts notifications, unsequenced (Seq 0).
+	// AppendNotifications inserts notifications, unsequenced (Seq 0); a
+	// backend whose write transactions run one at a time may number them
+	// there and then instead, in the order UnsequencedNotifications would
+	// give (they commit in the order they were numbered, so a reader's
+	// cursor still skips nothing).
 	AppendNotifications(ctx context.Context, ns []Notification) error
-	// UnsequencedNotifications returns up to limit notifications that have
-	// no Seq yet, of every tenant, ordered by tenant, then customer and
-	// CustomerSeq, then the tenant's own (no customer), so any prefix of
-	// the answer keeps each customer's order and a tenant's notification
-	// follows the customers' written before or with it.
-	UnsequencedNotifications(ctx context.Context, limit int) ([]NotificationRef, error)
 	// SequenceNotifications gives each notification its Seq.
 	SequenceNotifications(ctx context.Context, refs []NotificationRef) error
 	// PutNotificationSeq records the last Seq given (NotificationSeq
@@ -172,7 +176,7 @@ type Tx interface {
 	PutDeliveries(ctx context.Context, ds []Delivery) error
 	DeleteDeliveries(ctx context.Context, tenant, webhookID string, notificationIDs []string) error
 	// PutAttempts writes attempts into their webhooks' logs, each in its
-	// Slot (replacing what the slot held).
+	// Slot (replacing what the slot held); no two share a slot.
 	PutAttempts(ctx context.Context, as []Attempt) error
 	// ClaimCursor leases a named consumer of every tenant's notifications
 	// (the NATS publisher) to owner until until, if its lease has ended

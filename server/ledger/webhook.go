@@ -24,8 +24,9 @@ type Webhook struct {
 	// Cursor is the last notification (Seq) the webhook has taken up:
 	// delivered, or waiting in its queue of retries.
 	Cursor int64
-	// Delivered, Failed and Attempts count deliveries that succeeded, that
-	// were given up, and every attempt (the attempt log's ring position).
+	// Delivered and Failed count deliveries that succeeded and that were
+	// given up; Attempts counts the attempts logged (the attempt log's
+	// ring position; see attemptsToLog).
 	Delivered, Failed, Attempts int64
 	// LeaseOwner and LeaseUntil: the replica delivering it, and until when
 	// the others leave it alone.

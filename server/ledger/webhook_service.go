@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 )
@@ -86,6 +87,9 @@ const (
 	webhookQueueRead = 1000
 	// webhookLease is how long a replica keeps a webhook to itself.
 	webhookLease = 30 * time.Second
+	// loggedSuccesses is how many of a round's successful deliveries go in
+	// the attempt log (every failure does).
+	loggedSuccesses = 16
 )
 
 // CreateWebhook adds a webhook that receives the tenant's notifications
@@ -252,17 +256,25 @@ func (s *Service) WebhookDeliveries(ctx context.Context, tenant, id string, limi
 // runWebhooks delivers notifications to webhooks until ctx ends. Each
 // replica leases the webhooks it delivers, so two never post the same
 // notification at once; a replica that dies frees its leases when they
-// end.
+// end. Leases are claimed (and renewed) once a poll, not every round: a
+// round wakes for every batch of new notifications, and a write
+// transaction each time would cost more than the deliveries.
 func (s *Service) runWebhooks(ctx context.Context, log *slog.Logger) {
 	owner := "replica-" + s.newID()
 	t := time.NewTicker(s.webhooks.Poll)
 	defer t.Stop()
+	var held []Webhook
+	claim := true
 	for {
-		busy, err := s.webhookRound(ctx, owner, log)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("webhooks: delivery round failed; retrying", "err", err)
+		if claim {
+			var err error
+			if held, err = s.claimWebhooks(ctx, owner); err != nil && ctx.Err() == nil {
+				log.Warn("webhooks: claiming leases failed; retrying", "err", err)
+			}
 		}
-		if busy && err == nil {
+		busy := s.webhookRound(ctx, owner, held, log)
+		claim = false
+		if busy {
 			continue
 		}
 		_, wake := s.hub.wait()
@@ -271,14 +283,14 @@ func (s *Service) runWebhooks(ctx context.Context, log *slog.Logger) {
 			return
 		case <-wake:
 		case <-t.C:
+			claim = true
 		}
 	}
 }
 
-// webhookRound claims the webhooks this replica may deliver and runs one
-// round for each, in parallel: a slow or dead receiver holds up only its
-// own webhook.
-func (s *Service) webhookRound(ctx context.Context, owner string, log *slog.Logger) (bool, error) {
+// claimWebhooks leases to owner the webhooks it may deliver: those free
+// and those it holds already.
+func (s *Service) claimWebhooks(ctx context.Context, owner string) ([]Webhook, error) {
 	now := s.clock()
 	var ws []Webhook
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -286,17 +298,21 @@ func (s *Service) webhookRound(ctx context.Context, owner string, log *slog.Logg
 		ws, err = tx.ClaimWebhooks(ctx, owner, now, now.Add(webhookLease), 100)
 		return err
 	})
-	if err != nil {
-		return false, err
-	}
+	return ws, err
+}
+
+// webhookRound runs one round for each webhook held, in parallel: a slow
+// or dead receiver holds up only its own webhook. It reports whether any
+// webhook has more to do at once.
+func (s *Service) webhookRound(ctx context.Context, owner string, held []Webhook, log *slog.Logger) bool {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		busy bool
 	)
-	for _, w := range ws {
+	for _, w := range held {
 		wg.Go(func() {
-			b, err := s.deliverRound(ctx, w)
+			b, err := s.deliverRound(ctx, owner, w.TenantID, w.ID)
 			if err != nil && ctx.Err() == nil {
 				log.Warn("webhooks: round failed", "tenant", w.TenantID, "webhook", w.ID, "err", err)
 			}
@@ -306,7 +322,7 @@ func (s *Service) webhookRound(ctx context.Context, owner string, log *slog.Logg
 		})
 	}
 	wg.Wait()
-	return busy, nil
+	return busy
 }
 
 // job is one notification to attempt in a round: a queued retry (d set)
@@ -322,17 +338,32 @@ type job struct {
 // newer before it), then records the outcome and moves the cursor, in one
 // transaction. Delivery is at least once: a crash before the record posts
 // again, with the same notification id.
-func (s *Service) deliverRound(ctx context.Context, w Webhook) (bool, error) {
+//
+// The webhook is read afresh, in the same snapshot as its queue: its
+// cursor, URL and secrets as they are now, and whether owner still holds
+// its lease (a webhook deleted, or taken over by another replica after
+// this one stalled, gets nothing more from here).
+func (s *Service) deliverRound(ctx context.Context, owner, tenant, id string) (bool, error) {
 	now := s.clock()
+	var w Webhook
 	var queue []Delivery
 	var fresh []Notification
 	var latest int64 // the last number given, in the same snapshot
+	held := false
 	err := s.store.View(ctx, func(r Reader) error {
 		var err error
+		queue, fresh, latest, held = nil, nil, 0, false
+		if w, err = r.Webhook(ctx, tenant, id); isNotFound(err) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if held = w.LeaseOwner == owner && w.LeaseUntil.After(now); !held {
+			return nil
+		}
 		if queue, err = r.PendingDeliveries(ctx, w.TenantID, w.ID, webhookQueueRead); err != nil {
 			return err
 		}
-		fresh, latest = nil, 0
 		if len(queue) < webhookQueueRead { // the whole queue is known: order is safe
 			if latest, err = r.NotificationSeq(ctx); err != nil {
 				return err
@@ -341,7 +372,7 @@ func (s *Service) deliverRound(ctx context.Context, w Webhook) (bool, error) {
 		}
 		return err
 	})
-	if err != nil {
+	if err != nil || !held {
 		return false, err
 	}
 	// Per customer: the earliest queued pending delivery, if due; nothing
@@ -450,10 +481,9 @@ func (s *Service) deliverRound(ctx context.Context, w Webhook) (bool, error) {
 			for _, o := range outs {
 				if o.tried {
 					tried++
-					log = append(log, Attempt{TenantID: w.TenantID, WebhookID: w.ID, Slot: cur.Attempts % attemptRing,
+					log = append(log, Attempt{TenantID: w.TenantID, WebhookID: w.ID,
 						NotificationID: o.j.n.ID, Seq: o.j.n.Seq, Type: o.j.n.Type, CustomerID: o.j.n.CustomerID, At: o.at,
 						Status: o.res.Status, Error: errText(o.res), Latency: o.res.Latency, Delivered: !o.failed})
-					cur.Attempts++
 				}
 				switch {
 				case o.j.d != nil && o.tried && !o.failed: // a retry that worked
@@ -502,12 +532,45 @@ func (s *Service) deliverRound(ctx context.Context, w Webhook) (bool, error) {
 		if err := tx.DeleteDeliveries(ctx, w.TenantID, w.ID, done); err != nil {
 			return err
 		}
+		log = attemptsToLog(log)
+		for i := range log {
+			log[i].Slot = cur.Attempts % attemptRing
+			cur.Attempts++
+		}
 		if err := tx.PutAttempts(ctx, log); err != nil {
 			return err
 		}
 		return tx.PutWebhook(ctx, cur)
 	})
 	return len(fresh) == webhookBatch || tried > 0, err
+}
+
+// attemptsToLog picks, in time order, the attempts of a round that go in
+// the webhook's log: every failure, and the last loggedSuccesses
+// deliveries. A busy webhook delivers hundreds a second; writing each
+// success to the log cost more than posting it, and its counters
+// (Delivered) still count every one.
+func attemptsToLog(tries []Attempt) []Attempt {
+	slices.SortStableFunc(tries, func(a, b Attempt) int { return a.At.Compare(b.At) })
+	successes := 0
+	for _, a := range tries {
+		if a.Delivered {
+			successes++
+		}
+	}
+	out := make([]Attempt, 0, min(len(tries), attemptRing))
+	for _, a := range tries {
+		if a.Delivered {
+			if successes--; successes >= loggedSuccesses {
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	if len(out) > attemptRing { // the older ones' slots would be reused
+		out = out[len(out)-attemptRing:]
+	}
+	return out
 }
 
 // notificationAt reads the tenant's notification numbered seq, if it is

@@ -50,7 +50,13 @@ type result struct {
 	P99ms    float64 `json:"p99_ms,omitempty"`
 	Seconds  float64 `json:"seconds,omitempty"`
 	RSSMB    float64 `json:"peak_rss_mb,omitempty"`
-	Note     string  `json:"note,omitempty"`
+	// CPUus is the server's CPU time (user and system, from /proc) per
+	// event, in microseconds: steadier than throughput on a shared machine.
+	CPUus float64 `json:"server_cpu_us_per_event,omitempty"`
+	// DBCPUus is PostgreSQL's CPU time per event, all its processes on
+	// this machine (SQLite's is in CPUus: it runs in the server).
+	DBCPUus float64 `json:"db_cpu_us_per_event,omitempty"`
+	Note    string  `json:"note,omitempty"`
 }
 
 func main() {

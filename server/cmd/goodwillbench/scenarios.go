@@ -103,13 +103,42 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 		}
 		return s
 	}
-	// 1. Single events over gRPC, group commit on.
-	add("grpc single, group commit", profiled("single", func() stats {
+	// withCPU runs a scenario and notes the server's CPU per event.
+	withCPU := func(name string, scenario func() stats) {
+		before, dbBefore := srv.cpuSeconds(), postgresCPUSeconds()
+		st := scenario()
+		cpu, dbCPU := srv.cpuSeconds()-before, postgresCPUSeconds()-dbBefore
+		r := result{Store: store, Scenario: name, Rate: st.rate(), P50ms: st.pct(0.50), P99ms: st.pct(0.99), Note: st.note()}
+		if st.events > 0 {
+			r.CPUus = cpu / float64(st.events) * 1e6
+			if store == "postgres" {
+				r.DBCPUus = dbCPU / float64(st.events) * 1e6
+			}
+		}
+		log.Printf("%-8s %-28s %10.0f events/s  p50 %6.2f ms  p99 %6.2f ms  server CPU %.0f us/event  db CPU %.0f us/event %s",
+			store, name, r.Rate, r.P50ms, r.P99ms, r.CPUus, r.DBCPUus, r.Note)
+		out = append(out, r)
+	}
+	singleLoad := func(prefix string) stats {
 		return drive(ctx, o.clients, o.duration, func(ctx context.Context, cl, n int) (int, error) {
-			_, err := c.RecordEvent(ctx, single(fmt.Sprintf("u%d", rand.IntN(uniformCustomers)), fmt.Sprintf("g-%d-%d", cl, n)))
+			_, err := c.RecordEvent(ctx, single(fmt.Sprintf("u%d", rand.IntN(uniformCustomers)), fmt.Sprintf("%s-%d-%d", prefix, cl, n)))
 			return 1, err
 		})
-	}))
+	}
+	// 1. Single events over gRPC, group commit on.
+	withCPU("grpc single, group commit", func() stats { return profiled("single", func() stats { return singleLoad("g") }) })
+	// 1b. The same with notifications consumed: a webhook on loopback
+	// receiving every notification, and a stream reading them all.
+	consumers, err := startConsumers(ctx, c, srv)
+	if err != nil {
+		return nil, fmt.Errorf("notification consumers: %w", err)
+	}
+	withCPU("grpc single, webhook + stream", func() stats { return profiled("push", func() stats { return singleLoad("gn") }) })
+	lag := consumers.stop(ctx, c)
+	log.Printf("%-8s notifications: %s", store, lag)
+	out = append(out, result{Store: store, Scenario: "notifications delivered", Note: lag})
+	// And again without, so the two figures share the machine's mood.
+	withCPU("grpc single, group commit (again)", func() stats { return singleLoad("g2") })
 	// 3. Batches over gRPC.
 	for _, size := range []int{100, 1000} {
 		add(fmt.Sprintf("grpc batch of %d", size), profiled(fmt.Sprintf("batch%d", size), func() stats {

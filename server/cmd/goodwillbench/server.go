@@ -71,7 +71,7 @@ func startServer(ctx context.Context, bin, db, keyFile string, extra ...string) 
 		return nil, err
 	}
 	args := append([]string{"serve", "--db", db, "--grpc-addr", g, "--http-addr", h, "--log-level", "warn",
-		"--bootstrap-key-file", keyFile, "--rate-limit", "0"}, extra...)
+		"--bootstrap-key-file", keyFile, "--rate-limit", "0", "--webhook-allow-private"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -119,6 +119,58 @@ func (s *server) peakRSSMB() float64 {
 		}
 	}
 	return 0
+}
+
+// cpuSeconds reads the child's CPU time so far, user and system.
+func (s *server) cpuSeconds() float64 {
+	_, cpu := procCPU(s.cmd.Process.Pid)
+	return cpu
+}
+
+// procCPU reads a process's command name and CPU time so far, user and
+// system, from /proc/<pid>/stat (fields 14 and 15, in clock ticks of
+// 1/100 s on Linux).
+func procCPU(pid int) (string, float64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", 0
+	}
+	// The command name (field 2, in parentheses) may hold spaces: count
+	// from after it.
+	open, end := strings.IndexByte(string(b), '('), strings.LastIndexByte(string(b), ')')
+	if open < 0 || end < open {
+		return "", 0
+	}
+	fields := strings.Fields(string(b[end+1:]))
+	if len(fields) < 13 {
+		return "", 0
+	}
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return string(b[open+1 : end]), (utime + stime) / 100
+}
+
+// postgresCPUSeconds sums the CPU time so far of every PostgreSQL process
+// on this machine (the server and its backends): the database's share of
+// a scenario, when it runs here. A backend that exits takes its time with
+// it, so this undercounts connections closed mid-scenario (the service's
+// pool keeps its own open).
+func postgresCPUSeconds() float64 {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if name, cpu := procCPU(pid); name == "postgres" {
+			total += cpu
+		}
+	}
+	return total
 }
 
 func (s *server) stop() {

@@ -15,6 +15,8 @@ var (
 	dialect = &sqlstore.Dialect{
 		Name:   "sqlite",
 		Micros: true,
+		// One writer connection: every write transaction takes its turn.
+		SerialWrites: true,
 		// Without ANALYZE statistics SQLite may prefer customers_by_rank
 		// once the key has two range bounds, and then walks every segment.
 		SegmentRankHint: "INDEXED BY customers_by_segment_rank",

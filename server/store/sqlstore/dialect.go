@@ -25,6 +25,12 @@ type Dialect struct {
 	// (PostgreSQL, CockroachDB); without it a batch is one statement per
 	// row, which costs nothing extra in-process (SQLite).
 	Arrays bool
+	// SerialWrites: the backend runs one write transaction at a time
+	// (SQLite's single writer). Notifications are then numbered as they
+	// are written, in the writing transaction: transactions commit in the
+	// order they took their numbers, so no later pass is needed (the
+	// sequencer finds nothing to do).
+	SerialWrites bool
 	// SegmentRankHint, when set, is inserted after "FROM customers" in a
 	// ranking read within one segment: SQLite without statistics may walk
 	// every segment through the plain rank index otherwise.

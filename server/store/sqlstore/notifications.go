@@ -1,59 +1,50 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 )
 
-// A notification's event travels as JSON in its row: the notification
-// stays readable after the event table has moved on, and a stream reader
-// needs no second read.
-type eventDoc struct {
-	ID                string            `json:"id"`
-	CustomerID        string            `json:"customer_id"`
-	Kind              string            `json:"kind"`
-	Magnitude         float64           `json:"magnitude"`
-	OccurredAt        time.Time         `json:"occurred_at"`
-	RecordedAt        time.Time         `json:"recorded_at"`
-	IdempotencyKey    string            `json:"idempotency_key,omitempty"`
-	Fingerprint       string            `json:"fingerprint,omitempty"`
-	Source            string            `json:"source,omitempty"`
-	Note              string            `json:"note,omitempty"`
-	Attributes        map[string]string `json:"attributes,omitempty"`
-	IncidentID        string            `json:"incident_id,omitempty"`
-	ReversesEventID   string            `json:"reverses_event_id,omitempty"`
-	ReversedByEventID string            `json:"reversed_by_event_id,omitempty"`
-}
+// A notification of an event (event.recorded) does not copy the event: it
+// names it (event_id), and reads join the events table, which never
+// changes or loses a row. The outbox row stays small, and the event is
+// read by the same columns as everywhere else.
 
-func notificationValues(n ledger.Notification) ([]any, error) {
-	ev := ""
-	if e := n.Event; e != nil {
-		b, err := json.Marshal(eventDoc{ID: e.ID, CustomerID: e.CustomerID, Kind: e.Kind.String(), Magnitude: e.Magnitude,
-			OccurredAt: e.OccurredAt, RecordedAt: e.RecordedAt, IdempotencyKey: e.IdempotencyKey, Fingerprint: e.Fingerprint, Source: e.Source,
-			Note: e.Note, Attributes: e.Attributes, IncidentID: e.IncidentID, ReversesEventID: e.ReversesEventID})
-		if err != nil {
-			return nil, err
-		}
-		ev = string(b)
-	}
+func notificationValues(n ledger.Notification) []any {
 	return []any{n.TenantID, n.ID, string(n.Type), n.CustomerID, n.CustomerSeq, n.OccurredAt, n.CreatedAt, n.EventID,
-		n.PolicyVersion, n.Before.Value, statusName(n.Before.Status), n.After.Value, statusName(n.After.Status), ev}, nil
+		n.PolicyVersion, n.Before.Value, statusName(n.Before.Status), n.After.Value, statusName(n.After.Status)}
 }
 
-// scanNotification reads the seq column, then notifications' columns.
+// notificationSelect reads notifications (alias n) with their number,
+// then the event of an event.recorded (alias e; NULLs for the others).
+func notificationSelect(d *Dialect) string {
+	return "SELECT n.seq, " + notifications.list("n.") +
+		", COALESCE(e.kind, ''), COALESCE(e.magnitude, 0), e.occurred_at, e.recorded_at, e.idempotency_key, e.fingerprint," +
+		" e.source, e.note, " + d.jsonColumn("e.attributes") + ", e.incident_id, e.reverses_event_id" +
+		" FROM notifications n LEFT JOIN events e ON n.type = '" + string(ledger.NotifyEventRecorded) + "'" +
+		" AND e.tenant_id = n.tenant_id AND e.customer_id = n.customer_id AND e.event_id = n.event_id"
+}
+
+// scanNotification reads notificationSelect's columns.
 func scanNotification(row scanner) (ledger.Notification, error) {
 	var (
 		n                         ledger.Notification
-		typ, before, after, ev    string
+		typ, before, after        string
 		okType, okBefore, okAfter bool
+		e                         ledger.Event
+		kind, attrs               string
 	)
 	if err := row.Scan(&n.Seq, &n.TenantID, &n.ID, &typ, &n.CustomerID, &n.CustomerSeq, timeCol{&n.OccurredAt},
 		timeCol{&n.CreatedAt}, &n.EventID, &n.PolicyVersion, &n.Before.Value, &before, &n.After.Value, &after,
-		textCol{&ev}); err != nil {
+		&kind, &e.Magnitude, timeCol{&e.OccurredAt}, timeCol{&e.RecordedAt}, textCol{&e.IdempotencyKey},
+		textCol{&e.Fingerprint}, textCol{&e.Source}, textCol{&e.Note}, textCol{&attrs}, textCol{&e.IncidentID},
+		textCol{&e.ReversesEventID}); err != nil {
 		return n, err
 	}
 	n.Type = ledger.NotificationType(typ)
@@ -63,41 +54,68 @@ func scanNotification(row scanner) (ledger.Notification, error) {
 	if !okType || !okBefore || !okAfter {
 		return n, fmt.Errorf("notification %s: unknown type or status (%q, %q, %q)", n.ID, typ, before, after)
 	}
-	if ev != "" {
-		var d eventDoc
-		if err := json.Unmarshal([]byte(ev), &d); err != nil {
-			return n, fmt.Errorf("notification %s: event: %w", n.ID, err)
-		}
-		k, ok := ledger.ParseKind(d.Kind)
-		if !ok {
-			return n, fmt.Errorf("notification %s: event kind %q", n.ID, d.Kind)
-		}
-		n.Event = &ledger.Event{TenantID: n.TenantID, CustomerID: d.CustomerID, ID: d.ID, Kind: k, Magnitude: d.Magnitude,
-			OccurredAt: d.OccurredAt.UTC(), RecordedAt: d.RecordedAt.UTC(), IdempotencyKey: d.IdempotencyKey, Fingerprint: d.Fingerprint, Source: d.Source,
-			Note: d.Note, Attributes: d.Attributes, IncidentID: d.IncidentID, ReversesEventID: d.ReversesEventID}
+	if n.Type != ledger.NotifyEventRecorded {
+		return n, nil
 	}
+	if kind == "" {
+		return n, fmt.Errorf("notification %s: its event %s is not stored", n.ID, n.EventID)
+	}
+	var ok bool
+	if e.Kind, ok = ledger.ParseKind(kind); !ok {
+		return n, fmt.Errorf("notification %s: event kind %q", n.ID, kind)
+	}
+	var err error
+	if e.Attributes, err = decodeAttrs(attrs); err != nil {
+		return n, fmt.Errorf("notification %s: %w", n.ID, err)
+	}
+	e.TenantID, e.CustomerID, e.ID = n.TenantID, n.CustomerID, n.EventID
+	n.Event = &e
 	return n, nil
 }
 
-// AppendNotifications implements ledger.Tx.
+// AppendNotifications implements ledger.Tx. Where writes are serial the
+// notifications are numbered here, in the writing transaction.
 func (t *Txn) AppendNotifications(ctx context.Context, ns []ledger.Notification) error {
 	if len(ns) == 0 {
 		return nil
 	}
-	rows := make([][]any, len(ns))
-	for i, n := range ns {
-		vals, err := notificationValues(n)
-		if err != nil {
+	var last int64
+	if t.s.d.SerialWrites {
+		var err error
+		if last, err = t.NotificationSeq(ctx); err != nil {
 			return err
 		}
-		rows[i] = notifications.bind(t.s.d, vals)
 	}
-	if t.s.d.Arrays {
+	rows := make([][]any, len(ns))
+	for i, n := range ns {
+		rows[i] = notifications.bind(t.s.d, notificationValues(n))
+	}
+	switch {
+	case t.s.d.SerialWrites:
+		// In the sequencer's order, so both ways number alike.
+		order := make([]int, len(ns))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int {
+			x, y := ns[a], ns[b]
+			return cmp.Or(strings.Compare(x.TenantID, y.TenantID), cmp.Compare(boolInt(x.CustomerID == ""), boolInt(y.CustomerID == "")),
+				strings.Compare(x.CustomerID, y.CustomerID), cmp.Compare(x.CustomerSeq, y.CustomerSeq))
+		})
+		for _, i := range order {
+			r := rows[i]
+			last++
+			if _, err := t.exec(ctx, t.s.fixed(t.s.numberedNotificationSQL, append([]any{last}, r...)...)); err != nil {
+				return err
+			}
+		}
+		return t.PutNotificationSeq(ctx, last)
+	case t.s.d.Arrays:
 		_, err := t.exec(ctx, t.s.insertArrays(notifications, rows, ""))
 		return err
 	}
 	for _, r := range rows {
-		if _, err := t.exec(ctx, t.s.insert(notifications, r)); err != nil {
+		if _, err := t.exec(ctx, t.s.fixed(t.s.notificationSQL, r...)); err != nil {
 			return err
 		}
 	}
@@ -106,21 +124,20 @@ func (t *Txn) AppendNotifications(ctx context.Context, ns []ledger.Notification)
 
 // Notifications implements ledger.Reader.
 func (t *Txn) Notifications(ctx context.Context, tenant string, after int64, types []ledger.NotificationType, limit int) ([]ledger.Notification, error) {
-	sel := "SELECT seq, " + notifications.list("") + " FROM notifications"
 	var q *query
 	if tenant != "" {
-		q = t.s.d.onTenant(sel, "", tenant).and("seq > ?", after)
+		q = t.s.d.onTenant(notificationSelect(t.s.d), "n.", tenant).and("n.seq > ?", after)
 	} else {
-		q = t.s.d.query(sel+" WHERE ").write("seq > ?", after)
+		q = t.s.d.query(notificationSelect(t.s.d)+" WHERE ").write("n.seq > ?", after)
 	}
 	if len(types) > 0 {
 		names := make([]any, len(types))
 		for i, typ := range types {
 			names[i] = string(typ)
 		}
-		q.and("type IN ("+placeholders(len(names))+")", names...)
+		q.and("n.type IN ("+placeholders(len(names))+")", names...)
 	}
-	q.write(" ORDER BY seq LIMIT ?", limit)
+	q.write(" ORDER BY n.seq LIMIT ?", limit)
 	var out []ledger.Notification
 	err := t.query(ctx, q, func(r scanner) error {
 		n, err := scanNotification(r)
@@ -130,7 +147,7 @@ func (t *Txn) Notifications(ctx context.Context, tenant string, after int64, typ
 	return out, err
 }
 
-// UnsequencedNotifications implements ledger.Tx: every tenant's, ordered
+// UnsequencedNotifications implements ledger.Reader: every tenant's, ordered
 // by tenant, then each customer's in order, then the tenant's own (a
 // policy's activation after the status changes its recompute announced).
 // Only waiting rows are in the partial index, so the sort is small.
@@ -161,9 +178,7 @@ func (t *Txn) SequenceNotifications(ctx context.Context, refs []ledger.Notificat
 		return err
 	}
 	for _, r := range refs {
-		q := t.s.d.query("UPDATE notifications SET ").write("seq = ?", r.Seq)
-		q.b.WriteString(" WHERE tenant_id = " + q.arg(r.TenantID))
-		if _, err := t.exec(ctx, q.and("notification_id = ?", r.ID)); err != nil {
+		if _, err := t.exec(ctx, t.s.fixed(t.s.sequenceSQL, r.Seq, r.TenantID, r.ID)); err != nil {
 			return err
 		}
 	}
@@ -173,7 +188,7 @@ func (t *Txn) SequenceNotifications(ctx context.Context, refs []ledger.Notificat
 // NotificationSeq implements ledger.Tx.
 func (t *Txn) NotificationSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	err := t.query(ctx, t.s.d.query("SELECT seq FROM notification_seq WHERE id = 1"), func(r scanner) error {
+	err := t.query(ctx, t.s.fixed(t.s.seqSQL), func(r scanner) error {
 		return r.Scan(&seq)
 	})
 	return seq, err
@@ -181,8 +196,7 @@ func (t *Txn) NotificationSeq(ctx context.Context) (int64, error) {
 
 // PutNotificationSeq implements ledger.Tx.
 func (t *Txn) PutNotificationSeq(ctx context.Context, seq int64) error {
-	_, err := t.exec(ctx, t.s.d.query("INSERT INTO notification_seq (id, seq) VALUES (1, ").
-		write("?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq", seq))
+	_, err := t.exec(ctx, t.s.fixed(t.s.putSeqSQL, seq))
 	return err
 }
 

@@ -18,6 +18,10 @@ type Statements struct {
 	customerSQL, putCustomerSQL, appendEventSQL string
 	eventByKeySQL, historySQL, lookupSQL        string
 	activePolicySQL                             string
+	// The outbox's writes, run for every batch of events and every webhook
+	// round.
+	notificationSQL, numberedNotificationSQL, sequenceSQL string
+	seqSQL, putSeqSQL, attemptSQL                         string
 }
 
 // NewStatements builds the statements for d.
@@ -32,6 +36,15 @@ func NewStatements(d *Dialect) *Statements {
 	s.lookupSQL = s.lookup("", "").sql()
 	s.activePolicySQL = d.onTenant(`SELECT p.version, p.body, p.created_at FROM active_policies a
 		JOIN policies p ON p.tenant_id = a.tenant_id AND p.version = a.version`, "a.", "").sql()
+	s.notificationSQL = s.insert(notifications, make([]any, len(notifications.cols))).sql()
+	s.numberedNotificationSQL = s.insert(numberedNotifications, make([]any, len(numberedNotifications.cols))).sql()
+	sq := d.query("UPDATE notifications SET ").write("seq = ?", 0)
+	sq.b.WriteString(" WHERE tenant_id = " + sq.arg(""))
+	s.sequenceSQL = sq.and("notification_id = ?", "").sql()
+	s.seqSQL = d.query("SELECT seq FROM notification_seq WHERE id = 1").sql()
+	s.putSeqSQL = d.query("INSERT INTO notification_seq (id, seq) VALUES (1, ").
+		write("?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq", 0).sql()
+	s.attemptSQL = s.upsert(attempts, make([]any, len(attempts.cols)), "tenant_id, webhook_id, slot").sql()
 	return s
 }
 
@@ -39,7 +52,7 @@ func NewStatements(d *Dialect) *Statements {
 // write and every balance read runs them.
 func (s *Statements) Hot() []string {
 	return []string{s.customerSQL, s.putCustomerSQL, s.appendEventSQL, s.eventByKeySQL, s.historySQL, s.lookupSQL,
-		s.activePolicySQL}
+		s.activePolicySQL, s.notificationSQL, s.numberedNotificationSQL, s.sequenceSQL, s.seqSQL, s.putSeqSQL, s.attemptSQL}
 }
 
 // fixed is a statement built once, with this call's parameters.

@@ -106,9 +106,12 @@ var (
 		{"tenant_id", colText}, {"notification_id", colText}, {"type", colText}, {"customer_id", colText},
 		{"customer_seq", colInt}, {"occurred_at", colTime}, {"created_at", colTime}, {"event_id", colText},
 		{"policy_version", colInt}, {"before_value", colFloat}, {"before_status", colText},
-		{"after_value", colFloat}, {"after_status", colText}, {"event", colText},
+		{"after_value", colFloat}, {"after_status", colText},
 	}}
-	keys = table{"api_keys", []column{
+	// numberedNotifications writes a notification with its number, where
+	// writes are serial (Dialect.SerialWrites).
+	numberedNotifications = table{"notifications", append([]column{{"seq", colInt}}, notifications.cols...)}
+	keys                  = table{"api_keys", []column{
 		{"key_id", colText}, {"tenant_id", colText}, {"role", colText}, {"name", colText},
 		{"secret_hash", colBytes}, {"created_at", colTime}, {"created_by", colText}, {"revoked_at", colNullTime},
 	}}

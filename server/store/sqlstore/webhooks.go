@@ -172,6 +172,17 @@ func (t *Txn) PendingDeliveries(ctx context.Context, tenant, webhookID string, l
 
 // PutDeliveries implements ledger.Tx.
 func (t *Txn) PutDeliveries(ctx context.Context, ds []ledger.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	if t.s.d.Arrays { // one statement, not one round trip a row
+		rows := make([][]any, len(ds))
+		for i, d := range ds {
+			rows[i] = deliveries.bind(t.s.d, deliveryValues(d))
+		}
+		_, err := t.exec(ctx, t.s.insertArrays(deliveries, rows, "tenant_id, webhook_id, notification_id"))
+		return err
+	}
 	for _, d := range ds {
 		if _, err := t.exec(ctx, t.s.upsert(deliveries, deliveries.bind(t.s.d, deliveryValues(d)),
 			"tenant_id, webhook_id, notification_id")); err != nil {
@@ -197,10 +208,20 @@ func (t *Txn) DeleteDeliveries(ctx context.Context, tenant, webhookID string, id
 
 // PutAttempts implements ledger.Tx.
 func (t *Txn) PutAttempts(ctx context.Context, as []ledger.Attempt) error {
-	for _, a := range as {
-		vals := []any{a.TenantID, a.WebhookID, a.Slot, a.NotificationID, a.Seq, string(a.Type), a.CustomerID, a.At,
-			int64(a.Status), a.Error, a.Latency.Microseconds(), boolInt(a.Delivered)}
-		if _, err := t.exec(ctx, t.s.upsert(attempts, attempts.bind(t.s.d, vals), "tenant_id, webhook_id, slot")); err != nil {
+	if len(as) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(as))
+	for i, a := range as {
+		rows[i] = attempts.bind(t.s.d, []any{a.TenantID, a.WebhookID, a.Slot, a.NotificationID, a.Seq, string(a.Type),
+			a.CustomerID, a.At, int64(a.Status), a.Error, a.Latency.Microseconds(), boolInt(a.Delivered)})
+	}
+	if t.s.d.Arrays { // one statement, not one round trip a row
+		_, err := t.exec(ctx, t.s.insertArrays(attempts, rows, "tenant_id, webhook_id, slot"))
+		return err
+	}
+	for _, r := range rows {
+		if _, err := t.exec(ctx, t.s.fixed(t.s.attemptSQL, r...)); err != nil {
 			return err
 		}
 	}

@@ -20,8 +20,6 @@ CREATE TABLE notifications (
     before_status   TEXT             NOT NULL DEFAULT '',
     after_value     DOUBLE PRECISION NOT NULL DEFAULT 0,
     after_status    TEXT             NOT NULL DEFAULT '',
-    -- The stored event, for event.recorded (JSON text); '' otherwise.
-    event           TEXT             NOT NULL DEFAULT '',
     PRIMARY KEY (tenant_id, notification_id)
 );
 -- The sequencer's queue, in the order it numbers: per customer.

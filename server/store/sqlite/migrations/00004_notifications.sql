@@ -26,8 +26,6 @@ CREATE TABLE notifications (
     before_status   TEXT    NOT NULL DEFAULT '',
     after_value     REAL    NOT NULL DEFAULT 0,
     after_status    TEXT    NOT NULL DEFAULT '',
-    -- The stored event, for event.recorded (JSON); '' otherwise.
-    event           TEXT    NOT NULL DEFAULT '',
     PRIMARY KEY (tenant_id, notification_id)
 ) WITHOUT ROWID;
 -- The sequencer's queue, in the order it numbers: per customer.
