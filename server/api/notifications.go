@@ -7,7 +7,6 @@ import (
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // heartbeat is how often a quiet stream says it is alive: load balancers
@@ -128,21 +127,15 @@ func NotificationToProto(n ledger.Notification) *goodwillv1.Notification {
 
 // WebhookBody is the document a webhook (and a NATS message) carries, in
 // the Standard Webhooks shape: {"type", "timestamp", "data"}, where data is
-// the notification as the REST API spells it.
+// the notification as the REST API spells it (appendNotificationJSON). The
+// type (one of a fixed set) and an RFC 3339 time need no escaping.
 func WebhookBody(n ledger.Notification) ([]byte, error) {
-	data, err := protojson.Marshal(NotificationToProto(n))
-	if err != nil {
-		return nil, err
-	}
-	// Assembled by hand: json.Marshal would scan data again to check it,
-	// and the type (one of a fixed set) and an RFC 3339 time need no
-	// escaping.
-	b := make([]byte, 0, len(data)+96)
+	b := make([]byte, 0, 640)
 	b = append(b, `{"type":"`...)
 	b = append(b, n.Type...)
 	b = append(b, `","timestamp":"`...)
 	b = n.OccurredAt.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","data":`...)
-	b = append(b, data...)
+	b = appendNotificationJSON(b, n)
 	return append(b, '}'), nil
 }

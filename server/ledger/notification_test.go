@@ -285,13 +285,16 @@ func TestStreamIsGapFreeUnderConcurrentWriters(t *testing.T) {
 		}()
 		wg.Wait()
 		// Wait until every notification is numbered, then let the
-		// consumer drain and stop.
+		// consumer drain and stop. The whole stream is read from the
+		// database (a Service not running has no in-memory feed), while
+		// the consumer was served by a's feed.
+		db := ledger.NewService(st, ledger.Options{Notify: fastNotify, Logger: quietLog()})
 		var total []ledger.Notification
 		for deadline := time.Now().Add(10 * time.Second); ; {
 			total = nil
 			var after int64
 			for {
-				page, err := b.Notifications(t.Context(), ledger.DefaultTenant, after, nil, 1000)
+				page, err := db.Notifications(t.Context(), ledger.DefaultTenant, after, nil, 1000)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -32,6 +32,7 @@ func (s *Service) runSchedule(ctx context.Context, log *slog.Logger) {
 			if n, err := s.pruneNotifications(ctx, now); err != nil && ctx.Err() == nil {
 				log.Warn("notifications: pruning failed", "err", err)
 			} else if n > 0 {
+				s.feed.forget()
 				log.Info("notifications: pruned", "deleted", n, "older_than", s.notify.Retention)
 			}
 			pruned = now

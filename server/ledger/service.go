@@ -40,6 +40,7 @@ type Service struct {
 	notify   NotifyOptions
 	seqKick  chan struct{}
 	hub      notifyHub
+	feed     feed
 	webhooks WebhookOptions
 	publish  Publisher
 }
@@ -163,6 +164,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer stopSequencer()
 	wg.Go(func() { s.runSequencer(seqCtx, s.log) })
 	wg.Go(func() { s.runSchedule(ctx, s.log) })
+	wg.Go(func() { s.runFeed(ctx, s.log) })
 	if s.webhooks.Deliver != nil {
 		wg.Go(func() { s.runWebhooks(ctx, s.log) })
 	}

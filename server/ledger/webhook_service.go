@@ -277,11 +277,15 @@ func (s *Service) runWebhooks(ctx context.Context, log *slog.Logger) {
 		if busy {
 			continue
 		}
-		_, wake := s.hub.wait()
+		_, wake, ok := s.feed.wait()
+		if !ok {
+			_, wake = s.hub.wait()
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
+			sleep(ctx, webhookGather)
 		case <-t.C:
 			claim = true
 		}
@@ -365,6 +369,10 @@ func (s *Service) deliverRound(ctx context.Context, owner, tenant, id string) (b
 			return err
 		}
 		if len(queue) < webhookQueueRead { // the whole queue is known: order is safe
+			var ok bool
+			if fresh, latest, ok = s.feed.read(w.TenantID, w.Cursor, w.Types, webhookBatch); ok {
+				return nil
+			}
 			if latest, err = r.NotificationSeq(ctx); err != nil {
 				return err
 			}
@@ -521,7 +529,8 @@ func (s *Service) deliverRound(ctx context.Context, owner, tenant, id string) (b
 			cur.Cursor = max(cur.Cursor, fresh[len(fresh)-1].Seq)
 		case latest > 0:
 			// Every notification this webhook wants up to latest was read
-			// (the snapshot that gave latest holds all numbers below it):
+			// (the snapshot that gave latest holds all numbers below it, and
+			// the feed every number up to its end):
 			// the cursor passes over the ones it does not want, so a
 			// webhook of rare types does not rescan the common ones.
 			cur.Cursor = max(cur.Cursor, latest)

@@ -47,12 +47,17 @@ func report(w io.Writer, rs []result) {
 		gb1, out1 := get("GetBalance, 1 client"), get("ListOutreach first 100, 1 client")
 		b1000, rest, hot := get("grpc batch of 1000"), get("rest single, group commit"), get("grpc single, hot customer")
 		gb, out, rec, rss := get("GetBalance"), get("ListOutreach first 100"), get("full recompute of ranking"), get("server peak RSS")
-		pushed, again := get("grpc single, webhook + stream"), get("grpc single, group commit (again)")
-		// Push's cost against the mean of the runs without it, before and
-		// after, so a drift of the machine's load cancels out.
-		plain := (single.Rate + again.Rate) / 2
-		plainCPU := (single.CPUus + single.DBCPUus + again.CPUus + again.DBCPUus) / 2
-		pushedCPU := pushed.CPUus + pushed.DBCPUus
+		// Push's cost against the runs without it, interleaved with them
+		// (A B A B A), so a drift of the machine's load cancels out.
+		var plain, plainCPU, pushed, pushedCPU float64
+		for _, name := range []string{"grpc single, group commit", "grpc single, group commit (again)", "grpc single, group commit (third)"} {
+			r := get(name)
+			plain, plainCPU = plain+r.Rate/3, plainCPU+(r.CPUus+r.DBCPUus)/3
+		}
+		for _, name := range []string{"grpc single, webhook + stream", "grpc single, webhook + stream (again)"} {
+			r := get(name)
+			pushed, pushedCPU = pushed+r.Rate/2, pushedCPU+(r.CPUus+r.DBCPUus)/2
+		}
 		ratio := func(a, b float64) float64 {
 			if b == 0 {
 				return 0
@@ -80,10 +85,14 @@ func report(w io.Writer, rs []result) {
 			{"ListOutreach first page p99, 4 clients", out.P99ms, "<= 20 ms", out.P99ms > 0 && out.P99ms <= 20, " ms"},
 			{"full recompute / ListOutreach p99", ratio(rec.Seconds*1000, out.P99ms), ">= 100x", ratio(rec.Seconds*1000, out.P99ms) >= 100, "x"},
 			{"server peak RSS", rss.RSSMB, "<= 256 MB", rss.RSSMB > 0 && rss.RSSMB <= 256, " MB"},
-			{"single events with webhook + stream / without", ratio(pushed.Rate, plain), ">= 0.8x", ratio(pushed.Rate, plain) >= 0.8, "x"},
+			{"single events with webhook + stream / without", ratio(pushed, plain), ">= 0.8x", ratio(pushed, plain) >= 0.8, "x"},
 			{"server + database CPU per event, push / without", ratio(pushedCPU, plainCPU), "<= 1.2x", plainCPU > 0 && ratio(pushedCPU, plainCPU) <= 1.2, "x"},
 		}
 		for _, r := range rows {
+			if r.measured == 0 { // a scenario it needs did not run (-only-push...)
+				fmt.Fprintf(tw, "%s\t%s\t-\t%s\tnot run\n", store, r.name, r.goal)
+				continue
+			}
 			met := "no"
 			if r.met {
 				met = "yes"

@@ -128,17 +128,29 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	// 1. Single events over gRPC, group commit on.
 	withCPU("grpc single, group commit", func() stats { return profiled("single", func() stats { return singleLoad("g") }) })
 	// 1b. The same with notifications consumed: a webhook on loopback
-	// receiving every notification, and a stream reading them all.
-	consumers, err := startConsumers(ctx, c, srv)
-	if err != nil {
-		return nil, fmt.Errorf("notification consumers: %w", err)
+	// receiving every notification, and a stream reading them all. Run
+	// twice, between three runs without (A B A B A), so the machine's
+	// drift and the database's growth weigh on both sides alike.
+	for i, suffix := range []string{"", " (again)"} {
+		consumers, err := startConsumers(ctx, c, srv)
+		if err != nil {
+			return nil, fmt.Errorf("notification consumers: %w", err)
+		}
+		withCPU("grpc single, webhook + stream"+suffix, func() stats {
+			if i > 0 {
+				return singleLoad(fmt.Sprintf("gn%d", i))
+			}
+			return profiled("push", func() stats { return singleLoad("gn") })
+		})
+		lag := consumers.stop(ctx, c)
+		log.Printf("%-8s notifications: %s", store, lag)
+		out = append(out, result{Store: store, Scenario: "notifications delivered" + suffix, Note: lag})
+		withCPU("grpc single, group commit"+[]string{" (again)", " (third)"}[i], func() stats { return singleLoad(fmt.Sprintf("g%d", i+2)) })
 	}
-	withCPU("grpc single, webhook + stream", func() stats { return profiled("push", func() stats { return singleLoad("gn") }) })
-	lag := consumers.stop(ctx, c)
-	log.Printf("%-8s notifications: %s", store, lag)
-	out = append(out, result{Store: store, Scenario: "notifications delivered", Note: lag})
-	// And again without, so the two figures share the machine's mood.
-	withCPU("grpc single, group commit (again)", func() stats { return singleLoad("g2") })
+	if o.onlyPush {
+		srv.stop()
+		return out, nil
+	}
 	// 3. Batches over gRPC.
 	for _, size := range []int{100, 1000} {
 		add(fmt.Sprintf("grpc batch of %d", size), profiled(fmt.Sprintf("batch%d", size), func() stats {

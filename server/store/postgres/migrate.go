@@ -110,6 +110,7 @@ func (s *Store) migrator(db *sql.DB, locked bool) (*goose.Provider, error) {
 		goose.WithGoMigrations(
 			goose.NewGoMigration(2, &goose.GoFunc{RunTx: s.appendOnly}, nil),
 			goose.NewGoMigration(5, &goose.GoFunc{RunTx: s.bytewiseIDs}, nil),
+			goose.NewGoMigration(9, &goose.GoFunc{RunTx: s.bytewiseOutboxIDs}, nil),
 		),
 	}
 	if locked {
@@ -169,6 +170,28 @@ func (s *Store) bytewiseIDs(ctx context.Context, tx *sql.Tx) error {
 		return nil
 	}
 	return collateBytewise(ctx, tx, bytewiseColumns)
+}
+
+// bytewiseOutboxColumns are the id columns of the notification tables
+// (migrations 6 and 8), which missed the C collation when they were added.
+// Beyond order, it matters for speed: a notification read joins its event
+// on (tenant_id, customer_id, event_id), and PostgreSQL uses events'
+// primary key for that only when both sides compare the same way.
+var bytewiseOutboxColumns = map[string][]string{
+	"notifications":        {"tenant_id", "notification_id", "customer_id", "event_id"},
+	"webhooks":             {"tenant_id", "webhook_id"},
+	"webhook_deliveries":   {"tenant_id", "webhook_id", "notification_id", "customer_id"},
+	"webhook_attempts":     {"tenant_id", "webhook_id", "notification_id", "customer_id"},
+	"notification_cursors": {"name"},
+}
+
+// bytewiseOutboxIDs is migration 9: bytewiseIDs for the notification
+// tables.
+func (s *Store) bytewiseOutboxIDs(ctx context.Context, tx *sql.Tx) error {
+	if s.crdb {
+		return nil
+	}
+	return collateBytewise(ctx, tx, bytewiseOutboxColumns)
 }
 
 // collateBytewise gives columns the C collation; PostgreSQL rebuilds the

@@ -38,7 +38,7 @@ func withVersion(t *testing.T, sql string) fs.FS {
 // (the SQL files and the Go migrations 2 and 5).
 const shipped = 8
 
-func shippedVersions() []int64 { return []int64{1, 2, 3, 4, 5, 6, 7, 8} }
+func shippedVersions() []int64 { return []int64{1, 2, 3, 4, 5, 6, 7, 8, 9} }
 
 func openUnmigrated(t *testing.T, url string) *postgres.Store {
 	t.Helper()
@@ -200,5 +200,52 @@ func TestPending(t *testing.T) {
 	}
 	if n, err := s.Pending(t.Context()); err != nil || n != 0 {
 		t.Fatalf("pending after migrating: %d, %v", n, err)
+	}
+}
+
+// Every text column of a primary key compares bytewise (the C collation):
+// ids then sort as on the other stores, and a join between two tables on
+// ids can use the other table's key (a column of the database's default
+// collation cannot, and PostgreSQL scans the whole table instead). A table
+// added without its migration to collate it fails here.
+func TestKeyColumnsCompareBytewise(t *testing.T) {
+	url := pgtest.FreshDB(t, pgtest.Servers()[0])
+	s := openUnmigrated(t, url)
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	rows, err := conn.Query(t.Context(), `
+SELECT c.relname, a.attname, COALESCE(co.collname, '')
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace ns ON ns.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
+WHERE i.indisprimary AND ns.nspname = current_schema() AND a.atttypid = 'text'::regtype
+  AND c.relname NOT LIKE 'goose%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for rows.Next() {
+		var table, column, collation string
+		if err := rows.Scan(&table, &column, &collation); err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		if collation != "C" {
+			t.Errorf("%s.%s is collated %q, want \"C\"", table, column, collation)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if checked < 10 {
+		t.Errorf("checked %d key columns; the query finds too few to trust", checked)
 	}
 }

@@ -21,17 +21,39 @@ func notificationValues(n ledger.Notification) []any {
 		n.PolicyVersion, n.Before.Value, statusName(n.Before.Status), n.After.Value, statusName(n.After.Status)}
 }
 
-// notificationSelect reads notifications (alias n) with their number,
-// then the event of an event.recorded (alias e; NULLs for the others).
-func notificationSelect(d *Dialect) string {
-	return "SELECT n.seq, " + notifications.list("n.") +
+// notificationPage starts a read of notifications: the caller completes
+// the inner statement (the page: "FROM notifications" conditions, order and
+// limit), then closes it with joinEvents. The page is chosen first and the
+// events joined to it after: joined in one flat statement, PostgreSQL may
+// plan a hash join over the whole events table to fill a page of a hundred.
+func notificationPage(d *Dialect, tenant string) *query {
+	inner := "SELECT n.seq, " + notifications.list("n.") +
 		", COALESCE(e.kind, ''), COALESCE(e.magnitude, 0), e.occurred_at, e.recorded_at, e.idempotency_key, e.fingerprint," +
 		" e.source, e.note, " + d.jsonColumn("e.attributes") + ", e.incident_id, e.reverses_event_id" +
-		" FROM notifications n LEFT JOIN events e ON n.type = '" + string(ledger.NotifyEventRecorded) + "'" +
-		" AND e.tenant_id = n.tenant_id AND e.customer_id = n.customer_id AND e.event_id = n.event_id"
+		" FROM (SELECT seq, " + notifications.list("") + " FROM notifications"
+	if tenant == "" {
+		return d.query(inner + " WHERE seq IS NOT NULL")
+	}
+	return d.onTenant(inner, "", tenant)
 }
 
-// scanNotification reads notificationSelect's columns.
+// joinEvents closes notificationPage: each event.recorded gets its event
+// (alias e; NULLs for the other types), in stream order. On PostgreSQL the
+// event is a LATERAL probe of events' primary key, LIMIT 1 keeping it from
+// being flattened into a plain join: planned from statistics taken while
+// the tables were small (or none), the plain join hashed the whole events
+// table for every page (16 ms a read in goodwillbench instead of under 1;
+// eventsByKeys in statements.go met the same). SQLite always probes.
+func joinEvents(q *query) *query {
+	on := "e.tenant_id = n.tenant_id AND e.customer_id = n.customer_id AND e.event_id = n.event_id"
+	recorded := "n.type = '" + string(ledger.NotifyEventRecorded) + "'"
+	if q.d.Arrays {
+		return q.write(") n LEFT JOIN LATERAL (SELECT * FROM events e WHERE " + on + " LIMIT 1) e ON " + recorded + " ORDER BY n.seq")
+	}
+	return q.write(") n LEFT JOIN events e ON " + recorded + " AND " + on + " ORDER BY n.seq")
+}
+
+// scanNotification reads notificationPage's columns.
 func scanNotification(row scanner) (ledger.Notification, error) {
 	var (
 		n                         ledger.Notification
@@ -124,20 +146,15 @@ func (t *Txn) AppendNotifications(ctx context.Context, ns []ledger.Notification)
 
 // Notifications implements ledger.Reader.
 func (t *Txn) Notifications(ctx context.Context, tenant string, after int64, types []ledger.NotificationType, limit int) ([]ledger.Notification, error) {
-	var q *query
-	if tenant != "" {
-		q = t.s.d.onTenant(notificationSelect(t.s.d), "n.", tenant).and("n.seq > ?", after)
-	} else {
-		q = t.s.d.query(notificationSelect(t.s.d)+" WHERE ").write("n.seq > ?", after)
-	}
+	q := notificationPage(t.s.d, tenant).and("seq > ?", after)
 	if len(types) > 0 {
 		names := make([]any, len(types))
 		for i, typ := range types {
 			names[i] = string(typ)
 		}
-		q.and("n.type IN ("+placeholders(len(names))+")", names...)
+		q.and("type IN ("+placeholders(len(names))+")", names...)
 	}
-	q.write(" ORDER BY n.seq LIMIT ?", limit)
+	joinEvents(q.write(" ORDER BY seq LIMIT ?", limit))
 	var out []ledger.Notification
 	err := t.query(ctx, q, func(r scanner) error {
 		n, err := scanNotification(r)
