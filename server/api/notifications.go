@@ -21,14 +21,15 @@ func (s *Server) ListNotifications(ctx context.Context, req *goodwillv1.ListNoti
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	ns, err := s.svc.Notifications(ctx, tenant(ctx), after, typesFromProto(req.GetTypes()), int(req.GetPageSize()))
+	ns, complete, err := s.svc.NotificationsPage(ctx, tenant(ctx), after, typesFromProto(req.GetTypes()), int(req.GetPageSize()))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	out := &goodwillv1.ListNotificationsResponse{NextCursor: cursorToProto(after)}
+	// The next cursor may pass the last notification given: nothing this
+	// reader wants lies between.
+	out := &goodwillv1.ListNotificationsResponse{NextCursor: cursorToProto(complete)}
 	for _, n := range ns {
 		out.Notifications = append(out.Notifications, NotificationToProto(n))
-		out.NextCursor = cursorToProto(n.Seq)
 	}
 	return out, nil
 }
@@ -47,7 +48,7 @@ func (s *Server) WatchNotifications(req *goodwillv1.WatchNotificationsRequest, s
 	types := typesFromProto(req.GetTypes())
 	lastSent := time.Now()
 	for {
-		page, err := s.svc.Notifications(ctx, tenant(ctx), after, types, watchPage)
+		page, complete, err := s.svc.NotificationsPage(ctx, tenant(ctx), after, types, watchPage)
 		if err != nil {
 			return s.fail(ctx, err)
 		}
@@ -56,8 +57,12 @@ func (s *Server) WatchNotifications(req *goodwillv1.WatchNotificationsRequest, s
 				Cursor: cursorToProto(n.Seq)}); err != nil {
 				return err
 			}
-			after, lastSent = n.Seq, time.Now()
+			lastSent = time.Now()
 		}
+		// Wait from where the answer is complete, not from the last one
+		// sent: numbers of other tenants or types must not wake this
+		// stream again and again (the heartbeat carries this cursor).
+		after = complete
 		if len(page) == watchPage {
 			continue
 		}

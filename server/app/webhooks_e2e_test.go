@@ -122,10 +122,19 @@ func TestWebhookDeliveriesAreSigned(t *testing.T) {
 		}
 	}
 
-	deliveries := s.rest(t, http.MethodGet, "/v1/webhooks/"+id+"/deliveries", nil)
-	wantREST(t, deliveries, http.StatusOK)
-	if a, _ := get(deliveries.Body, "attempts").([]any); len(a) < 2 || get(a[0].(map[string]any), "statusCode") != 200.0 {
-		t.Errorf("deliveries: %s", deliveries.Raw)
+	// The round records its attempts after the receiver has answered: wait
+	// for the record.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		deliveries := s.rest(t, http.MethodGet, "/v1/webhooks/"+id+"/deliveries", nil)
+		wantREST(t, deliveries, http.StatusOK)
+		a, _ := get(deliveries.Body, "attempts").([]any)
+		if len(a) >= 2 && get(a[0].(map[string]any), "statusCode") == 200.0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("deliveries: %s", deliveries.Raw)
+			break
+		}
 	}
 	wantREST(t, s.rest(t, http.MethodDelete, "/v1/webhooks/"+id, nil), http.StatusOK)
 	wantRESTError(t, s.rest(t, http.MethodGet, "/v1/webhooks/"+id, nil), http.StatusNotFound, codes.NotFound)

@@ -36,7 +36,7 @@ const feedIdle = 10 * time.Second
 type feed struct {
 	mu       sync.Mutex
 	running  bool
-	asked    time.Time // when a consumer last asked (read or waited)
+	asked    time.Time // when a consumer last asked for notifications
 	from, to int64
 	ring     []Notification // ordered by Seq, every one in (from, to]
 	hub      notifyHub      // wakes consumers when to grows
@@ -50,20 +50,23 @@ func (s *Service) runFeed(ctx context.Context, log *slog.Logger) {
 	defer func() {
 		f.mu.Lock()
 		f.running = false
-		to := f.to
 		f.mu.Unlock()
-		f.hub.published(to + 1) // wake the consumers: they read the database now
+		f.hub.wake() // the consumers read the database now
 	}()
 	fail := 0
 	for ctx.Err() == nil {
 		f.mu.Lock()
 		idle := time.Since(f.asked) > feedIdle
-		if idle && f.running {
+		parked := idle && f.running
+		if parked {
 			// Nobody asks: stop, and start afresh (from the stream's end)
 			// when someone does; meanwhile they read the database.
 			f.running, f.ring = false, nil
 		}
 		f.mu.Unlock()
+		if parked {
+			f.hub.wake() // anyone waiting on the feed waits on the sequencer now
+		}
 		if !idle {
 			more, err := s.refreshFeed(ctx)
 			switch {
@@ -104,11 +107,14 @@ func (s *Service) refreshFeed(ctx context.Context) (bool, error) {
 	start, started := f.to, f.running
 	f.mu.Unlock()
 	var page []Notification
-	var latest int64
+	var latest, pruned int64
 	err := s.store.View(ctx, func(r Reader) error {
 		var err error
 		if latest, err = r.NotificationSeq(ctx); err != nil || !started {
 			return err // the first read only learns where the stream stands
+		}
+		if pruned, err = r.PrunedThrough(ctx, ""); err != nil {
+			return err
 		}
 		page, err = r.Notifications(ctx, "", start, nil, feedRead)
 		return err
@@ -120,9 +126,10 @@ func (s *Service) refreshFeed(ctx context.Context) (bool, error) {
 	if !started {
 		f.from, f.to, f.running = latest, latest, true
 		f.mu.Unlock()
+		f.hub.published(latest) // a waiter compares its cursor with this
 		return false, nil
 	}
-	more := f.add(page, latest)
+	more := f.add(page, latest, pruned)
 	to := f.to
 	f.mu.Unlock()
 	f.hub.published(to)
@@ -130,14 +137,24 @@ func (s *Service) refreshFeed(ctx context.Context) (bool, error) {
 }
 
 // add appends a read's page (read after f.to, in the snapshot that gave
-// latest), trims the ring, and reports whether more may wait; f.mu is held.
-func (f *feed) add(page []Notification, latest int64) bool {
+// latest and pruned, the highest number retention has deleted, by any
+// replica), trims the ring, and reports whether more may wait; f.mu is
+// held.
+func (f *feed) add(page []Notification, latest, pruned int64) bool {
 	f.ring = append(f.ring, page...)
 	more := len(page) == feedRead
 	if more {
 		f.to = page[len(page)-1].Seq
 	} else {
 		f.to = max(f.to, latest)
+	}
+	// Numbers up to pruned may be gone, some before this feed read them:
+	// the ring must not claim them. A cursor below goes to the database,
+	// which knows what retention took.
+	if pruned > f.from {
+		i, _ := slices.BinarySearchFunc(f.ring, pruned+1, func(n Notification, seq int64) int { return cmp.Compare(n.Seq, seq) })
+		f.ring = slices.Delete(f.ring, 0, i)
+		f.from, f.to = pruned, max(f.to, pruned)
 	}
 	// Trimmed a quarter at a time: shifting the whole ring on every read
 	// cost more than the read.
@@ -185,10 +202,11 @@ func (f *feed) forget() {
 
 // wait returns the ring's end and a channel closed when it grows; ok is
 // false when the feed is not running.
+// Waiting does not count as asking: a webhook runner with no webhooks
+// waits all the time, and must not keep the feed reading.
 func (f *feed) wait() (to int64, ch <-chan struct{}, ok bool) {
 	f.mu.Lock()
 	running := f.running
-	f.asked = time.Now()
 	f.mu.Unlock()
 	if !running {
 		return 0, nil, false

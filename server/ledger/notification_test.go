@@ -1,6 +1,8 @@
 package ledger_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -363,11 +365,113 @@ func TestOldNotificationsArePruned(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(got) == 2 && got[0].CustomerID == "new" && got[0].Seq > first[1].Seq {
+			// A consumer resuming from a cursor the retention has passed
+			// is told, not handed a stream with a hole in it.
+			_, err := svc.Notifications(t.Context(), ledger.DefaultTenant, first[0].Seq, nil, 100)
+			if !errors.Is(err, ledger.ErrFailedPrecondition) {
+				t.Errorf("resuming from a pruned cursor: %v, want a failed precondition", err)
+			}
+			if _, err := svc.Notifications(t.Context(), ledger.DefaultTenant, first[1].Seq, nil, 100); err != nil {
+				t.Errorf("resuming from the last pruned number lost nothing, yet: %v", err)
+			}
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("after the retention: %s, want only new's two", kindsOf(got))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A consumer of a quiet tenant (or a rare type) is told how far its answer
+// is complete, past the last notification it was given, and waits from
+// there: other tenants' numbers neither wake it again and again nor leave
+// its cursor behind the retention.
+func TestQuietConsumerWaitsFromWhereItsAnswerIsComplete(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st ledger.Store) {
+		opts := fastNotify
+		opts.WatchPoll = time.Minute // a wait ends when something is numbered, not by the poll
+		svc := ledger.NewService(st, ledger.Options{Notify: opts, Logger: quietLog()})
+		runService(t, svc)
+		for i := range 3 {
+			record(t, svc, nev(fmt.Sprint("busy", i), ledger.KindOutage, 1, time.Now()))
+		}
+		busy := tail(t, svc, ledger.DefaultTenant, 0, 6) // each: event.recorded, customer.overdrawn
+		latest := busy[len(busy)-1].Seq
+		for _, read := range []struct {
+			tenant string
+			types  []ledger.NotificationType
+		}{{"quiet", nil}, {ledger.DefaultTenant, []ledger.NotificationType{ledger.NotifyPolicyActivated}}} {
+			// (Asked once, the feed starts, which wakes waiters once.)
+			_, _, _ = svc.NotificationsPage(t.Context(), read.tenant, 0, read.types, 100)
+			time.Sleep(50 * time.Millisecond)
+			ns, complete, err := svc.NotificationsPage(t.Context(), read.tenant, 0, read.types, 100)
+			if err != nil || len(ns) != 0 {
+				t.Fatalf("%s %v: %d notifications, %v", read.tenant, read.types, len(ns), err)
+			}
+			if complete < latest {
+				t.Errorf("%s %v: complete up to %d, want at least the latest number %d", read.tenant, read.types, complete, latest)
+			}
+			// Nothing new: waiting from there waits.
+			ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond)
+			start := time.Now()
+			err = svc.WaitNotifications(ctx, complete)
+			cancel()
+			if err == nil && time.Since(start) < 100*time.Millisecond {
+				t.Errorf("%s %v: WaitNotifications(%d) returned at once with nothing new", read.tenant, read.types, complete)
+			}
+		}
+	})
+}
+
+// Retention is kept per tenant: a caught-up consumer of a tenant that lost
+// nothing is not refused because another tenant's notifications were pruned.
+func TestPrunedMarkIsPerTenant(t *testing.T) {
+	t.Parallel()
+	clk := newClock(t0)
+	opts := fastNotify
+	opts.Retention, opts.PruneEvery = 7*day, time.Millisecond
+	svc := ledger.NewService(openStore(t), ledger.Options{Now: clk.Now, Notify: opts, Logger: quietLog()})
+	runService(t, svc)
+	if _, err := svc.RecordEvent(t.Context(), "quiet", nev("q", ledger.KindReliableDelivery, 1, t0)); err != nil {
+		t.Fatal(err)
+	}
+	quiet := tail(t, svc, "quiet", 0, 2) // event.recorded, customer.advocate
+	clk.Advance(day)
+	record(t, svc, nev("busy", ledger.KindReliableDelivery, 1, clk.Now()))
+	busy := tail(t, svc, ledger.DefaultTenant, 0, 2)
+	clk.Advance(9 * day)
+	record(t, svc, nev("busy", ledger.KindReliableDelivery, 1, clk.Now())) // wakes the scheduler's prune
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		got, err := svc.Notifications(t.Context(), ledger.DefaultTenant, 0, nil, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) > 0 && got[0].Seq > busy[1].Seq {
+			break // the old ones are pruned
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not pruned: %s", kindsOf(got))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// quiet's own notification is gone, but its consumer had it: nothing
+	// after its cursor was lost, and it is not refused.
+	if _, err := svc.Notifications(t.Context(), "quiet", quiet[1].Seq, nil, 100); err != nil {
+		t.Errorf("a caught-up cursor of a tenant that lost nothing: %v", err)
+	}
+	// The default tenant's consumer that stopped before its notification
+	// was pruned is told (once the in-memory feed, which still held it a
+	// moment after the prune committed, has let it go).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err := svc.Notifications(t.Context(), ledger.DefaultTenant, busy[0].Seq, nil, 100)
+		if errors.Is(err, ledger.ErrFailedPrecondition) {
+			break
+		}
+		if time.Now().After(deadline) {
+			all, _ := svc.Notifications(t.Context(), ledger.DefaultTenant, 0, nil, 100)
+			t.Fatalf("a cursor before a pruned notification (%d, busy %s, now %s): %v, want a failed precondition", busy[0].Seq, kindsOf(busy), kindsOf(all), err)
+		}
 	}
 }

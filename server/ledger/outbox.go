@@ -63,6 +63,16 @@ func (h *notifyHub) published(seq int64) {
 	h.ch = make(chan struct{})
 }
 
+// wake wakes the waiters without a new number (they look again).
+func (h *notifyHub) wake() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ch != nil {
+		close(h.ch)
+		h.ch = nil
+	}
+}
+
 func (h *notifyHub) wait() (int64, <-chan struct{}) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -169,22 +179,60 @@ func (s *Service) sequenceOnce(ctx context.Context) (int, error) {
 // Notifications returns up to limit of the tenant's notifications after
 // the cursor after, in stream order, of the given types (all when none).
 func (s *Service) Notifications(ctx context.Context, tenant string, after int64, types []NotificationType, limit int) ([]Notification, error) {
+	ns, _, err := s.NotificationsPage(ctx, tenant, after, types, limit)
+	return ns, err
+}
+
+// NotificationsPage is Notifications, and the cursor to read on from:
+// every notification the reader wants up to it is in the page. When the
+// page is short that cursor is past the last one given, up to the latest
+// number of any tenant, so a consumer of a quiet tenant or a rare type
+// does not come back for numbers it has no use for (and its cursor does
+// not fall behind the retention while it misses nothing).
+//
+// A cursor that the retention has passed gets ErrFailedPrecondition: the
+// notifications after it may be gone, and a stream with a hole must not
+// pass for a whole one.
+func (s *Service) NotificationsPage(ctx context.Context, tenant string, after int64, types []NotificationType, limit int) ([]Notification, int64, error) {
 	if err := checkNotificationQuery(after, types, limit, s.limits); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if limit == 0 {
 		limit = s.limits.DefaultPageSize
 	}
-	if ns, _, ok := s.feed.read(tenant, after, types, limit); ok {
-		return ns, nil
+	// The feed holds every number after its start, so a cursor it answers
+	// lost nothing.
+	if ns, complete, ok := s.feed.read(tenant, after, types, limit); ok {
+		return ns, max(after, complete), nil
 	}
 	var out []Notification
+	var complete int64
 	err := s.store.View(ctx, func(r Reader) error {
-		var err error
-		out, err = r.Notifications(ctx, tenant, after, types, limit)
-		return err
+		if after > 0 && tenant != "" {
+			through, err := r.PrunedThrough(ctx, tenant)
+			if err != nil {
+				return err
+			}
+			if after < through {
+				return precondition("the cursor %d is older than the notification retention: notifications after it were deleted; "+
+					"read again without a cursor (from the oldest kept) or from now", after)
+			}
+		}
+		latest, err := r.NotificationSeq(ctx)
+		if err != nil {
+			return err
+		}
+		if out, err = r.Notifications(ctx, tenant, after, types, limit); err != nil {
+			return err
+		}
+		// The snapshot that gave latest holds every number up to it.
+		complete = max(after, latest)
+		if len(out) == limit {
+			complete = out[len(out)-1].Seq
+		}
+		return nil
 	})
-	return out, err
+	return out, complete, err
 }
 
 // LatestNotification returns the cursor of the latest notification

@@ -96,6 +96,10 @@ type Reader interface {
 	// NotificationSeq returns the last Seq given, of every tenant (0
 	// before any).
 	NotificationSeq(ctx context.Context) (int64, error)
+	// PrunedThrough returns the highest Seq retention has deleted of the
+	// tenant's notifications (of every tenant's when tenant is ""; 0
+	// before any): a cursor below it may have missed some.
+	PrunedThrough(ctx context.Context, tenant string) (int64, error)
 	// UnsequencedNotifications returns up to limit notifications that have
 	// no Seq yet, of every tenant, ordered by tenant, then customer and
 	// CustomerSeq, then the tenant's own (no customer), so any prefix of
@@ -160,6 +164,7 @@ type Tx interface {
 	DueCustomers(ctx context.Context, until time.Time, limit int) ([]Customer, error)
 	// PruneNotifications deletes up to limit sequenced notifications
 	// created before before, and returns how many it deleted.
+	// It raises each tenant's PrunedThrough to the highest Seq it deleted.
 	PruneNotifications(ctx context.Context, before time.Time, limit int) (int64, error)
 
 	// PutWebhook inserts or replaces a webhook.

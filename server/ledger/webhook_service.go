@@ -272,14 +272,16 @@ func (s *Service) runWebhooks(ctx context.Context, log *slog.Logger) {
 				log.Warn("webhooks: claiming leases failed; retrying", "err", err)
 			}
 		}
+		// The wake-up is taken before the round: numbers given while the
+		// round runs must start the next one.
+		_, wake, ok := s.feed.wait()
+		if !ok {
+			_, wake = s.hub.wait()
+		}
 		busy := s.webhookRound(ctx, owner, held, log)
 		claim = false
 		if busy {
 			continue
-		}
-		_, wake, ok := s.feed.wait()
-		if !ok {
-			_, wake = s.hub.wait()
 		}
 		select {
 		case <-ctx.Done():

@@ -2347,8 +2347,11 @@ func (x *ListNotificationsRequest) GetPageSize() int32 {
 type ListNotificationsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Notifications []*Notification        `protobuf:"bytes,1,rep,name=notifications,proto3" json:"notifications,omitempty"`
-	// Where the next page starts: the last notification's cursor, or the
-	// request's after when the page is empty. Always set.
+	// Where the next page starts. Nothing this request asks for lies between
+	// the last notification given and it, so on a short page it may pass
+	// that notification (up to the latest number of any tenant): resume from
+	// it, and a consumer of a quiet tenant or a rare type does not read the
+	// same numbers again. Always set.
 	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2467,8 +2470,9 @@ type WatchNotificationsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Absent in a heartbeat.
 	Notification *Notification `protobuf:"bytes,1,opt,name=notification,proto3" json:"notification,omitempty"`
-	// The cursor to resume from: the notification's, or in a heartbeat the
-	// last one sent (or the starting point).
+	// The cursor to resume from: the notification's, or in a heartbeat
+	// where the stream has read to (past the last one sent when nothing
+	// since was for this stream).
 	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,9 @@ type consumers struct {
 	posted  atomic.Int64
 	read    atomic.Int64
 	start   time.Time
+
+	mu       sync.Mutex
+	distinct map[string]bool // webhook-id values seen: a redelivery repeats one
 }
 
 func startConsumers(ctx context.Context, c *client.Client, srv *server) (*consumers, error) {
@@ -29,9 +33,12 @@ func startConsumers(ctx context.Context, c *client.Client, srv *server) (*consum
 	if err != nil {
 		return nil, err
 	}
-	k := &consumers{start: time.Now()}
+	k := &consumers{start: time.Now(), distinct: map[string]bool{}}
 	k.hook = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		k.mu.Lock()
+		k.distinct[r.Header.Get("webhook-id")] = true
+		k.mu.Unlock()
 		k.posted.Add(1)
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = k.hook.Serve(l) }()
@@ -74,6 +81,11 @@ func (k *consumers) stop(ctx context.Context, c *client.Client) string {
 	k.stream()
 	_, _ = c.DeleteWebhook(ctx, &goodwillv1.DeleteWebhookRequest{WebhookId: k.webhook})
 	_ = k.hook.Close()
-	return fmt.Sprintf("%d read from the stream, %d posted to the webhook; the webhook caught up %s after the load stopped",
-		k.read.Load(), k.posted.Load(), caughtUp.Round(10*time.Millisecond))
+	k.mu.Lock()
+	distinct := len(k.distinct)
+	k.mu.Unlock()
+	// The webhook counts from its creation, the stream from a moment later:
+	// the two differ by what was numbered in between.
+	return fmt.Sprintf("%d read from the stream, %d posted to the webhook (%d distinct); the webhook caught up %s after the load stopped",
+		k.read.Load(), k.posted.Load(), distinct, caughtUp.Round(10*time.Millisecond))
 }

@@ -25,6 +25,7 @@ var privileges = []struct{ table, what string }{
 	{"notifications", "SELECT, INSERT, UPDATE, DELETE"},
 	{"notification_seq", "SELECT, INSERT, UPDATE"},
 	{"notification_cursors", "SELECT, INSERT, UPDATE"},
+	{"notification_marks", "SELECT, INSERT, UPDATE"},
 	{"webhooks", "SELECT, INSERT, UPDATE, DELETE"},
 	{"webhook_deliveries", "SELECT, INSERT, UPDATE, DELETE"},
 	{"webhook_attempts", "SELECT, INSERT, UPDATE, DELETE"},

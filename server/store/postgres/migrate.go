@@ -110,7 +110,7 @@ func (s *Store) migrator(db *sql.DB, locked bool) (*goose.Provider, error) {
 		goose.WithGoMigrations(
 			goose.NewGoMigration(2, &goose.GoFunc{RunTx: s.appendOnly}, nil),
 			goose.NewGoMigration(5, &goose.GoFunc{RunTx: s.bytewiseIDs}, nil),
-			goose.NewGoMigration(9, &goose.GoFunc{RunTx: s.bytewiseOutboxIDs}, nil),
+			goose.NewGoMigration(10, &goose.GoFunc{RunTx: s.bytewiseOutboxIDs}, nil),
 		),
 	}
 	if locked {
@@ -173,7 +173,8 @@ func (s *Store) bytewiseIDs(ctx context.Context, tx *sql.Tx) error {
 }
 
 // bytewiseOutboxColumns are the id columns of the notification tables
-// (migrations 6 and 8), which missed the C collation when they were added.
+// (migrations 6, 8 and 9), which missed the C collation when they were
+// added.
 // Beyond order, it matters for speed: a notification read joins its event
 // on (tenant_id, customer_id, event_id), and PostgreSQL uses events'
 // primary key for that only when both sides compare the same way.
@@ -183,9 +184,10 @@ var bytewiseOutboxColumns = map[string][]string{
 	"webhook_deliveries":   {"tenant_id", "webhook_id", "notification_id", "customer_id"},
 	"webhook_attempts":     {"tenant_id", "webhook_id", "notification_id", "customer_id"},
 	"notification_cursors": {"name"},
+	"notification_marks":   {"tenant_id"},
 }
 
-// bytewiseOutboxIDs is migration 9: bytewiseIDs for the notification
+// bytewiseOutboxIDs is migration 10: bytewiseIDs for the notification
 // tables.
 func (s *Store) bytewiseOutboxIDs(ctx context.Context, tx *sql.Tx) error {
 	if s.crdb {

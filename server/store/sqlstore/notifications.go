@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -144,6 +145,9 @@ func (t *Txn) AppendNotifications(ctx context.Context, ns []ledger.Notification)
 	return nil
 }
 
+// seqCounter is notification_seq's one row: the last number given.
+const seqCounter = 1
+
 // Notifications implements ledger.Reader.
 func (t *Txn) Notifications(ctx context.Context, tenant string, after int64, types []ledger.NotificationType, limit int) ([]ledger.Notification, error) {
 	q := notificationPage(t.s.d, tenant).and("seq > ?", after)
@@ -205,7 +209,7 @@ func (t *Txn) SequenceNotifications(ctx context.Context, refs []ledger.Notificat
 // NotificationSeq implements ledger.Tx.
 func (t *Txn) NotificationSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	err := t.query(ctx, t.s.fixed(t.s.seqSQL), func(r scanner) error {
+	err := t.query(ctx, t.s.fixed(t.s.seqSQL, seqCounter), func(r scanner) error {
 		return r.Scan(&seq)
 	})
 	return seq, err
@@ -213,7 +217,7 @@ func (t *Txn) NotificationSeq(ctx context.Context) (int64, error) {
 
 // PutNotificationSeq implements ledger.Tx.
 func (t *Txn) PutNotificationSeq(ctx context.Context, seq int64) error {
-	_, err := t.exec(ctx, t.s.fixed(t.s.putSeqSQL, seq))
+	_, err := t.exec(ctx, t.s.fixed(t.s.putSeqSQL, seqCounter, seq))
 	return err
 }
 
@@ -228,6 +232,37 @@ func (t *Txn) DueCustomers(ctx context.Context, until time.Time, limit int) ([]l
 // PruneNotifications implements ledger.Tx.
 func (t *Txn) PruneNotifications(ctx context.Context, before time.Time, limit int) (int64, error) {
 	q := t.s.d.query("DELETE FROM notifications WHERE (tenant_id, notification_id) IN (SELECT tenant_id, notification_id FROM notifications WHERE ").
-		write("seq IS NOT NULL AND created_at < ? LIMIT ?)", t.s.d.Time(before), limit)
-	return t.exec(ctx, q)
+		write("seq IS NOT NULL AND created_at < ? LIMIT ?) RETURNING tenant_id, seq", t.s.d.Time(before), limit)
+	var n int64
+	through := map[string]int64{}
+	if err := t.query(ctx, q, func(r scanner) error {
+		var tenant string
+		var seq int64
+		err := r.Scan(&tenant, &seq)
+		n, through[tenant] = n+1, max(through[tenant], seq)
+		return err
+	}); err != nil {
+		return n, err
+	}
+	for _, tenant := range slices.Sorted(maps.Keys(through)) {
+		if _, err := t.exec(ctx, t.s.d.query("INSERT INTO notification_marks (tenant_id, pruned) VALUES (").
+			write("?, ?) ON CONFLICT (tenant_id) DO UPDATE SET pruned = CASE WHEN excluded.pruned > notification_marks.pruned"+
+				" THEN excluded.pruned ELSE notification_marks.pruned END", tenant, through[tenant])); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// PrunedThrough implements ledger.Reader.
+func (t *Txn) PrunedThrough(ctx context.Context, tenant string) (int64, error) {
+	q := t.s.d.query("SELECT COALESCE(MAX(pruned), 0) FROM notification_marks")
+	if tenant != "" {
+		q.write(" WHERE tenant_id = ?", tenant)
+	}
+	var seq int64
+	err := t.query(ctx, q, func(r scanner) error {
+		return r.Scan(&seq)
+	})
+	return seq, err
 }

@@ -41,9 +41,9 @@ func NewStatements(d *Dialect) *Statements {
 	sq := d.query("UPDATE notifications SET ").write("seq = ?", 0)
 	sq.b.WriteString(" WHERE tenant_id = " + sq.arg(""))
 	s.sequenceSQL = sq.and("notification_id = ?", "").sql()
-	s.seqSQL = d.query("SELECT seq FROM notification_seq WHERE id = 1").sql()
-	s.putSeqSQL = d.query("INSERT INTO notification_seq (id, seq) VALUES (1, ").
-		write("?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq", 0).sql()
+	s.seqSQL = d.query("SELECT seq FROM notification_seq WHERE ").write("id = ?", 0).sql()
+	s.putSeqSQL = d.query("INSERT INTO notification_seq (id, seq) VALUES (").
+		write("?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq", 0, 0).sql()
 	s.attemptSQL = s.upsert(attempts, make([]any, len(attempts.cols)), "tenant_id, webhook_id, slot").sql()
 	return s
 }

@@ -253,7 +253,11 @@ func testPruneNotifications(t *testing.T, s ledger.Store) {
 	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.AppendNotifications(ctx, ns[4:]) })
 	// A backend that numbers as it writes has numbered the last one too,
 	// and then may prune it.
-	numberedAtOnce := len(readNotifications(t, s, tenantA, 0, nil, 10)) == 5
+	numbered := readNotifications(t, s, tenantA, 0, nil, 10)
+	numberedAtOnce := len(numbered) == 5
+	if through := prunedThrough(t, s, tenantA); through != 0 {
+		t.Errorf("PrunedThrough before any prune: %d, want 0", through)
+	}
 	var deleted int64
 	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
 		n, err := tx.PruneNotifications(ctx, at(10), 2)
@@ -268,6 +272,14 @@ func testPruneNotifications(t *testing.T, s ledger.Store) {
 		deleted = n
 		return err
 	})
+	// The mark is the tenant's highest number deleted: every numbered one
+	// here. Another tenant's stays.
+	if through, want := prunedThrough(t, s, tenantA), numbered[len(numbered)-1].Seq; through != want {
+		t.Errorf("PrunedThrough after pruning: %d, want %d (the highest number deleted)", through, want)
+	}
+	if through := prunedThrough(t, s, tenantB); through != 0 {
+		t.Errorf("PrunedThrough of a tenant that lost nothing: %d, want 0", through)
+	}
 	if numberedAtOnce {
 		if deleted != 3 {
 			t.Errorf("second prune deleted %d, want the other 3", deleted)
@@ -280,4 +292,17 @@ func testPruneNotifications(t *testing.T, s ledger.Store) {
 	if n := sequenceAll(t, s); n != 1 {
 		t.Errorf("the unnumbered notification is gone: numbered %d", n)
 	}
+}
+
+func prunedThrough(t *testing.T, s ledger.Store, tenant string) int64 {
+	t.Helper()
+	var through int64
+	if err := s.View(t.Context(), func(r ledger.Reader) error {
+		var err error
+		through, err = r.PrunedThrough(t.Context(), tenant)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return through
 }
