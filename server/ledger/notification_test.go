@@ -346,15 +346,23 @@ func TestStreamIsGapFreeUnderConcurrentWriters(t *testing.T) {
 	})
 }
 
-// Numbered notifications older than the retention are pruned; newer ones,
-// and ones not numbered yet, stay.
-func TestOldNotificationsArePruned(t *testing.T) {
-	t.Parallel()
+// pruningService runs a Service on SQLite whose clock the test moves, with
+// a retention of 7 days checked all the time.
+func pruningService(t *testing.T) (*clock, *ledger.Service) {
+	t.Helper()
 	clk := newClock(t0)
 	opts := fastNotify
 	opts.Retention, opts.PruneEvery = 7*day, time.Millisecond
 	svc := ledger.NewService(openStore(t), ledger.Options{Now: clk.Now, Notify: opts, Logger: quietLog()})
 	runService(t, svc)
+	return clk, svc
+}
+
+// Numbered notifications older than the retention are pruned; newer ones,
+// and ones not numbered yet, stay.
+func TestOldNotificationsArePruned(t *testing.T) {
+	t.Parallel()
+	clk, svc := pruningService(t)
 	record(t, svc, nev("old", ledger.KindReliableDelivery, 1, t0))
 	first := tail(t, svc, ledger.DefaultTenant, 0, 2)
 	clk.Advance(8 * day)
@@ -429,11 +437,7 @@ func TestQuietConsumerWaitsFromWhereItsAnswerIsComplete(t *testing.T) {
 // nothing is not refused because another tenant's notifications were pruned.
 func TestPrunedMarkIsPerTenant(t *testing.T) {
 	t.Parallel()
-	clk := newClock(t0)
-	opts := fastNotify
-	opts.Retention, opts.PruneEvery = 7*day, time.Millisecond
-	svc := ledger.NewService(openStore(t), ledger.Options{Now: clk.Now, Notify: opts, Logger: quietLog()})
-	runService(t, svc)
+	clk, svc := pruningService(t)
 	if _, err := svc.RecordEvent(t.Context(), "quiet", nev("q", ledger.KindReliableDelivery, 1, t0)); err != nil {
 		t.Fatal(err)
 	}
