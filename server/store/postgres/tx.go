@@ -51,7 +51,11 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 				panicked, err = r, errPanic
 			}
 		}()
-		return fn(newTxn(tx))
+		t := newTxn(tx)
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.Flush(ctx) // what the Txn held back to send with a later statement
 	}
 	var err error
 	for rerun := false; ; rerun = true {

@@ -134,8 +134,7 @@ func (t *Txn) AppendNotifications(ctx context.Context, ns []ledger.Notification)
 		}
 		return t.PutNotificationSeq(ctx, last)
 	case t.s.d.Arrays:
-		_, err := t.exec(ctx, t.s.insertArrays(notifications, rows, ""))
-		return err
+		return t.deferWrite(ctx, t.s.insertArrays(notifications, rows, ""))
 	}
 	for _, r := range rows {
 		if _, err := t.exec(ctx, t.s.fixed(t.s.notificationSQL, r...)); err != nil {

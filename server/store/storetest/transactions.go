@@ -527,3 +527,47 @@ func testViewStale(t *testing.T, s ledger.Store) {
 		t.Errorf("ViewStale returned %v, want the closure's error", err)
 	}
 }
+
+// A batch's writes commit whatever comes after them: the last statements
+// of a transaction (a backend may hold batched inserts back to send with
+// the customer upsert), the upsert carrying them, and a duplicate among
+// them failing the whole transaction, not vanishing.
+func testBatchedWritesCommit(t *testing.T, s ledger.Store) {
+	last := []ledger.Event{plainEvent(tenantA, "tail", "ev-tail-1", ledger.KindCredit, at(1)),
+		plainEvent(tenantA, "tail", "ev-tail-2", ledger.KindOutage, at(2))}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.AppendEvents(ctx, last) })
+	equalEventSets(t, "events appended last in their transaction", history(t, s, tenantA, "tail"), last)
+
+	carried := plainEvent(tenantA, "carried", "ev-carried", ledger.KindCredit, at(3))
+	c := fullCustomer(tenantA, "carried")
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		if err := tx.AppendEvents(ctx, []ledger.Event{carried}); err != nil {
+			return err
+		}
+		return tx.PutCustomers(ctx, []ledger.Customer{c})
+	})
+	equalEventSets(t, "an event appended before the customer upsert", history(t, s, tenantA, "carried"), []ledger.Event{carried})
+	got, err := getCustomer(t, s, tenantA, "carried")
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalCustomer(t, "the customer written with the event", got, c)
+
+	// The same event id again, with another customer change: the duplicate
+	// fails the transaction, and the change does not land.
+	c2 := c
+	c2.Profile.DisplayName = "must not land"
+	err = s.Update(t.Context(), func(tx ledger.Tx) error {
+		ctx := t.Context()
+		if err := tx.AppendEvents(ctx, []ledger.Event{carried}); err != nil {
+			return err
+		}
+		return tx.PutCustomers(ctx, []ledger.Customer{c2})
+	})
+	if err == nil {
+		t.Fatal("appending an event id twice: no error")
+	}
+	if got, _ := getCustomer(t, s, tenantA, "carried"); got.Profile.DisplayName == "must not land" {
+		t.Error("the customer change of a failed transaction landed")
+	}
+}
