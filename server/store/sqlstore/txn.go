@@ -417,7 +417,7 @@ func (t *Txn) AppendEvents(ctx context.Context, es []ledger.Event) error {
 // upsert statement may not touch one row twice).
 func (t *Txn) PutCustomers(ctx context.Context, cs []ledger.Customer) error {
 	if len(cs) == 0 {
-		return nil
+		return t.Flush(ctx) // what it would have carried fails or succeeds here, not later
 	}
 	if !t.s.d.Arrays {
 		for _, c := range cs {

@@ -538,36 +538,56 @@ func testBatchedWritesCommit(t *testing.T, s ledger.Store) {
 	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.AppendEvents(ctx, last) })
 	equalEventSets(t, "events appended last in their transaction", history(t, s, tenantA, "tail"), last)
 
+	// A recording batch's shape: events, their notifications, the customer.
 	carried := plainEvent(tenantA, "carried", "ev-carried", ledger.KindCredit, at(3))
+	n := note(tenantA, "carried", 1, ledger.NotifyAdvocate, at(3))
 	c := fullCustomer(tenantA, "carried")
 	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
 		if err := tx.AppendEvents(ctx, []ledger.Event{carried}); err != nil {
 			return err
 		}
+		if err := tx.AppendNotifications(ctx, []ledger.Notification{n}); err != nil {
+			return err
+		}
 		return tx.PutCustomers(ctx, []ledger.Customer{c})
 	})
 	equalEventSets(t, "an event appended before the customer upsert", history(t, s, tenantA, "carried"), []ledger.Event{carried})
+	sequenceAll(t, s) // a backend that numbers later: number it, to read it
+	if got := readNotifications(t, s, tenantA, 0, nil, 10); len(got) != 1 || got[0].ID != n.ID {
+		t.Errorf("the notification written with the event and the customer: got %d, want %s", len(got), n.ID)
+	}
 	got, err := getCustomer(t, s, tenantA, "carried")
 	if err != nil {
 		t.Fatal(err)
 	}
 	equalCustomer(t, "the customer written with the event", got, c)
 
-	// The same event id again, with another customer change: the duplicate
-	// fails the transaction, and the change does not land.
+	// The same event id again, or the same notification id, with another
+	// customer change: the duplicate fails the transaction, and the change
+	// does not land.
 	c2 := c
 	c2.Profile.DisplayName = "must not land"
-	err = s.Update(t.Context(), func(tx ledger.Tx) error {
-		ctx := t.Context()
-		if err := tx.AppendEvents(ctx, []ledger.Event{carried}); err != nil {
-			return err
+	fresh := plainEvent(tenantA, "carried", "ev-carried-2", ledger.KindCredit, at(4))
+	for _, dup := range []struct {
+		what  string
+		event ledger.Event
+		note  ledger.Notification
+	}{{"event", carried, note(tenantA, "carried", 2, ledger.NotifyAdvocate, at(4))}, {"notification", fresh, n}} {
+		err = s.Update(t.Context(), func(tx ledger.Tx) error {
+			ctx := t.Context()
+			if err := tx.AppendEvents(ctx, []ledger.Event{dup.event}); err != nil {
+				return err
+			}
+			if err := tx.AppendNotifications(ctx, []ledger.Notification{dup.note}); err != nil {
+				return err
+			}
+			return tx.PutCustomers(ctx, []ledger.Customer{c2})
+		})
+		if err == nil {
+			t.Fatalf("a duplicate %s id: no error", dup.what)
 		}
-		return tx.PutCustomers(ctx, []ledger.Customer{c2})
-	})
-	if err == nil {
-		t.Fatal("appending an event id twice: no error")
-	}
-	if got, _ := getCustomer(t, s, tenantA, "carried"); got.Profile.DisplayName == "must not land" {
-		t.Error("the customer change of a failed transaction landed")
+		if got, _ := getCustomer(t, s, tenantA, "carried"); got.Profile.DisplayName == "must not land" {
+			t.Errorf("a duplicate %s id: the customer change of the failed transaction landed", dup.what)
+		}
 	}
 }
