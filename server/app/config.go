@@ -256,6 +256,7 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 		Webhooks: webhookOptions(c, out.metrics),
 		Publish:  publish,
 		OnBatch:  func(n int) { out.metrics.batch.Observe(float64(n)) }})
+	out.metrics.watchNotifications(out.svc, publish != nil)
 	access := api.NewAccess(auth.NewAuthenticator(st), c.RateLimit, c.Logger)
 	unary, stream := api.Chain(c.Logger, api.Counter{
 		Unary:  out.metrics.grpc.UnaryServerInterceptor(),

@@ -70,6 +70,23 @@ func newMetrics(st any) *metrics {
 	return m
 }
 
+// watchNotifications adds the notification pipeline's progress: the latest
+// number given and the latest published to the broker. Their difference is
+// the broker's lag; a latest number that stops rising while events are
+// recorded is a stalled sequencer.
+func (m *metrics) watchNotifications(svc *ledger.Service, publishing bool) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "goodwill_notifications_numbered",
+		Help: "The latest notification number given (by any replica), as this process knows it.",
+	}, func() float64 { return float64(svc.NotificationProgress().Numbered) }))
+	if publishing {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "goodwill_notifications_published",
+			Help: "The latest notification number this process published to NATS (--nats-url); behind goodwill_notifications_numbered by the broker's lag.",
+		}, func() float64 { return float64(svc.NotificationProgress().Published) }))
+	}
+}
+
 // server serves /metrics, for MetricsAddr.
 func (m *metrics) server() *http.Server {
 	mux := http.NewServeMux()

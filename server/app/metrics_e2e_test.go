@@ -3,6 +3,7 @@ package app_test
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,8 @@ func TestMetrics(t *testing.T) {
 		raw, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		body = string(raw)
-		if strings.Contains(body, `grpc_code="Unauthenticated",grpc_method="GetBalance"`) || time.Now().After(deadline) {
+		if (strings.Contains(body, `grpc_code="Unauthenticated",grpc_method="GetBalance"`) &&
+			gauge(body, "goodwill_notifications_numbered") > 0) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -53,6 +55,14 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// The credit's notifications were numbered; nothing publishes to a
+	// broker here.
+	if n := gauge(body, "goodwill_notifications_numbered"); n < 1 {
+		t.Errorf("goodwill_notifications_numbered = %v, want at least 1", n)
+	}
+	if strings.Contains(body, "goodwill_notifications_published") {
+		t.Error("/metrics shows goodwill_notifications_published without --nats-url")
+	}
 	for _, secret := range []string{"tenant-secret-name", "customer-secret-name", s.token} {
 		if strings.Contains(body, secret) {
 			t.Errorf("/metrics shows %q", secret)
@@ -64,4 +74,17 @@ func TestMetrics(t *testing.T) {
 			t.Error("the API port serves /metrics too")
 		}
 	}
+}
+
+// gauge reads an unlabelled sample from a /metrics page (-1 when absent).
+func gauge(body, name string) float64 {
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }

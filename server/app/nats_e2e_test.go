@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -46,7 +48,10 @@ func TestNotificationsPublishedToNATS(t *testing.T) {
 	_, _ = rand.Read(b)
 	suffix := hex.EncodeToString(b)
 	stream, prefix := "GOODWILL_E2E_"+suffix, "goodwille2e_"+suffix
-	s := startServer(t, "", func(c *app.Config) { c.NATSURL, c.NATSStream, c.NATSSubjectPrefix = url, stream, prefix })
+	metrics := freeLoopbackAddr(t)
+	s := startServer(t, "", func(c *app.Config) {
+		c.NATSURL, c.NATSStream, c.NATSSubjectPrefix, c.MetricsAddr = url, stream, prefix, metrics
+	})
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +93,23 @@ func TestNotificationsPublishedToNATS(t *testing.T) {
 		if m.Subject() != prefix+".default."+want || body.Type != want || body.Data.CustomerID != "n1" ||
 			m.Headers().Get("Nats-Msg-Id") != body.Data.NotificationID {
 			t.Errorf("message %d: %s %v %s", i, m.Subject(), m.Headers(), m.Data())
+		}
+	}
+	// The publisher's progress reaches /metrics, caught up with the numbers
+	// given.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + metrics + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		numbered, published := gauge(string(raw), "goodwill_notifications_numbered"), gauge(string(raw), "goodwill_notifications_published")
+		if numbered >= 2 && published == numbered {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics: numbered %v, published %v; want published to catch up with numbered (>= 2)", numbered, published)
 		}
 	}
 }

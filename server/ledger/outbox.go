@@ -235,6 +235,20 @@ func (s *Service) NotificationsPage(ctx context.Context, tenant string, after in
 	return out, complete, err
 }
 
+// NotificationProgress is how far the notifications have come, as this
+// process knows it (for metrics): the latest number given, and the latest
+// the broker publisher has published (0 when this process does not
+// publish, or has not yet).
+type NotificationProgress struct {
+	Numbered, Published int64
+}
+
+// NotificationProgress reports the numbers; it reads no store.
+func (s *Service) NotificationProgress() NotificationProgress {
+	numbered, _ := s.hub.wait()
+	return NotificationProgress{Numbered: numbered, Published: s.published.Load()}
+}
+
 // LatestNotification returns the cursor of the latest notification
 // numbered, of any tenant: a consumer that starts after it gets only what
 // happens from now on.

@@ -83,6 +83,7 @@ func (s *Service) publishPass(ctx context.Context, name, owner string, publish P
 			return 0, err
 		}
 	}
+	s.published.Store(done)
 	return len(page), perr
 }
 

@@ -43,6 +43,8 @@ type Service struct {
 	feed     feed
 	webhooks WebhookOptions
 	publish  Publisher
+	// published is the last number the publisher has published.
+	published atomic.Int64
 }
 
 // NotifyOptions time the notifications' background work; zero fields take
