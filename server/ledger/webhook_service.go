@@ -92,16 +92,21 @@ const (
 	loggedSuccesses = 16
 )
 
+// newWebhookSecret makes a signing secret, if this server can.
+func (s *Service) newWebhookSecret() (string, error) {
+	if s.webhooks.NewSecret == nil {
+		return "", precondition("webhooks are not available on this server")
+	}
+	return s.webhooks.NewSecret()
+}
+
 // CreateWebhook adds a webhook that receives the tenant's notifications
 // from now on, and returns it with its signing secret.
 func (s *Service) CreateWebhook(ctx context.Context, tenant, url string, types []NotificationType, description string) (Webhook, error) {
 	if err := s.checkWebhook(url, types, description); err != nil {
 		return Webhook{}, err
 	}
-	if s.webhooks.NewSecret == nil {
-		return Webhook{}, precondition("webhooks are not available on this server")
-	}
-	secret, err := s.webhooks.NewSecret()
+	secret, err := s.newWebhookSecret()
 	if err != nil {
 		return Webhook{}, err
 	}
@@ -199,10 +204,7 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, tenant, id string) (W
 	if err := checkID("webhook_id", id, s.limits.MaxIDLength); err != nil {
 		return Webhook{}, err
 	}
-	if s.webhooks.NewSecret == nil {
-		return Webhook{}, precondition("webhooks are not available on this server")
-	}
-	secret, err := s.webhooks.NewSecret()
+	secret, err := s.newWebhookSecret()
 	if err != nil {
 		return Webhook{}, err
 	}
