@@ -56,6 +56,13 @@ type result struct {
 	// DBCPUus is PostgreSQL's CPU time per event, all its processes on
 	// this machine (SQLite's is in CPUus: it runs in the server).
 	DBCPUus float64 `json:"db_cpu_us_per_event,omitempty"`
+	// LoadCPUus is this program's own CPU per event: the load's clients
+	// and, in the push scenarios, the webhook receiver and the stream
+	// reader. They share the machine's two cores with the server.
+	LoadCPUus float64 `json:"load_cpu_us_per_event,omitempty"`
+	// PerEvent is, for a push scenario, the notifications posted to the
+	// webhook per event recorded.
+	PerEvent float64 `json:"notifications_per_event,omitempty"`
 	Note    string  `json:"note,omitempty"`
 }
 

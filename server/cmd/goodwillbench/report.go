@@ -11,11 +11,14 @@ import (
 func report(w io.Writer, rs []result) {
 	sortResults(rs)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "store\tscenario\tevents/s\tp50 ms\tp99 ms\tserver CPU us/event\tdb CPU us/event\tseconds\tRSS MB\tnote")
+	fmt.Fprintln(tw, "store\tscenario\tevents/s\tp50 ms\tp99 ms\tserver CPU us/event\tdb CPU us/event\tload CPU us/event\tseconds\tRSS MB\tnote")
 	for _, r := range rs {
-		rate, secs, rss, cpu, db := "-", "-", "-", "-", "-"
+		rate, secs, rss, cpu, db, load := "-", "-", "-", "-", "-", "-"
 		if r.CPUus > 0 {
 			cpu = fmt.Sprintf("%.0f", r.CPUus)
+		}
+		if r.LoadCPUus > 0 {
+			load = fmt.Sprintf("%.0f", r.LoadCPUus)
 		}
 		if r.DBCPUus > 0 {
 			db = fmt.Sprintf("%.0f", r.DBCPUus)
@@ -29,7 +32,7 @@ func report(w io.Writer, rs []result) {
 		if r.RSSMB > 0 {
 			rss = fmt.Sprintf("%.0f", r.RSSMB)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Store, r.Scenario, rate, fmtMs(r.P50ms), fmtMs(r.P99ms), cpu, db, secs, rss,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Store, r.Scenario, rate, fmtMs(r.P50ms), fmtMs(r.P99ms), cpu, db, load, secs, rss,
 			r.Note)
 	}
 	tw.Flush()
@@ -101,4 +104,33 @@ func report(w io.Writer, rs []result) {
 		}
 	}
 	tw.Flush()
+	pushAccounts(w, rs)
+}
+
+// pushAccounts sets push's extra CPU per event, the whole machine's
+// (server, database and this program, which runs the load and the
+// consumers), beside what the webhook's POSTs alone would cost at the
+// floor measured in the same run: the part of push that no change to
+// the ledger can take away while each notification is one POST.
+func pushAccounts(w io.Writer, rs []result) {
+	machine := func(r result) float64 { return r.CPUus + r.DBCPUus + r.LoadCPUus }
+	for _, store := range []string{"sqlite", "postgres"} {
+		floor, ok := find(rs, store, "webhook POST floor")
+		if !ok || floor.LoadCPUus == 0 {
+			continue
+		}
+		var plain, pushed, perEvent float64
+		for _, name := range []string{"grpc single, group commit", "grpc single, group commit (again)", "grpc single, group commit (third)"} {
+			r, _ := find(rs, store, name)
+			plain += machine(r) / 3
+		}
+		for _, name := range []string{"grpc single, webhook + stream", "grpc single, webhook + stream (again)"} {
+			r, _ := find(rs, store, name)
+			pushed, perEvent = pushed+machine(r)/2, perEvent+r.PerEvent/2
+		}
+		posts := perEvent * floor.LoadCPUus
+		fmt.Fprintf(w, "\n%s push accounts: machine CPU %.0f us/event without consumers, %.0f with (+%.0f); "+
+			"%.2f notifications posted per event x %.0f us per POST at the floor = %.0f us/event (%.0f%% of the extra, %.0f%% of an event without)\n",
+			store, plain, pushed, pushed-plain, perEvent, floor.LoadCPUus, posts, 100*posts/max(pushed-plain, 1), 100*posts/max(plain, 1))
+	}
 }

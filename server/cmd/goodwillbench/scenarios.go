@@ -105,18 +105,19 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	}
 	// withCPU runs a scenario and notes the server's CPU per event.
 	withCPU := func(name string, scenario func() stats) {
-		before, dbBefore := srv.cpuSeconds(), postgresCPUSeconds()
+		before, dbBefore, loadBefore := srv.cpuSeconds(), postgresCPUSeconds(), selfCPUSeconds()
 		st := scenario()
-		cpu, dbCPU := srv.cpuSeconds()-before, postgresCPUSeconds()-dbBefore
+		cpu, dbCPU, loadCPU := srv.cpuSeconds()-before, postgresCPUSeconds()-dbBefore, selfCPUSeconds()-loadBefore
 		r := result{Store: store, Scenario: name, Rate: st.rate(), P50ms: st.pct(0.50), P99ms: st.pct(0.99), Note: st.note()}
 		if st.events > 0 {
 			r.CPUus = cpu / float64(st.events) * 1e6
+			r.LoadCPUus = loadCPU / float64(st.events) * 1e6
 			if store == "postgres" {
 				r.DBCPUus = dbCPU / float64(st.events) * 1e6
 			}
 		}
-		log.Printf("%-8s %-28s %10.0f events/s  p50 %6.2f ms  p99 %6.2f ms  server CPU %.0f us/event  db CPU %.0f us/event %s",
-			store, name, r.Rate, r.P50ms, r.P99ms, r.CPUus, r.DBCPUus, r.Note)
+		log.Printf("%-8s %-28s %10.0f events/s  p50 %6.2f ms  p99 %6.2f ms  server CPU %.0f us/event  db CPU %.0f us/event  load CPU %.0f us/event %s",
+			store, name, r.Rate, r.P50ms, r.P99ms, r.CPUus, r.DBCPUus, r.LoadCPUus, r.Note)
 		out = append(out, r)
 	}
 	singleLoad := func(prefix string) stats {
@@ -142,11 +143,25 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 			}
 			return profiled("push", func() stats { return singleLoad("gn") })
 		})
+		pushed := &out[len(out)-1]
 		lag := consumers.stop(ctx, c)
 		log.Printf("%-8s notifications: %s", store, lag)
+		if pushed.Rate > 0 {
+			pushed.PerEvent = float64(consumers.posted.Load()) / (pushed.Rate * o.duration.Seconds())
+		}
 		out = append(out, result{Store: store, Scenario: "notifications delivered" + suffix, Note: lag})
 		withCPU("grpc single, group commit"+[]string{" (again)", " (third)"}[i], func() stats { return singleLoad(fmt.Sprintf("g%d", i+2)) })
 	}
+	// 1c. The floor under a webhook's cost: the same receiver taking
+	// signed POSTs of a notification's size from a plain client, as many
+	// in flight as goodwilld posts, with no ledger behind them.
+	floor, err := webhookFloor(ctx, o.duration)
+	if err != nil {
+		return nil, fmt.Errorf("webhook floor: %w", err)
+	}
+	log.Printf("%-8s %-28s %10.0f posts/s  CPU %.0f us/post (client and receiver)", store, "webhook POST floor", floor.Rate, floor.LoadCPUus)
+	floor.Store = store
+	out = append(out, floor)
 	if o.onlyPush {
 		srv.stop()
 		return out, nil

@@ -150,6 +150,12 @@ func procCPU(pid int) (string, float64) {
 	return string(b[open+1 : end]), (utime + stime) / 100
 }
 
+// selfCPUSeconds is this program's CPU time so far.
+func selfCPUSeconds() float64 {
+	_, cpu := procCPU(os.Getpid())
+	return cpu
+}
+
 // postgresCPUSeconds sums the CPU time so far of every PostgreSQL process
 // on this machine (the server and its backends): the database's share of
 // a scenario, when it runs here. A backend that exits takes its time with
