@@ -63,7 +63,7 @@ type result struct {
 	// PerEvent is, for a push scenario, the notifications posted to the
 	// webhook per event recorded.
 	PerEvent float64 `json:"notifications_per_event,omitempty"`
-	Note    string  `json:"note,omitempty"`
+	Note     string  `json:"note,omitempty"`
 }
 
 func main() {
