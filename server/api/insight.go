@@ -134,7 +134,7 @@ func (s *Server) ListOutreach(ctx context.Context, req *goodwillv1.ListOutreachR
 	case goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_ADVOCACY:
 		purpose = ledger.PurposeAdvocacy
 	}
-	page, err := s.svc.ListOutreach(ctx, tenant(ctx), purpose, int(req.GetPageSize()), req.GetPageToken(), req.GetAllowStale())
+	page, err := s.svc.ListOutreach(ctx, tenant(ctx), purpose, req.GetSegment(), int(req.GetPageSize()), req.GetPageToken(), req.GetAllowStale())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

@@ -350,7 +350,7 @@ func TestAnalystReadsAllowStale(t *testing.T) {
 			if err != nil || stats[len(stats)-1].Customers != 2 || stats[len(stats)-1].Overdrawn != 1 {
 				t.Errorf("SummarizeBalances (allow stale %v): %+v, %v", stale, stats, err)
 			}
-			rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 10, "", stale)
+			rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, "", 10, "", stale)
 			if err != nil || len(rec.Entries) != 1 || rec.Entries[0].Customer.ID != "stale-c1" {
 				t.Errorf("ListOutreach (allow stale %v): %+v, %v", stale, rec, err)
 			}

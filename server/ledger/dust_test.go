@@ -80,7 +80,7 @@ func TestFadedDeficitIsZero(t *testing.T) {
 		if ids := balanceIDs(below.Entries); len(ids) != 1 || ids[0] != "fresh" {
 			t.Errorf("balances at most -0.01: %v, want only fresh", ids)
 		}
-		rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 10, "", false)
+		rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, "", 10, "", false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -51,7 +51,7 @@ type OutreachEntry struct {
 // that order to its end. While the job runs, a pagination may still repeat
 // or skip a customer the job re-ranks between two pages (each page is
 // exact); a page token from before a policy change is refused.
-func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpose, pageSize int, token string, allowStale bool) (OutreachPage, error) {
+func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpose, segment string, pageSize int, token string, allowStale bool) (OutreachPage, error) {
 	idx := ByRecovery
 	switch purpose {
 	case PurposeRecovery:
@@ -99,6 +99,9 @@ func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpo
 		}
 		page.ApproximateOrder = byBalance
 		entries, next, err := s.walk(ctx, r, pol, tenant, rq, size, now, func(c Customer, b Balance) bool {
+			if segment != "" && c.Profile.Segment != segment {
+				return false
+			}
 			if purpose == PurposeRecovery {
 				return b.Value < 0
 			}

@@ -19,7 +19,7 @@ func outreachAll(t *testing.T, svc *ledger.Service, purpose ledger.Purpose, size
 		if pages > 100 {
 			t.Fatal("more than 100 pages")
 		}
-		page, err := svc.ListOutreach(t.Context(), ledger.DefaultTenant, purpose, size, tok, false)
+		page, err := svc.ListOutreach(t.Context(), ledger.DefaultTenant, purpose, "", size, tok, false)
 		if err != nil {
 			t.Fatalf("outreach %v: %v", purpose, err)
 		}
@@ -198,6 +198,20 @@ func TestOutreachPagesAndRefusesABadRequest(t *testing.T) {
 				t.Errorf("%v: pages of 2 %v, one page %v", p, paged, all)
 			}
 		}
+		// A segment keeps the list's order and only that segment's
+		// customers (v3 is the one "gold" customer), page size or not.
+		for _, size := range []int{1, 1000} {
+			page, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, "gold", size, "", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids := outreachIDs(page.Entries); !slices.Equal(ids, []string{"v3"}) {
+				t.Errorf("RECOVERY of segment gold, page size %d: %v, want [v3]", size, ids)
+			}
+		}
+		if page, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, "none such", 10, "", false); err != nil || len(page.Entries) != 0 {
+			t.Errorf("RECOVERY of an unknown segment: %v, %v", outreachIDs(page.Entries), err)
+		}
 		for _, tc := range []struct {
 			name    string
 			purpose ledger.Purpose
@@ -209,7 +223,7 @@ func TestOutreachPagesAndRefusesABadRequest(t *testing.T) {
 			{name: "garbage page token", purpose: ledger.PurposeRecovery, token: "nope", field: "page_token"},
 			{name: "negative page size", purpose: ledger.PurposeRecovery, size: -1, field: "page_size"},
 		} {
-			_, err := svc.ListOutreach(ctx, ledger.DefaultTenant, tc.purpose, tc.size, tc.token, false)
+			_, err := svc.ListOutreach(ctx, ledger.DefaultTenant, tc.purpose, "", tc.size, tc.token, false)
 			if !errors.Is(err, ledger.ErrInvalidArgument) || ledger.FieldOf(err) != tc.field {
 				t.Errorf("%s: %v, want INVALID_ARGUMENT on %s", tc.name, err, tc.field)
 			}

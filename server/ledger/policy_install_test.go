@@ -177,7 +177,7 @@ func TestNewPolicyVersionReweighsEveryBalance(t *testing.T) {
 		if got := balanceIDs(page.Entries); !slices.Equal(got, []string{"p-outage", "p-complaint", "p-mixed", "p-delivery"}) {
 			t.Errorf("ListBalances order under version 2: %v", got)
 		}
-		rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 0, "", false)
+		rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, "", 0, "", false)
 		if err != nil {
 			t.Fatal(err)
 		}

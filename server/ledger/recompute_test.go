@@ -81,7 +81,7 @@ func TestListsDuringARecomputeKeepEveryMember(t *testing.T) {
 		if ids := balanceIDs(over.Entries); !sameSet(ids, "minus-5", "plus-4") {
 			t.Errorf("overdrawn during the job: %v, want minus-5 and plus-4", ids)
 		}
-		rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 10, "", false)
+		rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, "", 10, "", false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func TestListsDuringARecomputeKeepEveryMember(t *testing.T) {
 		if ids := balanceIDs(page.Entries); !slices.Equal(ids, []string{"minus-5", "plus-4"}) || page.ApproximateOrder {
 			t.Errorf("max -1 after the job: %v (approximate %v)", ids, page.ApproximateOrder)
 		}
-		rec, err = svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 10, "", false)
+		rec, err = svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, "", 10, "", false)
 		if err != nil || len(rec.Entries) != 2 || rec.ApproximateOrder {
 			t.Errorf("recovery after the job: %+v, %v", rec, err)
 		}
@@ -269,14 +269,14 @@ func TestPageTokensDoNotCrossAPolicyChange(t *testing.T) {
 		if err != nil || bal.NextPageToken == "" {
 			t.Fatalf("first page: %+v, %v", bal, err)
 		}
-		rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 1, "", false)
+		rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, "", 1, "", false)
 		if err != nil || rec.NextPageToken == "" {
 			t.Fatalf("first outreach page: %+v, %v", rec, err)
 		}
-		if _, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 1, bal.NextPageToken, false); ledger.FieldOf(err) != "page_token" {
+		if _, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, "", 1, bal.NextPageToken, false); ledger.FieldOf(err) != "page_token" {
 			t.Errorf("a balance list's token on the outreach list: %v, want page_token refused", err)
 		}
-		if _, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeAdvocacy, 1, rec.NextPageToken, false); ledger.FieldOf(err) != "page_token" {
+		if _, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeAdvocacy, "", 1, rec.NextPageToken, false); ledger.FieldOf(err) != "page_token" {
 			t.Errorf("a RECOVERY token on ADVOCACY: %v, want page_token refused", err)
 		}
 		installPolicy(t, svc, func(p *ledger.Policy) { p.HalfLife = 30 * 24 * time.Hour })
@@ -284,7 +284,7 @@ func TestPageTokensDoNotCrossAPolicyChange(t *testing.T) {
 		if ledger.FieldOf(err) != "page_token" || !strings.Contains(err.Error(), "start again") {
 			t.Errorf("a balance token from before the policy change: %v, want page_token refused", err)
 		}
-		_, err = svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 1, rec.NextPageToken, false)
+		_, err = svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, "", 1, rec.NextPageToken, false)
 		if ledger.FieldOf(err) != "page_token" {
 			t.Errorf("an outreach token from before the policy change: %v, want page_token refused", err)
 		}
@@ -292,7 +292,7 @@ func TestPageTokensDoNotCrossAPolicyChange(t *testing.T) {
 		seen := map[string]int{}
 		tok := ""
 		for range 10 {
-			page, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 1, tok, false)
+			page, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, "", 1, tok, false)
 			if err != nil {
 				t.Fatal(err)
 			}

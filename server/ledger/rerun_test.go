@@ -65,7 +65,7 @@ func TestReadsSurviveARerun(t *testing.T) {
 		})
 		for _, p := range []ledger.Purpose{ledger.PurposeRecovery, ledger.PurposeAdvocacy} {
 			same("ListOutreach", func(svc *ledger.Service) (any, error) {
-				return svc.ListOutreach(ctx, tenant, p, 10, "", stale)
+				return svc.ListOutreach(ctx, tenant, p, "", 10, "", stale)
 			})
 		}
 	}

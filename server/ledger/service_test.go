@@ -79,7 +79,7 @@ func TestListsUseTheActivePolicyBeforeTheJobRuns(t *testing.T) {
 	if b, err := svc.GetBalance(ctx, ledger.DefaultTenant, "c1", time.Time{}); err != nil || b.PolicyVersion != 2 || math.Abs(b.Value-3) > 1e-6 {
 		t.Errorf("GetBalance = %+v, %v; want +3 under version 2", b, err)
 	}
-	rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, 10, "", false)
+	rec, err := svc.ListOutreach(ctx, ledger.DefaultTenant, ledger.PurposeRecovery, "", 10, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

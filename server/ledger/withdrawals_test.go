@@ -103,7 +103,7 @@ func TestBrokenPromiseIsAGrievanceNoNoticeSoftens(t *testing.T) {
 			t.Errorf("the broken promise after a notice: %+v; want the full -20, no rule", ec)
 		}
 
-		page, err := svc.ListOutreach(t.Context(), ledger.DefaultTenant, ledger.PurposeRecovery, 10, "", false)
+		page, err := svc.ListOutreach(t.Context(), ledger.DefaultTenant, ledger.PurposeRecovery, "", 10, "", false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func TestBrokenPromiseIsAGrievanceNoNoticeSoftens(t *testing.T) {
 		// arrival order (the promise sorts before the remedy).
 		record(t, svc, nev("promise", ledger.KindResponse, 1, t0.Add(-day)))
 		recordAll(t, svc, nev("answered-at-once", ledger.KindResponse, 1, brokenAt), nev("answered-at-once", ledger.KindBrokenPromise, 1, brokenAt))
-		page, err = svc.ListOutreach(t.Context(), ledger.DefaultTenant, ledger.PurposeRecovery, 10, "", false)
+		page, err = svc.ListOutreach(t.Context(), ledger.DefaultTenant, ledger.PurposeRecovery, "", 10, "", false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1769,7 +1769,10 @@ type ListOutreachRequest struct {
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Allow a snapshot a few seconds old: on CockroachDB a follower read,
 	// served by the nearest replica without contending with writes.
-	AllowStale    bool `protobuf:"varint,4,opt,name=allow_stale,json=allowStale,proto3" json:"allow_stale,omitempty"`
+	AllowStale bool `protobuf:"varint,4,opt,name=allow_stale,json=allowStale,proto3" json:"allow_stale,omitempty"`
+	// Only this segment ("" for all). The list keeps its order; a page may
+	// come back short (with a next_page_token) when the segment is rare.
+	Segment       string `protobuf:"bytes,5,opt,name=segment,proto3" json:"segment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1830,6 +1833,13 @@ func (x *ListOutreachRequest) GetAllowStale() bool {
 		return x.AllowStale
 	}
 	return false
+}
+
+func (x *ListOutreachRequest) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
 }
 
 type ListOutreachResponse struct {
@@ -3231,7 +3241,7 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x19SummarizeBalancesResponse\x127\n" +
 	"\bsegments\x18\x01 \x03(\v2\x1b.goodwill.v1.SegmentSummaryR\bsegments\x12/\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12%\n" +
-	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"\xc7\x01\n" +
+	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\"\xee\x01\n" +
 	"\x13ListOutreachRequest\x126\n" +
 	"\apurpose\x18\x01 \x01(\x0e2\x1c.goodwill.v1.OutreachPurposeR\apurpose\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -3239,7 +3249,8 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x1f\n" +
 	"\vallow_stale\x18\x04 \x01(\bR\n" +
-	"allowStale:\x0f\x92A\f\n" +
+	"allowStale\x12%\n" +
+	"\asegment\x18\x05 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment:\x0f\x92A\f\n" +
 	"\n" +
 	"\xd2\x01\apurpose\"\xc8\x01\n" +
 	"\x14ListOutreachResponse\x124\n" +
