@@ -126,6 +126,26 @@ check-generate: generate ## Fail when gen/ is stale.
 		git status --porcelain -- gen server/gateway/openapi.json; \
 		echo "gen/ is stale: run 'make generate' and commit the result"; exit 1; fi
 
+# The web console: Preact sources under client/web, built by Vite into
+# client/web/dist, which is committed (like gen/) so that `make run` and the
+# Go build need no Node.js. Its API types come from the OpenAPI document.
+WEB := client/web
+
+.PHONY: console
+console: ## Build the web console (needs Node.js 20 and npm) into client/web/dist.
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+.PHONY: check-console
+check-console: console ## Fail when the committed console build or its API types are stale.
+	@if [ -n "$$(git status --porcelain -- $(WEB)/dist $(WEB)/src/gen)" ]; then \
+		git status --porcelain -- $(WEB)/dist $(WEB)/src/gen; \
+		echo "the console build is stale: run 'make console' and commit the result"; exit 1; fi
+
+.PHONY: screenshots
+screenshots: ## Retake the console's screenshots (docs/console/*.png) with headless Chromium.
+	GOODWILL_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console GOODWILL_TEST_BROWSER=required \
+		$(GO) test -count=1 -run 'TestConsoleInABrowser$$' ./server/app/
+
 .PHONY: lint
 lint: tools protodeps ## buf lint, buf format check, gofmt, go vet and staticcheck.
 	$(BUF) lint

@@ -72,7 +72,7 @@ func TestImportRules(t *testing.T) {
 			if err != nil || !d.IsDir() {
 				return err
 			}
-			if name := d.Name(); name == "testdata" || strings.HasPrefix(name, ".") {
+			if name := d.Name(); name == "testdata" || name == "node_modules" || strings.HasPrefix(name, ".") {
 				return filepath.SkipDir
 			}
 			pkg, err := build.ImportDir(path, 0)

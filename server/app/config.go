@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/goodwill-ledger/goodwill/client/web"
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 	"github.com/goodwill-ledger/goodwill/server/api"
 	"github.com/goodwill-ledger/goodwill/server/auth"
@@ -96,6 +97,8 @@ type Config struct {
 	// REST gateway answers CORS requests from. Empty (the default) means no
 	// CORS headers at all.
 	CORSOrigins []string
+	// NoConsole turns off the web console at /console/ (on by default).
+	NoConsole bool
 
 	Logger *slog.Logger
 	// Now replaces the clock (tests only).
@@ -290,8 +293,11 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 	healthpb.RegisterHealthServer(out.internalSrv, out.health)
 	out.metrics.grpc.InitializeMetrics(out.grpcSrv)
 
-	if out.gateway, err = gateway.New(ctx, gateway.Config{Dial: out.internalLis.DialContext,
-		MaxBodyBytes: int64(c.MaxRequestBytes), CORSOrigins: c.CORSOrigins}); err != nil {
+	gw := gateway.Config{Dial: out.internalLis.DialContext, MaxBodyBytes: int64(c.MaxRequestBytes), CORSOrigins: c.CORSOrigins}
+	if !c.NoConsole {
+		gw.Console = web.Files()
+	}
+	if out.gateway, err = gateway.New(ctx, gw); err != nil {
 		return nil, err
 	}
 	out.httpSrv = &http.Server{Handler: out.gateway, ReadHeaderTimeout: 10 * time.Second,

@@ -2,9 +2,9 @@
 // a connection its caller provides (goodwilld gives it an in-process
 // channel to a gRPC server built with the same options as the public one),
 // so every interceptor (keys and roles, rate limits, validation, logging,
-// recovery) runs for both protocols. Beside the API it serves /healthz and the
-// OpenAPI document at /openapi.json, and answers CORS requests from the
-// configured origins only.
+// recovery) runs for both protocols. Beside the API it serves /healthz, the
+// OpenAPI document at /openapi.json and the web console at /console/, and
+// answers CORS requests from the configured origins only.
 //
 // It must never call the ledger directly, and never register handlers
 // in-process (Register...HandlerServer): that would skip the interceptors.
@@ -16,6 +16,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"net"
 	"net/http"
 	"strings"
@@ -67,6 +68,9 @@ type Config struct {
 	// any, or a single-wildcard pattern such as https://*.example.com).
 	// Empty means no CORS headers at all, so browsers allow no other origin.
 	CORSOrigins []string
+	// Console is the web console's files (index.html at the root), served
+	// at /console/; nil serves none.
+	Console fs.FS
 }
 
 // CORS policy: the API's methods, and the headers a browser app needs (a
@@ -152,6 +156,17 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(servedOpenAPI(r))
 	})
+	if cfg.Console != nil {
+		console, err := consoleHandler(cfg.Console)
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		root.Handle("GET /console/", console)
+		root.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
+		// A browser pointed at the server's address lands on the console.
+		root.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
+	}
 	root.Handle("/", limitBody(requireUTF8(checkRequests(mux, mux)), cfg.MaxBodyBytes))
 	var h http.Handler = root
 	// Without origins there is no CORS handler at all (rs/cors would

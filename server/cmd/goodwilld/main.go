@@ -103,6 +103,7 @@ func newRoot() *cobra.Command {
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve gRPC over TLS and REST over HTTPS (needs --tls-key)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
 	f.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "PEM CA file: require client certificates signed by it, gRPC and HTTPS (mutual TLS)")
+	f.BoolVar(&cfg.NoConsole, "no-console", false, "do not serve the web console at /console/ on the HTTP port")
 	f.StringSliceVar(&cfg.CORSOrigins, "cors-origin", nil, "browser origin allowed to call the REST API, such as https://app.example.com (repeatable or comma-separated; default none)")
 
 	migrate := &cobra.Command{

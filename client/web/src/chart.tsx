@@ -1,0 +1,106 @@
+// Charts drawn by uPlot (a small, fast canvas charting library): a
+// customer's balance over time, and a distribution of balances.
+import { useEffect, useRef } from "preact/hooks";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+function useWidth(el: { current: HTMLElement | null }) {
+  return () => Math.max(280, Math.min(el.current?.clientWidth ?? 800, 1100));
+}
+
+/**
+ * The balance over time, the overdraft limit as a dashed line, and a
+ * tick under the time axis for each event.
+ */
+export function BalanceChart(props: { times: number[]; balances: number[]; limit: number; events: number[] }) {
+  const el = useRef<HTMLDivElement>(null);
+  const width = useWidth(el);
+  useEffect(() => {
+    if (!el.current) return;
+    const marks = props.events;
+    const opts: uPlot.Options = {
+      width: width(),
+      height: 260,
+      legend: { live: false },
+      scales: { x: { time: true } },
+      series: [
+        {},
+        { label: "Balance", stroke: "#2458a6", width: 2, fill: "rgba(36,88,166,0.08)" },
+        { label: "Overdraft limit", stroke: "#b3261e", dash: [6, 4], width: 1, points: { show: false } },
+      ],
+      axes: [{}, { label: "points" }],
+      hooks: {
+        draw: [
+          (u) => {
+            const ctx = u.ctx;
+            const y = u.bbox.top + u.bbox.height;
+            ctx.save();
+            ctx.fillStyle = "#6b4fa1";
+            for (const t of marks) {
+              const x = u.valToPos(t, "x", true);
+              if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+              ctx.beginPath();
+              ctx.moveTo(x, y - 8 * devicePixelRatio);
+              ctx.lineTo(x - 4 * devicePixelRatio, y);
+              ctx.lineTo(x + 4 * devicePixelRatio, y);
+              ctx.fill();
+            }
+            ctx.restore();
+          },
+        ],
+      },
+    };
+    const plot = new uPlot(opts, [props.times, props.balances, props.times.map(() => props.limit)], el.current);
+    const resize = () => plot.setSize({ width: width(), height: 260 });
+    addEventListener("resize", resize);
+    return () => {
+      removeEventListener("resize", resize);
+      plot.destroy();
+    };
+  }, [props.times, props.balances, props.limit, props.events]);
+  return (
+    <div ref={el} class="chart" data-testid="balance-chart" data-points={props.times.length} data-events={props.events.length}
+      role="img" aria-label={`Balance over time, ${props.times.length} points, ${props.events.length} events`} />
+  );
+}
+
+/**
+ * A dot plot, one column per segment: its 10th percentile, median and
+ * 90th percentile of balances, so both the level and the spread show.
+ */
+export function SpreadChart(props: { labels: string[]; p10: number[]; p50: number[]; p90: number[] }) {
+  const el = useRef<HTMLDivElement>(null);
+  const width = useWidth(el);
+  useEffect(() => {
+    if (!el.current) return;
+    const xs = props.labels.map((_, i) => i);
+    const dots = (stroke: string, size: number) => ({ stroke, fill: stroke, paths: () => null, points: { show: true, size, fill: stroke } });
+    const opts: uPlot.Options = {
+      width: width(),
+      height: 240,
+      legend: { live: false },
+      cursor: { show: false },
+      scales: { x: { time: false, range: [-0.5, Math.max(xs.length - 0.5, 0.5)] } },
+      series: [
+        {},
+        // The median first, so the smaller dots stay visible on it.
+        { label: "median", ...dots("#2458a6", 13) },
+        { label: "p10", ...dots("#b3261e", 8) },
+        { label: "p90", ...dots("#2e7d32", 8) },
+      ],
+      axes: [
+        { values: (_u, splits) => splits.map((i) => props.labels[i] ?? ""), splits: () => xs, grid: { show: false } },
+        { label: "balance" },
+      ],
+    };
+    const plot = new uPlot(opts, [xs, props.p50, props.p10, props.p90], el.current);
+    const resize = () => plot.setSize({ width: width(), height: 240 });
+    addEventListener("resize", resize);
+    return () => {
+      removeEventListener("resize", resize);
+      plot.destroy();
+    };
+  }, [props.labels, props.p10, props.p50, props.p90]);
+  return <div ref={el} class="chart" data-testid="spread-chart" data-bars={props.labels.length} role="img"
+    aria-label={`Balance distribution of ${props.labels.length} segments`} />;
+}

@@ -1,0 +1,40 @@
+import { useState } from "preact/hooks";
+import { roleOf, session, type Role } from "../api";
+import { ErrorBox } from "../ui";
+
+export function SignIn(props: { onSignedIn: (r: Role) => void }) {
+  const [key, setKey] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const role = await roleOf(key.trim());
+      session.set(key.trim());
+      props.onSignedIn(role);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="page signin">
+      <h1>Goodwill Ledger</h1>
+      <p>Sign in with an API key. It stays in this browser tab only, and is forgotten when you close it.</p>
+      <form onSubmit={submit}>
+        <label for="key">API key</label>
+        <input id="key" name="key" type="password" autocomplete="off" required value={key}
+          onInput={(e) => setKey((e.target as HTMLInputElement).value)} />
+        <button type="submit" disabled={busy || key.trim() === ""}>{busy ? "Checking…" : "Sign in"}</button>
+      </form>
+      <ErrorBox error={error} />
+      <p class="hint">
+        An operator creates keys with <code>goodwilld keys create --role reader</code> (or writer, admin). A reader key
+        sees everything; a writer key records events and incidents; an admin key may also change the policy.
+      </p>
+    </main>
+  );
+}
