@@ -38,7 +38,7 @@ type options struct {
 	profile string
 	// replicas adds the two-replica scenarios on PostgreSQL; onlyReplicas
 	// runs nothing else (with the raw baselines, for scale).
-	replicas, onlyReplicas, onlyPush bool
+	replicas, onlyReplicas, onlyPush, onlyConsole bool
 }
 
 // result is one measured figure.
@@ -77,6 +77,7 @@ func main() {
 	flag.StringVar(&o.profile, "profile", "", "folder for server CPU profiles (go tool pprof) of the single-event and 1,000-event scenarios")
 	flag.BoolVar(&o.replicas, "replicas", true, "measure writes through two replicas on one PostgreSQL database")
 	flag.BoolVar(&o.onlyPush, "only-push", false, "measure only the raw baselines and single events with and without notification consumers")
+	flag.BoolVar(&o.onlyConsole, "only-console", false, "load the read scenarios' customers, then measure only the web console's first render (headless Chromium)")
 	flag.BoolVar(&o.onlyReplicas, "only-replicas", false, "measure only the raw baselines and the replica scenarios")
 	customers := flag.Int("customers", 0, "customers loaded for the read scenarios (default 50,000; 1M with -full)")
 	events := flag.Int("events", 0, "events loaded for the read scenarios (default 100,000; 10M with -full)")

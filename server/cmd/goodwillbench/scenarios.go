@@ -70,6 +70,9 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 		return nil, fmt.Errorf("raw baseline of the service's rows: %w", err)
 	}
 	add("raw driver, service rows, batches of 500", rowsBase)
+	if o.onlyConsole {
+		return consoleOnly(ctx, o, bin, store, db, keyFile)
+	}
 	if o.onlyReplicas {
 		if store != "postgres" {
 			return out, nil
@@ -319,6 +322,7 @@ func readScenarios(ctx context.Context, o options, bin string, srv *server, stor
 	})
 	out = append(out, result{Store: store, Scenario: "ListOutreach first 100, 1 client", Rate: outreach1.rate(), P50ms: outreach1.pct(0.5),
 		P99ms: outreach1.pct(0.99), Note: outreach1.note()})
+	out = append(out, consoleResult(ctx, store, srv))
 	rec, err := recomputeRanking(ctx, store, db)
 	if err != nil {
 		return nil, srv, fmt.Errorf("full recompute: %w", err)
