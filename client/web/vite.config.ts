@@ -5,6 +5,9 @@ import { defineConfig } from "vite";
 // runtime (tsconfig's jsxImportSource), so no framework plugin is needed.
 export default defineConfig({
   base: "/console/",
+  // npm run dev: the sources on http://localhost:5173/console/, the API
+  // from a goodwilld on its default port.
+  server: { proxy: { "/v1": "http://127.0.0.1:8080" } },
   build: {
     outDir: "dist",
     emptyOutDir: true,

@@ -381,6 +381,12 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("after record and reverse, ann has %d events, newest %v; want 4, a reversal", n, list.GetEvents()[0].GetKind())
 	}
 
+	// Live: the open customer page follows an event recorded elsewhere.
+	balance1 := b.text(t, `[data-testid="balance"]`)
+	record(t, s, pev("ann", goodwillv1.EventKind_EVENT_KIND_CREDIT, 50, time.Now().Add(-time.Minute)))
+	b.run(t, "the customer page updates by itself",
+		until(`document.querySelector('[data-testid="balance"]').textContent !== `+strconv.Quote(balance1)))
+
 	// Live: a customer's trust breaks while the outreach page is open.
 	b.run(t, "outreach again", chromedp.Navigate(s.baseURL+"/console/#/outreach"), visible(firstRow), chromedp.Sleep(time.Second))
 	record(t, s, pev("zed", goodwillv1.EventKind_EVENT_KIND_OUTAGE, 20, time.Now().Add(-time.Minute)))
@@ -423,7 +429,12 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.run(t, "desktop again", chromedp.EmulateViewport(1280, 800))
 
 	// A reader sees everything but cannot write.
-	b.run(t, "sign in as reader", click(`.who button`), visible("#key"), keys("#key", reader+kb.Enter), visible(firstRow),
+	// It signs in by keyboard: Tab from the key to the button, then Enter.
+	b.run(t, "sign out", click(`.who button`), visible("#key"), fill("#key", reader), keys("#key", kb.Tab))
+	if focused := value(t, b, "focus", chromedp.Evaluate[string](`document.activeElement.textContent`)); focused != "Sign in" {
+		t.Errorf("Tab from the key field focuses %q, want the Sign in button", focused)
+	}
+	b.run(t, "sign in as reader", chromedp.KeyEvent(kb.Enter), visible(firstRow),
 		chromedp.Navigate(s.baseURL+"/console/#/customers/ann"), visible(`[data-testid="balance"]`), visible(`[data-testid="events"]`))
 	if n := b.count(t, `[data-testid="record-form"], [data-testid="events"] button`); n != 0 {
 		t.Errorf("a reader sees %d write controls on a customer", n)
