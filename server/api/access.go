@@ -35,6 +35,7 @@ var roleOf = map[goodwillv1.Role]auth.Role{
 	goodwillv1.Role_ROLE_READER: auth.Reader,
 	goodwillv1.Role_ROLE_WRITER: auth.Writer,
 	goodwillv1.Role_ROLE_ADMIN:  auth.Admin,
+	goodwillv1.Role_ROLE_ANY:    auth.AnyRole,
 }
 
 func rolesOf(services protoreflect.ServiceDescriptors) map[string]auth.Role {

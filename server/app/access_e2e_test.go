@@ -110,6 +110,10 @@ var everyRPC = map[string]rpcCall{
 		_, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY})
 		return err
 	},
+	goodwillv1.GoodwillService_GetCaller_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		_, err := c.GetCaller(ctx, &goodwillv1.GetCallerRequest{})
+		return err
+	},
 	goodwillv1.GoodwillService_GetPolicy_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
 		_, err := c.GetPolicy(ctx, &goodwillv1.GetPolicyRequest{})
 		return err
@@ -614,5 +618,35 @@ func TestWriterLearnsNoOtherEventIDs(t *testing.T) {
 	again, err := s.ReverseEvent(ctx, &goodwillv1.ReverseEventRequest{CustomerId: "c1", EventId: theirID, IdempotencyKey: "rev-1"})
 	if err != nil || again.GetReversal().GetMagnitude() != 7.25 {
 		t.Errorf("admin's replay of the reversal: %v, %v; want magnitude 7.25", again, err)
+	}
+}
+
+// GetCaller tells any valid key what it is: its id, tenant and role, over
+// gRPC and REST alike.
+func TestGetCallerDescribesTheKey(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "")
+	for _, tc := range []struct {
+		tenant string
+		role   auth.Role
+		want   goodwillv1.Role
+	}{
+		{"default", auth.Reader, goodwillv1.Role_ROLE_READER},
+		{"default", auth.Writer, goodwillv1.Role_ROLE_WRITER},
+		{"tenant-b", auth.Admin, goodwillv1.Role_ROLE_ADMIN},
+	} {
+		token := s.newKey(t, tc.tenant, tc.role)
+		id, _, err := auth.ParseToken(token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.dialAs(t, token).GetCaller(t.Context(), &goodwillv1.GetCallerRequest{})
+		if err != nil || got.GetKeyId() != id || got.GetTenantId() != tc.tenant || got.GetRole() != tc.want {
+			t.Errorf("GetCaller as a %v key of %s: %v, %v; want %s, %s, %v", tc.role, tc.tenant, got, err, id, tc.tenant, tc.want)
+		}
+		r := s.restAs(t, token, http.MethodGet, "/v1/caller", nil)
+		if r.Status != http.StatusOK || get(r.Body, "keyId") != id || get(r.Body, "tenantId") != tc.tenant || get(r.Body, "role") != tc.want.String() {
+			t.Errorf("GET /v1/caller as a %v key: %d %v", tc.role, r.Status, r.Body)
+		}
 	}
 }

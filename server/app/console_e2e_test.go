@@ -333,7 +333,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.run(t, "sign in as admin", fill("#key", s.token), keys("#key", kb.Enter), visible(firstRow))
 	t.Logf("signed in and outreach rendered in %s", time.Since(start).Round(time.Millisecond))
 	role, first, reasons := b.text(t, `[data-testid="role"]`), b.text(t, firstRow+` td:first-child a`), b.count(t, firstRow+` ul.reasons li`)
-	if role != "admin key" || first != "Ann Overdrawn" || reasons == 0 {
+	if role != "admin key · default" || first != "Ann Overdrawn" || reasons == 0 {
 		t.Errorf("after sign-in: role %q, first in RECOVERY %q with %d reasons; want admin, Ann Overdrawn, some reasons", role, first, reasons)
 	}
 	if key := value(t, b, "sessionStorage", chromedp.Evaluate[string](`sessionStorage.getItem("goodwill.key") || ""`)); key != s.token {

@@ -511,6 +511,7 @@ func TestRESTBalanceHealthAndOpenAPI(t *testing.T) {
 	wantPaths := []string{
 		"/v1/balances",
 		"/v1/balances:summarize",
+		"/v1/caller",
 		"/v1/customers/{customerId}",
 		"/v1/customers/{customerId}/balance",
 		"/v1/customers/{customerId}/balance/history",

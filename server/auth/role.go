@@ -18,9 +18,12 @@ const (
 	Writer
 	// Admin may change the policy, and do everything else.
 	Admin
+	// AnyRole is what a method open to every valid key needs (one that
+	// describes the caller). It is never a key's role.
+	AnyRole
 )
 
-var roleNames = [...]string{RoleUnspecified: "unspecified", Reader: "reader", Writer: "writer", Admin: "admin"}
+var roleNames = [...]string{RoleUnspecified: "unspecified", Reader: "reader", Writer: "writer", Admin: "admin", AnyRole: "any"}
 
 func (r Role) String() string {
 	if r < 0 || int(r) >= len(roleNames) {
@@ -32,7 +35,7 @@ func (r Role) String() string {
 // ParseRole reads a role's name.
 func ParseRole(s string) (Role, error) {
 	for r, n := range roleNames {
-		if n == s && Role(r) != RoleUnspecified {
+		if n == s && Role(r) != RoleUnspecified && Role(r) != AnyRole {
 			return Role(r), nil
 		}
 	}
@@ -45,6 +48,10 @@ func (r Role) Allows(need Role) bool {
 	switch {
 	case need == RoleUnspecified:
 		return false // an unmapped method is closed to everyone
+	case r == RoleUnspecified || r == AnyRole:
+		return false // not a key's role
+	case need == AnyRole:
+		return true
 	case r == Admin:
 		return true
 	default:

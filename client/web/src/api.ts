@@ -109,25 +109,21 @@ export function idempotencyKey(): string {
 
 export type Role = "reader" | "writer" | "admin";
 
-/**
- * What a key may do, found by asking: the API has no "who am I" call, so
- * the console reads the active policy (any reader) and the webhooks (admin
- * only). A key both refuse as unauthenticated is not a key.
- */
-export async function roleOf(key: string): Promise<Role> {
-  try {
-    await call("get", "/v1/policy", {}, key);
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 403) return "writer";
-    throw e;
-  }
-  try {
-    await call("get", "/v1/webhooks", {}, key);
-    return "admin";
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 403) return "reader";
-    throw e;
-  }
+/** Who a key is: its id, tenant and role. */
+export interface Caller {
+  keyId: string;
+  tenant: string;
+  role: Role;
+}
+
+const roles: Record<string, Role> = { ROLE_READER: "reader", ROLE_WRITER: "writer", ROLE_ADMIN: "admin" };
+
+/** Asks the API what key is: any valid key may call GetCaller. */
+export async function callerOf(key: string): Promise<Caller> {
+  const r = await call("get", "/v1/caller", {}, key);
+  const role = roles[r.role ?? ""];
+  if (!role) throw new Error(`the API named an unknown role ${r.role}`);
+  return { keyId: r.keyId ?? "", tenant: r.tenantId ?? "", role };
 }
 
 /**

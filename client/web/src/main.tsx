@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { roleOf, session, whenUnauthenticated, type Role } from "./api";
+import { callerOf, session, whenUnauthenticated, type Caller, type Role } from "./api";
 import { SignIn } from "./pages/SignIn";
 import { Outreach } from "./pages/Outreach";
 import { CustomerPage } from "./pages/Customer";
@@ -32,13 +32,14 @@ const nav: Array<[string, string, (r: Role) => boolean]> = [
 ];
 
 function App() {
-  const [role, setRole] = useState<Role | null>(null);
+  const [caller, setCaller] = useState<Caller | null>(null);
+  const role = caller?.role;
   const [checking, setChecking] = useState(session.key() !== "");
   const route = useRoute();
 
   const signOut = () => {
     session.clear();
-    setRole(null);
+    setCaller(null);
   };
   useEffect(() => {
     // A key the API stops accepting signs the tab out where it stands, so
@@ -46,14 +47,14 @@ function App() {
     whenUnauthenticated(signOut);
     if (!session.key()) return;
     // A reload keeps the key (sessionStorage); its role is asked again.
-    roleOf(session.key())
-      .then(setRole)
+    callerOf(session.key())
+      .then(setCaller)
       .catch(() => signOut())
       .finally(() => setChecking(false));
   }, []);
 
   if (checking) return <main class="page"><p aria-live="polite">Checking your key…</p></main>;
-  if (!role) return <SignIn onSignedIn={(r) => setRole(r)} />;
+  if (!caller || !role) return <SignIn onSignedIn={setCaller} />;
 
   const [page = role === "writer" ? "incidents" : "outreach", ...rest] = route;
   let body;
@@ -83,7 +84,7 @@ function App() {
           ))}
         </nav>
         <span class="who">
-          <span class="role" data-testid="role">{role} key</span>
+          <span class="role" data-testid="role" title={`key ${caller.keyId}`}>{role} key · {caller.tenant}</span>
           <button type="button" class="link" onClick={() => { location.hash = ""; signOut(); }}>Sign out</button>
         </span>
       </header>

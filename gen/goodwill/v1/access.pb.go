@@ -35,6 +35,9 @@ const (
 	Role_ROLE_WRITER Role = 2
 	// Changing the policy and its jobs, and everything else.
 	Role_ROLE_ADMIN Role = 3
+	// Any valid key, whatever its role. Only for methods that describe the
+	// caller; never the role of a key.
+	Role_ROLE_ANY Role = 4
 )
 
 // Enum value maps for Role.
@@ -44,12 +47,14 @@ var (
 		1: "ROLE_READER",
 		2: "ROLE_WRITER",
 		3: "ROLE_ADMIN",
+		4: "ROLE_ANY",
 	}
 	Role_value = map[string]int32{
 		"ROLE_UNSPECIFIED": 0,
 		"ROLE_READER":      1,
 		"ROLE_WRITER":      2,
 		"ROLE_ADMIN":       3,
+		"ROLE_ANY":         4,
 	}
 )
 
@@ -105,13 +110,14 @@ var File_goodwill_v1_access_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_access_proto_rawDesc = "" +
 	"\n" +
-	"\x18goodwill/v1/access.proto\x12\vgoodwill.v1\x1a google/protobuf/descriptor.proto*N\n" +
+	"\x18goodwill/v1/access.proto\x12\vgoodwill.v1\x1a google/protobuf/descriptor.proto*\\\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vROLE_READER\x10\x01\x12\x0f\n" +
 	"\vROLE_WRITER\x10\x02\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x03:X\n" +
+	"ROLE_ADMIN\x10\x03\x12\f\n" +
+	"\bROLE_ANY\x10\x04:X\n" +
 	"\rrequired_role\x12\x1e.google.protobuf.MethodOptions\x18\xb4\x87\x03 \x01(\x0e2\x11.goodwill.v1.RoleR\frequiredRoleB@Z>github.com/goodwill-ledger/goodwill/gen/goodwill/v1;goodwillv1b\x06proto3"
 
 var (

@@ -1917,6 +1917,105 @@ func (x *ListOutreachResponse) GetApproximateOrder() bool {
 	return false
 }
 
+type GetCallerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerRequest) Reset() {
+	*x = GetCallerRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerRequest) ProtoMessage() {}
+
+func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
+func (*GetCallerRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{28}
+}
+
+type GetCallerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key's id, as `goodwilld keys list` shows it.
+	KeyId string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The tenant the key reads and writes.
+	TenantId string `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// ROLE_READER, ROLE_WRITER or ROLE_ADMIN.
+	Role          Role `protobuf:"varint,3,opt,name=role,proto3,enum=goodwill.v1.Role" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerResponse) Reset() {
+	*x = GetCallerResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerResponse) ProtoMessage() {}
+
+func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
+func (*GetCallerResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetCallerResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
 type GetPolicyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A version to read; the active one when 0.
@@ -1927,7 +2026,7 @@ type GetPolicyRequest struct {
 
 func (x *GetPolicyRequest) Reset() {
 	*x = GetPolicyRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1939,7 +2038,7 @@ func (x *GetPolicyRequest) String() string {
 func (*GetPolicyRequest) ProtoMessage() {}
 
 func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1952,7 +2051,7 @@ func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{28}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetPolicyRequest) GetVersion() int64 {
@@ -1973,7 +2072,7 @@ type GetPolicyResponse struct {
 
 func (x *GetPolicyResponse) Reset() {
 	*x = GetPolicyResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1985,7 +2084,7 @@ func (x *GetPolicyResponse) String() string {
 func (*GetPolicyResponse) ProtoMessage() {}
 
 func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1998,7 +2097,7 @@ func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{29}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetPolicyResponse) GetPolicy() *Policy {
@@ -2025,7 +2124,7 @@ type SetPolicyRequest struct {
 
 func (x *SetPolicyRequest) Reset() {
 	*x = SetPolicyRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2037,7 +2136,7 @@ func (x *SetPolicyRequest) String() string {
 func (*SetPolicyRequest) ProtoMessage() {}
 
 func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2050,7 +2149,7 @@ func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{30}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SetPolicyRequest) GetPolicy() *Policy {
@@ -2071,7 +2170,7 @@ type SetPolicyResponse struct {
 
 func (x *SetPolicyResponse) Reset() {
 	*x = SetPolicyResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2083,7 +2182,7 @@ func (x *SetPolicyResponse) String() string {
 func (*SetPolicyResponse) ProtoMessage() {}
 
 func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2096,7 +2195,7 @@ func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{31}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SetPolicyResponse) GetPolicy() *Policy {
@@ -2122,7 +2221,7 @@ type GetRecomputeJobRequest struct {
 
 func (x *GetRecomputeJobRequest) Reset() {
 	*x = GetRecomputeJobRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2134,7 +2233,7 @@ func (x *GetRecomputeJobRequest) String() string {
 func (*GetRecomputeJobRequest) ProtoMessage() {}
 
 func (x *GetRecomputeJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2147,7 +2246,7 @@ func (x *GetRecomputeJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecomputeJobRequest.ProtoReflect.Descriptor instead.
 func (*GetRecomputeJobRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{32}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetRecomputeJobRequest) GetJobId() string {
@@ -2166,7 +2265,7 @@ type GetRecomputeJobResponse struct {
 
 func (x *GetRecomputeJobResponse) Reset() {
 	*x = GetRecomputeJobResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2178,7 +2277,7 @@ func (x *GetRecomputeJobResponse) String() string {
 func (*GetRecomputeJobResponse) ProtoMessage() {}
 
 func (x *GetRecomputeJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2191,7 +2290,7 @@ func (x *GetRecomputeJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecomputeJobResponse.ProtoReflect.Descriptor instead.
 func (*GetRecomputeJobResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{33}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetRecomputeJobResponse) GetJob() *RecomputeJob {
@@ -2210,7 +2309,7 @@ type ResumeRecomputeJobRequest struct {
 
 func (x *ResumeRecomputeJobRequest) Reset() {
 	*x = ResumeRecomputeJobRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2222,7 +2321,7 @@ func (x *ResumeRecomputeJobRequest) String() string {
 func (*ResumeRecomputeJobRequest) ProtoMessage() {}
 
 func (x *ResumeRecomputeJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2235,7 +2334,7 @@ func (x *ResumeRecomputeJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRecomputeJobRequest.ProtoReflect.Descriptor instead.
 func (*ResumeRecomputeJobRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{34}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ResumeRecomputeJobRequest) GetJobId() string {
@@ -2254,7 +2353,7 @@ type ResumeRecomputeJobResponse struct {
 
 func (x *ResumeRecomputeJobResponse) Reset() {
 	*x = ResumeRecomputeJobResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2266,7 +2365,7 @@ func (x *ResumeRecomputeJobResponse) String() string {
 func (*ResumeRecomputeJobResponse) ProtoMessage() {}
 
 func (x *ResumeRecomputeJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2279,7 +2378,7 @@ func (x *ResumeRecomputeJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRecomputeJobResponse.ProtoReflect.Descriptor instead.
 func (*ResumeRecomputeJobResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{35}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ResumeRecomputeJobResponse) GetJob() *RecomputeJob {
@@ -2305,7 +2404,7 @@ type ListNotificationsRequest struct {
 
 func (x *ListNotificationsRequest) Reset() {
 	*x = ListNotificationsRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2317,7 +2416,7 @@ func (x *ListNotificationsRequest) String() string {
 func (*ListNotificationsRequest) ProtoMessage() {}
 
 func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2330,7 +2429,7 @@ func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotificationsRequest.ProtoReflect.Descriptor instead.
 func (*ListNotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{36}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListNotificationsRequest) GetAfter() string {
@@ -2369,7 +2468,7 @@ type ListNotificationsResponse struct {
 
 func (x *ListNotificationsResponse) Reset() {
 	*x = ListNotificationsResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2381,7 +2480,7 @@ func (x *ListNotificationsResponse) String() string {
 func (*ListNotificationsResponse) ProtoMessage() {}
 
 func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2394,7 +2493,7 @@ func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotificationsResponse.ProtoReflect.Descriptor instead.
 func (*ListNotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{37}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListNotificationsResponse) GetNotifications() []*Notification {
@@ -2427,7 +2526,7 @@ type WatchNotificationsRequest struct {
 
 func (x *WatchNotificationsRequest) Reset() {
 	*x = WatchNotificationsRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2439,7 +2538,7 @@ func (x *WatchNotificationsRequest) String() string {
 func (*WatchNotificationsRequest) ProtoMessage() {}
 
 func (x *WatchNotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2452,7 +2551,7 @@ func (x *WatchNotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNotificationsRequest.ProtoReflect.Descriptor instead.
 func (*WatchNotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{38}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *WatchNotificationsRequest) GetAfter() string {
@@ -2490,7 +2589,7 @@ type WatchNotificationsResponse struct {
 
 func (x *WatchNotificationsResponse) Reset() {
 	*x = WatchNotificationsResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2502,7 +2601,7 @@ func (x *WatchNotificationsResponse) String() string {
 func (*WatchNotificationsResponse) ProtoMessage() {}
 
 func (x *WatchNotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2515,7 +2614,7 @@ func (x *WatchNotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNotificationsResponse.ProtoReflect.Descriptor instead.
 func (*WatchNotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{39}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *WatchNotificationsResponse) GetNotification() *Notification {
@@ -2546,7 +2645,7 @@ type CreateWebhookRequest struct {
 
 func (x *CreateWebhookRequest) Reset() {
 	*x = CreateWebhookRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2558,7 +2657,7 @@ func (x *CreateWebhookRequest) String() string {
 func (*CreateWebhookRequest) ProtoMessage() {}
 
 func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2571,7 +2670,7 @@ func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{40}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CreateWebhookRequest) GetUrl() string {
@@ -2606,7 +2705,7 @@ type CreateWebhookResponse struct {
 
 func (x *CreateWebhookResponse) Reset() {
 	*x = CreateWebhookResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2618,7 +2717,7 @@ func (x *CreateWebhookResponse) String() string {
 func (*CreateWebhookResponse) ProtoMessage() {}
 
 func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2631,7 +2730,7 @@ func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{41}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CreateWebhookResponse) GetWebhook() *Webhook {
@@ -2656,7 +2755,7 @@ type ListWebhooksRequest struct {
 
 func (x *ListWebhooksRequest) Reset() {
 	*x = ListWebhooksRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2767,7 @@ func (x *ListWebhooksRequest) String() string {
 func (*ListWebhooksRequest) ProtoMessage() {}
 
 func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2780,7 @@ func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{42}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{44}
 }
 
 type ListWebhooksResponse struct {
@@ -2693,7 +2792,7 @@ type ListWebhooksResponse struct {
 
 func (x *ListWebhooksResponse) Reset() {
 	*x = ListWebhooksResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2705,7 +2804,7 @@ func (x *ListWebhooksResponse) String() string {
 func (*ListWebhooksResponse) ProtoMessage() {}
 
 func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2718,7 +2817,7 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{43}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
@@ -2737,7 +2836,7 @@ type GetWebhookRequest struct {
 
 func (x *GetWebhookRequest) Reset() {
 	*x = GetWebhookRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2749,7 +2848,7 @@ func (x *GetWebhookRequest) String() string {
 func (*GetWebhookRequest) ProtoMessage() {}
 
 func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2762,7 +2861,7 @@ func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{44}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetWebhookRequest) GetWebhookId() string {
@@ -2781,7 +2880,7 @@ type GetWebhookResponse struct {
 
 func (x *GetWebhookResponse) Reset() {
 	*x = GetWebhookResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2793,7 +2892,7 @@ func (x *GetWebhookResponse) String() string {
 func (*GetWebhookResponse) ProtoMessage() {}
 
 func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2806,7 +2905,7 @@ func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookResponse.ProtoReflect.Descriptor instead.
 func (*GetWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{45}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetWebhookResponse) GetWebhook() *Webhook {
@@ -2825,7 +2924,7 @@ type DeleteWebhookRequest struct {
 
 func (x *DeleteWebhookRequest) Reset() {
 	*x = DeleteWebhookRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2837,7 +2936,7 @@ func (x *DeleteWebhookRequest) String() string {
 func (*DeleteWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2850,7 +2949,7 @@ func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{46}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DeleteWebhookRequest) GetWebhookId() string {
@@ -2868,7 +2967,7 @@ type DeleteWebhookResponse struct {
 
 func (x *DeleteWebhookResponse) Reset() {
 	*x = DeleteWebhookResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2880,7 +2979,7 @@ func (x *DeleteWebhookResponse) String() string {
 func (*DeleteWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2893,7 +2992,7 @@ func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{47}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{49}
 }
 
 type ListWebhookDeliveriesRequest struct {
@@ -2907,7 +3006,7 @@ type ListWebhookDeliveriesRequest struct {
 
 func (x *ListWebhookDeliveriesRequest) Reset() {
 	*x = ListWebhookDeliveriesRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2919,7 +3018,7 @@ func (x *ListWebhookDeliveriesRequest) String() string {
 func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2932,7 +3031,7 @@ func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{48}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListWebhookDeliveriesRequest) GetWebhookId() string {
@@ -2961,7 +3060,7 @@ type ListWebhookDeliveriesResponse struct {
 
 func (x *ListWebhookDeliveriesResponse) Reset() {
 	*x = ListWebhookDeliveriesResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2973,7 +3072,7 @@ func (x *ListWebhookDeliveriesResponse) String() string {
 func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2986,7 +3085,7 @@ func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{49}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListWebhookDeliveriesResponse) GetQueue() []*WebhookDelivery {
@@ -3012,7 +3111,7 @@ type RotateWebhookSecretRequest struct {
 
 func (x *RotateWebhookSecretRequest) Reset() {
 	*x = RotateWebhookSecretRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3024,7 +3123,7 @@ func (x *RotateWebhookSecretRequest) String() string {
 func (*RotateWebhookSecretRequest) ProtoMessage() {}
 
 func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3037,7 +3136,7 @@ func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{50}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RotateWebhookSecretRequest) GetWebhookId() string {
@@ -3058,7 +3157,7 @@ type RotateWebhookSecretResponse struct {
 
 func (x *RotateWebhookSecretResponse) Reset() {
 	*x = RotateWebhookSecretResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3070,7 +3169,7 @@ func (x *RotateWebhookSecretResponse) String() string {
 func (*RotateWebhookSecretResponse) ProtoMessage() {}
 
 func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3083,7 +3182,7 @@ func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{51}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RotateWebhookSecretResponse) GetWebhook() *Webhook {
@@ -3257,7 +3356,12 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\aentries\x18\x01 \x03(\v2\x1a.goodwill.v1.OutreachEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12%\n" +
 	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\x12+\n" +
-	"\x11approximate_order\x18\x04 \x01(\bR\x10approximateOrder\",\n" +
+	"\x11approximate_order\x18\x04 \x01(\bR\x10approximateOrder\"\x12\n" +
+	"\x10GetCallerRequest\"n\n" +
+	"\x11GetCallerResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1b\n" +
+	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12%\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x11.goodwill.v1.RoleR\x04role\",\n" +
 	"\x10GetPolicyRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\"g\n" +
 	"\x11GetPolicyResponse\x12+\n" +
@@ -3330,7 +3434,7 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECORD_OUTCOME_CREATED\x10\x01\x12\x1b\n" +
 	"\x17RECORD_OUTCOME_REPLAYED\x10\x02\x12\x1b\n" +
-	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\xb2\x1a\n" +
+	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\x99\x1b\n" +
 	"\x0fGoodwillService\x12\x8f\x01\n" +
 	"\x0eUpsertCustomer\x12\".goodwill.v1.UpsertCustomerRequest\x1a#.goodwill.v1.UpsertCustomerResponse\"4\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02':\bcustomer\x1a\x1b/v1/customers/{customer_id}\x90\x02\x02\x12|\n" +
 	"\vGetCustomer\x12\x1f.goodwill.v1.GetCustomerRequest\x1a .goodwill.v1.GetCustomerResponse\"*\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x90\x02\x01\x12\x8a\x01\n" +
@@ -3347,6 +3451,8 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\fListBalances\x12 .goodwill.v1.ListBalancesRequest\x1a!.goodwill.v1.ListBalancesResponse\"\x1b\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/balances\x90\x02\x01\x12\x89\x01\n" +
 	"\x11SummarizeBalances\x12%.goodwill.v1.SummarizeBalancesRequest\x1a&.goodwill.v1.SummarizeBalancesResponse\"%\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/balances:summarize\x90\x02\x01\x12p\n" +
 	"\fListOutreach\x12 .goodwill.v1.ListOutreachRequest\x1a!.goodwill.v1.ListOutreachResponse\"\x1b\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/outreach\x90\x02\x01\x12e\n" +
+	"\tGetCaller\x12\x1d.goodwill.v1.GetCallerRequest\x1a\x1e.goodwill.v1.GetCallerResponse\"\x19\xa0\xbb\x18\x04\x82\xd3\xe4\x93\x02\f\x12\n" +
+	"/v1/caller\x90\x02\x01\x12e\n" +
 	"\tGetPolicy\x12\x1d.goodwill.v1.GetPolicyRequest\x1a\x1e.goodwill.v1.GetPolicyResponse\"\x19\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/policy\x90\x02\x01\x12j\n" +
 	"\tSetPolicy\x12\x1d.goodwill.v1.SetPolicyRequest\x1a\x1e.goodwill.v1.SetPolicyResponse\"\x1e\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02\x14:\x06policy\x1a\n" +
@@ -3399,7 +3505,7 @@ func file_goodwill_v1_goodwill_service_proto_rawDescGZIP() []byte {
 }
 
 var file_goodwill_v1_goodwill_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
 	(RecordOutcome)(0),                    // 0: goodwill.v1.RecordOutcome
 	(*UpsertCustomerRequest)(nil),         // 1: goodwill.v1.UpsertCustomerRequest
@@ -3430,159 +3536,165 @@ var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
 	(*SummarizeBalancesResponse)(nil),     // 26: goodwill.v1.SummarizeBalancesResponse
 	(*ListOutreachRequest)(nil),           // 27: goodwill.v1.ListOutreachRequest
 	(*ListOutreachResponse)(nil),          // 28: goodwill.v1.ListOutreachResponse
-	(*GetPolicyRequest)(nil),              // 29: goodwill.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),             // 30: goodwill.v1.GetPolicyResponse
-	(*SetPolicyRequest)(nil),              // 31: goodwill.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),             // 32: goodwill.v1.SetPolicyResponse
-	(*GetRecomputeJobRequest)(nil),        // 33: goodwill.v1.GetRecomputeJobRequest
-	(*GetRecomputeJobResponse)(nil),       // 34: goodwill.v1.GetRecomputeJobResponse
-	(*ResumeRecomputeJobRequest)(nil),     // 35: goodwill.v1.ResumeRecomputeJobRequest
-	(*ResumeRecomputeJobResponse)(nil),    // 36: goodwill.v1.ResumeRecomputeJobResponse
-	(*ListNotificationsRequest)(nil),      // 37: goodwill.v1.ListNotificationsRequest
-	(*ListNotificationsResponse)(nil),     // 38: goodwill.v1.ListNotificationsResponse
-	(*WatchNotificationsRequest)(nil),     // 39: goodwill.v1.WatchNotificationsRequest
-	(*WatchNotificationsResponse)(nil),    // 40: goodwill.v1.WatchNotificationsResponse
-	(*CreateWebhookRequest)(nil),          // 41: goodwill.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),         // 42: goodwill.v1.CreateWebhookResponse
-	(*ListWebhooksRequest)(nil),           // 43: goodwill.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),          // 44: goodwill.v1.ListWebhooksResponse
-	(*GetWebhookRequest)(nil),             // 45: goodwill.v1.GetWebhookRequest
-	(*GetWebhookResponse)(nil),            // 46: goodwill.v1.GetWebhookResponse
-	(*DeleteWebhookRequest)(nil),          // 47: goodwill.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),         // 48: goodwill.v1.DeleteWebhookResponse
-	(*ListWebhookDeliveriesRequest)(nil),  // 49: goodwill.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil), // 50: goodwill.v1.ListWebhookDeliveriesResponse
-	(*RotateWebhookSecretRequest)(nil),    // 51: goodwill.v1.RotateWebhookSecretRequest
-	(*RotateWebhookSecretResponse)(nil),   // 52: goodwill.v1.RotateWebhookSecretResponse
-	(*Customer)(nil),                      // 53: goodwill.v1.Customer
-	(*Event)(nil),                         // 54: goodwill.v1.Event
-	(*Balance)(nil),                       // 55: goodwill.v1.Balance
-	(EventKind)(0),                        // 56: goodwill.v1.EventKind
-	(*timestamppb.Timestamp)(nil),         // 57: google.protobuf.Timestamp
-	(*KindContribution)(nil),              // 58: goodwill.v1.KindContribution
-	(*EventContribution)(nil),             // 59: goodwill.v1.EventContribution
-	(*durationpb.Duration)(nil),           // 60: google.protobuf.Duration
-	(*BalancePoint)(nil),                  // 61: goodwill.v1.BalancePoint
-	(BalanceStatus)(0),                    // 62: goodwill.v1.BalanceStatus
-	(BalanceOrder)(0),                     // 63: goodwill.v1.BalanceOrder
-	(*BalanceEntry)(nil),                  // 64: goodwill.v1.BalanceEntry
-	(*SegmentSummary)(nil),                // 65: goodwill.v1.SegmentSummary
-	(OutreachPurpose)(0),                  // 66: goodwill.v1.OutreachPurpose
-	(*OutreachEntry)(nil),                 // 67: goodwill.v1.OutreachEntry
-	(*Policy)(nil),                        // 68: goodwill.v1.Policy
-	(*RecomputeJob)(nil),                  // 69: goodwill.v1.RecomputeJob
-	(*Notification)(nil),                  // 70: goodwill.v1.Notification
-	(*Webhook)(nil),                       // 71: goodwill.v1.Webhook
-	(*WebhookDelivery)(nil),               // 72: goodwill.v1.WebhookDelivery
-	(*WebhookAttempt)(nil),                // 73: goodwill.v1.WebhookAttempt
+	(*GetCallerRequest)(nil),              // 29: goodwill.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),             // 30: goodwill.v1.GetCallerResponse
+	(*GetPolicyRequest)(nil),              // 31: goodwill.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),             // 32: goodwill.v1.GetPolicyResponse
+	(*SetPolicyRequest)(nil),              // 33: goodwill.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),             // 34: goodwill.v1.SetPolicyResponse
+	(*GetRecomputeJobRequest)(nil),        // 35: goodwill.v1.GetRecomputeJobRequest
+	(*GetRecomputeJobResponse)(nil),       // 36: goodwill.v1.GetRecomputeJobResponse
+	(*ResumeRecomputeJobRequest)(nil),     // 37: goodwill.v1.ResumeRecomputeJobRequest
+	(*ResumeRecomputeJobResponse)(nil),    // 38: goodwill.v1.ResumeRecomputeJobResponse
+	(*ListNotificationsRequest)(nil),      // 39: goodwill.v1.ListNotificationsRequest
+	(*ListNotificationsResponse)(nil),     // 40: goodwill.v1.ListNotificationsResponse
+	(*WatchNotificationsRequest)(nil),     // 41: goodwill.v1.WatchNotificationsRequest
+	(*WatchNotificationsResponse)(nil),    // 42: goodwill.v1.WatchNotificationsResponse
+	(*CreateWebhookRequest)(nil),          // 43: goodwill.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),         // 44: goodwill.v1.CreateWebhookResponse
+	(*ListWebhooksRequest)(nil),           // 45: goodwill.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),          // 46: goodwill.v1.ListWebhooksResponse
+	(*GetWebhookRequest)(nil),             // 47: goodwill.v1.GetWebhookRequest
+	(*GetWebhookResponse)(nil),            // 48: goodwill.v1.GetWebhookResponse
+	(*DeleteWebhookRequest)(nil),          // 49: goodwill.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),         // 50: goodwill.v1.DeleteWebhookResponse
+	(*ListWebhookDeliveriesRequest)(nil),  // 51: goodwill.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil), // 52: goodwill.v1.ListWebhookDeliveriesResponse
+	(*RotateWebhookSecretRequest)(nil),    // 53: goodwill.v1.RotateWebhookSecretRequest
+	(*RotateWebhookSecretResponse)(nil),   // 54: goodwill.v1.RotateWebhookSecretResponse
+	(*Customer)(nil),                      // 55: goodwill.v1.Customer
+	(*Event)(nil),                         // 56: goodwill.v1.Event
+	(*Balance)(nil),                       // 57: goodwill.v1.Balance
+	(EventKind)(0),                        // 58: goodwill.v1.EventKind
+	(*timestamppb.Timestamp)(nil),         // 59: google.protobuf.Timestamp
+	(*KindContribution)(nil),              // 60: goodwill.v1.KindContribution
+	(*EventContribution)(nil),             // 61: goodwill.v1.EventContribution
+	(*durationpb.Duration)(nil),           // 62: google.protobuf.Duration
+	(*BalancePoint)(nil),                  // 63: goodwill.v1.BalancePoint
+	(BalanceStatus)(0),                    // 64: goodwill.v1.BalanceStatus
+	(BalanceOrder)(0),                     // 65: goodwill.v1.BalanceOrder
+	(*BalanceEntry)(nil),                  // 66: goodwill.v1.BalanceEntry
+	(*SegmentSummary)(nil),                // 67: goodwill.v1.SegmentSummary
+	(OutreachPurpose)(0),                  // 68: goodwill.v1.OutreachPurpose
+	(*OutreachEntry)(nil),                 // 69: goodwill.v1.OutreachEntry
+	(Role)(0),                             // 70: goodwill.v1.Role
+	(*Policy)(nil),                        // 71: goodwill.v1.Policy
+	(*RecomputeJob)(nil),                  // 72: goodwill.v1.RecomputeJob
+	(*Notification)(nil),                  // 73: goodwill.v1.Notification
+	(*Webhook)(nil),                       // 74: goodwill.v1.Webhook
+	(*WebhookDelivery)(nil),               // 75: goodwill.v1.WebhookDelivery
+	(*WebhookAttempt)(nil),                // 76: goodwill.v1.WebhookAttempt
 }
 var file_goodwill_v1_goodwill_service_proto_depIdxs = []int32{
-	53, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
-	53, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	53, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	54, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
-	54, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
-	55, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
-	54, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
+	55, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
+	55, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	55, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	56, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
+	56, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
+	57, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
+	56, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
 	9,  // 7: goodwill.v1.RecordEventsResponse.results:type_name -> goodwill.v1.RecordEventsResult
 	0,  // 8: goodwill.v1.RecordEventsResult.outcome:type_name -> goodwill.v1.RecordOutcome
-	54, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
-	56, // 10: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
-	57, // 11: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	57, // 12: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	54, // 13: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
-	54, // 14: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
-	55, // 15: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
-	57, // 16: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
-	57, // 17: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
-	57, // 18: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
+	56, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
+	58, // 10: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
+	59, // 11: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	59, // 12: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	56, // 13: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
+	56, // 14: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
+	57, // 15: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
+	59, // 16: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
+	59, // 17: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
+	59, // 18: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
 	16, // 19: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
-	57, // 20: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	55, // 21: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	57, // 22: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	55, // 23: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	58, // 24: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
-	59, // 25: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
-	57, // 26: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
-	57, // 27: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
-	60, // 28: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
-	61, // 29: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
-	62, // 30: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
-	63, // 31: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
-	64, // 32: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
-	65, // 33: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
-	57, // 34: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
-	66, // 35: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
-	67, // 36: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
-	68, // 37: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	68, // 38: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
-	68, // 39: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	69, // 40: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
-	69, // 41: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	69, // 42: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	70, // 43: goodwill.v1.ListNotificationsResponse.notifications:type_name -> goodwill.v1.Notification
-	70, // 44: goodwill.v1.WatchNotificationsResponse.notification:type_name -> goodwill.v1.Notification
-	71, // 45: goodwill.v1.CreateWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
-	71, // 46: goodwill.v1.ListWebhooksResponse.webhooks:type_name -> goodwill.v1.Webhook
-	71, // 47: goodwill.v1.GetWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
-	72, // 48: goodwill.v1.ListWebhookDeliveriesResponse.queue:type_name -> goodwill.v1.WebhookDelivery
-	73, // 49: goodwill.v1.ListWebhookDeliveriesResponse.attempts:type_name -> goodwill.v1.WebhookAttempt
-	71, // 50: goodwill.v1.RotateWebhookSecretResponse.webhook:type_name -> goodwill.v1.Webhook
-	1,  // 51: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
-	3,  // 52: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
-	5,  // 53: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
-	7,  // 54: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
-	10, // 55: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
-	12, // 56: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
-	14, // 57: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
-	17, // 58: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
-	19, // 59: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
-	21, // 60: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
-	23, // 61: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
-	25, // 62: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
-	27, // 63: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
-	29, // 64: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
-	31, // 65: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
-	33, // 66: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
-	35, // 67: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
-	37, // 68: goodwill.v1.GoodwillService.ListNotifications:input_type -> goodwill.v1.ListNotificationsRequest
-	39, // 69: goodwill.v1.GoodwillService.WatchNotifications:input_type -> goodwill.v1.WatchNotificationsRequest
-	41, // 70: goodwill.v1.GoodwillService.CreateWebhook:input_type -> goodwill.v1.CreateWebhookRequest
-	43, // 71: goodwill.v1.GoodwillService.ListWebhooks:input_type -> goodwill.v1.ListWebhooksRequest
-	45, // 72: goodwill.v1.GoodwillService.GetWebhook:input_type -> goodwill.v1.GetWebhookRequest
-	47, // 73: goodwill.v1.GoodwillService.DeleteWebhook:input_type -> goodwill.v1.DeleteWebhookRequest
-	49, // 74: goodwill.v1.GoodwillService.ListWebhookDeliveries:input_type -> goodwill.v1.ListWebhookDeliveriesRequest
-	51, // 75: goodwill.v1.GoodwillService.RotateWebhookSecret:input_type -> goodwill.v1.RotateWebhookSecretRequest
-	2,  // 76: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
-	4,  // 77: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
-	6,  // 78: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
-	8,  // 79: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
-	11, // 80: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
-	13, // 81: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
-	15, // 82: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
-	18, // 83: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
-	20, // 84: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
-	22, // 85: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
-	24, // 86: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
-	26, // 87: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
-	28, // 88: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
-	30, // 89: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
-	32, // 90: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
-	34, // 91: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
-	36, // 92: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
-	38, // 93: goodwill.v1.GoodwillService.ListNotifications:output_type -> goodwill.v1.ListNotificationsResponse
-	40, // 94: goodwill.v1.GoodwillService.WatchNotifications:output_type -> goodwill.v1.WatchNotificationsResponse
-	42, // 95: goodwill.v1.GoodwillService.CreateWebhook:output_type -> goodwill.v1.CreateWebhookResponse
-	44, // 96: goodwill.v1.GoodwillService.ListWebhooks:output_type -> goodwill.v1.ListWebhooksResponse
-	46, // 97: goodwill.v1.GoodwillService.GetWebhook:output_type -> goodwill.v1.GetWebhookResponse
-	48, // 98: goodwill.v1.GoodwillService.DeleteWebhook:output_type -> goodwill.v1.DeleteWebhookResponse
-	50, // 99: goodwill.v1.GoodwillService.ListWebhookDeliveries:output_type -> goodwill.v1.ListWebhookDeliveriesResponse
-	52, // 100: goodwill.v1.GoodwillService.RotateWebhookSecret:output_type -> goodwill.v1.RotateWebhookSecretResponse
-	76, // [76:101] is the sub-list for method output_type
-	51, // [51:76] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	59, // 20: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	57, // 21: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	59, // 22: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	57, // 23: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	60, // 24: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
+	61, // 25: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
+	59, // 26: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
+	59, // 27: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
+	62, // 28: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
+	63, // 29: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
+	64, // 30: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
+	65, // 31: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
+	66, // 32: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
+	67, // 33: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
+	59, // 34: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	68, // 35: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
+	69, // 36: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
+	70, // 37: goodwill.v1.GetCallerResponse.role:type_name -> goodwill.v1.Role
+	71, // 38: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	71, // 39: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
+	71, // 40: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	72, // 41: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
+	72, // 42: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	72, // 43: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	73, // 44: goodwill.v1.ListNotificationsResponse.notifications:type_name -> goodwill.v1.Notification
+	73, // 45: goodwill.v1.WatchNotificationsResponse.notification:type_name -> goodwill.v1.Notification
+	74, // 46: goodwill.v1.CreateWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
+	74, // 47: goodwill.v1.ListWebhooksResponse.webhooks:type_name -> goodwill.v1.Webhook
+	74, // 48: goodwill.v1.GetWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
+	75, // 49: goodwill.v1.ListWebhookDeliveriesResponse.queue:type_name -> goodwill.v1.WebhookDelivery
+	76, // 50: goodwill.v1.ListWebhookDeliveriesResponse.attempts:type_name -> goodwill.v1.WebhookAttempt
+	74, // 51: goodwill.v1.RotateWebhookSecretResponse.webhook:type_name -> goodwill.v1.Webhook
+	1,  // 52: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
+	3,  // 53: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
+	5,  // 54: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
+	7,  // 55: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
+	10, // 56: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
+	12, // 57: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
+	14, // 58: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
+	17, // 59: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
+	19, // 60: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
+	21, // 61: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
+	23, // 62: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
+	25, // 63: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
+	27, // 64: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
+	29, // 65: goodwill.v1.GoodwillService.GetCaller:input_type -> goodwill.v1.GetCallerRequest
+	31, // 66: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
+	33, // 67: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
+	35, // 68: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
+	37, // 69: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
+	39, // 70: goodwill.v1.GoodwillService.ListNotifications:input_type -> goodwill.v1.ListNotificationsRequest
+	41, // 71: goodwill.v1.GoodwillService.WatchNotifications:input_type -> goodwill.v1.WatchNotificationsRequest
+	43, // 72: goodwill.v1.GoodwillService.CreateWebhook:input_type -> goodwill.v1.CreateWebhookRequest
+	45, // 73: goodwill.v1.GoodwillService.ListWebhooks:input_type -> goodwill.v1.ListWebhooksRequest
+	47, // 74: goodwill.v1.GoodwillService.GetWebhook:input_type -> goodwill.v1.GetWebhookRequest
+	49, // 75: goodwill.v1.GoodwillService.DeleteWebhook:input_type -> goodwill.v1.DeleteWebhookRequest
+	51, // 76: goodwill.v1.GoodwillService.ListWebhookDeliveries:input_type -> goodwill.v1.ListWebhookDeliveriesRequest
+	53, // 77: goodwill.v1.GoodwillService.RotateWebhookSecret:input_type -> goodwill.v1.RotateWebhookSecretRequest
+	2,  // 78: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
+	4,  // 79: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
+	6,  // 80: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
+	8,  // 81: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
+	11, // 82: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
+	13, // 83: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
+	15, // 84: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
+	18, // 85: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
+	20, // 86: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
+	22, // 87: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
+	24, // 88: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
+	26, // 89: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
+	28, // 90: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
+	30, // 91: goodwill.v1.GoodwillService.GetCaller:output_type -> goodwill.v1.GetCallerResponse
+	32, // 92: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
+	34, // 93: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
+	36, // 94: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
+	38, // 95: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
+	40, // 96: goodwill.v1.GoodwillService.ListNotifications:output_type -> goodwill.v1.ListNotificationsResponse
+	42, // 97: goodwill.v1.GoodwillService.WatchNotifications:output_type -> goodwill.v1.WatchNotificationsResponse
+	44, // 98: goodwill.v1.GoodwillService.CreateWebhook:output_type -> goodwill.v1.CreateWebhookResponse
+	46, // 99: goodwill.v1.GoodwillService.ListWebhooks:output_type -> goodwill.v1.ListWebhooksResponse
+	48, // 100: goodwill.v1.GoodwillService.GetWebhook:output_type -> goodwill.v1.GetWebhookResponse
+	50, // 101: goodwill.v1.GoodwillService.DeleteWebhook:output_type -> goodwill.v1.DeleteWebhookResponse
+	52, // 102: goodwill.v1.GoodwillService.ListWebhookDeliveries:output_type -> goodwill.v1.ListWebhookDeliveriesResponse
+	54, // 103: goodwill.v1.GoodwillService.RotateWebhookSecret:output_type -> goodwill.v1.RotateWebhookSecretResponse
+	78, // [78:104] is the sub-list for method output_type
+	52, // [52:78] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_goodwill_v1_goodwill_service_proto_init() }
@@ -3607,7 +3719,7 @@ func file_goodwill_v1_goodwill_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goodwill_v1_goodwill_service_proto_rawDesc), len(file_goodwill_v1_goodwill_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   52,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

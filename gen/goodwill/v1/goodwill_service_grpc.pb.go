@@ -32,6 +32,7 @@ const (
 	GoodwillService_ListBalances_FullMethodName          = "/goodwill.v1.GoodwillService/ListBalances"
 	GoodwillService_SummarizeBalances_FullMethodName     = "/goodwill.v1.GoodwillService/SummarizeBalances"
 	GoodwillService_ListOutreach_FullMethodName          = "/goodwill.v1.GoodwillService/ListOutreach"
+	GoodwillService_GetCaller_FullMethodName             = "/goodwill.v1.GoodwillService/GetCaller"
 	GoodwillService_GetPolicy_FullMethodName             = "/goodwill.v1.GoodwillService/GetPolicy"
 	GoodwillService_SetPolicy_FullMethodName             = "/goodwill.v1.GoodwillService/SetPolicy"
 	GoodwillService_GetRecomputeJob_FullMethodName       = "/goodwill.v1.GoodwillService/GetRecomputeJob"
@@ -128,6 +129,12 @@ type GoodwillServiceClient interface {
 	// RECOVERY: whom to win back first. ADVOCACY: which loyal customers to
 	// nurture. Each entry carries its priority and the reasons in words.
 	ListOutreach(ctx context.Context, in *ListOutreachRequest, opts ...grpc.CallOption) (*ListOutreachResponse, error)
+	// Describes the API key making the call: its id, tenant and role.
+	//
+	// Any valid key may call it: a console or a command-line tool learns
+	// what the key may do without trying calls that would be refused (and
+	// logged as refusals).
+	GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error)
 	// Returns the active scoring policy, or an older version.
 	//
 	// Version 1 is built in; each SetPolicy adds the next.
@@ -330,6 +337,16 @@ func (c *goodwillServiceClient) ListOutreach(ctx context.Context, in *ListOutrea
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListOutreachResponse)
 	err := c.cc.Invoke(ctx, GoodwillService_ListOutreach_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCallerResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_GetCaller_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -547,6 +564,12 @@ type GoodwillServiceServer interface {
 	// RECOVERY: whom to win back first. ADVOCACY: which loyal customers to
 	// nurture. Each entry carries its priority and the reasons in words.
 	ListOutreach(context.Context, *ListOutreachRequest) (*ListOutreachResponse, error)
+	// Describes the API key making the call: its id, tenant and role.
+	//
+	// Any valid key may call it: a console or a command-line tool learns
+	// what the key may do without trying calls that would be refused (and
+	// logged as refusals).
+	GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error)
 	// Returns the active scoring policy, or an older version.
 	//
 	// Version 1 is built in; each SetPolicy adds the next.
@@ -663,6 +686,9 @@ func (UnimplementedGoodwillServiceServer) SummarizeBalances(context.Context, *Su
 }
 func (UnimplementedGoodwillServiceServer) ListOutreach(context.Context, *ListOutreachRequest) (*ListOutreachResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOutreach not implemented")
+}
+func (UnimplementedGoodwillServiceServer) GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCaller not implemented")
 }
 func (UnimplementedGoodwillServiceServer) GetPolicy(context.Context, *GetPolicyRequest) (*GetPolicyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPolicy not implemented")
@@ -955,6 +981,24 @@ func _GoodwillService_ListOutreach_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GoodwillService_GetCaller_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCallerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).GetCaller(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_GetCaller_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).GetCaller(ctx, req.(*GetCallerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _GoodwillService_GetPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetPolicyRequest)
 	if err := dec(in); err != nil {
@@ -1222,6 +1266,10 @@ var GoodwillService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListOutreach",
 			Handler:    _GoodwillService_ListOutreach_Handler,
+		},
+		{
+			MethodName: "GetCaller",
+			Handler:    _GoodwillService_GetCaller_Handler,
 		},
 		{
 			MethodName: "GetPolicy",

@@ -90,6 +90,14 @@ export interface paths {
      */
     get: operations["GoodwillService_ListOutreach"];
   };
+  "/v1/caller": {
+    /**
+     * Any valid key may call it: a console or a command-line tool learns
+     * what the key may do without trying calls that would be refused (and
+     * logged as refusals).
+     */
+    get: operations["GoodwillService_GetCaller"];
+  };
   "/v1/policy": {
     /** Version 1 is built in; each SetPolicy adds the next. */
     get: operations["GoodwillService_GetPolicy"];
@@ -470,6 +478,14 @@ export interface definitions {
   };
   v1GetBalanceResponse: {
     balance?: definitions["v1Balance"];
+  };
+  v1GetCallerResponse: {
+    /** @description The key's id, as `goodwilld keys list` shows it. */
+    keyId?: string;
+    /** @description The tenant the key reads and writes. */
+    tenantId?: string;
+    /** @description ROLE_READER, ROLE_WRITER or ROLE_ADMIN. */
+    role?: definitions["v1Role"];
   };
   v1GetCustomerResponse: {
     customer?: definitions["v1Customer"];
@@ -901,6 +917,25 @@ export interface definitions {
     /** @description True when the idempotency key matched an earlier identical reversal. */
     replayed?: boolean;
   };
+  /**
+   * @description What an API key may do. Reader and writer are disjoint: an ingest
+   * integration's key cannot read the ledger back, an analyst's cannot write.
+   *
+   *  - ROLE_UNSPECIFIED: A method with no role is closed to every key, admin included.
+   *  - ROLE_READER: Every read: customers, events, balances, lists, outreach, policies, jobs.
+   *  - ROLE_WRITER: Recording events and incidents, upserting customers, reversing events.
+   *  - ROLE_ADMIN: Changing the policy and its jobs, and everything else.
+   *  - ROLE_ANY: Any valid key, whatever its role. Only for methods that describe the
+   * caller; never the role of a key.
+   * @default ROLE_UNSPECIFIED
+   * @enum {string}
+   */
+  v1Role:
+    | "ROLE_UNSPECIFIED"
+    | "ROLE_READER"
+    | "ROLE_WRITER"
+    | "ROLE_ADMIN"
+    | "ROLE_ANY";
   v1RotateWebhookSecretResponse: {
     webhook?: definitions["v1Webhook"];
     /** @description The new secret; shown only now. */
@@ -1721,6 +1756,43 @@ export interface operations {
       /** A successful response. */
       200: {
         schema: definitions["v1ListOutreachResponse"];
+      };
+      /** INVALID_ARGUMENT or FAILED_PRECONDITION: the request is malformed, or the ledger's state forbids it. details lists every invalid field. */
+      400: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAUTHENTICATED: no API key, or an unknown or revoked one. */
+      401: {
+        schema: definitions["rpcStatus"];
+      };
+      /** PERMISSION_DENIED: the key's role may not call this. */
+      403: {
+        schema: definitions["rpcStatus"];
+      };
+      /** RESOURCE_EXHAUSTED: the key is over its rate limit; retry after Retry-After seconds. */
+      429: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAVAILABLE: the store cannot be reached or the server is shutting down; retry (with the same idempotency key for a write). */
+      503: {
+        schema: definitions["rpcStatus"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  /**
+   * Any valid key may call it: a console or a command-line tool learns
+   * what the key may do without trying calls that would be refused (and
+   * logged as refusals).
+   */
+  GoodwillService_GetCaller: {
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1GetCallerResponse"];
       };
       /** INVALID_ARGUMENT or FAILED_PRECONDITION: the request is malformed, or the ledger's state forbids it. details lists every invalid field. */
       400: {

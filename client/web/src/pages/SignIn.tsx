@@ -1,8 +1,8 @@
 import { useState } from "preact/hooks";
-import { roleOf, session, type Role } from "../api";
+import { callerOf, session, type Caller } from "../api";
 import { ErrorBox } from "../ui";
 
-export function SignIn(props: { onSignedIn: (r: Role) => void }) {
+export function SignIn(props: { onSignedIn: (c: Caller) => void }) {
   const [key, setKey] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -11,9 +11,9 @@ export function SignIn(props: { onSignedIn: (r: Role) => void }) {
     setBusy(true);
     setError(null);
     try {
-      const role = await roleOf(key.trim());
+      const caller = await callerOf(key.trim());
       session.set(key.trim());
-      props.onSignedIn(role);
+      props.onSignedIn(caller);
     } catch (err) {
       setError(err);
     } finally {
