@@ -453,6 +453,23 @@ func TestConsoleInABrowser(t *testing.T) {
 	if result := b.text(t, `[data-testid="incident-result"]`); !strings.Contains(result, "3 customers") || !strings.Contains(result, "3 events created") {
 		t.Errorf("incident result %q, want 3 customers and 3 events created", result)
 	}
+	// A writer cannot list events, but can take back what it just recorded.
+	before, err := s.ListEvents(ctx, &goodwillv1.ListEventsRequest{CustomerId: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.run(t, "a writer records and undoes", chromedp.Navigate(s.baseURL+"/console/#/customers/bob"),
+		visible(`[data-testid="record-form"]`), click(`[data-testid="record-form"] button[type="submit"]`),
+		visible(`[data-testid="recorded"] button`), click(`[data-testid="recorded"] button`),
+		visible(`button.danger`), click(`button.danger`),
+		until(`!document.querySelector('[data-testid="recorded"]')`))
+	after, err := s.ListEvents(ctx, &goodwillv1.ListEventsRequest{CustomerId: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.GetEvents()) != len(before.GetEvents())+2 || after.GetEvents()[0].GetKind() != goodwillv1.EventKind_EVENT_KIND_REVERSAL {
+		t.Errorf("after a writer's record and undo, bob has %d events (had %d), newest %v", len(after.GetEvents()), len(before.GetEvents()), after.GetEvents()[0].GetKind())
+	}
 	b.run(t, "a writer on the policy page", chromedp.Navigate(s.baseURL+"/console/#/policy"), visible(`.empty`))
 	if text := b.text(t, `main`); !strings.Contains(text, "writer key cannot") || strings.Contains(text, "Install") {
 		t.Errorf("a writer on the policy page sees %q", text)

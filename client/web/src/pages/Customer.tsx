@@ -192,10 +192,12 @@ function RecordForm(props: { id: string; onRecorded: () => void }) {
       </form>
       <ErrorBox error={error} />
       {done && (
-        <p class="ok" role="status" data-testid="recorded">
+        <div class="ok" role="status" data-testid="recorded">
           Recorded {kindName(done.event?.kind)} ({done.event?.eventId}){done.replayed ? ", a replay of an earlier submission" : ""}
-          {done.balance ? `; the balance is now ${num(done.balance.balance)}.` : "."}
-        </p>
+          {done.balance ? `; the balance is now ${num(done.balance.balance)}.` : "."}{" "}
+          {/* A writer key cannot list events: this is where it can take back what it just recorded. */}
+          <UndoButton e={done.event ?? {}} label="Undo" onReversed={() => { setDone(null); props.onRecorded(); }} />
+        </div>
       )}
     </section>
   );
@@ -249,12 +251,12 @@ function Timeline(props: { id: string; version: number; canReverse: boolean; onR
   );
 }
 
-function EventRow(props: { e: D["v1Event"]; canReverse: boolean; onReversed: () => void }) {
+/** Reverses one event after a confirmation, with one idempotency key. */
+function UndoButton(props: { e: D["v1Event"]; onReversed: () => void; label?: string }) {
   const e = props.e;
   const [confirming, setConfirming] = useState(false);
   const [key] = useState(idempotencyKey);
   const [error, setError] = useState<unknown>(null);
-  const reversible = props.canReverse && e.kind !== "EVENT_KIND_REVERSAL" && !e.reversedByEventId;
   const reverse = async () => {
     setError(null);
     try {
@@ -269,22 +271,30 @@ function EventRow(props: { e: D["v1Event"]; canReverse: boolean; onReversed: () 
     }
   };
   return (
+    <>
+      {!confirming && <button type="button" class="small" onClick={() => setConfirming(true)}>{props.label ?? "Reverse"}</button>}
+      {confirming && (
+        <span class="confirm" role="group" aria-label="Confirm the reversal">
+          Reverse this {kindName(e.kind).toLowerCase()}?{" "}
+          <button type="button" class="small danger" onClick={reverse}>Yes, reverse</button>{" "}
+          <button type="button" class="small" onClick={() => setConfirming(false)}>Cancel</button>
+        </span>
+      )}
+      <ErrorBox error={error} />
+    </>
+  );
+}
+
+function EventRow(props: { e: D["v1Event"]; canReverse: boolean; onReversed: () => void }) {
+  const e = props.e;
+  const reversible = props.canReverse && e.kind !== "EVENT_KIND_REVERSAL" && !e.reversedByEventId;
+  return (
     <tr class={e.reversedByEventId ? "reversed" : ""}>
       <td>{when(e.occurredAt)}</td>
       <td>{kindName(e.kind)}{e.reversedByEventId && <span class="badge">reversed</span>}</td>
       <td class="n">{e.magnitude ?? ""}</td>
       <td>{e.note}{e.incidentId && <div class="sub">incident {e.incidentId}</div>}</td>
-      <td>
-        {reversible && !confirming && <button type="button" class="small" onClick={() => setConfirming(true)}>Reverse</button>}
-        {confirming && (
-          <span class="confirm" role="group" aria-label="Confirm the reversal">
-            Reverse this {kindName(e.kind).toLowerCase()}?{" "}
-            <button type="button" class="small danger" onClick={reverse}>Yes, reverse</button>{" "}
-            <button type="button" class="small" onClick={() => setConfirming(false)}>Cancel</button>
-          </span>
-        )}
-        <ErrorBox error={error} />
-      </td>
+      <td>{reversible && <UndoButton e={e} onReversed={props.onReversed} />}</td>
     </tr>
   );
 }
