@@ -2,7 +2,13 @@
 // editor that installs a new version and follows its recompute job.
 import { useEffect, useState } from "preact/hooks";
 import { call, type D, type Role } from "../api";
-import { Empty, ErrorBox, int, kindName, useLoad, when } from "../ui";
+import { Empty, ErrorBox, int, kindName, kinds, useLoad, when } from "../ui";
+
+/** A policy's weights in the console's kind order (deposits, then withdrawals). */
+const byKind = (w: Record<string, number> | undefined) => {
+  const order = (k: string) => { const i = kinds.findIndex(([v]) => v === k); return i < 0 ? kinds.length : i; };
+  return Object.entries(w ?? {}).sort(([a], [b]) => order(a) - order(b));
+};
 
 type Policy = D["v1Policy"];
 
@@ -57,7 +63,7 @@ function PolicyView(props: { p: Policy }) {
         <table>
           <thead><tr><th>Kind</th><th class="n">Points per unit</th></tr></thead>
           <tbody>
-            {Object.entries(p.weights ?? {}).map(([k, w]) => <tr><td>{kindName(k)}</td><td class="n">{w}</td></tr>)}
+            {byKind(p.weights).map(([k, w]) => <tr><td>{kindName(k)}</td><td class="n">{w}</td></tr>)}
           </tbody>
         </table>
       </div>
@@ -73,7 +79,7 @@ const days = (d: string | undefined) => {
 function PolicyEditor(props: { base: Policy; onInstalled: (j: D["v1RecomputeJob"]) => void }) {
   const b = props.base;
   const [weights, setWeights] = useState<Record<string, string>>(() =>
-    Object.fromEntries(Object.entries(b.weights ?? {}).map(([k, v]) => [k, String(v)])));
+    Object.fromEntries(byKind(b.weights).map(([k, v]) => [k, String(v)])));
   const [halfLife, setHalfLife] = useState(String(Number((b.halfLife ?? "0s").replace(/s$/, "")) / 86400));
   const [trend, setTrend] = useState(String(Number((b.trendHalfLife ?? "0s").replace(/s$/, "")) / 86400));
   const [limit, setLimit] = useState(String(b.defaultOverdraftLimit ?? 0));
