@@ -8,7 +8,7 @@ import (
 
 // Whether the client retries a method comes from its idempotency_level in
 // the proto: reads and idempotent writes are retried, a method with no
-// level (SetPolicy) is not, and every method of the service has an entry.
+// level (CreateWebhook) is not, and every method of the service has an entry.
 func TestRetriesFollowTheProto(t *testing.T) {
 	sd := goodwillv1.GoodwillService_ServiceDesc
 	for _, m := range sd.Methods {
@@ -21,7 +21,8 @@ func TestRetriesFollowTheProto(t *testing.T) {
 		goodwillv1.GoodwillService_GetBalance_FullMethodName:         {true, false},
 		goodwillv1.GoodwillService_RecordEvent_FullMethodName:        {true, true},
 		goodwillv1.GoodwillService_RecordIncident_FullMethodName:     {true, true},
-		goodwillv1.GoodwillService_SetPolicy_FullMethodName:          {false, false},
+		goodwillv1.GoodwillService_SetPolicy_FullMethodName:          {true, true},
+		goodwillv1.GoodwillService_CreateWebhook_FullMethodName:      {false, false},
 		goodwillv1.GoodwillService_ResumeRecomputeJob_FullMethodName: {true, true},
 		"/goodwill.v1.GoodwillService/NoSuchMethod":                  {false, false},
 	} {

@@ -114,7 +114,7 @@ func fullJitter(base, maxWait time.Duration) retry.BackoffFunc {
 // levels are each method's idempotency_level, as the proto declares it:
 // the client retries a method only if the server says a retry is safe
 // (NO_SIDE_EFFECTS or IDEMPOTENT); a method with no level, such as
-// SetPolicy (each call installs a new version), is never retried. A new
+// CreateWebhook (each call makes a webhook), is never retried. A new
 // write is therefore not retried until its proto says it may be.
 var levels = func() map[string]descriptorpb.MethodOptions_IdempotencyLevel {
 	out := map[string]descriptorpb.MethodOptions_IdempotencyLevel{}

@@ -359,8 +359,9 @@ func TestWhatIsNotRetried(t *testing.T) {
 		t.Errorf("two calls without a key recorded %d events, want 2", len(got))
 	}
 
-	// Against a server that is gone, SetPolicy fails after one attempt
-	// while a read is retried.
+	// Against a server that is gone, CreateWebhook (no idempotency level:
+	// each call makes a webhook) fails after one attempt while a read is
+	// retried.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -369,9 +370,9 @@ func TestWhatIsNotRetried(t *testing.T) {
 	l.Close()
 	var b attempts
 	down := dial(t, gone, token, b.interceptor(), client.WithRetry(3), client.WithRetryBackoff(time.Millisecond, 5*time.Millisecond))
-	_, err = down.SetPolicy(t.Context(), &goodwillv1.SetPolicyRequest{})
+	_, err = down.CreateWebhook(t.Context(), &goodwillv1.CreateWebhookRequest{Url: "https://192.0.2.1/"})
 	if status.Code(err) != codes.Unavailable || b.count() != 1 {
-		t.Errorf("SetPolicy to no server: %v after %d attempts, want UNAVAILABLE after 1", err, b.count())
+		t.Errorf("CreateWebhook to no server: %v after %d attempts, want UNAVAILABLE after 1", err, b.count())
 	}
 	b.reset()
 	_, err = down.GetPolicy(t.Context(), &goodwillv1.GetPolicyRequest{})

@@ -24,13 +24,15 @@ func (s *Server) SetPolicy(ctx context.Context, req *goodwillv1.SetPolicyRequest
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	installed, job, err := s.svc.SetPolicy(ctx, tenant(ctx), p)
+	in, err := s.svc.InstallPolicy(ctx, tenant(ctx), p, req.GetIdempotencyKey())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	s.log.InfoContext(ctx, "admin action: policy installed", "action", "policy.set", "tenant", tenant(ctx),
-		"version", installed.Version, "job", job.ID, "by", caller(ctx))
-	return &goodwillv1.SetPolicyResponse{Policy: policyToProto(installed), Job: jobToProto(job)}, nil
+	if !in.Replayed {
+		s.log.InfoContext(ctx, "admin action: policy installed", "action", "policy.set", "tenant", tenant(ctx),
+			"version", in.Policy.Version, "job", in.Job.ID, "by", caller(ctx))
+	}
+	return &goodwillv1.SetPolicyResponse{Policy: policyToProto(in.Policy), Job: jobToProto(in.Job), Replayed: in.Replayed}, nil
 }
 
 func (s *Server) GetRecomputeJob(ctx context.Context, req *goodwillv1.GetRecomputeJobRequest) (*goodwillv1.GetRecomputeJobResponse, error) {

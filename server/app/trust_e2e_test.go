@@ -1035,3 +1035,36 @@ func TestAnalystReadsAcceptAllowStale(t *testing.T) {
 		t.Errorf("ListOutreach with allow_stale: %v, %v", lo, err)
 	}
 }
+
+// A policy install with an idempotency key, over REST: the retry replays,
+// the key with another policy is a 409, and the gRPC client's own key
+// makes its retries safe too.
+func TestKeyedPolicyInstallOverREST(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "")
+	g := s.rest(t, http.MethodGet, "/v1/policy", nil)
+	pol, ok := g.Body["policy"].(map[string]any)
+	if g.Status != http.StatusOK || !ok {
+		t.Fatalf("GET /v1/policy: %d %v", g.Status, g.Body)
+	}
+	delete(pol, "version")
+	delete(pol, "createdAt")
+	pol["weights"].(map[string]any)["EVENT_KIND_OUTAGE"] = -24.0
+	first := s.rest(t, http.MethodPut, "/v1/policy?idempotencyKey=console-1", pol)
+	again := s.rest(t, http.MethodPut, "/v1/policy?idempotencyKey=console-1", pol)
+	if first.Status != http.StatusOK || get(first.Body, "replayed") != false || get(first.Body, "policy", "version") != "2" {
+		t.Fatalf("first PUT: %d %v", first.Status, first.Body)
+	}
+	if again.Status != http.StatusOK || get(again.Body, "replayed") != true || get(again.Body, "policy", "version") != "2" ||
+		get(again.Body, "job", "jobId") != get(first.Body, "job", "jobId") {
+		t.Errorf("the same PUT again: %d %v; want version 2 replayed with the same job", again.Status, again.Body)
+	}
+	pol["weights"].(map[string]any)["EVENT_KIND_COMPLAINT"] = -16.0
+	conflict := s.rest(t, http.MethodPut, "/v1/policy?idempotencyKey=console-1", pol)
+	if conflict.Status != http.StatusConflict || !strings.Contains(conflict.Body["message"].(string), "idempotencyKey") {
+		t.Errorf("the key with another policy: %d %v, want 409 naming idempotencyKey", conflict.Status, conflict.Body)
+	}
+	if got, err := s.GetPolicy(t.Context(), &goodwillv1.GetPolicyRequest{}); err != nil || got.GetActiveVersion() != 2 {
+		t.Errorf("active version %d (%v), want 2: the replay and the conflict installed nothing", got.GetActiveVersion(), err)
+	}
+}

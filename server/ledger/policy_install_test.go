@@ -272,3 +272,56 @@ func TestLaterKindsMayBeLeftOutOfAPolicy(t *testing.T) {
 		}
 	})
 }
+
+// An install with an idempotency key happens once: a retry (the same key
+// and policy) returns it, replayed, with its job as it stands; the same key
+// with another policy is a conflict naming the key; other keys install
+// their own versions. Keys are per tenant.
+func TestKeyedPolicyInstallHappensOnce(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st ledger.Store) {
+		svc := ledger.NewService(st, ledger.Options{Now: newClock(t0).Now})
+		ctx := t.Context()
+		recordAll(t, svc, nev("k1", ledger.KindOutage, 1, t0.Add(-day)))
+		v1, _, err := svc.GetPolicy(ctx, ledger.DefaultTenant, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := *v1
+		next.Weights = maps(v1.Weights)
+		next.Weights[ledger.KindOutage] *= 2
+
+		first, err := svc.InstallPolicy(ctx, ledger.DefaultTenant, next, "install-1")
+		if err != nil || first.Replayed || first.Policy.Version != 2 {
+			t.Fatalf("first install: %+v, %v", first, err)
+		}
+		runJob(t, svc, first.Job, ledger.JobSucceeded)
+		again, err := svc.InstallPolicy(ctx, ledger.DefaultTenant, next, "install-1")
+		if err != nil || !again.Replayed || again.Policy.Version != 2 || again.Job.ID != first.Job.ID || again.Job.State != ledger.JobSucceeded {
+			t.Fatalf("the same install again: %+v, %v; want version 2 replayed with its finished job", again, err)
+		}
+		if _, active, err := svc.GetPolicy(ctx, ledger.DefaultTenant, 0); err != nil || active != 2 {
+			t.Errorf("after a replay the active version is %d (%v), want 2", active, err)
+		}
+
+		other := next
+		other.Weights = maps(next.Weights)
+		other.Weights[ledger.KindComplaint] *= 3
+		_, err = svc.InstallPolicy(ctx, ledger.DefaultTenant, other, "install-1")
+		if !errors.Is(err, ledger.ErrConflict) || ledger.FieldOf(err) != "idempotency_key" {
+			t.Errorf("the key with another policy: %v, want a conflict on idempotency_key", err)
+		}
+		third, err := svc.InstallPolicy(ctx, ledger.DefaultTenant, other, "install-2")
+		if err != nil || third.Replayed || third.Policy.Version != 3 {
+			t.Errorf("a new key: %+v, %v; want version 3", third, err)
+		}
+		// Another tenant's key of the same name is its own.
+		b, err := svc.InstallPolicy(ctx, "tenant-b", other, "install-1")
+		if err != nil || b.Replayed || b.Policy.Version != 2 {
+			t.Errorf("tenant-b with the same key: %+v, %v; want its own version 2", b, err)
+		}
+		if _, err := svc.InstallPolicy(ctx, ledger.DefaultTenant, other, "has space"); ledger.FieldOf(err) != "idempotency_key" {
+			t.Errorf("a key with a space: %v, want INVALID_ARGUMENT on idempotency_key", err)
+		}
+	})
+}

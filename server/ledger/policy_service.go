@@ -1,7 +1,10 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -125,6 +128,37 @@ func (s *Service) GetPolicy(ctx context.Context, tenant string, version int64) (
 // version at once: until the job reaches a customer, its balance is
 // replayed on read.
 func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy) (*Policy, Job, error) {
+	in, err := s.InstallPolicy(ctx, tenant, p, "")
+	return in.Policy, in.Job, err
+}
+
+// PolicyInstall is what InstallPolicy did: the version installed and its
+// recompute job, or, on a replay, the earlier install the key names.
+type PolicyInstall struct {
+	Policy   *Policy
+	Job      Job
+	Replayed bool
+}
+
+// policyJobPrefix starts the id of a keyed install's job: the job's id is
+// derived from the key, so the job is where the key is remembered.
+const policyJobPrefix = "job-key-"
+
+// policyJobID is the id of the job of the install made with key.
+func policyJobID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return policyJobPrefix + hex.EncodeToString(sum[:16])
+}
+
+// InstallPolicy is SetPolicy with an optional idempotency key. With a key,
+// a retry of an install that committed returns that install (Replayed)
+// instead of adding a version; the same key with another policy is
+// ErrConflict. The key is remembered as the install's job id, derived from
+// it, so keys live as long as jobs do.
+func (s *Service) InstallPolicy(ctx context.Context, tenant string, p Policy, key string) (PolicyInstall, error) {
+	if err := checkKey("idempotency_key", key, s.limits.MaxKeyLength); err != nil {
+		return PolicyInstall{}, err
+	}
 	now := s.clock()
 	// The epoch only anchors ranking keys; the server keeps its own.
 	p.Epoch = s.builtin.Epoch
@@ -139,11 +173,37 @@ func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy) (*Poli
 	}
 	p.Weights = withOptionalWeights(weights)
 	if err := p.Validate(); err != nil {
-		return nil, Job{}, err
+		return PolicyInstall{}, err
 	}
 	job := Job{TenantID: tenant, ID: s.newID(), State: JobRunning, StartedAt: now}
+	if key != "" {
+		job.ID = policyJobID(key)
+	}
 	var installed Policy
+	replayed := false
 	err := s.update(ctx, func(tx Tx) error {
+		replayed = false
+		if key != "" {
+			earlier, err := tx.Job(ctx, tenant, job.ID)
+			switch {
+			case err == nil:
+				sp, err := tx.Policy(ctx, tenant, earlier.PolicyVersion)
+				if err != nil {
+					return err
+				}
+				before, err := s.decode(tenant, sp)
+				if err != nil {
+					return err
+				}
+				if !samePolicy(before, &p) {
+					return conflict("idempotency_key", "was used for another policy, installed as version %d", before.Version)
+				}
+				installed, job, replayed = *before, earlier, true
+				return nil
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+		}
 		stored, err := tx.ActivePolicy(ctx, tenant)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
@@ -175,10 +235,22 @@ func (s *Service) SetPolicy(ctx context.Context, tenant string, p Policy) (*Poli
 		return tx.PutJob(ctx, j)
 	})
 	if err != nil {
-		return nil, Job{}, err
+		return PolicyInstall{}, err
 	}
-	s.wake()
-	return &installed, job, nil
+	if !replayed {
+		s.wake()
+	}
+	return PolicyInstall{Policy: &installed, Job: job, Replayed: replayed}, nil
+}
+
+// samePolicy reports whether two policies say the same thing, whatever
+// their version, creation time and epoch (which the server assigns).
+func samePolicy(a, b *Policy) bool {
+	x, y := *a, *b
+	x.Version, y.Version = 0, 0
+	x.CreatedAt, y.CreatedAt = time.Time{}, time.Time{}
+	x.Epoch = y.Epoch
+	return bytes.Equal(EncodePolicy(&x), EncodePolicy(&y))
 }
 
 // GetJob returns a recompute job. Errors: ErrNotFound.

@@ -2117,9 +2117,13 @@ func (x *GetPolicyResponse) GetActiveVersion() int64 {
 type SetPolicyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The new policy; its version is assigned by the server.
-	Policy        *Policy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Policy *Policy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Makes retries safe: a retry of an install that committed returns it
+	// (replayed) instead of adding a version; the same key with another
+	// policy is ALREADY_EXISTS. In REST, the query parameter idempotencyKey.
+	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SetPolicyRequest) Reset() {
@@ -2159,11 +2163,21 @@ func (x *SetPolicyRequest) GetPolicy() *Policy {
 	return nil
 }
 
+func (x *SetPolicyRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
 type SetPolicyResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Policy *Policy                `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
 	// The job recomputing every balance under the new version.
-	Job           *RecomputeJob `protobuf:"bytes,2,opt,name=job,proto3" json:"job,omitempty"`
+	Job *RecomputeJob `protobuf:"bytes,2,opt,name=job,proto3" json:"job,omitempty"`
+	// True when the idempotency key named an earlier install: nothing new
+	// was installed, and job is that install's job as it stands now.
+	Replayed      bool `protobuf:"varint,3,opt,name=replayed,proto3" json:"replayed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2210,6 +2224,13 @@ func (x *SetPolicyResponse) GetJob() *RecomputeJob {
 		return x.Job
 	}
 	return nil
+}
+
+func (x *SetPolicyResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
 }
 
 type GetRecomputeJobRequest struct {
@@ -3366,12 +3387,14 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\"g\n" +
 	"\x11GetPolicyResponse\x12+\n" +
 	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\x12%\n" +
-	"\x0eactive_version\x18\x02 \x01(\x03R\ractiveVersion\"?\n" +
+	"\x0eactive_version\x18\x02 \x01(\x03R\ractiveVersion\"v\n" +
 	"\x10SetPolicyRequest\x12+\n" +
-	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\"m\n" +
+	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\x125\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tB\f\xbaH\tr\a\x90\xb5\x18\x01\x18\x80\x01R\x0eidempotencyKey\"\x89\x01\n" +
 	"\x11SetPolicyResponse\x12+\n" +
 	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\x12+\n" +
-	"\x03job\x18\x02 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\"@\n" +
+	"\x03job\x18\x02 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\x12\x1a\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"@\n" +
 	"\x16GetRecomputeJobRequest\x12&\n" +
 	"\x06job_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\x05jobId\"F\n" +
 	"\x17GetRecomputeJobResponse\x12+\n" +
@@ -3434,7 +3457,7 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECORD_OUTCOME_CREATED\x10\x01\x12\x1b\n" +
 	"\x17RECORD_OUTCOME_REPLAYED\x10\x02\x12\x1b\n" +
-	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\x99\x1b\n" +
+	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\x9c\x1b\n" +
 	"\x0fGoodwillService\x12\x8f\x01\n" +
 	"\x0eUpsertCustomer\x12\".goodwill.v1.UpsertCustomerRequest\x1a#.goodwill.v1.UpsertCustomerResponse\"4\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02':\bcustomer\x1a\x1b/v1/customers/{customer_id}\x90\x02\x02\x12|\n" +
 	"\vGetCustomer\x12\x1f.goodwill.v1.GetCustomerRequest\x1a .goodwill.v1.GetCustomerResponse\"*\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x90\x02\x01\x12\x8a\x01\n" +
@@ -3454,9 +3477,9 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\tGetCaller\x12\x1d.goodwill.v1.GetCallerRequest\x1a\x1e.goodwill.v1.GetCallerResponse\"\x19\xa0\xbb\x18\x04\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/caller\x90\x02\x01\x12e\n" +
 	"\tGetPolicy\x12\x1d.goodwill.v1.GetPolicyRequest\x1a\x1e.goodwill.v1.GetPolicyResponse\"\x19\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/policy\x90\x02\x01\x12j\n" +
-	"\tSetPolicy\x12\x1d.goodwill.v1.SetPolicyRequest\x1a\x1e.goodwill.v1.SetPolicyResponse\"\x1e\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02\x14:\x06policy\x1a\n" +
-	"/v1/policy\x12\x85\x01\n" +
+	"/v1/policy\x90\x02\x01\x12m\n" +
+	"\tSetPolicy\x12\x1d.goodwill.v1.SetPolicyRequest\x1a\x1e.goodwill.v1.SetPolicyResponse\"!\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02\x14:\x06policy\x1a\n" +
+	"/v1/policy\x90\x02\x02\x12\x85\x01\n" +
 	"\x0fGetRecomputeJob\x12#.goodwill.v1.GetRecomputeJobRequest\x1a$.goodwill.v1.GetRecomputeJobResponse\"'\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/policy/jobs/{job_id}\x90\x02\x01\x12\x98\x01\n" +
 	"\x12ResumeRecomputeJob\x12&.goodwill.v1.ResumeRecomputeJobRequest\x1a'.goodwill.v1.ResumeRecomputeJobResponse\"1\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/policy/jobs/{job_id}:resume\x90\x02\x02\x12\x84\x01\n" +
 	"\x11ListNotifications\x12%.goodwill.v1.ListNotificationsRequest\x1a&.goodwill.v1.ListNotificationsResponse\" \xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/notifications\x90\x02\x01\x12\x8f\x01\n" +

@@ -56,8 +56,8 @@ const (
 // Each method says who may call it (required_role, in access.proto) and
 // whether a retry is safe (idempotency_level): NO_SIDE_EFFECTS for reads,
 // IDEMPOTENT for writes that replay rather than repeat (idempotency keys,
-// incident ids, replace semantics). A method with neither level, such as
-// SetPolicy, is never retried by the Go client.
+// incident ids, replace semantics). A method with neither level is never
+// retried by the Go client.
 type GoodwillServiceClient interface {
 	// Creates or replaces a customer's profile.
 	//
@@ -143,7 +143,8 @@ type GoodwillServiceClient interface {
 	//
 	// Reads and writes use it at once; a job recomputes every stored balance
 	// in the background (see GetRecomputeJob). Needs an admin key. Every call
-	// installs a new version, so it is not retried automatically.
+	// installs a new version, unless its idempotency key names an earlier
+	// install: then that install is returned (replayed).
 	SetPolicy(ctx context.Context, in *SetPolicyRequest, opts ...grpc.CallOption) (*SetPolicyResponse, error)
 	// Reports the progress of a recompute job.
 	//
@@ -491,8 +492,8 @@ func (c *goodwillServiceClient) RotateWebhookSecret(ctx context.Context, in *Rot
 // Each method says who may call it (required_role, in access.proto) and
 // whether a retry is safe (idempotency_level): NO_SIDE_EFFECTS for reads,
 // IDEMPOTENT for writes that replay rather than repeat (idempotency keys,
-// incident ids, replace semantics). A method with neither level, such as
-// SetPolicy, is never retried by the Go client.
+// incident ids, replace semantics). A method with neither level is never
+// retried by the Go client.
 type GoodwillServiceServer interface {
 	// Creates or replaces a customer's profile.
 	//
@@ -578,7 +579,8 @@ type GoodwillServiceServer interface {
 	//
 	// Reads and writes use it at once; a job recomputes every stored balance
 	// in the background (see GetRecomputeJob). Needs an admin key. Every call
-	// installs a new version, so it is not retried automatically.
+	// installs a new version, unless its idempotency key names an earlier
+	// install: then that install is returned (replayed).
 	SetPolicy(context.Context, *SetPolicyRequest) (*SetPolicyResponse, error)
 	// Reports the progress of a recompute job.
 	//

@@ -104,7 +104,8 @@ export interface paths {
     /**
      * Reads and writes use it at once; a job recomputes every stored balance
      * in the background (see GetRecomputeJob). Needs an admin key. Every call
-     * installs a new version, so it is not retried automatically.
+     * installs a new version, unless its idempotency key names an earlier
+     * install: then that install is returned (replayed).
      */
     put: operations["GoodwillService_SetPolicy"];
   };
@@ -969,6 +970,11 @@ export interface definitions {
     policy?: definitions["v1Policy"];
     /** @description The job recomputing every balance under the new version. */
     job?: definitions["v1RecomputeJob"];
+    /**
+     * @description True when the idempotency key named an earlier install: nothing new
+     * was installed, and job is that install's job as it stands now.
+     */
+    replayed?: boolean;
   };
   v1SummarizeBalancesResponse: {
     segments?: definitions["v1SegmentSummary"][];
@@ -1866,13 +1872,22 @@ export interface operations {
   /**
    * Reads and writes use it at once; a job recomputes every stored balance
    * in the background (see GetRecomputeJob). Needs an admin key. Every call
-   * installs a new version, so it is not retried automatically.
+   * installs a new version, unless its idempotency key names an earlier
+   * install: then that install is returned (replayed).
    */
   GoodwillService_SetPolicy: {
     parameters: {
       body: {
         /** The new policy; its version is assigned by the server. */
         policy: definitions["v1Policy"];
+      };
+      query: {
+        /**
+         * Makes retries safe: a retry of an install that committed returns it
+         * (replayed) instead of adding a version; the same key with another
+         * policy is ALREADY_EXISTS. In REST, the query parameter idempotencyKey.
+         */
+        idempotencyKey?: string;
       };
     };
     responses: {

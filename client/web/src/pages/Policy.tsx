@@ -1,7 +1,7 @@
 // The scoring policy: the active version, older ones, and (admin keys) an
 // editor that installs a new version and follows its recompute job.
 import { useEffect, useState } from "preact/hooks";
-import { call, type D, type Role } from "../api";
+import { call, idempotencyKey, type D, type Role } from "../api";
 import { Empty, ErrorBox, int, kindName, kinds, useLoad, when } from "../ui";
 
 /** A policy's weights in the console's kind order (deposits, then withdrawals). */
@@ -87,6 +87,8 @@ function PolicyEditor(props: { base: Policy; onInstalled: (j: D["v1RecomputeJob"
   const [rules, setRules] = useState(() => JSON.stringify({ relationship: b.relationship, notice: b.notice, changeNotice: b.changeNotice }, null, 2));
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // One key per submission: a retried submit replays the install.
+  const [key, setKey] = useState(idempotencyKey);
   const submit = async (e: Event) => {
     e.preventDefault();
     setError(null);
@@ -107,7 +109,8 @@ function PolicyEditor(props: { base: Policy; onInstalled: (j: D["v1RecomputeJob"
         defaultOverdraftLimit: Number(limit),
         dustThreshold: Number(dust),
       };
-      const r = await call("put", "/v1/policy", { body: policy });
+      const r = await call("put", "/v1/policy", { query: { idempotencyKey: key }, body: policy });
+      setKey(idempotencyKey());
       if (r.job) props.onInstalled(r.job);
     } catch (err) {
       setError(err);
