@@ -1,7 +1,11 @@
 package client
 
 import (
+	"os"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 )
@@ -29,5 +33,44 @@ func TestRetriesFollowTheProto(t *testing.T) {
 		if retried(method) != want.retried || isWrite(method) != want.write {
 			t.Errorf("%s: retried %v, write %v; want %v, %v", method, retried(method), isWrite(method), want.retried, want.write)
 		}
+	}
+}
+
+// A method may become safer to retry than the released API said, never
+// less safe: a client built against the release retries what it was told
+// it may. (buf breaking's RPC_SAME_IDEMPOTENCY_LEVEL, which refuses both
+// directions, is switched off for this in buf.yaml.)
+func TestIdempotencyLevelsNeverWeaken(t *testing.T) {
+	b, err := os.ReadFile("../proto/released/goodwill-v1.binpb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set descriptorpb.FileDescriptorSet
+	if err := proto.Unmarshal(b, &set); err != nil {
+		t.Fatal(err)
+	}
+	safety := map[descriptorpb.MethodOptions_IdempotencyLevel]int{
+		descriptorpb.MethodOptions_IDEMPOTENCY_UNKNOWN: 0,
+		descriptorpb.MethodOptions_IDEMPOTENT:          1,
+		descriptorpb.MethodOptions_NO_SIDE_EFFECTS:     2,
+	}
+	checked := 0
+	for _, f := range set.GetFile() {
+		for _, sd := range f.GetService() {
+			for _, m := range sd.GetMethod() {
+				full := "/" + f.GetPackage() + "." + sd.GetName() + "/" + m.GetName()
+				now, ok := levels[full]
+				if !ok {
+					continue // removed: buf breaking's business
+				}
+				checked++
+				if was := m.GetOptions().GetIdempotencyLevel(); safety[now] < safety[was] {
+					t.Errorf("%s: idempotency level %v, released as %v: a level may not weaken", full, now, was)
+				}
+			}
+		}
+	}
+	if checked < 15 { // the release had 17
+		t.Errorf("only %d released methods found: is the baseline read right?", checked)
 	}
 }
