@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	_ "modernc.org/sqlite" // the embedded store's driver, for the baseline
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
@@ -214,4 +215,95 @@ func valuesList(rows, cols int, dollar bool) string {
 		b.WriteString(")")
 	}
 	return b.String()
+}
+
+// rawOneTxCustomers is the customer table of the one-transaction-per-event baseline:
+// events as the service stores them (with the idempotency key's unique
+// index), and a row per customer its upsert updates.
+const rawOneTxCustomers = `CREATE TABLE raw1_customers (
+    tenant_id TEXT NOT NULL, customer_id TEXT NOT NULL, balance DOUBLE PRECISION NOT NULL,
+    event_count BIGINT NOT NULL, updated_at %[1]s NOT NULL,
+    PRIMARY KEY (tenant_id, customer_id))`
+
+// rawOneTxPerEvent is the plain durable program issue #15 compares REST
+// ingest with: clients goroutines, each event its own transaction of an
+// insert and an upsert, through the raw driver (a pool of clients
+// connections on PostgreSQL; SQLite's one writer connection, which is how
+// a plain program uses it).
+func rawOneTxPerEvent(ctx context.Context, store, target string, clients int, d time.Duration) (stats, error) {
+	events := strings.Replace(rawDDL, "raw_events", "raw1_events", 1)
+	key := strings.NewReplacer("raw_events_by_key", "raw1_events_by_key", "raw_events", "raw1_events").Replace(rawKeyIndex)
+	args := func(cl, n int) (string, []any) {
+		at := any(time.Now().UTC())
+		if store == "sqlite" {
+			at = time.Now().UnixMicro()
+		}
+		cust := fmt.Sprintf("u%d", rand.IntN(uniformCustomers))
+		return cust, []any{"default", cust, fmt.Sprintf("one-%d-%d", cl, n), "reliable_delivery", 1.0, at, at,
+			fmt.Sprintf("k1-%d-%d", cl, n), fmt.Sprintf("%016x", rand.Uint64())}
+	}
+	switch store {
+	case "sqlite":
+		db, err := sql.Open("sqlite", "file:"+target+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)")
+		if err != nil {
+			return stats{}, err
+		}
+		defer db.Close()
+		db.SetMaxOpenConns(1)
+		for _, ddl := range []string{fmt.Sprintf(events, "INTEGER"), key, fmt.Sprintf(rawOneTxCustomers, "INTEGER")} {
+			if _, err := db.ExecContext(ctx, ddl); err != nil {
+				return stats{}, err
+			}
+		}
+		ins := "INSERT INTO raw1_events VALUES " + valuesList(1, 9, false)
+		up := `INSERT INTO raw1_customers VALUES (?, ?, 1, 1, ?) ON CONFLICT (tenant_id, customer_id)
+			DO UPDATE SET balance = balance + 1, event_count = event_count + 1, updated_at = excluded.updated_at`
+		return drive(ctx, clients, d, func(ctx context.Context, cl, n int) (int, error) {
+			cust, a := args(cl, n)
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return 0, err
+			}
+			if _, err := tx.ExecContext(ctx, ins, a...); err != nil {
+				tx.Rollback()
+				return 0, err
+			}
+			if _, err := tx.ExecContext(ctx, up, "default", cust, a[5]); err != nil {
+				tx.Rollback()
+				return 0, err
+			}
+			return 1, tx.Commit()
+		}), nil
+	case "postgres":
+		cfg, err := pgxpool.ParseConfig(target)
+		if err != nil {
+			return stats{}, err
+		}
+		cfg.MaxConns = int32(clients)
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			return stats{}, err
+		}
+		defer pool.Close()
+		for _, ddl := range []string{fmt.Sprintf(events, "TIMESTAMPTZ"), key, fmt.Sprintf(rawOneTxCustomers, "TIMESTAMPTZ")} {
+			if _, err := pool.Exec(ctx, ddl); err != nil {
+				return stats{}, err
+			}
+		}
+		ins := "INSERT INTO raw1_events VALUES " + valuesList(1, 9, true)
+		const up = `INSERT INTO raw1_customers VALUES ($1, $2, 1, 1, $3) ON CONFLICT (tenant_id, customer_id)
+			DO UPDATE SET balance = raw1_customers.balance + 1, event_count = raw1_customers.event_count + 1, updated_at = excluded.updated_at`
+		return drive(ctx, clients, d, func(ctx context.Context, cl, n int) (int, error) {
+			cust, a := args(cl, n)
+			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, ins, a...); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, up, "default", cust, a[5])
+				return err
+			})
+			return 1, err
+		}), nil
+	}
+	return stats{}, fmt.Errorf("unknown store %q", store)
 }
