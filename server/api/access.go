@@ -55,6 +55,11 @@ func rolesOf(services protoreflect.ServiceDescriptors) map[string]auth.Role {
 // RequiredRole returns the role a method needs (RoleUnspecified: closed).
 func RequiredRole(fullMethod string) auth.Role { return methodRoles[fullMethod] }
 
+// localNetwork is the network of the peer of a call the REST gateway makes
+// in-process (gateway.LocalNetwork; this package may not import the
+// gateway).
+const localNetwork = "inprocess"
+
 // openServices need no key: load balancers probe health without one, and
 // reflection describes only the schema, which is public (/openapi.json).
 var openServices = map[string]bool{
@@ -153,8 +158,9 @@ func (a *Access) Limit(ctx context.Context) error {
 
 // refused logs a refused call: the method, why, the key id when known, and
 // where the call came from. Calls through the REST gateway arrive from
-// "bufconn"; for them the HTTP client's address is the last entry of
-// x-forwarded-for, which only the gateway can set on that channel.
+// "gateway" (its in-process path) or "bufconn" (its streams); for them the
+// HTTP client's address is the last entry of x-forwarded-for, which only
+// the gateway can set on those paths.
 func (a *Access) refused(ctx context.Context, level slog.Level, method, reason, keyID string) {
 	if !a.log.Enabled(ctx, level) {
 		return
@@ -165,7 +171,7 @@ func (a *Access) refused(ctx context.Context, level slog.Level, method, reason, 
 	}
 	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
 		attrs = append(attrs, "peer", pr.Addr.String())
-		if pr.Addr.Network() == "bufconn" {
+		if n := pr.Addr.Network(); n == "bufconn" || n == localNetwork {
 			if fwd := metadata.ValueFromIncomingContext(ctx, "x-forwarded-for"); len(fwd) > 0 {
 				last := fwd[len(fwd)-1]
 				attrs = append(attrs, "forwarded_for", strings.TrimSpace(last[strings.LastIndex(last, ",")+1:]))

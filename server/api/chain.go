@@ -53,3 +53,21 @@ func slogAdapter(l *slog.Logger) logging.Logger {
 		l.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
 }
+
+// One joins unary interceptors into one, first outermost, as
+// grpc.ChainUnaryInterceptor does inside a server: for calls that reach a
+// handler without a gRPC server (the REST gateway's in-process path).
+func One(interceptors []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		var next func(i int) grpc.UnaryHandler
+		next = func(i int) grpc.UnaryHandler {
+			if i == len(interceptors) {
+				return handler
+			}
+			return func(ctx context.Context, req any) (any, error) {
+				return interceptors[i](ctx, req, info, next(i+1))
+			}
+		}
+		return next(0)(ctx, req)
+	}
+}

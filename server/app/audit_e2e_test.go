@@ -72,7 +72,7 @@ func TestCallsAreLoggedWithCallerAndRefusalsWithReason(t *testing.T) {
 	wantLine("a role refusal", "level=INFO", `msg="call refused"`, "method="+getBalance,
 		`reason="role writer may not call `+getBalance+`"`, "key_id="+keyID(writer))
 	wantLine("a refusal through REST", "level=INFO", `msg="call refused"`, `reason="invalid or revoked key"`,
-		"peer=bufconn", "forwarded_for=127.0.0.1")
+		"peer=gateway", "forwarded_for=127.0.0.1")
 	wantLine("a rate-limit refusal", "level=DEBUG", `msg="call refused"`, `reason="over the rate limit"`,
 		"key_id="+keyID(reader))
 	for _, token := range []string{s.token, bogus, writer, reader} {

@@ -293,7 +293,9 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 	healthpb.RegisterHealthServer(out.internalSrv, out.health)
 	out.metrics.grpc.InitializeMetrics(out.grpcSrv)
 
-	gw := gateway.Config{Dial: out.internalLis.DialContext, MaxBodyBytes: int64(c.MaxRequestBytes), CORSOrigins: c.CORSOrigins}
+	gw := gateway.Config{Dial: out.internalLis.DialContext, MaxBodyBytes: int64(c.MaxRequestBytes), CORSOrigins: c.CORSOrigins,
+		// Unary REST calls run the same chain as the gRPC servers, in-process.
+		Local: gateway.Local{Impl: handler, Interceptor: api.One(unary)}}
 	if !c.NoConsole {
 		gw.Console = web.Files()
 	}

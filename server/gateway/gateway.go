@@ -1,13 +1,16 @@
-// Package gateway serves the REST/JSON API. It translates HTTP to gRPC over
-// a connection its caller provides (goodwilld gives it an in-process
-// channel to a gRPC server built with the same options as the public one),
-// so every interceptor (keys and roles, rate limits, validation, logging,
-// recovery) runs for both protocols. Beside the API it serves /healthz, the
-// OpenAPI document at /openapi.json and the web console at /console/, and
-// answers CORS requests from the configured origins only.
+// Package gateway serves the REST/JSON API. It translates HTTP to gRPC
+// calls that run the service's own interceptor chain: unary calls
+// in-process through Local (the chain, then the generated handler, as a
+// gRPC server would call them), the stream over a connection its caller
+// provides (goodwilld gives it an in-process channel to a gRPC server built
+// with the same options as the public one). So every interceptor (keys and
+// roles, rate limits, validation, logging, recovery) runs for both
+// protocols. Beside the API it serves /healthz, the OpenAPI document at
+// /openapi.json and the web console at /console/, and answers CORS requests
+// from the configured origins only.
 //
-// It must never call the ledger directly, and never register handlers
-// in-process (Register...HandlerServer): that would skip the interceptors.
+// It must never call the ledger directly, and never register handlers with
+// Register...HandlerServer: that would skip the interceptors.
 package gateway
 
 import (
@@ -71,6 +74,9 @@ type Config struct {
 	// Console is the web console's files (index.html at the root), served
 	// at /console/; nil serves none.
 	Console fs.FS
+	// Local, when its Impl is set, runs unary calls in-process (see Local);
+	// otherwise every call goes over Dial's connection.
+	Local Local
 }
 
 // CORS policy: the API's methods, and the headers a browser app needs (a
@@ -131,7 +137,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 		runtime.WithOutgoingTrailerMatcher(func(string) (string, bool) { return "", false }),
 	)
-	if err := goodwillv1.RegisterGoodwillServiceHandler(ctx, mux, conn); err != nil {
+	var calls grpc.ClientConnInterface = conn
+	if cfg.Local.Impl != nil {
+		calls = newLocalConn(cfg.Local, conn)
+	}
+	if err := goodwillv1.RegisterGoodwillServiceHandlerClient(ctx, mux, goodwillv1.NewGoodwillServiceClient(calls)); err != nil {
 		conn.Close()
 		return nil, err
 	}
