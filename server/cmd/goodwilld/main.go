@@ -63,11 +63,16 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	pf.StringVar(&logFormat, "log-format", "text", "text or json")
 
+	var gcPercent int
+	var memoryLimit string
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the gRPC API and the REST gateway",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := tuneGC(gcPercent, memoryLimit, cfg.Logger); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			done, err := cfg.Complete(ctx)
@@ -103,6 +108,8 @@ func newRoot() *cobra.Command {
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve gRPC over TLS and REST over HTTPS (needs --tls-key)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
 	f.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "PEM CA file: require client certificates signed by it, gRPC and HTTPS (mutual TLS)")
+	f.IntVar(&gcPercent, "gc-percent", defaultGCPercent, "garbage collection target, as GOGC (which wins when set): how far the heap may grow past what is live, in percent")
+	f.StringVar(&memoryLimit, "memory-limit", "", "soft memory limit, as GOMEMLIMIT (which wins when set), such as 768MiB: set it to about 80% of a container's memory")
 	f.BoolVar(&cfg.NoConsole, "no-console", false, "do not serve the web console at /console/ on the HTTP port")
 	f.StringSliceVar(&cfg.CORSOrigins, "cors-origin", nil, "browser origin allowed to call the REST API, such as https://app.example.com (repeatable or comma-separated; default none)")
 
