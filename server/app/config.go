@@ -265,11 +265,19 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 		Unary:  out.metrics.grpc.UnaryServerInterceptor(),
 		Stream: out.metrics.grpc.StreamServerInterceptor(),
 	}, access)
+	const streamWorkers = 256
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(c.MaxRequestBytes),
 		// Stop (after the shutdown deadline) still waits for running
 		// handlers, so the store is never closed under a transaction.
 		grpc.WaitForHandlers(true),
+		// Calls run on long-lived workers rather than a new goroutine
+		// each: a worker's stack has already grown to what the
+		// interceptors and the validator need, where a new goroutine grew
+		// (copied) its stack on every call (16% of the server's CPU in a
+		// profile of single events; 1.3% with workers). Past this many
+		// calls at once, a call gets its own goroutine as before.
+		grpc.NumStreamWorkers(streamWorkers),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 	}
