@@ -4,8 +4,16 @@ import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
-function useWidth(el: { current: HTMLElement | null }) {
-  return () => Math.max(280, Math.min(el.current?.clientWidth ?? 800, 1100));
+/** Draws a uPlot chart into el, resized with the window; returns its teardown. */
+function mount(el: HTMLElement, opts: Omit<uPlot.Options, "width">, data: uPlot.AlignedData): () => void {
+  const width = () => Math.max(280, Math.min(el.clientWidth || 800, 1100));
+  const plot = new uPlot({ ...opts, width: width() } as uPlot.Options, data, el);
+  const resize = () => plot.setSize({ width: width(), height: opts.height });
+  addEventListener("resize", resize);
+  return () => {
+    removeEventListener("resize", resize);
+    plot.destroy();
+  };
 }
 
 /**
@@ -14,12 +22,10 @@ function useWidth(el: { current: HTMLElement | null }) {
  */
 export function BalanceChart(props: { times: number[]; balances: number[]; limit: number; events: number[] }) {
   const el = useRef<HTMLDivElement>(null);
-  const width = useWidth(el);
   useEffect(() => {
     if (!el.current) return;
     const marks = props.events;
-    const opts: uPlot.Options = {
-      width: width(),
+    const opts: Omit<uPlot.Options, "width"> = {
       height: 260,
       legend: { live: false },
       scales: { x: { time: true } },
@@ -50,13 +56,7 @@ export function BalanceChart(props: { times: number[]; balances: number[]; limit
         ],
       },
     };
-    const plot = new uPlot(opts, [props.times, props.balances, props.times.map(() => props.limit)], el.current);
-    const resize = () => plot.setSize({ width: width(), height: 260 });
-    addEventListener("resize", resize);
-    return () => {
-      removeEventListener("resize", resize);
-      plot.destroy();
-    };
+    return mount(el.current, opts, [props.times, props.balances, props.times.map(() => props.limit)]);
   }, [props.times, props.balances, props.limit, props.events]);
   return (
     <div ref={el} class="chart" data-testid="balance-chart" data-points={props.times.length} data-events={props.events.length}
@@ -70,13 +70,11 @@ export function BalanceChart(props: { times: number[]; balances: number[]; limit
  */
 export function SpreadChart(props: { labels: string[]; p10: number[]; p50: number[]; p90: number[] }) {
   const el = useRef<HTMLDivElement>(null);
-  const width = useWidth(el);
   useEffect(() => {
     if (!el.current) return;
     const xs = props.labels.map((_, i) => i);
     const dots = (stroke: string, size: number) => ({ stroke, fill: stroke, paths: () => null, points: { show: true, size, fill: stroke } });
-    const opts: uPlot.Options = {
-      width: width(),
+    const opts: Omit<uPlot.Options, "width"> = {
       height: 240,
       legend: { live: false },
       cursor: { show: false },
@@ -93,13 +91,7 @@ export function SpreadChart(props: { labels: string[]; p10: number[]; p50: numbe
         { label: "balance" },
       ],
     };
-    const plot = new uPlot(opts, [xs, props.p50, props.p10, props.p90], el.current);
-    const resize = () => plot.setSize({ width: width(), height: 240 });
-    addEventListener("resize", resize);
-    return () => {
-      removeEventListener("resize", resize);
-      plot.destroy();
-    };
+    return mount(el.current, opts, [xs, props.p50, props.p10, props.p90]);
   }, [props.labels, props.p10, props.p50, props.p90]);
   return <div ref={el} class="chart" data-testid="spread-chart" data-bars={props.labels.length} role="img"
     aria-label={`Balance distribution of ${props.labels.length} segments`} />;

@@ -74,3 +74,18 @@ export function Status(props: { status?: D["v1BalanceStatus"] }) {
   const over = props.status === "BALANCE_STATUS_OVERDRAWN";
   return <span class={over ? "badge bad" : "badge good"}>{over ? "Overdrawn" : "Healthy"}</span>;
 }
+
+/**
+ * Previous and next over a list paged by tokens: tokens[i] is the token of
+ * page i ("" for the first), next the reply's next_page_token.
+ */
+export function Pager(props: { tokens: string[]; setTokens: (t: string[]) => void; next?: string; loading: boolean }) {
+  const { tokens, setTokens, next, loading } = props;
+  return (
+    <div class="pager">
+      <button type="button" disabled={tokens.length === 1 || loading} onClick={() => setTokens(tokens.slice(0, -1))}>Previous</button>
+      <span>Page {tokens.length}</span>
+      <button type="button" disabled={!next || loading} onClick={() => setTokens([...tokens, next!])}>Next</button>
+    </div>
+  );
+}

@@ -52,17 +52,11 @@ func rawBaseline(ctx context.Context, store, target string, d time.Duration) (st
 	insert := "INSERT INTO raw_events VALUES "
 	switch store {
 	case "sqlite":
-		db, err := sql.Open("sqlite", "file:"+target+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)")
+		db, err := openRawSQLite(ctx, target, fmt.Sprintf(rawDDL, "INTEGER"), rawKeyIndex)
 		if err != nil {
 			return stats{}, err
 		}
 		defer db.Close()
-		db.SetMaxOpenConns(1)
-		for _, ddl := range []string{fmt.Sprintf(rawDDL, "INTEGER"), rawKeyIndex} {
-			if _, err := db.ExecContext(ctx, ddl); err != nil {
-				return stats{}, err
-			}
-		}
 		q := insert + valuesList(rawBatch, cols, false)
 		return drive(ctx, 1, d, func(ctx context.Context, _, n int) (int, error) {
 			tx, err := db.BeginTx(ctx, nil)
@@ -244,17 +238,11 @@ func rawOneTxPerEvent(ctx context.Context, store, target string, clients int, d 
 	}
 	switch store {
 	case "sqlite":
-		db, err := sql.Open("sqlite", "file:"+target+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)")
+		db, err := openRawSQLite(ctx, target, fmt.Sprintf(events, "INTEGER"), key, fmt.Sprintf(rawOneTxCustomers, "INTEGER"))
 		if err != nil {
 			return stats{}, err
 		}
 		defer db.Close()
-		db.SetMaxOpenConns(1)
-		for _, ddl := range []string{fmt.Sprintf(events, "INTEGER"), key, fmt.Sprintf(rawOneTxCustomers, "INTEGER")} {
-			if _, err := db.ExecContext(ctx, ddl); err != nil {
-				return stats{}, err
-			}
-		}
 		ins := "INSERT INTO raw1_events VALUES " + valuesList(1, 9, false)
 		up := `INSERT INTO raw1_customers VALUES (?, ?, 1, 1, ?) ON CONFLICT (tenant_id, customer_id)
 			DO UPDATE SET balance = balance + 1, event_count = event_count + 1, updated_at = excluded.updated_at`
@@ -306,4 +294,22 @@ func rawOneTxPerEvent(ctx context.Context, store, target string, clients int, d 
 		}), nil
 	}
 	return stats{}, fmt.Errorf("unknown store %q", store)
+}
+
+// openRawSQLite opens a baseline's SQLite file with the embedded store's
+// durability (WAL, full fsync) and one connection, the only writer SQLite
+// allows, and creates its tables.
+func openRawSQLite(ctx context.Context, path string, ddl ...string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	for _, q := range ddl {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
 }

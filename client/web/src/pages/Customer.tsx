@@ -4,7 +4,7 @@ import { useMemo, useState } from "preact/hooks";
 import { call, idempotencyKey, type D, type Role } from "../api";
 import { BalanceChart } from "../chart";
 import { useNotifications } from "../live";
-import { Empty, ErrorBox, int, kindName, kinds, num, Status, useLoad, when } from "../ui";
+import { Empty, ErrorBox, Pager, int, kindName, kinds, num, Status, useLoad, when } from "../ui";
 
 const day = 86400_000;
 const ranges: Array<[string, number, string]> = [
@@ -242,11 +242,7 @@ function Timeline(props: { id: string; version: number; canReverse: boolean; onR
           </table>
         </div>
       )}
-      <div class="pager">
-        <button type="button" disabled={page === 0 || loading} onClick={() => setTokens(tokens.slice(0, -1))}>Previous</button>
-        <span>Page {page + 1}</span>
-        <button type="button" disabled={!data?.nextPageToken || loading} onClick={() => setTokens([...tokens, data!.nextPageToken!])}>Next</button>
-      </div>
+      <Pager tokens={tokens} setTokens={setTokens} next={data?.nextPageToken} loading={loading} />
     </section>
   );
 }

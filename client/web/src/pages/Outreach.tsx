@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { call, type D, type Role } from "../api";
 import { useNotifications } from "../live";
-import { Empty, ErrorBox, num, Status, useLoad } from "../ui";
+import { Empty, ErrorBox, Pager, num, Status, useLoad } from "../ui";
 
 type Purpose = "OUTREACH_PURPOSE_RECOVERY" | "OUTREACH_PURPOSE_ADVOCACY";
 
@@ -68,11 +68,7 @@ function OutreachList(props: { purpose: Purpose; title: string }) {
       ) : (
         data && <EntryTable entries={data.entries ?? []} />
       )}
-      <div class="pager">
-        <button type="button" disabled={page === 0 || loading} onClick={() => setTokens(tokens.slice(0, -1))}>Previous</button>
-        <span>Page {page + 1}</span>
-        <button type="button" disabled={!data?.nextPageToken || loading} onClick={() => setTokens([...tokens, data!.nextPageToken!])}>Next</button>
-      </div>
+      <Pager tokens={tokens} setTokens={setTokens} next={data?.nextPageToken} loading={loading} />
     </section>
   );
 }
