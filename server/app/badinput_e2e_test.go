@@ -583,6 +583,28 @@ func TestBadInputIsRejectedAndStoresNothing(t *testing.T) {
 			rest: &restCall{method: http.MethodGet, path: "/v1/balances?pageToken=" + tok("7fefffffffffffff.c1")}},
 		{name: "balances page_token of an outreach list", field: "page_token",
 			rest: &restCall{method: http.MethodGet, path: "/v1/balances?pageToken=" + tok("~c12e000000000000.c1")}},
+		{name: "outreach segment too long", field: "segment",
+			grpc: func(ctx context.Context, c *client.Client) error {
+				_, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY, Segment: strings.Repeat("s", 65)})
+				return err
+			},
+			rest: &restCall{method: http.MethodGet, path: "/v1/outreach?purpose=OUTREACH_PURPOSE_RECOVERY&segment=" + strings.Repeat("s", 65)}},
+		{name: "outreach segment with a NUL", field: "segment",
+			grpc: func(ctx context.Context, c *client.Client) error {
+				_, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY, Segment: "a\x00b"})
+				return err
+			}},
+		{name: "policy idempotency key with a space", field: "idempotency_key",
+			grpc: func(ctx context.Context, c *client.Client) error {
+				g, err := c.GetPolicy(ctx, &goodwillv1.GetPolicyRequest{})
+				if err != nil {
+					return err
+				}
+				p := g.GetPolicy()
+				p.Version, p.CreatedAt = 0, nil
+				_, err = c.SetPolicy(ctx, &goodwillv1.SetPolicyRequest{Policy: p, IdempotencyKey: "has space"})
+				return err
+			}},
 		{name: "list end before start", field: "end_time",
 			grpc: listEv(&goodwillv1.ListEventsRequest{CustomerId: "c1", StartTime: ts(now), EndTime: ts(now.Add(-time.Hour))}),
 			rest: getList("c1", url.Values{"startTime": {rfc3339(now)}, "endTime": {rfc3339(now.Add(-time.Hour))}})},
