@@ -84,3 +84,36 @@ func (s stats) note() string {
 	}
 	return fmt.Sprintf("%d errors, first: %v", s.errors, s.firstErr)
 }
+
+// paced calls fn rate times a second, each call in its own goroutine (at
+// most 256 at once; a tick that finds them all busy is skipped), until stop
+// is closed, and counts the calls that succeeded.
+func paced(ctx context.Context, rate float64, stop <-chan struct{}, fn func(ctx context.Context, n int) error) stats {
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	busy := make(chan struct{}, 256)
+	var wg sync.WaitGroup
+	var ok atomic.Int64
+	start := time.Now()
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			wg.Wait()
+			return stats{events: ok.Load(), elapsed: time.Since(start)}
+		case <-tick.C:
+		}
+		select {
+		case busy <- struct{}{}:
+		default:
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-busy }()
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if fn(cctx, n) == nil {
+				ok.Add(1)
+			}
+		})
+	}
+}

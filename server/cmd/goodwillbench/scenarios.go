@@ -223,7 +223,11 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	// 7. Reads with many customers loaded. The full run restarts the
 	// server around its load, so peak RSS is the larger of the two.
 	rss := srv.peakRSSMB()
-	reads, srv, err := readScenarios(ctx, o, bin, srv, store, db, keyFile)
+	ingestRate := 0.0
+	if r, ok := find(out, store, "grpc single, group commit"); ok {
+		ingestRate = r.Rate
+	}
+	reads, srv, err := readScenarios(ctx, o, bin, srv, store, db, keyFile, ingestRate)
 	if err != nil {
 		if srv != nil {
 			srv.stop()
@@ -284,7 +288,7 @@ func batch(size int, prefix string) *goodwillv1.RecordEventsRequest {
 // run loads over gRPC; the full run loads in-process through the ledger
 // Service (the same rows, without a day of RPCs), with the server stopped,
 // then restarts it: srv is replaced and returned.
-func readScenarios(ctx context.Context, o options, bin string, srv *server, store, db, keyFile string) ([]result, *server, error) {
+func readScenarios(ctx context.Context, o options, bin string, srv *server, store, db, keyFile string, ingestRate float64) ([]result, *server, error) {
 	start := time.Now()
 	var loaded stats
 	if o.full {
@@ -325,6 +329,28 @@ func readScenarios(ctx context.Context, o options, bin string, srv *server, stor
 		return 1, err
 	})
 	out = append(out, result{Store: store, Scenario: "GetBalance, 1 client", Rate: get1.rate(), P50ms: get1.pct(0.5), P99ms: get1.pct(0.99), Note: get1.note()})
+	// The same while single events are ingested at half the rate the
+	// uniform single-event scenario reached (issue #15: reads under load).
+	if ingestRate > 0 {
+		stop := make(chan struct{})
+		ingested := make(chan stats, 1)
+		go func() {
+			ingested <- paced(ctx, ingestRate/2, stop, func(ctx context.Context, n int) error {
+				_, err := c.RecordEvent(ctx, single(fmt.Sprintf("load-%07d", rand.IntN(o.customers)), fmt.Sprintf("rl-%d", n)))
+				return err
+			})
+		}()
+		time.Sleep(time.Second) // the ingest settles
+		loaded := drive(ctx, 8, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
+			_, err := c.GetBalance(ctx, &goodwillv1.GetBalanceRequest{CustomerId: fmt.Sprintf("load-%07d", rand.IntN(o.customers))})
+			return 1, err
+		})
+		close(stop)
+		in := <-ingested
+		out = append(out, result{Store: store, Scenario: "GetBalance, under ingest", Rate: loaded.rate(), P50ms: loaded.pct(0.5),
+			P99ms: loaded.pct(0.99), Note: fmt.Sprintf("8 clients, while %.0f events/s were recorded (target %.0f: half the single-event rate) %s",
+				in.rate(), ingestRate/2, loaded.note())})
+	}
 	outreach := drive(ctx, 4, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
 		_, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY, PageSize: 100})
 		return 1, err
