@@ -89,3 +89,24 @@ export function Pager(props: { tokens: string[]; setTokens: (t: string[]) => voi
     </div>
   );
 }
+
+/**
+ * A form's submission: run(fn) marks it busy, clears the last error, runs
+ * fn and keeps what it throws, shown with <ErrorBox error={error} />.
+ */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = async (fn: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, run };
+}

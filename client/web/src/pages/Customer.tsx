@@ -4,7 +4,7 @@ import { useMemo, useState } from "preact/hooks";
 import { call, idempotencyKey, type D, type Role } from "../api";
 import { BalanceChart } from "../chart";
 import { useNotifications } from "../live";
-import { Empty, ErrorBox, Pager, int, kindName, kinds, num, Status, useLoad, when } from "../ui";
+import { Empty, ErrorBox, Pager, int, kindName, kinds, num, Status, useAction, useLoad, when } from "../ui";
 
 const day = 86400_000;
 const ranges: Array<[string, number, string]> = [
@@ -153,14 +153,11 @@ function RecordForm(props: { id: string; onRecorded: () => void }) {
   // One key per submission: a retried submit (a double click, a network
   // failure) replays the same event instead of recording it twice.
   const [key, setKey] = useState(idempotencyKey);
-  const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<D["v1RecordEventResponse"] | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
+  const { busy, error, run } = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    run(async () => {
       const m = Number(magnitude);
       const r = await call("post", "/v1/customers/{customerId}/events", {
         path: { customerId: props.id },
@@ -169,11 +166,7 @@ function RecordForm(props: { id: string; onRecorded: () => void }) {
       setDone(r);
       setKey(idempotencyKey());
       props.onRecorded();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <section>
@@ -252,20 +245,16 @@ function UndoButton(props: { e: D["v1Event"]; onReversed: () => void; label?: st
   const e = props.e;
   const [confirming, setConfirming] = useState(false);
   const [key] = useState(idempotencyKey);
-  const [error, setError] = useState<unknown>(null);
-  const reverse = async () => {
-    setError(null);
-    try {
+  const { error, run } = useAction();
+  const reverse = () =>
+    run(async () => {
       await call("post", "/v1/customers/{customerId}/events/{eventId}:reverse", {
         path: { customerId: e.customerId ?? "", eventId: e.eventId ?? "" },
         body: { idempotencyKey: key, source: "console" },
       });
       setConfirming(false);
       props.onReversed();
-    } catch (err) {
-      setError(err);
-    }
-  };
+    });
   return (
     <>
       {!confirming && <button type="button" class="small" onClick={() => setConfirming(true)}>{props.label ?? "Reverse"}</button>}

@@ -2,7 +2,7 @@
 // and the credit that went with it.
 import { useState } from "preact/hooks";
 import { call, type D, type Role } from "../api";
-import { Empty, ErrorBox } from "../ui";
+import { Empty, ErrorBox, useAction } from "../ui";
 
 /** Customer ids from pasted text: separated by commas, spaces or lines. */
 export function idsFromText(text: string): string[] {
@@ -35,9 +35,8 @@ export function Incidents(props: { role: Role }) {
   const [notice, setNotice] = useState("");
   const [credit, setCredit] = useState("");
   const [note, setNote] = useState("");
-  const [error, setError] = useState<unknown>(null);
   const [result, setResult] = useState<D["v1RecordIncidentResponse"] | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   if (props.role === "reader") {
     return <Empty>Recording incidents needs a writer or admin key; this reader key can see the ledger only.</Empty>;
@@ -46,12 +45,10 @@ export function Incidents(props: { role: Role }) {
     const f = (e.target as HTMLInputElement).files?.[0];
     if (f) setIds(idsFromCSV(await f.text()).join("\n"));
   };
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setResult(null);
-    try {
+    run(async () => {
       // The incident id is the idempotency key: sending the same form
       // again changes nothing, and adding customers adds only them.
       setResult(await call("post", "/v1/incidents", {
@@ -67,11 +64,7 @@ export function Incidents(props: { role: Role }) {
           source: "console",
         },
       }));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   const count = idsFromText(ids).length;
   return (

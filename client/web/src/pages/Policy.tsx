@@ -2,7 +2,7 @@
 // editor that installs a new version and follows its recompute job.
 import { useEffect, useState } from "preact/hooks";
 import { call, idempotencyKey, type D, type Role } from "../api";
-import { Empty, ErrorBox, int, kindName, kinds, useLoad, when } from "../ui";
+import { Empty, ErrorBox, int, kindName, kinds, useAction, useLoad, when } from "../ui";
 
 /** A policy's weights in the console's kind order (deposits, then withdrawals). */
 const byKind = (w: Record<string, number> | undefined) => {
@@ -85,22 +85,18 @@ function PolicyEditor(props: { base: Policy; onInstalled: (j: D["v1RecomputeJob"
   const [limit, setLimit] = useState(String(b.defaultOverdraftLimit ?? 0));
   const [dust, setDust] = useState(String(b.dustThreshold ?? 0.5));
   const [rules, setRules] = useState(() => JSON.stringify({ relationship: b.relationship, notice: b.notice, changeNotice: b.changeNotice }, null, 2));
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   // One key per submission: a retried submit replays the install.
   const [key, setKey] = useState(idempotencyKey);
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    setError(null);
-    let extra: Partial<Policy>;
-    try {
-      extra = JSON.parse(rules);
-    } catch (err) {
-      setError(new Error(`Context rules: not JSON (${(err as Error).message})`));
-      return;
-    }
-    setBusy(true);
-    try {
+    run(async () => {
+      let extra: Partial<Policy>;
+      try {
+        extra = JSON.parse(rules);
+      } catch (err) {
+        throw new Error(`Context rules: not JSON (${(err as Error).message})`);
+      }
       const policy: Policy = {
         ...extra,
         weights: Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, Number(v)])),
@@ -112,11 +108,7 @@ function PolicyEditor(props: { base: Policy; onInstalled: (j: D["v1RecomputeJob"
       const r = await call("put", "/v1/policy", { query: { idempotencyKey: key }, body: policy });
       setKey(idempotencyKey());
       if (r.job) props.onInstalled(r.job);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <section>

@@ -1,24 +1,17 @@
 import { useState } from "preact/hooks";
 import { callerOf, session, type Caller } from "../api";
-import { ErrorBox } from "../ui";
+import { ErrorBox, useAction } from "../ui";
 
 export function SignIn(props: { onSignedIn: (c: Caller) => void }) {
   const [key, setKey] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
+  const { busy, error, run } = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    run(async () => {
       const caller = await callerOf(key.trim());
       session.set(key.trim());
       props.onSignedIn(caller);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <main class="page signin">
