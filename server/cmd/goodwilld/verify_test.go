@@ -232,7 +232,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 			}
 
 			sqlDB := openRaw(t, db)
-			dropUnique := []string{"DROP INDEX events_by_key", "DROP INDEX events_by_reversed"}
+			dropUnique := []string{"DROP INDEX events_by_idempotency_key", "DROP INDEX events_by_reversed"}
 			if !sqlDB.postgres {
 				// SQLite's insert trigger refuses duplicates too.
 				dropUnique = append(dropUnique, "DROP TRIGGER events_no_replace")

@@ -30,7 +30,7 @@ func NewStatements(d *Dialect) *Statements {
 	s.customerSQL = s.selectCustomers("").and("customer_id = ?", "").sql()
 	s.putCustomerSQL = s.upsert(customers, make([]any, len(customers.cols)), "tenant_id, customer_id").sql()
 	s.appendEventSQL = s.insert(events, make([]any, len(events.cols))).sql()
-	s.eventByKeySQL = s.eventSelect("").and("e.customer_id = ?", "").and("e.idempotency_key = ?", "").
+	s.eventByKeySQL = s.eventSelect("").and("e.idempotency_key = ?", "").and(keyCustomer+" = ?", "").
 		and("e.idempotency_key <> ''").sql()
 	s.historySQL = s.eventSelect("").and("e.customer_id = ?", "").sql()
 	s.lookupSQL = s.lookup("", "").sql()
@@ -160,7 +160,7 @@ func (s *Statements) incidentEvent(tenant, incidentID string, kind ledger.Kind, 
 }
 
 func (s *Statements) eventByKey(tenant, customerID, key string) *query {
-	return s.fixed(s.eventByKeySQL, tenant, customerID, key)
+	return s.fixed(s.eventByKeySQL, tenant, key, customerID)
 }
 
 func (s *Statements) history(tenant, customerID string) *query {
@@ -245,12 +245,12 @@ func (s *Statements) customersByIDs(tenant string, ids []string) *query {
 	return q.write(" AND customer_id = k.id LIMIT 1) AS c")
 }
 
-// eventsByKeys probes events_by_key once per key: as a plain join,
-// PostgreSQL planned it from statistics taken while the table was small and
-// merge-joined the tenant's whole event log (goodwillbench saw 12 ms become
-// 300 ms per 1,000-key batch at 400k events). LIMIT 1 keeps the LATERAL
-// subquery from being flattened back into that join; a key names at most
-// one event.
+// eventsByKeys probes events_by_idempotency_key once per key: as a plain
+// join, PostgreSQL planned it from statistics taken while the table was
+// small and merge-joined the tenant's whole event log (goodwillbench saw
+// 12 ms become 300 ms per 1,000-key batch at 400k events). LIMIT 1 keeps the
+// LATERAL subquery from being flattened back into that join; a key names at
+// most one event of a customer.
 func (s *Statements) eventsByKeys(tenant string, ks []ledger.CustomerKey) *query {
 	custs, keys := make([]string, len(ks)), make([]string, len(ks))
 	for i, k := range ks {
@@ -259,9 +259,19 @@ func (s *Statements) eventsByKeys(tenant string, ks []ledger.CustomerKey) *query
 	q := s.d.query("SELECT x.* FROM unnest(")
 	q.write("?::TEXT[], ?::TEXT[]) AS k (customer_id, idem) CROSS JOIN LATERAL (", custs, keys)
 	q.b.WriteString(shift(s.eventSelect(tenant), q))
-	return q.write(` AND e.customer_id = k.customer_id AND e.idempotency_key = k.idem
+	return q.write(` AND e.idempotency_key = k.idem AND ` + keyCustomer + ` = k.customer_id
 		AND e.idempotency_key <> '' LIMIT 1) AS x`)
 }
+
+// keyCustomer is how a key probe compares the customer: through an
+// expression, so that no index on (tenant_id, customer_id, ...) can serve
+// the probe and events_by_idempotency_key, found by (tenant_id,
+// idempotency_key), always does. Compared plainly, the primary key's
+// (tenant_id, customer_id) prefix looked as good to a planner whose
+// statistics describe an average customer, and for a customer with
+// thousands of events the probe read them all (docs/benchmarks.md,
+// round 2).
+const keyCustomer = "e.customer_id || ''"
 
 // shift appends inner's parameters to outer's and returns inner's SQL with
 // its placeholders renumbered to follow outer's.
@@ -383,6 +393,10 @@ func (s *Statements) ReadShapes() map[string]Shape {
 	add("event", s.eventSelect("t").and("e.customer_id = ?", "c").and("e.event_id = ?", "e"))
 	add("event by key", s.eventByKey("t", "c", "k"))
 	add("history", s.history("t", "c"))
+	if s.d.Arrays {
+		add("events by keys", s.eventsByKeys("t", []ledger.CustomerKey{{CustomerID: "c", Key: "k"}}))
+		add("customers by ids", s.customersByIDs("t", []string{"c"}))
+	}
 	add("incident event", s.incidentEvent("t", "i", ledger.KindOutage, ""))
 	add("incident event by fingerprint", s.incidentEvent("t", "i", ledger.KindOutage, "f"))
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
