@@ -215,7 +215,7 @@ func (s *Service) commitBatch(batch []*pending) {
 	// error raised before the commit, so the batch certainly did not
 	// commit.
 	var refused error
-	err := s.update(ctx, func(tx Tx) error {
+	err := s.updateCustomers(ctx, func(tx Tx) error {
 		clear(results) // the store may run this closure more than once
 		refused = nil
 		for _, tenant := range tenants {

@@ -24,6 +24,10 @@ func (u *unreachableStore) Update(ctx context.Context, fn func(ledger.Tx) error)
 	return fmt.Errorf("%w: connection refused (injected)", ledger.ErrUnavailable)
 }
 
+func (u *unreachableStore) UpdateCustomers(ctx context.Context, fn func(ledger.Tx) error) error {
+	return u.Update(ctx, fn)
+}
+
 // When a shared transaction fails because the store is unavailable, every
 // caller in the batch gets the error (none is acknowledged), at once: the
 // batch is not retried write by write against a store that is down.
@@ -72,8 +76,16 @@ type commitThenFail struct {
 }
 
 func (c *commitThenFail) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	return c.update(ctx, c.Store.Update, fn)
+}
+
+func (c *commitThenFail) UpdateCustomers(ctx context.Context, fn func(ledger.Tx) error) error {
+	return c.update(ctx, c.Store.UpdateCustomers, fn)
+}
+
+func (c *commitThenFail) update(ctx context.Context, through func(context.Context, func(ledger.Tx) error) error, fn func(ledger.Tx) error) error {
 	var wrote bool
-	err := c.Store.Update(ctx, func(tx ledger.Tx) error { return fn(eventSpy{tx, &wrote}) })
+	err := through(ctx, func(tx ledger.Tx) error { return fn(eventSpy{tx, &wrote}) })
 	if !wrote {
 		return err // not a batch of events: background work, left alone
 	}

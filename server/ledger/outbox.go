@@ -101,6 +101,16 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 	return err
 }
 
+// updateCustomers is update for closures that keep Store.UpdateCustomers'
+// contract: the active policy, then the customers, then their events.
+func (s *Service) updateCustomers(ctx context.Context, fn func(Tx) error) error {
+	err := s.store.UpdateCustomers(ctx, fn)
+	if err == nil {
+		s.kickSequencer()
+	}
+	return err
+}
+
 // runSequencer numbers notifications until ctx ends: at once when this
 // process commits some, and every poll otherwise (for other replicas').
 func (s *Service) runSequencer(ctx context.Context, log *slog.Logger) {

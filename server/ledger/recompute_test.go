@@ -155,6 +155,10 @@ func (f *failingStore) Update(ctx context.Context, fn func(ledger.Tx) error) err
 	return f.Store.Update(ctx, func(tx ledger.Tx) error { return fn(failingTx{tx, f}) })
 }
 
+func (f *failingStore) UpdateCustomers(ctx context.Context, fn func(ledger.Tx) error) error {
+	return f.Store.UpdateCustomers(ctx, func(tx ledger.Tx) error { return fn(failingTx{tx, f}) })
+}
+
 type failingTx struct {
 	ledger.Tx
 	f *failingStore

@@ -156,7 +156,7 @@ func (s *Service) RecordEvents(ctx context.Context, tenant string, items []NewEv
 		return nil, err
 	}
 	var results []ItemResult
-	err := s.update(ctx, func(tx Tx) error {
+	err := s.updateCustomers(ctx, func(tx Tx) error {
 		results = make([]ItemResult, len(events)) // the closure may run again
 		pol, err := s.active(ctx, tx, tenant)
 		if err != nil {

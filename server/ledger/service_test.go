@@ -170,8 +170,16 @@ func TestGetBalanceIsOneLookup(t *testing.T) {
 // background work (numbering notifications, the scheduler) writes too, and
 // is not what these tests count.
 func (c *countingStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	return c.count(ctx, c.Store.Update, fn)
+}
+
+func (c *countingStore) UpdateCustomers(ctx context.Context, fn func(ledger.Tx) error) error {
+	return c.count(ctx, c.Store.UpdateCustomers, fn)
+}
+
+func (c *countingStore) count(ctx context.Context, through func(context.Context, func(ledger.Tx) error) error, fn func(ledger.Tx) error) error {
 	var wrote bool
-	err := c.Store.Update(ctx, func(tx ledger.Tx) error { return fn(eventSpy{tx, &wrote}) })
+	err := through(ctx, func(tx ledger.Tx) error { return fn(eventSpy{tx, &wrote}) })
 	if wrote {
 		c.updates.Add(1)
 	}

@@ -18,6 +18,20 @@ type Store interface {
 	// Update runs fn in a serializable read-write transaction and commits
 	// it when fn returns nil. Errors: whatever fn returns, ErrUnavailable.
 	Update(ctx context.Context, fn func(Tx) error) error
+	// UpdateCustomers is Update for the writes of events (the group-commit
+	// batch, RecordEvents): closures that read the tenant's active policy,
+	// then customers through Customer or CustomersByID, and only then
+	// those customers' events, and that write only those customers and
+	// their events and notifications. A store may run it at a weaker
+	// isolation than Update, so that writers of different customers
+	// neither wait for nor abort each other, provided it keeps the same
+	// guarantees against every other transaction: no lost or doubled
+	// write of a customer, and no write under a policy that has since
+	// been replaced (TestConformance's ConcurrentCustomerWriters and
+	// PolicyWaitsForWriters). PostgreSQL runs it at READ
+	// COMMITTED, writing a customer only where its row is still the
+	// version the transaction read; the others run Update.
+	UpdateCustomers(ctx context.Context, fn func(Tx) error) error
 	// View runs fn against a consistent read-only snapshot.
 	View(ctx context.Context, fn func(Reader) error) error
 	// ViewStale is View on a snapshot that may be a few seconds old, for

@@ -28,12 +28,19 @@ func replicaScenarios(ctx context.Context, o options, bin, store, db, keyFile st
 			r.stop()
 		}
 	}()
-	for range 2 {
+	// Two plain replicas, and a third process with four group-commit
+	// writers (customers partitioned among them): parallel writers inside
+	// one process, against the same database.
+	for i := range 3 {
 		addr, err := freePort()
 		if err != nil {
 			return nil, err
 		}
-		r, err := startServer(ctx, bin, db, keyFile, append([]string{"--metrics-addr", addr}, extra...)...)
+		flags := append([]string{"--metrics-addr", addr}, extra...)
+		if i == 2 {
+			flags = append(flags, "--group-commit-writers", "4")
+		}
+		r, err := startServer(ctx, bin, db, keyFile, flags...)
 		if err != nil {
 			return nil, err
 		}
@@ -49,17 +56,19 @@ func replicaScenarios(ctx context.Context, o options, bin, store, db, keyFile st
 	hot := 10
 	for i, sc := range []struct {
 		name      string
-		replicas  int
+		servers   []int // which of reps the clients are spread over
 		customers int
 	}{
-		{"1 replica, uniform", 1, uniformCustomers},
-		{"2 replicas, uniform", 2, uniformCustomers},
-		{"1 replica, 10 hot customers", 1, hot},
-		{"2 replicas, 10 hot customers", 2, hot},
+		{"1 replica, uniform", []int{0}, uniformCustomers},
+		{"2 replicas, uniform", []int{0, 1}, uniformCustomers},
+		{"1 replica, 4 writers, uniform", []int{2}, uniformCustomers},
+		{"1 replica, 10 hot customers", []int{0}, hot},
+		{"2 replicas, 10 hot customers", []int{0, 1}, hot},
+		{"1 replica, 4 writers, 10 hot customers", []int{2}, hot},
 	} {
 		before := retries()
 		s := drive(ctx, o.clients, o.duration, func(ctx context.Context, cl, n int) (int, error) {
-			r := reps[cl%sc.replicas]
+			r := reps[sc.servers[cl%len(sc.servers)]]
 			_, err := r.client.RecordEvent(ctx, single(fmt.Sprintf("r%d", rand.IntN(sc.customers)), fmt.Sprintf("rep%d-%d-%d", i, cl, n)))
 			return 1, err
 		})

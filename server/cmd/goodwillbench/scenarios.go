@@ -136,6 +136,16 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	}
 	// 1. Single events over gRPC, group commit on.
 	withCPU("grpc single, group commit", func() stats { return profiled("single", func() stats { return singleLoad("g") }) })
+	// 1a. The request path's floor: GetCaller runs the same transport,
+	// authentication, validation, logging and metrics as RecordEvent, and
+	// touches no store. What a single event costs above this is the
+	// ledger's and the store's.
+	withCPU("grpc GetCaller, request path floor", func() stats {
+		return drive(ctx, o.clients, o.duration, func(ctx context.Context, cl, n int) (int, error) {
+			_, err := c.GetCaller(ctx, &goodwillv1.GetCallerRequest{})
+			return 1, err
+		})
+	})
 	// 1b. The same with notifications consumed: a webhook on loopback
 	// receiving every notification, and a stream reading them all. Run
 	// twice, between three runs without (A B A B A), so the machine's

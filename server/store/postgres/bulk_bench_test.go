@@ -24,6 +24,10 @@ func (s *timedStore) Update(ctx context.Context, fn func(ledger.Tx) error) error
 	return s.Store.Update(ctx, func(tx ledger.Tx) error { return fn(&timedTx{tx, s.spent}) })
 }
 
+func (s *timedStore) UpdateCustomers(ctx context.Context, fn func(ledger.Tx) error) error {
+	return s.Store.UpdateCustomers(ctx, func(tx ledger.Tx) error { return fn(&timedTx{tx, s.spent}) })
+}
+
 func (t *timedTx) CustomersByID(ctx context.Context, tenant string, ids []string) (map[string]ledger.Customer, error) {
 	defer func(t0 time.Time) { t.spent["CustomersByID"] += time.Since(t0) }(time.Now())
 	return t.Tx.CustomersByID(ctx, tenant, ids)

@@ -24,7 +24,10 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func open(t *testing.T, srv pgtest.Server) (*postgres.Store, string) {
 	t.Helper()
 	url := pgtest.FreshDB(t, srv)
-	s, err := postgres.Open(t.Context(), url, postgres.Options{Migrate: true, Logger: quiet()})
+	// Eight writers, so the suite's concurrent transactions meet in the
+	// database, as several replicas' (or group-commit writers') do, rather
+	// than queueing for the one writer a store allows by default.
+	s, err := postgres.Open(t.Context(), url, postgres.Options{Migrate: true, Logger: quiet(), MaxWriters: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -195,6 +195,12 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	return fmt.Errorf("%w: database stayed busy: %v", ledger.ErrUnavailable, err)
 }
 
+// UpdateCustomers is Update: SQLite has one writer at a time, which
+// already serializes every write.
+func (s *Store) UpdateCustomers(ctx context.Context, fn func(ledger.Tx) error) error {
+	return s.Update(ctx, fn)
+}
+
 func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -237,12 +238,42 @@ func (s *Statements) Ranked(tenant string, q ledger.RankQuery) (*query, error) {
 // statistics say: with none (autovacuum off, or a table that grew fast)
 // PostgreSQL planned "= ANY($2)" as a scan of the tenant's whole index, and
 // at 1M customers a 1,000-event batch took seconds.
-func (s *Statements) customersByIDs(tenant string, ids []string) *query {
+//
+// With version, each row carries its version (PostgreSQL's xmin) as a last
+// column (Txn.Guarded).
+func (s *Statements) customersByIDs(tenant string, ids []string, version bool) *query {
 	q := s.d.query("SELECT c.* FROM unnest(")
 	q.write("?::TEXT[]) AS k (id) CROSS JOIN LATERAL (", ids)
 	inner := s.selectCustomers(tenant)
+	if version {
+		inner = s.d.onTenant("SELECT "+customers.selectList(s.d, "")+", xmin::TEXT FROM customers", "", tenant)
+	}
 	q.b.WriteString(shift(inner, q))
 	return q.write(" AND customer_id = k.id LIMIT 1) AS c")
+}
+
+// guardedUpsert writes customer rows where each still has the version
+// read (Txn.Guarded): versions maps tenant and id to the xmin read, and
+// a customer missing from it was absent, so finding its row on conflict
+// writes nothing. A row this transaction wrote already (its xmin is this
+// transaction's) is written again.
+func (s *Statements) guardedUpsert(rows [][]any, versions map[string]string) *query {
+	q := s.insertArrays(customers, rows, "tenant_id, customer_id")
+	b, _ := json.Marshal(versions) // strings only: cannot fail
+	return q.write(` WHERE customers.xmin::TEXT = (?::JSONB ->> (customers.tenant_id || chr(1) || customers.customer_id))
+		OR customers.xmin = pg_current_xact_id()::xid`, string(b))
+}
+
+// lockPolicy takes the tenant's policy lock, shared by the transactions
+// that write under the active policy and exclusive for the one that
+// replaces it (PostgreSQL only: Txn.WithLocks). The lock's key is a 64-bit
+// hash of the tenant; two tenants that collide only wait for each other.
+func (s *Statements) lockPolicy(tenant string, shared bool) *query {
+	fn := "pg_advisory_xact_lock"
+	if shared {
+		fn += "_shared"
+	}
+	return s.d.query("SELECT "+fn+"(hashtextextended('policy' || chr(1) || ").write("?, 0))", tenant)
 }
 
 // eventsByKeys probes events_by_idempotency_key once per key: as a plain
@@ -395,7 +426,7 @@ func (s *Statements) ReadShapes() map[string]Shape {
 	add("history", s.history("t", "c"))
 	if s.d.Arrays {
 		add("events by keys", s.eventsByKeys("t", []ledger.CustomerKey{{CustomerID: "c", Key: "k"}}))
-		add("customers by ids", s.customersByIDs("t", []string{"c"}))
+		add("customers by ids", s.customersByIDs("t", []string{"c"}, false))
 	}
 	add("incident event", s.incidentEvent("t", "i", ledger.KindOutage, ""))
 	add("incident event by fingerprint", s.incidentEvent("t", "i", ledger.KindOutage, "f"))

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -20,7 +21,19 @@ type Txn struct {
 	// deferred are inserts held back to travel with the customer upsert
 	// that follows them (carry), or alone before anything else runs.
 	deferred []*query
+	// locking takes PostgreSQL's policy locks (WithLocks).
+	locking bool
+	// guarded: the transaction runs at READ COMMITTED (Guarded). read
+	// holds the row version (xmin) of each customer it read, "" for one it
+	// did not find, by tenant and id.
+	guarded bool
+	read    map[string]string
 }
+
+// ErrChanged reports that a customer a Guarded transaction read was
+// written by another transaction before this one wrote it: the store runs
+// the whole transaction again, as after a serialization failure.
+var ErrChanged = errors.New("a customer changed after this transaction read it")
 
 var _ ledger.Tx = (*Txn)(nil)
 
@@ -28,6 +41,35 @@ var _ ledger.Tx = (*Txn)(nil)
 func (s *Statements) NewTxn(c Conn, translate func(error) error) *Txn {
 	return &Txn{c: c, s: s, translate: translate}
 }
+
+// WithLocks makes t a PostgreSQL write transaction's Txn: PutPolicy takes
+// the tenant's policy lock exclusive, and, in a Guarded transaction,
+// ActivePolicy takes it shared. A policy is so installed between the
+// transactions that write under the active one, never beneath one, and
+// the recompute job that follows an install sees every customer written
+// under the policy it replaces. (Advisory locks are PostgreSQL's;
+// CockroachDB and SQLite never set this.)
+func (t *Txn) WithLocks() *Txn {
+	t.locking = true
+	return t
+}
+
+// Guarded makes t a transaction at READ COMMITTED that keeps what
+// SERIALIZABLE gave it for the customers it writes, optimistically: each
+// customer read notes its row's version (PostgreSQL's xmin, which every
+// write of the row changes), and each customer write applies only where
+// the row still has that version (none: still absent). Where one does
+// not, another transaction wrote the customer since, and the write fails
+// with ErrChanged before anything commits; the store runs the transaction
+// again. Writers of different customers never meet, unlike under
+// SERIALIZABLE, whose predicate locks cover whole index pages. PostgreSQL
+// only (xmin).
+func (t *Txn) Guarded() *Txn {
+	t.guarded, t.read = true, map[string]string{}
+	return t
+}
+
+func readKey(tenant, id string) string { return tenant + "\x01" + id }
 
 // query runs q and calls each for every row.
 func (t *Txn) query(ctx context.Context, q *query, each func(scanner) error) error {
@@ -89,10 +131,9 @@ func (t *Txn) Flush(ctx context.Context) error {
 }
 
 // carry sends main with the held-back inserts as its WITH clauses.
-func (t *Txn) carry(ctx context.Context, main *query) error {
+func (t *Txn) carry(ctx context.Context, main *query) (int64, error) {
 	if len(t.deferred) == 0 {
-		_, err := t.exec(ctx, main)
-		return err
+		return t.exec(ctx, main)
 	}
 	q := t.s.d.query("WITH ")
 	for i, d := range t.deferred {
@@ -106,8 +147,8 @@ func (t *Txn) carry(ctx context.Context, main *query) error {
 	q.b.WriteString(" ")
 	q.b.WriteString(shift(main, q))
 	t.deferred = nil
-	_, err := t.c.Exec(ctx, q.sql(), q.args...)
-	return t.translate(err)
+	n, err := t.c.Exec(ctx, q.sql(), q.args...)
+	return n, t.translate(err)
 }
 
 func (t *Txn) events(ctx context.Context, q *query) ([]ledger.Event, error) {
@@ -143,6 +184,16 @@ func (t *Txn) customers(ctx context.Context, q *query) ([]ledger.Customer, error
 
 // Customer implements ledger.Reader.
 func (t *Txn) Customer(ctx context.Context, tenant, id string) (ledger.Customer, error) {
+	if t.guarded {
+		cs, err := t.versionedCustomers(ctx, tenant, []string{id})
+		if err != nil {
+			return ledger.Customer{}, err
+		}
+		if c, ok := cs[id]; ok {
+			return c, nil
+		}
+		return ledger.Customer{}, ledger.ErrNotFound
+	}
 	cs, err := t.customers(ctx, t.s.customer(tenant, id))
 	if err != nil {
 		return ledger.Customer{}, err
@@ -155,6 +206,9 @@ func (t *Txn) Customer(ctx context.Context, tenant, id string) (ledger.Customer,
 
 // PutCustomer implements ledger.Tx.
 func (t *Txn) PutCustomer(ctx context.Context, c ledger.Customer) error {
+	if t.guarded {
+		return t.PutCustomers(ctx, []ledger.Customer{c})
+	}
 	q, err := t.s.putCustomer(c)
 	if err != nil {
 		return err
@@ -246,8 +300,29 @@ func (t *Txn) CountEvents(ctx context.Context, tenant, after, through string) (i
 	return t.count(ctx, q)
 }
 
+// versionedCustomers reads customers and notes each one's row version,
+// or its absence (Guarded).
+func (t *Txn) versionedCustomers(ctx context.Context, tenant string, ids []string) (map[string]ledger.Customer, error) {
+	out := make(map[string]ledger.Customer, len(ids))
+	for _, id := range ids {
+		t.read[readKey(tenant, id)] = ""
+	}
+	var version string
+	err := t.query(ctx, t.s.customersByIDs(tenant, ids, true), func(r scanner) error {
+		c, err := scanCustomer(r, &version)
+		out[c.ID], t.read[readKey(tenant, c.ID)] = c, version
+		return err
+	})
+	return out, err
+}
+
 // ActivePolicy implements ledger.Reader.
 func (t *Txn) ActivePolicy(ctx context.Context, tenant string) (ledger.StoredPolicy, error) {
+	if t.locking && t.guarded {
+		if _, err := t.exec(ctx, t.s.lockPolicy(tenant, true)); err != nil {
+			return ledger.StoredPolicy{}, err
+		}
+	}
 	return t.policy(ctx, t.s.d.onTenant(`SELECT p.version, p.body, p.created_at FROM active_policies a
 		JOIN policies p ON p.tenant_id = a.tenant_id AND p.version = a.version`, "a.", tenant))
 }
@@ -276,6 +351,11 @@ func (t *Txn) policy(ctx context.Context, q *query) (ledger.StoredPolicy, error)
 
 // PutPolicy implements ledger.Tx.
 func (t *Txn) PutPolicy(ctx context.Context, tenant string, p ledger.StoredPolicy) error {
+	if t.locking {
+		if _, err := t.exec(ctx, t.s.lockPolicy(tenant, false)); err != nil {
+			return err
+		}
+	}
 	ins := t.s.d.query("INSERT INTO policies (" + policies.list("") + ") VALUES (")
 	ins.write("?, ?, ?, ?)", policies.bind(t.s.d, []any{tenant, p.Version, string(p.Body), p.CreatedAt})...)
 	if _, err := t.exec(ctx, ins); err != nil {
@@ -335,9 +415,12 @@ func (t *Txn) PutJob(ctx context.Context, j ledger.Job) error {
 // CustomersByID implements ledger.Tx: one statement with arrays, or one per
 // id.
 func (t *Txn) CustomersByID(ctx context.Context, tenant string, ids []string) (map[string]ledger.Customer, error) {
+	if t.guarded {
+		return t.versionedCustomers(ctx, tenant, ids)
+	}
 	out := make(map[string]ledger.Customer, len(ids))
 	if t.s.d.Arrays {
-		cs, err := t.customers(ctx, t.s.customersByIDs(tenant, ids))
+		cs, err := t.customers(ctx, t.s.customersByIDs(tenant, ids, false))
 		if err != nil {
 			return nil, err
 		}
@@ -435,7 +518,25 @@ func (t *Txn) PutCustomers(ctx context.Context, cs []ledger.Customer) error {
 		}
 		rows[i] = v
 	}
-	return t.carry(ctx, t.s.insertArrays(customers, rows, "tenant_id, customer_id"))
+	if !t.guarded {
+		_, err := t.carry(ctx, t.s.insertArrays(customers, rows, "tenant_id, customer_id"))
+		return err
+	}
+	versions := make(map[string]string, len(cs))
+	for _, c := range cs {
+		v, ok := t.read[readKey(c.TenantID, c.ID)]
+		if !ok {
+			return fmt.Errorf("customer %s: a guarded transaction writes only customers it read", c.ID)
+		}
+		if v != "" {
+			versions[readKey(c.TenantID, c.ID)] = v
+		}
+	}
+	n, err := t.carry(ctx, t.s.guardedUpsert(rows, versions))
+	if err == nil && n != int64(len(cs)) {
+		return fmt.Errorf("%w (%d of %d customers written)", ErrChanged, n, len(cs))
+	}
+	return err
 }
 
 // placeholders is "?, ?, ..." for n values.

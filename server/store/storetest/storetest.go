@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "ConcurrentCounter", run: testConcurrentCounter},
 		{name: "ConcurrentAppends", run: testConcurrentAppends},
 		{name: "ConcurrentDuplicateKey", run: testConcurrentDuplicateKey},
+		{name: "ConcurrentCustomerWriters", run: testConcurrentCustomerWriters},
+		{name: "PolicyWaitsForWriters", run: testPolicyWaitsForWriters},
 		{name: "BatchedWritesCommit", run: testBatchedWritesCommit},
 		{name: "Customers", run: testCustomers},
 		{name: "CustomersPaging", run: testCustomersPaging},
