@@ -20,6 +20,9 @@ var (
 		// Without ANALYZE statistics SQLite may prefer customers_by_rank
 		// once the key has two range bounds, and then walks every segment.
 		SegmentRankHint: "INDEXED BY customers_by_segment_rank",
+		// Without them it reads a probe's whole tenant through the
+		// primary key instead of the key's or the incident's index.
+		IndexedBy: true,
 	}
 	statements = sqlstore.NewStatements(dialect)
 )

@@ -35,6 +35,12 @@ type Dialect struct {
 	// ranking read within one segment: SQLite without statistics may walk
 	// every segment through the plain rank index otherwise.
 	SegmentRankHint string
+	// IndexedBy names, in the probes of one event by idempotency key or by
+	// incident, the index that must serve them (SQLite's INDEXED BY).
+	// SQLite without statistics preferred the primary key's tenant prefix,
+	// which covers every column, over those narrower indexes, and read the
+	// tenant's whole event log per probe.
+	IndexedBy bool
 }
 
 // Time is how a time travels as a parameter.

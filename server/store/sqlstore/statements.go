@@ -31,7 +31,7 @@ func NewStatements(d *Dialect) *Statements {
 	s.customerSQL = s.selectCustomers("").and("customer_id = ?", "").sql()
 	s.putCustomerSQL = s.upsert(customers, make([]any, len(customers.cols)), "tenant_id, customer_id").sql()
 	s.appendEventSQL = s.insert(events, make([]any, len(events.cols))).sql()
-	s.eventByKeySQL = s.eventSelect("").and("e.idempotency_key = ?", "").and(keyCustomer+" = ?", "").
+	s.eventByKeySQL = s.eventSelectVia("", "events_by_idempotency_key").and("e.idempotency_key = ?", "").and(keyCustomer+" = ?", "").
 		and("e.idempotency_key <> ''").sql()
 	s.historySQL = s.eventSelect("").and("e.customer_id = ?", "").sql()
 	s.lookupSQL = s.lookup("", "").sql()
@@ -145,15 +145,23 @@ func (s *Statements) appendEvent(e ledger.Event) (*query, error) {
 
 // eventSelect reads a tenant's events with the id of the reversal that
 // cancels each, found through the events_by_reversed index.
-func (s *Statements) eventSelect(tenant string) *query {
+func (s *Statements) eventSelect(tenant string) *query { return s.eventSelectVia(tenant, "") }
+
+// eventSelectVia is eventSelect through one index, named where the dialect
+// needs it named (Dialect.IndexedBy).
+func (s *Statements) eventSelectVia(tenant, index string) *query {
+	from := "events e"
+	if index != "" && s.d.IndexedBy {
+		from += " INDEXED BY " + index
+	}
 	return s.d.onTenant("SELECT "+events.selectList(s.d, "e.")+`, COALESCE(r.event_id, '')
-	FROM events e
+	FROM `+from+`
 	LEFT JOIN events r ON r.tenant_id = e.tenant_id AND r.customer_id = e.customer_id
 		AND r.reverses_event_id = e.event_id AND r.reverses_event_id <> ''`, "e.", tenant)
 }
 
 func (s *Statements) incidentEvent(tenant, incidentID string, kind ledger.Kind, fingerprint string) *query {
-	q := s.eventSelect(tenant).and("e.incident_id = ?", incidentID).and("e.kind = ?", kind.String())
+	q := s.eventSelectVia(tenant, "events_by_incident").and("e.incident_id = ?", incidentID).and("e.kind = ?", kind.String())
 	if fingerprint != "" {
 		q.and("e.fingerprint = ?", fingerprint)
 	}
