@@ -43,6 +43,16 @@ func (c conn) Exec(ctx context.Context, sql string, args ...any) (int64, error) 
 	return tag.RowsAffected(), err
 }
 
+// ExecPrepared runs sql as a prepared statement, cached per connection:
+// the server parses and plans it once, instead of on every run as in the
+// pool's default mode (QueryExecModeCacheDescribe, kept for reads, whose
+// plans must follow the tables' statistics). Planning the batch write
+// alone took 0.9 ms of PostgreSQL's CPU per batch (pg_stat_statements).
+func (c conn) ExecPrepared(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := c.q.Exec(ctx, sql, append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
+	return tag.RowsAffected(), err
+}
+
 func newTxn(q pgxQuerier) *sqlstore.Txn { return statements.NewTxn(conn{q}, translate) }
 
 // Lookup runs one statement on the pool, outside a transaction: a single

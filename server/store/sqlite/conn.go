@@ -118,6 +118,11 @@ func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error
 	return res.RowsAffected()
 }
 
+// ExecPrepared is Exec: the write path's statements are prepared at open.
+func (c conn) ExecPrepared(ctx context.Context, query string, args ...any) (int64, error) {
+	return c.Exec(ctx, query, args...)
+}
+
 type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { _ = r.Rows.Close() }

@@ -11,6 +11,11 @@ type Conn interface {
 	Query(ctx context.Context, sql string, args ...any) (Rows, error)
 	// Exec runs a statement and reports how many rows it changed.
 	Exec(ctx context.Context, sql string, args ...any) (int64, error)
+	// ExecPrepared is Exec for a statement whose plan has no choice to
+	// make, whatever the tables hold (a batch's inserts and upserts from
+	// arrays): the backend may plan it once per connection and reuse the
+	// plan, where reads are planned per run, for their current statistics.
+	ExecPrepared(ctx context.Context, sql string, args ...any) (int64, error)
 }
 
 // Rows is a result being read.

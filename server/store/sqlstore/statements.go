@@ -31,7 +31,7 @@ func NewStatements(d *Dialect) *Statements {
 	s.customerSQL = s.selectCustomers("").and("customer_id = ?", "").sql()
 	s.putCustomerSQL = s.upsert(customers, make([]any, len(customers.cols)), "tenant_id, customer_id").sql()
 	s.appendEventSQL = s.insert(events, make([]any, len(events.cols))).sql()
-	s.eventByKeySQL = s.eventSelectVia("", "events_by_idempotency_key").and("e.idempotency_key = ?", "").and(keyCustomer+" = ?", "").
+	s.eventByKeySQL = s.eventSelectVia("", "events_by_idempotency_key").and("e.idempotency_key = ?", "").and(s.keyCustomer()+" = ?", "").
 		and("e.idempotency_key <> ''").sql()
 	s.historySQL = s.eventSelect("").and("e.customer_id = ?", "").sql()
 	s.lookupSQL = s.lookup("", "").sql()
@@ -284,33 +284,47 @@ func (s *Statements) lockPolicy(tenant string, shared bool) *query {
 	return s.d.query("SELECT "+fn+"(hashtextextended('policy' || chr(1) || ").write("?, 0))", tenant)
 }
 
-// eventsByKeys probes events_by_idempotency_key once per key: as a plain
-// join, PostgreSQL planned it from statistics taken while the table was
-// small and merge-joined the tenant's whole event log (goodwillbench saw
-// 12 ms become 300 ms per 1,000-key batch at 400k events). LIMIT 1 keeps the
-// LATERAL subquery from being flattened back into that join; a key names at
-// most one event of a customer.
+// eventsByKeys reads, for each distinct key, the tenant's events that hold
+// it, through events_by_idempotency_key's (tenant_id, idempotency_key)
+// prefix; the caller keeps the ones of the customers it asked about. The
+// customer is left out of the probe on purpose: with it, PostgreSQL could
+// answer from the primary key's (tenant_id, customer_id) prefix instead,
+// and did whenever its statistics described an average customer, reading a
+// busy customer's whole history per key (docs/benchmarks.md, round 2);
+// without it, only this index can serve the probe. A key is nearly always
+// one customer's; RecordIncident gives one key to each of an incident's
+// customers, and reading them once per key keeps an incident of 10,000
+// customers linear. OFFSET 0 keeps the LATERAL subquery from being
+// flattened into a join, which PostgreSQL planned from stale statistics as
+// a merge join over the tenant's whole event log (goodwillbench saw 12 ms
+// become 300 ms per 1,000-key batch at 400k events).
 func (s *Statements) eventsByKeys(tenant string, ks []ledger.CustomerKey) *query {
-	custs, keys := make([]string, len(ks)), make([]string, len(ks))
-	for i, k := range ks {
-		custs[i], keys[i] = k.CustomerID, k.Key
+	var keys []string
+	seen := map[string]bool{}
+	for _, k := range ks {
+		if !seen[k.Key] {
+			seen[k.Key] = true
+			keys = append(keys, k.Key)
+		}
 	}
 	q := s.d.query("SELECT x.* FROM unnest(")
-	q.write("?::TEXT[], ?::TEXT[]) AS k (customer_id, idem) CROSS JOIN LATERAL (", custs, keys)
+	q.write("?::TEXT[]) AS k (idem) CROSS JOIN LATERAL (", keys)
 	q.b.WriteString(shift(s.eventSelect(tenant), q))
-	return q.write(` AND e.idempotency_key = k.idem AND ` + keyCustomer + ` = k.customer_id
-		AND e.idempotency_key <> '' LIMIT 1) AS x`)
+	return q.write(` AND e.idempotency_key = k.idem AND e.idempotency_key <> '' OFFSET 0) AS x`)
 }
 
-// keyCustomer is how a key probe compares the customer: through an
-// expression, so that no index on (tenant_id, customer_id, ...) can serve
-// the probe and events_by_idempotency_key, found by (tenant_id,
-// idempotency_key), always does. Compared plainly, the primary key's
-// (tenant_id, customer_id) prefix looked as good to a planner whose
-// statistics describe an average customer, and for a customer with
-// thousands of events the probe read them all (docs/benchmarks.md,
-// round 2).
-const keyCustomer = "e.customer_id || ''"
+// keyCustomer is how the one-key probe (eventByKeySQL) compares the
+// customer. On PostgreSQL through an expression, so that only
+// events_by_idempotency_key, by (tenant_id, idempotency_key), can serve the
+// probe (see eventsByKeys); the customers sharing the key are then
+// filtered, which reads as many entries as there are. SQLite, told the
+// index by name (Dialect.IndexedBy), uses all three of its columns.
+func (s *Statements) keyCustomer() string {
+	if s.d.IndexedBy {
+		return "e.customer_id"
+	}
+	return "e.customer_id || ''"
+}
 
 // shift appends inner's parameters to outer's and returns inner's SQL with
 // its placeholders renumbered to follow outer's.

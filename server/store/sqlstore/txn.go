@@ -133,7 +133,8 @@ func (t *Txn) Flush(ctx context.Context) error {
 // carry sends main with the held-back inserts as its WITH clauses.
 func (t *Txn) carry(ctx context.Context, main *query) (int64, error) {
 	if len(t.deferred) == 0 {
-		return t.exec(ctx, main)
+		n, err := t.c.ExecPrepared(ctx, main.sql(), main.args...)
+		return n, t.translate(err)
 	}
 	q := t.s.d.query("WITH ")
 	for i, d := range t.deferred {
@@ -147,7 +148,7 @@ func (t *Txn) carry(ctx context.Context, main *query) (int64, error) {
 	q.b.WriteString(" ")
 	q.b.WriteString(shift(main, q))
 	t.deferred = nil
-	n, err := t.c.Exec(ctx, q.sql(), q.args...)
+	n, err := t.c.ExecPrepared(ctx, q.sql(), q.args...)
 	return n, t.translate(err)
 }
 
@@ -454,8 +455,14 @@ func (t *Txn) EventsByKeys(ctx context.Context, tenant string, ks []ledger.Custo
 		if err != nil {
 			return nil, err
 		}
-		for _, e := range events {
-			out[ledger.CustomerKey{CustomerID: e.CustomerID, Key: e.IdempotencyKey}] = e
+		asked := make(map[ledger.CustomerKey]bool, len(ks))
+		for _, k := range ks {
+			asked[k] = true
+		}
+		for _, e := range events { // every holder of each key: keep those asked about
+			if k := (ledger.CustomerKey{CustomerID: e.CustomerID, Key: e.IdempotencyKey}); asked[k] {
+				out[k] = e
+			}
 		}
 		return out, nil
 	}
