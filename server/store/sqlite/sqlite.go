@@ -82,15 +82,16 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		// % would otherwise cut or change it.
 		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	}
-	// The writer's page cache at 64 MiB instead of SQLite's 2 MiB, and a
+	// The writer's page cache at 32 MiB instead of SQLite's 2 MiB, and a
 	// checkpoint every 16,384 WAL pages (64 MiB) instead of every 1,000:
 	// a batch of single events dirties a few random pages per event (the
 	// event's, its indexes', the customer's ranks'), so with the default
 	// cache the write path re-read pages as the file grew, and it
 	// checkpointed every second commit (10% of the server's CPU). Server
 	// CPU per single event 366-500 -> 330-360 us, and rates 10-45% higher,
-	// in one goodwillbench session (docs/benchmarks.md, round 2).
-	writer, err := sql.Open("sqlite", dsn("cache_size(-65536)", "wal_autocheckpoint(16384)")+"&_txlock=immediate")
+	// in one goodwillbench session (docs/benchmarks.md, round 2). 64 MiB
+	// measured the same and took the server's peak RSS over 256 MB.
+	writer, err := sql.Open("sqlite", dsn("cache_size(-32768)", "wal_autocheckpoint(16384)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
