@@ -24,68 +24,61 @@ func testConcurrentCustomerWriters(t *testing.T, s ledger.Store) {
 	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
 		return tx.PutCustomer(ctx, newCustomer(tenantA, "hot"))
 	})
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for w := range workers {
-		wg.Go(func() {
-			<-start
-			for i := range perWorker {
-				ids := []string{"hot", fmt.Sprintf("fresh-%d", (w+i)%fresh)}
-				write := func(tx ledger.Tx) error {
-					if _, err := tx.ActivePolicy(ctx, tenantA); err != nil && !errors.Is(err, ledger.ErrNotFound) {
+	together(workers, func(w int) {
+		for i := range perWorker {
+			ids := []string{"hot", fmt.Sprintf("fresh-%d", (w+i)%fresh)}
+			write := func(tx ledger.Tx) error {
+				if _, err := tx.ActivePolicy(ctx, tenantA); err != nil && !errors.Is(err, ledger.ErrNotFound) {
+					return err
+				}
+				var cs map[string]ledger.Customer
+				if w%2 == 0 {
+					var err error
+					if cs, err = tx.CustomersByID(ctx, tenantA, ids); err != nil {
 						return err
 					}
-					var cs map[string]ledger.Customer
-					if w%2 == 0 {
-						var err error
-						if cs, err = tx.CustomersByID(ctx, tenantA, ids); err != nil {
-							return err
-						}
-					} else { // one at a time, as ReverseEvent and PutCustomer read
-						cs = map[string]ledger.Customer{}
-						for _, id := range ids {
-							c, err := tx.Customer(ctx, tenantA, id)
-							if errors.Is(err, ledger.ErrNotFound) {
-								continue
-							}
-							if err != nil {
-								return err
-							}
-							cs[id] = c
-						}
-					}
-					var out []ledger.Customer
+				} else { // one at a time, as ReverseEvent and PutCustomer read
+					cs = map[string]ledger.Customer{}
 					for _, id := range ids {
-						c, ok := cs[id]
-						if !ok {
-							c = newCustomer(tenantA, id)
+						c, err := tx.Customer(ctx, tenantA, id)
+						if errors.Is(err, ledger.ErrNotFound) {
+							continue
 						}
-						e := plainEvent(tenantA, id, fmt.Sprintf("ev-%d-%d-%s", w, i, id), ledger.KindCredit, at(i))
-						e.IdempotencyKey = e.ID
-						if err := tx.AppendEvent(ctx, e); err != nil {
+						if err != nil {
 							return err
 						}
-						c.State.Count++
-						c.State.Value += 0.5
-						out = append(out, c)
+						cs[id] = c
 					}
-					return tx.PutCustomers(ctx, out)
 				}
-				var err error
-				if w%4 < 2 { // half through each kind of transaction
-					err = s.UpdateCustomers(ctx, write)
-				} else {
-					err = s.Update(ctx, write)
+				var out []ledger.Customer
+				for _, id := range ids {
+					c, ok := cs[id]
+					if !ok {
+						c = newCustomer(tenantA, id)
+					}
+					e := plainEvent(tenantA, id, fmt.Sprintf("ev-%d-%d-%s", w, i, id), ledger.KindCredit, at(i))
+					e.IdempotencyKey = e.ID
+					if err := tx.AppendEvent(ctx, e); err != nil {
+						return err
+					}
+					c.State.Count++
+					c.State.Value += 0.5
+					out = append(out, c)
 				}
-				if err != nil {
-					t.Errorf("worker %d, write %d: %v", w, i, err)
-					return
-				}
+				return tx.PutCustomers(ctx, out)
 			}
-		})
-	}
-	close(start)
-	wg.Wait()
+			var err error
+			if w%4 < 2 { // half through each kind of transaction
+				err = s.UpdateCustomers(ctx, write)
+			} else {
+				err = s.Update(ctx, write)
+			}
+			if err != nil {
+				t.Errorf("worker %d, write %d: %v", w, i, err)
+				return
+			}
+		}
+	})
 	want := map[string]int{"hot": workers * perWorker}
 	for w := range workers {
 		for i := range perWorker {

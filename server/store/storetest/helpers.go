@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
@@ -368,4 +369,19 @@ func customerIDs(cs []ledger.Customer) []string {
 		ids[i] = c.ID
 	}
 	return ids
+}
+
+// together runs fn(w) for w in [0, n) on n goroutines released at once, so
+// their transactions overlap, and returns when all have.
+func together(n int, fn func(w int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for w := range n {
+		wg.Go(func() {
+			<-start
+			fn(w)
+		})
+	}
+	close(start)
+	wg.Wait()
 }

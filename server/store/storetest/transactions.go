@@ -342,31 +342,24 @@ func testConcurrentCounter(t *testing.T, s ledger.Store) {
 	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
 		return tx.PutCustomer(ctx, newCustomer(tenantA, "hot"))
 	})
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for w := range workers {
-		wg.Go(func() {
-			<-start
-			for i := range perWorker {
-				err := s.Update(ctx, func(tx ledger.Tx) error {
-					c, err := tx.Customer(ctx, tenantA, "hot")
-					if err != nil {
-						return err
-					}
-					c.State.Count++
-					c.State.Value += 0.5
-					c.UpdatedAt = at(w*perWorker + i)
-					return tx.PutCustomer(ctx, c)
-				})
+	together(workers, func(w int) {
+		for i := range perWorker {
+			err := s.Update(ctx, func(tx ledger.Tx) error {
+				c, err := tx.Customer(ctx, tenantA, "hot")
 				if err != nil {
-					t.Errorf("worker %d, Update %d: %v", w, i, err)
-					return
+					return err
 				}
+				c.State.Count++
+				c.State.Value += 0.5
+				c.UpdatedAt = at(w*perWorker + i)
+				return tx.PutCustomer(ctx, c)
+			})
+			if err != nil {
+				t.Errorf("worker %d, Update %d: %v", w, i, err)
+				return
 			}
-		})
-	}
-	close(start)
-	wg.Wait()
+		}
+	})
 	got, err := getCustomer(t, s, tenantA, "hot")
 	if err != nil {
 		t.Fatalf("Customer: %v", err)
