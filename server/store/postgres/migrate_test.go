@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/goodwill-ledger/goodwill/server/ledger"
 	"github.com/goodwill-ledger/goodwill/server/store/pgtest"
 	"github.com/goodwill-ledger/goodwill/server/store/postgres"
 )
@@ -35,8 +37,8 @@ func withVersion(t *testing.T, sql string) fs.FS {
 }
 
 // shipped is the last version shipped; shippedVersions lists them all
-// (the SQL files and the Go migrations 2 and 5).
-const shipped = 8
+// (the SQL files and the Go migrations 2, 5 and 10).
+const shipped = 11
 
 func shippedVersions() []int64 { return []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11} }
 
@@ -249,3 +251,81 @@ WHERE i.indisprimary AND ns.nspname = current_schema() AND a.atttypid = 'text'::
 		t.Errorf("checked %d key columns; the query finds too few to trust", checked)
 	}
 }
+
+// Migration 11 replaces the idempotency index on a ledger that already
+// has events: a key recorded before it still replays its event and still
+// refuses another payload, and the migration's statements can run again,
+// as they do when a start died between them.
+func TestKeyIndexMigrationKeepsKeys(t *testing.T) {
+	url := pgtest.FreshDB(t, pgtest.Servers()[0])
+	s := openUnmigrated(t, url)
+	ctx := t.Context()
+	const v11 = "00011_events_by_idempotency_key.sql"
+	before := fstest.MapFS{}
+	if err := fs.WalkDir(postgres.EmbeddedMigrations(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path == v11 {
+			return err
+		}
+		b, err := fs.ReadFile(postgres.EmbeddedMigrations(), path)
+		before[path] = &fstest.MapFile{Data: b}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	postgres.SetMigrations(s, before)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc := ledger.NewService(s, ledger.Options{})
+	first, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: "c1", Kind: ledger.KindCredit, Magnitude: ptr(2.0), IdempotencyKey: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	postgres.SetMigrations(s, postgres.EmbeddedMigrations())
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migration 11 on a ledger with events: %v", err)
+	}
+	if applied := appliedVersions(t, url); applied[11] != 1 {
+		t.Fatalf("versions applied: %v; want 11 once", applied)
+	}
+	again, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: "c1", Kind: ledger.KindCredit, Magnitude: ptr(2.0), IdempotencyKey: "k1"})
+	if err != nil || !again.Replayed || again.Event.ID != first.Event.ID {
+		t.Errorf("the same call after the migration: %+v, %v; want a replay of %s", again, err, first.Event.ID)
+	}
+	if _, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: "c1", Kind: ledger.KindCredit, Magnitude: ptr(3.0), IdempotencyKey: "k1"}); !errors.Is(err, ledger.ErrConflict) {
+		t.Errorf("another payload under the key after the migration: %v; want ErrConflict", err)
+	}
+
+	body, err := fs.ReadFile(postgres.EmbeddedMigrations(), v11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	up := strings.Split(strings.Split(string(body), "-- +goose Down")[0], "-- +goose Up")[1]
+	for _, stmt := range strings.Split(stripComments(up), ";") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Errorf("migration 11 run again: %v\n%s", err, stmt)
+		}
+	}
+}
+
+// stripComments drops the SQL line comments of a migration's text.
+func stripComments(sql string) string {
+	var out []string
+	for _, line := range strings.Split(sql, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func ptr[T any](v T) *T { return &v }
