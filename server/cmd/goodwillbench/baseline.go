@@ -33,7 +33,7 @@ const rawKeyIndex = `CREATE UNIQUE INDEX raw_events_by_key ON raw_events (tenant
 // rawBaseline writes event rows like the service's straight through the
 // driver, rawBatch rows per transaction and statement, for d, from one
 // writer: the ceiling a durable store allows without any service around it.
-func rawBaseline(ctx context.Context, store, target string, d time.Duration) (stats, error) {
+func rawBaseline(ctx context.Context, w *cpuWindow, store, target string, d time.Duration) (stats, error) {
 	const cols = 9
 	rows := func(n int) []any {
 		now := time.Now().UTC()
@@ -58,7 +58,7 @@ func rawBaseline(ctx context.Context, store, target string, d time.Duration) (st
 		}
 		defer db.Close()
 		q := insert + valuesList(rawBatch, cols, false)
-		return drive(ctx, 1, d, func(ctx context.Context, _, n int) (int, error) {
+		return w.drive(ctx, 1, d, func(ctx context.Context, _, n int) (int, error) {
 			tx, err := db.BeginTx(ctx, nil)
 			if err != nil {
 				return 0, err
@@ -81,7 +81,7 @@ func rawBaseline(ctx context.Context, store, target string, d time.Duration) (st
 			}
 		}
 		q := insert + valuesList(rawBatch, cols, true)
-		return drive(ctx, 1, d, func(ctx context.Context, _, n int) (int, error) {
+		return w.drive(ctx, 1, d, func(ctx context.Context, _, n int) (int, error) {
 			tx, err := conn.Begin(ctx)
 			if err != nil {
 				return 0, err
@@ -224,7 +224,7 @@ const rawOneTxCustomers = `CREATE TABLE raw1_customers (
 // insert and an upsert, through the raw driver (a pool of clients
 // connections on PostgreSQL; SQLite's one writer connection, which is how
 // a plain program uses it).
-func rawOneTxPerEvent(ctx context.Context, store, target string, clients int, d time.Duration) (stats, error) {
+func rawOneTxPerEvent(ctx context.Context, w *cpuWindow, store, target string, clients int, d time.Duration) (stats, error) {
 	events := strings.Replace(rawDDL, "raw_events", "raw1_events", 1)
 	key := strings.NewReplacer("raw_events_by_key", "raw1_events_by_key", "raw_events", "raw1_events").Replace(rawKeyIndex)
 	args := func(cl, n int) (string, []any) {
@@ -246,7 +246,7 @@ func rawOneTxPerEvent(ctx context.Context, store, target string, clients int, d 
 		ins := "INSERT INTO raw1_events VALUES " + valuesList(1, 9, false)
 		up := `INSERT INTO raw1_customers VALUES (?, ?, 1, 1, ?) ON CONFLICT (tenant_id, customer_id)
 			DO UPDATE SET balance = balance + 1, event_count = event_count + 1, updated_at = excluded.updated_at`
-		return drive(ctx, clients, d, func(ctx context.Context, cl, n int) (int, error) {
+		return w.drive(ctx, clients, d, func(ctx context.Context, cl, n int) (int, error) {
 			cust, a := args(cl, n)
 			tx, err := db.BeginTx(ctx, nil)
 			if err != nil {
@@ -281,7 +281,7 @@ func rawOneTxPerEvent(ctx context.Context, store, target string, clients int, d 
 		ins := "INSERT INTO raw1_events VALUES " + valuesList(1, 9, true)
 		const up = `INSERT INTO raw1_customers VALUES ($1, $2, 1, 1, $3) ON CONFLICT (tenant_id, customer_id)
 			DO UPDATE SET balance = raw1_customers.balance + 1, event_count = raw1_customers.event_count + 1, updated_at = excluded.updated_at`
-		return drive(ctx, clients, d, func(ctx context.Context, cl, n int) (int, error) {
+		return w.drive(ctx, clients, d, func(ctx context.Context, cl, n int) (int, error) {
 			cust, a := args(cl, n)
 			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 				if _, err := tx.Exec(ctx, ins, a...); err != nil {

@@ -117,3 +117,17 @@ func paced(ctx context.Context, rate float64, stop <-chan struct{}, fn func(ctx 
 		})
 	}
 }
+
+// cpuWindow is the CPU a baseline spent while it drove its load: this
+// program's (the driver's side of the baseline) and PostgreSQL's, read
+// before the baseline closes its connections (a backend that exits takes
+// its CPU time with it).
+type cpuWindow struct{ self, db float64 }
+
+// drive is drive, measured.
+func (w *cpuWindow) drive(ctx context.Context, clients int, d time.Duration, fn call) stats {
+	self, db := selfCPUSeconds(), postgresCPUSeconds()
+	s := drive(ctx, clients, d, fn)
+	w.self, w.db = selfCPUSeconds()-self, postgresCPUSeconds()-db
+	return s
+}

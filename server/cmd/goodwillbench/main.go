@@ -36,6 +36,8 @@ type options struct {
 	// profile, when set, is a folder for CPU profiles of the server taken
 	// during the single-event and 1,000-event scenarios.
 	profile string
+	// serverBin is a prebuilt goodwilld to measure ("" builds this checkout).
+	serverBin string
 	// replicas adds the two-replica scenarios on PostgreSQL; onlyReplicas
 	// runs nothing else (with the raw baselines, for scale).
 	replicas, onlyReplicas, onlyPush, onlyConsole bool
@@ -74,6 +76,7 @@ func main() {
 	flag.StringVar(&o.pgURL, "pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL admin URL (a fresh database is created)")
 	flag.StringVar(&o.out, "out", "docs/bench/latest.json", "where to write the results")
 	flag.StringVar(&o.stores, "stores", "sqlite,postgres", "stores to measure")
+	flag.StringVar(&o.serverBin, "server", "", "measure this goodwilld binary instead of building the checkout's (to compare two builds in turn)")
 	flag.StringVar(&o.profile, "profile", "", "folder for server CPU profiles (go tool pprof) of the single-event and 1,000-event scenarios")
 	flag.BoolVar(&o.replicas, "replicas", true, "measure writes through two replicas on one PostgreSQL database")
 	flag.BoolVar(&o.onlyPush, "only-push", false, "measure only the raw baselines and single events with and without notification consumers")
@@ -96,11 +99,15 @@ func main() {
 	log.SetFlags(log.Ltime)
 
 	ctx := context.Background()
-	bin, cleanup, err := buildServer()
-	if err != nil {
-		log.Fatal(err)
+	bin := o.serverBin
+	if bin == "" {
+		built, cleanup, err := buildServer()
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer cleanup()
+		bin = built
 	}
-	defer cleanup()
 
 	var results []result
 	for _, store := range strings.Split(o.stores, ",") {

@@ -27,7 +27,7 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	}
 	defer os.RemoveAll(keyDir)
 	keyFile := filepath.Join(keyDir, "admin.key")
-	var db, raw string
+	var db, rawDB string
 	switch store {
 	case "sqlite":
 		dir, err := os.MkdirTemp("", "goodwillbench-sqlite")
@@ -35,14 +35,14 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
-		db, raw = "sqlite:"+filepath.Join(dir, "goodwill.db"), filepath.Join(dir, "raw.db")
+		db, rawDB = "sqlite:"+filepath.Join(dir, "goodwill.db"), filepath.Join(dir, "raw.db")
 	case "postgres":
 		u, drop, err := freshPostgres(ctx, o.pgURL)
 		if err != nil {
 			return nil, err
 		}
 		defer drop()
-		db, raw = u, u
+		db, rawDB = u, u
 	default:
 		return nil, fmt.Errorf("unknown store %q", store)
 	}
@@ -53,28 +53,50 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 		out = append(out, r)
 	}
 
+	// raw runs a baseline and records it with its CPU per event: this
+	// program's own (the driver's side: the baselines run in it, before the
+	// server starts) in the server column, and PostgreSQL's.
+	raw := func(scenario string, run func(w *cpuWindow) (stats, error)) error {
+		var w cpuWindow
+		s, err := run(&w)
+		if err != nil {
+			return fmt.Errorf("%s: %w", scenario, err)
+		}
+		add(scenario, s)
+		if r := &out[len(out)-1]; s.events > 0 {
+			r.CPUus = w.self / float64(s.events) * 1e6
+			if store == "postgres" {
+				r.DBCPUus = w.db / float64(s.events) * 1e6
+			}
+			log.Printf("%-8s %-28s CPU %.0f us/event (this program), database %.0f us/event", store, scenario, r.CPUus, r.DBCPUus)
+		}
+		return nil
+	}
+
 	// 4. The raw baseline: the same rows through the driver, 500 per
 	// transaction, no service.
-	base, err := rawBaseline(ctx, store, raw, o.duration)
-	if err != nil {
-		return nil, fmt.Errorf("raw baseline: %w", err)
+	if err := raw("raw driver, batches of 500", func(w *cpuWindow) (stats, error) { return rawBaseline(ctx, w, store, rawDB, o.duration) }); err != nil {
+		return nil, err
 	}
-	add("raw driver, batches of 500", base)
 	rowsDB, dropRows, err := serviceRowsDB(ctx, o, store)
 	if err != nil {
 		return nil, err
 	}
 	defer dropRows()
-	rowsBase, err := rawServiceRows(ctx, store, rowsDB, o.duration)
-	if err != nil {
-		return nil, fmt.Errorf("raw baseline of the service's rows: %w", err)
+	// The service's rows at 500 a batch (the throughput targets' baseline)
+	// and at 64, the largest batch 64 single-event clients can form: the
+	// floor under the service's CPU per event at that load.
+	for _, size := range []int{500, 64} {
+		name := fmt.Sprintf("raw driver, service rows, batches of %d", size)
+		if err := raw(name, func(w *cpuWindow) (stats, error) { return rawServiceRows(ctx, w, store, rowsDB, size, o.duration) }); err != nil {
+			return nil, err
+		}
 	}
-	add("raw driver, service rows, batches of 500", rowsBase)
-	oneTx, err := rawOneTxPerEvent(ctx, store, raw, o.clients, o.duration)
-	if err != nil {
-		return nil, fmt.Errorf("raw one transaction per event: %w", err)
+	if err := raw("raw driver, one transaction per event", func(w *cpuWindow) (stats, error) {
+		return rawOneTxPerEvent(ctx, w, store, rawDB, o.clients, o.duration)
+	}); err != nil {
+		return nil, err
 	}
-	add("raw driver, one transaction per event", oneTx)
 	if o.onlyConsole {
 		return consoleOnly(ctx, o, bin, store, db, keyFile)
 	}
