@@ -30,8 +30,9 @@ help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 .PHONY: build
-build: ## Build bin/goodwilld.
+build: ## Build bin/goodwilld and bin/goodwill (the command-line client).
 	$(GO) build -o $(BIN)/goodwilld ./server/cmd/goodwilld
+	$(GO) build -o $(BIN)/goodwill ./client/cmd/goodwill
 
 .PHONY: run
 run: build ## Build and start goodwilld on the embedded store (data/goodwill.db).

@@ -161,7 +161,8 @@ func writeCSV(w io.Writer, s section) error {
 	return cw.Error()
 }
 
-func writeTable(w io.Writer, sections []section) error {
+func writeTable(out io.Writer, sections []section) error {
+	w := &trimWriter{w: out}
 	for i, s := range sections {
 		s = s.columns(formatTable)
 		if i > 0 {
@@ -196,6 +197,27 @@ func writeTable(w io.Writer, sections []section) error {
 		}
 	}
 	return nil
+}
+
+// trimWriter drops the spaces tabwriter pads empty last columns with.
+type trimWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (t *trimWriter) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	for {
+		i := bytes.IndexByte(t.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := bytes.TrimRight(t.buf[:i], " ")
+		if _, err := t.w.Write(append(line, '\n')); err != nil {
+			return 0, err
+		}
+		t.buf = t.buf[i+1:]
+	}
 }
 
 // flat keeps a cell on its line: tabs and newlines would break the columns.
