@@ -99,8 +99,9 @@ func (a *Access) UnaryInterceptors() []grpc.UnaryServerInterceptor {
 	}
 }
 
-// StreamInterceptors do the same for streams (the API has none today; a
-// future one is closed until it has a methodRoles entry).
+// StreamInterceptors do the same for streams (WatchNotifications,
+// ExportEvents); a stream, like a unary method, is closed until its
+// method has a required_role.
 func (a *Access) StreamInterceptors() []grpc.StreamServerInterceptor {
 	match := selector.MatchFunc(needsKey)
 	return []grpc.StreamServerInterceptor{

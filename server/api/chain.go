@@ -32,6 +32,8 @@ type Counter struct {
 //  5. recover a panic again, inside logging, so it is logged as the
 //     INTERNAL call it becomes;
 //  6. validate the request against the proto's rules (protovalidate).
+//
+// Streams pass 1, 3 and 6.
 func Chain(log *slog.Logger, counter Counter, access *Access) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	recoverPanics := recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in handler", "panic", p)
@@ -44,6 +46,7 @@ func Chain(log *slog.Logger, counter Counter, access *Access) ([]grpc.UnaryServe
 		recoverPanics,
 		validateRequests(log))
 	stream := append([]grpc.StreamServerInterceptor{counter.Stream}, access.StreamInterceptors()...)
+	stream = append(stream, validateStreams(log))
 	return unary, stream
 }
 

@@ -70,7 +70,12 @@ func (s *Server) GetBalanceHistory(ctx context.Context, req *goodwillv1.GetBalan
 }
 
 func (s *Server) ListBalances(ctx context.Context, req *goodwillv1.ListBalancesRequest) (*goodwillv1.ListBalancesResponse, error) {
+	asOf, err := timeFromProto("as_of", req.GetAsOf())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
 	q := ledger.BalanceQuery{
+		AsOf:       asOf,
 		Segment:    req.GetSegment(),
 		Min:        req.MinBalance,
 		Max:        req.MaxBalance,
@@ -99,7 +104,7 @@ func (s *Server) ListBalances(ctx context.Context, req *goodwillv1.ListBalancesR
 		return nil, s.fail(ctx, err)
 	}
 	out := &goodwillv1.ListBalancesResponse{NextPageToken: page.NextPageToken, PolicyVersion: page.PolicyVersion,
-		ApproximateOrder: page.ApproximateOrder}
+		ApproximateOrder: page.ApproximateOrder, AsOf: timeToProto(page.AsOf)}
 	for _, e := range page.Entries {
 		out.Balances = append(out.Balances, &goodwillv1.BalanceEntry{
 			Balance:     balanceToProto(e.Balance),

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 )
@@ -44,6 +46,48 @@ func validateRequests(log *slog.Logger) grpc.UnaryServerInterceptor {
 		}
 		return handler(ctx, req)
 	}
+}
+
+// validateStreams is validateRequests for streaming calls: the request of
+// a server stream arrives through RecvMsg, which the handler calls first,
+// so a bad request ends the call before anything is sent.
+func validateStreams(log *slog.Logger) grpc.StreamServerInterceptor {
+	v, err := newValidator()
+	if err != nil {
+		panic("protovalidate: " + err.Error())
+	}
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return handler(srv, &validatedStream{ServerStream: ss, v: v, log: log})
+	}
+}
+
+type validatedStream struct {
+	grpc.ServerStream
+	v   protovalidate.Validator
+	log *slog.Logger
+}
+
+func (s *validatedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	msg, ok := m.(proto.Message)
+	if !ok {
+		return nil
+	}
+	if err := s.v.Validate(msg); err != nil {
+		// The same shape as the unary path's: go-grpc-middleware's status
+		// with buf.validate.Violations, then validationStatus.
+		var verr *protovalidate.ValidationError
+		if errors.As(err, &verr) {
+			st, serr := status.New(codes.InvalidArgument, err.Error()).WithDetails(verr.ToProto())
+			if serr == nil {
+				return validationStatus(s.Context(), s.log, st.Err())
+			}
+		}
+		return validationStatus(s.Context(), s.log, status.Error(codes.Internal, err.Error()))
+	}
+	return nil
 }
 
 // validationStatus reshapes the status go-grpc-middleware's protovalidate

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -74,6 +75,21 @@ var everyRPC = map[string]rpcCall{
 	goodwillv1.GoodwillService_ListEvents_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
 		_, err := c.ListEvents(ctx, &goodwillv1.ListEventsRequest{CustomerId: x.customer})
 		return err
+	},
+	// The stream's first Recv carries a refusal; an accepted export is read
+	// to its end.
+	goodwillv1.GoodwillService_ExportEvents_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		st, err := c.ExportEvents(ctx, &goodwillv1.ExportEventsRequest{})
+		if err != nil {
+			return err
+		}
+		for {
+			if _, err := st.Recv(); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
 	},
 	goodwillv1.GoodwillService_ReverseEvent_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
 		_, err := c.ReverseEvent(ctx, &goodwillv1.ReverseEventRequest{CustomerId: x.customer, EventId: x.event})

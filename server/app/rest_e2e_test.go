@@ -519,6 +519,7 @@ func TestRESTBalanceHealthAndOpenAPI(t *testing.T) {
 		"/v1/customers/{customerId}/events",
 		"/v1/customers/{customerId}/events/{eventId}:reverse",
 		"/v1/events:batchRecord",
+		"/v1/events:export",
 		"/v1/incidents",
 		"/v1/notifications",
 		"/v1/notifications:watch",

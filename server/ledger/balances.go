@@ -16,9 +16,13 @@ type BalanceQuery struct {
 	PageToken string
 	// AllowStale permits a follower read (see Store.ViewStale).
 	AllowStale bool
+	// AsOf is the moment to value balances at; zero: now. Ignored with a
+	// PageToken, which carries its listing's moment.
+	AsOf time.Time
 }
 
-// BalanceEntry is one customer in a ranking, with its balance now.
+// BalanceEntry is one customer in a ranking, with its balance at the
+// listing's moment.
 type BalanceEntry struct {
 	Customer Customer
 	Balance  Balance
@@ -36,6 +40,14 @@ type BalanceEntry struct {
 // no bound is given to the index: every row is checked on its balance under
 // the active version, so the filters stay exact; only the order of the rows
 // not yet recomputed is approximate (ApproximateOrder says so).
+//
+// Every page of one listing values balances at the same moment: q.AsOf, or
+// the first page's now, which the page token carries. The rows still come
+// in the order of the stored ranking, which is the order at that moment
+// too except for customers with events that occurred after it (their rank
+// is their balance now); the filters are checked on the balance at that
+// moment, but such a customer may lie outside the index bounds drawn from
+// them and be left out.
 func (s *Service) ListBalances(ctx context.Context, tenant string, q BalanceQuery) (BalancePage, error) {
 	var v violations
 	size, err := s.limits.pageSize(q.PageSize)
@@ -55,13 +67,22 @@ func (s *Service) ListBalances(ctx context.Context, tenant string, q BalanceQuer
 	if q.Status < StatusUnspecified || q.Status > StatusOverdrawn {
 		v.add(Invalid("status", "must be BALANCE_STATUS_HEALTHY or BALANCE_STATUS_OVERDRAWN"))
 	}
+	if !q.AsOf.IsZero() {
+		v.add(CheckEarliest("as_of", q.AsOf))
+	}
 	tok, err := decodeRankToken(q.PageToken, s.limits.MaxIDLength, "B")
 	v.add(err)
 	if err := v.err(); err != nil {
 		return BalancePage{}, err
 	}
 	now := s.clock()
-	var page BalancePage
+	switch {
+	case tok != nil && !tok.asOf.IsZero():
+		now = tok.asOf
+	case tok == nil && !q.AsOf.IsZero():
+		now = q.AsOf.UTC().Truncate(time.Microsecond)
+	}
+	page := BalancePage{AsOf: now}
 	err = s.analystView(ctx, q.AllowStale, func(r Reader) error {
 		pol, err := s.active(ctx, r, tenant)
 		if err != nil {
@@ -101,7 +122,7 @@ func (s *Service) ListBalances(ctx context.Context, tenant string, q BalanceQuer
 			return (q.Status == StatusUnspecified || b.Status == q.Status) &&
 				(q.Min == nil || b.Value >= *q.Min) && (q.Max == nil || b.Value <= *q.Max)
 		})
-		page.NextPageToken = encodeRankToken('B', pol.Version, next)
+		page.NextPageToken = encodeRankTokenAt('B', pol.Version, now, next)
 		return err
 	})
 	return page, err
@@ -116,6 +137,8 @@ type BalancePage struct {
 	// ApproximateOrder is true while a recompute job for the active version
 	// has not succeeded: see ListBalances and ListOutreach.
 	ApproximateOrder bool
+	// AsOf is the moment the balances are valued at (ListBalances).
+	AsOf time.Time
 }
 
 // reranking reports whether the tenant's stored ranking keys may still be

@@ -62,6 +62,11 @@ type Reader interface {
 	// Events lists a customer's events newest first (occurred_at, then id,
 	// both descending), with ReversedByEventID filled in.
 	Events(ctx context.Context, tenant, customerID string, q EventQuery) ([]Event, error)
+	// TenantEvents pages through a tenant's events in export order:
+	// customer id, then OccurredAt, then id, all ascending (the order of
+	// the events_by_time index, so a page is one bounded walk of it), with
+	// ReversedByEventID filled in as it stands now.
+	TenantEvents(ctx context.Context, tenant string, q TenantEventQuery) ([]Event, error)
 	// History returns every event of a customer, in no particular order,
 	// for replay.
 	History(ctx context.Context, tenant, customerID string) ([]Event, error)
@@ -273,6 +278,32 @@ type EventQuery struct {
 	After *Cursor
 	// Limit caps the number of events returned; it must be positive.
 	Limit int
+}
+
+// TenantEventQuery filters and pages Reader.TenantEvents.
+type TenantEventQuery struct {
+	// Segment keeps the events of customers whose profile is in this
+	// segment now; "" keeps all.
+	Segment string
+	// Kinds keeps only these kinds; empty keeps all.
+	Kinds []Kind
+	// Start and End keep events with Start <= OccurredAt < End (zero: no
+	// bound).
+	Start, End time.Time
+	// RecordedThrough keeps events with RecordedAt <= RecordedThrough
+	// (zero: no bound).
+	RecordedThrough time.Time
+	// After, when set, keeps only events strictly after this position.
+	After *ExportCursor
+	// Limit caps the number of events returned; it must be positive.
+	Limit int
+}
+
+// ExportCursor is a position in export order.
+type ExportCursor struct {
+	CustomerID string
+	OccurredAt time.Time
+	EventID    string
 }
 
 // Cursor is a position in newest-first event order.

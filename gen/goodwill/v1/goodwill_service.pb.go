@@ -700,6 +700,163 @@ func (x *ListEventsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ExportEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only customers of this segment, as their profile says now ("" for
+	// all).
+	Segment string `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	// Only these kinds (any kind when empty); each at most once.
+	Kinds []EventKind `protobuf:"varint,2,rep,packed,name=kinds,proto3,enum=goodwill.v1.EventKind" json:"kinds,omitempty"`
+	// Only events that occurred at or after start_time.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Only events that occurred before end_time; after start_time.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Events per chunk: 1 to 1000; default 500.
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a chunk of an earlier export with the same filters: resume after
+	// that chunk, with that export's recorded_through.
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportEventsRequest) Reset() {
+	*x = ExportEventsRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportEventsRequest) ProtoMessage() {}
+
+func (x *ExportEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportEventsRequest.ProtoReflect.Descriptor instead.
+func (*ExportEventsRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ExportEventsRequest) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+func (x *ExportEventsRequest) GetKinds() []EventKind {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *ExportEventsRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ExportEventsRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *ExportEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ExportEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ExportEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Up to page_size events, in export order. The last chunk may be empty.
+	Events []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// Resumes the export after this chunk's last event (pass it as
+	// page_token). Always set.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// The export's moment: only events recorded at or before it are
+	// exported. The same in every chunk, and in a resumed export.
+	RecordedThrough *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=recorded_through,json=recordedThrough,proto3" json:"recorded_through,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ExportEventsResponse) Reset() {
+	*x = ExportEventsResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportEventsResponse) ProtoMessage() {}
+
+func (x *ExportEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportEventsResponse.ProtoReflect.Descriptor instead.
+func (*ExportEventsResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ExportEventsResponse) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ExportEventsResponse) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ExportEventsResponse) GetRecordedThrough() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordedThrough
+	}
+	return nil
+}
+
 type ReverseEventRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	CustomerId string                 `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
@@ -717,7 +874,7 @@ type ReverseEventRequest struct {
 
 func (x *ReverseEventRequest) Reset() {
 	*x = ReverseEventRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[11]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +886,7 @@ func (x *ReverseEventRequest) String() string {
 func (*ReverseEventRequest) ProtoMessage() {}
 
 func (x *ReverseEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[11]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +899,7 @@ func (x *ReverseEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReverseEventRequest.ProtoReflect.Descriptor instead.
 func (*ReverseEventRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{11}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReverseEventRequest) GetCustomerId() string {
@@ -796,7 +953,7 @@ type ReverseEventResponse struct {
 
 func (x *ReverseEventResponse) Reset() {
 	*x = ReverseEventResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[12]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +965,7 @@ func (x *ReverseEventResponse) String() string {
 func (*ReverseEventResponse) ProtoMessage() {}
 
 func (x *ReverseEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[12]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +978,7 @@ func (x *ReverseEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReverseEventResponse.ProtoReflect.Descriptor instead.
 func (*ReverseEventResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{12}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReverseEventResponse) GetReversal() *Event {
@@ -878,7 +1035,7 @@ type RecordIncidentRequest struct {
 
 func (x *RecordIncidentRequest) Reset() {
 	*x = RecordIncidentRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[13]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -890,7 +1047,7 @@ func (x *RecordIncidentRequest) String() string {
 func (*RecordIncidentRequest) ProtoMessage() {}
 
 func (x *RecordIncidentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[13]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -903,7 +1060,7 @@ func (x *RecordIncidentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordIncidentRequest.ProtoReflect.Descriptor instead.
 func (*RecordIncidentRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{13}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RecordIncidentRequest) GetIncidentId() string {
@@ -994,7 +1151,7 @@ type RecordIncidentResponse struct {
 
 func (x *RecordIncidentResponse) Reset() {
 	*x = RecordIncidentResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[14]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1163,7 @@ func (x *RecordIncidentResponse) String() string {
 func (*RecordIncidentResponse) ProtoMessage() {}
 
 func (x *RecordIncidentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[14]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1176,7 @@ func (x *RecordIncidentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordIncidentResponse.ProtoReflect.Descriptor instead.
 func (*RecordIncidentResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{14}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RecordIncidentResponse) GetIncidentId() string {
@@ -1067,7 +1224,7 @@ type IncidentConflict struct {
 
 func (x *IncidentConflict) Reset() {
 	*x = IncidentConflict{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[15]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1236,7 @@ func (x *IncidentConflict) String() string {
 func (*IncidentConflict) ProtoMessage() {}
 
 func (x *IncidentConflict) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[15]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1249,7 @@ func (x *IncidentConflict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncidentConflict.ProtoReflect.Descriptor instead.
 func (*IncidentConflict) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{15}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *IncidentConflict) GetCustomerId() string {
@@ -1120,7 +1277,7 @@ type GetBalanceRequest struct {
 
 func (x *GetBalanceRequest) Reset() {
 	*x = GetBalanceRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[16]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1289,7 @@ func (x *GetBalanceRequest) String() string {
 func (*GetBalanceRequest) ProtoMessage() {}
 
 func (x *GetBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[16]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1302,7 @@ func (x *GetBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceRequest.ProtoReflect.Descriptor instead.
 func (*GetBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{16}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetBalanceRequest) GetCustomerId() string {
@@ -1171,7 +1328,7 @@ type GetBalanceResponse struct {
 
 func (x *GetBalanceResponse) Reset() {
 	*x = GetBalanceResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[17]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1340,7 @@ func (x *GetBalanceResponse) String() string {
 func (*GetBalanceResponse) ProtoMessage() {}
 
 func (x *GetBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[17]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1353,7 @@ func (x *GetBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceResponse.ProtoReflect.Descriptor instead.
 func (*GetBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{17}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetBalanceResponse) GetBalance() *Balance {
@@ -1219,7 +1376,7 @@ type ExplainBalanceRequest struct {
 
 func (x *ExplainBalanceRequest) Reset() {
 	*x = ExplainBalanceRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[18]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1388,7 @@ func (x *ExplainBalanceRequest) String() string {
 func (*ExplainBalanceRequest) ProtoMessage() {}
 
 func (x *ExplainBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[18]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1401,7 @@ func (x *ExplainBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainBalanceRequest.ProtoReflect.Descriptor instead.
 func (*ExplainBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{18}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ExplainBalanceRequest) GetCustomerId() string {
@@ -1283,7 +1440,7 @@ type ExplainBalanceResponse struct {
 
 func (x *ExplainBalanceResponse) Reset() {
 	*x = ExplainBalanceResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[19]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1452,7 @@ func (x *ExplainBalanceResponse) String() string {
 func (*ExplainBalanceResponse) ProtoMessage() {}
 
 func (x *ExplainBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[19]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1465,7 @@ func (x *ExplainBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainBalanceResponse.ProtoReflect.Descriptor instead.
 func (*ExplainBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{19}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ExplainBalanceResponse) GetBalance() *Balance {
@@ -1356,7 +1513,7 @@ type GetBalanceHistoryRequest struct {
 
 func (x *GetBalanceHistoryRequest) Reset() {
 	*x = GetBalanceHistoryRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[20]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1525,7 @@ func (x *GetBalanceHistoryRequest) String() string {
 func (*GetBalanceHistoryRequest) ProtoMessage() {}
 
 func (x *GetBalanceHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[20]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1538,7 @@ func (x *GetBalanceHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetBalanceHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{20}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetBalanceHistoryRequest) GetCustomerId() string {
@@ -1422,7 +1579,7 @@ type GetBalanceHistoryResponse struct {
 
 func (x *GetBalanceHistoryResponse) Reset() {
 	*x = GetBalanceHistoryResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[21]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1591,7 @@ func (x *GetBalanceHistoryResponse) String() string {
 func (*GetBalanceHistoryResponse) ProtoMessage() {}
 
 func (x *GetBalanceHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[21]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1604,7 @@ func (x *GetBalanceHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetBalanceHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{21}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetBalanceHistoryResponse) GetPoints() []*BalancePoint {
@@ -1470,9 +1627,9 @@ type ListBalancesRequest struct {
 	Segment string `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
 	// Only this status (any when unspecified).
 	Status BalanceStatus `protobuf:"varint,2,opt,name=status,proto3,enum=goodwill.v1.BalanceStatus" json:"status,omitempty"`
-	// Only balances at or above min_balance, now.
+	// Only balances at or above min_balance, at as_of.
 	MinBalance *float64 `protobuf:"fixed64,3,opt,name=min_balance,json=minBalance,proto3,oneof" json:"min_balance,omitempty"`
-	// Only balances at or below max_balance, now.
+	// Only balances at or below max_balance, at as_of.
 	MaxBalance *float64     `protobuf:"fixed64,4,opt,name=max_balance,json=maxBalance,proto3,oneof" json:"max_balance,omitempty"`
 	Order      BalanceOrder `protobuf:"varint,5,opt,name=order,proto3,enum=goodwill.v1.BalanceOrder" json:"order,omitempty"`
 	// 1 to 1000; default 50.
@@ -1480,14 +1637,23 @@ type ListBalancesRequest struct {
 	PageToken string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Allow a snapshot a few seconds old: on CockroachDB a follower read,
 	// served by the nearest replica without contending with writes.
-	AllowStale    bool `protobuf:"varint,8,opt,name=allow_stale,json=allowStale,proto3" json:"allow_stale,omitempty"`
+	AllowStale bool `protobuf:"varint,8,opt,name=allow_stale,json=allowStale,proto3" json:"allow_stale,omitempty"`
+	// The moment every balance of the listing is valued at (status,
+	// min_balance and max_balance are judged then too); now when absent.
+	// The first page fixes it and its next_page_token carries it, so every
+	// page of one listing values balances at the same moment (as_of is then
+	// ignored on later pages). The order is the stored ranking, by balance
+	// now: it is the order at as_of too unless a customer's events occurred
+	// after as_of, and such a customer can also be missed by a balance
+	// bound.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListBalancesRequest) Reset() {
 	*x = ListBalancesRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +1665,7 @@ func (x *ListBalancesRequest) String() string {
 func (*ListBalancesRequest) ProtoMessage() {}
 
 func (x *ListBalancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +1678,7 @@ func (x *ListBalancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBalancesRequest.ProtoReflect.Descriptor instead.
 func (*ListBalancesRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{22}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListBalancesRequest) GetSegment() string {
@@ -1571,6 +1737,13 @@ func (x *ListBalancesRequest) GetAllowStale() bool {
 	return false
 }
 
+func (x *ListBalancesRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
 type ListBalancesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Balances      []*BalanceEntry        `protobuf:"bytes,1,rep,name=balances,proto3" json:"balances,omitempty"`
@@ -1583,13 +1756,16 @@ type ListBalancesResponse struct {
 	// version's ranking, so the order is approximate; pages may also come
 	// back short (with a next_page_token) while every row is checked.
 	ApproximateOrder bool `protobuf:"varint,4,opt,name=approximate_order,json=approximateOrder,proto3" json:"approximate_order,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The moment the balances are valued at: the request's as_of, or the
+	// first page's.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListBalancesResponse) Reset() {
 	*x = ListBalancesResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1601,7 +1777,7 @@ func (x *ListBalancesResponse) String() string {
 func (*ListBalancesResponse) ProtoMessage() {}
 
 func (x *ListBalancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1614,7 +1790,7 @@ func (x *ListBalancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBalancesResponse.ProtoReflect.Descriptor instead.
 func (*ListBalancesResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{23}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListBalancesResponse) GetBalances() []*BalanceEntry {
@@ -1645,6 +1821,13 @@ func (x *ListBalancesResponse) GetApproximateOrder() bool {
 	return false
 }
 
+func (x *ListBalancesResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
 type SummarizeBalancesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only this segment ("" for every segment, plus an overall row).
@@ -1658,7 +1841,7 @@ type SummarizeBalancesRequest struct {
 
 func (x *SummarizeBalancesRequest) Reset() {
 	*x = SummarizeBalancesRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1670,7 +1853,7 @@ func (x *SummarizeBalancesRequest) String() string {
 func (*SummarizeBalancesRequest) ProtoMessage() {}
 
 func (x *SummarizeBalancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1683,7 +1866,7 @@ func (x *SummarizeBalancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeBalancesRequest.ProtoReflect.Descriptor instead.
 func (*SummarizeBalancesRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{24}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SummarizeBalancesRequest) GetSegment() string {
@@ -1711,7 +1894,7 @@ type SummarizeBalancesResponse struct {
 
 func (x *SummarizeBalancesResponse) Reset() {
 	*x = SummarizeBalancesResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +1906,7 @@ func (x *SummarizeBalancesResponse) String() string {
 func (*SummarizeBalancesResponse) ProtoMessage() {}
 
 func (x *SummarizeBalancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +1919,7 @@ func (x *SummarizeBalancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeBalancesResponse.ProtoReflect.Descriptor instead.
 func (*SummarizeBalancesResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{25}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SummarizeBalancesResponse) GetSegments() []*SegmentSummary {
@@ -1779,7 +1962,7 @@ type ListOutreachRequest struct {
 
 func (x *ListOutreachRequest) Reset() {
 	*x = ListOutreachRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +1974,7 @@ func (x *ListOutreachRequest) String() string {
 func (*ListOutreachRequest) ProtoMessage() {}
 
 func (x *ListOutreachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +1987,7 @@ func (x *ListOutreachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutreachRequest.ProtoReflect.Descriptor instead.
 func (*ListOutreachRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{26}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListOutreachRequest) GetPurpose() OutreachPurpose {
@@ -1861,7 +2044,7 @@ type ListOutreachResponse struct {
 
 func (x *ListOutreachResponse) Reset() {
 	*x = ListOutreachResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +2056,7 @@ func (x *ListOutreachResponse) String() string {
 func (*ListOutreachResponse) ProtoMessage() {}
 
 func (x *ListOutreachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +2069,7 @@ func (x *ListOutreachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutreachResponse.ProtoReflect.Descriptor instead.
 func (*ListOutreachResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{27}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListOutreachResponse) GetEntries() []*OutreachEntry {
@@ -1925,7 +2108,7 @@ type GetCallerRequest struct {
 
 func (x *GetCallerRequest) Reset() {
 	*x = GetCallerRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +2120,7 @@ func (x *GetCallerRequest) String() string {
 func (*GetCallerRequest) ProtoMessage() {}
 
 func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +2133,7 @@ func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
 func (*GetCallerRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{28}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{30}
 }
 
 type GetCallerResponse struct {
@@ -1967,7 +2150,7 @@ type GetCallerResponse struct {
 
 func (x *GetCallerResponse) Reset() {
 	*x = GetCallerResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2162,7 @@ func (x *GetCallerResponse) String() string {
 func (*GetCallerResponse) ProtoMessage() {}
 
 func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2175,7 @@ func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
 func (*GetCallerResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{29}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetCallerResponse) GetKeyId() string {
@@ -2026,7 +2209,7 @@ type GetPolicyRequest struct {
 
 func (x *GetPolicyRequest) Reset() {
 	*x = GetPolicyRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2221,7 @@ func (x *GetPolicyRequest) String() string {
 func (*GetPolicyRequest) ProtoMessage() {}
 
 func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2234,7 @@ func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{30}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetPolicyRequest) GetVersion() int64 {
@@ -2072,7 +2255,7 @@ type GetPolicyResponse struct {
 
 func (x *GetPolicyResponse) Reset() {
 	*x = GetPolicyResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2084,7 +2267,7 @@ func (x *GetPolicyResponse) String() string {
 func (*GetPolicyResponse) ProtoMessage() {}
 
 func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +2280,7 @@ func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{31}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetPolicyResponse) GetPolicy() *Policy {
@@ -2128,7 +2311,7 @@ type SetPolicyRequest struct {
 
 func (x *SetPolicyRequest) Reset() {
 	*x = SetPolicyRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2140,7 +2323,7 @@ func (x *SetPolicyRequest) String() string {
 func (*SetPolicyRequest) ProtoMessage() {}
 
 func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2153,7 +2336,7 @@ func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{32}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SetPolicyRequest) GetPolicy() *Policy {
@@ -2184,7 +2367,7 @@ type SetPolicyResponse struct {
 
 func (x *SetPolicyResponse) Reset() {
 	*x = SetPolicyResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2196,7 +2379,7 @@ func (x *SetPolicyResponse) String() string {
 func (*SetPolicyResponse) ProtoMessage() {}
 
 func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2209,7 +2392,7 @@ func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{33}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SetPolicyResponse) GetPolicy() *Policy {
@@ -2242,7 +2425,7 @@ type GetRecomputeJobRequest struct {
 
 func (x *GetRecomputeJobRequest) Reset() {
 	*x = GetRecomputeJobRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +2437,7 @@ func (x *GetRecomputeJobRequest) String() string {
 func (*GetRecomputeJobRequest) ProtoMessage() {}
 
 func (x *GetRecomputeJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +2450,7 @@ func (x *GetRecomputeJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecomputeJobRequest.ProtoReflect.Descriptor instead.
 func (*GetRecomputeJobRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{34}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetRecomputeJobRequest) GetJobId() string {
@@ -2286,7 +2469,7 @@ type GetRecomputeJobResponse struct {
 
 func (x *GetRecomputeJobResponse) Reset() {
 	*x = GetRecomputeJobResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2298,7 +2481,7 @@ func (x *GetRecomputeJobResponse) String() string {
 func (*GetRecomputeJobResponse) ProtoMessage() {}
 
 func (x *GetRecomputeJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2311,7 +2494,7 @@ func (x *GetRecomputeJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecomputeJobResponse.ProtoReflect.Descriptor instead.
 func (*GetRecomputeJobResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{35}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetRecomputeJobResponse) GetJob() *RecomputeJob {
@@ -2330,7 +2513,7 @@ type ResumeRecomputeJobRequest struct {
 
 func (x *ResumeRecomputeJobRequest) Reset() {
 	*x = ResumeRecomputeJobRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2342,7 +2525,7 @@ func (x *ResumeRecomputeJobRequest) String() string {
 func (*ResumeRecomputeJobRequest) ProtoMessage() {}
 
 func (x *ResumeRecomputeJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2355,7 +2538,7 @@ func (x *ResumeRecomputeJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRecomputeJobRequest.ProtoReflect.Descriptor instead.
 func (*ResumeRecomputeJobRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{36}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ResumeRecomputeJobRequest) GetJobId() string {
@@ -2374,7 +2557,7 @@ type ResumeRecomputeJobResponse struct {
 
 func (x *ResumeRecomputeJobResponse) Reset() {
 	*x = ResumeRecomputeJobResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2386,7 +2569,7 @@ func (x *ResumeRecomputeJobResponse) String() string {
 func (*ResumeRecomputeJobResponse) ProtoMessage() {}
 
 func (x *ResumeRecomputeJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2399,7 +2582,7 @@ func (x *ResumeRecomputeJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRecomputeJobResponse.ProtoReflect.Descriptor instead.
 func (*ResumeRecomputeJobResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{37}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ResumeRecomputeJobResponse) GetJob() *RecomputeJob {
@@ -2425,7 +2608,7 @@ type ListNotificationsRequest struct {
 
 func (x *ListNotificationsRequest) Reset() {
 	*x = ListNotificationsRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2620,7 @@ func (x *ListNotificationsRequest) String() string {
 func (*ListNotificationsRequest) ProtoMessage() {}
 
 func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2633,7 @@ func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotificationsRequest.ProtoReflect.Descriptor instead.
 func (*ListNotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{38}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListNotificationsRequest) GetAfter() string {
@@ -2489,7 +2672,7 @@ type ListNotificationsResponse struct {
 
 func (x *ListNotificationsResponse) Reset() {
 	*x = ListNotificationsResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2501,7 +2684,7 @@ func (x *ListNotificationsResponse) String() string {
 func (*ListNotificationsResponse) ProtoMessage() {}
 
 func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2514,7 +2697,7 @@ func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotificationsResponse.ProtoReflect.Descriptor instead.
 func (*ListNotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{39}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListNotificationsResponse) GetNotifications() []*Notification {
@@ -2547,7 +2730,7 @@ type WatchNotificationsRequest struct {
 
 func (x *WatchNotificationsRequest) Reset() {
 	*x = WatchNotificationsRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2559,7 +2742,7 @@ func (x *WatchNotificationsRequest) String() string {
 func (*WatchNotificationsRequest) ProtoMessage() {}
 
 func (x *WatchNotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2572,7 +2755,7 @@ func (x *WatchNotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNotificationsRequest.ProtoReflect.Descriptor instead.
 func (*WatchNotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{40}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *WatchNotificationsRequest) GetAfter() string {
@@ -2610,7 +2793,7 @@ type WatchNotificationsResponse struct {
 
 func (x *WatchNotificationsResponse) Reset() {
 	*x = WatchNotificationsResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2622,7 +2805,7 @@ func (x *WatchNotificationsResponse) String() string {
 func (*WatchNotificationsResponse) ProtoMessage() {}
 
 func (x *WatchNotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2635,7 +2818,7 @@ func (x *WatchNotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNotificationsResponse.ProtoReflect.Descriptor instead.
 func (*WatchNotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{41}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *WatchNotificationsResponse) GetNotification() *Notification {
@@ -2666,7 +2849,7 @@ type CreateWebhookRequest struct {
 
 func (x *CreateWebhookRequest) Reset() {
 	*x = CreateWebhookRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2678,7 +2861,7 @@ func (x *CreateWebhookRequest) String() string {
 func (*CreateWebhookRequest) ProtoMessage() {}
 
 func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2691,7 +2874,7 @@ func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{42}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CreateWebhookRequest) GetUrl() string {
@@ -2726,7 +2909,7 @@ type CreateWebhookResponse struct {
 
 func (x *CreateWebhookResponse) Reset() {
 	*x = CreateWebhookResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2738,7 +2921,7 @@ func (x *CreateWebhookResponse) String() string {
 func (*CreateWebhookResponse) ProtoMessage() {}
 
 func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2751,7 +2934,7 @@ func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{43}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CreateWebhookResponse) GetWebhook() *Webhook {
@@ -2776,7 +2959,7 @@ type ListWebhooksRequest struct {
 
 func (x *ListWebhooksRequest) Reset() {
 	*x = ListWebhooksRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2788,7 +2971,7 @@ func (x *ListWebhooksRequest) String() string {
 func (*ListWebhooksRequest) ProtoMessage() {}
 
 func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2801,7 +2984,7 @@ func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{44}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{46}
 }
 
 type ListWebhooksResponse struct {
@@ -2813,7 +2996,7 @@ type ListWebhooksResponse struct {
 
 func (x *ListWebhooksResponse) Reset() {
 	*x = ListWebhooksResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2825,7 +3008,7 @@ func (x *ListWebhooksResponse) String() string {
 func (*ListWebhooksResponse) ProtoMessage() {}
 
 func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +3021,7 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{45}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
@@ -2857,7 +3040,7 @@ type GetWebhookRequest struct {
 
 func (x *GetWebhookRequest) Reset() {
 	*x = GetWebhookRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2869,7 +3052,7 @@ func (x *GetWebhookRequest) String() string {
 func (*GetWebhookRequest) ProtoMessage() {}
 
 func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2882,7 +3065,7 @@ func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{46}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetWebhookRequest) GetWebhookId() string {
@@ -2901,7 +3084,7 @@ type GetWebhookResponse struct {
 
 func (x *GetWebhookResponse) Reset() {
 	*x = GetWebhookResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2913,7 +3096,7 @@ func (x *GetWebhookResponse) String() string {
 func (*GetWebhookResponse) ProtoMessage() {}
 
 func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2926,7 +3109,7 @@ func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookResponse.ProtoReflect.Descriptor instead.
 func (*GetWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{47}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetWebhookResponse) GetWebhook() *Webhook {
@@ -2945,7 +3128,7 @@ type DeleteWebhookRequest struct {
 
 func (x *DeleteWebhookRequest) Reset() {
 	*x = DeleteWebhookRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2957,7 +3140,7 @@ func (x *DeleteWebhookRequest) String() string {
 func (*DeleteWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2970,7 +3153,7 @@ func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{48}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DeleteWebhookRequest) GetWebhookId() string {
@@ -2988,7 +3171,7 @@ type DeleteWebhookResponse struct {
 
 func (x *DeleteWebhookResponse) Reset() {
 	*x = DeleteWebhookResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3000,7 +3183,7 @@ func (x *DeleteWebhookResponse) String() string {
 func (*DeleteWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3013,7 +3196,7 @@ func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{49}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{51}
 }
 
 type ListWebhookDeliveriesRequest struct {
@@ -3027,7 +3210,7 @@ type ListWebhookDeliveriesRequest struct {
 
 func (x *ListWebhookDeliveriesRequest) Reset() {
 	*x = ListWebhookDeliveriesRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3039,7 +3222,7 @@ func (x *ListWebhookDeliveriesRequest) String() string {
 func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3052,7 +3235,7 @@ func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{50}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListWebhookDeliveriesRequest) GetWebhookId() string {
@@ -3081,7 +3264,7 @@ type ListWebhookDeliveriesResponse struct {
 
 func (x *ListWebhookDeliveriesResponse) Reset() {
 	*x = ListWebhookDeliveriesResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3093,7 +3276,7 @@ func (x *ListWebhookDeliveriesResponse) String() string {
 func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3106,7 +3289,7 @@ func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{51}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListWebhookDeliveriesResponse) GetQueue() []*WebhookDelivery {
@@ -3132,7 +3315,7 @@ type RotateWebhookSecretRequest struct {
 
 func (x *RotateWebhookSecretRequest) Reset() {
 	*x = RotateWebhookSecretRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3144,7 +3327,7 @@ func (x *RotateWebhookSecretRequest) String() string {
 func (*RotateWebhookSecretRequest) ProtoMessage() {}
 
 func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3157,7 +3340,7 @@ func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{52}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RotateWebhookSecretRequest) GetWebhookId() string {
@@ -3178,7 +3361,7 @@ type RotateWebhookSecretResponse struct {
 
 func (x *RotateWebhookSecretResponse) Reset() {
 	*x = RotateWebhookSecretResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3190,7 +3373,7 @@ func (x *RotateWebhookSecretResponse) String() string {
 func (*RotateWebhookSecretResponse) ProtoMessage() {}
 
 func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3203,7 +3386,7 @@ func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{53}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RotateWebhookSecretResponse) GetWebhook() *Webhook {
@@ -3267,7 +3450,22 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\aendTime\"h\n" +
 	"\x12ListEventsResponse\x12*\n" +
 	"\x06events\x18\x01 \x03(\v2\x12.goodwill.v1.EventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf1\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcb\x02\n" +
+	"\x13ExportEventsRequest\x12%\n" +
+	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment\x12?\n" +
+	"\x05kinds\x18\x02 \x03(\x0e2\x16.goodwill.v1.EventKindB\x11\xbaH\x0e\x92\x01\v\x10 \x18\x01\"\x05\x82\x01\x02\x10\x01R\x05kinds\x12C\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\tstartTime\x12?\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\aendTime\x12'\n" +
+	"\tpage_size\x18\x05 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\"\xa8\x01\n" +
+	"\x14ExportEventsResponse\x12*\n" +
+	"\x06events\x18\x01 \x03(\v2\x12.goodwill.v1.EventR\x06events\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12E\n" +
+	"\x10recorded_through\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0frecordedThrough\"\xf1\x01\n" +
 	"\x13ReverseEventRequest\x120\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\x12*\n" +
@@ -3332,7 +3530,7 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x0e\xd2\x01\x05start\xd2\x01\x03end\"u\n" +
 	"\x19GetBalanceHistoryResponse\x121\n" +
 	"\x06points\x18\x01 \x03(\v2\x19.goodwill.v1.BalancePointR\x06points\x12%\n" +
-	"\x0epolicy_version\x18\x02 \x01(\x03R\rpolicyVersion\"\xf6\x02\n" +
+	"\x0epolicy_version\x18\x02 \x01(\x03R\rpolicyVersion\"\xb1\x03\n" +
 	"\x13ListBalancesRequest\x12%\n" +
 	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment\x122\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1a.goodwill.v1.BalanceStatusR\x06status\x12$\n" +
@@ -3346,14 +3544,16 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\a \x01(\tR\tpageToken\x12\x1f\n" +
 	"\vallow_stale\x18\b \x01(\bR\n" +
-	"allowStaleB\x0e\n" +
+	"allowStale\x129\n" +
+	"\x05as_of\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x04asOfB\x0e\n" +
 	"\f_min_balanceB\x0e\n" +
-	"\f_max_balance\"\xc9\x01\n" +
+	"\f_max_balance\"\xfa\x01\n" +
 	"\x14ListBalancesResponse\x125\n" +
 	"\bbalances\x18\x01 \x03(\v2\x19.goodwill.v1.BalanceEntryR\bbalances\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12%\n" +
 	"\x0epolicy_version\x18\x03 \x01(\x03R\rpolicyVersion\x12+\n" +
-	"\x11approximate_order\x18\x04 \x01(\bR\x10approximateOrder\"b\n" +
+	"\x11approximate_order\x18\x04 \x01(\bR\x10approximateOrder\x12/\n" +
+	"\x05as_of\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"b\n" +
 	"\x18SummarizeBalancesRequest\x12%\n" +
 	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment\x12\x1f\n" +
 	"\vallow_stale\x18\x02 \x01(\bR\n" +
@@ -3457,14 +3657,15 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECORD_OUTCOME_CREATED\x10\x01\x12\x1b\n" +
 	"\x17RECORD_OUTCOME_REPLAYED\x10\x02\x12\x1b\n" +
-	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\x9c\x1b\n" +
+	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\x95\x1c\n" +
 	"\x0fGoodwillService\x12\x8f\x01\n" +
 	"\x0eUpsertCustomer\x12\".goodwill.v1.UpsertCustomerRequest\x1a#.goodwill.v1.UpsertCustomerResponse\"4\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02':\bcustomer\x1a\x1b/v1/customers/{customer_id}\x90\x02\x02\x12|\n" +
 	"\vGetCustomer\x12\x1f.goodwill.v1.GetCustomerRequest\x1a .goodwill.v1.GetCustomerResponse\"*\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x90\x02\x01\x12\x8a\x01\n" +
 	"\vRecordEvent\x12\x1f.goodwill.v1.RecordEventRequest\x1a .goodwill.v1.RecordEventResponse\"8\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02+:\x05event\"\"/v1/customers/{customer_id}/events\x90\x02\x02\x12}\n" +
 	"\fRecordEvents\x12 .goodwill.v1.RecordEventsRequest\x1a!.goodwill.v1.RecordEventsResponse\"(\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/events:batchRecord\x90\x02\x02\x12\x80\x01\n" +
 	"\n" +
-	"ListEvents\x12\x1e.goodwill.v1.ListEventsRequest\x1a\x1f.goodwill.v1.ListEventsResponse\"1\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02$\x12\"/v1/customers/{customer_id}/events\x90\x02\x01\x12\x9c\x01\n" +
+	"ListEvents\x12\x1e.goodwill.v1.ListEventsRequest\x1a\x1f.goodwill.v1.ListEventsResponse\"1\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02$\x12\"/v1/customers/{customer_id}/events\x90\x02\x01\x12w\n" +
+	"\fExportEvents\x12 .goodwill.v1.ExportEventsRequest\x1a!.goodwill.v1.ExportEventsResponse\" \xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/events:export\x90\x02\x010\x01\x12\x9c\x01\n" +
 	"\fReverseEvent\x12 .goodwill.v1.ReverseEventRequest\x1a!.goodwill.v1.ReverseEventResponse\"G\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02::\x01*\"5/v1/customers/{customer_id}/events/{event_id}:reverse\x90\x02\x02\x12z\n" +
 	"\x0eRecordIncident\x12\".goodwill.v1.RecordIncidentRequest\x1a#.goodwill.v1.RecordIncidentResponse\"\x1f\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/incidents\x90\x02\x02\x12\x81\x01\n" +
 	"\n" +
@@ -3528,7 +3729,7 @@ func file_goodwill_v1_goodwill_service_proto_rawDescGZIP() []byte {
 }
 
 var file_goodwill_v1_goodwill_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
 	(RecordOutcome)(0),                    // 0: goodwill.v1.RecordOutcome
 	(*UpsertCustomerRequest)(nil),         // 1: goodwill.v1.UpsertCustomerRequest
@@ -3542,182 +3743,193 @@ var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
 	(*RecordEventsResult)(nil),            // 9: goodwill.v1.RecordEventsResult
 	(*ListEventsRequest)(nil),             // 10: goodwill.v1.ListEventsRequest
 	(*ListEventsResponse)(nil),            // 11: goodwill.v1.ListEventsResponse
-	(*ReverseEventRequest)(nil),           // 12: goodwill.v1.ReverseEventRequest
-	(*ReverseEventResponse)(nil),          // 13: goodwill.v1.ReverseEventResponse
-	(*RecordIncidentRequest)(nil),         // 14: goodwill.v1.RecordIncidentRequest
-	(*RecordIncidentResponse)(nil),        // 15: goodwill.v1.RecordIncidentResponse
-	(*IncidentConflict)(nil),              // 16: goodwill.v1.IncidentConflict
-	(*GetBalanceRequest)(nil),             // 17: goodwill.v1.GetBalanceRequest
-	(*GetBalanceResponse)(nil),            // 18: goodwill.v1.GetBalanceResponse
-	(*ExplainBalanceRequest)(nil),         // 19: goodwill.v1.ExplainBalanceRequest
-	(*ExplainBalanceResponse)(nil),        // 20: goodwill.v1.ExplainBalanceResponse
-	(*GetBalanceHistoryRequest)(nil),      // 21: goodwill.v1.GetBalanceHistoryRequest
-	(*GetBalanceHistoryResponse)(nil),     // 22: goodwill.v1.GetBalanceHistoryResponse
-	(*ListBalancesRequest)(nil),           // 23: goodwill.v1.ListBalancesRequest
-	(*ListBalancesResponse)(nil),          // 24: goodwill.v1.ListBalancesResponse
-	(*SummarizeBalancesRequest)(nil),      // 25: goodwill.v1.SummarizeBalancesRequest
-	(*SummarizeBalancesResponse)(nil),     // 26: goodwill.v1.SummarizeBalancesResponse
-	(*ListOutreachRequest)(nil),           // 27: goodwill.v1.ListOutreachRequest
-	(*ListOutreachResponse)(nil),          // 28: goodwill.v1.ListOutreachResponse
-	(*GetCallerRequest)(nil),              // 29: goodwill.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),             // 30: goodwill.v1.GetCallerResponse
-	(*GetPolicyRequest)(nil),              // 31: goodwill.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),             // 32: goodwill.v1.GetPolicyResponse
-	(*SetPolicyRequest)(nil),              // 33: goodwill.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),             // 34: goodwill.v1.SetPolicyResponse
-	(*GetRecomputeJobRequest)(nil),        // 35: goodwill.v1.GetRecomputeJobRequest
-	(*GetRecomputeJobResponse)(nil),       // 36: goodwill.v1.GetRecomputeJobResponse
-	(*ResumeRecomputeJobRequest)(nil),     // 37: goodwill.v1.ResumeRecomputeJobRequest
-	(*ResumeRecomputeJobResponse)(nil),    // 38: goodwill.v1.ResumeRecomputeJobResponse
-	(*ListNotificationsRequest)(nil),      // 39: goodwill.v1.ListNotificationsRequest
-	(*ListNotificationsResponse)(nil),     // 40: goodwill.v1.ListNotificationsResponse
-	(*WatchNotificationsRequest)(nil),     // 41: goodwill.v1.WatchNotificationsRequest
-	(*WatchNotificationsResponse)(nil),    // 42: goodwill.v1.WatchNotificationsResponse
-	(*CreateWebhookRequest)(nil),          // 43: goodwill.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),         // 44: goodwill.v1.CreateWebhookResponse
-	(*ListWebhooksRequest)(nil),           // 45: goodwill.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),          // 46: goodwill.v1.ListWebhooksResponse
-	(*GetWebhookRequest)(nil),             // 47: goodwill.v1.GetWebhookRequest
-	(*GetWebhookResponse)(nil),            // 48: goodwill.v1.GetWebhookResponse
-	(*DeleteWebhookRequest)(nil),          // 49: goodwill.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),         // 50: goodwill.v1.DeleteWebhookResponse
-	(*ListWebhookDeliveriesRequest)(nil),  // 51: goodwill.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil), // 52: goodwill.v1.ListWebhookDeliveriesResponse
-	(*RotateWebhookSecretRequest)(nil),    // 53: goodwill.v1.RotateWebhookSecretRequest
-	(*RotateWebhookSecretResponse)(nil),   // 54: goodwill.v1.RotateWebhookSecretResponse
-	(*Customer)(nil),                      // 55: goodwill.v1.Customer
-	(*Event)(nil),                         // 56: goodwill.v1.Event
-	(*Balance)(nil),                       // 57: goodwill.v1.Balance
-	(EventKind)(0),                        // 58: goodwill.v1.EventKind
-	(*timestamppb.Timestamp)(nil),         // 59: google.protobuf.Timestamp
-	(*KindContribution)(nil),              // 60: goodwill.v1.KindContribution
-	(*EventContribution)(nil),             // 61: goodwill.v1.EventContribution
-	(*durationpb.Duration)(nil),           // 62: google.protobuf.Duration
-	(*BalancePoint)(nil),                  // 63: goodwill.v1.BalancePoint
-	(BalanceStatus)(0),                    // 64: goodwill.v1.BalanceStatus
-	(BalanceOrder)(0),                     // 65: goodwill.v1.BalanceOrder
-	(*BalanceEntry)(nil),                  // 66: goodwill.v1.BalanceEntry
-	(*SegmentSummary)(nil),                // 67: goodwill.v1.SegmentSummary
-	(OutreachPurpose)(0),                  // 68: goodwill.v1.OutreachPurpose
-	(*OutreachEntry)(nil),                 // 69: goodwill.v1.OutreachEntry
-	(Role)(0),                             // 70: goodwill.v1.Role
-	(*Policy)(nil),                        // 71: goodwill.v1.Policy
-	(*RecomputeJob)(nil),                  // 72: goodwill.v1.RecomputeJob
-	(*Notification)(nil),                  // 73: goodwill.v1.Notification
-	(*Webhook)(nil),                       // 74: goodwill.v1.Webhook
-	(*WebhookDelivery)(nil),               // 75: goodwill.v1.WebhookDelivery
-	(*WebhookAttempt)(nil),                // 76: goodwill.v1.WebhookAttempt
+	(*ExportEventsRequest)(nil),           // 12: goodwill.v1.ExportEventsRequest
+	(*ExportEventsResponse)(nil),          // 13: goodwill.v1.ExportEventsResponse
+	(*ReverseEventRequest)(nil),           // 14: goodwill.v1.ReverseEventRequest
+	(*ReverseEventResponse)(nil),          // 15: goodwill.v1.ReverseEventResponse
+	(*RecordIncidentRequest)(nil),         // 16: goodwill.v1.RecordIncidentRequest
+	(*RecordIncidentResponse)(nil),        // 17: goodwill.v1.RecordIncidentResponse
+	(*IncidentConflict)(nil),              // 18: goodwill.v1.IncidentConflict
+	(*GetBalanceRequest)(nil),             // 19: goodwill.v1.GetBalanceRequest
+	(*GetBalanceResponse)(nil),            // 20: goodwill.v1.GetBalanceResponse
+	(*ExplainBalanceRequest)(nil),         // 21: goodwill.v1.ExplainBalanceRequest
+	(*ExplainBalanceResponse)(nil),        // 22: goodwill.v1.ExplainBalanceResponse
+	(*GetBalanceHistoryRequest)(nil),      // 23: goodwill.v1.GetBalanceHistoryRequest
+	(*GetBalanceHistoryResponse)(nil),     // 24: goodwill.v1.GetBalanceHistoryResponse
+	(*ListBalancesRequest)(nil),           // 25: goodwill.v1.ListBalancesRequest
+	(*ListBalancesResponse)(nil),          // 26: goodwill.v1.ListBalancesResponse
+	(*SummarizeBalancesRequest)(nil),      // 27: goodwill.v1.SummarizeBalancesRequest
+	(*SummarizeBalancesResponse)(nil),     // 28: goodwill.v1.SummarizeBalancesResponse
+	(*ListOutreachRequest)(nil),           // 29: goodwill.v1.ListOutreachRequest
+	(*ListOutreachResponse)(nil),          // 30: goodwill.v1.ListOutreachResponse
+	(*GetCallerRequest)(nil),              // 31: goodwill.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),             // 32: goodwill.v1.GetCallerResponse
+	(*GetPolicyRequest)(nil),              // 33: goodwill.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),             // 34: goodwill.v1.GetPolicyResponse
+	(*SetPolicyRequest)(nil),              // 35: goodwill.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),             // 36: goodwill.v1.SetPolicyResponse
+	(*GetRecomputeJobRequest)(nil),        // 37: goodwill.v1.GetRecomputeJobRequest
+	(*GetRecomputeJobResponse)(nil),       // 38: goodwill.v1.GetRecomputeJobResponse
+	(*ResumeRecomputeJobRequest)(nil),     // 39: goodwill.v1.ResumeRecomputeJobRequest
+	(*ResumeRecomputeJobResponse)(nil),    // 40: goodwill.v1.ResumeRecomputeJobResponse
+	(*ListNotificationsRequest)(nil),      // 41: goodwill.v1.ListNotificationsRequest
+	(*ListNotificationsResponse)(nil),     // 42: goodwill.v1.ListNotificationsResponse
+	(*WatchNotificationsRequest)(nil),     // 43: goodwill.v1.WatchNotificationsRequest
+	(*WatchNotificationsResponse)(nil),    // 44: goodwill.v1.WatchNotificationsResponse
+	(*CreateWebhookRequest)(nil),          // 45: goodwill.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),         // 46: goodwill.v1.CreateWebhookResponse
+	(*ListWebhooksRequest)(nil),           // 47: goodwill.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),          // 48: goodwill.v1.ListWebhooksResponse
+	(*GetWebhookRequest)(nil),             // 49: goodwill.v1.GetWebhookRequest
+	(*GetWebhookResponse)(nil),            // 50: goodwill.v1.GetWebhookResponse
+	(*DeleteWebhookRequest)(nil),          // 51: goodwill.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),         // 52: goodwill.v1.DeleteWebhookResponse
+	(*ListWebhookDeliveriesRequest)(nil),  // 53: goodwill.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil), // 54: goodwill.v1.ListWebhookDeliveriesResponse
+	(*RotateWebhookSecretRequest)(nil),    // 55: goodwill.v1.RotateWebhookSecretRequest
+	(*RotateWebhookSecretResponse)(nil),   // 56: goodwill.v1.RotateWebhookSecretResponse
+	(*Customer)(nil),                      // 57: goodwill.v1.Customer
+	(*Event)(nil),                         // 58: goodwill.v1.Event
+	(*Balance)(nil),                       // 59: goodwill.v1.Balance
+	(EventKind)(0),                        // 60: goodwill.v1.EventKind
+	(*timestamppb.Timestamp)(nil),         // 61: google.protobuf.Timestamp
+	(*KindContribution)(nil),              // 62: goodwill.v1.KindContribution
+	(*EventContribution)(nil),             // 63: goodwill.v1.EventContribution
+	(*durationpb.Duration)(nil),           // 64: google.protobuf.Duration
+	(*BalancePoint)(nil),                  // 65: goodwill.v1.BalancePoint
+	(BalanceStatus)(0),                    // 66: goodwill.v1.BalanceStatus
+	(BalanceOrder)(0),                     // 67: goodwill.v1.BalanceOrder
+	(*BalanceEntry)(nil),                  // 68: goodwill.v1.BalanceEntry
+	(*SegmentSummary)(nil),                // 69: goodwill.v1.SegmentSummary
+	(OutreachPurpose)(0),                  // 70: goodwill.v1.OutreachPurpose
+	(*OutreachEntry)(nil),                 // 71: goodwill.v1.OutreachEntry
+	(Role)(0),                             // 72: goodwill.v1.Role
+	(*Policy)(nil),                        // 73: goodwill.v1.Policy
+	(*RecomputeJob)(nil),                  // 74: goodwill.v1.RecomputeJob
+	(*Notification)(nil),                  // 75: goodwill.v1.Notification
+	(*Webhook)(nil),                       // 76: goodwill.v1.Webhook
+	(*WebhookDelivery)(nil),               // 77: goodwill.v1.WebhookDelivery
+	(*WebhookAttempt)(nil),                // 78: goodwill.v1.WebhookAttempt
 }
 var file_goodwill_v1_goodwill_service_proto_depIdxs = []int32{
-	55, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
-	55, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	55, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	56, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
-	56, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
-	57, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
-	56, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
+	57, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
+	57, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	57, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	58, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
+	58, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
+	59, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
+	58, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
 	9,  // 7: goodwill.v1.RecordEventsResponse.results:type_name -> goodwill.v1.RecordEventsResult
 	0,  // 8: goodwill.v1.RecordEventsResult.outcome:type_name -> goodwill.v1.RecordOutcome
-	56, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
-	58, // 10: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
-	59, // 11: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	59, // 12: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	56, // 13: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
-	56, // 14: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
-	57, // 15: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
-	59, // 16: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
-	59, // 17: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
-	59, // 18: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
-	16, // 19: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
-	59, // 20: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	57, // 21: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	59, // 22: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	57, // 23: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	60, // 24: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
-	61, // 25: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
-	59, // 26: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
-	59, // 27: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
-	62, // 28: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
-	63, // 29: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
-	64, // 30: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
-	65, // 31: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
-	66, // 32: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
-	67, // 33: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
-	59, // 34: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
-	68, // 35: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
-	69, // 36: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
-	70, // 37: goodwill.v1.GetCallerResponse.role:type_name -> goodwill.v1.Role
-	71, // 38: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	71, // 39: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
-	71, // 40: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	72, // 41: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
-	72, // 42: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	72, // 43: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	73, // 44: goodwill.v1.ListNotificationsResponse.notifications:type_name -> goodwill.v1.Notification
-	73, // 45: goodwill.v1.WatchNotificationsResponse.notification:type_name -> goodwill.v1.Notification
-	74, // 46: goodwill.v1.CreateWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
-	74, // 47: goodwill.v1.ListWebhooksResponse.webhooks:type_name -> goodwill.v1.Webhook
-	74, // 48: goodwill.v1.GetWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
-	75, // 49: goodwill.v1.ListWebhookDeliveriesResponse.queue:type_name -> goodwill.v1.WebhookDelivery
-	76, // 50: goodwill.v1.ListWebhookDeliveriesResponse.attempts:type_name -> goodwill.v1.WebhookAttempt
-	74, // 51: goodwill.v1.RotateWebhookSecretResponse.webhook:type_name -> goodwill.v1.Webhook
-	1,  // 52: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
-	3,  // 53: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
-	5,  // 54: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
-	7,  // 55: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
-	10, // 56: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
-	12, // 57: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
-	14, // 58: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
-	17, // 59: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
-	19, // 60: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
-	21, // 61: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
-	23, // 62: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
-	25, // 63: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
-	27, // 64: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
-	29, // 65: goodwill.v1.GoodwillService.GetCaller:input_type -> goodwill.v1.GetCallerRequest
-	31, // 66: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
-	33, // 67: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
-	35, // 68: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
-	37, // 69: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
-	39, // 70: goodwill.v1.GoodwillService.ListNotifications:input_type -> goodwill.v1.ListNotificationsRequest
-	41, // 71: goodwill.v1.GoodwillService.WatchNotifications:input_type -> goodwill.v1.WatchNotificationsRequest
-	43, // 72: goodwill.v1.GoodwillService.CreateWebhook:input_type -> goodwill.v1.CreateWebhookRequest
-	45, // 73: goodwill.v1.GoodwillService.ListWebhooks:input_type -> goodwill.v1.ListWebhooksRequest
-	47, // 74: goodwill.v1.GoodwillService.GetWebhook:input_type -> goodwill.v1.GetWebhookRequest
-	49, // 75: goodwill.v1.GoodwillService.DeleteWebhook:input_type -> goodwill.v1.DeleteWebhookRequest
-	51, // 76: goodwill.v1.GoodwillService.ListWebhookDeliveries:input_type -> goodwill.v1.ListWebhookDeliveriesRequest
-	53, // 77: goodwill.v1.GoodwillService.RotateWebhookSecret:input_type -> goodwill.v1.RotateWebhookSecretRequest
-	2,  // 78: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
-	4,  // 79: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
-	6,  // 80: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
-	8,  // 81: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
-	11, // 82: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
-	13, // 83: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
-	15, // 84: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
-	18, // 85: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
-	20, // 86: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
-	22, // 87: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
-	24, // 88: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
-	26, // 89: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
-	28, // 90: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
-	30, // 91: goodwill.v1.GoodwillService.GetCaller:output_type -> goodwill.v1.GetCallerResponse
-	32, // 92: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
-	34, // 93: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
-	36, // 94: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
-	38, // 95: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
-	40, // 96: goodwill.v1.GoodwillService.ListNotifications:output_type -> goodwill.v1.ListNotificationsResponse
-	42, // 97: goodwill.v1.GoodwillService.WatchNotifications:output_type -> goodwill.v1.WatchNotificationsResponse
-	44, // 98: goodwill.v1.GoodwillService.CreateWebhook:output_type -> goodwill.v1.CreateWebhookResponse
-	46, // 99: goodwill.v1.GoodwillService.ListWebhooks:output_type -> goodwill.v1.ListWebhooksResponse
-	48, // 100: goodwill.v1.GoodwillService.GetWebhook:output_type -> goodwill.v1.GetWebhookResponse
-	50, // 101: goodwill.v1.GoodwillService.DeleteWebhook:output_type -> goodwill.v1.DeleteWebhookResponse
-	52, // 102: goodwill.v1.GoodwillService.ListWebhookDeliveries:output_type -> goodwill.v1.ListWebhookDeliveriesResponse
-	54, // 103: goodwill.v1.GoodwillService.RotateWebhookSecret:output_type -> goodwill.v1.RotateWebhookSecretResponse
-	78, // [78:104] is the sub-list for method output_type
-	52, // [52:78] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	58, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
+	60, // 10: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
+	61, // 11: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	61, // 12: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	58, // 13: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
+	60, // 14: goodwill.v1.ExportEventsRequest.kinds:type_name -> goodwill.v1.EventKind
+	61, // 15: goodwill.v1.ExportEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	61, // 16: goodwill.v1.ExportEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	58, // 17: goodwill.v1.ExportEventsResponse.events:type_name -> goodwill.v1.Event
+	61, // 18: goodwill.v1.ExportEventsResponse.recorded_through:type_name -> google.protobuf.Timestamp
+	58, // 19: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
+	59, // 20: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
+	61, // 21: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
+	61, // 22: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
+	61, // 23: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
+	18, // 24: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
+	61, // 25: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	59, // 26: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	61, // 27: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	59, // 28: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	62, // 29: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
+	63, // 30: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
+	61, // 31: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
+	61, // 32: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
+	64, // 33: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
+	65, // 34: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
+	66, // 35: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
+	67, // 36: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
+	61, // 37: goodwill.v1.ListBalancesRequest.as_of:type_name -> google.protobuf.Timestamp
+	68, // 38: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
+	61, // 39: goodwill.v1.ListBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	69, // 40: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
+	61, // 41: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	70, // 42: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
+	71, // 43: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
+	72, // 44: goodwill.v1.GetCallerResponse.role:type_name -> goodwill.v1.Role
+	73, // 45: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	73, // 46: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
+	73, // 47: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	74, // 48: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
+	74, // 49: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	74, // 50: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	75, // 51: goodwill.v1.ListNotificationsResponse.notifications:type_name -> goodwill.v1.Notification
+	75, // 52: goodwill.v1.WatchNotificationsResponse.notification:type_name -> goodwill.v1.Notification
+	76, // 53: goodwill.v1.CreateWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
+	76, // 54: goodwill.v1.ListWebhooksResponse.webhooks:type_name -> goodwill.v1.Webhook
+	76, // 55: goodwill.v1.GetWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
+	77, // 56: goodwill.v1.ListWebhookDeliveriesResponse.queue:type_name -> goodwill.v1.WebhookDelivery
+	78, // 57: goodwill.v1.ListWebhookDeliveriesResponse.attempts:type_name -> goodwill.v1.WebhookAttempt
+	76, // 58: goodwill.v1.RotateWebhookSecretResponse.webhook:type_name -> goodwill.v1.Webhook
+	1,  // 59: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
+	3,  // 60: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
+	5,  // 61: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
+	7,  // 62: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
+	10, // 63: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
+	12, // 64: goodwill.v1.GoodwillService.ExportEvents:input_type -> goodwill.v1.ExportEventsRequest
+	14, // 65: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
+	16, // 66: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
+	19, // 67: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
+	21, // 68: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
+	23, // 69: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
+	25, // 70: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
+	27, // 71: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
+	29, // 72: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
+	31, // 73: goodwill.v1.GoodwillService.GetCaller:input_type -> goodwill.v1.GetCallerRequest
+	33, // 74: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
+	35, // 75: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
+	37, // 76: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
+	39, // 77: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
+	41, // 78: goodwill.v1.GoodwillService.ListNotifications:input_type -> goodwill.v1.ListNotificationsRequest
+	43, // 79: goodwill.v1.GoodwillService.WatchNotifications:input_type -> goodwill.v1.WatchNotificationsRequest
+	45, // 80: goodwill.v1.GoodwillService.CreateWebhook:input_type -> goodwill.v1.CreateWebhookRequest
+	47, // 81: goodwill.v1.GoodwillService.ListWebhooks:input_type -> goodwill.v1.ListWebhooksRequest
+	49, // 82: goodwill.v1.GoodwillService.GetWebhook:input_type -> goodwill.v1.GetWebhookRequest
+	51, // 83: goodwill.v1.GoodwillService.DeleteWebhook:input_type -> goodwill.v1.DeleteWebhookRequest
+	53, // 84: goodwill.v1.GoodwillService.ListWebhookDeliveries:input_type -> goodwill.v1.ListWebhookDeliveriesRequest
+	55, // 85: goodwill.v1.GoodwillService.RotateWebhookSecret:input_type -> goodwill.v1.RotateWebhookSecretRequest
+	2,  // 86: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
+	4,  // 87: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
+	6,  // 88: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
+	8,  // 89: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
+	11, // 90: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
+	13, // 91: goodwill.v1.GoodwillService.ExportEvents:output_type -> goodwill.v1.ExportEventsResponse
+	15, // 92: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
+	17, // 93: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
+	20, // 94: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
+	22, // 95: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
+	24, // 96: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
+	26, // 97: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
+	28, // 98: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
+	30, // 99: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
+	32, // 100: goodwill.v1.GoodwillService.GetCaller:output_type -> goodwill.v1.GetCallerResponse
+	34, // 101: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
+	36, // 102: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
+	38, // 103: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
+	40, // 104: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
+	42, // 105: goodwill.v1.GoodwillService.ListNotifications:output_type -> goodwill.v1.ListNotificationsResponse
+	44, // 106: goodwill.v1.GoodwillService.WatchNotifications:output_type -> goodwill.v1.WatchNotificationsResponse
+	46, // 107: goodwill.v1.GoodwillService.CreateWebhook:output_type -> goodwill.v1.CreateWebhookResponse
+	48, // 108: goodwill.v1.GoodwillService.ListWebhooks:output_type -> goodwill.v1.ListWebhooksResponse
+	50, // 109: goodwill.v1.GoodwillService.GetWebhook:output_type -> goodwill.v1.GetWebhookResponse
+	52, // 110: goodwill.v1.GoodwillService.DeleteWebhook:output_type -> goodwill.v1.DeleteWebhookResponse
+	54, // 111: goodwill.v1.GoodwillService.ListWebhookDeliveries:output_type -> goodwill.v1.ListWebhookDeliveriesResponse
+	56, // 112: goodwill.v1.GoodwillService.RotateWebhookSecret:output_type -> goodwill.v1.RotateWebhookSecretResponse
+	86, // [86:113] is the sub-list for method output_type
+	59, // [59:86] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_goodwill_v1_goodwill_service_proto_init() }
@@ -3734,15 +3946,15 @@ func file_goodwill_v1_goodwill_service_proto_init() {
 	file_goodwill_v1_policy_proto_init()
 	file_goodwill_v1_rules_proto_init()
 	file_goodwill_v1_webhook_proto_init()
-	file_goodwill_v1_goodwill_service_proto_msgTypes[13].OneofWrappers = []any{}
-	file_goodwill_v1_goodwill_service_proto_msgTypes[22].OneofWrappers = []any{}
+	file_goodwill_v1_goodwill_service_proto_msgTypes[15].OneofWrappers = []any{}
+	file_goodwill_v1_goodwill_service_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goodwill_v1_goodwill_service_proto_rawDesc), len(file_goodwill_v1_goodwill_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   54,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -244,6 +244,34 @@ func local_request_GoodwillService_ListEvents_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
+var filter_GoodwillService_ExportEvents_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_GoodwillService_ExportEvents_0(ctx context.Context, marshaler runtime.Marshaler, client GoodwillServiceClient, req *http.Request, pathParams map[string]string) (GoodwillService_ExportEventsClient, runtime.ServerMetadata, error) {
+	var (
+		protoReq ExportEventsRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_GoodwillService_ExportEvents_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	stream, err := client.ExportEvents(ctx, &protoReq)
+	if err != nil {
+		return nil, metadata, err
+	}
+	header, err := stream.Header()
+	if err != nil {
+		return nil, metadata, err
+	}
+	metadata.HeaderMD = header
+	return stream, metadata, nil
+}
+
 func request_GoodwillService_ReverseEvent_0(ctx context.Context, marshaler runtime.Marshaler, client GoodwillServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq ReverseEventRequest
@@ -1170,6 +1198,13 @@ func RegisterGoodwillServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_GoodwillService_ListEvents_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+
+	mux.Handle(http.MethodGet, pattern_GoodwillService_ExportEvents_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
+		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+		return
+	})
 	mux.Handle(http.MethodPost, pattern_GoodwillService_ReverseEvent_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1702,6 +1737,23 @@ func RegisterGoodwillServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_GoodwillService_ListEvents_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_GoodwillService_ExportEvents_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/goodwill.v1.GoodwillService/ExportEvents", runtime.WithHTTPPathPattern("/v1/events:export"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_GoodwillService_ExportEvents_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_GoodwillService_ExportEvents_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_GoodwillService_ReverseEvent_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2068,6 +2120,7 @@ var (
 	pattern_GoodwillService_RecordEvent_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "customers", "customer_id", "events"}, ""))
 	pattern_GoodwillService_RecordEvents_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "events"}, "batchRecord"))
 	pattern_GoodwillService_ListEvents_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "customers", "customer_id", "events"}, ""))
+	pattern_GoodwillService_ExportEvents_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "events"}, "export"))
 	pattern_GoodwillService_ReverseEvent_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "customers", "customer_id", "events", "event_id"}, "reverse"))
 	pattern_GoodwillService_RecordIncident_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "incidents"}, ""))
 	pattern_GoodwillService_GetBalance_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "customers", "customer_id", "balance"}, ""))
@@ -2097,6 +2150,7 @@ var (
 	forward_GoodwillService_RecordEvent_0           = runtime.ForwardResponseMessage
 	forward_GoodwillService_RecordEvents_0          = runtime.ForwardResponseMessage
 	forward_GoodwillService_ListEvents_0            = runtime.ForwardResponseMessage
+	forward_GoodwillService_ExportEvents_0          = runtime.ForwardResponseStream
 	forward_GoodwillService_ReverseEvent_0          = runtime.ForwardResponseMessage
 	forward_GoodwillService_RecordIncident_0        = runtime.ForwardResponseMessage
 	forward_GoodwillService_GetBalance_0            = runtime.ForwardResponseMessage

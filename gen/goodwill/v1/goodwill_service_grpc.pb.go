@@ -24,6 +24,7 @@ const (
 	GoodwillService_RecordEvent_FullMethodName           = "/goodwill.v1.GoodwillService/RecordEvent"
 	GoodwillService_RecordEvents_FullMethodName          = "/goodwill.v1.GoodwillService/RecordEvents"
 	GoodwillService_ListEvents_FullMethodName            = "/goodwill.v1.GoodwillService/ListEvents"
+	GoodwillService_ExportEvents_FullMethodName          = "/goodwill.v1.GoodwillService/ExportEvents"
 	GoodwillService_ReverseEvent_FullMethodName          = "/goodwill.v1.GoodwillService/ReverseEvent"
 	GoodwillService_RecordIncident_FullMethodName        = "/goodwill.v1.GoodwillService/RecordIncident"
 	GoodwillService_GetBalance_FullMethodName            = "/goodwill.v1.GoodwillService/GetBalance"
@@ -88,6 +89,18 @@ type GoodwillServiceClient interface {
 	// Filters by kind and time; pages with opaque tokens that stay stable
 	// while new events arrive. A reversed event names its reversal.
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
+	// Streams every event of the caller's tenant, for export.
+	//
+	// In chunks of up to page_size events, ordered by customer id, then
+	// occurred_at, then event id: the order of an index, so each chunk is one
+	// bounded read of its own. Filters: the customer's segment (as it is
+	// now), kinds, and occurred_at in [start_time, end_time). The export is
+	// the log as it stood when it began: events recorded after the first
+	// chunk's recorded_through are left out, also when it is resumed. Each
+	// chunk's page_token resumes the export after that chunk (send the same
+	// filters). Over REST: newline-delimited JSON, one {"result": ...} per
+	// line.
+	ExportEvents(ctx context.Context, in *ExportEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportEventsResponse], error)
 	// Cancels an event by appending a REVERSAL.
 	//
 	// The balance becomes exactly what it would be had the event never been
@@ -264,6 +277,25 @@ func (c *goodwillServiceClient) ListEvents(ctx context.Context, in *ListEventsRe
 	return out, nil
 }
 
+func (c *goodwillServiceClient) ExportEvents(ctx context.Context, in *ExportEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportEventsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &GoodwillService_ServiceDesc.Streams[0], GoodwillService_ExportEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportEventsRequest, ExportEventsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type GoodwillService_ExportEventsClient = grpc.ServerStreamingClient[ExportEventsResponse]
+
 func (c *goodwillServiceClient) ReverseEvent(ctx context.Context, in *ReverseEventRequest, opts ...grpc.CallOption) (*ReverseEventResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ReverseEventResponse)
@@ -406,7 +438,7 @@ func (c *goodwillServiceClient) ListNotifications(ctx context.Context, in *ListN
 
 func (c *goodwillServiceClient) WatchNotifications(ctx context.Context, in *WatchNotificationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNotificationsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &GoodwillService_ServiceDesc.Streams[0], GoodwillService_WatchNotifications_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &GoodwillService_ServiceDesc.Streams[1], GoodwillService_WatchNotifications_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -524,6 +556,18 @@ type GoodwillServiceServer interface {
 	// Filters by kind and time; pages with opaque tokens that stay stable
 	// while new events arrive. A reversed event names its reversal.
 	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
+	// Streams every event of the caller's tenant, for export.
+	//
+	// In chunks of up to page_size events, ordered by customer id, then
+	// occurred_at, then event id: the order of an index, so each chunk is one
+	// bounded read of its own. Filters: the customer's segment (as it is
+	// now), kinds, and occurred_at in [start_time, end_time). The export is
+	// the log as it stood when it began: events recorded after the first
+	// chunk's recorded_through are left out, also when it is resumed. Each
+	// chunk's page_token resumes the export after that chunk (send the same
+	// filters). Over REST: newline-delimited JSON, one {"result": ...} per
+	// line.
+	ExportEvents(*ExportEventsRequest, grpc.ServerStreamingServer[ExportEventsResponse]) error
 	// Cancels an event by appending a REVERSAL.
 	//
 	// The balance becomes exactly what it would be had the event never been
@@ -664,6 +708,9 @@ func (UnimplementedGoodwillServiceServer) RecordEvents(context.Context, *RecordE
 }
 func (UnimplementedGoodwillServiceServer) ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListEvents not implemented")
+}
+func (UnimplementedGoodwillServiceServer) ExportEvents(*ExportEventsRequest, grpc.ServerStreamingServer[ExportEventsResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExportEvents not implemented")
 }
 func (UnimplementedGoodwillServiceServer) ReverseEvent(context.Context, *ReverseEventRequest) (*ReverseEventResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReverseEvent not implemented")
@@ -838,6 +885,17 @@ func _GoodwillService_ListEvents_Handler(srv interface{}, ctx context.Context, d
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _GoodwillService_ExportEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportEventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(GoodwillServiceServer).ExportEvents(m, &grpc.GenericServerStream[ExportEventsRequest, ExportEventsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type GoodwillService_ExportEventsServer = grpc.ServerStreamingServer[ExportEventsResponse]
 
 func _GoodwillService_ReverseEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ReverseEventRequest)
@@ -1319,6 +1377,11 @@ var GoodwillService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ExportEvents",
+			Handler:       _GoodwillService_ExportEvents_Handler,
+			ServerStreams: true,
+		},
 		{
 			StreamName:    "WatchNotifications",
 			Handler:       _GoodwillService_WatchNotifications_Handler,

@@ -62,3 +62,84 @@ func TestKeyProbesIgnoreStatistics(t *testing.T) {
 		}
 	}
 }
+
+// The export read walks events_by_time in its own order, from the page's
+// cursor, and never sorts or reads the table whole, on a tenant of many
+// customers with statistics (ANALYZE); a segment is a probe of the
+// customer's primary key per row, never a join planned from the segment's
+// customers. Without statistics (a table never analyzed) the read still
+// searches events_by_time from the cursor, but PostgreSQL estimated a few
+// rows after a cursor and chose a bitmap scan and a sort of everything
+// after it: correct, but a page then costs the rest of the tenant's log
+// until autovacuum analyzes the table.
+func TestExportWalksEventsByTime(t *testing.T) {
+	url := pgtest.FreshDB(t, pgtest.Servers()[0])
+	s, err := Open(t.Context(), url, Options{Migrate: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	for _, stmt := range []string{
+		`INSERT INTO events (tenant_id, customer_id, event_id, kind, magnitude, occurred_at,
+			recorded_at, idempotency_key, fingerprint) SELECT 't', 'c' || (i % 2000), 'e' || i, 'EVENT_KIND_CREDIT', 1,
+			now() - i * interval '1 minute', now(), '', 'f' FROM generate_series(1, 20000) AS i`,
+	} {
+		if _, err := s.pool.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	shapes := statements.ReadShapes()
+	for _, analyzed := range []bool{false, true} {
+		if analyzed {
+			if _, err := s.pool.Exec(ctx, "ANALYZE events"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := 0
+		for name, q := range shapes {
+			if !strings.HasPrefix(name, "tenant events") {
+				continue
+			}
+			n++
+			text := explainPG(t, s, q.SQL, q.Args)
+			if !strings.Contains(text, "Index Scan on events_by_time") && !strings.Contains(text, "Index Scan using events_by_time on events e") {
+				t.Errorf("%s (analyzed %t): not a search of events_by_time:\n%s", name, analyzed, text)
+			}
+			if strings.Contains(text, "Seq Scan on events") || strings.Contains(text, "Seq Scan on customers") ||
+				strings.Contains(text, "on customers c") && !strings.Contains(text, "SubPlan") {
+				t.Errorf("%s (analyzed %t): a table scan, or a join from customers:\n%s", name, analyzed, text)
+			}
+			if analyzed && (strings.Contains(text, "Sort") || !strings.Contains(text, "Index Scan using events_by_time on events e")) {
+				t.Errorf("%s (analyzed %t): not an ordered walk of events_by_time:\n%s", name, analyzed, text)
+			}
+			if strings.Contains(name, "cursor") && !strings.Contains(text, "ROW(customer_id, occurred_at, event_id) > ROW(") {
+				t.Errorf("%s (analyzed %t): the cursor is not an index condition:\n%s", name, analyzed, text)
+			}
+		}
+		if n != 4 {
+			t.Fatalf("%d export shapes; want 4", n)
+		}
+	}
+}
+
+func explainPG(t *testing.T, s *Store, sql string, args []any) string {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), "EXPLAIN "+sql, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, strings.TrimSpace(line))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
+}

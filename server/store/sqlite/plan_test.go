@@ -35,8 +35,12 @@ func TestQueriesUseIndexes(t *testing.T) {
 				}
 				// An event read searched by the tenant alone reads the
 				// tenant's whole log (regression: the key and incident
-				// probes did, through the primary key).
-				if strings.HasPrefix(step, "SEARCH e ") && strings.HasSuffix(step, "(tenant_id=?)") {
+				// probes did, through the primary key). The export's first
+				// page is the exception: it walks the tenant's log in
+				// order by design, stopped by its LIMIT
+				// (TestExportWalksEventsByTime).
+				if strings.HasPrefix(step, "SEARCH e ") && strings.HasSuffix(step, "(tenant_id=?)") &&
+					!strings.HasPrefix(name, "tenant events") {
 					t.Errorf("event read by tenant alone: %q\n%s", step, strings.Join(plan, "\n"))
 				}
 			}
@@ -70,6 +74,45 @@ func TestSegmentRankingSearchesSegment(t *testing.T) {
 				t.Errorf("segment ranking does not search customers_by_segment_rank by segment:\n%s", strings.Join(plan, "\n"))
 			}
 		})
+	}
+}
+
+// TestExportWalksEventsByTime: every shape of the export read walks
+// events_by_time, whose order is the export's, from the page's cursor (so
+// LIMIT ends the walk after one page), with one primary-key probe of the
+// customer per row for a segment and never a sort (TestQueriesUseIndexes).
+func TestExportWalksEventsByTime(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "plan.db"), Options{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	n := 0
+	for name, q := range statements.ReadShapes() {
+		if !strings.HasPrefix(name, "tenant events") {
+			continue
+		}
+		n++
+		t.Run(name, func(t *testing.T) {
+			plan := explain(t, s, q.SQL, q.Args)
+			text := strings.Join(plan, "\n")
+			want := "SEARCH e USING INDEX events_by_time (tenant_id=?"
+			if strings.Contains(name, "cursor") || strings.Contains(name, "all") {
+				want = "SEARCH e USING INDEX events_by_time (tenant_id=? AND (customer_id,occurred_at,event_id)>(?,?,?))"
+			}
+			if len(plan) == 0 || !strings.HasPrefix(plan[0], want) {
+				t.Errorf("the export does not walk events_by_time (want %q first):\n%s", want, text)
+			}
+			if strings.Contains(name, "segment") || strings.Contains(name, "all") {
+				if !strings.Contains(text, "SEARCH c USING PRIMARY KEY (tenant_id=? AND customer_id=?)") {
+					t.Errorf("the segment is not a probe of the customer's primary key:\n%s", text)
+				}
+			}
+		})
+	}
+	if n != 4 {
+		t.Fatalf("%d export shapes; want 4", n)
 	}
 }
 

@@ -200,6 +200,45 @@ func (s *Statements) Events(tenant, customerID string, q ledger.EventQuery) *que
 	return b.write(" ORDER BY e.occurred_at DESC, e.event_id DESC LIMIT ?", q.Limit)
 }
 
+// TenantEvents builds the export read: a tenant's events in (customer_id,
+// occurred_at, event_id) order, which events_by_time (tenant_id,
+// customer_id, occurred_at, event_id) gives without a sort, so LIMIT stops
+// the walk after one page. The filters are checked on the rows walked: the
+// segment by one probe of the customer's primary key per row (an EXISTS
+// that OFFSET keeps from becoming a join: PostgreSQL planned the join from
+// the segment's customers and sorted their events), and kinds and times on
+// the row itself. A page with
+// rare matches therefore walks further; it never sorts.
+func (s *Statements) TenantEvents(tenant string, q ledger.TenantEventQuery) *query {
+	b := s.eventSelectVia(tenant, "events_by_time")
+	if q.After != nil {
+		// A row-value comparison keeps the walk on the index.
+		b.and("(e.customer_id, e.occurred_at, e.event_id) > (?, ?, ?)",
+			q.After.CustomerID, s.d.Time(q.After.OccurredAt), q.After.EventID)
+	}
+	if q.Segment != "" {
+		b.and(`EXISTS (SELECT 1 FROM customers c WHERE c.tenant_id = e.tenant_id
+		AND c.customer_id = e.customer_id AND c.segment = ? LIMIT 1 OFFSET 0)`, q.Segment)
+	}
+	if len(q.Kinds) > 0 {
+		names := make([]any, len(q.Kinds))
+		for i, k := range q.Kinds {
+			names[i] = k.String()
+		}
+		b.and("e.kind IN ("+placeholders(len(names))+")", names...)
+	}
+	if !q.Start.IsZero() {
+		b.and("e.occurred_at >= ?", s.d.Time(q.Start))
+	}
+	if !q.End.IsZero() {
+		b.and("e.occurred_at < ?", s.d.Time(q.End))
+	}
+	if !q.RecordedThrough.IsZero() {
+		b.and("e.recorded_at <= ?", s.d.Time(q.RecordedThrough))
+	}
+	return b.write(" ORDER BY e.customer_id, e.occurred_at, e.event_id LIMIT ?", q.Limit)
+}
+
 var rankColumns = map[ledger.RankIndex]string{
 	ledger.ByBalance:  "balance_rank",
 	ledger.ByRecovery: "recovery_key",
@@ -462,6 +501,15 @@ func (s *Statements) ReadShapes() map[string]Shape {
 			After: &ledger.Cursor{OccurredAt: now, EventID: "x"}, Limit: 10},
 	} {
 		add("events "+name, s.Events("t", "c", q))
+	}
+	for name, q := range map[string]ledger.TenantEventQuery{
+		"plain":   {Limit: 10},
+		"cursor":  {After: &ledger.ExportCursor{CustomerID: "c", OccurredAt: now, EventID: "x"}, Limit: 10},
+		"segment": {Segment: "smb", Limit: 10},
+		"all": {Segment: "smb", Kinds: []ledger.Kind{ledger.KindOutage}, Start: now.Add(-time.Hour), End: now,
+			RecordedThrough: now, After: &ledger.ExportCursor{CustomerID: "c", OccurredAt: now, EventID: "x"}, Limit: 10},
+	} {
+		add("tenant events "+name, s.TenantEvents("t", q))
 	}
 	for name, q := range rankShapes() {
 		rq, err := s.Ranked("t", q)

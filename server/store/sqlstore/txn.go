@@ -258,6 +258,11 @@ func (t *Txn) Events(ctx context.Context, tenant, customerID string, q ledger.Ev
 	return t.events(ctx, t.s.Events(tenant, customerID, q))
 }
 
+// TenantEvents implements ledger.Reader; events_by_time serves it in order.
+func (t *Txn) TenantEvents(ctx context.Context, tenant string, q ledger.TenantEventQuery) ([]ledger.Event, error) {
+	return t.events(ctx, t.s.TenantEvents(tenant, q))
+}
+
 // History implements ledger.Reader.
 func (t *Txn) History(ctx context.Context, tenant, customerID string) ([]ledger.Event, error) {
 	return t.events(ctx, t.s.history(tenant, customerID))

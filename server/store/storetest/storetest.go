@@ -48,6 +48,8 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "EventsOrderAndFilters", run: testEventsOrderAndFilters},
 		{name: "EventsPaging", run: testEventsPaging},
 		{name: "EventsPagingStable", run: testEventsPagingStable},
+		{name: "TenantEventsOrderAndPaging", run: testTenantEventsOrderAndPaging},
+		{name: "TenantEventsFilters", run: testTenantEventsFilters},
 		{name: "History", run: testHistory},
 		{name: "TenantIsolation", run: testTenantIsolation},
 		{name: "UpdateRollback", run: testUpdateRollback},

@@ -37,6 +37,20 @@ export interface paths {
      */
     post: operations["GoodwillService_RecordEvents"];
   };
+  "/v1/events:export": {
+    /**
+     * In chunks of up to page_size events, ordered by customer id, then
+     * occurred_at, then event id: the order of an index, so each chunk is one
+     * bounded read of its own. Filters: the customer's segment (as it is
+     * now), kinds, and occurred_at in [start_time, end_time). The export is
+     * the log as it stood when it began: events recorded after the first
+     * chunk's recorded_through are left out, also when it is resumed. Each
+     * chunk's page_token resumes the export after that chunk (send the same
+     * filters). Over REST: newline-delimited JSON, one {"result": ...} per
+     * line.
+     */
+    get: operations["GoodwillService_ExportEvents"];
+  };
   "/v1/customers/{customerId}/events/{eventId}:reverse": {
     /**
      * The balance becomes exactly what it would be had the event never been
@@ -472,6 +486,21 @@ export interface definitions {
     /** @description The balance in one sentence. */
     summary?: string;
   };
+  v1ExportEventsResponse: {
+    /** @description Up to page_size events, in export order. The last chunk may be empty. */
+    events?: definitions["v1Event"][];
+    /**
+     * @description Resumes the export after this chunk's last event (pass it as
+     * page_token). Always set.
+     */
+    pageToken?: string;
+    /**
+     * Format: date-time
+     * @description The export's moment: only events recorded at or before it are
+     * exported. The same in every chunk, and in a resumed export.
+     */
+    recordedThrough?: string;
+  };
   v1GetBalanceHistoryResponse: {
     points?: definitions["v1BalancePoint"][];
     /** Format: int64 */
@@ -549,6 +578,12 @@ export interface definitions {
      * back short (with a next_page_token) while every row is checked.
      */
     approximateOrder?: boolean;
+    /**
+     * Format: date-time
+     * @description The moment the balances are valued at: the request's as_of, or the
+     * first page's.
+     */
+    asOf?: string;
   };
   v1ListEventsResponse: {
     events?: definitions["v1Event"][];
@@ -1354,6 +1389,110 @@ export interface operations {
     };
   };
   /**
+   * In chunks of up to page_size events, ordered by customer id, then
+   * occurred_at, then event id: the order of an index, so each chunk is one
+   * bounded read of its own. Filters: the customer's segment (as it is
+   * now), kinds, and occurred_at in [start_time, end_time). The export is
+   * the log as it stood when it began: events recorded after the first
+   * chunk's recorded_through are left out, also when it is resumed. Each
+   * chunk's page_token resumes the export after that chunk (send the same
+   * filters). Over REST: newline-delimited JSON, one {"result": ...} per
+   * line.
+   */
+  GoodwillService_ExportEvents: {
+    parameters: {
+      query: {
+        /**
+         * Only customers of this segment, as their profile says now ("" for
+         * all).
+         */
+        segment?: string;
+        /**
+         * Only these kinds (any kind when empty); each at most once.
+         *
+         *  - EVENT_KIND_CREDIT: A bill credit; magnitude is the amount in the billing currency.
+         *  - EVENT_KIND_RELIABLE_DELIVERY: Service delivered as promised; magnitude is the number of deliveries.
+         *  - EVENT_KIND_OUTAGE: The service failed the customer; magnitude is hours of outage.
+         *  - EVENT_KIND_RESPONSE: A support response or apology; magnitude is the number of responses.
+         *  - EVENT_KIND_PROACTIVE_NOTICE: The customer was warned before an outage or a change; magnitude is the
+         * number of notices.
+         *  - EVENT_KIND_COMPLAINT: The customer complained; magnitude is the number of complaints.
+         *  - EVENT_KIND_SUGGESTION_ADOPTED: A suggestion from the customer was adopted.
+         *  - EVENT_KIND_ENGAGEMENT: Any other positive engagement (survey answered, community post...).
+         *  - EVENT_KIND_REVERSAL: Written by ReverseEvent; cancels the event named in reverses_event_id.
+         * Cannot be recorded directly.
+         *  - EVENT_KIND_SERVICE_CHANGE: A change the company chose to make that customers experience as a loss:
+         * a price rise, content or a feature removed, a plan changed. Magnitude
+         * is its size in the tenant's own unit, the same for every change of the
+         * tenant (percent of the price, titles removed...). A PROACTIVE_NOTICE
+         * within the policy's change-notice window before it softens it.
+         *  - EVENT_KIND_BROKEN_PROMISE: The company said something would happen (service restored, a shipment
+         * sent, a credit applied) and it did not; magnitude is the number of
+         * promises broken. Never softened by a notice (the notice was the
+         * promise); a grievance until a RESPONSE or CREDIT answers it.
+         */
+        kinds?: (
+          | "EVENT_KIND_UNSPECIFIED"
+          | "EVENT_KIND_CREDIT"
+          | "EVENT_KIND_RELIABLE_DELIVERY"
+          | "EVENT_KIND_OUTAGE"
+          | "EVENT_KIND_RESPONSE"
+          | "EVENT_KIND_PROACTIVE_NOTICE"
+          | "EVENT_KIND_COMPLAINT"
+          | "EVENT_KIND_SUGGESTION_ADOPTED"
+          | "EVENT_KIND_ENGAGEMENT"
+          | "EVENT_KIND_REVERSAL"
+          | "EVENT_KIND_SERVICE_CHANGE"
+          | "EVENT_KIND_BROKEN_PROMISE"
+        )[];
+        /** Only events that occurred at or after start_time. */
+        startTime?: string;
+        /** Only events that occurred before end_time; after start_time. */
+        endTime?: string;
+        /** Events per chunk: 1 to 1000; default 500. */
+        pageSize?: number;
+        /**
+         * From a chunk of an earlier export with the same filters: resume after
+         * that chunk, with that export's recorded_through.
+         */
+        pageToken?: string;
+      };
+    };
+    responses: {
+      /** A successful response.(streaming responses) */
+      200: {
+        schema: {
+          result?: definitions["v1ExportEventsResponse"];
+          error?: definitions["rpcStatus"];
+        };
+      };
+      /** INVALID_ARGUMENT or FAILED_PRECONDITION: the request is malformed, or the ledger's state forbids it. details lists every invalid field. */
+      400: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAUTHENTICATED: no API key, or an unknown or revoked one. */
+      401: {
+        schema: definitions["rpcStatus"];
+      };
+      /** PERMISSION_DENIED: the key's role may not call this. */
+      403: {
+        schema: definitions["rpcStatus"];
+      };
+      /** RESOURCE_EXHAUSTED: the key is over its rate limit; retry after Retry-After seconds. */
+      429: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAVAILABLE: the store cannot be reached or the server is shutting down; retry (with the same idempotency key for a write). */
+      503: {
+        schema: definitions["rpcStatus"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  /**
    * The balance becomes exactly what it would be had the event never been
    * recorded. An event can be reversed once (again: FAILED_PRECONDITION,
    * 400); a REVERSAL cannot be reversed.
@@ -1625,9 +1764,9 @@ export interface operations {
           | "BALANCE_STATUS_UNSPECIFIED"
           | "BALANCE_STATUS_HEALTHY"
           | "BALANCE_STATUS_OVERDRAWN";
-        /** Only balances at or above min_balance, now. */
+        /** Only balances at or above min_balance, at as_of. */
         minBalance?: number;
-        /** Only balances at or below max_balance, now. */
+        /** Only balances at or below max_balance, at as_of. */
         maxBalance?: number;
         /**
          * - BALANCE_ORDER_ASCENDING: Lowest balance first (the default).
@@ -1645,6 +1784,17 @@ export interface operations {
          * served by the nearest replica without contending with writes.
          */
         allowStale?: boolean;
+        /**
+         * The moment every balance of the listing is valued at (status,
+         * min_balance and max_balance are judged then too); now when absent.
+         * The first page fixes it and its next_page_token carries it, so every
+         * page of one listing values balances at the same moment (as_of is then
+         * ignored on later pages). The order is the stored ranking, by balance
+         * now: it is the order at as_of too unless a customer's events occurred
+         * after as_of, and such a customer can also be missed by a balance
+         * bound.
+         */
+        asOf?: string;
       };
     };
     responses: {
