@@ -45,6 +45,11 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 		return err
 	}
 	changed := map[string]bool{}
+	// hists holds the history of each customer a replay read, with the
+	// batch's later events added: an import of old events (each older than
+	// the customer's last) reads a customer's history once a batch, not
+	// once an event.
+	hists := map[string][]Event{}
 	var order []string
 	results := make([]recordResult, len(events))
 	w := s.newWatcher(now)
@@ -73,15 +78,23 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 			continue
 		}
 		pending = append(pending, e)
+		hist, read := hists[e.CustomerID]
+		if read {
+			hist = append(hist, e)
+			hists[e.CustomerID] = hist
+		}
 		if c.PolicyVersion == pol.Version && e.Kind != KindReversal && e.Pos().Compare(c.State.Last) > 0 {
 			c.State, _ = pol.Apply(c.State, e)
 		} else {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-			hist, err := tx.History(ctx, tenant, e.CustomerID)
-			if err != nil {
-				return nil, err
+			if !read { // read once a batch, then kept up to date here
+				if err := flush(); err != nil {
+					return nil, err
+				}
+				var err error
+				if hist, err = tx.History(ctx, tenant, e.CustomerID); err != nil {
+					return nil, err
+				}
+				hists[e.CustomerID] = hist
 			}
 			c.State = pol.Replay(hist, time.Time{})
 		}

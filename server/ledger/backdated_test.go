@@ -1,0 +1,84 @@
+package ledger_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+)
+
+// historyCounter counts the histories the event writes read.
+type historyCounter struct {
+	ledger.Store
+	reads atomic.Int64
+}
+
+func (h *historyCounter) UpdateCustomers(ctx context.Context, fn func(ledger.Tx) error) error {
+	return h.Store.UpdateCustomers(ctx, func(tx ledger.Tx) error { return fn(historySpy{tx, &h.reads}) })
+}
+
+type historySpy struct {
+	ledger.Tx
+	reads *atomic.Int64
+}
+
+func (s historySpy) History(ctx context.Context, tenant, customerID string) ([]ledger.Event, error) {
+	s.reads.Add(1)
+	return s.Tx.History(ctx, tenant, customerID)
+}
+
+// A batch of old events (each older than its customer's last, as when
+// history is imported into a ledger already in use) reads each customer's
+// history once, not once an event, and leaves the balances a replay of
+// everything gives.
+func TestBackdatedBatchReadsEachHistoryOnce(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := &historyCounter{Store: openStore(t)}
+	svc := ledger.NewService(st, ledger.Options{})
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, id := range []string{"c1", "c2"} {
+		if _, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: id, Kind: ledger.KindOutage, OccurredAt: now.Add(-time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var old []ledger.NewEvent
+	kinds := []ledger.Kind{ledger.KindReliableDelivery, ledger.KindComplaint, ledger.KindCredit, ledger.KindResponse}
+	for i := range 60 {
+		old = append(old, ledger.NewEvent{CustomerID: []string{"c1", "c2"}[i%2], Kind: kinds[i%len(kinds)],
+			OccurredAt: now.Add(-time.Duration(100-i) * time.Hour), IdempotencyKey: fmt.Sprintf("old-%d", i)})
+	}
+	before := st.reads.Load()
+	if _, err := svc.RecordEvents(ctx, ledger.DefaultTenant, old); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.reads.Load() - before; n != 2 {
+		t.Errorf("the batch read %d histories, want 2 (one a customer)", n)
+	}
+
+	// The same events, in time order, into a fresh ledger: the same balances.
+	ref := ledger.NewService(openStore(t), ledger.Options{})
+	if _, err := ref.RecordEvents(ctx, ledger.DefaultTenant, old); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"c1", "c2"} {
+		if _, err := ref.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: id, Kind: ledger.KindOutage, OccurredAt: now.Add(-time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := svc.GetBalance(ctx, ledger.DefaultTenant, id, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ref.GetBalance(ctx, ledger.DefaultTenant, id, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got.Value-want.Value) > 1e-9 || got.EventCount != want.EventCount {
+			t.Errorf("%s: %+v after the old batch, %+v in time order", id, got, want)
+		}
+	}
+}
