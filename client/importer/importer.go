@@ -16,11 +16,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -50,6 +52,11 @@ type Options struct {
 	// Rejects, when set, receives every invalid or conflicting row as CSV:
 	// line, column, error, and the row as it was.
 	Rejects io.Writer
+	// Outage is how long a batch keeps being sent again while the server
+	// is unavailable (default 2 minutes), beyond the client's own retries
+	// of a call: a server restarting in the middle of an import costs a
+	// pause, not a rerun. The keys make sending a batch again safe.
+	Outage time.Duration
 }
 
 func (o *Options) complete() error {
@@ -64,6 +71,9 @@ func (o *Options) complete() error {
 	}
 	if o.InFlight < 1 {
 		return fmt.Errorf("in-flight %d: want at least 1", o.InFlight)
+	}
+	if o.Outage == 0 {
+		o.Outage = 2 * time.Minute
 	}
 	if o.MaxErrors < 0 {
 		return fmt.Errorf("max errors %d: want 0 or more", o.MaxErrors)
@@ -165,7 +175,7 @@ func (r *Run) Events(ctx context.Context, rec EventRecorder, in io.Reader) (Coun
 			rw.msg.IdempotencyKey = EventKey(r.opts.Namespace, rw.line, rw.msg)
 		}
 	}
-	err = pump(ctx, r, rows, r.opts.BatchSize, keyed, func(ctx context.Context, batch []row[*goodwillv1.Event]) error {
+	err = pump(ctx, r, rows, r.opts.BatchSize, (*goodwillv1.Event).GetCustomerId, keyed, func(ctx context.Context, batch []row[*goodwillv1.Event]) error {
 		return r.recordBatch(ctx, rec, batch)
 	})
 	return r.Progress(), err
@@ -183,9 +193,11 @@ func (r *Run) Customers(ctx context.Context, w CustomerWriter, in io.Reader) (Co
 	} else if rows, err = newCSVRows(src, customerColumns, []string{"customer_id"}, parseCustomerCSV); err != nil {
 		return r.Progress(), err
 	}
-	err = pump(ctx, r, rows, 1, nil, func(ctx context.Context, batch []row[*goodwillv1.Customer]) error {
+	err = pump(ctx, r, rows, 1, (*goodwillv1.Customer).GetCustomerId, nil, func(ctx context.Context, batch []row[*goodwillv1.Customer]) error {
 		rw := batch[0]
-		_, err := w.UpsertCustomer(ctx, &goodwillv1.UpsertCustomerRequest{CustomerId: rw.msg.GetCustomerId(), Customer: rw.msg})
+		_, err := call(r, ctx, func() (*goodwillv1.UpsertCustomerResponse, error) {
+			return w.UpsertCustomer(ctx, &goodwillv1.UpsertCustomerRequest{CustomerId: rw.msg.GetCustomerId(), Customer: rw.msg})
+		})
 		if bad := violations(err, ""); len(bad) > 0 {
 			return r.reject(&RowError{Line: rw.line, Column: bad[0].field, Message: bad[0].message, Raw: rw.raw}, true)
 		}
@@ -200,23 +212,28 @@ func (r *Run) Customers(ctx context.Context, w CustomerWriter, in io.Reader) (Co
 }
 
 // pump reads rows, rejects the unparsable ones, and hands batches of size
-// to send, InFlight at a time. It stops reading at the first error; the
-// batches already read still go out when the error is a row's (they hold
-// earlier rows), and are abandoned when it is a call's.
-func pump[M proto.Message](parent context.Context, r *Run, rows rowReader[M], size int, prepare func(*row[M]),
-	send func(context.Context, []row[M]) error) error {
+// to send, InFlight at a time. Each customer's rows go to one sender (by
+// a hash of customer), which sends its batches one after another: a
+// customer's events reach the server in the file's order, which the
+// ledger applies as they come (an event older than the customer's last
+// one costs a replay of its history). pump stops reading at the first
+// error; the batches already read still go out when the error is a row's
+// (they hold earlier rows), and are abandoned when it is a call's.
+func pump[M proto.Message](parent context.Context, r *Run, rows rowReader[M], size int, customer func(M) string,
+	prepare func(*row[M]), send func(context.Context, []row[M]) error) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	batches := make(chan []row[M], r.opts.InFlight)
 	var sendErr error
 	var once sync.Once
 	fail := func(err error) {
 		once.Do(func() { sendErr = err; cancel() })
 	}
+	queues := make([]chan []row[M], r.opts.InFlight)
 	var wg sync.WaitGroup
-	for range r.opts.InFlight {
+	for i := range queues {
+		queues[i] = make(chan []row[M], 1)
 		wg.Go(func() {
-			for b := range batches {
+			for b := range queues[i] {
 				if ctx.Err() != nil {
 					continue
 				}
@@ -226,9 +243,22 @@ func pump[M proto.Message](parent context.Context, r *Run, rows rowReader[M], si
 			}
 		})
 	}
+	batches := make([][]row[M], len(queues))
+	put := func(q int) bool {
+		select {
+		case queues[q] <- batches[q]:
+			batches[q] = nil
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	readErr := func() error {
-		defer close(batches)
-		batch := make([]row[M], 0, size)
+		defer func() {
+			for _, q := range queues {
+				close(q)
+			}
+		}()
 		for {
 			rw, err := rows.next()
 			if err == io.EOF {
@@ -247,20 +277,18 @@ func pump[M proto.Message](parent context.Context, r *Run, rows rowReader[M], si
 			if prepare != nil {
 				prepare(&rw)
 			}
-			batch = append(batch, rw)
-			if len(batch) == size {
-				select {
-				case batches <- batch:
-				case <-ctx.Done():
-					return nil
-				}
-				batch = make([]row[M], 0, size)
+			q := sender(customer(rw.msg), len(queues))
+			if batches[q] == nil {
+				batches[q] = make([]row[M], 0, size)
+			}
+			batches[q] = append(batches[q], rw)
+			if len(batches[q]) == size && !put(q) {
+				return nil
 			}
 		}
-		if len(batch) > 0 {
-			select {
-			case batches <- batch:
-			case <-ctx.Done():
+		for q := range batches {
+			if len(batches[q]) > 0 && !put(q) {
+				return nil
 			}
 		}
 		return nil
@@ -277,6 +305,41 @@ func pump[M proto.Message](parent context.Context, r *Run, rows rowReader[M], si
 	return ctx.Err()
 }
 
+// sender is the sender of a customer's rows: a stable spread of customer
+// ids over n senders.
+func sender(customer string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(customer))
+	return int(h.Sum32() % uint32(n))
+}
+
+// call runs fn until it succeeds, fails for a reason other than the
+// server's absence, or the server has been away for Options.Outage.
+func call[T any](r *Run, ctx context.Context, fn func() (T, error)) (T, error) {
+	var first time.Time
+	wait := 250 * time.Millisecond
+	for {
+		out, err := fn()
+		switch status.Code(err) {
+		case codes.Unavailable, codes.DeadlineExceeded:
+		default:
+			return out, err
+		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		if ctx.Err() != nil || time.Since(first)+wait > r.opts.Outage {
+			return out, err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return out, ctx.Err()
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
 // recordBatch records batch, taking out the rows the server finds invalid
 // (RecordEvents writes all of a batch or nothing) and sending the rest
 // again.
@@ -286,7 +349,9 @@ func (r *Run) recordBatch(ctx context.Context, rec EventRecorder, batch []row[*g
 		for i, rw := range batch {
 			events[i] = rw.msg
 		}
-		resp, err := rec.RecordEvents(ctx, &goodwillv1.RecordEventsRequest{Events: events})
+		resp, err := call(r, ctx, func() (*goodwillv1.RecordEventsResponse, error) {
+			return rec.RecordEvents(ctx, &goodwillv1.RecordEventsRequest{Events: events})
+		})
 		if err == nil {
 			for _, res := range resp.GetResults() {
 				i := int(res.GetIndex())

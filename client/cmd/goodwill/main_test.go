@@ -24,8 +24,9 @@ import (
 // customers.
 var srv *server
 
-// goodwilldBin is the goodwilld binary TestMain built.
-var goodwilldBin string
+// goodwilldBin and goodwillBin are the binaries TestMain built: the
+// server, and this command for the tests that kill it mid-run.
+var goodwilldBin, goodwillBin string
 
 type server struct {
 	grpcAddr string
@@ -49,6 +50,9 @@ func testMain(m *testing.M) int {
 	defer os.RemoveAll(tmp)
 	// Built first: go must see the real HOME, where its caches are.
 	goodwilldBin, err = buildGoodwilld(tmp)
+	if err == nil {
+		goodwillBin, err = build(tmp, "goodwill", "./client/cmd/goodwill")
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -78,16 +82,21 @@ func testMain(m *testing.M) int {
 
 // buildGoodwilld builds the server from the module root (go env GOMOD).
 func buildGoodwilld(dir string) (string, error) {
+	return build(dir, "goodwilld", "./server/cmd/goodwilld")
+}
+
+// build builds the command pkg of this module into dir/name.
+func build(dir, name, pkg string) (string, error) {
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	bin := filepath.Join(dir, "goodwilld")
-	build := exec.Command("go", "build", "-o", bin, "./server/cmd/goodwilld")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./server/cmd/goodwilld: %w\n%s", err, out)
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
 	return bin, nil
 }
@@ -96,10 +105,16 @@ func buildGoodwilld(dir string) (string, error) {
 // /healthz says SERVING, and reads the admin key it wrote. tlsClient, for a
 // server started with TLS flags in extra, is what reaches its /healthz.
 func startServer(dir string, tlsClient *http.Client, extra ...string) (*server, error) {
+	return startServerAt(dir, freeAddr(), freeAddr(), tlsClient, extra...)
+}
+
+// startServerAt is startServer on given addresses: a server restarted on
+// the addresses of one that was killed.
+func startServerAt(dir, grpcAddr, httpAddr string, tlsClient *http.Client, extra ...string) (*server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &server{grpcAddr: freeAddr(), httpAddr: freeAddr(), keyFile: filepath.Join(dir, "admin.key"), log: &bytes.Buffer{}}
+	s := &server{grpcAddr: grpcAddr, httpAddr: httpAddr, keyFile: filepath.Join(dir, "admin.key"), log: &bytes.Buffer{}}
 	args := append([]string{"serve",
 		"--db", "sqlite:" + filepath.Join(dir, "goodwill.db"),
 		"--grpc-addr", s.grpcAddr, "--http-addr", s.httpAddr,

@@ -16,14 +16,12 @@ import (
 
 // commands are goodwill's top-level commands, in help order, each built
 // around the app they share. A new command is one constructor in a file of
-// its own, added here. `goodwill import` and `goodwill export` (the next
-// part of issue #16) go here too, with a "data" group ("Bulk data:") added
-// to groups along with them: cobra prints a group's title even when it is
-// empty.
+// its own, added here.
 var commands = []func(*app) *cobra.Command{
 	newRecordCmd, newReverseCmd, newIncidentCmd, newEventsCmd, newCustomerCmd,
 	newBalanceCmd, newExplainCmd, newHistoryCmd, newBalancesCmd, newOutreachCmd,
 	newPolicyCmd, newNotificationsCmd, newWebhooksCmd,
+	newImportCmd, newExportCmd,
 	newWhoamiCmd, newConfigCmd,
 }
 
@@ -32,6 +30,7 @@ var groups = []*cobra.Group{
 	{ID: "ledger", Title: "Record and read the ledger:"},
 	{ID: "balances", Title: "Balances and outreach:"},
 	{ID: "admin", Title: "Policy, notifications and webhooks:"},
+	{ID: "data", Title: "Bulk data:"},
 	{ID: "settings", Title: "Connection and shell:"},
 }
 

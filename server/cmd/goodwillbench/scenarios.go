@@ -244,6 +244,20 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 			})
 		})
 	}
+	// 3a. The same batches through `goodwill import`'s library, from a CSV
+	// of about as many rows as RecordEvents 1000 took in: what the
+	// importer's parsing, key derivation and pipeline cost on top.
+	b1000Rate := 0.0
+	if r, ok := find(out, store, "grpc batch of 1000"); ok {
+		b1000Rate = r.Rate
+	}
+	withCPU("import events, CSV, 1000 a call", func() stats {
+		st, err := importCSV(ctx, c, importRows(b1000Rate, o.duration))
+		if err != nil {
+			st.errors, st.firstErr = st.errors+1, err
+		}
+		return st
+	})
 	// 6. One hot customer takes every client's events.
 	withCPU("grpc single, hot customer", func() stats {
 		return drive(ctx, o.clients, o.duration, func(ctx context.Context, cl, n int) (int, error) {
