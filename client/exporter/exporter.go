@@ -210,29 +210,41 @@ func Balances(w io.Writer, f Format) (Writer[*goodwillv1.BalanceEntry], error) {
 	})
 }
 
-// CustomerRow is a customer's profile: the columns `goodwill import
-// customers` reads.
+// CustomerRow is a customer's profile, in the columns `goodwill import
+// customers` reads. Value and the overdraft limit are absent (blank in
+// CSV, null in Parquet) when the customer has none of its own.
 type CustomerRow struct {
-	CustomerID     string  `parquet:"customer_id"`
-	DisplayName    string  `parquet:"display_name"`
-	Segment        string  `parquet:"segment"`
-	Value          float64 `parquet:"value"`
-	OverdraftLimit float64 `parquet:"overdraft_limit"`
+	CustomerID     string            `parquet:"customer_id"`
+	DisplayName    string            `parquet:"display_name"`
+	Segment        string            `parquet:"segment"`
+	Value          *float64          `parquet:"value,optional"`
+	OverdraftLimit *float64          `parquet:"overdraft_limit,optional"`
+	Attributes     map[string]string `parquet:"attributes"`
+	CreatedAt      time.Time         `parquet:"created_at,timestamp(microsecond)"`
+	UpdatedAt      time.Time         `parquet:"updated_at,timestamp(microsecond)"`
 }
 
-// Customers writes the profiles held in balance entries (which carry
-// everything of a profile but its attributes).
-func Customers(w io.Writer, f Format) (Writer[*goodwillv1.BalanceEntry], error) {
-	return newWriter(w, f, table[*goodwillv1.BalanceEntry, CustomerRow]{
-		header: []string{"customer_id", "display_name", "segment", "value", "overdraft_limit"},
-		row: func(e *goodwillv1.BalanceEntry) CustomerRow {
-			return CustomerRow{CustomerID: e.GetBalance().GetCustomerId(), DisplayName: e.GetDisplayName(), Segment: e.GetSegment(),
-				Value: e.GetValue(), OverdraftLimit: e.GetBalance().GetOverdraftLimit()}
+// Customers writes customer profiles (ListCustomers' rows).
+func Customers(w io.Writer, f Format) (Writer[*goodwillv1.Customer], error) {
+	return newWriter(w, f, table[*goodwillv1.Customer, CustomerRow]{
+		header: []string{"customer_id", "display_name", "segment", "value", "overdraft_limit", "attributes", "created_at", "updated_at"},
+		row: func(c *goodwillv1.Customer) CustomerRow {
+			return CustomerRow{CustomerID: c.GetCustomerId(), DisplayName: c.GetDisplayName(), Segment: c.GetSegment(),
+				Value: c.Value, OverdraftLimit: c.OverdraftLimit, Attributes: c.GetAttributes(),
+				CreatedAt: utc(c.GetCreatedAt()), UpdatedAt: utc(c.GetUpdatedAt())}
 		},
 		cells: func(r CustomerRow) []string {
-			return []string{r.CustomerID, r.DisplayName, r.Segment, num(r.Value), num(r.OverdraftLimit)}
+			return []string{r.CustomerID, r.DisplayName, r.Segment, optNum(r.Value), optNum(r.OverdraftLimit), attrs(r.Attributes),
+				stamp(r.CreatedAt), stamp(r.UpdatedAt)}
 		},
 	})
+}
+
+func optNum(f *float64) string {
+	if f == nil {
+		return ""
+	}
+	return num(*f)
 }
 
 // KindName is a kind as people write it: "reliable_delivery".

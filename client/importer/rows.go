@@ -56,7 +56,8 @@ var (
 	eventColumns = []string{"customer_id", "kind", "magnitude", "occurred_at", "idempotency_key", "source", "note",
 		"attributes", "event_id", "recorded_at", "incident_id", "reverses_event_id", "reversed_by_event_id"}
 	eventRequired   = []string{"customer_id", "kind"}
-	customerColumns = []string{"customer_id", "display_name", "segment", "value", "overdraft_limit"}
+	customerColumns = []string{"customer_id", "display_name", "segment", "value", "overdraft_limit", "attributes",
+		"created_at", "updated_at"}
 )
 
 // csvRows reads a CSV with a header row; parse turns a record (by column
@@ -158,16 +159,8 @@ func parseEventCSV(get func(string) string, attrs map[string]string) (*goodwillv
 		Source:         get("source"),
 		Note:           get("note"),
 	}
-	if s := get("attributes"); s != "" {
-		var m map[string]string
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			return nil, &RowError{Column: "attributes", Message: "not a JSON object of strings: " + err.Error()}
-		}
-		for k, v := range m {
-			if _, set := attrs[k]; !set {
-				attrs[k] = v
-			}
-		}
+	if err := jsonAttrs(get("attributes"), attrs); err != nil {
+		return nil, err
 	}
 	if len(attrs) > 0 {
 		e.Attributes = attrs
@@ -197,6 +190,9 @@ func parseEventCSV(get func(string) string, attrs map[string]string) (*goodwillv
 // parseCustomerCSV is one CSV row as a customer profile.
 func parseCustomerCSV(get func(string) string, attrs map[string]string) (*goodwillv1.Customer, *RowError) {
 	c := &goodwillv1.Customer{CustomerId: get("customer_id"), DisplayName: get("display_name"), Segment: get("segment")}
+	if err := jsonAttrs(get("attributes"), attrs); err != nil {
+		return nil, err
+	}
 	if len(attrs) > 0 {
 		c.Attributes = attrs
 	}
@@ -213,6 +209,24 @@ func parseCustomerCSV(get func(string) string, attrs map[string]string) (*goodwi
 		}
 	}
 	return c, nil
+}
+
+// jsonAttrs adds the attributes of an attributes cell (a JSON object, as
+// an export writes it) to attrs; an attr.NAME column of the same name wins.
+func jsonAttrs(cell string, attrs map[string]string) *RowError {
+	if cell == "" {
+		return nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(cell), &m); err != nil {
+		return &RowError{Column: "attributes", Message: "not a JSON object of strings: " + err.Error()}
+	}
+	for k, v := range m {
+		if _, set := attrs[k]; !set {
+			attrs[k] = v
+		}
+	}
+	return nil
 }
 
 // ParseKind reads an event kind as people write it: "complaint",

@@ -220,3 +220,15 @@ func (s *Server) GetBalance(ctx context.Context, req *goodwillv1.GetBalanceReque
 	}
 	return &goodwillv1.GetBalanceResponse{Balance: balanceToProto(b)}, nil
 }
+
+func (s *Server) ListCustomers(ctx context.Context, req *goodwillv1.ListCustomersRequest) (*goodwillv1.ListCustomersResponse, error) {
+	page, err := s.svc.ListCustomers(ctx, tenant(ctx), req.GetSegment(), int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := &goodwillv1.ListCustomersResponse{NextPageToken: page.NextToken, Customers: make([]*goodwillv1.Customer, len(page.Customers))}
+	for i, c := range page.Customers {
+		out.Customers[i] = customerToProto(c)
+	}
+	return out, nil
+}

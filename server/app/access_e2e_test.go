@@ -62,6 +62,10 @@ var everyRPC = map[string]rpcCall{
 		_, err := c.GetCustomer(ctx, &goodwillv1.GetCustomerRequest{CustomerId: x.customer})
 		return err
 	},
+	goodwillv1.GoodwillService_ListCustomers_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		_, err := c.ListCustomers(ctx, &goodwillv1.ListCustomersRequest{})
+		return err
+	},
 	goodwillv1.GoodwillService_RecordEvent_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
 		_, err := c.RecordEvent(ctx, &goodwillv1.RecordEventRequest{CustomerId: x.customer,
 			Event: &goodwillv1.Event{Kind: credit, IdempotencyKey: "shared-key"}})

@@ -512,6 +512,7 @@ func TestRESTBalanceHealthAndOpenAPI(t *testing.T) {
 		"/v1/balances",
 		"/v1/balances:summarize",
 		"/v1/caller",
+		"/v1/customers",
 		"/v1/customers/{customerId}",
 		"/v1/customers/{customerId}/balance",
 		"/v1/customers/{customerId}/balance/history",

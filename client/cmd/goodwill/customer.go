@@ -69,7 +69,53 @@ no attributes). The ledger and the balance are never touched.`,
 	f.StringArrayVar(&attrs, "attr", nil, "an attribute key=value (repeatable)")
 	_ = put.RegisterFlagCompletionFunc("segment", a.completeSegments)
 
-	cmd := group("customer", "Read and write customer profiles", get, put)
+	var (
+		listSegment, listToken string
+		listSize               int32
+		listAll                bool
+	)
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List customer profiles by id (ListCustomers)",
+		Example: `  goodwill customer list --segment gold --all -o csv`,
+		Args:    nargs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.dial(cmd)
+			if err != nil {
+				return err
+			}
+			req := &goodwillv1.ListCustomersRequest{Segment: listSegment, PageSize: listSize, PageToken: listToken}
+			if listAll && listSize == 0 {
+				req.PageSize = maxPage
+			}
+			out := &goodwillv1.ListCustomersResponse{}
+			for {
+				resp, err := c.ListCustomers(cmd.Context(), req)
+				if err != nil {
+					return err
+				}
+				out.Customers = append(out.Customers, resp.GetCustomers()...)
+				out.NextPageToken = resp.GetNextPageToken()
+				if !listAll || out.NextPageToken == "" {
+					break
+				}
+				req.PageToken = out.NextPageToken
+			}
+			s := section{header: []string{"CUSTOMER", "NAME", "SEGMENT", "VALUE", "OVERDRAFT LIMIT", "ATTRIBUTES", "CREATED AT", "UPDATED AT"}}
+			for _, cu := range out.GetCustomers() {
+				s.rows = append(s.rows, customerSection(cu, nil).rows[0])
+			}
+			return a.show(view{msg: out, sections: []section{s}, notes: morePages(out.NextPageToken)})
+		},
+	}
+	lf := list.Flags()
+	lf.StringVar(&listSegment, "segment", "", "only this segment")
+	lf.Int32Var(&listSize, "page-size", 0, "customers per page, 1 to 1000 (default 50)")
+	lf.StringVar(&listToken, "page-token", "", "continue from a previous page's next_page_token")
+	lf.BoolVar(&listAll, "all", false, "fetch every page")
+	_ = list.RegisterFlagCompletionFunc("segment", a.completeSegments)
+
+	cmd := group("customer", "Read and write customer profiles", get, put, list)
 	cmd.GroupID = "ledger"
 	return cmd
 }

@@ -120,11 +120,43 @@ connection drops, goodwill resumes it after the last chunk it wrote.`,
 moment: --as-of, or the moment the export starts (every page of the listing
 uses the first page's). Filters: --segment and --status.`,
 		exporter.Balances)
-	customers := listing("customers", "Write customer profiles, the columns 'goodwill import customers' reads",
-		`Write each customer's profile: id, display name, segment, value and
-overdraft limit (attributes are not part of the listing the export pages
-through). Filter: --segment.`,
-		exporter.Customers)
+	customers := &cobra.Command{
+		Use:   "customers [FILE]",
+		Short: "Write customer profiles, the columns 'goodwill import customers' reads (ListCustomers)",
+		Long: `Write every customer's profile as UpsertCustomer stored it: id, display
+name, segment, value, own overdraft limit (blank when the policy's
+applies), attributes (one JSON column in CSV, a map in Parquet) and when it
+was created and last updated. Filter: --segment.`,
+		Args: nargs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runExport(cmd, args, f, func(ctx context.Context, out io.Writer, format exporter.Format, rows *atomic.Int64) error {
+				w, err := exporter.Customers(out, format)
+				if err != nil {
+					return err
+				}
+				c, err := a.dial(cmd)
+				if err != nil {
+					return err
+				}
+				req := &goodwillv1.ListCustomersRequest{Segment: f.segment, PageSize: maxPage}
+				for {
+					resp, err := c.ListCustomers(ctx, req)
+					if err != nil {
+						return err
+					}
+					for _, cu := range resp.GetCustomers() {
+						if err := w.Write(cu); err != nil {
+							return err
+						}
+					}
+					rows.Add(int64(len(resp.GetCustomers())))
+					if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+						return w.Close()
+					}
+				}
+			})
+		},
+	}
 	balances.Flags().StringVar(&status, "status", "", "only this status: "+joinComma(enumValues(statusEnum)))
 	balances.Flags().StringVar(&asOf, "as-of", "", "value balances at this moment (default: when the export starts)")
 	_ = balances.RegisterFlagCompletionFunc("status", complete(enumValues(statusEnum)...))

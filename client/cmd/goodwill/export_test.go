@@ -83,6 +83,20 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	defer b.stop()
 	gwAt(t, b, "import", "events", csvPath, "--progress", "none").ok(t)
+	// Profiles too, attributes and own limits included; dave has no limit
+	// of his own, and still has none after the trip.
+	profiles := filepath.Join(dir, "customers.csv")
+	gwAt(t, a, "export", "customers", profiles, "--progress", "none").ok(t)
+	gwAt(t, b, "import", "customers", profiles, "--progress", "none").ok(t)
+	r = gwAt(t, b, "-o", "csv", "customer", "list", "--all").ok(t)
+	listed, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 5 || listed[2][0] != "bob" || listed[2][2] != "silver" || listed[2][4] != "-20" ||
+		!strings.Contains(listed[2][5], "monthly") || listed[4][0] != "dave" || listed[4][4] != "" {
+		t.Fatalf("profiles after the round trip:\n%s", r.stdout)
+	}
 	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	for _, id := range []string{"alice", "bob", "carol", "dave"} {
 		x, err := dialServer(t, a).BalanceAsOf(t.Context(), id, at)

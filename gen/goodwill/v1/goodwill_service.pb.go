@@ -558,6 +558,123 @@ func (x *RecordEventsResult) GetError() string {
 	return ""
 }
 
+type ListCustomersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 1000; defaults to 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only customers of this segment ("" for all).
+	Segment       string `protobuf:"bytes,3,opt,name=segment,proto3" json:"segment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCustomersRequest) Reset() {
+	*x = ListCustomersRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCustomersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCustomersRequest) ProtoMessage() {}
+
+func (x *ListCustomersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCustomersRequest.ProtoReflect.Descriptor instead.
+func (*ListCustomersRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListCustomersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCustomersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListCustomersRequest) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+type ListCustomersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By customer id.
+	Customers []*Customer `protobuf:"bytes,1,rep,name=customers,proto3" json:"customers,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCustomersResponse) Reset() {
+	*x = ListCustomersResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCustomersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCustomersResponse) ProtoMessage() {}
+
+func (x *ListCustomersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCustomersResponse.ProtoReflect.Descriptor instead.
+func (*ListCustomersResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListCustomersResponse) GetCustomers() []*Customer {
+	if x != nil {
+		return x.Customers
+	}
+	return nil
+}
+
+func (x *ListCustomersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type ListEventsRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	CustomerId string                 `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
@@ -577,7 +694,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[9]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +706,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[9]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +719,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{9}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListEventsRequest) GetCustomerId() string {
@@ -658,7 +775,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[10]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +787,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[10]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +800,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{10}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -722,7 +839,7 @@ type ExportEventsRequest struct {
 
 func (x *ExportEventsRequest) Reset() {
 	*x = ExportEventsRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[11]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +851,7 @@ func (x *ExportEventsRequest) String() string {
 func (*ExportEventsRequest) ProtoMessage() {}
 
 func (x *ExportEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[11]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +864,7 @@ func (x *ExportEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportEventsRequest.ProtoReflect.Descriptor instead.
 func (*ExportEventsRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{11}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ExportEventsRequest) GetSegment() string {
@@ -808,7 +925,7 @@ type ExportEventsResponse struct {
 
 func (x *ExportEventsResponse) Reset() {
 	*x = ExportEventsResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[12]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +937,7 @@ func (x *ExportEventsResponse) String() string {
 func (*ExportEventsResponse) ProtoMessage() {}
 
 func (x *ExportEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[12]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +950,7 @@ func (x *ExportEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportEventsResponse.ProtoReflect.Descriptor instead.
 func (*ExportEventsResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{12}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ExportEventsResponse) GetEvents() []*Event {
@@ -874,7 +991,7 @@ type ReverseEventRequest struct {
 
 func (x *ReverseEventRequest) Reset() {
 	*x = ReverseEventRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[13]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +1003,7 @@ func (x *ReverseEventRequest) String() string {
 func (*ReverseEventRequest) ProtoMessage() {}
 
 func (x *ReverseEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[13]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +1016,7 @@ func (x *ReverseEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReverseEventRequest.ProtoReflect.Descriptor instead.
 func (*ReverseEventRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{13}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReverseEventRequest) GetCustomerId() string {
@@ -953,7 +1070,7 @@ type ReverseEventResponse struct {
 
 func (x *ReverseEventResponse) Reset() {
 	*x = ReverseEventResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[14]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1082,7 @@ func (x *ReverseEventResponse) String() string {
 func (*ReverseEventResponse) ProtoMessage() {}
 
 func (x *ReverseEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[14]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1095,7 @@ func (x *ReverseEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReverseEventResponse.ProtoReflect.Descriptor instead.
 func (*ReverseEventResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{14}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReverseEventResponse) GetReversal() *Event {
@@ -1035,7 +1152,7 @@ type RecordIncidentRequest struct {
 
 func (x *RecordIncidentRequest) Reset() {
 	*x = RecordIncidentRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[15]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1164,7 @@ func (x *RecordIncidentRequest) String() string {
 func (*RecordIncidentRequest) ProtoMessage() {}
 
 func (x *RecordIncidentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[15]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1177,7 @@ func (x *RecordIncidentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordIncidentRequest.ProtoReflect.Descriptor instead.
 func (*RecordIncidentRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{15}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RecordIncidentRequest) GetIncidentId() string {
@@ -1151,7 +1268,7 @@ type RecordIncidentResponse struct {
 
 func (x *RecordIncidentResponse) Reset() {
 	*x = RecordIncidentResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[16]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1280,7 @@ func (x *RecordIncidentResponse) String() string {
 func (*RecordIncidentResponse) ProtoMessage() {}
 
 func (x *RecordIncidentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[16]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1293,7 @@ func (x *RecordIncidentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordIncidentResponse.ProtoReflect.Descriptor instead.
 func (*RecordIncidentResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{16}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RecordIncidentResponse) GetIncidentId() string {
@@ -1224,7 +1341,7 @@ type IncidentConflict struct {
 
 func (x *IncidentConflict) Reset() {
 	*x = IncidentConflict{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[17]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1353,7 @@ func (x *IncidentConflict) String() string {
 func (*IncidentConflict) ProtoMessage() {}
 
 func (x *IncidentConflict) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[17]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1366,7 @@ func (x *IncidentConflict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncidentConflict.ProtoReflect.Descriptor instead.
 func (*IncidentConflict) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{17}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *IncidentConflict) GetCustomerId() string {
@@ -1277,7 +1394,7 @@ type GetBalanceRequest struct {
 
 func (x *GetBalanceRequest) Reset() {
 	*x = GetBalanceRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[18]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1406,7 @@ func (x *GetBalanceRequest) String() string {
 func (*GetBalanceRequest) ProtoMessage() {}
 
 func (x *GetBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[18]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1419,7 @@ func (x *GetBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceRequest.ProtoReflect.Descriptor instead.
 func (*GetBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{18}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetBalanceRequest) GetCustomerId() string {
@@ -1328,7 +1445,7 @@ type GetBalanceResponse struct {
 
 func (x *GetBalanceResponse) Reset() {
 	*x = GetBalanceResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[19]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1457,7 @@ func (x *GetBalanceResponse) String() string {
 func (*GetBalanceResponse) ProtoMessage() {}
 
 func (x *GetBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[19]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1470,7 @@ func (x *GetBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceResponse.ProtoReflect.Descriptor instead.
 func (*GetBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{19}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetBalanceResponse) GetBalance() *Balance {
@@ -1376,7 +1493,7 @@ type ExplainBalanceRequest struct {
 
 func (x *ExplainBalanceRequest) Reset() {
 	*x = ExplainBalanceRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[20]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1388,7 +1505,7 @@ func (x *ExplainBalanceRequest) String() string {
 func (*ExplainBalanceRequest) ProtoMessage() {}
 
 func (x *ExplainBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[20]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1401,7 +1518,7 @@ func (x *ExplainBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainBalanceRequest.ProtoReflect.Descriptor instead.
 func (*ExplainBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{20}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ExplainBalanceRequest) GetCustomerId() string {
@@ -1440,7 +1557,7 @@ type ExplainBalanceResponse struct {
 
 func (x *ExplainBalanceResponse) Reset() {
 	*x = ExplainBalanceResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[21]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1569,7 @@ func (x *ExplainBalanceResponse) String() string {
 func (*ExplainBalanceResponse) ProtoMessage() {}
 
 func (x *ExplainBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[21]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1582,7 @@ func (x *ExplainBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainBalanceResponse.ProtoReflect.Descriptor instead.
 func (*ExplainBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{21}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ExplainBalanceResponse) GetBalance() *Balance {
@@ -1513,7 +1630,7 @@ type GetBalanceHistoryRequest struct {
 
 func (x *GetBalanceHistoryRequest) Reset() {
 	*x = GetBalanceHistoryRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1525,7 +1642,7 @@ func (x *GetBalanceHistoryRequest) String() string {
 func (*GetBalanceHistoryRequest) ProtoMessage() {}
 
 func (x *GetBalanceHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +1655,7 @@ func (x *GetBalanceHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetBalanceHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{22}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetBalanceHistoryRequest) GetCustomerId() string {
@@ -1579,7 +1696,7 @@ type GetBalanceHistoryResponse struct {
 
 func (x *GetBalanceHistoryResponse) Reset() {
 	*x = GetBalanceHistoryResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +1708,7 @@ func (x *GetBalanceHistoryResponse) String() string {
 func (*GetBalanceHistoryResponse) ProtoMessage() {}
 
 func (x *GetBalanceHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +1721,7 @@ func (x *GetBalanceHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetBalanceHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{23}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetBalanceHistoryResponse) GetPoints() []*BalancePoint {
@@ -1653,7 +1770,7 @@ type ListBalancesRequest struct {
 
 func (x *ListBalancesRequest) Reset() {
 	*x = ListBalancesRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +1782,7 @@ func (x *ListBalancesRequest) String() string {
 func (*ListBalancesRequest) ProtoMessage() {}
 
 func (x *ListBalancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +1795,7 @@ func (x *ListBalancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBalancesRequest.ProtoReflect.Descriptor instead.
 func (*ListBalancesRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{24}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListBalancesRequest) GetSegment() string {
@@ -1765,7 +1882,7 @@ type ListBalancesResponse struct {
 
 func (x *ListBalancesResponse) Reset() {
 	*x = ListBalancesResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1777,7 +1894,7 @@ func (x *ListBalancesResponse) String() string {
 func (*ListBalancesResponse) ProtoMessage() {}
 
 func (x *ListBalancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +1907,7 @@ func (x *ListBalancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBalancesResponse.ProtoReflect.Descriptor instead.
 func (*ListBalancesResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{25}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListBalancesResponse) GetBalances() []*BalanceEntry {
@@ -1841,7 +1958,7 @@ type SummarizeBalancesRequest struct {
 
 func (x *SummarizeBalancesRequest) Reset() {
 	*x = SummarizeBalancesRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1853,7 +1970,7 @@ func (x *SummarizeBalancesRequest) String() string {
 func (*SummarizeBalancesRequest) ProtoMessage() {}
 
 func (x *SummarizeBalancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1866,7 +1983,7 @@ func (x *SummarizeBalancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeBalancesRequest.ProtoReflect.Descriptor instead.
 func (*SummarizeBalancesRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{26}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SummarizeBalancesRequest) GetSegment() string {
@@ -1894,7 +2011,7 @@ type SummarizeBalancesResponse struct {
 
 func (x *SummarizeBalancesResponse) Reset() {
 	*x = SummarizeBalancesResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1906,7 +2023,7 @@ func (x *SummarizeBalancesResponse) String() string {
 func (*SummarizeBalancesResponse) ProtoMessage() {}
 
 func (x *SummarizeBalancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1919,7 +2036,7 @@ func (x *SummarizeBalancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeBalancesResponse.ProtoReflect.Descriptor instead.
 func (*SummarizeBalancesResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{27}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SummarizeBalancesResponse) GetSegments() []*SegmentSummary {
@@ -1962,7 +2079,7 @@ type ListOutreachRequest struct {
 
 func (x *ListOutreachRequest) Reset() {
 	*x = ListOutreachRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1974,7 +2091,7 @@ func (x *ListOutreachRequest) String() string {
 func (*ListOutreachRequest) ProtoMessage() {}
 
 func (x *ListOutreachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1987,7 +2104,7 @@ func (x *ListOutreachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutreachRequest.ProtoReflect.Descriptor instead.
 func (*ListOutreachRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{28}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListOutreachRequest) GetPurpose() OutreachPurpose {
@@ -2044,7 +2161,7 @@ type ListOutreachResponse struct {
 
 func (x *ListOutreachResponse) Reset() {
 	*x = ListOutreachResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2056,7 +2173,7 @@ func (x *ListOutreachResponse) String() string {
 func (*ListOutreachResponse) ProtoMessage() {}
 
 func (x *ListOutreachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2069,7 +2186,7 @@ func (x *ListOutreachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutreachResponse.ProtoReflect.Descriptor instead.
 func (*ListOutreachResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{29}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListOutreachResponse) GetEntries() []*OutreachEntry {
@@ -2108,7 +2225,7 @@ type GetCallerRequest struct {
 
 func (x *GetCallerRequest) Reset() {
 	*x = GetCallerRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2120,7 +2237,7 @@ func (x *GetCallerRequest) String() string {
 func (*GetCallerRequest) ProtoMessage() {}
 
 func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2133,7 +2250,7 @@ func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
 func (*GetCallerRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{30}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{32}
 }
 
 type GetCallerResponse struct {
@@ -2150,7 +2267,7 @@ type GetCallerResponse struct {
 
 func (x *GetCallerResponse) Reset() {
 	*x = GetCallerResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2162,7 +2279,7 @@ func (x *GetCallerResponse) String() string {
 func (*GetCallerResponse) ProtoMessage() {}
 
 func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2175,7 +2292,7 @@ func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
 func (*GetCallerResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{31}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetCallerResponse) GetKeyId() string {
@@ -2209,7 +2326,7 @@ type GetPolicyRequest struct {
 
 func (x *GetPolicyRequest) Reset() {
 	*x = GetPolicyRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2221,7 +2338,7 @@ func (x *GetPolicyRequest) String() string {
 func (*GetPolicyRequest) ProtoMessage() {}
 
 func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2234,7 +2351,7 @@ func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{32}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetPolicyRequest) GetVersion() int64 {
@@ -2255,7 +2372,7 @@ type GetPolicyResponse struct {
 
 func (x *GetPolicyResponse) Reset() {
 	*x = GetPolicyResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2267,7 +2384,7 @@ func (x *GetPolicyResponse) String() string {
 func (*GetPolicyResponse) ProtoMessage() {}
 
 func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2280,7 +2397,7 @@ func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{33}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetPolicyResponse) GetPolicy() *Policy {
@@ -2311,7 +2428,7 @@ type SetPolicyRequest struct {
 
 func (x *SetPolicyRequest) Reset() {
 	*x = SetPolicyRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2323,7 +2440,7 @@ func (x *SetPolicyRequest) String() string {
 func (*SetPolicyRequest) ProtoMessage() {}
 
 func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2336,7 +2453,7 @@ func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{34}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SetPolicyRequest) GetPolicy() *Policy {
@@ -2367,7 +2484,7 @@ type SetPolicyResponse struct {
 
 func (x *SetPolicyResponse) Reset() {
 	*x = SetPolicyResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2379,7 +2496,7 @@ func (x *SetPolicyResponse) String() string {
 func (*SetPolicyResponse) ProtoMessage() {}
 
 func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2392,7 +2509,7 @@ func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{35}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SetPolicyResponse) GetPolicy() *Policy {
@@ -2425,7 +2542,7 @@ type GetRecomputeJobRequest struct {
 
 func (x *GetRecomputeJobRequest) Reset() {
 	*x = GetRecomputeJobRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2554,7 @@ func (x *GetRecomputeJobRequest) String() string {
 func (*GetRecomputeJobRequest) ProtoMessage() {}
 
 func (x *GetRecomputeJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2567,7 @@ func (x *GetRecomputeJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecomputeJobRequest.ProtoReflect.Descriptor instead.
 func (*GetRecomputeJobRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{36}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetRecomputeJobRequest) GetJobId() string {
@@ -2469,7 +2586,7 @@ type GetRecomputeJobResponse struct {
 
 func (x *GetRecomputeJobResponse) Reset() {
 	*x = GetRecomputeJobResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +2598,7 @@ func (x *GetRecomputeJobResponse) String() string {
 func (*GetRecomputeJobResponse) ProtoMessage() {}
 
 func (x *GetRecomputeJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +2611,7 @@ func (x *GetRecomputeJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecomputeJobResponse.ProtoReflect.Descriptor instead.
 func (*GetRecomputeJobResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{37}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetRecomputeJobResponse) GetJob() *RecomputeJob {
@@ -2513,7 +2630,7 @@ type ResumeRecomputeJobRequest struct {
 
 func (x *ResumeRecomputeJobRequest) Reset() {
 	*x = ResumeRecomputeJobRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2525,7 +2642,7 @@ func (x *ResumeRecomputeJobRequest) String() string {
 func (*ResumeRecomputeJobRequest) ProtoMessage() {}
 
 func (x *ResumeRecomputeJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2538,7 +2655,7 @@ func (x *ResumeRecomputeJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRecomputeJobRequest.ProtoReflect.Descriptor instead.
 func (*ResumeRecomputeJobRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{38}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ResumeRecomputeJobRequest) GetJobId() string {
@@ -2557,7 +2674,7 @@ type ResumeRecomputeJobResponse struct {
 
 func (x *ResumeRecomputeJobResponse) Reset() {
 	*x = ResumeRecomputeJobResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2569,7 +2686,7 @@ func (x *ResumeRecomputeJobResponse) String() string {
 func (*ResumeRecomputeJobResponse) ProtoMessage() {}
 
 func (x *ResumeRecomputeJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2582,7 +2699,7 @@ func (x *ResumeRecomputeJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRecomputeJobResponse.ProtoReflect.Descriptor instead.
 func (*ResumeRecomputeJobResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{39}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ResumeRecomputeJobResponse) GetJob() *RecomputeJob {
@@ -2608,7 +2725,7 @@ type ListNotificationsRequest struct {
 
 func (x *ListNotificationsRequest) Reset() {
 	*x = ListNotificationsRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2620,7 +2737,7 @@ func (x *ListNotificationsRequest) String() string {
 func (*ListNotificationsRequest) ProtoMessage() {}
 
 func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2633,7 +2750,7 @@ func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotificationsRequest.ProtoReflect.Descriptor instead.
 func (*ListNotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{40}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListNotificationsRequest) GetAfter() string {
@@ -2672,7 +2789,7 @@ type ListNotificationsResponse struct {
 
 func (x *ListNotificationsResponse) Reset() {
 	*x = ListNotificationsResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2684,7 +2801,7 @@ func (x *ListNotificationsResponse) String() string {
 func (*ListNotificationsResponse) ProtoMessage() {}
 
 func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2697,7 +2814,7 @@ func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotificationsResponse.ProtoReflect.Descriptor instead.
 func (*ListNotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{41}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListNotificationsResponse) GetNotifications() []*Notification {
@@ -2730,7 +2847,7 @@ type WatchNotificationsRequest struct {
 
 func (x *WatchNotificationsRequest) Reset() {
 	*x = WatchNotificationsRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2742,7 +2859,7 @@ func (x *WatchNotificationsRequest) String() string {
 func (*WatchNotificationsRequest) ProtoMessage() {}
 
 func (x *WatchNotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2755,7 +2872,7 @@ func (x *WatchNotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNotificationsRequest.ProtoReflect.Descriptor instead.
 func (*WatchNotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{42}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *WatchNotificationsRequest) GetAfter() string {
@@ -2793,7 +2910,7 @@ type WatchNotificationsResponse struct {
 
 func (x *WatchNotificationsResponse) Reset() {
 	*x = WatchNotificationsResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2805,7 +2922,7 @@ func (x *WatchNotificationsResponse) String() string {
 func (*WatchNotificationsResponse) ProtoMessage() {}
 
 func (x *WatchNotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2818,7 +2935,7 @@ func (x *WatchNotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNotificationsResponse.ProtoReflect.Descriptor instead.
 func (*WatchNotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{43}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *WatchNotificationsResponse) GetNotification() *Notification {
@@ -2849,7 +2966,7 @@ type CreateWebhookRequest struct {
 
 func (x *CreateWebhookRequest) Reset() {
 	*x = CreateWebhookRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2861,7 +2978,7 @@ func (x *CreateWebhookRequest) String() string {
 func (*CreateWebhookRequest) ProtoMessage() {}
 
 func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2874,7 +2991,7 @@ func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{44}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CreateWebhookRequest) GetUrl() string {
@@ -2909,7 +3026,7 @@ type CreateWebhookResponse struct {
 
 func (x *CreateWebhookResponse) Reset() {
 	*x = CreateWebhookResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2921,7 +3038,7 @@ func (x *CreateWebhookResponse) String() string {
 func (*CreateWebhookResponse) ProtoMessage() {}
 
 func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2934,7 +3051,7 @@ func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{45}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CreateWebhookResponse) GetWebhook() *Webhook {
@@ -2959,7 +3076,7 @@ type ListWebhooksRequest struct {
 
 func (x *ListWebhooksRequest) Reset() {
 	*x = ListWebhooksRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2971,7 +3088,7 @@ func (x *ListWebhooksRequest) String() string {
 func (*ListWebhooksRequest) ProtoMessage() {}
 
 func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2984,7 +3101,7 @@ func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{46}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{48}
 }
 
 type ListWebhooksResponse struct {
@@ -2996,7 +3113,7 @@ type ListWebhooksResponse struct {
 
 func (x *ListWebhooksResponse) Reset() {
 	*x = ListWebhooksResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3008,7 +3125,7 @@ func (x *ListWebhooksResponse) String() string {
 func (*ListWebhooksResponse) ProtoMessage() {}
 
 func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3021,7 +3138,7 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{47}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
@@ -3040,7 +3157,7 @@ type GetWebhookRequest struct {
 
 func (x *GetWebhookRequest) Reset() {
 	*x = GetWebhookRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3052,7 +3169,7 @@ func (x *GetWebhookRequest) String() string {
 func (*GetWebhookRequest) ProtoMessage() {}
 
 func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3065,7 +3182,7 @@ func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{48}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetWebhookRequest) GetWebhookId() string {
@@ -3084,7 +3201,7 @@ type GetWebhookResponse struct {
 
 func (x *GetWebhookResponse) Reset() {
 	*x = GetWebhookResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3096,7 +3213,7 @@ func (x *GetWebhookResponse) String() string {
 func (*GetWebhookResponse) ProtoMessage() {}
 
 func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3109,7 +3226,7 @@ func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookResponse.ProtoReflect.Descriptor instead.
 func (*GetWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{49}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetWebhookResponse) GetWebhook() *Webhook {
@@ -3128,7 +3245,7 @@ type DeleteWebhookRequest struct {
 
 func (x *DeleteWebhookRequest) Reset() {
 	*x = DeleteWebhookRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3140,7 +3257,7 @@ func (x *DeleteWebhookRequest) String() string {
 func (*DeleteWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3153,7 +3270,7 @@ func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{50}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *DeleteWebhookRequest) GetWebhookId() string {
@@ -3171,7 +3288,7 @@ type DeleteWebhookResponse struct {
 
 func (x *DeleteWebhookResponse) Reset() {
 	*x = DeleteWebhookResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3183,7 +3300,7 @@ func (x *DeleteWebhookResponse) String() string {
 func (*DeleteWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3196,7 +3313,7 @@ func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{51}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{53}
 }
 
 type ListWebhookDeliveriesRequest struct {
@@ -3210,7 +3327,7 @@ type ListWebhookDeliveriesRequest struct {
 
 func (x *ListWebhookDeliveriesRequest) Reset() {
 	*x = ListWebhookDeliveriesRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3222,7 +3339,7 @@ func (x *ListWebhookDeliveriesRequest) String() string {
 func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3235,7 +3352,7 @@ func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{52}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListWebhookDeliveriesRequest) GetWebhookId() string {
@@ -3264,7 +3381,7 @@ type ListWebhookDeliveriesResponse struct {
 
 func (x *ListWebhookDeliveriesResponse) Reset() {
 	*x = ListWebhookDeliveriesResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3276,7 +3393,7 @@ func (x *ListWebhookDeliveriesResponse) String() string {
 func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3289,7 +3406,7 @@ func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{53}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListWebhookDeliveriesResponse) GetQueue() []*WebhookDelivery {
@@ -3315,7 +3432,7 @@ type RotateWebhookSecretRequest struct {
 
 func (x *RotateWebhookSecretRequest) Reset() {
 	*x = RotateWebhookSecretRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[54]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3327,7 +3444,7 @@ func (x *RotateWebhookSecretRequest) String() string {
 func (*RotateWebhookSecretRequest) ProtoMessage() {}
 
 func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[54]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3340,7 +3457,7 @@ func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{54}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *RotateWebhookSecretRequest) GetWebhookId() string {
@@ -3361,7 +3478,7 @@ type RotateWebhookSecretResponse struct {
 
 func (x *RotateWebhookSecretResponse) Reset() {
 	*x = RotateWebhookSecretResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[55]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3373,7 +3490,7 @@ func (x *RotateWebhookSecretResponse) String() string {
 func (*RotateWebhookSecretResponse) ProtoMessage() {}
 
 func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[55]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3386,7 +3503,7 @@ func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{55}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RotateWebhookSecretResponse) GetWebhook() *Webhook {
@@ -3436,7 +3553,16 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x124\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x1a.goodwill.v1.RecordOutcomeR\aoutcome\x12(\n" +
 	"\x05event\x18\x03 \x01(\v2\x12.goodwill.v1.EventR\x05event\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\xd4\x02\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\x85\x01\n" +
+	"\x14ListCustomersRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12%\n" +
+	"\asegment\x18\x03 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment\"t\n" +
+	"\x15ListCustomersResponse\x123\n" +
+	"\tcustomers\x18\x01 \x03(\v2\x15.goodwill.v1.CustomerR\tcustomers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd4\x02\n" +
 	"\x11ListEventsRequest\x120\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\x12'\n" +
@@ -3657,10 +3783,11 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECORD_OUTCOME_CREATED\x10\x01\x12\x1b\n" +
 	"\x17RECORD_OUTCOME_REPLAYED\x10\x02\x12\x1b\n" +
-	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\x95\x1c\n" +
+	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\x8b\x1d\n" +
 	"\x0fGoodwillService\x12\x8f\x01\n" +
 	"\x0eUpsertCustomer\x12\".goodwill.v1.UpsertCustomerRequest\x1a#.goodwill.v1.UpsertCustomerResponse\"4\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02':\bcustomer\x1a\x1b/v1/customers/{customer_id}\x90\x02\x02\x12|\n" +
-	"\vGetCustomer\x12\x1f.goodwill.v1.GetCustomerRequest\x1a .goodwill.v1.GetCustomerResponse\"*\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x90\x02\x01\x12\x8a\x01\n" +
+	"\vGetCustomer\x12\x1f.goodwill.v1.GetCustomerRequest\x1a .goodwill.v1.GetCustomerResponse\"*\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x90\x02\x01\x12t\n" +
+	"\rListCustomers\x12!.goodwill.v1.ListCustomersRequest\x1a\".goodwill.v1.ListCustomersResponse\"\x1c\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/customers\x90\x02\x01\x12\x8a\x01\n" +
 	"\vRecordEvent\x12\x1f.goodwill.v1.RecordEventRequest\x1a .goodwill.v1.RecordEventResponse\"8\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02+:\x05event\"\"/v1/customers/{customer_id}/events\x90\x02\x02\x12}\n" +
 	"\fRecordEvents\x12 .goodwill.v1.RecordEventsRequest\x1a!.goodwill.v1.RecordEventsResponse\"(\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/events:batchRecord\x90\x02\x02\x12\x80\x01\n" +
 	"\n" +
@@ -3729,7 +3856,7 @@ func file_goodwill_v1_goodwill_service_proto_rawDescGZIP() []byte {
 }
 
 var file_goodwill_v1_goodwill_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
 	(RecordOutcome)(0),                    // 0: goodwill.v1.RecordOutcome
 	(*UpsertCustomerRequest)(nil),         // 1: goodwill.v1.UpsertCustomerRequest
@@ -3741,195 +3868,200 @@ var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
 	(*RecordEventsRequest)(nil),           // 7: goodwill.v1.RecordEventsRequest
 	(*RecordEventsResponse)(nil),          // 8: goodwill.v1.RecordEventsResponse
 	(*RecordEventsResult)(nil),            // 9: goodwill.v1.RecordEventsResult
-	(*ListEventsRequest)(nil),             // 10: goodwill.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),            // 11: goodwill.v1.ListEventsResponse
-	(*ExportEventsRequest)(nil),           // 12: goodwill.v1.ExportEventsRequest
-	(*ExportEventsResponse)(nil),          // 13: goodwill.v1.ExportEventsResponse
-	(*ReverseEventRequest)(nil),           // 14: goodwill.v1.ReverseEventRequest
-	(*ReverseEventResponse)(nil),          // 15: goodwill.v1.ReverseEventResponse
-	(*RecordIncidentRequest)(nil),         // 16: goodwill.v1.RecordIncidentRequest
-	(*RecordIncidentResponse)(nil),        // 17: goodwill.v1.RecordIncidentResponse
-	(*IncidentConflict)(nil),              // 18: goodwill.v1.IncidentConflict
-	(*GetBalanceRequest)(nil),             // 19: goodwill.v1.GetBalanceRequest
-	(*GetBalanceResponse)(nil),            // 20: goodwill.v1.GetBalanceResponse
-	(*ExplainBalanceRequest)(nil),         // 21: goodwill.v1.ExplainBalanceRequest
-	(*ExplainBalanceResponse)(nil),        // 22: goodwill.v1.ExplainBalanceResponse
-	(*GetBalanceHistoryRequest)(nil),      // 23: goodwill.v1.GetBalanceHistoryRequest
-	(*GetBalanceHistoryResponse)(nil),     // 24: goodwill.v1.GetBalanceHistoryResponse
-	(*ListBalancesRequest)(nil),           // 25: goodwill.v1.ListBalancesRequest
-	(*ListBalancesResponse)(nil),          // 26: goodwill.v1.ListBalancesResponse
-	(*SummarizeBalancesRequest)(nil),      // 27: goodwill.v1.SummarizeBalancesRequest
-	(*SummarizeBalancesResponse)(nil),     // 28: goodwill.v1.SummarizeBalancesResponse
-	(*ListOutreachRequest)(nil),           // 29: goodwill.v1.ListOutreachRequest
-	(*ListOutreachResponse)(nil),          // 30: goodwill.v1.ListOutreachResponse
-	(*GetCallerRequest)(nil),              // 31: goodwill.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),             // 32: goodwill.v1.GetCallerResponse
-	(*GetPolicyRequest)(nil),              // 33: goodwill.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),             // 34: goodwill.v1.GetPolicyResponse
-	(*SetPolicyRequest)(nil),              // 35: goodwill.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),             // 36: goodwill.v1.SetPolicyResponse
-	(*GetRecomputeJobRequest)(nil),        // 37: goodwill.v1.GetRecomputeJobRequest
-	(*GetRecomputeJobResponse)(nil),       // 38: goodwill.v1.GetRecomputeJobResponse
-	(*ResumeRecomputeJobRequest)(nil),     // 39: goodwill.v1.ResumeRecomputeJobRequest
-	(*ResumeRecomputeJobResponse)(nil),    // 40: goodwill.v1.ResumeRecomputeJobResponse
-	(*ListNotificationsRequest)(nil),      // 41: goodwill.v1.ListNotificationsRequest
-	(*ListNotificationsResponse)(nil),     // 42: goodwill.v1.ListNotificationsResponse
-	(*WatchNotificationsRequest)(nil),     // 43: goodwill.v1.WatchNotificationsRequest
-	(*WatchNotificationsResponse)(nil),    // 44: goodwill.v1.WatchNotificationsResponse
-	(*CreateWebhookRequest)(nil),          // 45: goodwill.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),         // 46: goodwill.v1.CreateWebhookResponse
-	(*ListWebhooksRequest)(nil),           // 47: goodwill.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),          // 48: goodwill.v1.ListWebhooksResponse
-	(*GetWebhookRequest)(nil),             // 49: goodwill.v1.GetWebhookRequest
-	(*GetWebhookResponse)(nil),            // 50: goodwill.v1.GetWebhookResponse
-	(*DeleteWebhookRequest)(nil),          // 51: goodwill.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),         // 52: goodwill.v1.DeleteWebhookResponse
-	(*ListWebhookDeliveriesRequest)(nil),  // 53: goodwill.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil), // 54: goodwill.v1.ListWebhookDeliveriesResponse
-	(*RotateWebhookSecretRequest)(nil),    // 55: goodwill.v1.RotateWebhookSecretRequest
-	(*RotateWebhookSecretResponse)(nil),   // 56: goodwill.v1.RotateWebhookSecretResponse
-	(*Customer)(nil),                      // 57: goodwill.v1.Customer
-	(*Event)(nil),                         // 58: goodwill.v1.Event
-	(*Balance)(nil),                       // 59: goodwill.v1.Balance
-	(EventKind)(0),                        // 60: goodwill.v1.EventKind
-	(*timestamppb.Timestamp)(nil),         // 61: google.protobuf.Timestamp
-	(*KindContribution)(nil),              // 62: goodwill.v1.KindContribution
-	(*EventContribution)(nil),             // 63: goodwill.v1.EventContribution
-	(*durationpb.Duration)(nil),           // 64: google.protobuf.Duration
-	(*BalancePoint)(nil),                  // 65: goodwill.v1.BalancePoint
-	(BalanceStatus)(0),                    // 66: goodwill.v1.BalanceStatus
-	(BalanceOrder)(0),                     // 67: goodwill.v1.BalanceOrder
-	(*BalanceEntry)(nil),                  // 68: goodwill.v1.BalanceEntry
-	(*SegmentSummary)(nil),                // 69: goodwill.v1.SegmentSummary
-	(OutreachPurpose)(0),                  // 70: goodwill.v1.OutreachPurpose
-	(*OutreachEntry)(nil),                 // 71: goodwill.v1.OutreachEntry
-	(Role)(0),                             // 72: goodwill.v1.Role
-	(*Policy)(nil),                        // 73: goodwill.v1.Policy
-	(*RecomputeJob)(nil),                  // 74: goodwill.v1.RecomputeJob
-	(*Notification)(nil),                  // 75: goodwill.v1.Notification
-	(*Webhook)(nil),                       // 76: goodwill.v1.Webhook
-	(*WebhookDelivery)(nil),               // 77: goodwill.v1.WebhookDelivery
-	(*WebhookAttempt)(nil),                // 78: goodwill.v1.WebhookAttempt
+	(*ListCustomersRequest)(nil),          // 10: goodwill.v1.ListCustomersRequest
+	(*ListCustomersResponse)(nil),         // 11: goodwill.v1.ListCustomersResponse
+	(*ListEventsRequest)(nil),             // 12: goodwill.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),            // 13: goodwill.v1.ListEventsResponse
+	(*ExportEventsRequest)(nil),           // 14: goodwill.v1.ExportEventsRequest
+	(*ExportEventsResponse)(nil),          // 15: goodwill.v1.ExportEventsResponse
+	(*ReverseEventRequest)(nil),           // 16: goodwill.v1.ReverseEventRequest
+	(*ReverseEventResponse)(nil),          // 17: goodwill.v1.ReverseEventResponse
+	(*RecordIncidentRequest)(nil),         // 18: goodwill.v1.RecordIncidentRequest
+	(*RecordIncidentResponse)(nil),        // 19: goodwill.v1.RecordIncidentResponse
+	(*IncidentConflict)(nil),              // 20: goodwill.v1.IncidentConflict
+	(*GetBalanceRequest)(nil),             // 21: goodwill.v1.GetBalanceRequest
+	(*GetBalanceResponse)(nil),            // 22: goodwill.v1.GetBalanceResponse
+	(*ExplainBalanceRequest)(nil),         // 23: goodwill.v1.ExplainBalanceRequest
+	(*ExplainBalanceResponse)(nil),        // 24: goodwill.v1.ExplainBalanceResponse
+	(*GetBalanceHistoryRequest)(nil),      // 25: goodwill.v1.GetBalanceHistoryRequest
+	(*GetBalanceHistoryResponse)(nil),     // 26: goodwill.v1.GetBalanceHistoryResponse
+	(*ListBalancesRequest)(nil),           // 27: goodwill.v1.ListBalancesRequest
+	(*ListBalancesResponse)(nil),          // 28: goodwill.v1.ListBalancesResponse
+	(*SummarizeBalancesRequest)(nil),      // 29: goodwill.v1.SummarizeBalancesRequest
+	(*SummarizeBalancesResponse)(nil),     // 30: goodwill.v1.SummarizeBalancesResponse
+	(*ListOutreachRequest)(nil),           // 31: goodwill.v1.ListOutreachRequest
+	(*ListOutreachResponse)(nil),          // 32: goodwill.v1.ListOutreachResponse
+	(*GetCallerRequest)(nil),              // 33: goodwill.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),             // 34: goodwill.v1.GetCallerResponse
+	(*GetPolicyRequest)(nil),              // 35: goodwill.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),             // 36: goodwill.v1.GetPolicyResponse
+	(*SetPolicyRequest)(nil),              // 37: goodwill.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),             // 38: goodwill.v1.SetPolicyResponse
+	(*GetRecomputeJobRequest)(nil),        // 39: goodwill.v1.GetRecomputeJobRequest
+	(*GetRecomputeJobResponse)(nil),       // 40: goodwill.v1.GetRecomputeJobResponse
+	(*ResumeRecomputeJobRequest)(nil),     // 41: goodwill.v1.ResumeRecomputeJobRequest
+	(*ResumeRecomputeJobResponse)(nil),    // 42: goodwill.v1.ResumeRecomputeJobResponse
+	(*ListNotificationsRequest)(nil),      // 43: goodwill.v1.ListNotificationsRequest
+	(*ListNotificationsResponse)(nil),     // 44: goodwill.v1.ListNotificationsResponse
+	(*WatchNotificationsRequest)(nil),     // 45: goodwill.v1.WatchNotificationsRequest
+	(*WatchNotificationsResponse)(nil),    // 46: goodwill.v1.WatchNotificationsResponse
+	(*CreateWebhookRequest)(nil),          // 47: goodwill.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),         // 48: goodwill.v1.CreateWebhookResponse
+	(*ListWebhooksRequest)(nil),           // 49: goodwill.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),          // 50: goodwill.v1.ListWebhooksResponse
+	(*GetWebhookRequest)(nil),             // 51: goodwill.v1.GetWebhookRequest
+	(*GetWebhookResponse)(nil),            // 52: goodwill.v1.GetWebhookResponse
+	(*DeleteWebhookRequest)(nil),          // 53: goodwill.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),         // 54: goodwill.v1.DeleteWebhookResponse
+	(*ListWebhookDeliveriesRequest)(nil),  // 55: goodwill.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil), // 56: goodwill.v1.ListWebhookDeliveriesResponse
+	(*RotateWebhookSecretRequest)(nil),    // 57: goodwill.v1.RotateWebhookSecretRequest
+	(*RotateWebhookSecretResponse)(nil),   // 58: goodwill.v1.RotateWebhookSecretResponse
+	(*Customer)(nil),                      // 59: goodwill.v1.Customer
+	(*Event)(nil),                         // 60: goodwill.v1.Event
+	(*Balance)(nil),                       // 61: goodwill.v1.Balance
+	(EventKind)(0),                        // 62: goodwill.v1.EventKind
+	(*timestamppb.Timestamp)(nil),         // 63: google.protobuf.Timestamp
+	(*KindContribution)(nil),              // 64: goodwill.v1.KindContribution
+	(*EventContribution)(nil),             // 65: goodwill.v1.EventContribution
+	(*durationpb.Duration)(nil),           // 66: google.protobuf.Duration
+	(*BalancePoint)(nil),                  // 67: goodwill.v1.BalancePoint
+	(BalanceStatus)(0),                    // 68: goodwill.v1.BalanceStatus
+	(BalanceOrder)(0),                     // 69: goodwill.v1.BalanceOrder
+	(*BalanceEntry)(nil),                  // 70: goodwill.v1.BalanceEntry
+	(*SegmentSummary)(nil),                // 71: goodwill.v1.SegmentSummary
+	(OutreachPurpose)(0),                  // 72: goodwill.v1.OutreachPurpose
+	(*OutreachEntry)(nil),                 // 73: goodwill.v1.OutreachEntry
+	(Role)(0),                             // 74: goodwill.v1.Role
+	(*Policy)(nil),                        // 75: goodwill.v1.Policy
+	(*RecomputeJob)(nil),                  // 76: goodwill.v1.RecomputeJob
+	(*Notification)(nil),                  // 77: goodwill.v1.Notification
+	(*Webhook)(nil),                       // 78: goodwill.v1.Webhook
+	(*WebhookDelivery)(nil),               // 79: goodwill.v1.WebhookDelivery
+	(*WebhookAttempt)(nil),                // 80: goodwill.v1.WebhookAttempt
 }
 var file_goodwill_v1_goodwill_service_proto_depIdxs = []int32{
-	57, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
-	57, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	57, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	58, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
-	58, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
-	59, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
-	58, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
+	59, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
+	59, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	59, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	60, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
+	60, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
+	61, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
+	60, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
 	9,  // 7: goodwill.v1.RecordEventsResponse.results:type_name -> goodwill.v1.RecordEventsResult
 	0,  // 8: goodwill.v1.RecordEventsResult.outcome:type_name -> goodwill.v1.RecordOutcome
-	58, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
-	60, // 10: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
-	61, // 11: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	61, // 12: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	58, // 13: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
-	60, // 14: goodwill.v1.ExportEventsRequest.kinds:type_name -> goodwill.v1.EventKind
-	61, // 15: goodwill.v1.ExportEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	61, // 16: goodwill.v1.ExportEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	58, // 17: goodwill.v1.ExportEventsResponse.events:type_name -> goodwill.v1.Event
-	61, // 18: goodwill.v1.ExportEventsResponse.recorded_through:type_name -> google.protobuf.Timestamp
-	58, // 19: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
-	59, // 20: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
-	61, // 21: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
-	61, // 22: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
-	61, // 23: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
-	18, // 24: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
-	61, // 25: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	59, // 26: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	61, // 27: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	59, // 28: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	62, // 29: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
-	63, // 30: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
-	61, // 31: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
-	61, // 32: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
-	64, // 33: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
-	65, // 34: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
-	66, // 35: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
-	67, // 36: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
-	61, // 37: goodwill.v1.ListBalancesRequest.as_of:type_name -> google.protobuf.Timestamp
-	68, // 38: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
-	61, // 39: goodwill.v1.ListBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
-	69, // 40: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
-	61, // 41: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
-	70, // 42: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
-	71, // 43: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
-	72, // 44: goodwill.v1.GetCallerResponse.role:type_name -> goodwill.v1.Role
-	73, // 45: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	73, // 46: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
-	73, // 47: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	74, // 48: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
-	74, // 49: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	74, // 50: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	75, // 51: goodwill.v1.ListNotificationsResponse.notifications:type_name -> goodwill.v1.Notification
-	75, // 52: goodwill.v1.WatchNotificationsResponse.notification:type_name -> goodwill.v1.Notification
-	76, // 53: goodwill.v1.CreateWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
-	76, // 54: goodwill.v1.ListWebhooksResponse.webhooks:type_name -> goodwill.v1.Webhook
-	76, // 55: goodwill.v1.GetWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
-	77, // 56: goodwill.v1.ListWebhookDeliveriesResponse.queue:type_name -> goodwill.v1.WebhookDelivery
-	78, // 57: goodwill.v1.ListWebhookDeliveriesResponse.attempts:type_name -> goodwill.v1.WebhookAttempt
-	76, // 58: goodwill.v1.RotateWebhookSecretResponse.webhook:type_name -> goodwill.v1.Webhook
-	1,  // 59: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
-	3,  // 60: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
-	5,  // 61: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
-	7,  // 62: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
-	10, // 63: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
-	12, // 64: goodwill.v1.GoodwillService.ExportEvents:input_type -> goodwill.v1.ExportEventsRequest
-	14, // 65: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
-	16, // 66: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
-	19, // 67: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
-	21, // 68: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
-	23, // 69: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
-	25, // 70: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
-	27, // 71: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
-	29, // 72: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
-	31, // 73: goodwill.v1.GoodwillService.GetCaller:input_type -> goodwill.v1.GetCallerRequest
-	33, // 74: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
-	35, // 75: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
-	37, // 76: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
-	39, // 77: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
-	41, // 78: goodwill.v1.GoodwillService.ListNotifications:input_type -> goodwill.v1.ListNotificationsRequest
-	43, // 79: goodwill.v1.GoodwillService.WatchNotifications:input_type -> goodwill.v1.WatchNotificationsRequest
-	45, // 80: goodwill.v1.GoodwillService.CreateWebhook:input_type -> goodwill.v1.CreateWebhookRequest
-	47, // 81: goodwill.v1.GoodwillService.ListWebhooks:input_type -> goodwill.v1.ListWebhooksRequest
-	49, // 82: goodwill.v1.GoodwillService.GetWebhook:input_type -> goodwill.v1.GetWebhookRequest
-	51, // 83: goodwill.v1.GoodwillService.DeleteWebhook:input_type -> goodwill.v1.DeleteWebhookRequest
-	53, // 84: goodwill.v1.GoodwillService.ListWebhookDeliveries:input_type -> goodwill.v1.ListWebhookDeliveriesRequest
-	55, // 85: goodwill.v1.GoodwillService.RotateWebhookSecret:input_type -> goodwill.v1.RotateWebhookSecretRequest
-	2,  // 86: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
-	4,  // 87: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
-	6,  // 88: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
-	8,  // 89: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
-	11, // 90: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
-	13, // 91: goodwill.v1.GoodwillService.ExportEvents:output_type -> goodwill.v1.ExportEventsResponse
-	15, // 92: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
-	17, // 93: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
-	20, // 94: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
-	22, // 95: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
-	24, // 96: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
-	26, // 97: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
-	28, // 98: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
-	30, // 99: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
-	32, // 100: goodwill.v1.GoodwillService.GetCaller:output_type -> goodwill.v1.GetCallerResponse
-	34, // 101: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
-	36, // 102: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
-	38, // 103: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
-	40, // 104: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
-	42, // 105: goodwill.v1.GoodwillService.ListNotifications:output_type -> goodwill.v1.ListNotificationsResponse
-	44, // 106: goodwill.v1.GoodwillService.WatchNotifications:output_type -> goodwill.v1.WatchNotificationsResponse
-	46, // 107: goodwill.v1.GoodwillService.CreateWebhook:output_type -> goodwill.v1.CreateWebhookResponse
-	48, // 108: goodwill.v1.GoodwillService.ListWebhooks:output_type -> goodwill.v1.ListWebhooksResponse
-	50, // 109: goodwill.v1.GoodwillService.GetWebhook:output_type -> goodwill.v1.GetWebhookResponse
-	52, // 110: goodwill.v1.GoodwillService.DeleteWebhook:output_type -> goodwill.v1.DeleteWebhookResponse
-	54, // 111: goodwill.v1.GoodwillService.ListWebhookDeliveries:output_type -> goodwill.v1.ListWebhookDeliveriesResponse
-	56, // 112: goodwill.v1.GoodwillService.RotateWebhookSecret:output_type -> goodwill.v1.RotateWebhookSecretResponse
-	86, // [86:113] is the sub-list for method output_type
-	59, // [59:86] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	60, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
+	59, // 10: goodwill.v1.ListCustomersResponse.customers:type_name -> goodwill.v1.Customer
+	62, // 11: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
+	63, // 12: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	63, // 13: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	60, // 14: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
+	62, // 15: goodwill.v1.ExportEventsRequest.kinds:type_name -> goodwill.v1.EventKind
+	63, // 16: goodwill.v1.ExportEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	63, // 17: goodwill.v1.ExportEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	60, // 18: goodwill.v1.ExportEventsResponse.events:type_name -> goodwill.v1.Event
+	63, // 19: goodwill.v1.ExportEventsResponse.recorded_through:type_name -> google.protobuf.Timestamp
+	60, // 20: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
+	61, // 21: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
+	63, // 22: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
+	63, // 23: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
+	63, // 24: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
+	20, // 25: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
+	63, // 26: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	61, // 27: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	63, // 28: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	61, // 29: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	64, // 30: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
+	65, // 31: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
+	63, // 32: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
+	63, // 33: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
+	66, // 34: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
+	67, // 35: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
+	68, // 36: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
+	69, // 37: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
+	63, // 38: goodwill.v1.ListBalancesRequest.as_of:type_name -> google.protobuf.Timestamp
+	70, // 39: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
+	63, // 40: goodwill.v1.ListBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	71, // 41: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
+	63, // 42: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	72, // 43: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
+	73, // 44: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
+	74, // 45: goodwill.v1.GetCallerResponse.role:type_name -> goodwill.v1.Role
+	75, // 46: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	75, // 47: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
+	75, // 48: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	76, // 49: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
+	76, // 50: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	76, // 51: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	77, // 52: goodwill.v1.ListNotificationsResponse.notifications:type_name -> goodwill.v1.Notification
+	77, // 53: goodwill.v1.WatchNotificationsResponse.notification:type_name -> goodwill.v1.Notification
+	78, // 54: goodwill.v1.CreateWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
+	78, // 55: goodwill.v1.ListWebhooksResponse.webhooks:type_name -> goodwill.v1.Webhook
+	78, // 56: goodwill.v1.GetWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
+	79, // 57: goodwill.v1.ListWebhookDeliveriesResponse.queue:type_name -> goodwill.v1.WebhookDelivery
+	80, // 58: goodwill.v1.ListWebhookDeliveriesResponse.attempts:type_name -> goodwill.v1.WebhookAttempt
+	78, // 59: goodwill.v1.RotateWebhookSecretResponse.webhook:type_name -> goodwill.v1.Webhook
+	1,  // 60: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
+	3,  // 61: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
+	10, // 62: goodwill.v1.GoodwillService.ListCustomers:input_type -> goodwill.v1.ListCustomersRequest
+	5,  // 63: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
+	7,  // 64: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
+	12, // 65: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
+	14, // 66: goodwill.v1.GoodwillService.ExportEvents:input_type -> goodwill.v1.ExportEventsRequest
+	16, // 67: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
+	18, // 68: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
+	21, // 69: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
+	23, // 70: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
+	25, // 71: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
+	27, // 72: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
+	29, // 73: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
+	31, // 74: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
+	33, // 75: goodwill.v1.GoodwillService.GetCaller:input_type -> goodwill.v1.GetCallerRequest
+	35, // 76: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
+	37, // 77: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
+	39, // 78: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
+	41, // 79: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
+	43, // 80: goodwill.v1.GoodwillService.ListNotifications:input_type -> goodwill.v1.ListNotificationsRequest
+	45, // 81: goodwill.v1.GoodwillService.WatchNotifications:input_type -> goodwill.v1.WatchNotificationsRequest
+	47, // 82: goodwill.v1.GoodwillService.CreateWebhook:input_type -> goodwill.v1.CreateWebhookRequest
+	49, // 83: goodwill.v1.GoodwillService.ListWebhooks:input_type -> goodwill.v1.ListWebhooksRequest
+	51, // 84: goodwill.v1.GoodwillService.GetWebhook:input_type -> goodwill.v1.GetWebhookRequest
+	53, // 85: goodwill.v1.GoodwillService.DeleteWebhook:input_type -> goodwill.v1.DeleteWebhookRequest
+	55, // 86: goodwill.v1.GoodwillService.ListWebhookDeliveries:input_type -> goodwill.v1.ListWebhookDeliveriesRequest
+	57, // 87: goodwill.v1.GoodwillService.RotateWebhookSecret:input_type -> goodwill.v1.RotateWebhookSecretRequest
+	2,  // 88: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
+	4,  // 89: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
+	11, // 90: goodwill.v1.GoodwillService.ListCustomers:output_type -> goodwill.v1.ListCustomersResponse
+	6,  // 91: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
+	8,  // 92: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
+	13, // 93: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
+	15, // 94: goodwill.v1.GoodwillService.ExportEvents:output_type -> goodwill.v1.ExportEventsResponse
+	17, // 95: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
+	19, // 96: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
+	22, // 97: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
+	24, // 98: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
+	26, // 99: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
+	28, // 100: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
+	30, // 101: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
+	32, // 102: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
+	34, // 103: goodwill.v1.GoodwillService.GetCaller:output_type -> goodwill.v1.GetCallerResponse
+	36, // 104: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
+	38, // 105: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
+	40, // 106: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
+	42, // 107: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
+	44, // 108: goodwill.v1.GoodwillService.ListNotifications:output_type -> goodwill.v1.ListNotificationsResponse
+	46, // 109: goodwill.v1.GoodwillService.WatchNotifications:output_type -> goodwill.v1.WatchNotificationsResponse
+	48, // 110: goodwill.v1.GoodwillService.CreateWebhook:output_type -> goodwill.v1.CreateWebhookResponse
+	50, // 111: goodwill.v1.GoodwillService.ListWebhooks:output_type -> goodwill.v1.ListWebhooksResponse
+	52, // 112: goodwill.v1.GoodwillService.GetWebhook:output_type -> goodwill.v1.GetWebhookResponse
+	54, // 113: goodwill.v1.GoodwillService.DeleteWebhook:output_type -> goodwill.v1.DeleteWebhookResponse
+	56, // 114: goodwill.v1.GoodwillService.ListWebhookDeliveries:output_type -> goodwill.v1.ListWebhookDeliveriesResponse
+	58, // 115: goodwill.v1.GoodwillService.RotateWebhookSecret:output_type -> goodwill.v1.RotateWebhookSecretResponse
+	88, // [88:116] is the sub-list for method output_type
+	60, // [60:88] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_goodwill_v1_goodwill_service_proto_init() }
@@ -3946,15 +4078,15 @@ func file_goodwill_v1_goodwill_service_proto_init() {
 	file_goodwill_v1_policy_proto_init()
 	file_goodwill_v1_rules_proto_init()
 	file_goodwill_v1_webhook_proto_init()
-	file_goodwill_v1_goodwill_service_proto_msgTypes[15].OneofWrappers = []any{}
-	file_goodwill_v1_goodwill_service_proto_msgTypes[24].OneofWrappers = []any{}
+	file_goodwill_v1_goodwill_service_proto_msgTypes[17].OneofWrappers = []any{}
+	file_goodwill_v1_goodwill_service_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goodwill_v1_goodwill_service_proto_rawDesc), len(file_goodwill_v1_goodwill_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   56,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	GoodwillService_UpsertCustomer_FullMethodName        = "/goodwill.v1.GoodwillService/UpsertCustomer"
 	GoodwillService_GetCustomer_FullMethodName           = "/goodwill.v1.GoodwillService/GetCustomer"
+	GoodwillService_ListCustomers_FullMethodName         = "/goodwill.v1.GoodwillService/ListCustomers"
 	GoodwillService_RecordEvent_FullMethodName           = "/goodwill.v1.GoodwillService/RecordEvent"
 	GoodwillService_RecordEvents_FullMethodName          = "/goodwill.v1.GoodwillService/RecordEvents"
 	GoodwillService_ListEvents_FullMethodName            = "/goodwill.v1.GoodwillService/ListEvents"
@@ -71,6 +72,13 @@ type GoodwillServiceClient interface {
 	//
 	// NOT_FOUND (404) for a customer the tenant does not have.
 	GetCustomer(ctx context.Context, in *GetCustomerRequest, opts ...grpc.CallOption) (*GetCustomerResponse, error)
+	// Lists the tenant's customer profiles, by customer id, a page at a time:
+	// everything UpsertCustomer stored (attributes and the customer's own
+	// overdraft limit included), for export and for syncing a CRM.
+	//
+	// With segment set, a page may come back short (with a next_page_token)
+	// while the listing walks past other segments' customers.
+	ListCustomers(ctx context.Context, in *ListCustomersRequest, opts ...grpc.CallOption) (*ListCustomersResponse, error)
 	// Appends one event to a customer's ledger.
 	//
 	// Returns the stored event and, for keys that may read, the balance after
@@ -241,6 +249,16 @@ func (c *goodwillServiceClient) GetCustomer(ctx context.Context, in *GetCustomer
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetCustomerResponse)
 	err := c.cc.Invoke(ctx, GoodwillService_GetCustomer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) ListCustomers(ctx context.Context, in *ListCustomersRequest, opts ...grpc.CallOption) (*ListCustomersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCustomersResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_ListCustomers_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -538,6 +556,13 @@ type GoodwillServiceServer interface {
 	//
 	// NOT_FOUND (404) for a customer the tenant does not have.
 	GetCustomer(context.Context, *GetCustomerRequest) (*GetCustomerResponse, error)
+	// Lists the tenant's customer profiles, by customer id, a page at a time:
+	// everything UpsertCustomer stored (attributes and the customer's own
+	// overdraft limit included), for export and for syncing a CRM.
+	//
+	// With segment set, a page may come back short (with a next_page_token)
+	// while the listing walks past other segments' customers.
+	ListCustomers(context.Context, *ListCustomersRequest) (*ListCustomersResponse, error)
 	// Appends one event to a customer's ledger.
 	//
 	// Returns the stored event and, for keys that may read, the balance after
@@ -700,6 +725,9 @@ func (UnimplementedGoodwillServiceServer) UpsertCustomer(context.Context, *Upser
 func (UnimplementedGoodwillServiceServer) GetCustomer(context.Context, *GetCustomerRequest) (*GetCustomerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCustomer not implemented")
 }
+func (UnimplementedGoodwillServiceServer) ListCustomers(context.Context, *ListCustomersRequest) (*ListCustomersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCustomers not implemented")
+}
 func (UnimplementedGoodwillServiceServer) RecordEvent(context.Context, *RecordEventRequest) (*RecordEventResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordEvent not implemented")
 }
@@ -828,6 +856,24 @@ func _GoodwillService_GetCustomer_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(GoodwillServiceServer).GetCustomer(ctx, req.(*GetCustomerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_ListCustomers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCustomersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).ListCustomers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_ListCustomers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).ListCustomers(ctx, req.(*ListCustomersRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1282,6 +1328,10 @@ var GoodwillService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCustomer",
 			Handler:    _GoodwillService_GetCustomer_Handler,
+		},
+		{
+			MethodName: "ListCustomers",
+			Handler:    _GoodwillService_ListCustomers_Handler,
 		},
 		{
 			MethodName: "RecordEvent",

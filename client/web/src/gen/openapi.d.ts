@@ -15,6 +15,13 @@ export interface paths {
      */
     put: operations["GoodwillService_UpsertCustomer"];
   };
+  "/v1/customers": {
+    /**
+     * With segment set, a page may come back short (with a next_page_token)
+     * while the listing walks past other segments' customers.
+     */
+    get: operations["GoodwillService_ListCustomers"];
+  };
   "/v1/customers/{customerId}/events": {
     /**
      * Filters by kind and time; pages with opaque tokens that stay stable
@@ -584,6 +591,12 @@ export interface definitions {
      * first page's.
      */
     asOf?: string;
+  };
+  v1ListCustomersResponse: {
+    /** @description By customer id. */
+    customers?: definitions["v1Customer"][];
+    /** @description Empty on the last page. */
+    nextPageToken?: string;
   };
   v1ListEventsResponse: {
     events?: definitions["v1Event"][];
@@ -1182,6 +1195,52 @@ export interface operations {
       };
       /** ABORTED: a concurrent write conflicted; retry. */
       409: {
+        schema: definitions["rpcStatus"];
+      };
+      /** RESOURCE_EXHAUSTED: the key is over its rate limit; retry after Retry-After seconds. */
+      429: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAVAILABLE: the store cannot be reached or the server is shutting down; retry (with the same idempotency key for a write). */
+      503: {
+        schema: definitions["rpcStatus"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  /**
+   * With segment set, a page may come back short (with a next_page_token)
+   * while the listing walks past other segments' customers.
+   */
+  GoodwillService_ListCustomers: {
+    parameters: {
+      query: {
+        /** 1 to 1000; defaults to 50. */
+        pageSize?: number;
+        /** From a previous response's next_page_token. */
+        pageToken?: string;
+        /** Only customers of this segment ("" for all). */
+        segment?: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1ListCustomersResponse"];
+      };
+      /** INVALID_ARGUMENT or FAILED_PRECONDITION: the request is malformed, or the ledger's state forbids it. details lists every invalid field. */
+      400: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAUTHENTICATED: no API key, or an unknown or revoked one. */
+      401: {
+        schema: definitions["rpcStatus"];
+      };
+      /** PERMISSION_DENIED: the key's role may not call this. */
+      403: {
         schema: definitions["rpcStatus"];
       };
       /** RESOURCE_EXHAUSTED: the key is over its rate limit; retry after Retry-After seconds. */
