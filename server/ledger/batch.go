@@ -37,6 +37,21 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 	if err != nil {
 		return nil, err
 	}
+	// hists holds the history of each customer a replay needs, with the
+	// batch's events added as they are applied: read once a batch, for all
+	// the customers the batch will replay at once (an import of old events,
+	// each older than its customer's last, replays most of its customers),
+	// and for others as a replay turns out to be needed.
+	replayed := replays(events, custs, pol)
+	hists, err := tx.Histories(ctx, tenant, replayed)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range replayed {
+		if _, ok := hists[id]; !ok {
+			hists[id] = []Event{} // read: no events yet
+		}
+	}
 
 	var pending []Event // appended in memory, not yet in the store
 	flush := func() error {
@@ -45,11 +60,6 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 		return err
 	}
 	changed := map[string]bool{}
-	// hists holds the history of each customer a replay read, with the
-	// batch's later events added: an import of old events (each older than
-	// the customer's last) reads a customer's history once a batch, not
-	// once an event.
-	hists := map[string][]Event{}
 	var order []string
 	results := make([]recordResult, len(events))
 	w := s.newWatcher(now)
@@ -123,4 +133,34 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 		out[i] = custs[id]
 	}
 	return results, tx.PutCustomers(ctx, out)
+}
+
+// replays lists the customers of events whose state recordBatch will
+// replay from their history rather than advance event by event: an event
+// no later than the customer's last (or than an earlier event of the
+// batch for it), a reversal, or a customer last written under another
+// policy version. Events whose keys are already held are counted too;
+// reading one history too many costs less than a round trip per customer.
+func replays(events []Event, custs map[string]Customer, pol *Policy) []string {
+	last := map[string]Position{}
+	marked := map[string]bool{}
+	var out []string
+	for _, e := range events {
+		id := e.CustomerID
+		if marked[id] {
+			continue
+		}
+		p, seen := last[id]
+		c, known := custs[id]
+		if !seen && known {
+			p = c.State.Last
+		}
+		if (known && c.PolicyVersion != pol.Version) || e.Kind == KindReversal || ((seen || known) && e.Pos().Compare(p) <= 0) {
+			marked[id] = true
+			out = append(out, id)
+			continue
+		}
+		last[id] = e.Pos()
+	}
+	return out
 }

@@ -151,6 +151,10 @@ type Tx interface {
 	// id; ids with no customer are absent. The batch write path reads a
 	// whole batch's customers with it in one go.
 	CustomersByID(ctx context.Context, tenant string, ids []string) (map[string]Customer, error)
+	// Histories returns the whole history of each of these customers (as
+	// History does), keyed by id; customers without events are absent.
+	// The batch write path reads the histories its replays need in one go.
+	Histories(ctx context.Context, tenant string, ids []string) (map[string][]Event, error)
 	// EventsByKeys returns the events holding these idempotency keys, keyed
 	// by (customer, key); keys with no event are absent.
 	EventsByKeys(ctx context.Context, tenant string, keys []CustomerKey) (map[CustomerKey]Event, error)

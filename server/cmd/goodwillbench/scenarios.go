@@ -251,13 +251,19 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	if r, ok := find(out, store, "grpc batch of 1000"); ok {
 		b1000Rate = r.Rate
 	}
-	withCPU("import events, CSV, 1000 a call", func() stats {
-		st, err := importCSV(ctx, c, importRows(b1000Rate, o.duration))
-		if err != nil {
-			st.errors, st.firstErr = st.errors+1, err
+	for _, past := range []bool{false, true} {
+		name := "import events, CSV, 1000 a call"
+		if past {
+			name = "import events older than the ledger's"
 		}
-		return st
-	})
+		withCPU(name, func() stats {
+			st, err := importCSV(ctx, c, importRows(b1000Rate, o.duration), past)
+			if err != nil {
+				st.errors, st.firstErr = st.errors+1, err
+			}
+			return st
+		})
+	}
 	// 6. One hot customer takes every client's events.
 	withCPU("grpc single, hot customer", func() stats {
 		return drive(ctx, o.clients, o.duration, func(ctx context.Context, cl, n int) (int, error) {

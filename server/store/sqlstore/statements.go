@@ -176,6 +176,12 @@ func (s *Statements) history(tenant, customerID string) *query {
 	return s.fixed(s.historySQL, tenant, customerID)
 }
 
+// histories reads several customers' histories at once (Dialect.Arrays):
+// the primary key's (tenant, customer) prefix serves each id.
+func (s *Statements) histories(tenant string, ids []string) *query {
+	return s.eventSelect(tenant).and("e.customer_id = ANY(?::TEXT[])", ids)
+}
+
 // Events builds the ListEvents read; the SQLite backend's plan test checks
 // that an index serves every shape of it.
 func (s *Statements) Events(tenant, customerID string, q ledger.EventQuery) *query {

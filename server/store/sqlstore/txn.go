@@ -448,6 +448,35 @@ func (t *Txn) CustomersByID(ctx context.Context, tenant string, ids []string) (m
 	return out, nil
 }
 
+// Histories implements ledger.Tx: one statement with arrays, or one per
+// customer.
+func (t *Txn) Histories(ctx context.Context, tenant string, ids []string) (map[string][]ledger.Event, error) {
+	out := make(map[string][]ledger.Event, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if t.s.d.Arrays {
+		events, err := t.events(ctx, t.s.histories(tenant, ids))
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range events {
+			out[e.CustomerID] = append(out[e.CustomerID], e)
+		}
+		return out, nil
+	}
+	for _, id := range ids {
+		h, err := t.History(ctx, tenant, id)
+		if err != nil {
+			return nil, err
+		}
+		if len(h) > 0 {
+			out[id] = h
+		}
+	}
+	return out, nil
+}
+
 // EventsByKeys implements ledger.Tx: one statement with arrays, or one per
 // key.
 func (t *Txn) EventsByKeys(ctx context.Context, tenant string, ks []ledger.CustomerKey) (map[ledger.CustomerKey]ledger.Event, error) {

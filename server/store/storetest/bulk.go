@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -113,4 +114,44 @@ func mapValues(m map[string]ledger.Customer) []ledger.Customer {
 		out = append(out, c)
 	}
 	return out
+}
+
+// testHistories: several customers' histories in one read, each whole and
+// equal to History's, another tenant's events left out, customers
+// without events absent.
+func testHistories(t *testing.T, s ledger.Store) {
+	evs := []ledger.Event{
+		plainEvent(tenantA, "hist-c1", "hi-1", ledger.KindCredit, at(1)),
+		plainEvent(tenantA, "hist-c1", "hi-2", ledger.KindOutage, at(2)),
+		fullEvent(tenantA, "hist-c1", "hi-3"),
+		plainEvent(tenantA, "hist-c2", "hi-4", ledger.KindCredit, at(3)),
+		plainEvent(tenantB, "hist-c1", "hi-5", ledger.KindCredit, at(4)),
+	}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error { return tx.AppendEvents(ctx, evs) })
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		got, err := tx.Histories(ctx, tenantA, []string{"hist-c1", "hist-c2", "hist-none"})
+		if err != nil {
+			return err
+		}
+		if len(got) != 2 || len(got["hist-c1"]) != 3 || len(got["hist-c2"]) != 1 {
+			t.Fatalf("Histories: %d customers, %d and %d events; want 2 customers, 3 and 1 events",
+				len(got), len(got["hist-c1"]), len(got["hist-c2"]))
+		}
+		one, err := tx.History(ctx, tenantA, "hist-c1")
+		if err != nil {
+			return err
+		}
+		byID := map[string]ledger.Event{}
+		for _, e := range got["hist-c1"] {
+			byID[e.ID] = e
+		}
+		for _, e := range one {
+			equalEvent(t, "Histories' "+e.ID, byID[e.ID], e)
+		}
+		empty, err := tx.Histories(ctx, tenantA, nil)
+		if err == nil && len(empty) != 0 {
+			t.Errorf("Histories of nobody: %v", empty)
+		}
+		return err
+	})
 }

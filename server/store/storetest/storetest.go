@@ -83,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "Lookup", run: testLookup},
 		{name: "BulkCustomers", run: testBulkCustomers},
 		{name: "BulkEvents", run: testBulkEvents},
+		{name: "Histories", run: testHistories},
 		{name: "Tenants", run: testTenants},
 		{name: "CountEvents", run: testCountEvents},
 		{name: "IDsSortBytewise", run: testIDsSortBytewise},
