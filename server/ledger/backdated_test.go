@@ -92,3 +92,58 @@ func TestBackdatedBatchReadsEachHistoryOnce(t *testing.T) {
 		}
 	}
 }
+
+// Past historyChunk customers the histories come in chunks, each read
+// after the batch's earlier events are in the store, and the balances
+// still equal a replay of everything.
+func TestBackdatedBatchInChunks(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := &historyCounter{Store: openStore(t)}
+	svc := ledger.NewService(st, ledger.Options{})
+	ref := ledger.NewService(openStore(t), ledger.Options{})
+	now := time.Now().UTC().Truncate(time.Second)
+	const n = 300
+	var recent, old []ledger.NewEvent
+	for i := range n {
+		id := fmt.Sprintf("k%03d", i)
+		recent = append(recent, ledger.NewEvent{CustomerID: id, Kind: ledger.KindOutage, OccurredAt: now.Add(-time.Minute)})
+		// Each customer twice in the batch, the second time after others:
+		// in order with its first, both older than its last.
+		old = append(old, ledger.NewEvent{CustomerID: id, Kind: ledger.KindCredit, OccurredAt: now.Add(-48 * time.Hour)})
+	}
+	for i := range n {
+		old = append(old, ledger.NewEvent{CustomerID: fmt.Sprintf("k%03d", (i*7)%n), Kind: ledger.KindComplaint,
+			OccurredAt: now.Add(-24 * time.Hour)})
+	}
+	if _, err := svc.RecordEvents(ctx, ledger.DefaultTenant, recent); err != nil {
+		t.Fatal(err)
+	}
+	reads, customers := st.reads.Load(), st.customers.Load()
+	if _, err := svc.RecordEvents(ctx, ledger.DefaultTenant, old); err != nil {
+		t.Fatal(err)
+	}
+	if r, c := st.reads.Load()-reads, st.customers.Load()-customers; r != 3 || c != n {
+		t.Errorf("%d history reads covering %d customers, want 3 covering %d", r, c, n)
+	}
+	if _, err := ref.RecordEvents(ctx, ledger.DefaultTenant, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ref.RecordEvents(ctx, ledger.DefaultTenant, recent); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		id := fmt.Sprintf("k%03d", i)
+		got, err := svc.GetBalance(ctx, ledger.DefaultTenant, id, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ref.GetBalance(ctx, ledger.DefaultTenant, id, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got.Value-want.Value) > 1e-9 || got.EventCount != want.EventCount || got.EventCount != 3 {
+			t.Fatalf("%s: %+v, want %+v with 3 events", id, got, want)
+		}
+	}
+}

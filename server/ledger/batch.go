@@ -37,20 +37,20 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 	if err != nil {
 		return nil, err
 	}
-	// hists holds the history of each customer a replay needs, with the
-	// batch's events added as they are applied: read once a batch, for all
-	// the customers the batch will replay at once (an import of old events,
-	// each older than its customer's last, replays most of its customers),
-	// and for others as a replay turns out to be needed.
-	replayed := replays(events, custs, pol)
-	hists, err := tx.Histories(ctx, tenant, replayed)
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range replayed {
-		if _, ok := hists[id]; !ok {
-			hists[id] = []Event{} // read: no events yet
-		}
+	// hists holds the history of each customer a replay needs, read from
+	// the store and then kept up to date with the batch's events as they
+	// are applied, until the customer's last event of the batch. Histories
+	// are read historyChunk customers at a time, in the order the replays
+	// will need them (an import of old events replays most of a batch's
+	// customers: one read a customer would be a round trip each), and
+	// dropped after their customer's last event, so memory holds a chunk's
+	// histories, not a batch's.
+	hists := map[string][]Event{}
+	toRead := replays(events, custs, pol)
+	fetched := map[string]bool{}
+	lastOf := map[string]int{}
+	for i, e := range events {
+		lastOf[e.CustomerID] = i
 	}
 
 	var pending []Event // appended in memory, not yet in the store
@@ -96,15 +96,30 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 		if c.PolicyVersion == pol.Version && e.Kind != KindReversal && e.Pos().Compare(c.State.Last) > 0 {
 			c.State, _ = pol.Apply(c.State, e)
 		} else {
-			if !read { // read once a batch, then kept up to date here
+			if !read {
+				// The store's histories must hold what the batch applied so
+				// far: flush first. Then this customer's, and the next ones
+				// the batch will replay.
 				if err := flush(); err != nil {
 					return nil, err
 				}
-				var err error
-				if hist, err = tx.History(ctx, tenant, e.CustomerID); err != nil {
+				chunk := []string{e.CustomerID}
+				fetched[e.CustomerID] = true
+				for len(toRead) > 0 && len(chunk) < historyChunk {
+					if id := toRead[0]; !fetched[id] {
+						fetched[id] = true
+						chunk = append(chunk, id)
+					}
+					toRead = toRead[1:]
+				}
+				got, err := tx.Histories(ctx, tenant, chunk)
+				if err != nil {
 					return nil, err
 				}
-				hists[e.CustomerID] = hist
+				for _, id := range chunk {
+					hists[id] = got[id] // present even when empty: read
+				}
+				hist = hists[e.CustomerID]
 			}
 			c.State = pol.Replay(hist, time.Time{})
 		}
@@ -121,6 +136,9 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 			holders[k] = e // a later event of the batch with this key replays or conflicts
 		}
 		results[i] = recordResult{rec: Recorded{Event: e, Balance: balanceOf(c, c.State, pol, laterOf(now, c.State.Last.At))}}
+		if lastOf[e.CustomerID] == i {
+			delete(hists, e.CustomerID) // no later event of the batch needs it
+		}
 	}
 	if err := flush(); err != nil {
 		return nil, err
@@ -135,12 +153,16 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 	return results, tx.PutCustomers(ctx, out)
 }
 
+// historyChunk is how many customers' histories recordBatch reads at once.
+const historyChunk = 128
+
 // replays lists the customers of events whose state recordBatch will
 // replay from their history rather than advance event by event: an event
 // no later than the customer's last (or than an earlier event of the
 // batch for it), a reversal, or a customer last written under another
-// policy version. Events whose keys are already held are counted too;
-// reading one history too many costs less than a round trip per customer.
+// policy version, in the order the replays come. Events whose keys are
+// already held are counted too; reading one history too many costs less
+// than a round trip per customer.
 func replays(events []Event, custs map[string]Customer, pol *Policy) []string {
 	last := map[string]Position{}
 	marked := map[string]bool{}
