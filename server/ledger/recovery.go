@@ -1,0 +1,182 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Gesture is an event a person could record now: what a recovery plan
+// suggests, or assumes was done first.
+type Gesture struct {
+	Kind      Kind
+	Magnitude float64
+}
+
+// RecoveryOption is the smallest gesture of one kind that brings an
+// overdrawn balance back to its limit at the plan's moment.
+type RecoveryOption struct {
+	Kind Kind
+	// Magnitude is the size of one event of this kind that is enough;
+	// zero when no event up to the policy's largest magnitude is.
+	Magnitude float64
+	// Events is how many events of magnitude 1 are enough, recorded one
+	// after another (each changes how the next counts); zero when more
+	// than MaxRecoveryEvents would be needed.
+	Events int64
+	// Factor is what the context rules multiply this kind's points by now
+	// (a credit to an overdrawn customer counts a quarter), and Rule which
+	// rule sets it: "", "relationship", "hollow" or "notice".
+	Factor float64
+	Rule   string
+}
+
+// RecoveryPlan answers "what would it take" for one customer.
+type RecoveryPlan struct {
+	// Balance is the balance at the plan's moment (AsOf), the assumed
+	// gestures applied.
+	Balance Balance
+	// Assumed are the gestures the plan took as done first, in order.
+	Assumed []Gesture
+	// Needed is how many points the balance lacks to reach its limit
+	// (zero when it is not overdrawn).
+	Needed float64
+	// Options are the kinds that earn goodwill under the policy, in kind
+	// order; empty when the customer is not overdrawn.
+	Options []RecoveryOption
+	// RecoversAt is when time alone brings the balance back inside its
+	// limit; zero when it is not overdrawn, or never will be.
+	RecoversAt time.Time
+}
+
+// MaxRecoveryEvents bounds the count of magnitude-1 events a plan
+// considers: past it, an option says only "one event of magnitude ...".
+const MaxRecoveryEvents = 10_000
+
+// maxAssumed bounds the gestures one plan may assume.
+const maxAssumed = 16
+
+// PlanRecovery works out, for a customer, the smallest gesture of each
+// kind that would bring its balance back to its overdraft limit now, and
+// how long time alone would take, after the assumed gestures (a response
+// now, say, then what else). Everything is computed by applying events to
+// the customer's state under the active policy, as recording them would;
+// nothing is written.
+func (s *Service) PlanRecovery(ctx context.Context, tenant, id string, assume []Gesture) (RecoveryPlan, error) {
+	var v violations
+	v.add(checkID("customer_id", id, s.limits.MaxIDLength))
+	if len(assume) > maxAssumed {
+		v.add(Invalid("assume", "must hold at most %d gestures", maxAssumed))
+	}
+	for i, g := range assume {
+		field := fmt.Sprintf("assume[%d]", i)
+		if !g.Kind.Recordable() {
+			v.add(Invalid(field+".kind", "must be one of %s", recordableKindNames()))
+		}
+		if math.IsNaN(g.Magnitude) || g.Magnitude <= 0 || g.Magnitude > s.limits.MaxMagnitude {
+			v.add(Invalid(field+".magnitude", "must be positive, at most %g", s.limits.MaxMagnitude))
+		}
+	}
+	if err := v.err(); err != nil {
+		return RecoveryPlan{}, err
+	}
+	now := s.clock()
+	var plan RecoveryPlan
+	err := s.store.View(ctx, func(r Reader) error {
+		pol, err := s.active(ctx, r, tenant)
+		if err != nil {
+			return err
+		}
+		c, err := s.customer(ctx, r, tenant, id)
+		if err != nil {
+			return err
+		}
+		st := c.State
+		if c.PolicyVersion != pol.Version {
+			hist, err := r.History(ctx, tenant, id)
+			if err != nil {
+				return err
+			}
+			st = pol.Replay(hist, time.Time{})
+		}
+		plan = planRecovery(c, st, pol, now, assume, s.limits.MaxMagnitude)
+		return nil
+	})
+	return plan, err
+}
+
+// planRecovery is PlanRecovery on a state at the moment at. The gestures
+// it applies, assumed or suggested, come one after another, each just
+// after the customer's latest event or gesture, and each option is judged
+// just after its last gesture: what recording them in turn from at gives.
+func planRecovery(c Customer, st State, pol *Policy, at time.Time, assume []Gesture, maxMagnitude float64) RecoveryPlan {
+	// Each gesture comes just after what precedes it: at the plan's
+	// moment, or a microsecond after the gesture before (several at one
+	// instant would be ordered by kind, not as given).
+	n := 0
+	gesture := func(st State, k Kind, m float64) (State, Effect) {
+		n++
+		t := at
+		if !t.After(st.Last.At) {
+			t = st.Last.At.Add(time.Microsecond)
+		}
+		return pol.Apply(st, Event{TenantID: c.TenantID, CustomerID: c.ID, ID: fmt.Sprintf("plan-%08d", n), Kind: k,
+			Magnitude: m, OccurredAt: t})
+	}
+	// healthy judges a state just after its last gesture.
+	healthy := func(st State) bool { return balanceOf(c, st, pol, laterOf(at, st.Last.At)).Status == StatusHealthy }
+	for _, g := range assume {
+		st, _ = gesture(st, g.Kind, g.Magnitude)
+	}
+	at = laterOf(at, st.Last.At)
+	plan := RecoveryPlan{Balance: balanceOf(c, st, pol, at), Assumed: assume}
+	if plan.Balance.Status != StatusOverdrawn {
+		return plan
+	}
+	// The balance turns healthy at tau (a reported value of at least the
+	// limit, dust counting as zero); see recoveryDue.
+	tau := math.Min(c.Limit(pol), -pol.DustThreshold)
+	plan.Needed = c.Limit(pol) - plan.Balance.Value
+	for _, k := range RecordableKinds() {
+		w := pol.Weights[k]
+		if w <= 0 {
+			continue
+		}
+		probed, probe := gesture(st, k, 1)
+		opt := RecoveryOption{Kind: k, Factor: probe.Factor, Rule: probe.Rule}
+		// One event: the context rules judge it by the balance just before
+		// it, which its own size does not change, so the size needed is
+		// (tau - before) / points per unit. Floating point may leave that a
+		// hair short: it grows by ever larger steps until the state is
+		// healthy, overshooting by about the shortfall.
+		if probe.Points > 0 {
+			before := probed.Value - probe.Points
+			m := max((tau-before)/probe.Points, math.SmallestNonzeroFloat64)
+			for step := 1e-12; ; step *= 2 {
+				if m > maxMagnitude {
+					m = 0
+					break
+				}
+				if after, _ := gesture(st, k, m); healthy(after) {
+					break
+				}
+				m *= 1 + step
+			}
+			opt.Magnitude = m
+		}
+		// Events of magnitude 1, one after another: each raises the
+		// balance the next is judged by.
+		cur := st
+		for i := int64(1); i <= MaxRecoveryEvents; i++ {
+			if cur, _ = gesture(cur, k, 1); healthy(cur) {
+				opt.Events = i
+				break
+			}
+		}
+		plan.Options = append(plan.Options, opt)
+	}
+	c.State = st
+	plan.RecoversAt = recoveryDue(c, pol)
+	return plan
+}
