@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 )
@@ -156,6 +158,26 @@ func (s *Server) ListOutreach(ctx context.Context, req *goodwillv1.ListOutreachR
 			Priority:    e.Priority,
 			Reasons:     e.Reasons,
 		})
+	}
+	return out, nil
+}
+
+func (s *Server) PlanRecovery(ctx context.Context, req *goodwillv1.PlanRecoveryRequest) (*goodwillv1.PlanRecoveryResponse, error) {
+	assume := make([]ledger.Gesture, len(req.GetAssume()))
+	for i, g := range req.GetAssume() {
+		assume[i] = ledger.Gesture{Kind: kindFromProto(g.GetKind()), Magnitude: g.GetMagnitude()}
+	}
+	plan, err := s.svc.PlanRecovery(ctx, tenant(ctx), req.GetCustomerId(), assume)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := &goodwillv1.PlanRecoveryResponse{Balance: balanceToProto(plan.Balance), Needed: plan.Needed, Summary: plan.Summary()}
+	for _, o := range plan.Options {
+		out.Options = append(out.Options, &goodwillv1.RecoveryOption{Kind: kindToProto(o.Kind), Magnitude: o.Magnitude,
+			Events: o.Events, Factor: o.Factor, Rule: o.Rule})
+	}
+	if !plan.RecoversAt.IsZero() {
+		out.RecoversAt = timestamppb.New(plan.RecoversAt)
 	}
 	return out, nil
 }

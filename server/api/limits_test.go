@@ -114,6 +114,7 @@ func TestAnnotationsMatchLedgerLimits(t *testing.T) {
 		"url.max_len":          ledger.MaxWebhookURL,
 		"description.max_len":  float64(l.MaxNameLength),
 		"types.max_items":      float64(len(ledger.NotificationTypes())),
+		"assume.max_items":     ledger.MaxAssumedGestures,
 	}
 	seen := map[string]bool{}
 	files := []protoreflect.FileDescriptor{

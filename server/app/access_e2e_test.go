@@ -62,6 +62,10 @@ var everyRPC = map[string]rpcCall{
 		_, err := c.GetCustomer(ctx, &goodwillv1.GetCustomerRequest{CustomerId: x.customer})
 		return err
 	},
+	goodwillv1.GoodwillService_PlanRecovery_FullMethodName: func(ctx context.Context, c *client.Client, x ids) error {
+		_, err := c.PlanRecovery(ctx, &goodwillv1.PlanRecoveryRequest{CustomerId: x.customer})
+		return err
+	},
 	goodwillv1.GoodwillService_ListCustomers_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
 		_, err := c.ListCustomers(ctx, &goodwillv1.ListCustomersRequest{})
 		return err

@@ -517,6 +517,7 @@ func TestRESTBalanceHealthAndOpenAPI(t *testing.T) {
 		"/v1/customers/{customerId}/balance",
 		"/v1/customers/{customerId}/balance/history",
 		"/v1/customers/{customerId}/balance:explain",
+		"/v1/customers/{customerId}/balance:recoveryPlan",
 		"/v1/customers/{customerId}/events",
 		"/v1/customers/{customerId}/events/{eventId}:reverse",
 		"/v1/events:batchRecord",

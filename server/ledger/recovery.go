@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -54,8 +56,8 @@ type RecoveryPlan struct {
 // considers: past it, an option says only "one event of magnitude ...".
 const MaxRecoveryEvents = 10_000
 
-// maxAssumed bounds the gestures one plan may assume.
-const maxAssumed = 16
+// MaxAssumedGestures bounds the gestures one recovery plan may assume.
+const MaxAssumedGestures = 16
 
 // PlanRecovery works out, for a customer, the smallest gesture of each
 // kind that would bring its balance back to its overdraft limit now, and
@@ -66,8 +68,8 @@ const maxAssumed = 16
 func (s *Service) PlanRecovery(ctx context.Context, tenant, id string, assume []Gesture) (RecoveryPlan, error) {
 	var v violations
 	v.add(checkID("customer_id", id, s.limits.MaxIDLength))
-	if len(assume) > maxAssumed {
-		v.add(Invalid("assume", "must hold at most %d gestures", maxAssumed))
+	if len(assume) > MaxAssumedGestures {
+		v.add(Invalid("assume", "must hold at most %d gestures", MaxAssumedGestures))
 	}
 	for i, g := range assume {
 		field := fmt.Sprintf("assume[%d]", i)
@@ -179,4 +181,74 @@ func planRecovery(c Customer, st State, pol *Policy, at time.Time, assume []Gest
 	c.State = st
 	plan.RecoversAt = recoveryDue(c, pol)
 	return plan
+}
+
+// Summary says the plan in words: "overdrawn by 12.4: a credit of 49.6
+// (counts ×0.25: the relationship is overdrawn), or 3 responses, ...;
+// without action, in 48 days."
+func (p RecoveryPlan) Summary() string {
+	if p.Balance.Status != StatusOverdrawn {
+		return fmt.Sprintf("not overdrawn: the balance %s is within its limit %s", num(p.Balance.Value), num(p.Balance.OverdraftLimit))
+	}
+	var parts []string
+	for _, o := range p.Options {
+		s, ok := gestureWords(o)
+		if !ok {
+			continue
+		}
+		switch o.Rule {
+		case "hollow":
+			s += fmt.Sprintf(" (counting ×%s while the relationship is this low)", num(o.Factor))
+		case "relationship", "notice":
+			if o.Factor != 1 {
+				s += fmt.Sprintf(" (counting ×%s now)", num(o.Factor))
+			}
+		}
+		parts = append(parts, s)
+	}
+	out := fmt.Sprintf("overdrawn by %s: ", num(p.Needed))
+	if len(parts) == 0 {
+		out += "no single kind of gesture is enough"
+	} else {
+		out += strings.Join(parts, "; or ")
+	}
+	if p.RecoversAt.IsZero() {
+		return out + "; time alone will not do it."
+	}
+	return out + fmt.Sprintf("; without action, in %s.", humanDuration(p.RecoversAt.Sub(p.Balance.AsOf)))
+}
+
+// plurals names the kinds a plan counts in events, as people say them.
+var plurals = map[Kind][2]string{
+	KindReliableDelivery:  {"reliable delivery", "reliable deliveries"},
+	KindResponse:          {"response", "responses"},
+	KindProactiveNotice:   {"proactive notice", "proactive notices"},
+	KindSuggestionAdopted: {"adopted suggestion", "adopted suggestions"},
+	KindEngagement:        {"engagement", "engagements"},
+}
+
+// gestureWords is an option as a person would say it: a credit by its
+// amount, the other kinds by how many events; false when out of reach.
+func gestureWords(o RecoveryOption) (string, bool) {
+	names, counted := plurals[o.Kind]
+	switch {
+	case counted && o.Events == 1:
+		return "one " + names[0], true
+	case counted && o.Events > 1:
+		return fmt.Sprintf("%d %s", o.Events, names[1]), true
+	case o.Magnitude > 0:
+		return fmt.Sprintf("a %s of %s", strings.ReplaceAll(o.Kind.String(), "_", " "), num(o.Magnitude)), true
+	}
+	return "", false
+}
+
+// num prints a number the way a person reads it: at most two decimals.
+func num(v float64) string { return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64) }
+
+// humanDuration is a duration in days, or hours when under two days.
+func humanDuration(d time.Duration) string {
+	if d < 48*time.Hour {
+		return fmt.Sprintf("%.0f hours", math.Ceil(d.Hours()))
+	}
+	return fmt.Sprintf("%.0f days", math.Ceil(d.Hours()/24))
 }

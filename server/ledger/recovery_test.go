@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,6 +192,9 @@ func TestRecoveryPlanAssumes(t *testing.T) {
 	}
 	if math.Abs(credit(assumed).Magnitude-credit(recorded).Magnitude) > 1e-9 || math.Abs(assumed.Needed-recorded.Needed) > 1e-9 {
 		t.Errorf("assumed %+v, recorded %+v", assumed, recorded)
+	}
+	if sum := plain.Summary(); !strings.Contains(sum, "a credit of") || !strings.Contains(sum, "×0.25") || !strings.Contains(sum, "responses") {
+		t.Errorf("summary %q", sum)
 	}
 	if c := credit(plain); c.Rule != "hollow" || c.Factor != 0.25 {
 		t.Errorf("a credit to an overdrawn customer: factor %v by %q, want 0.25 by the hollow rule", c.Factor, c.Rule)

@@ -1480,6 +1480,282 @@ func (x *GetBalanceResponse) GetBalance() *Balance {
 	return nil
 }
 
+// An event a person could record: assumed done, or suggested.
+type Gesture struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  EventKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=goodwill.v1.EventKind" json:"kind,omitempty"`
+	// Positive and finite, at most 1e6.
+	Magnitude     float64 `protobuf:"fixed64,2,opt,name=magnitude,proto3" json:"magnitude,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Gesture) Reset() {
+	*x = Gesture{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Gesture) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Gesture) ProtoMessage() {}
+
+func (x *Gesture) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Gesture.ProtoReflect.Descriptor instead.
+func (*Gesture) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *Gesture) GetKind() EventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return EventKind_EVENT_KIND_UNSPECIFIED
+}
+
+func (x *Gesture) GetMagnitude() float64 {
+	if x != nil {
+		return x.Magnitude
+	}
+	return 0
+}
+
+type PlanRecoveryRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CustomerId string                 `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// Gestures taken as recorded first, in order, each just after the one
+	// before; at most 16.
+	Assume        []*Gesture `protobuf:"bytes,2,rep,name=assume,proto3" json:"assume,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanRecoveryRequest) Reset() {
+	*x = PlanRecoveryRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanRecoveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanRecoveryRequest) ProtoMessage() {}
+
+func (x *PlanRecoveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanRecoveryRequest.ProtoReflect.Descriptor instead.
+func (*PlanRecoveryRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *PlanRecoveryRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *PlanRecoveryRequest) GetAssume() []*Gesture {
+	if x != nil {
+		return x.Assume
+	}
+	return nil
+}
+
+// The smallest gesture of one kind that brings the balance back to its
+// limit.
+type RecoveryOption struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  EventKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=goodwill.v1.EventKind" json:"kind,omitempty"`
+	// One event of this magnitude is enough; 0 when no event up to the
+	// largest magnitude (1e6) is.
+	Magnitude float64 `protobuf:"fixed64,2,opt,name=magnitude,proto3" json:"magnitude,omitempty"`
+	// Or this many events of magnitude 1, one after another; 0 when more
+	// than 10,000 would be needed.
+	Events int64 `protobuf:"varint,3,opt,name=events,proto3" json:"events,omitempty"`
+	// What the context rules multiply this kind's points by now, and which
+	// rule: "" (none), "relationship", "hollow" or "notice".
+	Factor        float64 `protobuf:"fixed64,4,opt,name=factor,proto3" json:"factor,omitempty"`
+	Rule          string  `protobuf:"bytes,5,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryOption) Reset() {
+	*x = RecoveryOption{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryOption) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryOption) ProtoMessage() {}
+
+func (x *RecoveryOption) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryOption.ProtoReflect.Descriptor instead.
+func (*RecoveryOption) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RecoveryOption) GetKind() EventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return EventKind_EVENT_KIND_UNSPECIFIED
+}
+
+func (x *RecoveryOption) GetMagnitude() float64 {
+	if x != nil {
+		return x.Magnitude
+	}
+	return 0
+}
+
+func (x *RecoveryOption) GetEvents() int64 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
+func (x *RecoveryOption) GetFactor() float64 {
+	if x != nil {
+		return x.Factor
+	}
+	return 0
+}
+
+func (x *RecoveryOption) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+type PlanRecoveryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The balance now, the assumed gestures applied.
+	Balance *Balance `protobuf:"bytes,1,opt,name=balance,proto3" json:"balance,omitempty"`
+	// The points the balance lacks to reach its limit; 0 when it is not
+	// overdrawn.
+	Needed float64 `protobuf:"fixed64,2,opt,name=needed,proto3" json:"needed,omitempty"`
+	// Each kind that earns goodwill, in kind order; empty when the customer
+	// is not overdrawn.
+	Options []*RecoveryOption `protobuf:"bytes,3,rep,name=options,proto3" json:"options,omitempty"`
+	// When time alone brings the balance back inside its limit; absent when
+	// it is not overdrawn, or never will be.
+	RecoversAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=recovers_at,json=recoversAt,proto3" json:"recovers_at,omitempty"`
+	// The plan in words.
+	Summary       string `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanRecoveryResponse) Reset() {
+	*x = PlanRecoveryResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanRecoveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanRecoveryResponse) ProtoMessage() {}
+
+func (x *PlanRecoveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanRecoveryResponse.ProtoReflect.Descriptor instead.
+func (*PlanRecoveryResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PlanRecoveryResponse) GetBalance() *Balance {
+	if x != nil {
+		return x.Balance
+	}
+	return nil
+}
+
+func (x *PlanRecoveryResponse) GetNeeded() float64 {
+	if x != nil {
+		return x.Needed
+	}
+	return 0
+}
+
+func (x *PlanRecoveryResponse) GetOptions() []*RecoveryOption {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+func (x *PlanRecoveryResponse) GetRecoversAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecoversAt
+	}
+	return nil
+}
+
+func (x *PlanRecoveryResponse) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
 type ExplainBalanceRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	CustomerId string                 `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
@@ -1493,7 +1769,7 @@ type ExplainBalanceRequest struct {
 
 func (x *ExplainBalanceRequest) Reset() {
 	*x = ExplainBalanceRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1781,7 @@ func (x *ExplainBalanceRequest) String() string {
 func (*ExplainBalanceRequest) ProtoMessage() {}
 
 func (x *ExplainBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[22]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1794,7 @@ func (x *ExplainBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainBalanceRequest.ProtoReflect.Descriptor instead.
 func (*ExplainBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{22}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ExplainBalanceRequest) GetCustomerId() string {
@@ -1557,7 +1833,7 @@ type ExplainBalanceResponse struct {
 
 func (x *ExplainBalanceResponse) Reset() {
 	*x = ExplainBalanceResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +1845,7 @@ func (x *ExplainBalanceResponse) String() string {
 func (*ExplainBalanceResponse) ProtoMessage() {}
 
 func (x *ExplainBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[23]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +1858,7 @@ func (x *ExplainBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainBalanceResponse.ProtoReflect.Descriptor instead.
 func (*ExplainBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{23}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ExplainBalanceResponse) GetBalance() *Balance {
@@ -1630,7 +1906,7 @@ type GetBalanceHistoryRequest struct {
 
 func (x *GetBalanceHistoryRequest) Reset() {
 	*x = GetBalanceHistoryRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1918,7 @@ func (x *GetBalanceHistoryRequest) String() string {
 func (*GetBalanceHistoryRequest) ProtoMessage() {}
 
 func (x *GetBalanceHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[24]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1931,7 @@ func (x *GetBalanceHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetBalanceHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{24}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetBalanceHistoryRequest) GetCustomerId() string {
@@ -1696,7 +1972,7 @@ type GetBalanceHistoryResponse struct {
 
 func (x *GetBalanceHistoryResponse) Reset() {
 	*x = GetBalanceHistoryResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +1984,7 @@ func (x *GetBalanceHistoryResponse) String() string {
 func (*GetBalanceHistoryResponse) ProtoMessage() {}
 
 func (x *GetBalanceHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[25]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +1997,7 @@ func (x *GetBalanceHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetBalanceHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{25}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetBalanceHistoryResponse) GetPoints() []*BalancePoint {
@@ -1770,7 +2046,7 @@ type ListBalancesRequest struct {
 
 func (x *ListBalancesRequest) Reset() {
 	*x = ListBalancesRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1782,7 +2058,7 @@ func (x *ListBalancesRequest) String() string {
 func (*ListBalancesRequest) ProtoMessage() {}
 
 func (x *ListBalancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[26]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1795,7 +2071,7 @@ func (x *ListBalancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBalancesRequest.ProtoReflect.Descriptor instead.
 func (*ListBalancesRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{26}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListBalancesRequest) GetSegment() string {
@@ -1882,7 +2158,7 @@ type ListBalancesResponse struct {
 
 func (x *ListBalancesResponse) Reset() {
 	*x = ListBalancesResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1894,7 +2170,7 @@ func (x *ListBalancesResponse) String() string {
 func (*ListBalancesResponse) ProtoMessage() {}
 
 func (x *ListBalancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[27]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1907,7 +2183,7 @@ func (x *ListBalancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBalancesResponse.ProtoReflect.Descriptor instead.
 func (*ListBalancesResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{27}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListBalancesResponse) GetBalances() []*BalanceEntry {
@@ -1958,7 +2234,7 @@ type SummarizeBalancesRequest struct {
 
 func (x *SummarizeBalancesRequest) Reset() {
 	*x = SummarizeBalancesRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1970,7 +2246,7 @@ func (x *SummarizeBalancesRequest) String() string {
 func (*SummarizeBalancesRequest) ProtoMessage() {}
 
 func (x *SummarizeBalancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[28]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1983,7 +2259,7 @@ func (x *SummarizeBalancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeBalancesRequest.ProtoReflect.Descriptor instead.
 func (*SummarizeBalancesRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{28}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SummarizeBalancesRequest) GetSegment() string {
@@ -2011,7 +2287,7 @@ type SummarizeBalancesResponse struct {
 
 func (x *SummarizeBalancesResponse) Reset() {
 	*x = SummarizeBalancesResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2023,7 +2299,7 @@ func (x *SummarizeBalancesResponse) String() string {
 func (*SummarizeBalancesResponse) ProtoMessage() {}
 
 func (x *SummarizeBalancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[29]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2036,7 +2312,7 @@ func (x *SummarizeBalancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeBalancesResponse.ProtoReflect.Descriptor instead.
 func (*SummarizeBalancesResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{29}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SummarizeBalancesResponse) GetSegments() []*SegmentSummary {
@@ -2079,7 +2355,7 @@ type ListOutreachRequest struct {
 
 func (x *ListOutreachRequest) Reset() {
 	*x = ListOutreachRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2367,7 @@ func (x *ListOutreachRequest) String() string {
 func (*ListOutreachRequest) ProtoMessage() {}
 
 func (x *ListOutreachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[30]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2380,7 @@ func (x *ListOutreachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutreachRequest.ProtoReflect.Descriptor instead.
 func (*ListOutreachRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{30}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListOutreachRequest) GetPurpose() OutreachPurpose {
@@ -2161,7 +2437,7 @@ type ListOutreachResponse struct {
 
 func (x *ListOutreachResponse) Reset() {
 	*x = ListOutreachResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2173,7 +2449,7 @@ func (x *ListOutreachResponse) String() string {
 func (*ListOutreachResponse) ProtoMessage() {}
 
 func (x *ListOutreachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[31]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2186,7 +2462,7 @@ func (x *ListOutreachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutreachResponse.ProtoReflect.Descriptor instead.
 func (*ListOutreachResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{31}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListOutreachResponse) GetEntries() []*OutreachEntry {
@@ -2225,7 +2501,7 @@ type GetCallerRequest struct {
 
 func (x *GetCallerRequest) Reset() {
 	*x = GetCallerRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2237,7 +2513,7 @@ func (x *GetCallerRequest) String() string {
 func (*GetCallerRequest) ProtoMessage() {}
 
 func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[32]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2250,7 +2526,7 @@ func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
 func (*GetCallerRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{32}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{36}
 }
 
 type GetCallerResponse struct {
@@ -2267,7 +2543,7 @@ type GetCallerResponse struct {
 
 func (x *GetCallerResponse) Reset() {
 	*x = GetCallerResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2279,7 +2555,7 @@ func (x *GetCallerResponse) String() string {
 func (*GetCallerResponse) ProtoMessage() {}
 
 func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[33]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2292,7 +2568,7 @@ func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
 func (*GetCallerResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{33}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetCallerResponse) GetKeyId() string {
@@ -2326,7 +2602,7 @@ type GetPolicyRequest struct {
 
 func (x *GetPolicyRequest) Reset() {
 	*x = GetPolicyRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2338,7 +2614,7 @@ func (x *GetPolicyRequest) String() string {
 func (*GetPolicyRequest) ProtoMessage() {}
 
 func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[34]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2351,7 +2627,7 @@ func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{34}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetPolicyRequest) GetVersion() int64 {
@@ -2372,7 +2648,7 @@ type GetPolicyResponse struct {
 
 func (x *GetPolicyResponse) Reset() {
 	*x = GetPolicyResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2660,7 @@ func (x *GetPolicyResponse) String() string {
 func (*GetPolicyResponse) ProtoMessage() {}
 
 func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[35]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2673,7 @@ func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{35}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetPolicyResponse) GetPolicy() *Policy {
@@ -2428,7 +2704,7 @@ type SetPolicyRequest struct {
 
 func (x *SetPolicyRequest) Reset() {
 	*x = SetPolicyRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2440,7 +2716,7 @@ func (x *SetPolicyRequest) String() string {
 func (*SetPolicyRequest) ProtoMessage() {}
 
 func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[36]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2453,7 +2729,7 @@ func (x *SetPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{36}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SetPolicyRequest) GetPolicy() *Policy {
@@ -2484,7 +2760,7 @@ type SetPolicyResponse struct {
 
 func (x *SetPolicyResponse) Reset() {
 	*x = SetPolicyResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2496,7 +2772,7 @@ func (x *SetPolicyResponse) String() string {
 func (*SetPolicyResponse) ProtoMessage() {}
 
 func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[37]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2509,7 +2785,7 @@ func (x *SetPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{37}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SetPolicyResponse) GetPolicy() *Policy {
@@ -2542,7 +2818,7 @@ type GetRecomputeJobRequest struct {
 
 func (x *GetRecomputeJobRequest) Reset() {
 	*x = GetRecomputeJobRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2554,7 +2830,7 @@ func (x *GetRecomputeJobRequest) String() string {
 func (*GetRecomputeJobRequest) ProtoMessage() {}
 
 func (x *GetRecomputeJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[38]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2567,7 +2843,7 @@ func (x *GetRecomputeJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecomputeJobRequest.ProtoReflect.Descriptor instead.
 func (*GetRecomputeJobRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{38}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetRecomputeJobRequest) GetJobId() string {
@@ -2586,7 +2862,7 @@ type GetRecomputeJobResponse struct {
 
 func (x *GetRecomputeJobResponse) Reset() {
 	*x = GetRecomputeJobResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2598,7 +2874,7 @@ func (x *GetRecomputeJobResponse) String() string {
 func (*GetRecomputeJobResponse) ProtoMessage() {}
 
 func (x *GetRecomputeJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[39]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2611,7 +2887,7 @@ func (x *GetRecomputeJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecomputeJobResponse.ProtoReflect.Descriptor instead.
 func (*GetRecomputeJobResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{39}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetRecomputeJobResponse) GetJob() *RecomputeJob {
@@ -2630,7 +2906,7 @@ type ResumeRecomputeJobRequest struct {
 
 func (x *ResumeRecomputeJobRequest) Reset() {
 	*x = ResumeRecomputeJobRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +2918,7 @@ func (x *ResumeRecomputeJobRequest) String() string {
 func (*ResumeRecomputeJobRequest) ProtoMessage() {}
 
 func (x *ResumeRecomputeJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[40]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +2931,7 @@ func (x *ResumeRecomputeJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRecomputeJobRequest.ProtoReflect.Descriptor instead.
 func (*ResumeRecomputeJobRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{40}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ResumeRecomputeJobRequest) GetJobId() string {
@@ -2674,7 +2950,7 @@ type ResumeRecomputeJobResponse struct {
 
 func (x *ResumeRecomputeJobResponse) Reset() {
 	*x = ResumeRecomputeJobResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2686,7 +2962,7 @@ func (x *ResumeRecomputeJobResponse) String() string {
 func (*ResumeRecomputeJobResponse) ProtoMessage() {}
 
 func (x *ResumeRecomputeJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[41]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2699,7 +2975,7 @@ func (x *ResumeRecomputeJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRecomputeJobResponse.ProtoReflect.Descriptor instead.
 func (*ResumeRecomputeJobResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{41}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ResumeRecomputeJobResponse) GetJob() *RecomputeJob {
@@ -2725,7 +3001,7 @@ type ListNotificationsRequest struct {
 
 func (x *ListNotificationsRequest) Reset() {
 	*x = ListNotificationsRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2737,7 +3013,7 @@ func (x *ListNotificationsRequest) String() string {
 func (*ListNotificationsRequest) ProtoMessage() {}
 
 func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[42]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2750,7 +3026,7 @@ func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotificationsRequest.ProtoReflect.Descriptor instead.
 func (*ListNotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{42}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListNotificationsRequest) GetAfter() string {
@@ -2789,7 +3065,7 @@ type ListNotificationsResponse struct {
 
 func (x *ListNotificationsResponse) Reset() {
 	*x = ListNotificationsResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2801,7 +3077,7 @@ func (x *ListNotificationsResponse) String() string {
 func (*ListNotificationsResponse) ProtoMessage() {}
 
 func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[43]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2814,7 +3090,7 @@ func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotificationsResponse.ProtoReflect.Descriptor instead.
 func (*ListNotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{43}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListNotificationsResponse) GetNotifications() []*Notification {
@@ -2847,7 +3123,7 @@ type WatchNotificationsRequest struct {
 
 func (x *WatchNotificationsRequest) Reset() {
 	*x = WatchNotificationsRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2859,7 +3135,7 @@ func (x *WatchNotificationsRequest) String() string {
 func (*WatchNotificationsRequest) ProtoMessage() {}
 
 func (x *WatchNotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[44]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2872,7 +3148,7 @@ func (x *WatchNotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNotificationsRequest.ProtoReflect.Descriptor instead.
 func (*WatchNotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{44}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *WatchNotificationsRequest) GetAfter() string {
@@ -2910,7 +3186,7 @@ type WatchNotificationsResponse struct {
 
 func (x *WatchNotificationsResponse) Reset() {
 	*x = WatchNotificationsResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2922,7 +3198,7 @@ func (x *WatchNotificationsResponse) String() string {
 func (*WatchNotificationsResponse) ProtoMessage() {}
 
 func (x *WatchNotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[45]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2935,7 +3211,7 @@ func (x *WatchNotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNotificationsResponse.ProtoReflect.Descriptor instead.
 func (*WatchNotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{45}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *WatchNotificationsResponse) GetNotification() *Notification {
@@ -2966,7 +3242,7 @@ type CreateWebhookRequest struct {
 
 func (x *CreateWebhookRequest) Reset() {
 	*x = CreateWebhookRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2978,7 +3254,7 @@ func (x *CreateWebhookRequest) String() string {
 func (*CreateWebhookRequest) ProtoMessage() {}
 
 func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[46]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2991,7 +3267,7 @@ func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{46}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CreateWebhookRequest) GetUrl() string {
@@ -3026,7 +3302,7 @@ type CreateWebhookResponse struct {
 
 func (x *CreateWebhookResponse) Reset() {
 	*x = CreateWebhookResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3038,7 +3314,7 @@ func (x *CreateWebhookResponse) String() string {
 func (*CreateWebhookResponse) ProtoMessage() {}
 
 func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[47]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3051,7 +3327,7 @@ func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{47}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CreateWebhookResponse) GetWebhook() *Webhook {
@@ -3076,7 +3352,7 @@ type ListWebhooksRequest struct {
 
 func (x *ListWebhooksRequest) Reset() {
 	*x = ListWebhooksRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3088,7 +3364,7 @@ func (x *ListWebhooksRequest) String() string {
 func (*ListWebhooksRequest) ProtoMessage() {}
 
 func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[48]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3101,7 +3377,7 @@ func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{48}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{52}
 }
 
 type ListWebhooksResponse struct {
@@ -3113,7 +3389,7 @@ type ListWebhooksResponse struct {
 
 func (x *ListWebhooksResponse) Reset() {
 	*x = ListWebhooksResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3125,7 +3401,7 @@ func (x *ListWebhooksResponse) String() string {
 func (*ListWebhooksResponse) ProtoMessage() {}
 
 func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[49]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3138,7 +3414,7 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{49}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
@@ -3157,7 +3433,7 @@ type GetWebhookRequest struct {
 
 func (x *GetWebhookRequest) Reset() {
 	*x = GetWebhookRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3169,7 +3445,7 @@ func (x *GetWebhookRequest) String() string {
 func (*GetWebhookRequest) ProtoMessage() {}
 
 func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[50]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3182,7 +3458,7 @@ func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{50}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetWebhookRequest) GetWebhookId() string {
@@ -3201,7 +3477,7 @@ type GetWebhookResponse struct {
 
 func (x *GetWebhookResponse) Reset() {
 	*x = GetWebhookResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3213,7 +3489,7 @@ func (x *GetWebhookResponse) String() string {
 func (*GetWebhookResponse) ProtoMessage() {}
 
 func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[51]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3226,7 +3502,7 @@ func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookResponse.ProtoReflect.Descriptor instead.
 func (*GetWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{51}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetWebhookResponse) GetWebhook() *Webhook {
@@ -3245,7 +3521,7 @@ type DeleteWebhookRequest struct {
 
 func (x *DeleteWebhookRequest) Reset() {
 	*x = DeleteWebhookRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3257,7 +3533,7 @@ func (x *DeleteWebhookRequest) String() string {
 func (*DeleteWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[52]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3270,7 +3546,7 @@ func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{52}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *DeleteWebhookRequest) GetWebhookId() string {
@@ -3288,7 +3564,7 @@ type DeleteWebhookResponse struct {
 
 func (x *DeleteWebhookResponse) Reset() {
 	*x = DeleteWebhookResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3300,7 +3576,7 @@ func (x *DeleteWebhookResponse) String() string {
 func (*DeleteWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[53]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3313,7 +3589,7 @@ func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{53}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{57}
 }
 
 type ListWebhookDeliveriesRequest struct {
@@ -3327,7 +3603,7 @@ type ListWebhookDeliveriesRequest struct {
 
 func (x *ListWebhookDeliveriesRequest) Reset() {
 	*x = ListWebhookDeliveriesRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[54]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3339,7 +3615,7 @@ func (x *ListWebhookDeliveriesRequest) String() string {
 func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[54]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3352,7 +3628,7 @@ func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{54}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListWebhookDeliveriesRequest) GetWebhookId() string {
@@ -3381,7 +3657,7 @@ type ListWebhookDeliveriesResponse struct {
 
 func (x *ListWebhookDeliveriesResponse) Reset() {
 	*x = ListWebhookDeliveriesResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[55]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3393,7 +3669,7 @@ func (x *ListWebhookDeliveriesResponse) String() string {
 func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[55]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3406,7 +3682,7 @@ func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{55}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ListWebhookDeliveriesResponse) GetQueue() []*WebhookDelivery {
@@ -3432,7 +3708,7 @@ type RotateWebhookSecretRequest struct {
 
 func (x *RotateWebhookSecretRequest) Reset() {
 	*x = RotateWebhookSecretRequest{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[56]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3444,7 +3720,7 @@ func (x *RotateWebhookSecretRequest) String() string {
 func (*RotateWebhookSecretRequest) ProtoMessage() {}
 
 func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[56]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3457,7 +3733,7 @@ func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretRequest) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{56}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RotateWebhookSecretRequest) GetWebhookId() string {
@@ -3478,7 +3754,7 @@ type RotateWebhookSecretResponse struct {
 
 func (x *RotateWebhookSecretResponse) Reset() {
 	*x = RotateWebhookSecretResponse{}
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[57]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3490,7 +3766,7 @@ func (x *RotateWebhookSecretResponse) String() string {
 func (*RotateWebhookSecretResponse) ProtoMessage() {}
 
 func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[57]
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3503,7 +3779,7 @@ func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretResponse) Descriptor() ([]byte, []int) {
-	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{57}
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *RotateWebhookSecretResponse) GetWebhook() *Webhook {
@@ -3635,7 +3911,27 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"customerId\x129\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x04asOf\"D\n" +
 	"\x12GetBalanceResponse\x12.\n" +
-	"\abalance\x18\x01 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\"\xa1\x01\n" +
+	"\abalance\x18\x01 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\"{\n" +
+	"\aGesture\x127\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x16.goodwill.v1.EventKindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x127\n" +
+	"\tmagnitude\x18\x02 \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x80\x84.A!\x00\x00\x00\x00\x00\x00\x00\x00R\tmagnitude\"\x7f\n" +
+	"\x13PlanRecoveryRequest\x120\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
+	"customerId\x126\n" +
+	"\x06assume\x18\x02 \x03(\v2\x14.goodwill.v1.GestureB\b\xbaH\x05\x92\x01\x02\x10\x10R\x06assume\"\x9e\x01\n" +
+	"\x0eRecoveryOption\x12*\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x16.goodwill.v1.EventKindR\x04kind\x12\x1c\n" +
+	"\tmagnitude\x18\x02 \x01(\x01R\tmagnitude\x12\x16\n" +
+	"\x06events\x18\x03 \x01(\x03R\x06events\x12\x16\n" +
+	"\x06factor\x18\x04 \x01(\x01R\x06factor\x12\x12\n" +
+	"\x04rule\x18\x05 \x01(\tR\x04rule\"\xec\x01\n" +
+	"\x14PlanRecoveryResponse\x12.\n" +
+	"\abalance\x18\x01 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\x12\x16\n" +
+	"\x06needed\x18\x02 \x01(\x01R\x06needed\x125\n" +
+	"\aoptions\x18\x03 \x03(\v2\x1b.goodwill.v1.RecoveryOptionR\aoptions\x12;\n" +
+	"\vrecovers_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recoversAt\x12\x18\n" +
+	"\asummary\x18\x05 \x01(\tR\asummary\"\xa1\x01\n" +
 	"\x15ExplainBalanceRequest\x120\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
 	"customerId\x129\n" +
@@ -3783,7 +4079,7 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECORD_OUTCOME_CREATED\x10\x01\x12\x1b\n" +
 	"\x17RECORD_OUTCOME_REPLAYED\x10\x02\x12\x1b\n" +
-	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\x8b\x1d\n" +
+	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\xd9\x1e\n" +
 	"\x0fGoodwillService\x12\x8f\x01\n" +
 	"\x0eUpsertCustomer\x12\".goodwill.v1.UpsertCustomerRequest\x1a#.goodwill.v1.UpsertCustomerResponse\"4\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02':\bcustomer\x1a\x1b/v1/customers/{customer_id}\x90\x02\x02\x12|\n" +
 	"\vGetCustomer\x12\x1f.goodwill.v1.GetCustomerRequest\x1a .goodwill.v1.GetCustomerResponse\"*\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x90\x02\x01\x12t\n" +
@@ -3797,7 +4093,8 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x0eRecordIncident\x12\".goodwill.v1.RecordIncidentRequest\x1a#.goodwill.v1.RecordIncidentResponse\"\x1f\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/incidents\x90\x02\x02\x12\x81\x01\n" +
 	"\n" +
 	"GetBalance\x12\x1e.goodwill.v1.GetBalanceRequest\x1a\x1f.goodwill.v1.GetBalanceResponse\"2\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02%\x12#/v1/customers/{customer_id}/balance\x90\x02\x01\x12\x95\x01\n" +
-	"\x0eExplainBalance\x12\".goodwill.v1.ExplainBalanceRequest\x1a#.goodwill.v1.ExplainBalanceResponse\":\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02-\x12+/v1/customers/{customer_id}/balance:explain\x90\x02\x01\x12\x9e\x01\n" +
+	"\x0eExplainBalance\x12\".goodwill.v1.ExplainBalanceRequest\x1a#.goodwill.v1.ExplainBalanceResponse\":\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02-\x12+/v1/customers/{customer_id}/balance:explain\x90\x02\x01\x12\xcb\x01\n" +
+	"\fPlanRecovery\x12 .goodwill.v1.PlanRecoveryRequest\x1a!.goodwill.v1.PlanRecoveryResponse\"v\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02iZ5:\x01*\"0/v1/customers/{customer_id}/balance:recoveryPlan\x120/v1/customers/{customer_id}/balance:recoveryPlan\x90\x02\x01\x12\x9e\x01\n" +
 	"\x11GetBalanceHistory\x12%.goodwill.v1.GetBalanceHistoryRequest\x1a&.goodwill.v1.GetBalanceHistoryResponse\":\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02-\x12+/v1/customers/{customer_id}/balance/history\x90\x02\x01\x12p\n" +
 	"\fListBalances\x12 .goodwill.v1.ListBalancesRequest\x1a!.goodwill.v1.ListBalancesResponse\"\x1b\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/balances\x90\x02\x01\x12\x89\x01\n" +
 	"\x11SummarizeBalances\x12%.goodwill.v1.SummarizeBalancesRequest\x1a&.goodwill.v1.SummarizeBalancesResponse\"%\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/balances:summarize\x90\x02\x01\x12p\n" +
@@ -3856,7 +4153,7 @@ func file_goodwill_v1_goodwill_service_proto_rawDescGZIP() []byte {
 }
 
 var file_goodwill_v1_goodwill_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
 	(RecordOutcome)(0),                    // 0: goodwill.v1.RecordOutcome
 	(*UpsertCustomerRequest)(nil),         // 1: goodwill.v1.UpsertCustomerRequest
@@ -3881,187 +4178,199 @@ var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
 	(*IncidentConflict)(nil),              // 20: goodwill.v1.IncidentConflict
 	(*GetBalanceRequest)(nil),             // 21: goodwill.v1.GetBalanceRequest
 	(*GetBalanceResponse)(nil),            // 22: goodwill.v1.GetBalanceResponse
-	(*ExplainBalanceRequest)(nil),         // 23: goodwill.v1.ExplainBalanceRequest
-	(*ExplainBalanceResponse)(nil),        // 24: goodwill.v1.ExplainBalanceResponse
-	(*GetBalanceHistoryRequest)(nil),      // 25: goodwill.v1.GetBalanceHistoryRequest
-	(*GetBalanceHistoryResponse)(nil),     // 26: goodwill.v1.GetBalanceHistoryResponse
-	(*ListBalancesRequest)(nil),           // 27: goodwill.v1.ListBalancesRequest
-	(*ListBalancesResponse)(nil),          // 28: goodwill.v1.ListBalancesResponse
-	(*SummarizeBalancesRequest)(nil),      // 29: goodwill.v1.SummarizeBalancesRequest
-	(*SummarizeBalancesResponse)(nil),     // 30: goodwill.v1.SummarizeBalancesResponse
-	(*ListOutreachRequest)(nil),           // 31: goodwill.v1.ListOutreachRequest
-	(*ListOutreachResponse)(nil),          // 32: goodwill.v1.ListOutreachResponse
-	(*GetCallerRequest)(nil),              // 33: goodwill.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),             // 34: goodwill.v1.GetCallerResponse
-	(*GetPolicyRequest)(nil),              // 35: goodwill.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),             // 36: goodwill.v1.GetPolicyResponse
-	(*SetPolicyRequest)(nil),              // 37: goodwill.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),             // 38: goodwill.v1.SetPolicyResponse
-	(*GetRecomputeJobRequest)(nil),        // 39: goodwill.v1.GetRecomputeJobRequest
-	(*GetRecomputeJobResponse)(nil),       // 40: goodwill.v1.GetRecomputeJobResponse
-	(*ResumeRecomputeJobRequest)(nil),     // 41: goodwill.v1.ResumeRecomputeJobRequest
-	(*ResumeRecomputeJobResponse)(nil),    // 42: goodwill.v1.ResumeRecomputeJobResponse
-	(*ListNotificationsRequest)(nil),      // 43: goodwill.v1.ListNotificationsRequest
-	(*ListNotificationsResponse)(nil),     // 44: goodwill.v1.ListNotificationsResponse
-	(*WatchNotificationsRequest)(nil),     // 45: goodwill.v1.WatchNotificationsRequest
-	(*WatchNotificationsResponse)(nil),    // 46: goodwill.v1.WatchNotificationsResponse
-	(*CreateWebhookRequest)(nil),          // 47: goodwill.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),         // 48: goodwill.v1.CreateWebhookResponse
-	(*ListWebhooksRequest)(nil),           // 49: goodwill.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),          // 50: goodwill.v1.ListWebhooksResponse
-	(*GetWebhookRequest)(nil),             // 51: goodwill.v1.GetWebhookRequest
-	(*GetWebhookResponse)(nil),            // 52: goodwill.v1.GetWebhookResponse
-	(*DeleteWebhookRequest)(nil),          // 53: goodwill.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),         // 54: goodwill.v1.DeleteWebhookResponse
-	(*ListWebhookDeliveriesRequest)(nil),  // 55: goodwill.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil), // 56: goodwill.v1.ListWebhookDeliveriesResponse
-	(*RotateWebhookSecretRequest)(nil),    // 57: goodwill.v1.RotateWebhookSecretRequest
-	(*RotateWebhookSecretResponse)(nil),   // 58: goodwill.v1.RotateWebhookSecretResponse
-	(*Customer)(nil),                      // 59: goodwill.v1.Customer
-	(*Event)(nil),                         // 60: goodwill.v1.Event
-	(*Balance)(nil),                       // 61: goodwill.v1.Balance
-	(EventKind)(0),                        // 62: goodwill.v1.EventKind
-	(*timestamppb.Timestamp)(nil),         // 63: google.protobuf.Timestamp
-	(*KindContribution)(nil),              // 64: goodwill.v1.KindContribution
-	(*EventContribution)(nil),             // 65: goodwill.v1.EventContribution
-	(*durationpb.Duration)(nil),           // 66: google.protobuf.Duration
-	(*BalancePoint)(nil),                  // 67: goodwill.v1.BalancePoint
-	(BalanceStatus)(0),                    // 68: goodwill.v1.BalanceStatus
-	(BalanceOrder)(0),                     // 69: goodwill.v1.BalanceOrder
-	(*BalanceEntry)(nil),                  // 70: goodwill.v1.BalanceEntry
-	(*SegmentSummary)(nil),                // 71: goodwill.v1.SegmentSummary
-	(OutreachPurpose)(0),                  // 72: goodwill.v1.OutreachPurpose
-	(*OutreachEntry)(nil),                 // 73: goodwill.v1.OutreachEntry
-	(Role)(0),                             // 74: goodwill.v1.Role
-	(*Policy)(nil),                        // 75: goodwill.v1.Policy
-	(*RecomputeJob)(nil),                  // 76: goodwill.v1.RecomputeJob
-	(*Notification)(nil),                  // 77: goodwill.v1.Notification
-	(*Webhook)(nil),                       // 78: goodwill.v1.Webhook
-	(*WebhookDelivery)(nil),               // 79: goodwill.v1.WebhookDelivery
-	(*WebhookAttempt)(nil),                // 80: goodwill.v1.WebhookAttempt
+	(*Gesture)(nil),                       // 23: goodwill.v1.Gesture
+	(*PlanRecoveryRequest)(nil),           // 24: goodwill.v1.PlanRecoveryRequest
+	(*RecoveryOption)(nil),                // 25: goodwill.v1.RecoveryOption
+	(*PlanRecoveryResponse)(nil),          // 26: goodwill.v1.PlanRecoveryResponse
+	(*ExplainBalanceRequest)(nil),         // 27: goodwill.v1.ExplainBalanceRequest
+	(*ExplainBalanceResponse)(nil),        // 28: goodwill.v1.ExplainBalanceResponse
+	(*GetBalanceHistoryRequest)(nil),      // 29: goodwill.v1.GetBalanceHistoryRequest
+	(*GetBalanceHistoryResponse)(nil),     // 30: goodwill.v1.GetBalanceHistoryResponse
+	(*ListBalancesRequest)(nil),           // 31: goodwill.v1.ListBalancesRequest
+	(*ListBalancesResponse)(nil),          // 32: goodwill.v1.ListBalancesResponse
+	(*SummarizeBalancesRequest)(nil),      // 33: goodwill.v1.SummarizeBalancesRequest
+	(*SummarizeBalancesResponse)(nil),     // 34: goodwill.v1.SummarizeBalancesResponse
+	(*ListOutreachRequest)(nil),           // 35: goodwill.v1.ListOutreachRequest
+	(*ListOutreachResponse)(nil),          // 36: goodwill.v1.ListOutreachResponse
+	(*GetCallerRequest)(nil),              // 37: goodwill.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),             // 38: goodwill.v1.GetCallerResponse
+	(*GetPolicyRequest)(nil),              // 39: goodwill.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),             // 40: goodwill.v1.GetPolicyResponse
+	(*SetPolicyRequest)(nil),              // 41: goodwill.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),             // 42: goodwill.v1.SetPolicyResponse
+	(*GetRecomputeJobRequest)(nil),        // 43: goodwill.v1.GetRecomputeJobRequest
+	(*GetRecomputeJobResponse)(nil),       // 44: goodwill.v1.GetRecomputeJobResponse
+	(*ResumeRecomputeJobRequest)(nil),     // 45: goodwill.v1.ResumeRecomputeJobRequest
+	(*ResumeRecomputeJobResponse)(nil),    // 46: goodwill.v1.ResumeRecomputeJobResponse
+	(*ListNotificationsRequest)(nil),      // 47: goodwill.v1.ListNotificationsRequest
+	(*ListNotificationsResponse)(nil),     // 48: goodwill.v1.ListNotificationsResponse
+	(*WatchNotificationsRequest)(nil),     // 49: goodwill.v1.WatchNotificationsRequest
+	(*WatchNotificationsResponse)(nil),    // 50: goodwill.v1.WatchNotificationsResponse
+	(*CreateWebhookRequest)(nil),          // 51: goodwill.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),         // 52: goodwill.v1.CreateWebhookResponse
+	(*ListWebhooksRequest)(nil),           // 53: goodwill.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),          // 54: goodwill.v1.ListWebhooksResponse
+	(*GetWebhookRequest)(nil),             // 55: goodwill.v1.GetWebhookRequest
+	(*GetWebhookResponse)(nil),            // 56: goodwill.v1.GetWebhookResponse
+	(*DeleteWebhookRequest)(nil),          // 57: goodwill.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),         // 58: goodwill.v1.DeleteWebhookResponse
+	(*ListWebhookDeliveriesRequest)(nil),  // 59: goodwill.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil), // 60: goodwill.v1.ListWebhookDeliveriesResponse
+	(*RotateWebhookSecretRequest)(nil),    // 61: goodwill.v1.RotateWebhookSecretRequest
+	(*RotateWebhookSecretResponse)(nil),   // 62: goodwill.v1.RotateWebhookSecretResponse
+	(*Customer)(nil),                      // 63: goodwill.v1.Customer
+	(*Event)(nil),                         // 64: goodwill.v1.Event
+	(*Balance)(nil),                       // 65: goodwill.v1.Balance
+	(EventKind)(0),                        // 66: goodwill.v1.EventKind
+	(*timestamppb.Timestamp)(nil),         // 67: google.protobuf.Timestamp
+	(*KindContribution)(nil),              // 68: goodwill.v1.KindContribution
+	(*EventContribution)(nil),             // 69: goodwill.v1.EventContribution
+	(*durationpb.Duration)(nil),           // 70: google.protobuf.Duration
+	(*BalancePoint)(nil),                  // 71: goodwill.v1.BalancePoint
+	(BalanceStatus)(0),                    // 72: goodwill.v1.BalanceStatus
+	(BalanceOrder)(0),                     // 73: goodwill.v1.BalanceOrder
+	(*BalanceEntry)(nil),                  // 74: goodwill.v1.BalanceEntry
+	(*SegmentSummary)(nil),                // 75: goodwill.v1.SegmentSummary
+	(OutreachPurpose)(0),                  // 76: goodwill.v1.OutreachPurpose
+	(*OutreachEntry)(nil),                 // 77: goodwill.v1.OutreachEntry
+	(Role)(0),                             // 78: goodwill.v1.Role
+	(*Policy)(nil),                        // 79: goodwill.v1.Policy
+	(*RecomputeJob)(nil),                  // 80: goodwill.v1.RecomputeJob
+	(*Notification)(nil),                  // 81: goodwill.v1.Notification
+	(*Webhook)(nil),                       // 82: goodwill.v1.Webhook
+	(*WebhookDelivery)(nil),               // 83: goodwill.v1.WebhookDelivery
+	(*WebhookAttempt)(nil),                // 84: goodwill.v1.WebhookAttempt
 }
 var file_goodwill_v1_goodwill_service_proto_depIdxs = []int32{
-	59, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
-	59, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	59, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	60, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
-	60, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
-	61, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
-	60, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
+	63, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
+	63, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	63, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	64, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
+	64, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
+	65, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
+	64, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
 	9,  // 7: goodwill.v1.RecordEventsResponse.results:type_name -> goodwill.v1.RecordEventsResult
 	0,  // 8: goodwill.v1.RecordEventsResult.outcome:type_name -> goodwill.v1.RecordOutcome
-	60, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
-	59, // 10: goodwill.v1.ListCustomersResponse.customers:type_name -> goodwill.v1.Customer
-	62, // 11: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
-	63, // 12: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	63, // 13: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	60, // 14: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
-	62, // 15: goodwill.v1.ExportEventsRequest.kinds:type_name -> goodwill.v1.EventKind
-	63, // 16: goodwill.v1.ExportEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	63, // 17: goodwill.v1.ExportEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	60, // 18: goodwill.v1.ExportEventsResponse.events:type_name -> goodwill.v1.Event
-	63, // 19: goodwill.v1.ExportEventsResponse.recorded_through:type_name -> google.protobuf.Timestamp
-	60, // 20: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
-	61, // 21: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
-	63, // 22: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
-	63, // 23: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
-	63, // 24: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
+	64, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
+	63, // 10: goodwill.v1.ListCustomersResponse.customers:type_name -> goodwill.v1.Customer
+	66, // 11: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
+	67, // 12: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	67, // 13: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	64, // 14: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
+	66, // 15: goodwill.v1.ExportEventsRequest.kinds:type_name -> goodwill.v1.EventKind
+	67, // 16: goodwill.v1.ExportEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	67, // 17: goodwill.v1.ExportEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	64, // 18: goodwill.v1.ExportEventsResponse.events:type_name -> goodwill.v1.Event
+	67, // 19: goodwill.v1.ExportEventsResponse.recorded_through:type_name -> google.protobuf.Timestamp
+	64, // 20: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
+	65, // 21: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
+	67, // 22: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
+	67, // 23: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
+	67, // 24: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
 	20, // 25: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
-	63, // 26: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	61, // 27: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	63, // 28: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	61, // 29: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	64, // 30: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
-	65, // 31: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
-	63, // 32: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
-	63, // 33: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
-	66, // 34: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
-	67, // 35: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
-	68, // 36: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
-	69, // 37: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
-	63, // 38: goodwill.v1.ListBalancesRequest.as_of:type_name -> google.protobuf.Timestamp
-	70, // 39: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
-	63, // 40: goodwill.v1.ListBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
-	71, // 41: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
-	63, // 42: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
-	72, // 43: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
-	73, // 44: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
-	74, // 45: goodwill.v1.GetCallerResponse.role:type_name -> goodwill.v1.Role
-	75, // 46: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	75, // 47: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
-	75, // 48: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	76, // 49: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
-	76, // 50: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	76, // 51: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	77, // 52: goodwill.v1.ListNotificationsResponse.notifications:type_name -> goodwill.v1.Notification
-	77, // 53: goodwill.v1.WatchNotificationsResponse.notification:type_name -> goodwill.v1.Notification
-	78, // 54: goodwill.v1.CreateWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
-	78, // 55: goodwill.v1.ListWebhooksResponse.webhooks:type_name -> goodwill.v1.Webhook
-	78, // 56: goodwill.v1.GetWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
-	79, // 57: goodwill.v1.ListWebhookDeliveriesResponse.queue:type_name -> goodwill.v1.WebhookDelivery
-	80, // 58: goodwill.v1.ListWebhookDeliveriesResponse.attempts:type_name -> goodwill.v1.WebhookAttempt
-	78, // 59: goodwill.v1.RotateWebhookSecretResponse.webhook:type_name -> goodwill.v1.Webhook
-	1,  // 60: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
-	3,  // 61: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
-	10, // 62: goodwill.v1.GoodwillService.ListCustomers:input_type -> goodwill.v1.ListCustomersRequest
-	5,  // 63: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
-	7,  // 64: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
-	12, // 65: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
-	14, // 66: goodwill.v1.GoodwillService.ExportEvents:input_type -> goodwill.v1.ExportEventsRequest
-	16, // 67: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
-	18, // 68: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
-	21, // 69: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
-	23, // 70: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
-	25, // 71: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
-	27, // 72: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
-	29, // 73: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
-	31, // 74: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
-	33, // 75: goodwill.v1.GoodwillService.GetCaller:input_type -> goodwill.v1.GetCallerRequest
-	35, // 76: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
-	37, // 77: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
-	39, // 78: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
-	41, // 79: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
-	43, // 80: goodwill.v1.GoodwillService.ListNotifications:input_type -> goodwill.v1.ListNotificationsRequest
-	45, // 81: goodwill.v1.GoodwillService.WatchNotifications:input_type -> goodwill.v1.WatchNotificationsRequest
-	47, // 82: goodwill.v1.GoodwillService.CreateWebhook:input_type -> goodwill.v1.CreateWebhookRequest
-	49, // 83: goodwill.v1.GoodwillService.ListWebhooks:input_type -> goodwill.v1.ListWebhooksRequest
-	51, // 84: goodwill.v1.GoodwillService.GetWebhook:input_type -> goodwill.v1.GetWebhookRequest
-	53, // 85: goodwill.v1.GoodwillService.DeleteWebhook:input_type -> goodwill.v1.DeleteWebhookRequest
-	55, // 86: goodwill.v1.GoodwillService.ListWebhookDeliveries:input_type -> goodwill.v1.ListWebhookDeliveriesRequest
-	57, // 87: goodwill.v1.GoodwillService.RotateWebhookSecret:input_type -> goodwill.v1.RotateWebhookSecretRequest
-	2,  // 88: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
-	4,  // 89: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
-	11, // 90: goodwill.v1.GoodwillService.ListCustomers:output_type -> goodwill.v1.ListCustomersResponse
-	6,  // 91: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
-	8,  // 92: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
-	13, // 93: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
-	15, // 94: goodwill.v1.GoodwillService.ExportEvents:output_type -> goodwill.v1.ExportEventsResponse
-	17, // 95: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
-	19, // 96: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
-	22, // 97: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
-	24, // 98: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
-	26, // 99: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
-	28, // 100: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
-	30, // 101: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
-	32, // 102: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
-	34, // 103: goodwill.v1.GoodwillService.GetCaller:output_type -> goodwill.v1.GetCallerResponse
-	36, // 104: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
-	38, // 105: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
-	40, // 106: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
-	42, // 107: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
-	44, // 108: goodwill.v1.GoodwillService.ListNotifications:output_type -> goodwill.v1.ListNotificationsResponse
-	46, // 109: goodwill.v1.GoodwillService.WatchNotifications:output_type -> goodwill.v1.WatchNotificationsResponse
-	48, // 110: goodwill.v1.GoodwillService.CreateWebhook:output_type -> goodwill.v1.CreateWebhookResponse
-	50, // 111: goodwill.v1.GoodwillService.ListWebhooks:output_type -> goodwill.v1.ListWebhooksResponse
-	52, // 112: goodwill.v1.GoodwillService.GetWebhook:output_type -> goodwill.v1.GetWebhookResponse
-	54, // 113: goodwill.v1.GoodwillService.DeleteWebhook:output_type -> goodwill.v1.DeleteWebhookResponse
-	56, // 114: goodwill.v1.GoodwillService.ListWebhookDeliveries:output_type -> goodwill.v1.ListWebhookDeliveriesResponse
-	58, // 115: goodwill.v1.GoodwillService.RotateWebhookSecret:output_type -> goodwill.v1.RotateWebhookSecretResponse
-	88, // [88:116] is the sub-list for method output_type
-	60, // [60:88] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	67, // 26: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	65, // 27: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	66, // 28: goodwill.v1.Gesture.kind:type_name -> goodwill.v1.EventKind
+	23, // 29: goodwill.v1.PlanRecoveryRequest.assume:type_name -> goodwill.v1.Gesture
+	66, // 30: goodwill.v1.RecoveryOption.kind:type_name -> goodwill.v1.EventKind
+	65, // 31: goodwill.v1.PlanRecoveryResponse.balance:type_name -> goodwill.v1.Balance
+	25, // 32: goodwill.v1.PlanRecoveryResponse.options:type_name -> goodwill.v1.RecoveryOption
+	67, // 33: goodwill.v1.PlanRecoveryResponse.recovers_at:type_name -> google.protobuf.Timestamp
+	67, // 34: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	65, // 35: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	68, // 36: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
+	69, // 37: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
+	67, // 38: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
+	67, // 39: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
+	70, // 40: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
+	71, // 41: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
+	72, // 42: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
+	73, // 43: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
+	67, // 44: goodwill.v1.ListBalancesRequest.as_of:type_name -> google.protobuf.Timestamp
+	74, // 45: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
+	67, // 46: goodwill.v1.ListBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	75, // 47: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
+	67, // 48: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	76, // 49: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
+	77, // 50: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
+	78, // 51: goodwill.v1.GetCallerResponse.role:type_name -> goodwill.v1.Role
+	79, // 52: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	79, // 53: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
+	79, // 54: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	80, // 55: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
+	80, // 56: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	80, // 57: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	81, // 58: goodwill.v1.ListNotificationsResponse.notifications:type_name -> goodwill.v1.Notification
+	81, // 59: goodwill.v1.WatchNotificationsResponse.notification:type_name -> goodwill.v1.Notification
+	82, // 60: goodwill.v1.CreateWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
+	82, // 61: goodwill.v1.ListWebhooksResponse.webhooks:type_name -> goodwill.v1.Webhook
+	82, // 62: goodwill.v1.GetWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
+	83, // 63: goodwill.v1.ListWebhookDeliveriesResponse.queue:type_name -> goodwill.v1.WebhookDelivery
+	84, // 64: goodwill.v1.ListWebhookDeliveriesResponse.attempts:type_name -> goodwill.v1.WebhookAttempt
+	82, // 65: goodwill.v1.RotateWebhookSecretResponse.webhook:type_name -> goodwill.v1.Webhook
+	1,  // 66: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
+	3,  // 67: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
+	10, // 68: goodwill.v1.GoodwillService.ListCustomers:input_type -> goodwill.v1.ListCustomersRequest
+	5,  // 69: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
+	7,  // 70: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
+	12, // 71: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
+	14, // 72: goodwill.v1.GoodwillService.ExportEvents:input_type -> goodwill.v1.ExportEventsRequest
+	16, // 73: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
+	18, // 74: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
+	21, // 75: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
+	27, // 76: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
+	24, // 77: goodwill.v1.GoodwillService.PlanRecovery:input_type -> goodwill.v1.PlanRecoveryRequest
+	29, // 78: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
+	31, // 79: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
+	33, // 80: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
+	35, // 81: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
+	37, // 82: goodwill.v1.GoodwillService.GetCaller:input_type -> goodwill.v1.GetCallerRequest
+	39, // 83: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
+	41, // 84: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
+	43, // 85: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
+	45, // 86: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
+	47, // 87: goodwill.v1.GoodwillService.ListNotifications:input_type -> goodwill.v1.ListNotificationsRequest
+	49, // 88: goodwill.v1.GoodwillService.WatchNotifications:input_type -> goodwill.v1.WatchNotificationsRequest
+	51, // 89: goodwill.v1.GoodwillService.CreateWebhook:input_type -> goodwill.v1.CreateWebhookRequest
+	53, // 90: goodwill.v1.GoodwillService.ListWebhooks:input_type -> goodwill.v1.ListWebhooksRequest
+	55, // 91: goodwill.v1.GoodwillService.GetWebhook:input_type -> goodwill.v1.GetWebhookRequest
+	57, // 92: goodwill.v1.GoodwillService.DeleteWebhook:input_type -> goodwill.v1.DeleteWebhookRequest
+	59, // 93: goodwill.v1.GoodwillService.ListWebhookDeliveries:input_type -> goodwill.v1.ListWebhookDeliveriesRequest
+	61, // 94: goodwill.v1.GoodwillService.RotateWebhookSecret:input_type -> goodwill.v1.RotateWebhookSecretRequest
+	2,  // 95: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
+	4,  // 96: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
+	11, // 97: goodwill.v1.GoodwillService.ListCustomers:output_type -> goodwill.v1.ListCustomersResponse
+	6,  // 98: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
+	8,  // 99: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
+	13, // 100: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
+	15, // 101: goodwill.v1.GoodwillService.ExportEvents:output_type -> goodwill.v1.ExportEventsResponse
+	17, // 102: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
+	19, // 103: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
+	22, // 104: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
+	28, // 105: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
+	26, // 106: goodwill.v1.GoodwillService.PlanRecovery:output_type -> goodwill.v1.PlanRecoveryResponse
+	30, // 107: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
+	32, // 108: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
+	34, // 109: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
+	36, // 110: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
+	38, // 111: goodwill.v1.GoodwillService.GetCaller:output_type -> goodwill.v1.GetCallerResponse
+	40, // 112: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
+	42, // 113: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
+	44, // 114: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
+	46, // 115: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
+	48, // 116: goodwill.v1.GoodwillService.ListNotifications:output_type -> goodwill.v1.ListNotificationsResponse
+	50, // 117: goodwill.v1.GoodwillService.WatchNotifications:output_type -> goodwill.v1.WatchNotificationsResponse
+	52, // 118: goodwill.v1.GoodwillService.CreateWebhook:output_type -> goodwill.v1.CreateWebhookResponse
+	54, // 119: goodwill.v1.GoodwillService.ListWebhooks:output_type -> goodwill.v1.ListWebhooksResponse
+	56, // 120: goodwill.v1.GoodwillService.GetWebhook:output_type -> goodwill.v1.GetWebhookResponse
+	58, // 121: goodwill.v1.GoodwillService.DeleteWebhook:output_type -> goodwill.v1.DeleteWebhookResponse
+	60, // 122: goodwill.v1.GoodwillService.ListWebhookDeliveries:output_type -> goodwill.v1.ListWebhookDeliveriesResponse
+	62, // 123: goodwill.v1.GoodwillService.RotateWebhookSecret:output_type -> goodwill.v1.RotateWebhookSecretResponse
+	95, // [95:124] is the sub-list for method output_type
+	66, // [66:95] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_goodwill_v1_goodwill_service_proto_init() }
@@ -4079,14 +4388,14 @@ func file_goodwill_v1_goodwill_service_proto_init() {
 	file_goodwill_v1_rules_proto_init()
 	file_goodwill_v1_webhook_proto_init()
 	file_goodwill_v1_goodwill_service_proto_msgTypes[17].OneofWrappers = []any{}
-	file_goodwill_v1_goodwill_service_proto_msgTypes[26].OneofWrappers = []any{}
+	file_goodwill_v1_goodwill_service_proto_msgTypes[30].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goodwill_v1_goodwill_service_proto_rawDesc), len(file_goodwill_v1_goodwill_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   58,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,7 @@ const (
 	GoodwillService_RecordIncident_FullMethodName        = "/goodwill.v1.GoodwillService/RecordIncident"
 	GoodwillService_GetBalance_FullMethodName            = "/goodwill.v1.GoodwillService/GetBalance"
 	GoodwillService_ExplainBalance_FullMethodName        = "/goodwill.v1.GoodwillService/ExplainBalance"
+	GoodwillService_PlanRecovery_FullMethodName          = "/goodwill.v1.GoodwillService/PlanRecovery"
 	GoodwillService_GetBalanceHistory_FullMethodName     = "/goodwill.v1.GoodwillService/GetBalanceHistory"
 	GoodwillService_ListBalances_FullMethodName          = "/goodwill.v1.GoodwillService/ListBalances"
 	GoodwillService_SummarizeBalances_FullMethodName     = "/goodwill.v1.GoodwillService/SummarizeBalances"
@@ -132,6 +133,18 @@ type GoodwillServiceClient interface {
 	// The contribution of each kind of event and the events that weigh most,
 	// each with the rule that shaped it, in words.
 	ExplainBalance(ctx context.Context, in *ExplainBalanceRequest, opts ...grpc.CallOption) (*ExplainBalanceResponse, error)
+	// What it would take to win an overdrawn customer back.
+	//
+	// Under the active policy: for each kind that earns goodwill, the smallest
+	// single gesture, and the fewest events of magnitude 1, that bring the
+	// balance back to the overdraft limit now, with the factor the context
+	// rules give that kind now (a credit to an overdrawn customer counts a
+	// quarter under the default policy); and when time alone would. Gestures
+	// in assume are taken as recorded first ("a response now, then what?").
+	// Computed by applying events as recording them would, one after another
+	// from now; nothing is written. GET answers the plain question; POST
+	// takes assume in the body.
+	PlanRecovery(ctx context.Context, in *PlanRecoveryRequest, opts ...grpc.CallOption) (*PlanRecoveryResponse, error)
 	// A balance series for charts, computed from the event log.
 	//
 	// One point every step from start to end (at most 1000 points).
@@ -348,6 +361,16 @@ func (c *goodwillServiceClient) ExplainBalance(ctx context.Context, in *ExplainB
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ExplainBalanceResponse)
 	err := c.cc.Invoke(ctx, GoodwillService_ExplainBalance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) PlanRecovery(ctx context.Context, in *PlanRecoveryRequest, opts ...grpc.CallOption) (*PlanRecoveryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PlanRecoveryResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_PlanRecovery_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -616,6 +639,18 @@ type GoodwillServiceServer interface {
 	// The contribution of each kind of event and the events that weigh most,
 	// each with the rule that shaped it, in words.
 	ExplainBalance(context.Context, *ExplainBalanceRequest) (*ExplainBalanceResponse, error)
+	// What it would take to win an overdrawn customer back.
+	//
+	// Under the active policy: for each kind that earns goodwill, the smallest
+	// single gesture, and the fewest events of magnitude 1, that bring the
+	// balance back to the overdraft limit now, with the factor the context
+	// rules give that kind now (a credit to an overdrawn customer counts a
+	// quarter under the default policy); and when time alone would. Gestures
+	// in assume are taken as recorded first ("a response now, then what?").
+	// Computed by applying events as recording them would, one after another
+	// from now; nothing is written. GET answers the plain question; POST
+	// takes assume in the body.
+	PlanRecovery(context.Context, *PlanRecoveryRequest) (*PlanRecoveryResponse, error)
 	// A balance series for charts, computed from the event log.
 	//
 	// One point every step from start to end (at most 1000 points).
@@ -751,6 +786,9 @@ func (UnimplementedGoodwillServiceServer) GetBalance(context.Context, *GetBalanc
 }
 func (UnimplementedGoodwillServiceServer) ExplainBalance(context.Context, *ExplainBalanceRequest) (*ExplainBalanceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExplainBalance not implemented")
+}
+func (UnimplementedGoodwillServiceServer) PlanRecovery(context.Context, *PlanRecoveryRequest) (*PlanRecoveryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PlanRecovery not implemented")
 }
 func (UnimplementedGoodwillServiceServer) GetBalanceHistory(context.Context, *GetBalanceHistoryRequest) (*GetBalanceHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBalanceHistory not implemented")
@@ -1011,6 +1049,24 @@ func _GoodwillService_ExplainBalance_Handler(srv interface{}, ctx context.Contex
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(GoodwillServiceServer).ExplainBalance(ctx, req.(*ExplainBalanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_PlanRecovery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlanRecoveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).PlanRecovery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_PlanRecovery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).PlanRecovery(ctx, req.(*PlanRecoveryRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1360,6 +1416,10 @@ var GoodwillService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExplainBalance",
 			Handler:    _GoodwillService_ExplainBalance_Handler,
+		},
+		{
+			MethodName: "PlanRecovery",
+			Handler:    _GoodwillService_PlanRecovery_Handler,
 		},
 		{
 			MethodName: "GetBalanceHistory",

@@ -89,6 +89,32 @@ export interface paths {
      */
     get: operations["GoodwillService_ExplainBalance"];
   };
+  "/v1/customers/{customerId}/balance:recoveryPlan": {
+    /**
+     * Under the active policy: for each kind that earns goodwill, the smallest
+     * single gesture, and the fewest events of magnitude 1, that bring the
+     * balance back to the overdraft limit now, with the factor the context
+     * rules give that kind now (a credit to an overdrawn customer counts a
+     * quarter under the default policy); and when time alone would. Gestures
+     * in assume are taken as recorded first ("a response now, then what?").
+     * Computed by applying events as recording them would, one after another
+     * from now; nothing is written. GET answers the plain question; POST
+     * takes assume in the body.
+     */
+    get: operations["GoodwillService_PlanRecovery"];
+    /**
+     * Under the active policy: for each kind that earns goodwill, the smallest
+     * single gesture, and the fewest events of magnitude 1, that bring the
+     * balance back to the overdraft limit now, with the factor the context
+     * rules give that kind now (a credit to an overdrawn customer counts a
+     * quarter under the default policy); and when time alone would. Gestures
+     * in assume are taken as recorded first ("a response now, then what?").
+     * Computed by applying events as recording them would, one after another
+     * from now; nothing is written. GET answers the plain question; POST
+     * takes assume in the body.
+     */
+    post: operations["GoodwillService_PlanRecovery2"];
+  };
   "/v1/customers/{customerId}/balance/history": {
     /** One point every step from start to end (at most 1000 points). */
     get: operations["GoodwillService_GetBalanceHistory"];
@@ -200,6 +226,13 @@ export interface paths {
 }
 
 export interface definitions {
+  GoodwillServicePlanRecoveryBody: {
+    /**
+     * @description Gestures taken as recorded first, in order, each just after the one
+     * before; at most 16.
+     */
+    assume?: definitions["v1Gesture"][];
+  };
   GoodwillServiceResumeRecomputeJobBody: { [key: string]: unknown };
   GoodwillServiceReverseEventBody: {
     /** @description Makes retries safe, as on RecordEvent. */
@@ -508,6 +541,15 @@ export interface definitions {
      */
     recordedThrough?: string;
   };
+  /** @description An event a person could record: assumed done, or suggested. */
+  v1Gesture: {
+    kind?: definitions["v1EventKind"];
+    /**
+     * Format: double
+     * @description Positive and finite, at most 1e6.
+     */
+    magnitude?: number;
+  };
   v1GetBalanceHistoryResponse: {
     points?: definitions["v1BalancePoint"][];
     /** Format: int64 */
@@ -724,6 +766,29 @@ export interface definitions {
      */
     reasons?: string[];
   };
+  v1PlanRecoveryResponse: {
+    /** @description The balance now, the assumed gestures applied. */
+    balance?: definitions["v1Balance"];
+    /**
+     * Format: double
+     * @description The points the balance lacks to reach its limit; 0 when it is not
+     * overdrawn.
+     */
+    needed?: number;
+    /**
+     * @description Each kind that earns goodwill, in kind order; empty when the customer
+     * is not overdrawn.
+     */
+    options?: definitions["v1RecoveryOption"][];
+    /**
+     * Format: date-time
+     * @description When time alone brings the balance back inside its limit; absent when
+     * it is not overdrawn, or never will be.
+     */
+    recoversAt?: string;
+    /** @description The plan in words. */
+    summary?: string;
+  };
   /** @description The versioned rules that turn events into goodwill points. */
   v1Policy: {
     /**
@@ -924,6 +989,32 @@ export interface definitions {
     | "RECORD_OUTCOME_CREATED"
     | "RECORD_OUTCOME_REPLAYED"
     | "RECORD_OUTCOME_CONFLICT";
+  /**
+   * @description The smallest gesture of one kind that brings the balance back to its
+   * limit.
+   */
+  v1RecoveryOption: {
+    kind?: definitions["v1EventKind"];
+    /**
+     * Format: double
+     * @description One event of this magnitude is enough; 0 when no event up to the
+     * largest magnitude (1e6) is.
+     */
+    magnitude?: number;
+    /**
+     * Format: int64
+     * @description Or this many events of magnitude 1, one after another; 0 when more
+     * than 10,000 would be needed.
+     */
+    events?: string;
+    /**
+     * Format: double
+     * @description What the context rules multiply this kind's points by now, and which
+     * rule: "" (none), "relationship", "hollow" or "notice".
+     */
+    factor?: number;
+    rule?: string;
+  };
   /**
    * @description The points of the listed kinds are multiplied by 1 + balance/scale, capped
    * to [min_factor, max_factor], where balance is the balance just before the
@@ -1737,6 +1828,105 @@ export interface operations {
       };
       /** NOT_FOUND: no such customer. */
       404: {
+        schema: definitions["rpcStatus"];
+      };
+      /** RESOURCE_EXHAUSTED: the key is over its rate limit; retry after Retry-After seconds. */
+      429: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAVAILABLE: the store cannot be reached or the server is shutting down; retry (with the same idempotency key for a write). */
+      503: {
+        schema: definitions["rpcStatus"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  /**
+   * Under the active policy: for each kind that earns goodwill, the smallest
+   * single gesture, and the fewest events of magnitude 1, that bring the
+   * balance back to the overdraft limit now, with the factor the context
+   * rules give that kind now (a credit to an overdrawn customer counts a
+   * quarter under the default policy); and when time alone would. Gestures
+   * in assume are taken as recorded first ("a response now, then what?").
+   * Computed by applying events as recording them would, one after another
+   * from now; nothing is written. GET answers the plain question; POST
+   * takes assume in the body.
+   */
+  GoodwillService_PlanRecovery: {
+    parameters: {
+      path: {
+        customerId: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1PlanRecoveryResponse"];
+      };
+      /** INVALID_ARGUMENT or FAILED_PRECONDITION: the request is malformed, or the ledger's state forbids it. details lists every invalid field. */
+      400: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAUTHENTICATED: no API key, or an unknown or revoked one. */
+      401: {
+        schema: definitions["rpcStatus"];
+      };
+      /** PERMISSION_DENIED: the key's role may not call this. */
+      403: {
+        schema: definitions["rpcStatus"];
+      };
+      /** RESOURCE_EXHAUSTED: the key is over its rate limit; retry after Retry-After seconds. */
+      429: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAVAILABLE: the store cannot be reached or the server is shutting down; retry (with the same idempotency key for a write). */
+      503: {
+        schema: definitions["rpcStatus"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  /**
+   * Under the active policy: for each kind that earns goodwill, the smallest
+   * single gesture, and the fewest events of magnitude 1, that bring the
+   * balance back to the overdraft limit now, with the factor the context
+   * rules give that kind now (a credit to an overdrawn customer counts a
+   * quarter under the default policy); and when time alone would. Gestures
+   * in assume are taken as recorded first ("a response now, then what?").
+   * Computed by applying events as recording them would, one after another
+   * from now; nothing is written. GET answers the plain question; POST
+   * takes assume in the body.
+   */
+  GoodwillService_PlanRecovery2: {
+    parameters: {
+      path: {
+        customerId: string;
+      };
+      body: {
+        body: definitions["GoodwillServicePlanRecoveryBody"];
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1PlanRecoveryResponse"];
+      };
+      /** INVALID_ARGUMENT or FAILED_PRECONDITION: the request is malformed, or the ledger's state forbids it. details lists every invalid field. */
+      400: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAUTHENTICATED: no API key, or an unknown or revoked one. */
+      401: {
+        schema: definitions["rpcStatus"];
+      };
+      /** PERMISSION_DENIED: the key's role may not call this. */
+      403: {
         schema: definitions["rpcStatus"];
       };
       /** RESOURCE_EXHAUSTED: the key is over its rate limit; retry after Retry-After seconds. */
