@@ -43,7 +43,7 @@ echo "# 6. A 10% price rise, 10 days ago: Eli was told a month before, Fay was n
 for who in eli fay; do
   for i in $(seq 70 -3 13); do record $who EVENT_KIND_RELIABLE_DELIVERY 1 "-$i days" "del-$i" >/dev/null; done
 done
-record eli EVENT_KIND_PROACTIVE_NOTICE 1 "-40 days" notice-1 >/dev/null
+record eli EVENT_KIND_PROACTIVE_NOTICE 1 "-39 days" notice-1 >/dev/null
 for who in eli fay; do
   record $who EVENT_KIND_SERVICE_CHANGE 10 "-10 days" rise-1 | jq -c --arg who $who '{who: $who, balance: .balance.balance, status: .balance.status}'
 done
