@@ -80,6 +80,26 @@ func TestPlanRecovery(t *testing.T) {
 		t.Fatalf("REST bad magnitude: %d %s", r.Status, r.Raw)
 	}
 
+	// The RECOVERY list says the way back.
+	out, err := s.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var way string
+	for _, e := range out.GetEntries() {
+		if e.GetCustomerId() == "pr-down" {
+			for _, r := range e.GetReasons() {
+				if strings.HasPrefix(r, "a way back now: a credit of") && strings.Contains(r, "responses") &&
+					strings.Contains(r, "×0.25") && strings.Contains(r, "by time alone in") {
+					way = r
+				}
+			}
+		}
+	}
+	if way == "" {
+		t.Errorf("no way back among the reasons: %v", out.GetEntries())
+	}
+
 	// Nothing was written: the balance and its event count are as before.
 	b, err := s.GetBalance(ctx, &goodwillv1.GetBalanceRequest{CustomerId: "pr-down"})
 	if err != nil || b.GetBalance().GetEventCount() != 1 {

@@ -116,7 +116,7 @@ func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpo
 		}
 		page.NextPageToken = encodeRankToken(list, pol.Version, next)
 		for _, e := range entries {
-			page.Entries = append(page.Entries, outreachEntry(purpose, e, now))
+			page.Entries = append(page.Entries, s.outreachEntry(purpose, e, pol, now))
 		}
 		return nil
 	})
@@ -132,7 +132,7 @@ type OutreachPage struct {
 	ApproximateOrder bool
 }
 
-func outreachEntry(purpose Purpose, e BalanceEntry, now time.Time) OutreachEntry {
+func (s *Service) outreachEntry(purpose Purpose, e BalanceEntry, pol *Policy, now time.Time) OutreachEntry {
 	c, b, st := e.Customer, e.Balance, e.Customer.State
 	oe := OutreachEntry{BalanceEntry: e}
 	if purpose == PurposeAdvocacy {
@@ -160,6 +160,15 @@ func outreachEntry(purpose Purpose, e BalanceEntry, now time.Time) OutreachEntry
 	oe.Reasons = append(oe.Reasons, fmt.Sprintf("balance %.1f, limit %g%s", b.Value, b.OverdraftLimit, within))
 	if c.Profile.Value != 1 {
 		oe.Reasons = append(oe.Reasons, fmt.Sprintf("value weight %g", c.Profile.Value))
+	}
+	if b.Status == StatusOverdrawn && c.PolicyVersion == pol.Version {
+		// The cheapest ways back a person can offer: PlanRecovery's, for
+		// the remedies only. (During a recompute a state of the old
+		// version would give a plan under the wrong rules: none then.)
+		plan := planRecovery(c, st, pol, now, nil, s.limits.MaxMagnitude, []Kind{KindCredit, KindResponse})
+		if w := wayBack(plan); w != "" {
+			oe.Reasons = append(oe.Reasons, w)
+		}
 	}
 	return oe
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -102,7 +103,7 @@ func (s *Service) PlanRecovery(ctx context.Context, tenant, id string, assume []
 			}
 			st = pol.Replay(hist, time.Time{})
 		}
-		plan = planRecovery(c, st, pol, now, assume, s.limits.MaxMagnitude)
+		plan = planRecovery(c, st, pol, now, assume, s.limits.MaxMagnitude, nil)
 		return nil
 	})
 	return plan, err
@@ -112,7 +113,9 @@ func (s *Service) PlanRecovery(ctx context.Context, tenant, id string, assume []
 // it applies, assumed or suggested, come one after another, each just
 // after the customer's latest event or gesture, and each option is judged
 // just after its last gesture: what recording them in turn from at gives.
-func planRecovery(c Customer, st State, pol *Policy, at time.Time, assume []Gesture, maxMagnitude float64) RecoveryPlan {
+//
+// only, when set, limits the options to those kinds.
+func planRecovery(c Customer, st State, pol *Policy, at time.Time, assume []Gesture, maxMagnitude float64, only []Kind) RecoveryPlan {
 	// Each gesture comes just after what precedes it: at the plan's
 	// moment, or a microsecond after the gesture before (several at one
 	// instant would be ordered by kind, not as given).
@@ -142,7 +145,7 @@ func planRecovery(c Customer, st State, pol *Policy, at time.Time, assume []Gest
 	plan.Needed = c.Limit(pol) - plan.Balance.Value
 	for _, k := range RecordableKinds() {
 		w := pol.Weights[k]
-		if w <= 0 {
+		if w <= 0 || (only != nil && !slices.Contains(only, k)) {
 			continue
 		}
 		probed, probe := gesture(st, k, 1)
@@ -251,4 +254,31 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%.0f hours", math.Ceil(d.Hours()))
 	}
 	return fmt.Sprintf("%.0f days", math.Ceil(d.Hours()/24))
+}
+
+// wayBack is the reason a RECOVERY outreach entry gives for what would
+// win the customer back: the remedies a person can offer now (a credit,
+// responses), with what the context rules make them worth, and time alone.
+func wayBack(p RecoveryPlan) string {
+	var offers []string
+	factor, rule := 1.0, ""
+	for _, o := range p.Options {
+		if s, ok := gestureWords(o); ok {
+			offers = append(offers, s)
+			if o.Rule == "hollow" || (o.Rule != "" && o.Factor != 1) {
+				factor, rule = o.Factor, o.Rule
+			}
+		}
+	}
+	if len(offers) == 0 {
+		return ""
+	}
+	out := "a way back now: " + strings.Join(offers, " or ")
+	if rule != "" {
+		out += fmt.Sprintf(" (each counting ×%s now)", num(factor))
+	}
+	if !p.RecoversAt.IsZero() {
+		out += fmt.Sprintf("; by time alone in %s", humanDuration(p.RecoversAt.Sub(p.Balance.AsOf)))
+	}
+	return out
 }
