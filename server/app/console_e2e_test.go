@@ -359,6 +359,12 @@ func TestConsoleInABrowser(t *testing.T) {
 	if marks != "2" {
 		t.Errorf("the chart marks %s events in 30 days, want 2 (the delivery and the outage)", marks)
 	}
+	// Ann is overdrawn: the way back shows, with the hollow rule on her
+	// credit.
+	b.run(t, "the way back", visible(`[data-testid="way-back"] tbody tr`))
+	if plan, rows := b.text(t, `[data-testid="plan-summary"]`), b.count(t, `[data-testid="way-back"] tbody tr`); !strings.Contains(plan, "a credit of") || rows < 3 {
+		t.Errorf("the way back: %q with %d rows, want a credit and a row per kind", plan, rows)
+	}
 	b.screenshot(t, "customer")
 	balance0 := b.text(t, `[data-testid="balance"]`)
 	balanceIs := func(op string) string {

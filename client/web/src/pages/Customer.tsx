@@ -27,6 +27,7 @@ export function CustomerPage(props: { id: string; role: Role }) {
       {reads ? <Profile id={id} version={version} /> : <h1>{id}</h1>}
       {reads && <History id={id} version={version} />}
       {reads && <Explanation id={id} version={version} />}
+      {reads && <WayBack id={id} version={version} />}
       {props.role !== "reader" && <RecordForm id={id} onRecorded={bump} />}
       {reads ? <Timeline id={id} version={version} canReverse={props.role !== "reader"} onReversed={bump} /> : (
         <Empty>A writer key records events but cannot read the ledger: sign in with a reader key to see this customer's balance and history.</Empty>
@@ -140,6 +141,43 @@ function Explanation(props: { id: string; version: number }) {
           </ul>
         </>
       )}
+    </section>
+  );
+}
+
+// WayBack shows the recovery plan of an overdrawn customer: the smallest
+// gesture of each kind that brings the balance back to its limit now, what
+// the context rules make each worth, and when time alone would. Nothing is
+// shown for a customer within its limit.
+function WayBack(props: { id: string; version: number }) {
+  const { data, error } = useLoad(
+    () => call("get", "/v1/customers/{customerId}/balance:recoveryPlan", { path: { customerId: props.id } }),
+    [props.id, props.version],
+  );
+  if (!error && (!data || (data.options ?? []).length === 0)) return null;
+  return (
+    <section data-testid="way-back">
+      <h2>The way back</h2>
+      <ErrorBox error={error} />
+      {data && <p data-testid="plan-summary">{data.summary}</p>}
+      {data && (
+        <div class="scroll">
+          <table>
+            <thead><tr><th>Kind</th><th class="n">One event of</th><th class="n">Or events of 1</th><th class="n">Counts now</th></tr></thead>
+            <tbody>
+              {(data.options ?? []).map((o) => (
+                <tr>
+                  <td>{kindName(o.kind)}</td>
+                  <td class="n">{o.magnitude ? num(o.magnitude) : "out of reach"}</td>
+                  <td class="n">{o.events ? int(o.events) : "more than 10,000"}</td>
+                  <td class="n">×{num(o.factor)}{o.rule && <span class="badge">{o.rule}</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <p class="sub">Each alone, recorded now; computed under the active policy, nothing is written.</p>
     </section>
   );
 }
