@@ -171,7 +171,12 @@ func planRecovery(c Customer, st State, pol *Policy, at time.Time, assume []Gest
 			opt.Magnitude = m
 		}
 		// Events of magnitude 1, one after another: each raises the
-		// balance the next is judged by.
+		// balance the next is judged by. (A plan for some kinds only, the
+		// outreach list's, counts only the kinds people count.)
+		if _, counted := plurals[k]; only != nil && !counted {
+			plan.Options = append(plan.Options, opt)
+			continue
+		}
 		cur := st
 		for i := int64(1); i <= MaxRecoveryEvents; i++ {
 			if cur, _ = gesture(cur, k, 1); healthy(cur) {
