@@ -79,17 +79,7 @@ func TestBackdatedBatchReadsEachHistoryOnce(t *testing.T) {
 		if _, err := ref.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: id, Kind: ledger.KindOutage, OccurredAt: now.Add(-time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
-		got, err := svc.GetBalance(ctx, ledger.DefaultTenant, id, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := ref.GetBalance(ctx, ledger.DefaultTenant, id, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if math.Abs(got.Value-want.Value) > 1e-9 || got.EventCount != want.EventCount {
-			t.Errorf("%s: %+v after the old batch, %+v in time order", id, got, want)
-		}
+		sameBalance(t, svc, ref, id, now, 31) // 30 old events each, and the outage
 	}
 }
 
@@ -133,17 +123,23 @@ func TestBackdatedBatchInChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range n {
-		id := fmt.Sprintf("k%03d", i)
-		got, err := svc.GetBalance(ctx, ledger.DefaultTenant, id, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := ref.GetBalance(ctx, ledger.DefaultTenant, id, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if math.Abs(got.Value-want.Value) > 1e-9 || got.EventCount != want.EventCount || got.EventCount != 3 {
-			t.Fatalf("%s: %+v, want %+v with 3 events", id, got, want)
-		}
+		sameBalance(t, svc, ref, fmt.Sprintf("k%03d", i), now, 3)
+	}
+}
+
+// sameBalance fails unless the customer's balance at `at` is the same in
+// got's ledger as in want's, over `events` events.
+func sameBalance(t *testing.T, got, want *ledger.Service, id string, at time.Time, events int64) {
+	t.Helper()
+	g, err := got.GetBalance(t.Context(), ledger.DefaultTenant, id, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := want.GetBalance(t.Context(), ledger.DefaultTenant, id, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(g.Value-w.Value) > 1e-9 || g.EventCount != w.EventCount || g.EventCount != events {
+		t.Fatalf("%s: %+v, want %+v with %d events", id, g, w, events)
 	}
 }

@@ -3,8 +3,6 @@ package ledger
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,19 +63,7 @@ func (s *Service) ExportEvents(ctx context.Context, tenant string, q ExportQuery
 		v.add(err)
 	}
 	v.add(checkText("segment", q.Segment, s.limits.MaxSegmentLength))
-	var kinds []Kind
-	if len(q.Kinds) > s.limits.MaxKindFilters {
-		v.add(Invalid("kinds", "must name at most %d kinds", s.limits.MaxKindFilters))
-	} else {
-		for i, k := range q.Kinds {
-			if !k.Valid() {
-				v.add(Invalid(fmt.Sprintf("kinds[%d]", i), "must be one of %s", kindNamesList()))
-			}
-			if !slices.Contains(kinds, k) {
-				kinds = append(kinds, k)
-			}
-		}
-	}
+	kinds := s.limits.kindFilter(&v, q.Kinds)
 	for _, b := range []struct {
 		field string
 		t     time.Time

@@ -27,22 +27,7 @@ func (s *Service) ListEvents(ctx context.Context, tenant string, q ListQuery) ([
 	v.add(checkID("customer_id", q.CustomerID, s.limits.MaxIDLength))
 	size, err := s.limits.pageSize(q.PageSize)
 	v.add(err)
-	var kinds []Kind
-	if len(q.Kinds) > s.limits.MaxKindFilters {
-		v.add(Invalid("kinds", "must name at most %d kinds", s.limits.MaxKindFilters))
-	} else {
-		for i, k := range q.Kinds {
-			if !k.Valid() {
-				v.add(Invalid(fmt.Sprintf("kinds[%d]", i), "must be one of %s", kindNamesList()))
-			}
-			// Each kind once: a list of repeats (protovalidate refuses them;
-			// other callers of the Service may not) would become as many
-			// SQL parameters.
-			if !slices.Contains(kinds, k) {
-				kinds = append(kinds, k)
-			}
-		}
-	}
+	kinds := s.limits.kindFilter(&v, q.Kinds)
 	if !q.Start.IsZero() && !q.End.IsZero() && !q.Start.Before(q.End) {
 		v.add(Invalid("end_time", "must be after start_time"))
 	}
@@ -117,4 +102,25 @@ func decodeCursor(tok string, maxID int, latest time.Time) (Cursor, error) {
 		return Cursor{}, errBadToken
 	}
 	return Cursor{OccurredAt: time.UnixMicro(us).UTC(), EventID: id}, nil
+}
+
+// kindFilter checks a filter's kinds (each valid, at most MaxKindFilters)
+// into v and returns them each once: a list of repeats (protovalidate
+// refuses them; other callers of the Service may not) would become as
+// many SQL parameters.
+func (l Limits) kindFilter(v *violations, ks []Kind) []Kind {
+	if len(ks) > l.MaxKindFilters {
+		v.add(Invalid("kinds", "must name at most %d kinds", l.MaxKindFilters))
+		return nil
+	}
+	var out []Kind
+	for i, k := range ks {
+		if !k.Valid() {
+			v.add(Invalid(fmt.Sprintf("kinds[%d]", i), "must be one of %s", kindNamesList()))
+		}
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }

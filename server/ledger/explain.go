@@ -65,6 +65,19 @@ func (s *Service) ExplainBalance(ctx context.Context, tenant, id string, asOf ti
 // viewHistory reads, in one snapshot, the active policy, a customer and its
 // whole history, for the reads that replay it.
 func (s *Service) viewHistory(ctx context.Context, tenant, id string, fn func(pol *Policy, c Customer, hist []Event)) error {
+	return s.viewCustomer(ctx, tenant, id, func(r Reader, pol *Policy, c Customer) error {
+		hist, err := r.History(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		fn(pol, c, hist)
+		return nil
+	})
+}
+
+// viewCustomer reads, in one snapshot, the tenant's active policy and a
+// customer (NOT_FOUND naming it), and runs fn with them and the snapshot.
+func (s *Service) viewCustomer(ctx context.Context, tenant, id string, fn func(r Reader, pol *Policy, c Customer) error) error {
 	return s.store.View(ctx, func(r Reader) error {
 		pol, err := s.active(ctx, r, tenant)
 		if err != nil {
@@ -74,12 +87,7 @@ func (s *Service) viewHistory(ctx context.Context, tenant, id string, fn func(po
 		if err != nil {
 			return err
 		}
-		hist, err := r.History(ctx, tenant, id)
-		if err != nil {
-			return err
-		}
-		fn(pol, c, hist)
-		return nil
+		return fn(r, pol, c)
 	})
 }
 

@@ -86,15 +86,7 @@ func (s *Service) PlanRecovery(ctx context.Context, tenant, id string, assume []
 	}
 	now := s.clock()
 	var plan RecoveryPlan
-	err := s.store.View(ctx, func(r Reader) error {
-		pol, err := s.active(ctx, r, tenant)
-		if err != nil {
-			return err
-		}
-		c, err := s.customer(ctx, r, tenant, id)
-		if err != nil {
-			return err
-		}
+	err := s.viewCustomer(ctx, tenant, id, func(r Reader, pol *Policy, c Customer) error {
 		st := c.State
 		if c.PolicyVersion != pol.Version {
 			hist, err := r.History(ctx, tenant, id)

@@ -299,15 +299,8 @@ func (s *Service) GetBalance(ctx context.Context, tenant, id string, asOf time.T
 		}
 	}
 	var b Balance
-	err := s.store.View(ctx, func(r Reader) error {
-		pol, err := s.active(ctx, r, tenant)
-		if err != nil {
-			return err
-		}
-		c, err := s.customer(ctx, r, tenant, id)
-		if err != nil {
-			return err
-		}
+	err := s.viewCustomer(ctx, tenant, id, func(r Reader, pol *Policy, c Customer) error {
+		var err error
 		b, err = s.balanceAt(ctx, r, pol, c, asOf, at)
 		return err
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/goodwill-ledger/goodwill/client"
 	"github.com/goodwill-ledger/goodwill/client/importer"
 )
 
@@ -58,11 +59,7 @@ anything of its batch is written), and --rejects FILE collects them.`,
   zcat tickets.jsonl.gz | goodwill import events - --max-errors 100 --rejects rejected.csv`,
 		Args: nargs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runImport(cmd, args[0], f, func(ctx context.Context, r *importer.Run, in io.Reader) (importer.Counts, error) {
-				c, err := a.dial(cmd)
-				if err != nil {
-					return importer.Counts{}, err
-				}
+			return a.runImport(cmd, args[0], f, func(ctx context.Context, r *importer.Run, c *client.Client, in io.Reader) (importer.Counts, error) {
 				return r.Events(ctx, c, in)
 			})
 		},
@@ -72,16 +69,13 @@ anything of its batch is written), and --rejects FILE collects them.`,
 		Short: "Create or update customer profiles from a CSV or JSON lines file",
 		Long: `Upsert the customer profiles of a file, one UpsertCustomer a row, a few at
 once. CSV columns: customer_id, and any of display_name, segment, value,
-overdraft_limit and attr.NAME; JSON lines: the API's Customer JSON. Running
+overdraft_limit, attr.NAME and attributes (a JSON object, as 'goodwill export
+customers' writes it); JSON lines: the API's Customer JSON. Running
 it again writes the same profiles again: an upsert is idempotent.`,
 		Example: `  goodwill import customers customers.csv`,
 		Args:    nargs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runImport(cmd, args[0], f, func(ctx context.Context, r *importer.Run, in io.Reader) (importer.Counts, error) {
-				c, err := a.dial(cmd)
-				if err != nil {
-					return importer.Counts{}, err
-				}
+			return a.runImport(cmd, args[0], f, func(ctx context.Context, r *importer.Run, c *client.Client, in io.Reader) (importer.Counts, error) {
 				return r.Customers(ctx, c, in)
 			})
 		},
@@ -108,7 +102,7 @@ it again writes the same profiles again: an upsert is idempotent.`,
 // the summary. Ctrl-C stops the import cleanly: the summary says what got
 // in, and the same command completes the rest.
 func (a *app) runImport(cmd *cobra.Command, path string, f importFlags,
-	do func(context.Context, *importer.Run, io.Reader) (importer.Counts, error)) error {
+	do func(context.Context, *importer.Run, *client.Client, io.Reader) (importer.Counts, error)) error {
 	format, err := importer.ParseFormat(f.format)
 	if err != nil {
 		return usagef("--format: %v", err)
@@ -142,13 +136,17 @@ func (a *app) runImport(cmd *cobra.Command, path string, f importFlags,
 	if err != nil {
 		return usagef("%v", err)
 	}
+	c, err := a.dial(cmd)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stopProgress := showProgress(a.stderr, mode, size, func() progress {
 		c := run.Progress()
 		return progress{bytes: c.Bytes, rows: c.Rows}
 	})
-	counts, err := do(ctx, run, in)
+	counts, err := do(ctx, run, c, in)
 	stopProgress()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil && cmd.Context().Err() == nil {
 		err = errors.New("interrupted: run the same command again to complete the import (what is in is replayed, not doubled)")
