@@ -61,7 +61,11 @@ func TestListCustomers(t *testing.T) {
 	if ids, _ := list(&goodwillv1.ListCustomersRequest{PageSize: 2, Segment: "gold"}); strings.Join(ids, ",") != "lc0,lc2,lc4,lc6" {
 		t.Errorf("gold: %v", ids)
 	}
-	_, err := s.ListCustomers(ctx, &goodwillv1.ListCustomersRequest{PageToken: "not a token!"})
+	_, err := s.ListCustomers(ctx, &goodwillv1.ListCustomersRequest{Segment: strings.Repeat("s", 65)})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "segment") {
+		t.Errorf("a 65-character segment: %v, want INVALID_ARGUMENT naming segment", err)
+	}
+	_, err = s.ListCustomers(ctx, &goodwillv1.ListCustomersRequest{PageToken: "not a token!"})
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "page_token") {
 		t.Errorf("forged token: %v, want INVALID_ARGUMENT naming page_token", err)
 	}

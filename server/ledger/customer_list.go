@@ -30,9 +30,7 @@ func (s *Service) ListCustomers(ctx context.Context, tenant, segment string, pag
 		}
 		after = string(raw)
 	}
-	if len(segment) > s.limits.MaxSegmentLength {
-		v.add(Invalid("segment", "must be at most %d characters", s.limits.MaxSegmentLength))
-	}
+	v.add(checkText("segment", segment, s.limits.MaxSegmentLength))
 	if err := v.err(); err != nil {
 		return CustomerPage{}, err
 	}
