@@ -99,13 +99,7 @@ func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpo
 		}
 		page.ApproximateOrder = byBalance
 		entries, next, err := s.walk(ctx, r, pol, tenant, rq, size, now, func(c Customer, b Balance) bool {
-			if segment != "" && c.Profile.Segment != segment {
-				return false
-			}
-			if purpose == PurposeRecovery {
-				return b.Value < 0
-			}
-			return b.Value > 0 && c.State.Trend > 0
+			return (segment == "" || c.Profile.Segment == segment) && onList(purpose, c, b)
 		})
 		if err != nil {
 			return err
@@ -121,6 +115,16 @@ func (s *Service) ListOutreach(ctx context.Context, tenant string, purpose Purpo
 		return nil
 	})
 	return page, err
+}
+
+// onList reports whether a customer, with balance b under the policy its
+// state was computed with, belongs on an outreach list. ListOutreach and
+// policy simulations share it, so a simulation lists whom the list will.
+func onList(purpose Purpose, c Customer, b Balance) bool {
+	if purpose == PurposeRecovery {
+		return b.Value < 0
+	}
+	return b.Value > 0 && c.State.Trend > 0
 }
 
 // OutreachPage is one page of ListOutreach.

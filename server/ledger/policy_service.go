@@ -160,19 +160,8 @@ func (s *Service) InstallPolicy(ctx context.Context, tenant string, p Policy, ke
 		return PolicyInstall{}, err
 	}
 	now := s.clock()
-	// The epoch only anchors ranking keys; the server keeps its own.
-	p.Epoch = s.builtin.Epoch
-	p.CreatedAt = now
-	p.Version = 1 // checked for real below, once the next number is known
-	weights := make(map[Kind]float64, len(p.Weights))
-	for k, w := range p.Weights {
-		if w == 0 {
-			w = 0 // a -0 would be echoed as "-0"
-		}
-		weights[k] = w
-	}
-	p.Weights = withOptionalWeights(weights)
-	if err := p.Validate(); err != nil {
+	p, err := s.draft(p, now)
+	if err != nil {
 		return PolicyInstall{}, err
 	}
 	job := Job{TenantID: tenant, ID: s.newID(), State: JobRunning, StartedAt: now}
@@ -181,7 +170,7 @@ func (s *Service) InstallPolicy(ctx context.Context, tenant string, p Policy, ke
 	}
 	var installed Policy
 	replayed := false
-	err := s.update(ctx, func(tx Tx) error {
+	err = s.update(ctx, func(tx Tx) error {
 		replayed = false
 		if key != "" {
 			earlier, err := tx.Job(ctx, tenant, job.ID)
@@ -241,6 +230,25 @@ func (s *Service) InstallPolicy(ctx context.Context, tenant string, p Policy, ke
 		s.wake()
 	}
 	return PolicyInstall{Policy: &installed, Job: job, Replayed: replayed}, nil
+}
+
+// draft completes a policy a caller sent, to install or to simulate, and
+// validates it: the server's epoch, the creation time, the optional
+// weights' defaults.
+func (s *Service) draft(p Policy, now time.Time) (Policy, error) {
+	// The epoch only anchors ranking keys; the server keeps its own.
+	p.Epoch = s.builtin.Epoch
+	p.CreatedAt = now
+	p.Version = 1 // the caller sets the real number once it is known
+	weights := make(map[Kind]float64, len(p.Weights))
+	for k, w := range p.Weights {
+		if w == 0 {
+			w = 0 // a -0 would be echoed as "-0"
+		}
+		weights[k] = w
+	}
+	p.Weights = withOptionalWeights(weights)
+	return p, p.Validate()
 }
 
 // samePolicy reports whether two policies say the same thing, whatever

@@ -43,6 +43,10 @@ type Service struct {
 	feed     feed
 	webhooks WebhookOptions
 	publish  Publisher
+	// trendEvery is Options.TrendEvery.
+	trendEvery time.Duration
+	// sims holds the what-if jobs this process runs (SimulatePolicy).
+	sims simulations
 	// published is the last number the publisher has published.
 	published atomic.Int64
 }
@@ -105,6 +109,9 @@ type Options struct {
 	// installed through another replica (default 5s; installs through this
 	// Service wake it at once).
 	RecomputePoll time.Duration
+	// TrendEvery is how often the trend worker looks for a day without a
+	// snapshot (default an hour; negative: never, for tests and tools).
+	TrendEvery time.Duration
 	// Logger receives the background work's log (slog.Default when nil).
 	Logger *slog.Logger
 	// Notify times the notifications' background work.
@@ -144,11 +151,14 @@ func NewService(store Store, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.TrendEvery == 0 {
+		o.TrendEvery = time.Hour
+	}
 	return &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
 		kick: make(chan struct{}, 1), followerReads: o.FollowerReads, onBatch: o.OnBatch, backoff: o.RecomputeBackoff,
 		groupCommit: o.GroupCommit.withDefaults(), poll: o.RecomputePoll, log: o.Logger,
 		notify: o.Notify.withDefaults(), seqKick: make(chan struct{}, 1), webhooks: o.Webhooks.withDefaults(),
-		publish: o.Publish}
+		publish: o.Publish, trendEvery: o.TrendEvery}
 }
 
 // Run runs the Service's background work until ctx ends: the group-commit
@@ -167,6 +177,9 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() { s.runSequencer(seqCtx, s.log) })
 	wg.Go(func() { s.runSchedule(ctx, s.log) })
 	wg.Go(func() { s.runFeed(ctx, s.log) })
+	if s.trendEvery > 0 {
+		wg.Go(func() { s.runTrends(ctx, s.log) })
+	}
 	if s.webhooks.Deliver != nil {
 		wg.Go(func() { s.runWebhooks(ctx, s.log) })
 	}

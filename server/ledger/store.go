@@ -126,6 +126,14 @@ type Reader interface {
 	// follows the customers' written before or with it.
 	UnsequencedNotifications(ctx context.Context, limit int) ([]NotificationRef, error)
 
+	// TrendPoints returns the tenant's daily summary snapshots of one
+	// segment (or of everyone, q.Overall) from q.Start to q.End, both
+	// days included, in day order.
+	TrendPoints(ctx context.Context, tenant string, q TrendQuery) ([]TrendPoint, error)
+	// LatestTrendDay returns the last day the tenant has a snapshot of.
+	// Errors: ErrNotFound when it has none.
+	LatestTrendDay(ctx context.Context, tenant string) (time.Time, error)
+
 	// Webhook returns one webhook. Errors: ErrNotFound.
 	Webhook(ctx context.Context, tenant, id string) (Webhook, error)
 	// Webhooks returns the tenant's webhooks, in id order.
@@ -189,6 +197,10 @@ type Tx interface {
 	// created before before, and returns how many it deleted.
 	// It raises each tenant's PrunedThrough to the highest Seq it deleted.
 	PruneNotifications(ctx context.Context, before time.Time, limit int) (int64, error)
+
+	// PutTrendPoints inserts daily snapshots, replacing any of the same
+	// tenant, segment (or overall) and day.
+	PutTrendPoints(ctx context.Context, tenant string, ps []TrendPoint) error
 
 	// PutWebhook inserts or replaces a webhook.
 	PutWebhook(ctx context.Context, w Webhook) error

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -28,18 +29,12 @@ func (s *Service) SummarizeBalances(ctx context.Context, tenant, segment string,
 		return nil, time.Time{}, 0, err
 	}
 	now := s.clock()
-	type acc struct {
-		SegmentStats
-		values []float64
-	}
-	var groups map[string]*acc
-	var overall *acc
+	var sum *summarizer
 	var version int64
 	err := s.analystView(ctx, allowStale, func(r Reader) error {
 		// The store may run this again (a retried or fallen-back read):
 		// start from nothing each time.
-		groups = map[string]*acc{}
-		overall = &acc{SegmentStats: SegmentStats{Overall: true}}
+		sum = newSummarizer()
 		pol, err := s.active(ctx, r, tenant)
 		if err != nil {
 			return err
@@ -60,19 +55,7 @@ func (s *Service) SummarizeBalances(ctx context.Context, tenant, segment string,
 				if err != nil {
 					return err
 				}
-				g := groups[c.Profile.Segment]
-				if g == nil {
-					g = &acc{SegmentStats: SegmentStats{Segment: c.Profile.Segment}}
-					groups[c.Profile.Segment] = g
-				}
-				for _, a := range []*acc{g, overall} {
-					a.Customers++
-					a.values = append(a.values, b.Value)
-					if b.Status == StatusOverdrawn {
-						a.Overdrawn++
-						a.ValueAtRisk += c.Profile.Value
-					}
-				}
+				sum.add(c, b)
 			}
 			if len(cs) < summarizeBatch {
 				return nil
@@ -82,35 +65,71 @@ func (s *Service) SummarizeBalances(ctx context.Context, tenant, segment string,
 	if err != nil {
 		return nil, now, 0, err
 	}
+	return sum.finish(segment), now, version, nil
+}
+
+// summarizer gathers balances into per-segment statistics. Summaries,
+// policy simulations and trend snapshots share it, so they agree.
+type summarizer struct {
+	groups  map[string]*segmentAcc
+	overall *segmentAcc
+}
+
+type segmentAcc struct {
+	SegmentStats
+	values []float64
+}
+
+func newSummarizer() *summarizer {
+	return &summarizer{groups: map[string]*segmentAcc{}, overall: &segmentAcc{SegmentStats: SegmentStats{Overall: true}}}
+}
+
+// add counts one customer's balance in its segment and overall.
+func (m *summarizer) add(c Customer, b Balance) {
+	g := m.groups[c.Profile.Segment]
+	if g == nil {
+		g = &segmentAcc{SegmentStats: SegmentStats{Segment: c.Profile.Segment}}
+		m.groups[c.Profile.Segment] = g
+	}
+	for _, a := range []*segmentAcc{g, m.overall} {
+		a.Customers++
+		a.values = append(a.values, b.Value)
+		if b.Status == StatusOverdrawn {
+			a.Overdrawn++
+			a.ValueAtRisk += c.Profile.Value
+		}
+	}
+}
+
+// finish returns the statistics of each segment in segment order, then
+// the overall row when segment is "" (the summary of everyone); for one
+// segment, its row, empty when it has no customer.
+func (m *summarizer) finish(segment string) []SegmentStats {
 	var out []SegmentStats
-	finish := func(a *acc) SegmentStats {
-		st := a.SegmentStats
-		if len(a.values) == 0 {
-			return st
-		}
-		slices.Sort(a.values)
-		sum := 0.0
-		for _, v := range a.values {
-			sum += v
-		}
-		st.Mean = sum / float64(len(a.values))
-		st.P10, st.P50, st.P90 = percentile(a.values, 0.10), percentile(a.values, 0.50), percentile(a.values, 0.90)
-		return st
-	}
-	keys := make([]string, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		out = append(out, finish(groups[k]))
+	for _, k := range slices.Sorted(maps.Keys(m.groups)) {
+		out = append(out, m.groups[k].stats())
 	}
 	if segment == "" {
-		out = append(out, finish(overall))
+		out = append(out, m.overall.stats())
 	} else if len(out) == 0 {
 		out = append(out, SegmentStats{Segment: segment})
 	}
-	return out, now, version, nil
+	return out
+}
+
+func (a *segmentAcc) stats() SegmentStats {
+	st := a.SegmentStats
+	if len(a.values) == 0 {
+		return st
+	}
+	slices.Sort(a.values)
+	sum := 0.0
+	for _, v := range a.values {
+		sum += v
+	}
+	st.Mean = sum / float64(len(a.values))
+	st.P10, st.P50, st.P90 = percentile(a.values, 0.10), percentile(a.values, 0.50), percentile(a.values, 0.90)
+	return st
 }
 
 // percentile is the nearest-rank percentile of sorted values.

@@ -84,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "BulkCustomers", run: testBulkCustomers},
 		{name: "BulkEvents", run: testBulkEvents},
 		{name: "Histories", run: testHistories},
+		{name: "TrendPoints", run: testTrendPoints},
 		{name: "Tenants", run: testTenants},
 		{name: "CountEvents", run: testCountEvents},
 		{name: "IDsSortBytewise", run: testIDsSortBytewise},
