@@ -124,13 +124,19 @@ func (s *Server) SummarizeBalances(ctx context.Context, req *goodwillv1.Summariz
 		return nil, s.fail(ctx, err)
 	}
 	out := &goodwillv1.SummarizeBalancesResponse{AsOf: timeToProto(at), PolicyVersion: version}
-	for _, r := range rows {
-		out.Segments = append(out.Segments, &goodwillv1.SegmentSummary{
+	out.Segments = summaryToProto(rows)
+	return out, nil
+}
+
+func summaryToProto(rows []ledger.SegmentStats) []*goodwillv1.SegmentSummary {
+	out := make([]*goodwillv1.SegmentSummary, len(rows))
+	for i, r := range rows {
+		out[i] = &goodwillv1.SegmentSummary{
 			Segment: r.Segment, Overall: r.Overall, Customers: r.Customers, Overdrawn: r.Overdrawn,
 			Mean: r.Mean, P10: r.P10, P50: r.P50, P90: r.P90, ValueAtRisk: r.ValueAtRisk,
-		})
+		}
 	}
-	return out, nil
+	return out
 }
 
 func (s *Server) ListOutreach(ctx context.Context, req *goodwillv1.ListOutreachRequest) (*goodwillv1.ListOutreachResponse, error) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/protobuf/proto"
@@ -111,10 +112,14 @@ func TestAnnotationsMatchLedgerLimits(t *testing.T) {
 		// names each notification type at most once.
 		"after.max_len":        20,
 		"webhook_id.max_bytes": float64(l.MaxIDLength),
-		"url.max_len":          ledger.MaxWebhookURL,
-		"description.max_len":  float64(l.MaxNameLength),
-		"types.max_items":      float64(len(ledger.NotificationTypes())),
-		"assume.max_items":     ledger.MaxAssumedGestures,
+		// A day, YYYY-MM-DD: parseDay reads nothing longer.
+		"start.max_len":           float64(len(time.DateOnly)),
+		"end.max_len":             float64(len(time.DateOnly)),
+		"simulation_id.max_bytes": float64(l.MaxIDLength),
+		"url.max_len":             ledger.MaxWebhookURL,
+		"description.max_len":     float64(l.MaxNameLength),
+		"types.max_items":         float64(len(ledger.NotificationTypes())),
+		"assume.max_items":        ledger.MaxAssumedGestures,
 	}
 	seen := map[string]bool{}
 	files := []protoreflect.FileDescriptor{

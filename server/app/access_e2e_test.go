@@ -66,6 +66,27 @@ var everyRPC = map[string]rpcCall{
 		_, err := c.PlanRecovery(ctx, &goodwillv1.PlanRecoveryRequest{CustomerId: x.customer})
 		return err
 	},
+	goodwillv1.GoodwillService_SimulatePolicy_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		_, err := c.SimulatePolicy(ctx, &goodwillv1.SimulatePolicyRequest{Policy: proto.Clone(defaultPolicy).(*goodwillv1.Policy)})
+		if status.Code(err) == codes.FailedPrecondition {
+			return nil // the tenant's previous simulation still runs
+		}
+		return err
+	},
+	// No simulation is named: allowed, it is NOT_FOUND.
+	goodwillv1.GoodwillService_GetSimulation_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		_, err := c.GetSimulation(ctx, &goodwillv1.GetSimulationRequest{SimulationId: "no-such-simulation"})
+		return err
+	},
+	goodwillv1.GoodwillService_GetBalanceTrend_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		_, err := c.GetBalanceTrend(ctx, &goodwillv1.GetBalanceTrendRequest{})
+		return err
+	},
+	goodwillv1.GoodwillService_SnapshotTrend_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
+		yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+		_, err := c.SnapshotTrend(ctx, &goodwillv1.SnapshotTrendRequest{Start: yesterday, End: yesterday})
+		return err
+	},
 	goodwillv1.GoodwillService_ListCustomers_FullMethodName: func(ctx context.Context, c *client.Client, _ ids) error {
 		_, err := c.ListCustomers(ctx, &goodwillv1.ListCustomersRequest{})
 		return err

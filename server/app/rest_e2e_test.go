@@ -510,7 +510,9 @@ func TestRESTBalanceHealthAndOpenAPI(t *testing.T) {
 	// protoc-gen-openapiv2 names path parameters by their JSON names.
 	wantPaths := []string{
 		"/v1/balances",
+		"/v1/balances:snapshotTrend",
 		"/v1/balances:summarize",
+		"/v1/balances:trend",
 		"/v1/caller",
 		"/v1/customers",
 		"/v1/customers/{customerId}",
@@ -529,6 +531,8 @@ func TestRESTBalanceHealthAndOpenAPI(t *testing.T) {
 		"/v1/policy",
 		"/v1/policy/jobs/{jobId}",
 		"/v1/policy/jobs/{jobId}:resume",
+		"/v1/policy/simulations/{simulationId}",
+		"/v1/policy:simulate",
 		"/v1/webhooks",
 		"/v1/webhooks/{webhookId}",
 		"/v1/webhooks/{webhookId}/deliveries",

@@ -95,6 +95,10 @@ func (s *Service) simulate(ctx context.Context, tenant string, draft *Policy, no
 			return err
 		}
 		res.ActiveVersion = pol.Version
+		// Numbered as installing it now would number it.
+		numbered := *draft
+		numbered.Version = pol.Version + 1
+		draft := &numbered
 		total, err := r.CountCustomers(ctx, tenant)
 		if err != nil {
 			return err

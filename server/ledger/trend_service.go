@@ -118,18 +118,13 @@ func (s *Service) trendPass(ctx context.Context, tenant string, days []time.Time
 // BalanceTrend returns the daily snapshots of one segment, or of everyone
 // when segment is "", from start to end (both included). A zero end is
 // yesterday, a zero start DefaultTrendDays before end. Days without a
-// snapshot are absent from the series.
+// snapshot are absent from the series (TrendRange fills the defaults).
 func (s *Service) BalanceTrend(ctx context.Context, tenant, segment string, start, end time.Time, allowStale bool) ([]TrendPoint, error) {
 	if err := checkText("segment", segment, s.limits.MaxSegmentLength); err != nil {
 		return nil, err
 	}
 	now := s.clock()
-	if end.IsZero() {
-		end = Day(now).AddDate(0, 0, -1)
-	}
-	if start.IsZero() {
-		start = end.AddDate(0, 0, -(DefaultTrendDays - 1))
-	}
+	start, end = s.TrendRange(start, end)
 	if err := checkDays(start, end, now, false); err != nil {
 		return nil, err
 	}
@@ -140,6 +135,18 @@ func (s *Service) BalanceTrend(ctx context.Context, tenant, segment string, star
 		return err
 	})
 	return points, err
+}
+
+// TrendRange fills in BalanceTrend's defaults: a zero end is yesterday, a
+// zero start DefaultTrendDays before end.
+func (s *Service) TrendRange(start, end time.Time) (time.Time, time.Time) {
+	if end.IsZero() {
+		end = Day(s.clock()).AddDate(0, 0, -1)
+	}
+	if start.IsZero() {
+		start = end.AddDate(0, 0, -(DefaultTrendDays - 1))
+	}
+	return start, end
 }
 
 // checkDays checks a range of days; finished requires every day to be

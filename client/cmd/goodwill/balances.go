@@ -135,16 +135,22 @@ func summaryView(r *goodwillv1.SummarizeBalancesResponse) view {
 		only:   csvOnly(1),
 	}
 	for _, g := range r.GetSegments() {
-		name := labelled{raw: g.GetSegment(), human: g.GetSegment()}
-		if g.GetOverall() {
-			name.human = "(all)"
-		} else if name.raw == "" {
-			name.human = "(none)"
-		}
-		s.rows = append(s.rows, []any{name, g.GetOverall(), g.GetCustomers(), g.GetOverdrawn(), g.GetMean(),
+		s.rows = append(s.rows, []any{segmentLabel(g), g.GetOverall(), g.GetCustomers(), g.GetOverdrawn(), g.GetMean(),
 			g.GetP10(), g.GetP50(), g.GetP90(), g.GetValueAtRisk()})
 	}
 	return view{msg: r, sections: []section{s}}
+}
+
+// segmentLabel names a summary row for people: "(all)" for the overall
+// row, "(none)" for customers without a segment; CSV keeps the raw name.
+func segmentLabel(g *goodwillv1.SegmentSummary) labelled {
+	name := labelled{raw: g.GetSegment(), human: g.GetSegment()}
+	if g.GetOverall() {
+		name.human = "(all)"
+	} else if name.raw == "" {
+		name.human = "(none)"
+	}
+	return name
 }
 
 // completeSegments offers the segments the server knows (one

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"strings"
 )
 
@@ -36,4 +38,15 @@ func morePages(token string) []string {
 // warn writes a warning to stderr.
 func (a *app) warn(format string, args ...any) {
 	fmt.Fprintf(a.stderr, "goodwill: warning: "+format+"\n", args...)
+}
+
+// terminal reports whether w is a terminal (where a progress line that
+// rewrites itself belongs).
+func terminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

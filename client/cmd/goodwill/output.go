@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,10 +82,8 @@ func (s section) columns(format string) section {
 // defaultFormat is table on a terminal, JSON otherwise (a pipe, a file):
 // what a person reads and what a program parses.
 func defaultFormat(w io.Writer) string {
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return formatTable
-		}
+	if terminal(w) {
+		return formatTable
 	}
 	return formatJSON
 }

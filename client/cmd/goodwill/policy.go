@@ -122,7 +122,8 @@ no jobs; the id is kept in the config file).`,
 	}
 	job.AddCommand(resume)
 
-	cmd := group("policy", "Read and install the scoring policy; follow its recompute jobs", get, set, job)
+	cmd := group("policy", "Read, simulate and install the scoring policy; follow its recompute jobs", get, set,
+		newSimulateCmd(a), newSimulationCmd(a), job)
 	cmd.GroupID = "admin"
 	return cmd
 }

@@ -19,7 +19,7 @@ import (
 // its own, added here.
 var commands = []func(*app) *cobra.Command{
 	newRecordCmd, newReverseCmd, newIncidentCmd, newEventsCmd, newCustomerCmd,
-	newBalanceCmd, newExplainCmd, newPlanCmd, newHistoryCmd, newBalancesCmd, newOutreachCmd,
+	newBalanceCmd, newExplainCmd, newPlanCmd, newHistoryCmd, newBalancesCmd, newTrendCmd, newOutreachCmd,
 	newPolicyCmd, newNotificationsCmd, newWebhooksCmd,
 	newImportCmd, newExportCmd,
 	newWhoamiCmd, newConfigCmd,

@@ -3796,6 +3796,428 @@ func (x *RotateWebhookSecretResponse) GetSecret() string {
 	return ""
 }
 
+type SimulatePolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The draft, as SetPolicy would take it. Required.
+	Policy *Policy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Allow a snapshot a few seconds old: on CockroachDB a follower read,
+	// served by the nearest replica without contending with writes.
+	AllowStale    bool `protobuf:"varint,2,opt,name=allow_stale,json=allowStale,proto3" json:"allow_stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimulatePolicyRequest) Reset() {
+	*x = SimulatePolicyRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimulatePolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimulatePolicyRequest) ProtoMessage() {}
+
+func (x *SimulatePolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimulatePolicyRequest.ProtoReflect.Descriptor instead.
+func (*SimulatePolicyRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *SimulatePolicyRequest) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *SimulatePolicyRequest) GetAllowStale() bool {
+	if x != nil {
+		return x.AllowStale
+	}
+	return false
+}
+
+type SimulatePolicyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job, running.
+	Simulation    *Simulation `protobuf:"bytes,1,opt,name=simulation,proto3" json:"simulation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimulatePolicyResponse) Reset() {
+	*x = SimulatePolicyResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimulatePolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimulatePolicyResponse) ProtoMessage() {}
+
+func (x *SimulatePolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimulatePolicyResponse.ProtoReflect.Descriptor instead.
+func (*SimulatePolicyResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *SimulatePolicyResponse) GetSimulation() *Simulation {
+	if x != nil {
+		return x.Simulation
+	}
+	return nil
+}
+
+type GetSimulationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SimulationId  string                 `protobuf:"bytes,1,opt,name=simulation_id,json=simulationId,proto3" json:"simulation_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSimulationRequest) Reset() {
+	*x = GetSimulationRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSimulationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSimulationRequest) ProtoMessage() {}
+
+func (x *GetSimulationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSimulationRequest.ProtoReflect.Descriptor instead.
+func (*GetSimulationRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *GetSimulationRequest) GetSimulationId() string {
+	if x != nil {
+		return x.SimulationId
+	}
+	return ""
+}
+
+type GetSimulationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Simulation    *Simulation            `protobuf:"bytes,1,opt,name=simulation,proto3" json:"simulation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSimulationResponse) Reset() {
+	*x = GetSimulationResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSimulationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSimulationResponse) ProtoMessage() {}
+
+func (x *GetSimulationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSimulationResponse.ProtoReflect.Descriptor instead.
+func (*GetSimulationResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *GetSimulationResponse) GetSimulation() *Simulation {
+	if x != nil {
+		return x.Simulation
+	}
+	return nil
+}
+
+type GetBalanceTrendRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this segment; "" for everyone (the overall row).
+	Segment string `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	// The first day, YYYY-MM-DD (UTC); default 29 days before end.
+	Start string `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
+	// The last day, YYYY-MM-DD (UTC), included; default yesterday.
+	End string `protobuf:"bytes,3,opt,name=end,proto3" json:"end,omitempty"`
+	// Allow a snapshot a few seconds old: on CockroachDB a follower read,
+	// served by the nearest replica without contending with writes.
+	AllowStale    bool `protobuf:"varint,4,opt,name=allow_stale,json=allowStale,proto3" json:"allow_stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBalanceTrendRequest) Reset() {
+	*x = GetBalanceTrendRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBalanceTrendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBalanceTrendRequest) ProtoMessage() {}
+
+func (x *GetBalanceTrendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBalanceTrendRequest.ProtoReflect.Descriptor instead.
+func (*GetBalanceTrendRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *GetBalanceTrendRequest) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+func (x *GetBalanceTrendRequest) GetStart() string {
+	if x != nil {
+		return x.Start
+	}
+	return ""
+}
+
+func (x *GetBalanceTrendRequest) GetEnd() string {
+	if x != nil {
+		return x.End
+	}
+	return ""
+}
+
+func (x *GetBalanceTrendRequest) GetAllowStale() bool {
+	if x != nil {
+		return x.AllowStale
+	}
+	return false
+}
+
+type GetBalanceTrendResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One point per day that has a snapshot, oldest first.
+	Points []*TrendPoint `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	// The range read, defaults filled in.
+	Start         string `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
+	End           string `protobuf:"bytes,3,opt,name=end,proto3" json:"end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBalanceTrendResponse) Reset() {
+	*x = GetBalanceTrendResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBalanceTrendResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBalanceTrendResponse) ProtoMessage() {}
+
+func (x *GetBalanceTrendResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBalanceTrendResponse.ProtoReflect.Descriptor instead.
+func (*GetBalanceTrendResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *GetBalanceTrendResponse) GetPoints() []*TrendPoint {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+func (x *GetBalanceTrendResponse) GetStart() string {
+	if x != nil {
+		return x.Start
+	}
+	return ""
+}
+
+func (x *GetBalanceTrendResponse) GetEnd() string {
+	if x != nil {
+		return x.End
+	}
+	return ""
+}
+
+type SnapshotTrendRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first day, YYYY-MM-DD (UTC). Required.
+	Start string `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	// The last day, YYYY-MM-DD (UTC), included; before today. Required.
+	End           string `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotTrendRequest) Reset() {
+	*x = SnapshotTrendRequest{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotTrendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotTrendRequest) ProtoMessage() {}
+
+func (x *SnapshotTrendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotTrendRequest.ProtoReflect.Descriptor instead.
+func (*SnapshotTrendRequest) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *SnapshotTrendRequest) GetStart() string {
+	if x != nil {
+		return x.Start
+	}
+	return ""
+}
+
+func (x *SnapshotTrendRequest) GetEnd() string {
+	if x != nil {
+		return x.End
+	}
+	return ""
+}
+
+type SnapshotTrendResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The days snapshotted.
+	Days          int32 `protobuf:"varint,1,opt,name=days,proto3" json:"days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotTrendResponse) Reset() {
+	*x = SnapshotTrendResponse{}
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotTrendResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotTrendResponse) ProtoMessage() {}
+
+func (x *SnapshotTrendResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_goodwill_service_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotTrendResponse.ProtoReflect.Descriptor instead.
+func (*SnapshotTrendResponse) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_goodwill_service_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *SnapshotTrendResponse) GetDays() int32 {
+	if x != nil {
+		return x.Days
+	}
+	return 0
+}
+
 var File_goodwill_v1_goodwill_service_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
@@ -4074,12 +4496,49 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"webhook_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\twebhookId\"e\n" +
 	"\x1bRotateWebhookSecretResponse\x12.\n" +
 	"\awebhook\x18\x01 \x01(\v2\x14.goodwill.v1.WebhookR\awebhook\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret*\x85\x01\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"}\n" +
+	"\x15SimulatePolicyRequest\x123\n" +
+	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyB\x06\xbaH\x03\xc8\x01\x01R\x06policy\x12\x1f\n" +
+	"\vallow_stale\x18\x02 \x01(\bR\n" +
+	"allowStale:\x0e\x92A\v\n" +
+	"\t\xd2\x01\x06policy\"Q\n" +
+	"\x16SimulatePolicyResponse\x127\n" +
+	"\n" +
+	"simulation\x18\x01 \x01(\v2\x17.goodwill.v1.SimulationR\n" +
+	"simulation\"L\n" +
+	"\x14GetSimulationRequest\x124\n" +
+	"\rsimulation_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\fsimulationId\"P\n" +
+	"\x15GetSimulationResponse\x127\n" +
+	"\n" +
+	"simulation\x18\x01 \x01(\v2\x17.goodwill.v1.SimulationR\n" +
+	"simulation\"\x9a\x01\n" +
+	"\x16GetBalanceTrendRequest\x12%\n" +
+	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment\x12\x1d\n" +
+	"\x05start\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18\n" +
+	"R\x05start\x12\x19\n" +
+	"\x03end\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18\n" +
+	"R\x03end\x12\x1f\n" +
+	"\vallow_stale\x18\x04 \x01(\bR\n" +
+	"allowStale\"r\n" +
+	"\x17GetBalanceTrendResponse\x12/\n" +
+	"\x06points\x18\x01 \x03(\v2\x17.goodwill.v1.TrendPointR\x06points\x12\x14\n" +
+	"\x05start\x18\x02 \x01(\tR\x05start\x12\x10\n" +
+	"\x03end\x18\x03 \x01(\tR\x03end\"k\n" +
+	"\x14SnapshotTrendRequest\x12 \n" +
+	"\x05start\x18\x01 \x01(\tB\n" +
+	"\xbaH\a\xc8\x01\x01r\x02\x18\n" +
+	"R\x05start\x12\x1c\n" +
+	"\x03end\x18\x02 \x01(\tB\n" +
+	"\xbaH\a\xc8\x01\x01r\x02\x18\n" +
+	"R\x03end:\x13\x92A\x10\n" +
+	"\x0e\xd2\x01\x05start\xd2\x01\x03end\"+\n" +
+	"\x15SnapshotTrendResponse\x12\x12\n" +
+	"\x04days\x18\x01 \x01(\x05R\x04days*\x85\x01\n" +
 	"\rRecordOutcome\x12\x1e\n" +
 	"\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECORD_OUTCOME_CREATED\x10\x01\x12\x1b\n" +
 	"\x17RECORD_OUTCOME_REPLAYED\x10\x02\x12\x1b\n" +
-	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\xd9\x1e\n" +
+	"\x17RECORD_OUTCOME_CONFLICT\x10\x032\xf0\"\n" +
 	"\x0fGoodwillService\x12\x8f\x01\n" +
 	"\x0eUpsertCustomer\x12\".goodwill.v1.UpsertCustomerRequest\x1a#.goodwill.v1.UpsertCustomerResponse\"4\xa0\xbb\x18\x02\x82\xd3\xe4\x93\x02':\bcustomer\x1a\x1b/v1/customers/{customer_id}\x90\x02\x02\x12|\n" +
 	"\vGetCustomer\x12\x1f.goodwill.v1.GetCustomerRequest\x1a .goodwill.v1.GetCustomerResponse\"*\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/customers/{customer_id}\x90\x02\x01\x12t\n" +
@@ -4096,7 +4555,9 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x0eExplainBalance\x12\".goodwill.v1.ExplainBalanceRequest\x1a#.goodwill.v1.ExplainBalanceResponse\":\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02-\x12+/v1/customers/{customer_id}/balance:explain\x90\x02\x01\x12\xcb\x01\n" +
 	"\fPlanRecovery\x12 .goodwill.v1.PlanRecoveryRequest\x1a!.goodwill.v1.PlanRecoveryResponse\"v\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02iZ5:\x01*\"0/v1/customers/{customer_id}/balance:recoveryPlan\x120/v1/customers/{customer_id}/balance:recoveryPlan\x90\x02\x01\x12\x9e\x01\n" +
 	"\x11GetBalanceHistory\x12%.goodwill.v1.GetBalanceHistoryRequest\x1a&.goodwill.v1.GetBalanceHistoryResponse\":\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02-\x12+/v1/customers/{customer_id}/balance/history\x90\x02\x01\x12p\n" +
-	"\fListBalances\x12 .goodwill.v1.ListBalancesRequest\x1a!.goodwill.v1.ListBalancesResponse\"\x1b\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/balances\x90\x02\x01\x12\x89\x01\n" +
+	"\fListBalances\x12 .goodwill.v1.ListBalancesRequest\x1a!.goodwill.v1.ListBalancesResponse\"\x1b\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/balances\x90\x02\x01\x12\x7f\n" +
+	"\x0fGetBalanceTrend\x12#.goodwill.v1.GetBalanceTrendRequest\x1a$.goodwill.v1.GetBalanceTrendResponse\"!\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/balances:trend\x90\x02\x01\x12\x84\x01\n" +
+	"\rSnapshotTrend\x12!.goodwill.v1.SnapshotTrendRequest\x1a\".goodwill.v1.SnapshotTrendResponse\",\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/balances:snapshotTrend\x90\x02\x02\x12\x89\x01\n" +
 	"\x11SummarizeBalances\x12%.goodwill.v1.SummarizeBalancesRequest\x1a&.goodwill.v1.SummarizeBalancesResponse\"%\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/balances:summarize\x90\x02\x01\x12p\n" +
 	"\fListOutreach\x12 .goodwill.v1.ListOutreachRequest\x1a!.goodwill.v1.ListOutreachResponse\"\x1b\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/outreach\x90\x02\x01\x12e\n" +
 	"\tGetCaller\x12\x1d.goodwill.v1.GetCallerRequest\x1a\x1e.goodwill.v1.GetCallerResponse\"\x19\xa0\xbb\x18\x04\x82\xd3\xe4\x93\x02\f\x12\n" +
@@ -4104,7 +4565,9 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\tGetPolicy\x12\x1d.goodwill.v1.GetPolicyRequest\x1a\x1e.goodwill.v1.GetPolicyResponse\"\x19\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/policy\x90\x02\x01\x12m\n" +
 	"\tSetPolicy\x12\x1d.goodwill.v1.SetPolicyRequest\x1a\x1e.goodwill.v1.SetPolicyResponse\"!\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02\x14:\x06policy\x1a\n" +
-	"/v1/policy\x90\x02\x02\x12\x85\x01\n" +
+	"/v1/policy\x90\x02\x02\x12}\n" +
+	"\x0eSimulatePolicy\x12\".goodwill.v1.SimulatePolicyRequest\x1a#.goodwill.v1.SimulatePolicyResponse\"\"\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/policy:simulate\x12\x8d\x01\n" +
+	"\rGetSimulation\x12!.goodwill.v1.GetSimulationRequest\x1a\".goodwill.v1.GetSimulationResponse\"5\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02(\x12&/v1/policy/simulations/{simulation_id}\x90\x02\x01\x12\x85\x01\n" +
 	"\x0fGetRecomputeJob\x12#.goodwill.v1.GetRecomputeJobRequest\x1a$.goodwill.v1.GetRecomputeJobResponse\"'\xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/policy/jobs/{job_id}\x90\x02\x01\x12\x98\x01\n" +
 	"\x12ResumeRecomputeJob\x12&.goodwill.v1.ResumeRecomputeJobRequest\x1a'.goodwill.v1.ResumeRecomputeJobResponse\"1\xa0\xbb\x18\x03\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/policy/jobs/{job_id}:resume\x90\x02\x02\x12\x84\x01\n" +
 	"\x11ListNotifications\x12%.goodwill.v1.ListNotificationsRequest\x1a&.goodwill.v1.ListNotificationsResponse\" \xa0\xbb\x18\x01\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/notifications\x90\x02\x01\x12\x8f\x01\n" +
@@ -4153,7 +4616,7 @@ func file_goodwill_v1_goodwill_service_proto_rawDescGZIP() []byte {
 }
 
 var file_goodwill_v1_goodwill_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_goodwill_v1_goodwill_service_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
 var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
 	(RecordOutcome)(0),                    // 0: goodwill.v1.RecordOutcome
 	(*UpsertCustomerRequest)(nil),         // 1: goodwill.v1.UpsertCustomerRequest
@@ -4218,159 +4681,181 @@ var file_goodwill_v1_goodwill_service_proto_goTypes = []any{
 	(*ListWebhookDeliveriesResponse)(nil), // 60: goodwill.v1.ListWebhookDeliveriesResponse
 	(*RotateWebhookSecretRequest)(nil),    // 61: goodwill.v1.RotateWebhookSecretRequest
 	(*RotateWebhookSecretResponse)(nil),   // 62: goodwill.v1.RotateWebhookSecretResponse
-	(*Customer)(nil),                      // 63: goodwill.v1.Customer
-	(*Event)(nil),                         // 64: goodwill.v1.Event
-	(*Balance)(nil),                       // 65: goodwill.v1.Balance
-	(EventKind)(0),                        // 66: goodwill.v1.EventKind
-	(*timestamppb.Timestamp)(nil),         // 67: google.protobuf.Timestamp
-	(*KindContribution)(nil),              // 68: goodwill.v1.KindContribution
-	(*EventContribution)(nil),             // 69: goodwill.v1.EventContribution
-	(*durationpb.Duration)(nil),           // 70: google.protobuf.Duration
-	(*BalancePoint)(nil),                  // 71: goodwill.v1.BalancePoint
-	(BalanceStatus)(0),                    // 72: goodwill.v1.BalanceStatus
-	(BalanceOrder)(0),                     // 73: goodwill.v1.BalanceOrder
-	(*BalanceEntry)(nil),                  // 74: goodwill.v1.BalanceEntry
-	(*SegmentSummary)(nil),                // 75: goodwill.v1.SegmentSummary
-	(OutreachPurpose)(0),                  // 76: goodwill.v1.OutreachPurpose
-	(*OutreachEntry)(nil),                 // 77: goodwill.v1.OutreachEntry
-	(Role)(0),                             // 78: goodwill.v1.Role
-	(*Policy)(nil),                        // 79: goodwill.v1.Policy
-	(*RecomputeJob)(nil),                  // 80: goodwill.v1.RecomputeJob
-	(*Notification)(nil),                  // 81: goodwill.v1.Notification
-	(*Webhook)(nil),                       // 82: goodwill.v1.Webhook
-	(*WebhookDelivery)(nil),               // 83: goodwill.v1.WebhookDelivery
-	(*WebhookAttempt)(nil),                // 84: goodwill.v1.WebhookAttempt
+	(*SimulatePolicyRequest)(nil),         // 63: goodwill.v1.SimulatePolicyRequest
+	(*SimulatePolicyResponse)(nil),        // 64: goodwill.v1.SimulatePolicyResponse
+	(*GetSimulationRequest)(nil),          // 65: goodwill.v1.GetSimulationRequest
+	(*GetSimulationResponse)(nil),         // 66: goodwill.v1.GetSimulationResponse
+	(*GetBalanceTrendRequest)(nil),        // 67: goodwill.v1.GetBalanceTrendRequest
+	(*GetBalanceTrendResponse)(nil),       // 68: goodwill.v1.GetBalanceTrendResponse
+	(*SnapshotTrendRequest)(nil),          // 69: goodwill.v1.SnapshotTrendRequest
+	(*SnapshotTrendResponse)(nil),         // 70: goodwill.v1.SnapshotTrendResponse
+	(*Customer)(nil),                      // 71: goodwill.v1.Customer
+	(*Event)(nil),                         // 72: goodwill.v1.Event
+	(*Balance)(nil),                       // 73: goodwill.v1.Balance
+	(EventKind)(0),                        // 74: goodwill.v1.EventKind
+	(*timestamppb.Timestamp)(nil),         // 75: google.protobuf.Timestamp
+	(*KindContribution)(nil),              // 76: goodwill.v1.KindContribution
+	(*EventContribution)(nil),             // 77: goodwill.v1.EventContribution
+	(*durationpb.Duration)(nil),           // 78: google.protobuf.Duration
+	(*BalancePoint)(nil),                  // 79: goodwill.v1.BalancePoint
+	(BalanceStatus)(0),                    // 80: goodwill.v1.BalanceStatus
+	(BalanceOrder)(0),                     // 81: goodwill.v1.BalanceOrder
+	(*BalanceEntry)(nil),                  // 82: goodwill.v1.BalanceEntry
+	(*SegmentSummary)(nil),                // 83: goodwill.v1.SegmentSummary
+	(OutreachPurpose)(0),                  // 84: goodwill.v1.OutreachPurpose
+	(*OutreachEntry)(nil),                 // 85: goodwill.v1.OutreachEntry
+	(Role)(0),                             // 86: goodwill.v1.Role
+	(*Policy)(nil),                        // 87: goodwill.v1.Policy
+	(*RecomputeJob)(nil),                  // 88: goodwill.v1.RecomputeJob
+	(*Notification)(nil),                  // 89: goodwill.v1.Notification
+	(*Webhook)(nil),                       // 90: goodwill.v1.Webhook
+	(*WebhookDelivery)(nil),               // 91: goodwill.v1.WebhookDelivery
+	(*WebhookAttempt)(nil),                // 92: goodwill.v1.WebhookAttempt
+	(*Simulation)(nil),                    // 93: goodwill.v1.Simulation
+	(*TrendPoint)(nil),                    // 94: goodwill.v1.TrendPoint
 }
 var file_goodwill_v1_goodwill_service_proto_depIdxs = []int32{
-	63, // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
-	63, // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	63, // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
-	64, // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
-	64, // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
-	65, // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
-	64, // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
-	9,  // 7: goodwill.v1.RecordEventsResponse.results:type_name -> goodwill.v1.RecordEventsResult
-	0,  // 8: goodwill.v1.RecordEventsResult.outcome:type_name -> goodwill.v1.RecordOutcome
-	64, // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
-	63, // 10: goodwill.v1.ListCustomersResponse.customers:type_name -> goodwill.v1.Customer
-	66, // 11: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
-	67, // 12: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	67, // 13: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	64, // 14: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
-	66, // 15: goodwill.v1.ExportEventsRequest.kinds:type_name -> goodwill.v1.EventKind
-	67, // 16: goodwill.v1.ExportEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	67, // 17: goodwill.v1.ExportEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	64, // 18: goodwill.v1.ExportEventsResponse.events:type_name -> goodwill.v1.Event
-	67, // 19: goodwill.v1.ExportEventsResponse.recorded_through:type_name -> google.protobuf.Timestamp
-	64, // 20: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
-	65, // 21: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
-	67, // 22: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
-	67, // 23: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
-	67, // 24: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
-	20, // 25: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
-	67, // 26: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	65, // 27: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	66, // 28: goodwill.v1.Gesture.kind:type_name -> goodwill.v1.EventKind
-	23, // 29: goodwill.v1.PlanRecoveryRequest.assume:type_name -> goodwill.v1.Gesture
-	66, // 30: goodwill.v1.RecoveryOption.kind:type_name -> goodwill.v1.EventKind
-	65, // 31: goodwill.v1.PlanRecoveryResponse.balance:type_name -> goodwill.v1.Balance
-	25, // 32: goodwill.v1.PlanRecoveryResponse.options:type_name -> goodwill.v1.RecoveryOption
-	67, // 33: goodwill.v1.PlanRecoveryResponse.recovers_at:type_name -> google.protobuf.Timestamp
-	67, // 34: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
-	65, // 35: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
-	68, // 36: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
-	69, // 37: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
-	67, // 38: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
-	67, // 39: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
-	70, // 40: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
-	71, // 41: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
-	72, // 42: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
-	73, // 43: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
-	67, // 44: goodwill.v1.ListBalancesRequest.as_of:type_name -> google.protobuf.Timestamp
-	74, // 45: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
-	67, // 46: goodwill.v1.ListBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
-	75, // 47: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
-	67, // 48: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
-	76, // 49: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
-	77, // 50: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
-	78, // 51: goodwill.v1.GetCallerResponse.role:type_name -> goodwill.v1.Role
-	79, // 52: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	79, // 53: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
-	79, // 54: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
-	80, // 55: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
-	80, // 56: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	80, // 57: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
-	81, // 58: goodwill.v1.ListNotificationsResponse.notifications:type_name -> goodwill.v1.Notification
-	81, // 59: goodwill.v1.WatchNotificationsResponse.notification:type_name -> goodwill.v1.Notification
-	82, // 60: goodwill.v1.CreateWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
-	82, // 61: goodwill.v1.ListWebhooksResponse.webhooks:type_name -> goodwill.v1.Webhook
-	82, // 62: goodwill.v1.GetWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
-	83, // 63: goodwill.v1.ListWebhookDeliveriesResponse.queue:type_name -> goodwill.v1.WebhookDelivery
-	84, // 64: goodwill.v1.ListWebhookDeliveriesResponse.attempts:type_name -> goodwill.v1.WebhookAttempt
-	82, // 65: goodwill.v1.RotateWebhookSecretResponse.webhook:type_name -> goodwill.v1.Webhook
-	1,  // 66: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
-	3,  // 67: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
-	10, // 68: goodwill.v1.GoodwillService.ListCustomers:input_type -> goodwill.v1.ListCustomersRequest
-	5,  // 69: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
-	7,  // 70: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
-	12, // 71: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
-	14, // 72: goodwill.v1.GoodwillService.ExportEvents:input_type -> goodwill.v1.ExportEventsRequest
-	16, // 73: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
-	18, // 74: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
-	21, // 75: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
-	27, // 76: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
-	24, // 77: goodwill.v1.GoodwillService.PlanRecovery:input_type -> goodwill.v1.PlanRecoveryRequest
-	29, // 78: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
-	31, // 79: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
-	33, // 80: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
-	35, // 81: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
-	37, // 82: goodwill.v1.GoodwillService.GetCaller:input_type -> goodwill.v1.GetCallerRequest
-	39, // 83: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
-	41, // 84: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
-	43, // 85: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
-	45, // 86: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
-	47, // 87: goodwill.v1.GoodwillService.ListNotifications:input_type -> goodwill.v1.ListNotificationsRequest
-	49, // 88: goodwill.v1.GoodwillService.WatchNotifications:input_type -> goodwill.v1.WatchNotificationsRequest
-	51, // 89: goodwill.v1.GoodwillService.CreateWebhook:input_type -> goodwill.v1.CreateWebhookRequest
-	53, // 90: goodwill.v1.GoodwillService.ListWebhooks:input_type -> goodwill.v1.ListWebhooksRequest
-	55, // 91: goodwill.v1.GoodwillService.GetWebhook:input_type -> goodwill.v1.GetWebhookRequest
-	57, // 92: goodwill.v1.GoodwillService.DeleteWebhook:input_type -> goodwill.v1.DeleteWebhookRequest
-	59, // 93: goodwill.v1.GoodwillService.ListWebhookDeliveries:input_type -> goodwill.v1.ListWebhookDeliveriesRequest
-	61, // 94: goodwill.v1.GoodwillService.RotateWebhookSecret:input_type -> goodwill.v1.RotateWebhookSecretRequest
-	2,  // 95: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
-	4,  // 96: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
-	11, // 97: goodwill.v1.GoodwillService.ListCustomers:output_type -> goodwill.v1.ListCustomersResponse
-	6,  // 98: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
-	8,  // 99: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
-	13, // 100: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
-	15, // 101: goodwill.v1.GoodwillService.ExportEvents:output_type -> goodwill.v1.ExportEventsResponse
-	17, // 102: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
-	19, // 103: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
-	22, // 104: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
-	28, // 105: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
-	26, // 106: goodwill.v1.GoodwillService.PlanRecovery:output_type -> goodwill.v1.PlanRecoveryResponse
-	30, // 107: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
-	32, // 108: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
-	34, // 109: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
-	36, // 110: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
-	38, // 111: goodwill.v1.GoodwillService.GetCaller:output_type -> goodwill.v1.GetCallerResponse
-	40, // 112: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
-	42, // 113: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
-	44, // 114: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
-	46, // 115: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
-	48, // 116: goodwill.v1.GoodwillService.ListNotifications:output_type -> goodwill.v1.ListNotificationsResponse
-	50, // 117: goodwill.v1.GoodwillService.WatchNotifications:output_type -> goodwill.v1.WatchNotificationsResponse
-	52, // 118: goodwill.v1.GoodwillService.CreateWebhook:output_type -> goodwill.v1.CreateWebhookResponse
-	54, // 119: goodwill.v1.GoodwillService.ListWebhooks:output_type -> goodwill.v1.ListWebhooksResponse
-	56, // 120: goodwill.v1.GoodwillService.GetWebhook:output_type -> goodwill.v1.GetWebhookResponse
-	58, // 121: goodwill.v1.GoodwillService.DeleteWebhook:output_type -> goodwill.v1.DeleteWebhookResponse
-	60, // 122: goodwill.v1.GoodwillService.ListWebhookDeliveries:output_type -> goodwill.v1.ListWebhookDeliveriesResponse
-	62, // 123: goodwill.v1.GoodwillService.RotateWebhookSecret:output_type -> goodwill.v1.RotateWebhookSecretResponse
-	95, // [95:124] is the sub-list for method output_type
-	66, // [66:95] is the sub-list for method input_type
-	66, // [66:66] is the sub-list for extension type_name
-	66, // [66:66] is the sub-list for extension extendee
-	0,  // [0:66] is the sub-list for field type_name
+	71,  // 0: goodwill.v1.UpsertCustomerRequest.customer:type_name -> goodwill.v1.Customer
+	71,  // 1: goodwill.v1.UpsertCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	71,  // 2: goodwill.v1.GetCustomerResponse.customer:type_name -> goodwill.v1.Customer
+	72,  // 3: goodwill.v1.RecordEventRequest.event:type_name -> goodwill.v1.Event
+	72,  // 4: goodwill.v1.RecordEventResponse.event:type_name -> goodwill.v1.Event
+	73,  // 5: goodwill.v1.RecordEventResponse.balance:type_name -> goodwill.v1.Balance
+	72,  // 6: goodwill.v1.RecordEventsRequest.events:type_name -> goodwill.v1.Event
+	9,   // 7: goodwill.v1.RecordEventsResponse.results:type_name -> goodwill.v1.RecordEventsResult
+	0,   // 8: goodwill.v1.RecordEventsResult.outcome:type_name -> goodwill.v1.RecordOutcome
+	72,  // 9: goodwill.v1.RecordEventsResult.event:type_name -> goodwill.v1.Event
+	71,  // 10: goodwill.v1.ListCustomersResponse.customers:type_name -> goodwill.v1.Customer
+	74,  // 11: goodwill.v1.ListEventsRequest.kinds:type_name -> goodwill.v1.EventKind
+	75,  // 12: goodwill.v1.ListEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	75,  // 13: goodwill.v1.ListEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	72,  // 14: goodwill.v1.ListEventsResponse.events:type_name -> goodwill.v1.Event
+	74,  // 15: goodwill.v1.ExportEventsRequest.kinds:type_name -> goodwill.v1.EventKind
+	75,  // 16: goodwill.v1.ExportEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	75,  // 17: goodwill.v1.ExportEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	72,  // 18: goodwill.v1.ExportEventsResponse.events:type_name -> goodwill.v1.Event
+	75,  // 19: goodwill.v1.ExportEventsResponse.recorded_through:type_name -> google.protobuf.Timestamp
+	72,  // 20: goodwill.v1.ReverseEventResponse.reversal:type_name -> goodwill.v1.Event
+	73,  // 21: goodwill.v1.ReverseEventResponse.balance:type_name -> goodwill.v1.Balance
+	75,  // 22: goodwill.v1.RecordIncidentRequest.started_at:type_name -> google.protobuf.Timestamp
+	75,  // 23: goodwill.v1.RecordIncidentRequest.notice_at:type_name -> google.protobuf.Timestamp
+	75,  // 24: goodwill.v1.RecordIncidentRequest.broken_promise_at:type_name -> google.protobuf.Timestamp
+	20,  // 25: goodwill.v1.RecordIncidentResponse.conflicts:type_name -> goodwill.v1.IncidentConflict
+	75,  // 26: goodwill.v1.GetBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	73,  // 27: goodwill.v1.GetBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	74,  // 28: goodwill.v1.Gesture.kind:type_name -> goodwill.v1.EventKind
+	23,  // 29: goodwill.v1.PlanRecoveryRequest.assume:type_name -> goodwill.v1.Gesture
+	74,  // 30: goodwill.v1.RecoveryOption.kind:type_name -> goodwill.v1.EventKind
+	73,  // 31: goodwill.v1.PlanRecoveryResponse.balance:type_name -> goodwill.v1.Balance
+	25,  // 32: goodwill.v1.PlanRecoveryResponse.options:type_name -> goodwill.v1.RecoveryOption
+	75,  // 33: goodwill.v1.PlanRecoveryResponse.recovers_at:type_name -> google.protobuf.Timestamp
+	75,  // 34: goodwill.v1.ExplainBalanceRequest.as_of:type_name -> google.protobuf.Timestamp
+	73,  // 35: goodwill.v1.ExplainBalanceResponse.balance:type_name -> goodwill.v1.Balance
+	76,  // 36: goodwill.v1.ExplainBalanceResponse.contributions:type_name -> goodwill.v1.KindContribution
+	77,  // 37: goodwill.v1.ExplainBalanceResponse.top_events:type_name -> goodwill.v1.EventContribution
+	75,  // 38: goodwill.v1.GetBalanceHistoryRequest.start:type_name -> google.protobuf.Timestamp
+	75,  // 39: goodwill.v1.GetBalanceHistoryRequest.end:type_name -> google.protobuf.Timestamp
+	78,  // 40: goodwill.v1.GetBalanceHistoryRequest.step:type_name -> google.protobuf.Duration
+	79,  // 41: goodwill.v1.GetBalanceHistoryResponse.points:type_name -> goodwill.v1.BalancePoint
+	80,  // 42: goodwill.v1.ListBalancesRequest.status:type_name -> goodwill.v1.BalanceStatus
+	81,  // 43: goodwill.v1.ListBalancesRequest.order:type_name -> goodwill.v1.BalanceOrder
+	75,  // 44: goodwill.v1.ListBalancesRequest.as_of:type_name -> google.protobuf.Timestamp
+	82,  // 45: goodwill.v1.ListBalancesResponse.balances:type_name -> goodwill.v1.BalanceEntry
+	75,  // 46: goodwill.v1.ListBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	83,  // 47: goodwill.v1.SummarizeBalancesResponse.segments:type_name -> goodwill.v1.SegmentSummary
+	75,  // 48: goodwill.v1.SummarizeBalancesResponse.as_of:type_name -> google.protobuf.Timestamp
+	84,  // 49: goodwill.v1.ListOutreachRequest.purpose:type_name -> goodwill.v1.OutreachPurpose
+	85,  // 50: goodwill.v1.ListOutreachResponse.entries:type_name -> goodwill.v1.OutreachEntry
+	86,  // 51: goodwill.v1.GetCallerResponse.role:type_name -> goodwill.v1.Role
+	87,  // 52: goodwill.v1.GetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	87,  // 53: goodwill.v1.SetPolicyRequest.policy:type_name -> goodwill.v1.Policy
+	87,  // 54: goodwill.v1.SetPolicyResponse.policy:type_name -> goodwill.v1.Policy
+	88,  // 55: goodwill.v1.SetPolicyResponse.job:type_name -> goodwill.v1.RecomputeJob
+	88,  // 56: goodwill.v1.GetRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	88,  // 57: goodwill.v1.ResumeRecomputeJobResponse.job:type_name -> goodwill.v1.RecomputeJob
+	89,  // 58: goodwill.v1.ListNotificationsResponse.notifications:type_name -> goodwill.v1.Notification
+	89,  // 59: goodwill.v1.WatchNotificationsResponse.notification:type_name -> goodwill.v1.Notification
+	90,  // 60: goodwill.v1.CreateWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
+	90,  // 61: goodwill.v1.ListWebhooksResponse.webhooks:type_name -> goodwill.v1.Webhook
+	90,  // 62: goodwill.v1.GetWebhookResponse.webhook:type_name -> goodwill.v1.Webhook
+	91,  // 63: goodwill.v1.ListWebhookDeliveriesResponse.queue:type_name -> goodwill.v1.WebhookDelivery
+	92,  // 64: goodwill.v1.ListWebhookDeliveriesResponse.attempts:type_name -> goodwill.v1.WebhookAttempt
+	90,  // 65: goodwill.v1.RotateWebhookSecretResponse.webhook:type_name -> goodwill.v1.Webhook
+	87,  // 66: goodwill.v1.SimulatePolicyRequest.policy:type_name -> goodwill.v1.Policy
+	93,  // 67: goodwill.v1.SimulatePolicyResponse.simulation:type_name -> goodwill.v1.Simulation
+	93,  // 68: goodwill.v1.GetSimulationResponse.simulation:type_name -> goodwill.v1.Simulation
+	94,  // 69: goodwill.v1.GetBalanceTrendResponse.points:type_name -> goodwill.v1.TrendPoint
+	1,   // 70: goodwill.v1.GoodwillService.UpsertCustomer:input_type -> goodwill.v1.UpsertCustomerRequest
+	3,   // 71: goodwill.v1.GoodwillService.GetCustomer:input_type -> goodwill.v1.GetCustomerRequest
+	10,  // 72: goodwill.v1.GoodwillService.ListCustomers:input_type -> goodwill.v1.ListCustomersRequest
+	5,   // 73: goodwill.v1.GoodwillService.RecordEvent:input_type -> goodwill.v1.RecordEventRequest
+	7,   // 74: goodwill.v1.GoodwillService.RecordEvents:input_type -> goodwill.v1.RecordEventsRequest
+	12,  // 75: goodwill.v1.GoodwillService.ListEvents:input_type -> goodwill.v1.ListEventsRequest
+	14,  // 76: goodwill.v1.GoodwillService.ExportEvents:input_type -> goodwill.v1.ExportEventsRequest
+	16,  // 77: goodwill.v1.GoodwillService.ReverseEvent:input_type -> goodwill.v1.ReverseEventRequest
+	18,  // 78: goodwill.v1.GoodwillService.RecordIncident:input_type -> goodwill.v1.RecordIncidentRequest
+	21,  // 79: goodwill.v1.GoodwillService.GetBalance:input_type -> goodwill.v1.GetBalanceRequest
+	27,  // 80: goodwill.v1.GoodwillService.ExplainBalance:input_type -> goodwill.v1.ExplainBalanceRequest
+	24,  // 81: goodwill.v1.GoodwillService.PlanRecovery:input_type -> goodwill.v1.PlanRecoveryRequest
+	29,  // 82: goodwill.v1.GoodwillService.GetBalanceHistory:input_type -> goodwill.v1.GetBalanceHistoryRequest
+	31,  // 83: goodwill.v1.GoodwillService.ListBalances:input_type -> goodwill.v1.ListBalancesRequest
+	67,  // 84: goodwill.v1.GoodwillService.GetBalanceTrend:input_type -> goodwill.v1.GetBalanceTrendRequest
+	69,  // 85: goodwill.v1.GoodwillService.SnapshotTrend:input_type -> goodwill.v1.SnapshotTrendRequest
+	33,  // 86: goodwill.v1.GoodwillService.SummarizeBalances:input_type -> goodwill.v1.SummarizeBalancesRequest
+	35,  // 87: goodwill.v1.GoodwillService.ListOutreach:input_type -> goodwill.v1.ListOutreachRequest
+	37,  // 88: goodwill.v1.GoodwillService.GetCaller:input_type -> goodwill.v1.GetCallerRequest
+	39,  // 89: goodwill.v1.GoodwillService.GetPolicy:input_type -> goodwill.v1.GetPolicyRequest
+	41,  // 90: goodwill.v1.GoodwillService.SetPolicy:input_type -> goodwill.v1.SetPolicyRequest
+	63,  // 91: goodwill.v1.GoodwillService.SimulatePolicy:input_type -> goodwill.v1.SimulatePolicyRequest
+	65,  // 92: goodwill.v1.GoodwillService.GetSimulation:input_type -> goodwill.v1.GetSimulationRequest
+	43,  // 93: goodwill.v1.GoodwillService.GetRecomputeJob:input_type -> goodwill.v1.GetRecomputeJobRequest
+	45,  // 94: goodwill.v1.GoodwillService.ResumeRecomputeJob:input_type -> goodwill.v1.ResumeRecomputeJobRequest
+	47,  // 95: goodwill.v1.GoodwillService.ListNotifications:input_type -> goodwill.v1.ListNotificationsRequest
+	49,  // 96: goodwill.v1.GoodwillService.WatchNotifications:input_type -> goodwill.v1.WatchNotificationsRequest
+	51,  // 97: goodwill.v1.GoodwillService.CreateWebhook:input_type -> goodwill.v1.CreateWebhookRequest
+	53,  // 98: goodwill.v1.GoodwillService.ListWebhooks:input_type -> goodwill.v1.ListWebhooksRequest
+	55,  // 99: goodwill.v1.GoodwillService.GetWebhook:input_type -> goodwill.v1.GetWebhookRequest
+	57,  // 100: goodwill.v1.GoodwillService.DeleteWebhook:input_type -> goodwill.v1.DeleteWebhookRequest
+	59,  // 101: goodwill.v1.GoodwillService.ListWebhookDeliveries:input_type -> goodwill.v1.ListWebhookDeliveriesRequest
+	61,  // 102: goodwill.v1.GoodwillService.RotateWebhookSecret:input_type -> goodwill.v1.RotateWebhookSecretRequest
+	2,   // 103: goodwill.v1.GoodwillService.UpsertCustomer:output_type -> goodwill.v1.UpsertCustomerResponse
+	4,   // 104: goodwill.v1.GoodwillService.GetCustomer:output_type -> goodwill.v1.GetCustomerResponse
+	11,  // 105: goodwill.v1.GoodwillService.ListCustomers:output_type -> goodwill.v1.ListCustomersResponse
+	6,   // 106: goodwill.v1.GoodwillService.RecordEvent:output_type -> goodwill.v1.RecordEventResponse
+	8,   // 107: goodwill.v1.GoodwillService.RecordEvents:output_type -> goodwill.v1.RecordEventsResponse
+	13,  // 108: goodwill.v1.GoodwillService.ListEvents:output_type -> goodwill.v1.ListEventsResponse
+	15,  // 109: goodwill.v1.GoodwillService.ExportEvents:output_type -> goodwill.v1.ExportEventsResponse
+	17,  // 110: goodwill.v1.GoodwillService.ReverseEvent:output_type -> goodwill.v1.ReverseEventResponse
+	19,  // 111: goodwill.v1.GoodwillService.RecordIncident:output_type -> goodwill.v1.RecordIncidentResponse
+	22,  // 112: goodwill.v1.GoodwillService.GetBalance:output_type -> goodwill.v1.GetBalanceResponse
+	28,  // 113: goodwill.v1.GoodwillService.ExplainBalance:output_type -> goodwill.v1.ExplainBalanceResponse
+	26,  // 114: goodwill.v1.GoodwillService.PlanRecovery:output_type -> goodwill.v1.PlanRecoveryResponse
+	30,  // 115: goodwill.v1.GoodwillService.GetBalanceHistory:output_type -> goodwill.v1.GetBalanceHistoryResponse
+	32,  // 116: goodwill.v1.GoodwillService.ListBalances:output_type -> goodwill.v1.ListBalancesResponse
+	68,  // 117: goodwill.v1.GoodwillService.GetBalanceTrend:output_type -> goodwill.v1.GetBalanceTrendResponse
+	70,  // 118: goodwill.v1.GoodwillService.SnapshotTrend:output_type -> goodwill.v1.SnapshotTrendResponse
+	34,  // 119: goodwill.v1.GoodwillService.SummarizeBalances:output_type -> goodwill.v1.SummarizeBalancesResponse
+	36,  // 120: goodwill.v1.GoodwillService.ListOutreach:output_type -> goodwill.v1.ListOutreachResponse
+	38,  // 121: goodwill.v1.GoodwillService.GetCaller:output_type -> goodwill.v1.GetCallerResponse
+	40,  // 122: goodwill.v1.GoodwillService.GetPolicy:output_type -> goodwill.v1.GetPolicyResponse
+	42,  // 123: goodwill.v1.GoodwillService.SetPolicy:output_type -> goodwill.v1.SetPolicyResponse
+	64,  // 124: goodwill.v1.GoodwillService.SimulatePolicy:output_type -> goodwill.v1.SimulatePolicyResponse
+	66,  // 125: goodwill.v1.GoodwillService.GetSimulation:output_type -> goodwill.v1.GetSimulationResponse
+	44,  // 126: goodwill.v1.GoodwillService.GetRecomputeJob:output_type -> goodwill.v1.GetRecomputeJobResponse
+	46,  // 127: goodwill.v1.GoodwillService.ResumeRecomputeJob:output_type -> goodwill.v1.ResumeRecomputeJobResponse
+	48,  // 128: goodwill.v1.GoodwillService.ListNotifications:output_type -> goodwill.v1.ListNotificationsResponse
+	50,  // 129: goodwill.v1.GoodwillService.WatchNotifications:output_type -> goodwill.v1.WatchNotificationsResponse
+	52,  // 130: goodwill.v1.GoodwillService.CreateWebhook:output_type -> goodwill.v1.CreateWebhookResponse
+	54,  // 131: goodwill.v1.GoodwillService.ListWebhooks:output_type -> goodwill.v1.ListWebhooksResponse
+	56,  // 132: goodwill.v1.GoodwillService.GetWebhook:output_type -> goodwill.v1.GetWebhookResponse
+	58,  // 133: goodwill.v1.GoodwillService.DeleteWebhook:output_type -> goodwill.v1.DeleteWebhookResponse
+	60,  // 134: goodwill.v1.GoodwillService.ListWebhookDeliveries:output_type -> goodwill.v1.ListWebhookDeliveriesResponse
+	62,  // 135: goodwill.v1.GoodwillService.RotateWebhookSecret:output_type -> goodwill.v1.RotateWebhookSecretResponse
+	103, // [103:136] is the sub-list for method output_type
+	70,  // [70:103] is the sub-list for method input_type
+	70,  // [70:70] is the sub-list for extension type_name
+	70,  // [70:70] is the sub-list for extension extendee
+	0,   // [0:70] is the sub-list for field type_name
 }
 
 func init() { file_goodwill_v1_goodwill_service_proto_init() }
@@ -4395,7 +4880,7 @@ func file_goodwill_v1_goodwill_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goodwill_v1_goodwill_service_proto_rawDesc), len(file_goodwill_v1_goodwill_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   62,
+			NumMessages:   70,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,11 +33,15 @@ const (
 	GoodwillService_PlanRecovery_FullMethodName          = "/goodwill.v1.GoodwillService/PlanRecovery"
 	GoodwillService_GetBalanceHistory_FullMethodName     = "/goodwill.v1.GoodwillService/GetBalanceHistory"
 	GoodwillService_ListBalances_FullMethodName          = "/goodwill.v1.GoodwillService/ListBalances"
+	GoodwillService_GetBalanceTrend_FullMethodName       = "/goodwill.v1.GoodwillService/GetBalanceTrend"
+	GoodwillService_SnapshotTrend_FullMethodName         = "/goodwill.v1.GoodwillService/SnapshotTrend"
 	GoodwillService_SummarizeBalances_FullMethodName     = "/goodwill.v1.GoodwillService/SummarizeBalances"
 	GoodwillService_ListOutreach_FullMethodName          = "/goodwill.v1.GoodwillService/ListOutreach"
 	GoodwillService_GetCaller_FullMethodName             = "/goodwill.v1.GoodwillService/GetCaller"
 	GoodwillService_GetPolicy_FullMethodName             = "/goodwill.v1.GoodwillService/GetPolicy"
 	GoodwillService_SetPolicy_FullMethodName             = "/goodwill.v1.GoodwillService/SetPolicy"
+	GoodwillService_SimulatePolicy_FullMethodName        = "/goodwill.v1.GoodwillService/SimulatePolicy"
+	GoodwillService_GetSimulation_FullMethodName         = "/goodwill.v1.GoodwillService/GetSimulation"
 	GoodwillService_GetRecomputeJob_FullMethodName       = "/goodwill.v1.GoodwillService/GetRecomputeJob"
 	GoodwillService_ResumeRecomputeJob_FullMethodName    = "/goodwill.v1.GoodwillService/ResumeRecomputeJob"
 	GoodwillService_ListNotifications_FullMethodName     = "/goodwill.v1.GoodwillService/ListNotifications"
@@ -153,6 +157,21 @@ type GoodwillServiceClient interface {
 	//
 	// Served from an index in the order balances have at every moment.
 	ListBalances(ctx context.Context, in *ListBalancesRequest, opts ...grpc.CallOption) (*ListBalancesResponse, error)
+	// Daily snapshots of one segment's summary (or everyone's), as a series.
+	//
+	// Each point is SummarizeBalances as it stood at the end of a day (UTC):
+	// customers, overdrawn, mean, p10/p50/p90, value at risk. goodwilld
+	// takes each day's snapshot once the day is over; SnapshotTrend
+	// backfills past days. Days without a snapshot are absent.
+	GetBalanceTrend(ctx context.Context, in *GetBalanceTrendRequest, opts ...grpc.CallOption) (*GetBalanceTrendResponse, error)
+	// Takes (or retakes) the daily snapshots of past days, by replaying.
+	//
+	// The same computation as the daily one, under the active policy, so a
+	// backfilled day and one taken on the day agree; a day's snapshot
+	// replaces any taken before. At most 366 days, each before today. Runs
+	// to the end before it answers (seconds per pass of 8 days over every
+	// customer). Needs an admin key.
+	SnapshotTrend(ctx context.Context, in *SnapshotTrendRequest, opts ...grpc.CallOption) (*SnapshotTrendResponse, error)
 	// Statistics of balances per segment and overall.
 	//
 	// Customers, overdrawn customers, mean and percentiles, and the value at
@@ -180,6 +199,22 @@ type GoodwillServiceClient interface {
 	// installs a new version, unless its idempotency key names an earlier
 	// install: then that install is returned (replayed).
 	SetPolicy(ctx context.Context, in *SetPolicyRequest, opts ...grpc.CallOption) (*SetPolicyResponse, error)
+	// Simulates a draft policy without installing it.
+	//
+	// Starts a job that values every customer of the tenant under the
+	// active policy and under the draft, at one moment, from one snapshot,
+	// and writes nothing to the ledger. When it has succeeded (poll
+	// GetSimulation), its result says how the outreach lists would change
+	// (who would enter and leave RECOVERY and ADVOCACY), the biggest movers,
+	// and the summary table under both policies: what installing the draft
+	// and waiting for its recompute job would give. One simulation per
+	// tenant runs at a time (FAILED_PRECONDITION otherwise).
+	SimulatePolicy(ctx context.Context, in *SimulatePolicyRequest, opts ...grpc.CallOption) (*SimulatePolicyResponse, error)
+	// Reports a simulation's progress, and its result once it succeeded.
+	//
+	// Simulations live for an hour in the memory of the server that ran
+	// them: behind a load balancer, another replica answers NOT_FOUND.
+	GetSimulation(ctx context.Context, in *GetSimulationRequest, opts ...grpc.CallOption) (*GetSimulationResponse, error)
 	// Reports the progress of a recompute job.
 	//
 	// Customers done out of the total, and why the job failed if it did.
@@ -397,6 +432,26 @@ func (c *goodwillServiceClient) ListBalances(ctx context.Context, in *ListBalanc
 	return out, nil
 }
 
+func (c *goodwillServiceClient) GetBalanceTrend(ctx context.Context, in *GetBalanceTrendRequest, opts ...grpc.CallOption) (*GetBalanceTrendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBalanceTrendResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_GetBalanceTrend_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) SnapshotTrend(ctx context.Context, in *SnapshotTrendRequest, opts ...grpc.CallOption) (*SnapshotTrendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SnapshotTrendResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_SnapshotTrend_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *goodwillServiceClient) SummarizeBalances(ctx context.Context, in *SummarizeBalancesRequest, opts ...grpc.CallOption) (*SummarizeBalancesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SummarizeBalancesResponse)
@@ -441,6 +496,26 @@ func (c *goodwillServiceClient) SetPolicy(ctx context.Context, in *SetPolicyRequ
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SetPolicyResponse)
 	err := c.cc.Invoke(ctx, GoodwillService_SetPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) SimulatePolicy(ctx context.Context, in *SimulatePolicyRequest, opts ...grpc.CallOption) (*SimulatePolicyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SimulatePolicyResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_SimulatePolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) GetSimulation(ctx context.Context, in *GetSimulationRequest, opts ...grpc.CallOption) (*GetSimulationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSimulationResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_GetSimulation_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -659,6 +734,21 @@ type GoodwillServiceServer interface {
 	//
 	// Served from an index in the order balances have at every moment.
 	ListBalances(context.Context, *ListBalancesRequest) (*ListBalancesResponse, error)
+	// Daily snapshots of one segment's summary (or everyone's), as a series.
+	//
+	// Each point is SummarizeBalances as it stood at the end of a day (UTC):
+	// customers, overdrawn, mean, p10/p50/p90, value at risk. goodwilld
+	// takes each day's snapshot once the day is over; SnapshotTrend
+	// backfills past days. Days without a snapshot are absent.
+	GetBalanceTrend(context.Context, *GetBalanceTrendRequest) (*GetBalanceTrendResponse, error)
+	// Takes (or retakes) the daily snapshots of past days, by replaying.
+	//
+	// The same computation as the daily one, under the active policy, so a
+	// backfilled day and one taken on the day agree; a day's snapshot
+	// replaces any taken before. At most 366 days, each before today. Runs
+	// to the end before it answers (seconds per pass of 8 days over every
+	// customer). Needs an admin key.
+	SnapshotTrend(context.Context, *SnapshotTrendRequest) (*SnapshotTrendResponse, error)
 	// Statistics of balances per segment and overall.
 	//
 	// Customers, overdrawn customers, mean and percentiles, and the value at
@@ -686,6 +776,22 @@ type GoodwillServiceServer interface {
 	// installs a new version, unless its idempotency key names an earlier
 	// install: then that install is returned (replayed).
 	SetPolicy(context.Context, *SetPolicyRequest) (*SetPolicyResponse, error)
+	// Simulates a draft policy without installing it.
+	//
+	// Starts a job that values every customer of the tenant under the
+	// active policy and under the draft, at one moment, from one snapshot,
+	// and writes nothing to the ledger. When it has succeeded (poll
+	// GetSimulation), its result says how the outreach lists would change
+	// (who would enter and leave RECOVERY and ADVOCACY), the biggest movers,
+	// and the summary table under both policies: what installing the draft
+	// and waiting for its recompute job would give. One simulation per
+	// tenant runs at a time (FAILED_PRECONDITION otherwise).
+	SimulatePolicy(context.Context, *SimulatePolicyRequest) (*SimulatePolicyResponse, error)
+	// Reports a simulation's progress, and its result once it succeeded.
+	//
+	// Simulations live for an hour in the memory of the server that ran
+	// them: behind a load balancer, another replica answers NOT_FOUND.
+	GetSimulation(context.Context, *GetSimulationRequest) (*GetSimulationResponse, error)
 	// Reports the progress of a recompute job.
 	//
 	// Customers done out of the total, and why the job failed if it did.
@@ -796,6 +902,12 @@ func (UnimplementedGoodwillServiceServer) GetBalanceHistory(context.Context, *Ge
 func (UnimplementedGoodwillServiceServer) ListBalances(context.Context, *ListBalancesRequest) (*ListBalancesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListBalances not implemented")
 }
+func (UnimplementedGoodwillServiceServer) GetBalanceTrend(context.Context, *GetBalanceTrendRequest) (*GetBalanceTrendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBalanceTrend not implemented")
+}
+func (UnimplementedGoodwillServiceServer) SnapshotTrend(context.Context, *SnapshotTrendRequest) (*SnapshotTrendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SnapshotTrend not implemented")
+}
 func (UnimplementedGoodwillServiceServer) SummarizeBalances(context.Context, *SummarizeBalancesRequest) (*SummarizeBalancesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SummarizeBalances not implemented")
 }
@@ -810,6 +922,12 @@ func (UnimplementedGoodwillServiceServer) GetPolicy(context.Context, *GetPolicyR
 }
 func (UnimplementedGoodwillServiceServer) SetPolicy(context.Context, *SetPolicyRequest) (*SetPolicyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetPolicy not implemented")
+}
+func (UnimplementedGoodwillServiceServer) SimulatePolicy(context.Context, *SimulatePolicyRequest) (*SimulatePolicyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SimulatePolicy not implemented")
+}
+func (UnimplementedGoodwillServiceServer) GetSimulation(context.Context, *GetSimulationRequest) (*GetSimulationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSimulation not implemented")
 }
 func (UnimplementedGoodwillServiceServer) GetRecomputeJob(context.Context, *GetRecomputeJobRequest) (*GetRecomputeJobResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRecomputeJob not implemented")
@@ -1107,6 +1225,42 @@ func _GoodwillService_ListBalances_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GoodwillService_GetBalanceTrend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBalanceTrendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).GetBalanceTrend(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_GetBalanceTrend_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).GetBalanceTrend(ctx, req.(*GetBalanceTrendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_SnapshotTrend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SnapshotTrendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).SnapshotTrend(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_SnapshotTrend_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).SnapshotTrend(ctx, req.(*SnapshotTrendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _GoodwillService_SummarizeBalances_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SummarizeBalancesRequest)
 	if err := dec(in); err != nil {
@@ -1193,6 +1347,42 @@ func _GoodwillService_SetPolicy_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(GoodwillServiceServer).SetPolicy(ctx, req.(*SetPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_SimulatePolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SimulatePolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).SimulatePolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_SimulatePolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).SimulatePolicy(ctx, req.(*SimulatePolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_GetSimulation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSimulationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).GetSimulation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_GetSimulation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).GetSimulation(ctx, req.(*GetSimulationRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1430,6 +1620,14 @@ var GoodwillService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _GoodwillService_ListBalances_Handler,
 		},
 		{
+			MethodName: "GetBalanceTrend",
+			Handler:    _GoodwillService_GetBalanceTrend_Handler,
+		},
+		{
+			MethodName: "SnapshotTrend",
+			Handler:    _GoodwillService_SnapshotTrend_Handler,
+		},
+		{
 			MethodName: "SummarizeBalances",
 			Handler:    _GoodwillService_SummarizeBalances_Handler,
 		},
@@ -1448,6 +1646,14 @@ var GoodwillService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetPolicy",
 			Handler:    _GoodwillService_SetPolicy_Handler,
+		},
+		{
+			MethodName: "SimulatePolicy",
+			Handler:    _GoodwillService_SimulatePolicy_Handler,
+		},
+		{
+			MethodName: "GetSimulation",
+			Handler:    _GoodwillService_GetSimulation_Handler,
 		},
 		{
 			MethodName: "GetRecomputeJob",

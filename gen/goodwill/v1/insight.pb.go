@@ -635,6 +635,127 @@ func (x *OutreachEntry) GetReasons() []string {
 	return nil
 }
 
+// One day's summary of a segment (or of everyone), as it stood at the end
+// of the day (UTC).
+type TrendPoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// YYYY-MM-DD.
+	Day       string  `protobuf:"bytes,1,opt,name=day,proto3" json:"day,omitempty"`
+	Customers int64   `protobuf:"varint,2,opt,name=customers,proto3" json:"customers,omitempty"`
+	Overdrawn int64   `protobuf:"varint,3,opt,name=overdrawn,proto3" json:"overdrawn,omitempty"`
+	Mean      float64 `protobuf:"fixed64,4,opt,name=mean,proto3" json:"mean,omitempty"`
+	P10       float64 `protobuf:"fixed64,5,opt,name=p10,proto3" json:"p10,omitempty"`
+	P50       float64 `protobuf:"fixed64,6,opt,name=p50,proto3" json:"p50,omitempty"`
+	P90       float64 `protobuf:"fixed64,7,opt,name=p90,proto3" json:"p90,omitempty"`
+	// The sum of the value weights of overdrawn customers.
+	ValueAtRisk float64 `protobuf:"fixed64,8,opt,name=value_at_risk,json=valueAtRisk,proto3" json:"value_at_risk,omitempty"`
+	// The policy the day was valued under, and when the snapshot was taken.
+	PolicyVersion int64                  `protobuf:"varint,9,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	TakenAt       *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=taken_at,json=takenAt,proto3" json:"taken_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrendPoint) Reset() {
+	*x = TrendPoint{}
+	mi := &file_goodwill_v1_insight_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrendPoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrendPoint) ProtoMessage() {}
+
+func (x *TrendPoint) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_insight_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrendPoint.ProtoReflect.Descriptor instead.
+func (*TrendPoint) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_insight_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TrendPoint) GetDay() string {
+	if x != nil {
+		return x.Day
+	}
+	return ""
+}
+
+func (x *TrendPoint) GetCustomers() int64 {
+	if x != nil {
+		return x.Customers
+	}
+	return 0
+}
+
+func (x *TrendPoint) GetOverdrawn() int64 {
+	if x != nil {
+		return x.Overdrawn
+	}
+	return 0
+}
+
+func (x *TrendPoint) GetMean() float64 {
+	if x != nil {
+		return x.Mean
+	}
+	return 0
+}
+
+func (x *TrendPoint) GetP10() float64 {
+	if x != nil {
+		return x.P10
+	}
+	return 0
+}
+
+func (x *TrendPoint) GetP50() float64 {
+	if x != nil {
+		return x.P50
+	}
+	return 0
+}
+
+func (x *TrendPoint) GetP90() float64 {
+	if x != nil {
+		return x.P90
+	}
+	return 0
+}
+
+func (x *TrendPoint) GetValueAtRisk() float64 {
+	if x != nil {
+		return x.ValueAtRisk
+	}
+	return 0
+}
+
+func (x *TrendPoint) GetPolicyVersion() int64 {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return 0
+}
+
+func (x *TrendPoint) GetTakenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TakenAt
+	}
+	return nil
+}
+
 var File_goodwill_v1_insight_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_insight_proto_rawDesc = "" +
@@ -683,7 +804,20 @@ const file_goodwill_v1_insight_proto_rawDesc = "" +
 	"\x05value\x18\x04 \x01(\x01R\x05value\x12.\n" +
 	"\abalance\x18\x05 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\x12\x1a\n" +
 	"\bpriority\x18\x06 \x01(\x01R\bpriority\x12\x18\n" +
-	"\areasons\x18\a \x03(\tR\areasons*h\n" +
+	"\areasons\x18\a \x03(\tR\areasons\"\xa6\x02\n" +
+	"\n" +
+	"TrendPoint\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\tR\x03day\x12\x1c\n" +
+	"\tcustomers\x18\x02 \x01(\x03R\tcustomers\x12\x1c\n" +
+	"\toverdrawn\x18\x03 \x01(\x03R\toverdrawn\x12\x12\n" +
+	"\x04mean\x18\x04 \x01(\x01R\x04mean\x12\x10\n" +
+	"\x03p10\x18\x05 \x01(\x01R\x03p10\x12\x10\n" +
+	"\x03p50\x18\x06 \x01(\x01R\x03p50\x12\x10\n" +
+	"\x03p90\x18\a \x01(\x01R\x03p90\x12\"\n" +
+	"\rvalue_at_risk\x18\b \x01(\x01R\vvalueAtRisk\x12%\n" +
+	"\x0epolicy_version\x18\t \x01(\x03R\rpolicyVersion\x125\n" +
+	"\btaken_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\atakenAt*h\n" +
 	"\fBalanceOrder\x12\x1d\n" +
 	"\x19BALANCE_ORDER_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17BALANCE_ORDER_ASCENDING\x10\x01\x12\x1c\n" +
@@ -706,7 +840,7 @@ func file_goodwill_v1_insight_proto_rawDescGZIP() []byte {
 }
 
 var file_goodwill_v1_insight_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_goodwill_v1_insight_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_goodwill_v1_insight_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_goodwill_v1_insight_proto_goTypes = []any{
 	(BalanceOrder)(0),             // 0: goodwill.v1.BalanceOrder
 	(OutreachPurpose)(0),          // 1: goodwill.v1.OutreachPurpose
@@ -716,24 +850,26 @@ var file_goodwill_v1_insight_proto_goTypes = []any{
 	(*BalanceEntry)(nil),          // 5: goodwill.v1.BalanceEntry
 	(*SegmentSummary)(nil),        // 6: goodwill.v1.SegmentSummary
 	(*OutreachEntry)(nil),         // 7: goodwill.v1.OutreachEntry
-	(EventKind)(0),                // 8: goodwill.v1.EventKind
-	(*Event)(nil),                 // 9: goodwill.v1.Event
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(BalanceStatus)(0),            // 11: goodwill.v1.BalanceStatus
-	(*Balance)(nil),               // 12: goodwill.v1.Balance
+	(*TrendPoint)(nil),            // 8: goodwill.v1.TrendPoint
+	(EventKind)(0),                // 9: goodwill.v1.EventKind
+	(*Event)(nil),                 // 10: goodwill.v1.Event
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(BalanceStatus)(0),            // 12: goodwill.v1.BalanceStatus
+	(*Balance)(nil),               // 13: goodwill.v1.Balance
 }
 var file_goodwill_v1_insight_proto_depIdxs = []int32{
-	8,  // 0: goodwill.v1.KindContribution.kind:type_name -> goodwill.v1.EventKind
-	9,  // 1: goodwill.v1.EventContribution.event:type_name -> goodwill.v1.Event
-	10, // 2: goodwill.v1.BalancePoint.at:type_name -> google.protobuf.Timestamp
-	11, // 3: goodwill.v1.BalancePoint.status:type_name -> goodwill.v1.BalanceStatus
-	12, // 4: goodwill.v1.BalanceEntry.balance:type_name -> goodwill.v1.Balance
-	12, // 5: goodwill.v1.OutreachEntry.balance:type_name -> goodwill.v1.Balance
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	9,  // 0: goodwill.v1.KindContribution.kind:type_name -> goodwill.v1.EventKind
+	10, // 1: goodwill.v1.EventContribution.event:type_name -> goodwill.v1.Event
+	11, // 2: goodwill.v1.BalancePoint.at:type_name -> google.protobuf.Timestamp
+	12, // 3: goodwill.v1.BalancePoint.status:type_name -> goodwill.v1.BalanceStatus
+	13, // 4: goodwill.v1.BalanceEntry.balance:type_name -> goodwill.v1.Balance
+	13, // 5: goodwill.v1.OutreachEntry.balance:type_name -> goodwill.v1.Balance
+	11, // 6: goodwill.v1.TrendPoint.taken_at:type_name -> google.protobuf.Timestamp
+	7,  // [7:7] is the sub-list for method output_type
+	7,  // [7:7] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_goodwill_v1_insight_proto_init() }
@@ -749,7 +885,7 @@ func file_goodwill_v1_insight_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goodwill_v1_insight_proto_rawDesc), len(file_goodwill_v1_insight_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

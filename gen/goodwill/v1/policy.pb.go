@@ -457,11 +457,408 @@ func (x *RecomputeJob) GetError() string {
 	return ""
 }
 
+// A what-if job: a draft policy valued against the active one.
+type Simulation struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	SimulationId string                 `protobuf:"bytes,1,opt,name=simulation_id,json=simulationId,proto3" json:"simulation_id,omitempty"`
+	State        JobState               `protobuf:"varint,2,opt,name=state,proto3,enum=goodwill.v1.JobState" json:"state,omitempty"`
+	// Customers in the snapshot, and how many are valued so far.
+	CustomersTotal int64                  `protobuf:"varint,3,opt,name=customers_total,json=customersTotal,proto3" json:"customers_total,omitempty"`
+	CustomersDone  int64                  `protobuf:"varint,4,opt,name=customers_done,json=customersDone,proto3" json:"customers_done,omitempty"`
+	StartedAt      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	FinishedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	// The moment both policies value balances at, and the snapshot read:
+	// events recorded since are not in the result.
+	SnapshotTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=snapshot_time,json=snapshotTime,proto3" json:"snapshot_time,omitempty"`
+	// The snapshot may be a few seconds older (allow_stale).
+	Stale bool `protobuf:"varint,8,opt,name=stale,proto3" json:"stale,omitempty"`
+	// Why the job failed; empty otherwise.
+	Error string `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
+	// The draft as it would be installed now (version numbered once the
+	// job has read the active version).
+	Draft *Policy `protobuf:"bytes,10,opt,name=draft,proto3" json:"draft,omitempty"`
+	// Set once the job succeeded.
+	Result        *SimulationResult `protobuf:"bytes,11,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Simulation) Reset() {
+	*x = Simulation{}
+	mi := &file_goodwill_v1_policy_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Simulation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Simulation) ProtoMessage() {}
+
+func (x *Simulation) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_policy_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Simulation.ProtoReflect.Descriptor instead.
+func (*Simulation) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_policy_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Simulation) GetSimulationId() string {
+	if x != nil {
+		return x.SimulationId
+	}
+	return ""
+}
+
+func (x *Simulation) GetState() JobState {
+	if x != nil {
+		return x.State
+	}
+	return JobState_JOB_STATE_UNSPECIFIED
+}
+
+func (x *Simulation) GetCustomersTotal() int64 {
+	if x != nil {
+		return x.CustomersTotal
+	}
+	return 0
+}
+
+func (x *Simulation) GetCustomersDone() int64 {
+	if x != nil {
+		return x.CustomersDone
+	}
+	return 0
+}
+
+func (x *Simulation) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *Simulation) GetFinishedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FinishedAt
+	}
+	return nil
+}
+
+func (x *Simulation) GetSnapshotTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SnapshotTime
+	}
+	return nil
+}
+
+func (x *Simulation) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+func (x *Simulation) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *Simulation) GetDraft() *Policy {
+	if x != nil {
+		return x.Draft
+	}
+	return nil
+}
+
+func (x *Simulation) GetResult() *SimulationResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+// How the draft would change the tenant's lists and summaries.
+type SimulationResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy the balances are under now.
+	ActivePolicyVersion int64 `protobuf:"varint,1,opt,name=active_policy_version,json=activePolicyVersion,proto3" json:"active_policy_version,omitempty"`
+	// SummarizeBalances' table (each segment, then everyone) now and under
+	// the draft.
+	SummaryBefore []*SegmentSummary `protobuf:"bytes,2,rep,name=summary_before,json=summaryBefore,proto3" json:"summary_before,omitempty"`
+	SummaryAfter  []*SegmentSummary `protobuf:"bytes,3,rep,name=summary_after,json=summaryAfter,proto3" json:"summary_after,omitempty"`
+	Recovery      *ListChange       `protobuf:"bytes,4,opt,name=recovery,proto3" json:"recovery,omitempty"`
+	Advocacy      *ListChange       `protobuf:"bytes,5,opt,name=advocacy,proto3" json:"advocacy,omitempty"`
+	// The customers whose balance the draft moves most, biggest first (at
+	// most 100).
+	Movers        []*SimulatedMove `protobuf:"bytes,6,rep,name=movers,proto3" json:"movers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimulationResult) Reset() {
+	*x = SimulationResult{}
+	mi := &file_goodwill_v1_policy_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimulationResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimulationResult) ProtoMessage() {}
+
+func (x *SimulationResult) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_policy_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimulationResult.ProtoReflect.Descriptor instead.
+func (*SimulationResult) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_policy_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SimulationResult) GetActivePolicyVersion() int64 {
+	if x != nil {
+		return x.ActivePolicyVersion
+	}
+	return 0
+}
+
+func (x *SimulationResult) GetSummaryBefore() []*SegmentSummary {
+	if x != nil {
+		return x.SummaryBefore
+	}
+	return nil
+}
+
+func (x *SimulationResult) GetSummaryAfter() []*SegmentSummary {
+	if x != nil {
+		return x.SummaryAfter
+	}
+	return nil
+}
+
+func (x *SimulationResult) GetRecovery() *ListChange {
+	if x != nil {
+		return x.Recovery
+	}
+	return nil
+}
+
+func (x *SimulationResult) GetAdvocacy() *ListChange {
+	if x != nil {
+		return x.Advocacy
+	}
+	return nil
+}
+
+func (x *SimulationResult) GetMovers() []*SimulatedMove {
+	if x != nil {
+		return x.Movers
+	}
+	return nil
+}
+
+// How one outreach list would change.
+type ListChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Customers on the list now, and under the draft.
+	Before int64 `protobuf:"varint,1,opt,name=before,proto3" json:"before,omitempty"`
+	After  int64 `protobuf:"varint,2,opt,name=after,proto3" json:"after,omitempty"`
+	// How many would join and leave it; entered and left name them,
+	// biggest balance change first (at most 100 each).
+	EnteredCount  int64            `protobuf:"varint,3,opt,name=entered_count,json=enteredCount,proto3" json:"entered_count,omitempty"`
+	LeftCount     int64            `protobuf:"varint,4,opt,name=left_count,json=leftCount,proto3" json:"left_count,omitempty"`
+	Entered       []*SimulatedMove `protobuf:"bytes,5,rep,name=entered,proto3" json:"entered,omitempty"`
+	Left          []*SimulatedMove `protobuf:"bytes,6,rep,name=left,proto3" json:"left,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListChange) Reset() {
+	*x = ListChange{}
+	mi := &file_goodwill_v1_policy_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListChange) ProtoMessage() {}
+
+func (x *ListChange) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_policy_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListChange.ProtoReflect.Descriptor instead.
+func (*ListChange) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_policy_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListChange) GetBefore() int64 {
+	if x != nil {
+		return x.Before
+	}
+	return 0
+}
+
+func (x *ListChange) GetAfter() int64 {
+	if x != nil {
+		return x.After
+	}
+	return 0
+}
+
+func (x *ListChange) GetEnteredCount() int64 {
+	if x != nil {
+		return x.EnteredCount
+	}
+	return 0
+}
+
+func (x *ListChange) GetLeftCount() int64 {
+	if x != nil {
+		return x.LeftCount
+	}
+	return 0
+}
+
+func (x *ListChange) GetEntered() []*SimulatedMove {
+	if x != nil {
+		return x.Entered
+	}
+	return nil
+}
+
+func (x *ListChange) GetLeft() []*SimulatedMove {
+	if x != nil {
+		return x.Left
+	}
+	return nil
+}
+
+// One customer's balance now and under the draft.
+type SimulatedMove struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CustomerId  string                 `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Segment     string                 `protobuf:"bytes,3,opt,name=segment,proto3" json:"segment,omitempty"`
+	Before      *Balance               `protobuf:"bytes,4,opt,name=before,proto3" json:"before,omitempty"`
+	After       *Balance               `protobuf:"bytes,5,opt,name=after,proto3" json:"after,omitempty"`
+	// after.value - before.value.
+	Delta         float64 `protobuf:"fixed64,6,opt,name=delta,proto3" json:"delta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimulatedMove) Reset() {
+	*x = SimulatedMove{}
+	mi := &file_goodwill_v1_policy_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimulatedMove) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimulatedMove) ProtoMessage() {}
+
+func (x *SimulatedMove) ProtoReflect() protoreflect.Message {
+	mi := &file_goodwill_v1_policy_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimulatedMove.ProtoReflect.Descriptor instead.
+func (*SimulatedMove) Descriptor() ([]byte, []int) {
+	return file_goodwill_v1_policy_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SimulatedMove) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *SimulatedMove) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *SimulatedMove) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+func (x *SimulatedMove) GetBefore() *Balance {
+	if x != nil {
+		return x.Before
+	}
+	return nil
+}
+
+func (x *SimulatedMove) GetAfter() *Balance {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *SimulatedMove) GetDelta() float64 {
+	if x != nil {
+		return x.Delta
+	}
+	return 0
+}
+
 var File_goodwill_v1_policy_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_policy_proto_rawDesc = "" +
 	"\n" +
-	"\x18goodwill/v1/policy.proto\x12\vgoodwill.v1\x1a\x17goodwill/v1/event.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x04\n" +
+	"\x18goodwill/v1/policy.proto\x12\vgoodwill.v1\x1a\x19goodwill/v1/balance.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x04\n" +
 	"\x06Policy\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x12:\n" +
 	"\aweights\x18\x02 \x03(\v2 .goodwill.v1.Policy.WeightsEntryR\aweights\x126\n" +
@@ -500,7 +897,47 @@ const file_goodwill_v1_policy_proto_rawDesc = "" +
 	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
 	"\vfinished_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishedAt\x12\x14\n" +
-	"\x05error\x18\b \x01(\tR\x05error*k\n" +
+	"\x05error\x18\b \x01(\tR\x05error\"\xf5\x03\n" +
+	"\n" +
+	"Simulation\x12#\n" +
+	"\rsimulation_id\x18\x01 \x01(\tR\fsimulationId\x12+\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x15.goodwill.v1.JobStateR\x05state\x12'\n" +
+	"\x0fcustomers_total\x18\x03 \x01(\x03R\x0ecustomersTotal\x12%\n" +
+	"\x0ecustomers_done\x18\x04 \x01(\x03R\rcustomersDone\x129\n" +
+	"\n" +
+	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
+	"\vfinished_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"finishedAt\x12?\n" +
+	"\rsnapshot_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fsnapshotTime\x12\x14\n" +
+	"\x05stale\x18\b \x01(\bR\x05stale\x12\x14\n" +
+	"\x05error\x18\t \x01(\tR\x05error\x12)\n" +
+	"\x05draft\x18\n" +
+	" \x01(\v2\x13.goodwill.v1.PolicyR\x05draft\x125\n" +
+	"\x06result\x18\v \x01(\v2\x1d.goodwill.v1.SimulationResultR\x06result\"\xea\x02\n" +
+	"\x10SimulationResult\x122\n" +
+	"\x15active_policy_version\x18\x01 \x01(\x03R\x13activePolicyVersion\x12B\n" +
+	"\x0esummary_before\x18\x02 \x03(\v2\x1b.goodwill.v1.SegmentSummaryR\rsummaryBefore\x12@\n" +
+	"\rsummary_after\x18\x03 \x03(\v2\x1b.goodwill.v1.SegmentSummaryR\fsummaryAfter\x123\n" +
+	"\brecovery\x18\x04 \x01(\v2\x17.goodwill.v1.ListChangeR\brecovery\x123\n" +
+	"\badvocacy\x18\x05 \x01(\v2\x17.goodwill.v1.ListChangeR\badvocacy\x122\n" +
+	"\x06movers\x18\x06 \x03(\v2\x1a.goodwill.v1.SimulatedMoveR\x06movers\"\xe4\x01\n" +
+	"\n" +
+	"ListChange\x12\x16\n" +
+	"\x06before\x18\x01 \x01(\x03R\x06before\x12\x14\n" +
+	"\x05after\x18\x02 \x01(\x03R\x05after\x12#\n" +
+	"\rentered_count\x18\x03 \x01(\x03R\fenteredCount\x12\x1d\n" +
+	"\n" +
+	"left_count\x18\x04 \x01(\x03R\tleftCount\x124\n" +
+	"\aentered\x18\x05 \x03(\v2\x1a.goodwill.v1.SimulatedMoveR\aentered\x12.\n" +
+	"\x04left\x18\x06 \x03(\v2\x1a.goodwill.v1.SimulatedMoveR\x04left\"\xdd\x01\n" +
+	"\rSimulatedMove\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x18\n" +
+	"\asegment\x18\x03 \x01(\tR\asegment\x12,\n" +
+	"\x06before\x18\x04 \x01(\v2\x14.goodwill.v1.BalanceR\x06before\x12*\n" +
+	"\x05after\x18\x05 \x01(\v2\x14.goodwill.v1.BalanceR\x05after\x12\x14\n" +
+	"\x05delta\x18\x06 \x01(\x01R\x05delta*k\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11JOB_STATE_RUNNING\x10\x01\x12\x17\n" +
@@ -520,36 +957,57 @@ func file_goodwill_v1_policy_proto_rawDescGZIP() []byte {
 }
 
 var file_goodwill_v1_policy_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_goodwill_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_goodwill_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_goodwill_v1_policy_proto_goTypes = []any{
 	(JobState)(0),                 // 0: goodwill.v1.JobState
 	(*Policy)(nil),                // 1: goodwill.v1.Policy
 	(*RelationshipEffect)(nil),    // 2: goodwill.v1.RelationshipEffect
 	(*NoticeEffect)(nil),          // 3: goodwill.v1.NoticeEffect
 	(*RecomputeJob)(nil),          // 4: goodwill.v1.RecomputeJob
-	nil,                           // 5: goodwill.v1.Policy.WeightsEntry
-	(*durationpb.Duration)(nil),   // 6: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(EventKind)(0),                // 8: goodwill.v1.EventKind
+	(*Simulation)(nil),            // 5: goodwill.v1.Simulation
+	(*SimulationResult)(nil),      // 6: goodwill.v1.SimulationResult
+	(*ListChange)(nil),            // 7: goodwill.v1.ListChange
+	(*SimulatedMove)(nil),         // 8: goodwill.v1.SimulatedMove
+	nil,                           // 9: goodwill.v1.Policy.WeightsEntry
+	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(EventKind)(0),                // 12: goodwill.v1.EventKind
+	(*SegmentSummary)(nil),        // 13: goodwill.v1.SegmentSummary
+	(*Balance)(nil),               // 14: goodwill.v1.Balance
 }
 var file_goodwill_v1_policy_proto_depIdxs = []int32{
-	5,  // 0: goodwill.v1.Policy.weights:type_name -> goodwill.v1.Policy.WeightsEntry
-	6,  // 1: goodwill.v1.Policy.half_life:type_name -> google.protobuf.Duration
+	9,  // 0: goodwill.v1.Policy.weights:type_name -> goodwill.v1.Policy.WeightsEntry
+	10, // 1: goodwill.v1.Policy.half_life:type_name -> google.protobuf.Duration
 	2,  // 2: goodwill.v1.Policy.relationship:type_name -> goodwill.v1.RelationshipEffect
 	3,  // 3: goodwill.v1.Policy.notice:type_name -> goodwill.v1.NoticeEffect
-	6,  // 4: goodwill.v1.Policy.trend_half_life:type_name -> google.protobuf.Duration
-	7,  // 5: goodwill.v1.Policy.created_at:type_name -> google.protobuf.Timestamp
+	10, // 4: goodwill.v1.Policy.trend_half_life:type_name -> google.protobuf.Duration
+	11, // 5: goodwill.v1.Policy.created_at:type_name -> google.protobuf.Timestamp
 	3,  // 6: goodwill.v1.Policy.change_notice:type_name -> goodwill.v1.NoticeEffect
-	8,  // 7: goodwill.v1.RelationshipEffect.kinds:type_name -> goodwill.v1.EventKind
-	6,  // 8: goodwill.v1.NoticeEffect.window:type_name -> google.protobuf.Duration
+	12, // 7: goodwill.v1.RelationshipEffect.kinds:type_name -> goodwill.v1.EventKind
+	10, // 8: goodwill.v1.NoticeEffect.window:type_name -> google.protobuf.Duration
 	0,  // 9: goodwill.v1.RecomputeJob.state:type_name -> goodwill.v1.JobState
-	7,  // 10: goodwill.v1.RecomputeJob.started_at:type_name -> google.protobuf.Timestamp
-	7,  // 11: goodwill.v1.RecomputeJob.finished_at:type_name -> google.protobuf.Timestamp
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	11, // 10: goodwill.v1.RecomputeJob.started_at:type_name -> google.protobuf.Timestamp
+	11, // 11: goodwill.v1.RecomputeJob.finished_at:type_name -> google.protobuf.Timestamp
+	0,  // 12: goodwill.v1.Simulation.state:type_name -> goodwill.v1.JobState
+	11, // 13: goodwill.v1.Simulation.started_at:type_name -> google.protobuf.Timestamp
+	11, // 14: goodwill.v1.Simulation.finished_at:type_name -> google.protobuf.Timestamp
+	11, // 15: goodwill.v1.Simulation.snapshot_time:type_name -> google.protobuf.Timestamp
+	1,  // 16: goodwill.v1.Simulation.draft:type_name -> goodwill.v1.Policy
+	6,  // 17: goodwill.v1.Simulation.result:type_name -> goodwill.v1.SimulationResult
+	13, // 18: goodwill.v1.SimulationResult.summary_before:type_name -> goodwill.v1.SegmentSummary
+	13, // 19: goodwill.v1.SimulationResult.summary_after:type_name -> goodwill.v1.SegmentSummary
+	7,  // 20: goodwill.v1.SimulationResult.recovery:type_name -> goodwill.v1.ListChange
+	7,  // 21: goodwill.v1.SimulationResult.advocacy:type_name -> goodwill.v1.ListChange
+	8,  // 22: goodwill.v1.SimulationResult.movers:type_name -> goodwill.v1.SimulatedMove
+	8,  // 23: goodwill.v1.ListChange.entered:type_name -> goodwill.v1.SimulatedMove
+	8,  // 24: goodwill.v1.ListChange.left:type_name -> goodwill.v1.SimulatedMove
+	14, // 25: goodwill.v1.SimulatedMove.before:type_name -> goodwill.v1.Balance
+	14, // 26: goodwill.v1.SimulatedMove.after:type_name -> goodwill.v1.Balance
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_goodwill_v1_policy_proto_init() }
@@ -557,7 +1015,9 @@ func file_goodwill_v1_policy_proto_init() {
 	if File_goodwill_v1_policy_proto != nil {
 		return
 	}
+	file_goodwill_v1_balance_proto_init()
 	file_goodwill_v1_event_proto_init()
+	file_goodwill_v1_insight_proto_init()
 	file_goodwill_v1_policy_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -565,7 +1025,7 @@ func file_goodwill_v1_policy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goodwill_v1_policy_proto_rawDesc), len(file_goodwill_v1_policy_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

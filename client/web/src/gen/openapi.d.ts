@@ -123,6 +123,25 @@ export interface paths {
     /** Served from an index in the order balances have at every moment. */
     get: operations["GoodwillService_ListBalances"];
   };
+  "/v1/balances:trend": {
+    /**
+     * Each point is SummarizeBalances as it stood at the end of a day (UTC):
+     * customers, overdrawn, mean, p10/p50/p90, value at risk. goodwilld
+     * takes each day's snapshot once the day is over; SnapshotTrend
+     * backfills past days. Days without a snapshot are absent.
+     */
+    get: operations["GoodwillService_GetBalanceTrend"];
+  };
+  "/v1/balances:snapshotTrend": {
+    /**
+     * The same computation as the daily one, under the active policy, so a
+     * backfilled day and one taken on the day agree; a day's snapshot
+     * replaces any taken before. At most 366 days, each before today. Runs
+     * to the end before it answers (seconds per pass of 8 days over every
+     * customer). Needs an admin key.
+     */
+    post: operations["GoodwillService_SnapshotTrend"];
+  };
   "/v1/balances:summarize": {
     /**
      * Customers, overdrawn customers, mean and percentiles, and the value at
@@ -155,6 +174,26 @@ export interface paths {
      * install: then that install is returned (replayed).
      */
     put: operations["GoodwillService_SetPolicy"];
+  };
+  "/v1/policy:simulate": {
+    /**
+     * Starts a job that values every customer of the tenant under the
+     * active policy and under the draft, at one moment, from one snapshot,
+     * and writes nothing to the ledger. When it has succeeded (poll
+     * GetSimulation), its result says how the outreach lists would change
+     * (who would enter and leave RECOVERY and ADVOCACY), the biggest movers,
+     * and the summary table under both policies: what installing the draft
+     * and waiting for its recompute job would give. One simulation per
+     * tenant runs at a time (FAILED_PRECONDITION otherwise).
+     */
+    post: operations["GoodwillService_SimulatePolicy"];
+  };
+  "/v1/policy/simulations/{simulationId}": {
+    /**
+     * Simulations live for an hour in the memory of the server that ran
+     * them: behind a load balancer, another replica answers NOT_FOUND.
+     */
+    get: operations["GoodwillService_GetSimulation"];
   };
   "/v1/policy/jobs/{jobId}": {
     /** Customers done out of the total, and why the job failed if it did. */
@@ -558,6 +597,13 @@ export interface definitions {
   v1GetBalanceResponse: {
     balance?: definitions["v1Balance"];
   };
+  v1GetBalanceTrendResponse: {
+    /** @description One point per day that has a snapshot, oldest first. */
+    points?: definitions["v1TrendPoint"][];
+    /** @description The range read, defaults filled in. */
+    start?: string;
+    end?: string;
+  };
   v1GetCallerResponse: {
     /** @description The key's id, as `goodwilld keys list` shows it. */
     keyId?: string;
@@ -579,6 +625,9 @@ export interface definitions {
   };
   v1GetRecomputeJobResponse: {
     job?: definitions["v1RecomputeJob"];
+  };
+  v1GetSimulationResponse: {
+    simulation?: definitions["v1Simulation"];
   };
   v1GetWebhookResponse: {
     webhook?: definitions["v1Webhook"];
@@ -633,6 +682,26 @@ export interface definitions {
      * first page's.
      */
     asOf?: string;
+  };
+  /** @description How one outreach list would change. */
+  v1ListChange: {
+    /**
+     * Format: int64
+     * @description Customers on the list now, and under the draft.
+     */
+    before?: string;
+    /** Format: int64 */
+    after?: string;
+    /**
+     * Format: int64
+     * @description How many would join and leave it; entered and left name them,
+     * biggest balance change first (at most 100 each).
+     */
+    enteredCount?: string;
+    /** Format: int64 */
+    leftCount?: string;
+    entered?: definitions["v1SimulatedMove"][];
+    left?: definitions["v1SimulatedMove"][];
   };
   v1ListCustomersResponse: {
     /** @description By customer id. */
@@ -1115,12 +1184,137 @@ export interface definitions {
      */
     replayed?: boolean;
   };
+  v1SimulatePolicyRequest: {
+    /** @description The draft, as SetPolicy would take it. Required. */
+    policy: definitions["v1Policy"];
+    /**
+     * @description Allow a snapshot a few seconds old: on CockroachDB a follower read,
+     * served by the nearest replica without contending with writes.
+     */
+    allowStale?: boolean;
+  };
+  v1SimulatePolicyResponse: {
+    /** @description The job, running. */
+    simulation?: definitions["v1Simulation"];
+  };
+  /** @description One customer's balance now and under the draft. */
+  v1SimulatedMove: {
+    customerId?: string;
+    displayName?: string;
+    segment?: string;
+    before?: definitions["v1Balance"];
+    after?: definitions["v1Balance"];
+    /**
+     * Format: double
+     * @description after.value - before.value.
+     */
+    delta?: number;
+  };
+  /** @description A what-if job: a draft policy valued against the active one. */
+  v1Simulation: {
+    simulationId?: string;
+    state?: definitions["v1JobState"];
+    /**
+     * Format: int64
+     * @description Customers in the snapshot, and how many are valued so far.
+     */
+    customersTotal?: string;
+    /** Format: int64 */
+    customersDone?: string;
+    /** Format: date-time */
+    startedAt?: string;
+    /** Format: date-time */
+    finishedAt?: string;
+    /**
+     * Format: date-time
+     * @description The moment both policies value balances at, and the snapshot read:
+     * events recorded since are not in the result.
+     */
+    snapshotTime?: string;
+    /** @description The snapshot may be a few seconds older (allow_stale). */
+    stale?: boolean;
+    /** @description Why the job failed; empty otherwise. */
+    error?: string;
+    /**
+     * @description The draft as it would be installed now (version numbered once the
+     * job has read the active version).
+     */
+    draft?: definitions["v1Policy"];
+    /** @description Set once the job succeeded. */
+    result?: definitions["v1SimulationResult"];
+  };
+  /** @description How the draft would change the tenant's lists and summaries. */
+  v1SimulationResult: {
+    /**
+     * Format: int64
+     * @description The policy the balances are under now.
+     */
+    activePolicyVersion?: string;
+    /**
+     * @description SummarizeBalances' table (each segment, then everyone) now and under
+     * the draft.
+     */
+    summaryBefore?: definitions["v1SegmentSummary"][];
+    summaryAfter?: definitions["v1SegmentSummary"][];
+    recovery?: definitions["v1ListChange"];
+    advocacy?: definitions["v1ListChange"];
+    /**
+     * @description The customers whose balance the draft moves most, biggest first (at
+     * most 100).
+     */
+    movers?: definitions["v1SimulatedMove"][];
+  };
+  v1SnapshotTrendRequest: {
+    /** @description The first day, YYYY-MM-DD (UTC). Required. */
+    start: string;
+    /** @description The last day, YYYY-MM-DD (UTC), included; before today. Required. */
+    end: string;
+  };
+  v1SnapshotTrendResponse: {
+    /**
+     * Format: int32
+     * @description The days snapshotted.
+     */
+    days?: number;
+  };
   v1SummarizeBalancesResponse: {
     segments?: definitions["v1SegmentSummary"][];
     /** Format: date-time */
     asOf?: string;
     /** Format: int64 */
     policyVersion?: string;
+  };
+  /**
+   * @description One day's summary of a segment (or of everyone), as it stood at the end
+   * of the day (UTC).
+   */
+  v1TrendPoint: {
+    /** @description YYYY-MM-DD. */
+    day?: string;
+    /** Format: int64 */
+    customers?: string;
+    /** Format: int64 */
+    overdrawn?: string;
+    /** Format: double */
+    mean?: number;
+    /** Format: double */
+    p10?: number;
+    /** Format: double */
+    p50?: number;
+    /** Format: double */
+    p90?: number;
+    /**
+     * Format: double
+     * @description The sum of the value weights of overdrawn customers.
+     */
+    valueAtRisk?: number;
+    /**
+     * Format: int64
+     * @description The policy the day was valued under, and when the snapshot was taken.
+     */
+    policyVersion?: string;
+    /** Format: date-time */
+    takenAt?: string;
   };
   v1UpsertCustomerResponse: {
     customer?: definitions["v1Customer"];
@@ -2078,6 +2272,103 @@ export interface operations {
     };
   };
   /**
+   * Each point is SummarizeBalances as it stood at the end of a day (UTC):
+   * customers, overdrawn, mean, p10/p50/p90, value at risk. goodwilld
+   * takes each day's snapshot once the day is over; SnapshotTrend
+   * backfills past days. Days without a snapshot are absent.
+   */
+  GoodwillService_GetBalanceTrend: {
+    parameters: {
+      query: {
+        /** Only this segment; "" for everyone (the overall row). */
+        segment?: string;
+        /** The first day, YYYY-MM-DD (UTC); default 29 days before end. */
+        start?: string;
+        /** The last day, YYYY-MM-DD (UTC), included; default yesterday. */
+        end?: string;
+        /**
+         * Allow a snapshot a few seconds old: on CockroachDB a follower read,
+         * served by the nearest replica without contending with writes.
+         */
+        allowStale?: boolean;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1GetBalanceTrendResponse"];
+      };
+      /** INVALID_ARGUMENT or FAILED_PRECONDITION: the request is malformed, or the ledger's state forbids it. details lists every invalid field. */
+      400: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAUTHENTICATED: no API key, or an unknown or revoked one. */
+      401: {
+        schema: definitions["rpcStatus"];
+      };
+      /** PERMISSION_DENIED: the key's role may not call this. */
+      403: {
+        schema: definitions["rpcStatus"];
+      };
+      /** RESOURCE_EXHAUSTED: the key is over its rate limit; retry after Retry-After seconds. */
+      429: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAVAILABLE: the store cannot be reached or the server is shutting down; retry (with the same idempotency key for a write). */
+      503: {
+        schema: definitions["rpcStatus"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  /**
+   * The same computation as the daily one, under the active policy, so a
+   * backfilled day and one taken on the day agree; a day's snapshot
+   * replaces any taken before. At most 366 days, each before today. Runs
+   * to the end before it answers (seconds per pass of 8 days over every
+   * customer). Needs an admin key.
+   */
+  GoodwillService_SnapshotTrend: {
+    parameters: {
+      body: {
+        body: definitions["v1SnapshotTrendRequest"];
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1SnapshotTrendResponse"];
+      };
+      /** INVALID_ARGUMENT or FAILED_PRECONDITION: the request is malformed, or the ledger's state forbids it. details lists every invalid field. */
+      400: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAUTHENTICATED: no API key, or an unknown or revoked one. */
+      401: {
+        schema: definitions["rpcStatus"];
+      };
+      /** PERMISSION_DENIED: the key's role may not call this. */
+      403: {
+        schema: definitions["rpcStatus"];
+      };
+      /** RESOURCE_EXHAUSTED: the key is over its rate limit; retry after Retry-After seconds. */
+      429: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAVAILABLE: the store cannot be reached or the server is shutting down; retry (with the same idempotency key for a write). */
+      503: {
+        schema: definitions["rpcStatus"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  /**
    * Customers, overdrawn customers, mean and percentiles, and the value at
    * risk, from one consistent snapshot.
    */
@@ -2308,6 +2599,94 @@ export interface operations {
       };
       /** ABORTED: a concurrent write conflicted; read the active version and try again. */
       409: {
+        schema: definitions["rpcStatus"];
+      };
+      /** RESOURCE_EXHAUSTED: the key is over its rate limit; retry after Retry-After seconds. */
+      429: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAVAILABLE: the store cannot be reached or the server is shutting down; retry (with the same idempotency key for a write). */
+      503: {
+        schema: definitions["rpcStatus"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  /**
+   * Starts a job that values every customer of the tenant under the
+   * active policy and under the draft, at one moment, from one snapshot,
+   * and writes nothing to the ledger. When it has succeeded (poll
+   * GetSimulation), its result says how the outreach lists would change
+   * (who would enter and leave RECOVERY and ADVOCACY), the biggest movers,
+   * and the summary table under both policies: what installing the draft
+   * and waiting for its recompute job would give. One simulation per
+   * tenant runs at a time (FAILED_PRECONDITION otherwise).
+   */
+  GoodwillService_SimulatePolicy: {
+    parameters: {
+      body: {
+        body: definitions["v1SimulatePolicyRequest"];
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1SimulatePolicyResponse"];
+      };
+      /** INVALID_ARGUMENT or FAILED_PRECONDITION: the request is malformed, or the ledger's state forbids it. details lists every invalid field. */
+      400: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAUTHENTICATED: no API key, or an unknown or revoked one. */
+      401: {
+        schema: definitions["rpcStatus"];
+      };
+      /** PERMISSION_DENIED: the key's role may not call this. */
+      403: {
+        schema: definitions["rpcStatus"];
+      };
+      /** RESOURCE_EXHAUSTED: the key is over its rate limit; retry after Retry-After seconds. */
+      429: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAVAILABLE: the store cannot be reached or the server is shutting down; retry (with the same idempotency key for a write). */
+      503: {
+        schema: definitions["rpcStatus"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  /**
+   * Simulations live for an hour in the memory of the server that ran
+   * them: behind a load balancer, another replica answers NOT_FOUND.
+   */
+  GoodwillService_GetSimulation: {
+    parameters: {
+      path: {
+        simulationId: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1GetSimulationResponse"];
+      };
+      /** INVALID_ARGUMENT or FAILED_PRECONDITION: the request is malformed, or the ledger's state forbids it. details lists every invalid field. */
+      400: {
+        schema: definitions["rpcStatus"];
+      };
+      /** UNAUTHENTICATED: no API key, or an unknown or revoked one. */
+      401: {
+        schema: definitions["rpcStatus"];
+      };
+      /** PERMISSION_DENIED: the key's role may not call this. */
+      403: {
         schema: definitions["rpcStatus"];
       };
       /** RESOURCE_EXHAUSTED: the key is over its rate limit; retry after Retry-After seconds. */
