@@ -403,11 +403,33 @@ func TestConsoleInABrowser(t *testing.T) {
 	if n := b.count(t, `[data-testid="segments"] tbody tr`); n < 2 {
 		t.Errorf("segments: %d rows, want gold, the rest, and the total", n)
 	}
+	// The trend: no snapshots yet, so an admin backfills the last 30 days
+	// and the chart draws them.
+	b.run(t, "backfill the trend", visible(`[data-testid="backfill"]`), click(`[data-testid="backfill"]`),
+		visible(`[data-testid="trend-chart"] canvas`))
+	if days := b.text(t, `[data-testid="trend"] .sub`); !strings.Contains(days, "overdrawn") {
+		t.Errorf("the trend's caption: %q", days)
+	}
+	if n := value(t, b, "trend days", chromedp.Evaluate[string](`document.querySelector('[data-testid="trend-chart"]').dataset.days`)); n != "30" {
+		t.Errorf("the trend charts %s days, want 30", n)
+	}
 	b.screenshot(t, "segments")
 
-	// The policy: install a new version and watch its job finish.
-	b.run(t, "install a policy",
+	// The policy: simulate a draft first (nothing installed), then install
+	// it and watch its job finish.
+	b.run(t, "simulate a policy",
 		chromedp.Navigate(s.baseURL+"/console/#/policy"), visible(`#half-life`),
+		fill(`#w-EVENT_KIND_RELIABLE_DELIVERY`, "-1"),
+		click(`[data-testid="simulate"]`), visible(`[data-testid="simulation"][data-state="succeeded"] [data-testid="simulation-lists"]`))
+	if lists := b.text(t, `[data-testid="simulation-lists"]`); !strings.Contains(lists, "bob") {
+		t.Errorf("a draft that makes deliveries a withdrawal does not move bob onto a list: %q", lists)
+	}
+	if pol, err := s.GetPolicy(ctx, &goodwillv1.GetPolicyRequest{}); err != nil || pol.GetActiveVersion() != 1 {
+		t.Errorf("after simulating: active version %d, %v; want 1", pol.GetActiveVersion(), err)
+	}
+	b.screenshot(t, "policy-simulation")
+	b.run(t, "install a policy",
+		fill(`#w-EVENT_KIND_RELIABLE_DELIVERY`, "1"),
 		fill(`#half-life`, "45"),
 		click(`[data-testid="policy-form"] button[type="submit"]`),
 		visible(`[data-testid="job"][data-state="succeeded"]`), until(`document.querySelectorAll('#version option').length === 2`))

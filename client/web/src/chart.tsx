@@ -96,3 +96,31 @@ export function SpreadChart(props: { labels: string[]; p10: number[]; p50: numbe
   return <div ref={el} class="chart" data-testid="spread-chart" data-bars={props.labels.length} role="img"
     aria-label={`Balance distribution of ${props.labels.length} segments`} />;
 }
+
+/**
+ * A segment's daily trend: the mean balance with its 10th and 90th
+ * percentiles (left axis), and the overdrawn count (right axis).
+ */
+export function TrendChart(props: { days: string[]; mean: number[]; p10: number[]; p90: number[]; overdrawn: number[] }) {
+  const el = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!el.current) return;
+    const xs = props.days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
+    const opts: Omit<uPlot.Options, "width"> = {
+      height: 260,
+      legend: { live: false },
+      scales: { x: { time: true }, n: { range: (_u, _lo, hi) => [0, Math.max(1, hi * 1.1)] } },
+      series: [
+        {},
+        { label: "Mean", stroke: "#2458a6", width: 2 },
+        { label: "p10", stroke: "#b3261e", dash: [4, 4], width: 1 },
+        { label: "p90", stroke: "#2e7d32", dash: [4, 4], width: 1 },
+        { label: "Overdrawn", stroke: "#6b4fa1", width: 1, scale: "n", paths: uPlot.paths.stepped?.({ align: 1 }) },
+      ],
+      axes: [{}, { label: "balance" }, { scale: "n", side: 1, label: "overdrawn", grid: { show: false } }],
+    };
+    return mount(el.current, opts, [xs, props.mean, props.p10, props.p90, props.overdrawn]);
+  }, [props.days, props.mean, props.p10, props.p90, props.overdrawn]);
+  return <div ref={el} class="chart" data-testid="trend-chart" data-days={props.days.length} role="img"
+    aria-label={`Daily trend over ${props.days.length} days`} />;
+}

@@ -2,7 +2,7 @@
 // editor that installs a new version and follows its recompute job.
 import { useEffect, useState } from "preact/hooks";
 import { call, idempotencyKey, type D, type Role } from "../api";
-import { Empty, ErrorBox, int, kindName, kinds, useAction, useLoad, when } from "../ui";
+import { Empty, ErrorBox, int, kindName, kinds, num, useAction, useLoad, when } from "../ui";
 
 /** A policy's weights in the console's kind order (deposits, then withdrawals). */
 const byKind = (w: Record<string, number> | undefined) => {
@@ -88,32 +88,41 @@ function PolicyEditor(props: { base: Policy; onInstalled: (j: D["v1RecomputeJob"
   const { busy, error, run } = useAction();
   // One key per submission: a retried submit replays the install.
   const [key, setKey] = useState(idempotencyKey);
+  const [simulation, setSimulation] = useState<D["v1Simulation"] | null>(null);
+  /** The policy the form holds. */
+  const draft = (): Policy => {
+    let extra: Partial<Policy>;
+    try {
+      extra = JSON.parse(rules);
+    } catch (err) {
+      throw new Error(`Context rules: not JSON (${(err as Error).message})`);
+    }
+    return {
+      ...extra,
+      weights: Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, Number(v)])),
+      halfLife: `${Math.round(Number(halfLife) * 86400)}s`,
+      trendHalfLife: `${Math.round(Number(trend) * 86400)}s`,
+      defaultOverdraftLimit: Number(limit),
+      dustThreshold: Number(dust),
+    };
+  };
   const submit = (e: Event) => {
     e.preventDefault();
     run(async () => {
-      let extra: Partial<Policy>;
-      try {
-        extra = JSON.parse(rules);
-      } catch (err) {
-        throw new Error(`Context rules: not JSON (${(err as Error).message})`);
-      }
-      const policy: Policy = {
-        ...extra,
-        weights: Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, Number(v)])),
-        halfLife: `${Math.round(Number(halfLife) * 86400)}s`,
-        trendHalfLife: `${Math.round(Number(trend) * 86400)}s`,
-        defaultOverdraftLimit: Number(limit),
-        dustThreshold: Number(dust),
-      };
-      const r = await call("put", "/v1/policy", { query: { idempotencyKey: key }, body: policy });
+      const r = await call("put", "/v1/policy", { query: { idempotencyKey: key }, body: draft() });
       setKey(idempotencyKey());
+      setSimulation(null);
       if (r.job) props.onInstalled(r.job);
     });
   };
+  const simulate = () => run(async () => {
+    const r = await call("post", "/v1/policy:simulate", { body: { policy: draft() } });
+    setSimulation(r.simulation ?? null);
+  });
   return (
     <section>
       <h2>Install a new version</h2>
-      <p class="sub">Starts from the active version. Installing recomputes every customer's balance in the background; the lists say so until it finishes.</p>
+      <p class="sub">Starts from the active version. Simulate first to see who would enter and leave each outreach list, without installing anything. Installing recomputes every customer's balance in the background; the lists say so until it finishes.</p>
       <form class="grid" onSubmit={submit} data-testid="policy-form">
         {Object.keys(weights).map((k) => (
           <>
@@ -132,9 +141,110 @@ function PolicyEditor(props: { base: Policy; onInstalled: (j: D["v1RecomputeJob"
         <label for="rules">Context rules (JSON)</label>
         <textarea id="rules" rows={10} value={rules} onInput={(e) => setRules((e.target as HTMLTextAreaElement).value)} />
         <span />
-        <button type="submit" disabled={busy}>{busy ? "Installing…" : "Install"}</button>
+        <div class="inline">
+          <button type="button" class="secondary" disabled={busy} onClick={simulate} data-testid="simulate">Simulate first</button>
+          <button type="submit" disabled={busy}>{busy ? "Working…" : "Install"}</button>
+        </div>
       </form>
       <ErrorBox error={error} />
+      {simulation && <SimulationView start={simulation} />}
+    </section>
+  );
+}
+
+/**
+ * Follows a simulation and shows what installing the draft would change:
+ * who enters and leaves each outreach list, the biggest movers, and the
+ * summary under both policies.
+ */
+function SimulationView(props: { start: D["v1Simulation"] }) {
+  const [sim, setSim] = useState(props.start);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    setSim(props.start);
+    let stop = false;
+    const poll = async () => {
+      while (!stop) {
+        try {
+          const r = await call("get", "/v1/policy/simulations/{simulationId}", { path: { simulationId: props.start.simulationId ?? "" } });
+          setSim(r.simulation ?? {});
+          if (r.simulation?.state !== "JOB_STATE_RUNNING") return;
+        } catch (err) {
+          setError(err);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    };
+    poll();
+    return () => {
+      stop = true;
+    };
+  }, [props.start.simulationId]);
+  const state = (sim.state ?? "").replace("JOB_STATE_", "").toLowerCase();
+  const res = sim.result;
+  const total = Number(sim.customersTotal ?? 0), done = Number(sim.customersDone ?? 0);
+  const names = (ms: D["v1SimulatedMove"][] | undefined) => (ms ?? []).slice(0, 8).map((m) => m.customerId).join(", ");
+  return (
+    <section class="job" data-testid="simulation" data-state={state}>
+      <h2>If version {sim.draft?.version} were installed</h2>
+      {state === "running" && <progress max={total || 1} value={done} aria-label="Simulation progress" />}
+      {state === "failed" && <p class="error">The simulation failed: {sim.error}</p>}
+      <ErrorBox error={error} />
+      {res && (
+        <>
+          <p class="sub">Every customer valued under both policies as of {when(sim.snapshotTime)}; nothing was installed.</p>
+          <div class="scroll">
+            <table data-testid="simulation-lists">
+              <thead><tr><th>List</th><th class="n">Now</th><th class="n">Draft</th><th class="n">Enter</th><th class="n">Leave</th><th>Entering</th><th>Leaving</th></tr></thead>
+              <tbody>
+                {([["Recovery", res.recovery], ["Advocacy", res.advocacy]] as const).map(([name, l]) => (
+                  <tr>
+                    <td>{name}</td><td class="n">{int(l?.before)}</td><td class="n">{int(l?.after)}</td>
+                    <td class="n">{int(l?.enteredCount)}</td><td class="n">{int(l?.leftCount)}</td>
+                    <td>{names(l?.entered)}</td><td>{names(l?.left)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <h3>Biggest movers</h3>
+          <div class="scroll">
+            <table data-testid="simulation-movers">
+              <thead><tr><th>Customer</th><th>Segment</th><th class="n">Now</th><th class="n">Draft</th><th class="n">Change</th></tr></thead>
+              <tbody>
+                {(res.movers ?? []).slice(0, 20).map((m) => (
+                  <tr>
+                    <td><a href={`#/customers/${encodeURIComponent(m.customerId ?? "")}`}>{m.displayName || m.customerId}</a></td>
+                    <td>{m.segment}</td><td class="n">{num(m.before?.balance)}</td><td class="n">{num(m.after?.balance)}</td>
+                    <td class="n">{num(m.delta)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <h3>Summary</h3>
+          <div class="scroll">
+            <table>
+              <thead><tr><th>Segment</th><th class="n">Customers</th><th class="n">Overdrawn now</th><th class="n">Overdrawn draft</th>
+                <th class="n">Mean now</th><th class="n">Mean draft</th><th class="n">At risk now</th><th class="n">At risk draft</th></tr></thead>
+              <tbody>
+                {(res.summaryBefore ?? []).map((b, i) => {
+                  const a = res.summaryAfter?.[i];
+                  return (
+                    <tr class={b.overall ? "total" : ""}>
+                      <td>{b.overall ? "All segments" : b.segment || "(none)"}</td><td class="n">{int(b.customers)}</td>
+                      <td class="n">{int(b.overdrawn)}</td><td class="n">{int(a?.overdrawn)}</td>
+                      <td class="n">{num(b.mean)}</td><td class="n">{num(a?.mean)}</td>
+                      <td class="n">{num(b.valueAtRisk, 1)}</td><td class="n">{num(a?.valueAtRisk, 1)}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
     </section>
   );
 }

@@ -1,10 +1,10 @@
 // Trust per segment: how many customers, how many overdrawn, the spread of
 // balances, and the value at risk.
-import { useMemo } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import { call, type Role } from "../api";
-import { SpreadChart } from "../chart";
+import { SpreadChart, TrendChart } from "../chart";
 import { useNotifications } from "../live";
-import { Empty, ErrorBox, int, num, useLoad, when } from "../ui";
+import { Empty, ErrorBox, int, num, useAction, useLoad, when } from "../ui";
 
 export function Segments(props: { role: Role }) {
   const { data, error, reload } = useLoad(() => call("get", "/v1/balances:summarize", { query: {} }), []);
@@ -53,8 +53,73 @@ export function Segments(props: { role: Role }) {
           <h2>Distribution</h2>
           <SpreadChart {...chart} />
           <p class="sub">For each segment: the 10th percentile, the median and the 90th percentile of balances. As of {when(data?.asOf)}, policy version {data?.policyVersion}.</p>
+          <Trend role={props.role} segments={rows.filter((s) => !s.overall && s.segment).map((s) => s.segment ?? "")} />
         </>
       )}
     </>
+  );
+}
+
+/** YYYY-MM-DD of the day n days from today (UTC). */
+const dayFrom = (n: number) => new Date(Date.now() + n * 86400_000).toISOString().slice(0, 10);
+
+/**
+ * A segment's (or everyone's) daily snapshots: is trust falling since
+ * that change? Admins can backfill the days before snapshots began.
+ */
+function Trend(props: { role: Role; segments: string[] }) {
+  const [segment, setSegment] = useState("");
+  const [span, setSpan] = useState(30);
+  const { data, error, reload } = useLoad(
+    () => call("get", "/v1/balances:trend", { query: { segment: segment || undefined, start: dayFrom(-span), end: dayFrom(-1) } }),
+    [segment, span],
+  );
+  const backfill = useAction();
+  const pts = data?.points ?? [];
+  const series = useMemo(() => ({
+    days: pts.map((p) => p.day ?? ""),
+    mean: pts.map((p) => p.mean ?? 0),
+    p10: pts.map((p) => p.p10 ?? 0),
+    p90: pts.map((p) => p.p90 ?? 0),
+    overdrawn: pts.map((p) => Number(p.overdrawn ?? 0)),
+  }), [data]);
+  const first = pts[0], last = pts[pts.length - 1];
+  return (
+    <section data-testid="trend">
+      <h2>Trend</h2>
+      <div class="inline">
+        <label for="trend-segment">Segment</label>
+        <select id="trend-segment" value={segment} onChange={(e) => setSegment((e.target as HTMLSelectElement).value)}>
+          <option value="">All segments</option>
+          {props.segments.map((s) => <option value={s}>{s}</option>)}
+        </select>
+        <label for="trend-span">Days</label>
+        <select id="trend-span" value={span} onChange={(e) => setSpan(Number((e.target as HTMLSelectElement).value))}>
+          {[30, 90, 365].map((n) => <option value={n}>{n}</option>)}
+        </select>
+      </div>
+      <ErrorBox error={error ?? backfill.error} />
+      {data && pts.length === 0 && (
+        <Empty>
+          No daily snapshots in this range yet: goodwilld takes one at the end of each day (UTC).
+          {props.role === "admin" && (
+            <> <button type="button" disabled={backfill.busy} data-testid="backfill"
+              onClick={() => backfill.run(async () => {
+                await call("post", "/v1/balances:snapshotTrend", { body: { start: dayFrom(-span), end: dayFrom(-1) } });
+                reload();
+              })}>{backfill.busy ? "Replaying…" : `Backfill the last ${span} days`}</button></>
+          )}
+        </Empty>
+      )}
+      {pts.length > 0 && (
+        <>
+          <TrendChart {...series} />
+          <p class="sub">
+            Each day's summary at its end (UTC). From {first.day} to {last.day}: mean {num(first.mean)} → {num(last.mean)},
+            overdrawn {int(first.overdrawn)} → {int(last.overdrawn)}, value at risk {num(first.valueAtRisk, 1)} → {num(last.valueAtRisk, 1)}.
+          </p>
+        </>
+      )}
+    </section>
   );
 }
