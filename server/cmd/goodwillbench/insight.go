@@ -69,3 +69,55 @@ func insightScenarios(ctx context.Context, store string, srv *server) ([]result,
 	}
 	return out, nil
 }
+
+// insightOnly loads the read scenarios' customers in-process, starts
+// goodwilld on them, runs insightScenarios, then installs the simulated
+// draft and times its recompute job: the simulation's cost next to the
+// recompute it predicts (`-only-insight -customers 1000000 -events
+// 10000000` is the issue's 1M check).
+func insightOnly(ctx context.Context, o options, bin, store, db, keyFile string) ([]result, error) {
+	start := time.Now()
+	loaded, err := loadDirect(ctx, o, db)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	log.Printf("%-8s loaded %d customers, %d events in %s", store, o.customers, loaded.events, time.Since(start).Round(time.Second))
+	srv, err := startServer(ctx, bin, db, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	out := []result{{Store: store, Scenario: "load for reads", Rate: loaded.rate(), Seconds: time.Since(start).Seconds(),
+		Note: fmt.Sprintf("%d customers, %d events", o.customers, loaded.events)}}
+	insight, err := insightScenarios(ctx, store, srv)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, insight...)
+
+	c := srv.client
+	pol, err := c.GetPolicy(ctx, &goodwillv1.GetPolicyRequest{})
+	if err != nil {
+		return nil, err
+	}
+	draft := proto.Clone(pol.GetPolicy()).(*goodwillv1.Policy)
+	draft.Weights["EVENT_KIND_OUTAGE"] *= 2
+	cpu0, t0 := srv.cpuSeconds(), time.Now()
+	set, err := c.SetPolicy(ctx, &goodwillv1.SetPolicyRequest{Policy: draft})
+	if err != nil {
+		return nil, err
+	}
+	job := set.GetJob()
+	for job.GetState() == goodwillv1.JobState_JOB_STATE_RUNNING {
+		time.Sleep(200 * time.Millisecond)
+		got, err := c.GetRecomputeJob(ctx, &goodwillv1.GetRecomputeJobRequest{JobId: job.GetJobId()})
+		if err != nil {
+			return nil, err
+		}
+		job = got.GetJob()
+	}
+	r := result{Store: store, Scenario: "recompute job of the same draft", Seconds: time.Since(t0).Seconds(), RSSMB: srv.peakRSSMB(),
+		Note: fmt.Sprintf("%s, %d customers, %.1f s server CPU", job.GetState(), job.GetCustomersDone(), srv.cpuSeconds()-cpu0)}
+	log.Printf("%-8s %-32s %.2f s  RSS %.0f MB  %s", store, r.Scenario, r.Seconds, r.RSSMB, r.Note)
+	return append(out, r), nil
+}

@@ -104,6 +104,9 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	if o.onlyConsole {
 		return consoleOnly(ctx, o, bin, store, db, keyFile)
 	}
+	if o.onlyInsight {
+		return insightOnly(ctx, o, bin, store, db, keyFile)
+	}
 	if o.onlyReplicas {
 		if store != "postgres" {
 			return out, nil
