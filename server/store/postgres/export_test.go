@@ -1,6 +1,9 @@
 package postgres
 
-import "io/fs"
+import (
+	"context"
+	"io/fs"
+)
 
 // SetMigrations replaces the schema's versions, so a test can migrate to a
 // broken or slow version.
@@ -12,3 +15,16 @@ func EmbeddedMigrations() fs.FS { return mustSub(migrations, "migrations") }
 // ForceStaleRead makes ViewStale run stmt first, as it runs the follower
 // read on CockroachDB, so the fallback can be tested on PostgreSQL.
 func ForceStaleRead(s *Store, stmt string) { s.staleRead = stmt }
+
+// MigrateTo applies the shipped migrations up to version, as a store that
+// shipped then would have: the ledger a later migration meets.
+func MigrateTo(ctx context.Context, s *Store, version int64) error {
+	db := s.migrationDB()
+	defer db.Close()
+	p, err := s.migrator(db, false)
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(ctx, version)
+	return err
+}

@@ -111,6 +111,7 @@ func (s *Store) migrator(db *sql.DB, locked bool) (*goose.Provider, error) {
 			goose.NewGoMigration(2, &goose.GoFunc{RunTx: s.appendOnly}, nil),
 			goose.NewGoMigration(5, &goose.GoFunc{RunTx: s.bytewiseIDs}, nil),
 			goose.NewGoMigration(10, &goose.GoFunc{RunTx: s.bytewiseOutboxIDs}, nil),
+			goose.NewGoMigration(13, &goose.GoFunc{RunTx: s.bytewiseTrendIDs}, nil),
 		),
 	}
 	if locked {
@@ -194,6 +195,20 @@ func (s *Store) bytewiseOutboxIDs(ctx context.Context, tx *sql.Tx) error {
 		return nil
 	}
 	return collateBytewise(ctx, tx, bytewiseOutboxColumns)
+}
+
+// bytewiseTrendColumns are the key columns of trend_points (migration 12),
+// which CockroachDB's shared SQL cannot collate.
+var bytewiseTrendColumns = map[string][]string{
+	"trend_points": {"tenant_id", "segment", "day"},
+}
+
+// bytewiseTrendIDs is migration 13: bytewiseIDs for the trend snapshots.
+func (s *Store) bytewiseTrendIDs(ctx context.Context, tx *sql.Tx) error {
+	if s.crdb {
+		return nil
+	}
+	return collateBytewise(ctx, tx, bytewiseTrendColumns)
 }
 
 // collateBytewise gives columns the C collation; PostgreSQL rebuilds the
