@@ -25,13 +25,30 @@ BUF := $(TOOLBIN)/buf
 # The API as released: `make breaking` compares proto/ with it.
 API_BASELINE := proto/released/goodwill-v1.binpb
 
+# The build's identity (goodwilld version, GET /version, goodwill_build_info),
+# from git in a checkout: `make build VERSION=v1.2.3` sets the release's.
+# Outside a checkout these are empty, no -X is passed, and goodwilld reports
+# what the Go toolchain stamped. BUILD_DATE is the commit's time, not the
+# clock's, so one commit builds one binary and one image.
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT     ?= $(shell c=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD 2>/dev/null && echo $$c || echo $$c-dirty; })
+BUILD_DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
+BUILDINFO  := github.com/goodwill-ledger/goodwill/server/buildinfo
+LDFLAGS     = $(if $(VERSION),-X $(BUILDINFO).version=$(VERSION)) $(if $(COMMIT),-X $(BUILDINFO).commit=$(COMMIT)) \
+	$(if $(BUILD_DATE),-X $(BUILDINFO).buildDate=$(BUILD_DATE))
+
+# Kubernetes manifests (deploy/) are checked with kustomize and kubeconform,
+# pinned in tools/go.mod, against schemas tools/kubeschema makes offline.
+DEPLOY_TOOLS := $(TOOLBIN)/kustomize $(TOOLBIN)/kubeconform
+KUBESCHEMAS  := build/kubeschemas
+
 .PHONY: help
 help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## Build bin/goodwilld and bin/goodwill (the command-line client).
-	$(GO) build -o $(BIN)/goodwilld ./server/cmd/goodwilld
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/goodwilld ./server/cmd/goodwilld
 	$(GO) build -o $(BIN)/goodwill ./client/cmd/goodwill
 
 .PHONY: run
@@ -50,6 +67,37 @@ test: test-tools ## Run every test; the end-to-end suite runs on SQLite, then on
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@echo "== end-to-end suite again, on PostgreSQL (skips, saying why, if none is reachable)"
 	GOODWILL_TEST_STORE=postgres $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./server/app/
+	@echo "== the tools module: the container image (built and started), the Kubernetes schemas and deploy/"
+	cd tools && $(GO) test -count=1 -timeout 15m ./imagebuild/ ./kubeschema/
+
+# The container image: a static goodwilld on an empty base, built without a
+# Docker daemon by tools/imagebuild (go-containerregistry). See docs/deploy.md.
+IMAGE_DIR := build/image
+IMAGE_TAR := build/goodwilld-image.tar
+
+.PHONY: image
+image: ## Build goodwilld's container image (no Docker needed): OCI layout build/image, build/goodwilld-image.tar for podman load.
+	cd tools && $(GO) run ./imagebuild -ldflags '$(LDFLAGS)' -version '$(VERSION)' -revision '$(COMMIT)' \
+		-created '$(BUILD_DATE)' -oci ../$(IMAGE_DIR) -tar ../$(IMAGE_TAR)
+
+$(TOOLBIN)/kustomize: tools/go.mod
+	cd tools && $(GO) build -o ../$(TOOLBIN)/ sigs.k8s.io/kustomize/kustomize/v5
+
+$(TOOLBIN)/kubeconform: tools/go.mod
+	cd tools && $(GO) build -o ../$(TOOLBIN)/ github.com/yannh/kubeconform/cmd/kubeconform
+
+# kubeconform would fetch its schemas from GitHub; they are made here from the
+# Kubernetes OpenAPI documents in the k8s.io/kubernetes module instead (the Go
+# module proxy, no other download), so this runs offline once the module is
+# cached. -strict: no field the API does not know, no duplicate key.
+.PHONY: check-deploy
+check-deploy: $(DEPLOY_TOOLS) ## Render deploy/ (base and overlays) with kustomize and validate it with kubeconform -strict, offline.
+	cd tools && $(GO) run ./kubeschema -out ../$(KUBESCHEMAS)
+	@for k in deploy/base deploy/overlays/*/; do \
+		echo "== kustomize build $$k | kubeconform -strict"; \
+		$(TOOLBIN)/kustomize build $$k | $(TOOLBIN)/kubeconform -strict -summary \
+			-schema-location '$(KUBESCHEMAS)/{{ .ResourceKind }}{{ .KindSuffix }}.json' -; \
+	done
 
 .PHONY: test-crash
 test-crash: ## Crash test: SIGKILL goodwilld under 16 writers, 10 cycles per store (GOODWILL_CRASH_* enlarge it).
@@ -148,7 +196,7 @@ screenshots: ## Retake the console's screenshots (docs/console/*.png) with headl
 		$(GO) test -count=1 -run 'TestConsoleInABrowser$$' ./server/app/
 
 .PHONY: lint
-lint: tools protodeps ## buf lint, buf format check, gofmt, go vet and staticcheck.
+lint: tools protodeps check-deploy ## buf lint, buf format check, gofmt, go vet, staticcheck and the deploy/ manifests.
 	$(BUF) lint
 	$(BUF) format -d --exit-code proto
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -156,6 +204,8 @@ lint: tools protodeps ## buf lint, buf format check, gofmt, go vet and staticche
 	@# Default checks less ST1005: our error strings deliberately start with a
 	@# flag or a Go method name ("--db ...", "GetEvent: ...").
 	$(TOOLBIN)/staticcheck -checks inherit,-ST1005 ./...
+	@# The tools module (image builder, schema maker) is code too.
+	cd tools && $(GO) vet ./... && ../$(TOOLBIN)/staticcheck -checks inherit,-ST1005 ./...
 
 .PHONY: breaking
 breaking: tools protodeps ## Fail on a WIRE_JSON breaking change of proto/ against the released API.

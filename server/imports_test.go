@@ -47,6 +47,8 @@ var importRules = []importRule{
 		concat(apiTypes, sqlDrivers, []string{module + "server/"})},
 	{"client", "the client library stands alone; users import it without the server",
 		[]string{module + "server/"}},
+	{"server/buildinfo", "build identity is read by the CLI, the gateway and the metrics alike: no transport, no SQL, no other part",
+		concat(transport, sqlDrivers, apiTypes, []string{module + "server/", module + "client"})},
 	{"server", "nothing imports the commands",
 		[]string{module + "server/cmd/"}},
 }
@@ -100,7 +102,8 @@ func TestImportRules(t *testing.T) {
 	// The rules must see the packages they are about; a renamed directory
 	// would otherwise pass every rule by matching nothing.
 	for _, want := range []string{"server/ledger", "server/auth", "server/api", "server/gateway",
-		"server/store/sqlite", "server/store/postgres", "server/store/sqlstore", "client", "server/app"} {
+		"server/store/sqlite", "server/store/postgres", "server/store/sqlstore", "client", "server/app",
+		"server/buildinfo"} {
 		if !checked[want] {
 			t.Errorf("no rule checked %s", want)
 		}

@@ -34,7 +34,13 @@ type Counter struct {
 //  6. validate the request against the proto's rules (protovalidate).
 //
 // Streams pass 1, 3 and 6.
-func Chain(log *slog.Logger, counter Counter, access *Access) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+//
+// callAttrs, if set, appends to the per-call log line's attributes those
+// that name the call (goodwilld: its request id and trace), read from the
+// call's context. A handler could add them to the record afterwards, but
+// the record has then no room left for them: one more allocation and copy
+// on a line every call writes.
+func Chain(log *slog.Logger, counter Counter, access *Access, callAttrs func(context.Context, []any) []any) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	recoverPanics := recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in handler", "panic", p)
 		return status.Error(codes.Internal, "internal error")
@@ -42,7 +48,7 @@ func Chain(log *slog.Logger, counter Counter, access *Access) ([]grpc.UnaryServe
 	unary := []grpc.UnaryServerInterceptor{counter.Unary, recoverPanics}
 	unary = append(unary, access.UnaryInterceptors()...)
 	unary = append(unary,
-		logging.UnaryServerInterceptor(slogAdapter(log), logging.WithLogOnEvents(logging.FinishCall)),
+		logging.UnaryServerInterceptor(slogAdapter(log, callAttrs), logging.WithLogOnEvents(logging.FinishCall)),
 		recoverPanics,
 		validateRequests(log))
 	stream := append([]grpc.StreamServerInterceptor{counter.Stream}, access.StreamInterceptors()...)
@@ -51,8 +57,11 @@ func Chain(log *slog.Logger, counter Counter, access *Access) ([]grpc.UnaryServe
 }
 
 // slogAdapter lets go-grpc-middleware's logging interceptor write to slog.
-func slogAdapter(l *slog.Logger) logging.Logger {
+func slogAdapter(l *slog.Logger, callAttrs func(context.Context, []any) []any) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		if callAttrs != nil && l.Enabled(ctx, slog.Level(lvl)) {
+			fields = callAttrs(ctx, fields)
+		}
 		l.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
 }

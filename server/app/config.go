@@ -12,8 +12,10 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -43,6 +45,11 @@ type Config struct {
 	NoAutoMigrate bool
 	// ShutdownTimeout bounds the wait for in-flight requests (default 15s).
 	ShutdownTimeout time.Duration
+	// DrainDelay is how long, once Run's context ends, health reports
+	// NOT_SERVING while the servers go on serving, before the shutdown
+	// proper: the time a load balancer needs to notice (see drain). Zero,
+	// the default, waits for nothing.
+	DrainDelay time.Duration
 	// MaxRequestBytes caps one request, gRPC or REST (default 4 MiB).
 	MaxRequestBytes int
 	// FollowerReads lets every analyst read (balance lists, summaries,
@@ -100,6 +107,21 @@ type Config struct {
 	// NoConsole turns off the web console at /console/ (on by default).
 	NoConsole bool
 
+	// OTLPEndpoint, when set, turns tracing on (see tracing) and exports
+	// spans to this OTLP/gRPC collector: host:port (TLS) or
+	// http://host:port (plaintext) or https://host:port.
+	OTLPEndpoint string
+	// OTLPInsecure exports to a host:port OTLPEndpoint in plaintext.
+	OTLPInsecure bool
+	// TraceSampleRatio is the share of traces started here that are
+	// recorded, 0 to 1; a caller's sampled flag always wins. The zero
+	// value records only traces a caller sampled (goodwilld's flag
+	// defaults to 1: every one).
+	TraceSampleRatio float64
+	// TracerProvider, when set, receives the spans instead of an OTLP
+	// exporter (tests), turning tracing on; its owner shuts it down.
+	TracerProvider trace.TracerProvider
+
 	Logger *slog.Logger
 	// Now replaces the clock (tests only).
 	Now func() time.Time
@@ -139,8 +161,14 @@ type Completed struct {
 	metrics              *metrics
 	// nats publishes notifications when --nats-url is set; closed after
 	// the Service stops, before the store.
-	nats    *notify.NATS
-	ranOnce bool
+	nats *notify.NATS
+	// tracing is nil when tracing is off; flushed once everything else
+	// has stopped.
+	tracing *tracing
+	// skipDrain, closed by SkipDrain, ends the drain delay early.
+	skipDrain     chan struct{}
+	skipDrainOnce sync.Once
+	ranOnce       bool
 }
 
 // Complete fills defaults, opens (and by default migrates) the store, binds
@@ -165,6 +193,9 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	// Every part gets this logger, so every line logged with a call's
+	// context names the call's request id (and trace).
+	c.Logger = withCallAttrs(c.Logger)
 	c.Limits = c.Limits.WithDefaults()
 	// Configuration mistakes first: nothing is opened or bound yet.
 	switch {
@@ -182,6 +213,11 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 		return nil, fmt.Errorf("--group-commit-window %v: must not be negative", c.GroupCommit.Window)
 	case c.GroupCommit.MaxBatch < 0:
 		return nil, fmt.Errorf("--group-commit-max %d: must not be negative", c.GroupCommit.MaxBatch)
+	case c.DrainDelay < 0:
+		return nil, fmt.Errorf("--drain-delay %v: must not be negative", c.DrainDelay)
+	}
+	if err := checkTracing(c); err != nil {
+		return nil, err
 	}
 	tlsCfg, err := loadTLS(c.TLSCert, c.TLSKey, c.TLSClientCA, c.Logger)
 	if err != nil {
@@ -219,6 +255,15 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 	if err := bootstrapKey(ctx, st, c.BootstrapKeyFile, c.Logger); err != nil {
 		return nil, err
 	}
+	tr, err := newTracing(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
+		defer cancel()
+		return tr.close(ctx)
+	})
 	listen := func(flag, addr string) (net.Listener, error) {
 		if addr == "" {
 			return nil, nil
@@ -230,7 +275,8 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 		closers = append(closers, l.Close)
 		return l, nil
 	}
-	out := &Completed{cfg: c, log: c.Logger, store: st, tls: tlsCfg, metrics: newMetrics(st)}
+	out := &Completed{cfg: c, log: c.Logger, store: st, tls: tlsCfg, metrics: newMetrics(st), tracing: tr,
+		skipDrain: make(chan struct{})}
 	if out.grpcLis, err = listen("--grpc-addr", c.GRPCAddr); err != nil {
 		return nil, err
 	}
@@ -253,18 +299,30 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 		closers = append(closers, out.nats.Close)
 		publish = natsPublisher(out.nats)
 	}
-	out.svc = ledger.NewService(st, ledger.Options{Policy: ledger.DefaultPolicy(), Limits: c.Limits, Now: c.Now,
+	out.svc = ledger.NewService(tr.store(st), ledger.Options{Policy: ledger.DefaultPolicy(), Limits: c.Limits, Now: c.Now,
 		FollowerReads: c.FollowerReads, GroupCommit: c.GroupCommit, Logger: c.Logger,
-		Notify:   ledger.NotifyOptions{Retention: c.NotificationRetention},
-		Webhooks: webhookOptions(c, out.metrics),
-		Publish:  publish,
-		OnBatch:  func(n int) { out.metrics.batch.Observe(float64(n)) }})
+		Notify:       ledger.NotifyOptions{Retention: c.NotificationRetention},
+		Webhooks:     webhookOptions(c, out.metrics),
+		Publish:      publish,
+		OnBatch:      func(n int) { out.metrics.batch.Observe(float64(n)) },
+		BatchContext: tr.batchContext()})
 	out.metrics.watchNotifications(out.svc, publish != nil)
 	access := api.NewAccess(auth.NewAuthenticator(st), c.RateLimit, c.Logger)
 	unary, stream := api.Chain(c.Logger, api.Counter{
 		Unary:  out.metrics.grpc.UnaryServerInterceptor(),
 		Stream: out.metrics.grpc.StreamServerInterceptor(),
-	}, access)
+	}, access, appendCallAttrs)
+	// The request id comes first, so every line of the call, a refusal's
+	// included, names it.
+	traced := tr != nil
+	unary = append([]grpc.UnaryServerInterceptor{unaryRequestID(traced)}, unary...)
+	stream = append([]grpc.StreamServerInterceptor{streamRequestID(traced)}, stream...)
+	// REST's in-process calls have no gRPC server, whose stats handler
+	// gives the other calls their span: a span of their own comes next.
+	local := unary
+	if span := tr.localUnary(); span != nil {
+		local = append([]grpc.UnaryServerInterceptor{unary[0], span}, unary[1:]...)
+	}
 	const streamWorkers = 256
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(c.MaxRequestBytes),
@@ -281,6 +339,7 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 	}
+	opts = append(opts, tr.serverOptions()...)
 	out.health = health.NewServer()
 	// NOT_SERVING until every server is up; load balancers wait for it.
 	out.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -303,14 +362,17 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 
 	gw := gateway.Config{Dial: out.internalLis.DialContext, MaxBodyBytes: int64(c.MaxRequestBytes), CORSOrigins: c.CORSOrigins,
 		// Unary REST calls run the same chain as the gRPC servers, in-process.
-		Local: gateway.Local{Impl: handler, Interceptor: api.One(unary)}}
+		Local:       gateway.Local{Impl: handler, Interceptor: api.One(local)},
+		DialOptions: gatewayDialOptions(tr)}
 	if !c.NoConsole {
 		gw.Console = web.Files()
 	}
 	if out.gateway, err = gateway.New(ctx, gw); err != nil {
 		return nil, err
 	}
-	out.httpSrv = &http.Server{Handler: out.gateway, ReadHeaderTimeout: 10 * time.Second,
+	// The span (with tracing on) is outermost, so the request id can tag
+	// it.
+	out.httpSrv = &http.Server{Handler: tr.httpHandler(requestIDs(out.gateway, traced)), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, TLSConfig: tlsCfg,
 		ErrorLog: slog.NewLogLogger(c.Logger.Handler(), slog.LevelInfo)}
 	if out.debugLis != nil {

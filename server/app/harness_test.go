@@ -37,6 +37,9 @@ type testServer struct {
 	// the embedded Client and rest send it.
 	token string
 	stop  func() error
+	// shutdown begins the shutdown (ends Run's context) without waiting;
+	// stop still waits for Run to return.
+	shutdown context.CancelFunc
 }
 
 // startServer starts goodwilld on the store db (a fresh SQLite file when
@@ -78,7 +81,8 @@ func startServer(t testing.TB, db string, configure ...func(*app.Config)) *testS
 		t.Fatal(err)
 	}
 	stopped := false
-	ts := &testServer{Client: c, baseURL: "http://" + done.HTTPAddr(), grpcAddr: done.GRPCAddr(), db: db, token: token}
+	ts := &testServer{Client: c, baseURL: "http://" + done.HTTPAddr(), grpcAddr: done.GRPCAddr(), db: db, token: token,
+		shutdown: cancel}
 	ts.stop = func() error {
 		if stopped {
 			return nil
@@ -138,6 +142,12 @@ type restResponse struct {
 // verbatim), nil, or any value to marshal.
 func (s *testServer) rest(t testing.TB, method, path string, body any) restResponse {
 	t.Helper()
+	return s.restWith(t, method, path, body, nil)
+}
+
+// restWith is rest with more request headers.
+func (s *testServer) restWith(t testing.TB, method, path string, body any, header http.Header) restResponse {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -157,6 +167,9 @@ func (s *testServer) rest(t testing.TB, method, path string, body any) restRespo
 	req.Header.Set("Content-Type", "application/json")
 	if s.token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -241,9 +254,15 @@ func (s *testServer) dialAs(t *testing.T, token string) *client.Client {
 // restAs is rest with another key ("" sends none).
 func (s *testServer) restAs(t *testing.T, token, method, path string, body any) restResponse {
 	t.Helper()
+	return s.restAsWith(t, token, method, path, body, nil)
+}
+
+// restAsWith is restAs with more request headers.
+func (s *testServer) restAsWith(t *testing.T, token, method, path string, body any, header http.Header) restResponse {
+	t.Helper()
 	cp := *s
 	cp.token = token
-	return cp.rest(t, method, path, body)
+	return cp.restWith(t, method, path, body, header)
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

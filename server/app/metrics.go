@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/goodwill-ledger/goodwill/server/buildinfo"
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,8 +54,13 @@ func newMetrics(st any) *metrics {
 		Help:    "How long a webhook delivery attempt took, answered or not.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12), // 1 ms .. 24 s
 	})
+	// Both outcomes are exported from the start, at 0: a series that
+	// appears only with its first attempt has no rate() for a dashboard or
+	// an alert until a second one, and "no data" reads like "no failures".
+	m.webhooks.WithLabelValues("delivered")
+	m.webhooks.WithLabelValues("failed")
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.grpc, m.batch, m.webhooks, m.webhookLatency)
+		m.grpc, m.batch, m.webhooks, m.webhookLatency, buildInfoGauge(buildinfo.Get()))
 	if rc, ok := st.(retryCounter); ok {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "goodwill_store_transaction_retries_total",
@@ -68,6 +74,18 @@ func newMetrics(st any) *metrics {
 		}, func() float64 { return float64(sc.StaleFallbacks()) }))
 	}
 	return m
+}
+
+// buildInfoGauge is goodwill_build_info, always 1: the build is in its
+// labels, the usual Prometheus idiom, so a query can join it to any other
+// series by instance (a rollout's progress, a regression's version).
+func buildInfoGauge(i buildinfo.Info) prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "goodwill_build_info",
+		Help: "The running build: version, commit and Go version as labels; the value is always 1.",
+	}, []string{"version", "commit", "go_version"})
+	g.WithLabelValues(i.Version, i.Commit, i.GoVersion).Set(1)
+	return g
 }
 
 // watchNotifications adds the notification pipeline's progress: the latest

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
@@ -16,9 +17,10 @@ import (
 )
 
 // Run serves gRPC and REST until ctx ends, then shuts down: health goes
-// NOT_SERVING, the listeners stop accepting, in-flight requests get
-// ShutdownTimeout to finish, the Service commits what its writers hold, and
-// the store is closed last.
+// NOT_SERVING, the servers go on serving for DrainDelay (drain), the
+// listeners stop accepting, in-flight requests get ShutdownTimeout to
+// finish, the Service commits what its writers hold, the store is closed,
+// and the last spans are flushed to the collector.
 func (c *Completed) Run(ctx context.Context) error {
 	if c.ranOnce {
 		return errRunTwice
@@ -86,6 +88,11 @@ func (c *Completed) Run(ctx context.Context) error {
 	g.Go(func() error {
 		<-gctx.Done()
 		defer stopService()
+		// Drain only when asked to stop: a server that failed (gctx ended
+		// with its error) is not serving well enough to wait for.
+		if ctx.Err() != nil {
+			c.drain()
+		}
 		return c.shutdown()
 	})
 	err := g.Wait()
@@ -95,16 +102,25 @@ func (c *Completed) Run(ctx context.Context) error {
 	if cerr := c.store.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
+	// Bounded: a collector that is down must not hold the exit.
+	fctx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
+	defer cancel()
+	if terr := c.tracing.close(fctx); terr != nil {
+		log.Warn("tracing: spans lost at shutdown", "err", terr)
+	}
 	log.Info("goodwilld stopped")
 	return err
 }
+
+// tracingFlushTimeout bounds the export of the last spans at shutdown.
+const tracingFlushTimeout = 5 * time.Second
 
 // shutdown stops the servers: REST first (its requests travel over the
 // internal gRPC server and need it), then both gRPC servers together,
 // waiting ShutdownTimeout at most for in-flight requests.
 func (c *Completed) shutdown() error {
 	c.log.Info("shutting down", "timeout", c.cfg.ShutdownTimeout)
-	c.health.Shutdown() // every service reports NOT_SERVING from here on
+	c.health.Shutdown() // every service reports NOT_SERVING from here on (drain may have said so already)
 	sctx, cancel := context.WithTimeout(context.Background(), c.cfg.ShutdownTimeout)
 	defer cancel()
 	err := c.httpSrv.Shutdown(sctx)

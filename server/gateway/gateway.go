@@ -5,9 +5,9 @@
 // provides (goodwilld gives it an in-process channel to a gRPC server built
 // with the same options as the public one). So every interceptor (keys and
 // roles, rate limits, validation, logging, recovery) runs for both
-// protocols. Beside the API it serves /healthz, the OpenAPI document at
-// /openapi.json and the web console at /console/, and answers CORS requests
-// from the configured origins only.
+// protocols. Beside the API it serves /healthz, /version (the build), the
+// OpenAPI document at /openapi.json and the web console at /console/, and
+// answers CORS requests from the configured origins only.
 //
 // It must never call the ledger directly, and never register handlers with
 // Register...HandlerServer: that would skip the interceptors.
@@ -33,6 +33,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
+	"github.com/goodwill-ledger/goodwill/server/buildinfo"
 )
 
 // openAPI is gen/openapiv2/goodwill.swagger.json, copied here by
@@ -77,13 +78,21 @@ type Config struct {
 	// Local, when its Impl is set, runs unary calls in-process (see Local);
 	// otherwise every call goes over Dial's connection.
 	Local Local
+	// DialOptions are added to the connection Dial opens, after the
+	// gateway's own: goodwilld's carry each call's request id and trace
+	// context in the call's metadata, as the HTTP request had them.
+	DialOptions []grpc.DialOption
 }
 
 // CORS policy: the API's methods, and the headers a browser app needs (a
-// bearer token and a JSON body). No cookies: credentials are not allowed.
+// bearer token and a JSON body; a request id and W3C trace context, to
+// follow its calls through the server's logs and traces). No cookies:
+// credentials are not allowed. A browser app may read the request id the
+// server answers with.
 var (
 	corsMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
-	corsHeaders = []string{"Authorization", "Content-Type"}
+	corsHeaders = []string{"Authorization", "Content-Type", "X-Request-Id", "Traceparent", "Tracestate"}
+	corsExposed = []string{"X-Request-Id"}
 )
 
 // corsMaxAge is how long (seconds) a browser may cache a preflight answer.
@@ -101,8 +110,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.Dial == nil {
 		return nil, errors.New("gateway: Config.Dial is required")
 	}
-	// passthrough: the target is only a name; cfg.Dial picks the connection.
-	conn, err := grpc.NewClient("passthrough:///goodwilld-internal",
+	dialOpts := []grpc.DialOption{
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return cfg.Dial(ctx) }),
 		// Plaintext is right here: Dial's connection never leaves the
 		// process (see Config.Dial).
@@ -110,7 +118,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		// Responses can be far larger than requests (a batch echoes every
 		// event; a page holds up to 1,000), so the receive limit is the
 		// server's response ceiling, not the request limit.
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes)),
+	}
+	// passthrough: the target is only a name; cfg.Dial picks the connection.
+	conn, err := grpc.NewClient("passthrough:///goodwilld-internal", append(dialOpts, cfg.DialOptions...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +173,13 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": status})
 	})
+	// Which build answers, without a key like /healthz: a rollout can be
+	// watched replica by replica, and a version is no secret (the commit
+	// is public too, and the console's files already tell the build).
+	root.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(buildinfo.Get())
+	})
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(servedOpenAPI(r))
@@ -186,6 +204,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			AllowedOrigins:   cfg.CORSOrigins,
 			AllowedMethods:   corsMethods,
 			AllowedHeaders:   corsHeaders,
+			ExposedHeaders:   corsExposed,
 			AllowCredentials: false,
 			MaxAge:           corsMaxAge,
 		}).Handler(root)

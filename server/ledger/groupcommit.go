@@ -199,6 +199,13 @@ func (s *Service) commitBatch(batch []*pending) {
 	}
 	ctx, cancel := batchContext(batch)
 	defer cancel()
+	if s.batchCtx != nil {
+		callers := make([]context.Context, len(batch))
+		for i, p := range batch {
+			callers[i] = p.ctx
+		}
+		ctx = s.batchCtx(ctx, callers)
+	}
 	results := make([]recordResult, len(batch))
 	// One recordBatch per tenant, in one transaction; arrival order is kept
 	// within each tenant, which is all per-customer order needs.

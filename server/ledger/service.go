@@ -30,6 +30,7 @@ type Service struct {
 	groupCommit GroupCommit
 	running     atomic.Pointer[committers]
 	onBatch     func(size int)
+	batchCtx    func(ctx context.Context, callers []context.Context) context.Context
 	// backoff is Options.RecomputeBackoff with defaults; poll how often
 	// the recompute worker looks for jobs another replica started.
 	backoff [2]time.Duration
@@ -101,6 +102,12 @@ type Options struct {
 	// OnBatch, if set, is told the size of every group-commit batch (for
 	// metrics).
 	OnBatch func(size int)
+	// BatchContext, if set, derives the context of a group-commit batch's
+	// transaction from the contexts of the calls it serves (in arrival
+	// order; one may be nil), which the batch does not otherwise inherit:
+	// goodwilld puts the batch's transaction in their traces. It must
+	// return ctx or a context derived from it, keeping its deadline.
+	BatchContext func(ctx context.Context, callers []context.Context) context.Context
 	// RecomputeBackoff is the first and the longest wait before retrying a
 	// recompute step that failed because the store was unavailable
 	// (default 500ms, doubling up to 30s).
@@ -155,7 +162,7 @@ func NewService(store Store, o Options) *Service {
 		o.TrendEvery = time.Hour
 	}
 	return &Service{store: store, builtin: o.Policy, limits: o.Limits.WithDefaults(), now: o.Now, newID: o.NewID,
-		kick: make(chan struct{}, 1), followerReads: o.FollowerReads, onBatch: o.OnBatch, backoff: o.RecomputeBackoff,
+		kick: make(chan struct{}, 1), followerReads: o.FollowerReads, onBatch: o.OnBatch, batchCtx: o.BatchContext, backoff: o.RecomputeBackoff,
 		groupCommit: o.GroupCommit.withDefaults(), poll: o.RecomputePoll, log: o.Logger,
 		notify: o.Notify.withDefaults(), seqKick: make(chan struct{}, 1), webhooks: o.Webhooks.withDefaults(),
 		publish: o.Publish, trendEvery: o.TrendEvery}

@@ -4,6 +4,7 @@
 //	goodwilld migrate   apply pending store migrations and exit
 //	goodwilld keys      create, list and revoke API keys
 //	goodwilld verify    replay every event log and compare with the stored balances
+//	goodwilld version   print the version, commit, build date and Go version (also --version)
 //
 // Every flag has a GOODWILL_* environment equivalent (--grpc-addr is
 // GOODWILL_GRPC_ADDR; --cors-origin, repeatable, is GOODWILL_CORS_ORIGINS,
@@ -14,9 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,12 +72,24 @@ func newRoot() *cobra.Command {
 			if err := tuneGC(gcPercent, memoryLimit, cfg.Logger); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			if cfg.OTLPEndpoint != "" {
+				logOTelErrors(cfg.Logger)
+			}
+			ctx, again, stop := shutdownSignals(cmd.Context())
 			defer stop()
 			done, err := cfg.Complete(ctx)
 			if err != nil {
 				return err
 			}
+			ran := make(chan struct{})
+			defer close(ran)
+			go func() {
+				select {
+				case <-again:
+					done.SkipDrain()
+				case <-ran:
+				}
+			}()
 			return done.Run(ctx)
 		},
 	}
@@ -87,6 +98,10 @@ func newRoot() *cobra.Command {
 	f.StringVar(&cfg.HTTPAddr, "http-addr", app.DefaultHTTPAddr, "REST gateway listen address")
 	f.BoolVar(&cfg.NoAutoMigrate, "no-auto-migrate", false, "do not apply migrations at start (run `goodwilld migrate` instead)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 0, "how long in-flight requests may run after SIGTERM (default 15s)")
+	f.DurationVar(&cfg.DrainDelay, "drain-delay", 0, "on SIGTERM, report NOT_SERVING but keep serving this long before shutting down, so a load balancer stops sending requests first (5s-10s behind one; a second signal ends it)")
+	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "export traces over OTLP/gRPC to this collector: host:port (TLS), http://host:port (plaintext) or https://host:port; none: no tracing")
+	f.BoolVar(&cfg.OTLPInsecure, "otlp-insecure", false, "export traces to a host:port --otlp-endpoint in plaintext")
+	f.Float64Var(&cfg.TraceSampleRatio, "trace-sample-ratio", 1, "share of the traces starting here that are recorded, 0 to 1 (a caller's sampled traceparent always is)")
 	f.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", 0, "largest request accepted, gRPC or REST (default 4 MiB)")
 	f.BoolVar(&cfg.GroupCommit.Disabled, "no-group-commit", false, "run every RecordEvent in its own transaction")
 	f.DurationVar(&cfg.GroupCommit.Window, "group-commit-window", 0, "how long a write batch waits for more writes (default 1ms)")
@@ -163,6 +178,7 @@ func newRoot() *cobra.Command {
 	}
 	grant.Flags().BoolVar(&printOnly, "print", false, "print the GRANT statements instead of running them")
 	root.AddCommand(serve, migrate, grant, newKeysCommand(&cfg), newVerifyCommand(&cfg))
+	addVersion(root)
 	return root
 }
 

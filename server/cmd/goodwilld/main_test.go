@@ -205,6 +205,10 @@ func TestBadConfigurationFailsClearly(t *testing.T) {
 		// The second of two comma-separated origins is the bad one.
 		{"bad CORS origin (env)", []string{"serve"}, []string{"GOODWILL_CORS_ORIGINS=https://ok.example.com,app.example.com"}, `--cors-origin "app.example.com"`},
 		{"bad CORS origin (repeated flag)", []string{"serve", "--cors-origin", "https://ok.example.com", "--cors-origin", "https://app.example.com/"}, nil, `--cors-origin "https://app.example.com/"`},
+		{"OTLP endpoint without a port (env)", []string{"serve"}, []string{"GOODWILL_OTLP_ENDPOINT=otel-collector"}, `--otlp-endpoint "otel-collector"`},
+		{"OTLP https and plaintext", []string{"serve", "--otlp-endpoint", "https://otel-collector:4317", "--otlp-insecure"}, nil, "--otlp-insecure"},
+		{"sample ratio above 1", []string{"serve", "--otlp-endpoint", "127.0.0.1:4317", "--trace-sample-ratio", "2"}, nil, "--trace-sample-ratio"},
+		{"negative drain delay (env)", []string{"serve"}, []string{"GOODWILL_DRAIN_DELAY=-5s"}, "--drain-delay"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -89,7 +89,7 @@ func (s *Store) retry(ctx context.Context, what string, run func() error) error 
 			return fmt.Errorf("%w: %s gave up after %d attempts: %w", ledger.ErrUnavailable, what, n, err)
 		}
 		s.retries.Add(1)
-		s.log.Debug("retrying transaction", "kind", what, "attempt", n, "err", err)
+		s.log.DebugContext(ctx, "retrying transaction", "kind", what, "attempt", n, "err", err)
 		if err := s.policy.wait(ctx, n); err != nil {
 			return err
 		}

@@ -213,7 +213,7 @@ func (s *Store) ViewStale(ctx context.Context, fn func(ledger.Reader) error) err
 		return translate(err)
 	}
 	s.staleFallbacks.Add(1)
-	s.log.Debug("stale read failed; reading fresh instead", "err", err)
+	s.log.DebugContext(ctx, "stale read failed; reading fresh instead", "err", err)
 	return s.View(ctx, fn)
 }
 

@@ -194,7 +194,7 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 		if err = s.update(ctx, fn); !isBusy(err) {
 			return s.explainDisk(err)
 		}
-		s.log.Warn("sqlite busy, retrying transaction", "attempt", i+1)
+		s.log.WarnContext(ctx, "sqlite busy, retrying transaction", "attempt", i+1)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
