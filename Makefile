@@ -103,6 +103,10 @@ check-deploy: $(DEPLOY_TOOLS) ## Render deploy/ (base and overlays) with kustomi
 test-crash: ## Crash test: SIGKILL goodwilld under 16 writers, 10 cycles per store (GOODWILL_CRASH_* enlarge it).
 	$(GO) test -tags crash -count=1 -timeout 60m -v -run 'TestCrash$$' ./server/cmd/goodwilld/
 
+.PHONY: test-crash-replicas
+test-crash-replicas: ## The crash test against two replicas on one PostgreSQL, killed in turn; writers fail over to the other.
+	$(GO) test -tags crash -count=1 -timeout 60m -v -run 'TestCrashReplicas$$' ./server/cmd/goodwilld/
+
 .PHONY: test-race
 test-race: ## Run every test under the race detector.
 	$(GO) test -count=1 -race ./...

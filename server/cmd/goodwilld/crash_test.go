@@ -77,6 +77,7 @@ func crashConfigFromEnv(t *testing.T) crashConfig {
 // crashFigures are one store's results.
 type crashFigures struct {
 	Store              string  `json:"store"`
+	Replicas           int     `json:"replicas"`
 	Cycles             int     `json:"cycles"`
 	Writers            int     `json:"writers"`
 	Customers          int     `json:"customers"`
@@ -111,7 +112,7 @@ func TestCrash(t *testing.T) {
 	var all []crashFigures
 	for _, kind := range cfg.Stores {
 		t.Run(kind, func(t *testing.T) {
-			f := crashRun(t, bin, kind, cfg)
+			f := crashRun(t, bin, kind, cfg, 1)
 			all = append(all, f)
 			t.Logf("%s: %d cycles, %d writers: %d calls (%d events) acknowledged, %d events stored, %d calls re-sent after an error; lost %d, doubled %d, unexpected %d; verify ran %d times, %d with mismatches; %.1fs; final: %s",
 				kind, f.Cycles, f.Writers, f.CallsAcknowledged, f.EventsAcknowledged, f.EventsStored, f.CallsResent,
@@ -120,10 +121,45 @@ func TestCrash(t *testing.T) {
 				kind, f.StreamNotifications, f.WebhookEvents, f.WebhookRedeliveries, f.NotificationsMissing, f.NotificationsPhantom)
 		})
 	}
+	writeCrashFigures(t, cfg, "make test-crash", all)
+}
+
+// TestCrashReplicas is TestCrash against two goodwilld replicas on one
+// PostgreSQL database, as a cluster runs: each writer sends to one replica
+// and, when a call is not acknowledged, re-sends it with the same keys to
+// the other (what a load balancer does when a backend dies), while the
+// replicas are SIGKILLed and restarted in turn. Acknowledged events must
+// be stored exactly once across both, their notifications must be in the
+// stream exactly once, and goodwilld verify must pass at the end. (Verify
+// runs only at the end: while one replica is down the other keeps
+// writing.)
+func TestCrashReplicas(t *testing.T) {
+	cfg := crashConfigFromEnv(t)
+	bin := buildBinary(t)
+	var all []crashFigures
+	for _, kind := range cfg.Stores {
+		if kind == "sqlite" {
+			continue // one process owns an embedded store
+		}
+		t.Run(kind, func(t *testing.T) {
+			f := crashRun(t, bin, kind, cfg, 2)
+			all = append(all, f)
+			t.Logf("%s, %d replicas: %d kills, %d writers: %d calls (%d events) acknowledged, %d events stored, %d calls re-sent to the other replica; lost %d, doubled %d, unexpected %d; final verify: %s (%d mismatching runs); %.1fs",
+				kind, f.Replicas, f.Cycles, f.Writers, f.CallsAcknowledged, f.EventsAcknowledged, f.EventsStored, f.CallsResent,
+				f.Lost, f.Doubled, f.Unexpected, f.FinalVerify, f.VerifyMismatches, f.Seconds)
+			t.Logf("%s notifications: %d event.recorded in the stream, %d events delivered to the webhook (%d redeliveries); missing %d, without a stored event %d",
+				kind, f.StreamNotifications, f.WebhookEvents, f.WebhookRedeliveries, f.NotificationsMissing, f.NotificationsPhantom)
+		})
+	}
+	writeCrashFigures(t, cfg, "make test-crash-replicas", all)
+}
+
+// writeCrashFigures writes the figures to GOODWILL_CRASH_OUT, if set.
+func writeCrashFigures(t *testing.T, cfg crashConfig, target string, all []crashFigures) {
 	if out := os.Getenv("GOODWILL_CRASH_OUT"); out != "" && len(all) > 0 {
 		doc := map[string]any{
-			"command": fmt.Sprintf("GOODWILL_CRASH_CYCLES=%d GOODWILL_CRASH_WRITERS=%d GOODWILL_CRASH_CUSTOMERS=%d GOODWILL_CRASH_UPTIME=%s make test-crash",
-				cfg.Cycles, cfg.Writers, cfg.Customers, cfg.Uptime),
+			"command": fmt.Sprintf("GOODWILL_CRASH_CYCLES=%d GOODWILL_CRASH_WRITERS=%d GOODWILL_CRASH_CUSTOMERS=%d GOODWILL_CRASH_UPTIME=%s %s",
+				cfg.Cycles, cfg.Writers, cfg.Customers, cfg.Uptime, target),
 			"date":   time.Now().UTC().Format(time.RFC3339),
 			"stores": all,
 		}
@@ -138,13 +174,20 @@ func TestCrash(t *testing.T) {
 	}
 }
 
-func crashRun(t *testing.T, bin, kind string, cfg crashConfig) crashFigures {
+func crashRun(t *testing.T, bin, kind string, cfg crashConfig, replicas int) crashFigures {
 	start := time.Now()
-	f := crashFigures{Store: kind, Cycles: cfg.Cycles, Writers: cfg.Writers, Customers: cfg.Customers}
+	f := crashFigures{Store: kind, Replicas: replicas, Cycles: cfg.Cycles, Writers: cfg.Writers, Customers: cfg.Customers}
 	db := freshStore(t, kind)
 	keyFile := filepath.Join(t.TempDir(), "admin.key")
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
-	d := startDaemon(t, bin, db, keyFile, grpcAddr, httpAddr)
+	// Each replica keeps its addresses across restarts.
+	grpcAddrs, httpAddrs := make([]string, replicas), make([]string, replicas)
+	ds := make([]*daemon, replicas)
+	for i := range ds {
+		grpcAddrs[i], httpAddrs[i] = freeAddr(t), freeAddr(t)
+		// The first creates the admin key; the others start once it has.
+		ds[i] = startDaemon(t, bin, db, keyFile, grpcAddrs[i], httpAddrs[i])
+	}
+	grpcAddr := grpcAddrs[0]
 	raw, err := os.ReadFile(keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -169,16 +212,20 @@ func crashRun(t *testing.T, bin, kind string, cfg crashConfig) crashFigures {
 	writers := make([]*writer, cfg.Writers)
 	var wg sync.WaitGroup
 	for i := range writers {
-		c, err := client.Dial(grpcAddr, client.WithToken(token),
-			client.WithRetry(6), client.WithRetryBackoff(20*time.Millisecond, 400*time.Millisecond),
-			grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
-				BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond}}))
-		if err != nil {
-			t.Fatal(err)
+		w := &writer{id: i, customers: customers, rng: rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano()))),
+			acked: map[string]string{}, cur: i % replicas}
+		for _, addr := range grpcAddrs {
+			c, err := client.Dial(addr, client.WithToken(token),
+				client.WithRetry(6), client.WithRetryBackoff(20*time.Millisecond, 400*time.Millisecond),
+				grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
+					BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond}}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			w.cs = append(w.cs, c)
 		}
-		t.Cleanup(func() { c.Close() })
-		writers[i] = &writer{id: i, c: c, customers: customers, rng: rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano()))),
-			acked: map[string]string{}}
+		writers[i] = w
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -186,19 +233,23 @@ func crashRun(t *testing.T, bin, kind string, cfg crashConfig) crashFigures {
 		}()
 	}
 
-	// Kill, verify the store the dead server left, restart; cfg.Cycles times.
+	// Kill, verify the store the dead server left, restart; cfg.Cycles
+	// times. With replicas, one at a time, in turn, while the others write.
 	rng := rand.New(rand.NewPCG(99, uint64(start.UnixNano())))
 	for cycle := 1; cycle <= cfg.Cycles; cycle++ {
 		time.Sleep(cfg.Uptime/4 + rand.N(cfg.Uptime*3/4))
-		d.kill()
-		code, report := runVerify(t, bin, db)
-		f.VerifyRuns++
-		if code != 0 {
-			f.VerifyMismatches++
-			t.Errorf("cycle %d: goodwilld verify after SIGKILL exited %d:\n%s", cycle, code, report)
+		victim := (cycle - 1) % replicas
+		ds[victim].kill()
+		if replicas == 1 {
+			code, report := runVerify(t, bin, db)
+			f.VerifyRuns++
+			if code != 0 {
+				f.VerifyMismatches++
+				t.Errorf("cycle %d: goodwilld verify after SIGKILL exited %d:\n%s", cycle, code, report)
+			}
 		}
 		time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond) // down a little longer
-		d = startDaemon(t, bin, db, keyFile, grpcAddr, httpAddr)
+		ds[victim] = startDaemon(t, bin, db, keyFile, grpcAddrs[victim], httpAddrs[victim])
 	}
 	// Let the writers finish what they hold, against a server that stays up.
 	time.Sleep(cfg.Uptime / 2)
@@ -226,7 +277,7 @@ func crashRun(t *testing.T, bin, kind string, cfg crashConfig) crashFigures {
 	f.EventsAcknowledged = int64(len(want))
 	seen := map[string]int{}
 	storedIDs := map[string]bool{}
-	lister := writers[0].c
+	lister := writers[0].cs[0]
 	for _, cust := range customers {
 		for _, e := range listAll(t, lister, cust) {
 			storedIDs[e.GetEventId()] = true
@@ -254,7 +305,9 @@ func crashRun(t *testing.T, bin, kind string, cfg crashConfig) crashFigures {
 		}
 	}
 	checkNotifications(t, lister, hook, storedIDs, &f)
-	d.stop(t)
+	for _, d := range ds {
+		d.stop(t)
+	}
 	code, report := runVerify(t, bin, db)
 	f.VerifyRuns++
 	if code != 0 {
@@ -298,8 +351,11 @@ func listAll(t *testing.T, c *client.Client, customer string) []*goodwillv1.Even
 // that failed (server killed, restarting) with the same keys until it is
 // acknowledged.
 type writer struct {
-	id        int
-	c         *client.Client
+	id int
+	// cs are clients of each replica; cur is the one calls go to until
+	// one is not acknowledged, when the re-send goes to the next.
+	cs        []*client.Client
+	cur       int
 	customers []string
 	rng       *rand.Rand
 	seq       int
@@ -382,8 +438,10 @@ func (w *writer) run(stop <-chan struct{}) {
 			pending = nil
 		case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.Canceled:
 			// Not acknowledged: the server is down or restarting. Send
-			// the same call, same keys, again.
+			// the same call, same keys, again: to the next replica, if
+			// there are several, as a load balancer would.
 			w.resent++
+			w.cur = (w.cur + 1) % len(w.cs)
 			time.Sleep(50 * time.Millisecond)
 		default:
 			w.errs = append(w.errs, fmt.Sprintf("call refused: %v", err))
@@ -395,9 +453,10 @@ func (w *writer) run(stop <-chan struct{}) {
 func (w *writer) do(c *writeCall) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	cl := w.cs[w.cur]
 	switch {
 	case c.reverse != nil:
-		resp, err := w.c.ReverseEvent(ctx, &goodwillv1.ReverseEventRequest{CustomerId: c.customer, EventId: c.reverse.eventID,
+		resp, err := cl.ReverseEvent(ctx, &goodwillv1.ReverseEventRequest{CustomerId: c.customer, EventId: c.reverse.eventID,
 			IdempotencyKey: c.key, Note: "crash test"})
 		if err != nil {
 			return err
@@ -408,14 +467,14 @@ func (w *writer) do(c *writeCall) error {
 		}
 	case len(c.batch) == 1:
 		e := c.batch[0]
-		resp, err := w.c.RecordEvent(ctx, &goodwillv1.RecordEventRequest{CustomerId: c.customer, Event: e})
+		resp, err := cl.RecordEvent(ctx, &goodwillv1.RecordEventRequest{CustomerId: c.customer, Event: e})
 		if err != nil {
 			return err
 		}
 		w.acked[e.IdempotencyKey] = c.customer
 		w.reversible = append(w.reversible, reversible{c.customer, resp.GetEvent().GetEventId()})
 	default:
-		resp, err := w.c.RecordEvents(ctx, &goodwillv1.RecordEventsRequest{Events: c.batch})
+		resp, err := cl.RecordEvents(ctx, &goodwillv1.RecordEventsRequest{Events: c.batch})
 		if err != nil {
 			return err
 		}
