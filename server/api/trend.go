@@ -9,11 +9,7 @@ import (
 )
 
 func (s *Server) GetBalanceTrend(ctx context.Context, req *goodwillv1.GetBalanceTrendRequest) (*goodwillv1.GetBalanceTrendResponse, error) {
-	start, err := parseDay("start", req.GetStart())
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	end, err := parseDay("end", req.GetEnd())
+	start, end, err := parseDays(req.GetStart(), req.GetEnd())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -37,11 +33,7 @@ func (s *Server) GetBalanceTrend(ctx context.Context, req *goodwillv1.GetBalance
 }
 
 func (s *Server) SnapshotTrend(ctx context.Context, req *goodwillv1.SnapshotTrendRequest) (*goodwillv1.SnapshotTrendResponse, error) {
-	start, err := parseDay("start", req.GetStart())
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	end, err := parseDay("end", req.GetEnd())
+	start, end, err := parseDays(req.GetStart(), req.GetEnd())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -52,6 +44,16 @@ func (s *Server) SnapshotTrend(ctx context.Context, req *goodwillv1.SnapshotTren
 	s.log.InfoContext(ctx, "admin action: trend snapshots taken", "action", "trend.snapshot", "tenant", tenant(ctx),
 		"start", req.GetStart(), "end", req.GetEnd(), "days", n, "by", caller(ctx))
 	return &goodwillv1.SnapshotTrendResponse{Days: int32(n)}, nil
+}
+
+// parseDays reads the start and end of a range of days.
+func parseDays(start, end string) (time.Time, time.Time, error) {
+	first, err := parseDay("start", start)
+	if err != nil {
+		return first, first, err
+	}
+	last, err := parseDay("end", end)
+	return first, last, err
 }
 
 // parseDay reads a YYYY-MM-DD day; "" is the zero time (a default).

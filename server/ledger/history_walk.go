@@ -79,3 +79,43 @@ func (w *historyWalk) finish(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Pages of a whole-tenant walk: customers, and events, per statement.
+const (
+	walkCustomers = 1000
+	walkEvents    = 5000
+)
+
+// eachHistory calls fn with every customer of the tenant, in id order, and
+// its whole history, reading both in pages; after each page of customers
+// it calls progress (when set) with how many it has done. Simulations and
+// trend snapshots walk the tenant with it.
+func eachHistory(ctx context.Context, r Reader, tenant string, progress func(done int64),
+	fn func(c Customer, hist []Event) error) error {
+	walk := newHistoryWalk(r, tenant, walkEvents)
+	var done int64
+	cursor := ""
+	for {
+		cs, err := r.Customers(ctx, tenant, cursor, walkCustomers)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			cursor = c.ID
+			hist, err := walk.take(ctx, c.ID)
+			if err != nil {
+				return err
+			}
+			if err := fn(c, hist); err != nil {
+				return err
+			}
+			done++
+		}
+		if progress != nil {
+			progress(done)
+		}
+		if len(cs) < walkCustomers {
+			return walk.finish(ctx)
+		}
+	}
+}

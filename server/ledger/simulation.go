@@ -75,13 +75,6 @@ func (m Move) Delta() float64 { return m.After.Value - m.Before.Value }
 // among the movers; the counts are always complete.
 const MaxSimulationListed = 100
 
-// simulateBatch is how many customers a simulation reads at a time, and
-// simulateEventsPage how many events.
-const (
-	simulateBatch      = 1000
-	simulateEventsPage = 5000
-)
-
 // simulate values every customer of the tenant under the active policy and
 // under draft at `now`, in one snapshot. progress is called after each
 // batch with the customers done and the total.
@@ -105,45 +98,27 @@ func (s *Service) simulate(ctx context.Context, tenant string, draft *Policy, no
 		}
 		before, after := newSummarizer(), newSummarizer()
 		var movers, recIn, recOut, advIn, advOut topMoves
-		walk := newHistoryWalk(r, tenant, simulateEventsPage)
-		var done int64
-		cursor := ""
-		for {
-			cs, err := r.Customers(ctx, tenant, cursor, simulateBatch)
-			if err != nil {
-				return err
+		err = eachHistory(ctx, r, tenant, func(done int64) { progress(done, max(total, done)) }, func(c Customer, hist []Event) error {
+			// The active side as every read sees it (restate); the draft
+			// side as its recompute job would store it.
+			cb := c
+			if c.PolicyVersion != pol.Version || now.Before(c.State.Last.At) {
+				cb.State = pol.Replay(hist, now)
 			}
-			for _, c := range cs {
-				cursor = c.ID
-				hist, err := walk.take(ctx, c.ID)
-				if err != nil {
-					return err
-				}
-				// The active side as every read sees it (restate); the
-				// draft side as its recompute job would store it.
-				cb := c
-				if c.PolicyVersion != pol.Version || now.Before(c.State.Last.At) {
-					cb.State = pol.Replay(hist, now)
-				}
-				ca := c
-				ca.State = draft.Replay(hist, now)
-				m := Move{CustomerID: c.ID, DisplayName: c.Profile.DisplayName, Segment: c.Profile.Segment,
-					Before: balanceOf(cb, cb.State, pol, now), After: balanceOf(ca, ca.State, draft, now)}
-				before.add(c, m.Before)
-				after.add(c, m.After)
-				if m.Delta() != 0 {
-					movers.add(m)
-				}
-				res.Recovery.count(onList(PurposeRecovery, cb, m.Before), onList(PurposeRecovery, ca, m.After), m, &recIn, &recOut)
-				res.Advocacy.count(onList(PurposeAdvocacy, cb, m.Before), onList(PurposeAdvocacy, ca, m.After), m, &advIn, &advOut)
-				done++
+			ca := c
+			ca.State = draft.Replay(hist, now)
+			m := Move{CustomerID: c.ID, DisplayName: c.Profile.DisplayName, Segment: c.Profile.Segment,
+				Before: balanceOf(cb, cb.State, pol, now), After: balanceOf(ca, ca.State, draft, now)}
+			before.add(c, m.Before)
+			after.add(c, m.After)
+			if m.Delta() != 0 {
+				movers.add(m)
 			}
-			progress(done, max(total, done))
-			if len(cs) < simulateBatch {
-				break
-			}
-		}
-		if err := walk.finish(ctx); err != nil {
+			res.Recovery.count(onList(PurposeRecovery, cb, m.Before), onList(PurposeRecovery, ca, m.After), m, &recIn, &recOut)
+			res.Advocacy.count(onList(PurposeAdvocacy, cb, m.Before), onList(PurposeAdvocacy, ca, m.After), m, &advIn, &advOut)
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 		res.Before, res.After = before.finish(""), after.finish("")

@@ -69,40 +69,25 @@ func (s *Service) trendPass(ctx context.Context, tenant string, days []time.Time
 		for i := range sums {
 			sums[i] = newSummarizer()
 		}
-		walk := newHistoryWalk(r, tenant, simulateEventsPage)
-		cursor := ""
-		for {
-			cs, err := r.Customers(ctx, tenant, cursor, simulateBatch)
-			if err != nil {
-				return err
-			}
-			for _, c := range cs {
-				cursor = c.ID
-				hist, err := walk.take(ctx, c.ID)
-				if err != nil {
-					return err
+		err = eachHistory(ctx, r, tenant, nil, func(c Customer, hist []Event) error {
+			// Replay's steps, paused at each day's end.
+			eff := Effective(hist)
+			var st State
+			next := 0
+			for i, day := range days {
+				until := endOfDay(day)
+				for next < len(eff) && !eff[next].OccurredAt.After(until) {
+					st, _ = pol.Apply(st, eff[next])
+					next++
 				}
-				// Replay's steps, paused at each day's end.
-				eff := Effective(hist)
-				var st State
-				next := 0
-				for i, day := range days {
-					until := endOfDay(day)
-					for next < len(eff) && !eff[next].OccurredAt.After(until) {
-						st, _ = pol.Apply(st, eff[next])
-						next++
-					}
-					if st.Count == 0 && c.CreatedAt.After(until) {
-						continue // not a customer yet
-					}
-					sums[i].add(c, balanceOf(c, st, pol, until))
+				if st.Count == 0 && c.CreatedAt.After(until) {
+					continue // not a customer yet
 				}
+				sums[i].add(c, balanceOf(c, st, pol, until))
 			}
-			if len(cs) < simulateBatch {
-				break
-			}
-		}
-		if err := walk.finish(ctx); err != nil {
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 		for i, day := range days {

@@ -84,20 +84,30 @@ func consoleFirstRender(ctx context.Context, srv *server) (stats, error) {
 // over gRPC), starts goodwilld on them and measures the console's first
 // render: `-only-console -customers 1000000` is the issue's 1M check.
 func consoleOnly(ctx context.Context, o options, bin, store, db, keyFile string) ([]result, error) {
-	start := time.Now()
-	loaded, err := loadDirect(ctx, o, db)
-	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	log.Printf("%-8s loaded %d customers, %d events in %s", store, o.customers, loaded.events, time.Since(start).Round(time.Second))
-	srv, err := startServer(ctx, bin, db, keyFile)
+	srv, out, err := loadThenServe(ctx, o, bin, store, db, keyFile)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.stop()
+	return append(out, consoleResult(ctx, store, srv)), nil
+}
+
+// loadThenServe loads the read scenarios' customers in-process and starts
+// goodwilld on them; the result is the load's row.
+func loadThenServe(ctx context.Context, o options, bin, store, db, keyFile string) (*server, []result, error) {
+	start := time.Now()
+	loaded, err := loadDirect(ctx, o, db)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load: %w", err)
+	}
+	log.Printf("%-8s loaded %d customers, %d events in %s", store, o.customers, loaded.events, time.Since(start).Round(time.Second))
+	srv, err := startServer(ctx, bin, db, keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
 	out := []result{{Store: store, Scenario: "load for reads", Rate: loaded.rate(), Seconds: time.Since(start).Seconds(),
 		Note: fmt.Sprintf("%d customers, %d events", o.customers, loaded.events)}}
-	return append(out, consoleResult(ctx, store, srv)), nil
+	return srv, out, nil
 }
 
 // consoleResult is the console scenario as a result; without a browser it

@@ -21,12 +21,10 @@ const trendDays = 7
 // the ingest and read scenarios is taken, so that target is not theirs.
 func insightScenarios(ctx context.Context, store string, srv *server) ([]result, error) {
 	c := srv.client
-	pol, err := c.GetPolicy(ctx, &goodwillv1.GetPolicyRequest{})
+	draft, err := outageDoubled(ctx, srv)
 	if err != nil {
 		return nil, err
 	}
-	draft := proto.Clone(pol.GetPolicy()).(*goodwillv1.Policy)
-	draft.Weights["EVENT_KIND_OUTAGE"] *= 2
 	cpu0, start := srv.cpuSeconds(), time.Now()
 	started, err := c.SimulatePolicy(ctx, &goodwillv1.SimulatePolicyRequest{Policy: draft})
 	if err != nil {
@@ -76,19 +74,11 @@ func insightScenarios(ctx context.Context, store string, srv *server) ([]result,
 // recompute it predicts (`-only-insight -customers 1000000 -events
 // 10000000` is the issue's 1M check).
 func insightOnly(ctx context.Context, o options, bin, store, db, keyFile string) ([]result, error) {
-	start := time.Now()
-	loaded, err := loadDirect(ctx, o, db)
-	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	log.Printf("%-8s loaded %d customers, %d events in %s", store, o.customers, loaded.events, time.Since(start).Round(time.Second))
-	srv, err := startServer(ctx, bin, db, keyFile)
+	srv, out, err := loadThenServe(ctx, o, bin, store, db, keyFile)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.stop()
-	out := []result{{Store: store, Scenario: "load for reads", Rate: loaded.rate(), Seconds: time.Since(start).Seconds(),
-		Note: fmt.Sprintf("%d customers, %d events", o.customers, loaded.events)}}
 	insight, err := insightScenarios(ctx, store, srv)
 	if err != nil {
 		return nil, err
@@ -96,12 +86,10 @@ func insightOnly(ctx context.Context, o options, bin, store, db, keyFile string)
 	out = append(out, insight...)
 
 	c := srv.client
-	pol, err := c.GetPolicy(ctx, &goodwillv1.GetPolicyRequest{})
+	draft, err := outageDoubled(ctx, srv)
 	if err != nil {
 		return nil, err
 	}
-	draft := proto.Clone(pol.GetPolicy()).(*goodwillv1.Policy)
-	draft.Weights["EVENT_KIND_OUTAGE"] *= 2
 	cpu0, t0 := srv.cpuSeconds(), time.Now()
 	set, err := c.SetPolicy(ctx, &goodwillv1.SetPolicyRequest{Policy: draft})
 	if err != nil {
@@ -120,4 +108,16 @@ func insightOnly(ctx context.Context, o options, bin, store, db, keyFile string)
 		Note: fmt.Sprintf("%s, %d customers, %.1f s server CPU", job.GetState(), job.GetCustomersDone(), srv.cpuSeconds()-cpu0)}
 	log.Printf("%-8s %-32s %.2f s  RSS %.0f MB  %s", store, r.Scenario, r.Seconds, r.RSSMB, r.Note)
 	return append(out, r), nil
+}
+
+// outageDoubled is the draft both the simulation and the install use: the
+// active policy with outages weighing twice as much.
+func outageDoubled(ctx context.Context, srv *server) (*goodwillv1.Policy, error) {
+	pol, err := srv.client.GetPolicy(ctx, &goodwillv1.GetPolicyRequest{})
+	if err != nil {
+		return nil, err
+	}
+	draft := proto.Clone(pol.GetPolicy()).(*goodwillv1.Policy)
+	draft.Weights["EVENT_KIND_OUTAGE"] *= 2
+	return draft, nil
 }
