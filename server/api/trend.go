@@ -37,13 +37,13 @@ func (s *Server) SnapshotTrend(ctx context.Context, req *goodwillv1.SnapshotTren
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	n, err := s.svc.SnapshotTrends(ctx, tenant(ctx), start, end)
+	b, err := s.svc.BackfillTrends(ctx, tenant(ctx), start, end)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	s.log.InfoContext(ctx, "admin action: trend snapshots taken", "action", "trend.snapshot", "tenant", tenant(ctx),
-		"start", req.GetStart(), "end", req.GetEnd(), "days", n, "by", caller(ctx))
-	return &goodwillv1.SnapshotTrendResponse{Days: int32(n)}, nil
+		"start", req.GetStart(), "end", req.GetEnd(), "days", b.Days, "done", b.Done, "by", caller(ctx))
+	return &goodwillv1.SnapshotTrendResponse{Days: int32(b.Days), Done: b.Done}, nil
 }
 
 // parseDays reads the start and end of a range of days.

@@ -143,7 +143,7 @@ func TestBalanceTrend(t *testing.T) {
 	record(t, s, pev("tr-0", goodwillv1.EventKind_EVENT_KIND_CREDIT, 40, today.AddDate(0, 0, -2).Add(12*time.Hour)))
 
 	snap, err := s.SnapshotTrend(ctx, &goodwillv1.SnapshotTrendRequest{Start: day(-3), End: day(-1)})
-	if err != nil || snap.GetDays() != 3 {
+	if err != nil || snap.GetDays() != 3 || !snap.GetDone() {
 		t.Fatalf("backfill: %v, %v", snap, err)
 	}
 	all, err := s.GetBalanceTrend(ctx, &goodwillv1.GetBalanceTrendRequest{Start: day(-3), End: day(-1)})

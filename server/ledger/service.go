@@ -46,8 +46,10 @@ type Service struct {
 	publish  Publisher
 	// trendEvery is Options.TrendEvery.
 	trendEvery time.Duration
-	// sims holds the what-if jobs this process runs (SimulatePolicy).
-	sims simulations
+	// sims holds the what-if jobs this process runs (SimulatePolicy),
+	// backfills the trend backfills (BackfillTrends).
+	sims      simulations
+	backfills backfills
 	// published is the last number the publisher has published.
 	published atomic.Int64
 }

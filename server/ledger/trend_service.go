@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,11 +34,17 @@ const (
 // that existed by then (created, or with an event) and in the segment
 // their profile names now. Only finished days: end must be before today.
 func (s *Service) SnapshotTrends(ctx context.Context, tenant string, start, end time.Time) (int, error) {
+	return s.snapshotTrends(ctx, tenant, start, end, nil)
+}
+
+// snapshotTrends is SnapshotTrends, telling written (when set) how many
+// days are written after each pass.
+func (s *Service) snapshotTrends(ctx context.Context, tenant string, start, end time.Time, written *atomic.Int64) (int, error) {
 	now := s.clock()
 	if err := checkDays(start, end, now, true); err != nil {
 		return 0, err
 	}
-	written := 0
+	n := 0
 	for first := start; !first.After(end); first = first.AddDate(0, 0, trendPassDays) {
 		var days []time.Time
 		for d := first; !d.After(end) && len(days) < trendPassDays; d = d.AddDate(0, 0, 1) {
@@ -45,14 +52,17 @@ func (s *Service) SnapshotTrends(ctx context.Context, tenant string, start, end 
 		}
 		points, err := s.trendPass(ctx, tenant, days, now)
 		if err != nil {
-			return written, err
+			return n, err
 		}
 		if err := s.store.Update(ctx, func(tx Tx) error { return tx.PutTrendPoints(ctx, tenant, points) }); err != nil {
-			return written, err
+			return n, err
 		}
-		written += len(days)
+		n += len(days)
+		if written != nil {
+			written.Store(int64(n))
+		}
 	}
-	return written, nil
+	return n, nil
 }
 
 // trendPass values every customer at the end of each of days (ascending)

@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -195,4 +196,54 @@ func (c *clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = t
+}
+
+// A backfill that outlasts its call goes on in the background: the call
+// answers before its deadline, not done; the same range joins the run and
+// sees it finish; another range meanwhile is refused.
+func TestTrendBackfillOutlastsItsCall(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
+	svc := ledger.NewService(openStore(t), ledger.Options{Logger: quietLog(), Now: func() time.Time { return now }, TrendEvery: -1})
+	ctx := t.Context()
+	var batch []ledger.NewEvent
+	for i := range 3000 {
+		m := 1.0
+		batch = append(batch, ledger.NewEvent{CustomerID: fmt.Sprintf("c%04d", i), Kind: ledger.KindOutage, Magnitude: &m, OccurredAt: now.AddDate(0, 0, -300)})
+		if len(batch) == 1000 {
+			if _, err := svc.RecordEvents(ctx, ledger.DefaultTenant, batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	start, end := ledger.Day(now).AddDate(0, 0, -300), ledger.Day(now).AddDate(0, 0, -1)
+	short, cancel := context.WithTimeout(ctx, 1100*time.Millisecond)
+	defer cancel()
+	first, err := svc.BackfillTrends(short, ledger.DefaultTenant, start, end)
+	if err != nil || first.Done {
+		t.Fatalf("300 days of 3,000 customers within 100 ms: %+v, %v; want an answer before the deadline, not done", first, err)
+	}
+	if _, err := svc.BackfillTrends(ctx, ledger.DefaultTenant, start, end.AddDate(0, 0, -1)); ledger.FieldOf(err) != "" || err == nil {
+		t.Errorf("another range during the run: %v, want FAILED_PRECONDITION", err)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		b, err := svc.BackfillTrends(ctx, ledger.DefaultTenant, start, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Done {
+			if b.Days != 300 {
+				t.Errorf("done with %d days, want 300", b.Days)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not done after 2 minutes: %+v", b)
+		}
+	}
+	pts, err := svc.BalanceTrend(ctx, ledger.DefaultTenant, "", start, end, false)
+	if err != nil || len(pts) != 300 || pts[299].Overdrawn != 3000 {
+		t.Errorf("after the backfill: %d points, %v", len(pts), err)
+	}
 }

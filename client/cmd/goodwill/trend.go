@@ -46,7 +46,9 @@ day is over; trend snapshot backfills past days.`,
 		Short: "Take (or retake) the daily snapshots of past days by replaying (SnapshotTrend; admin)",
 		Long: `Backfill the daily snapshots from --from to --to (YYYY-MM-DD, both included,
 before today) under the active policy, replacing any taken before. It
-replays every customer's history once per 8 days, and answers when done.`,
+replays every customer's history once per 8 days. A large tenant takes
+longer than one call: the backfill then goes on in the server (DONE false)
+and the same command again follows it.`,
 		Example: "  goodwill trend snapshot --from 2026-09-01 --to 2026-11-30",
 		Args:    nargs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -61,7 +63,11 @@ replays every customer's history once per 8 days, and answers when done.`,
 			if err != nil {
 				return err
 			}
-			return a.show(view{msg: resp, sections: []section{{header: []string{"DAYS"}, rows: [][]any{{resp.GetDays()}}, record: true}}})
+			v := view{msg: resp, sections: []section{{header: []string{"DAYS", "DONE"}, rows: [][]any{{resp.GetDays(), resp.GetDone()}}, record: true}}}
+			if !resp.GetDone() {
+				v.notes = []string{"the backfill goes on in the server: run the same command again to follow it"}
+			}
+			return a.show(v)
 		},
 	}
 	snapshot.Flags().StringVar(&sfrom, "from", "", "the first day, YYYY-MM-DD")

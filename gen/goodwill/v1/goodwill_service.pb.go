@@ -4175,8 +4175,12 @@ func (x *SnapshotTrendRequest) GetEnd() string {
 
 type SnapshotTrendResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The days snapshotted.
-	Days          int32 `protobuf:"varint,1,opt,name=days,proto3" json:"days,omitempty"`
+	// The days snapshotted so far.
+	Days int32 `protobuf:"varint,1,opt,name=days,proto3" json:"days,omitempty"`
+	// All of them. False when the call's deadline came first: the backfill
+	// goes on in the server, the days appear in GetBalanceTrend as they are
+	// written, and calling again with the same range follows the same run.
+	Done          bool `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4216,6 +4220,13 @@ func (x *SnapshotTrendResponse) GetDays() int32 {
 		return x.Days
 	}
 	return 0
+}
+
+func (x *SnapshotTrendResponse) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
 }
 
 var File_goodwill_v1_goodwill_service_proto protoreflect.FileDescriptor
@@ -4531,9 +4542,10 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x03end\x18\x02 \x01(\tB\n" +
 	"\xbaH\a\xc8\x01\x01r\x02\x18\n" +
 	"R\x03end:\x13\x92A\x10\n" +
-	"\x0e\xd2\x01\x05start\xd2\x01\x03end\"+\n" +
+	"\x0e\xd2\x01\x05start\xd2\x01\x03end\"?\n" +
 	"\x15SnapshotTrendResponse\x12\x12\n" +
-	"\x04days\x18\x01 \x01(\x05R\x04days*\x85\x01\n" +
+	"\x04days\x18\x01 \x01(\x05R\x04days\x12\x12\n" +
+	"\x04done\x18\x02 \x01(\bR\x04done*\x85\x01\n" +
 	"\rRecordOutcome\x12\x1e\n" +
 	"\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECORD_OUTCOME_CREATED\x10\x01\x12\x1b\n" +

@@ -168,9 +168,11 @@ type GoodwillServiceClient interface {
 	//
 	// The same computation as the daily one, under the active policy, so a
 	// backfilled day and one taken on the day agree; a day's snapshot
-	// replaces any taken before. At most 366 days, each before today. Runs
-	// to the end before it answers (seconds per pass of 8 days over every
-	// customer). Needs an admin key.
+	// replaces any taken before. At most 366 days, each before today. Each
+	// pass of 8 days replays every customer once: for a large tenant that is
+	// minutes, so the backfill runs in the server and the call answers when
+	// it is done or just before its deadline (done false), whichever comes
+	// first. One backfill per tenant runs at a time. Needs an admin key.
 	SnapshotTrend(ctx context.Context, in *SnapshotTrendRequest, opts ...grpc.CallOption) (*SnapshotTrendResponse, error)
 	// Statistics of balances per segment and overall.
 	//
@@ -745,9 +747,11 @@ type GoodwillServiceServer interface {
 	//
 	// The same computation as the daily one, under the active policy, so a
 	// backfilled day and one taken on the day agree; a day's snapshot
-	// replaces any taken before. At most 366 days, each before today. Runs
-	// to the end before it answers (seconds per pass of 8 days over every
-	// customer). Needs an admin key.
+	// replaces any taken before. At most 366 days, each before today. Each
+	// pass of 8 days replays every customer once: for a large tenant that is
+	// minutes, so the backfill runs in the server and the call answers when
+	// it is done or just before its deadline (done false), whichever comes
+	// first. One backfill per tenant runs at a time. Needs an admin key.
 	SnapshotTrend(context.Context, *SnapshotTrendRequest) (*SnapshotTrendResponse, error)
 	// Statistics of balances per segment and overall.
 	//

@@ -50,8 +50,14 @@ func insightScenarios(ctx context.Context, store string, srv *server) ([]result,
 	yesterday := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
 	first := yesterday.AddDate(0, 0, 1-trendDays)
 	cpu0, start = srv.cpuSeconds(), time.Now()
-	if _, err := c.SnapshotTrend(ctx, &goodwillv1.SnapshotTrendRequest{Start: first.Format(time.DateOnly), End: yesterday.Format(time.DateOnly)}); err != nil {
-		return nil, fmt.Errorf("snapshot trend: %w", err)
+	// A call answers before its deadline; the same call again follows the
+	// backfill until it is done.
+	for done := false; !done; {
+		resp, err := c.SnapshotTrend(ctx, &goodwillv1.SnapshotTrendRequest{Start: first.Format(time.DateOnly), End: yesterday.Format(time.DateOnly)})
+		if err != nil {
+			return nil, fmt.Errorf("snapshot trend: %w", err)
+		}
+		done = resp.GetDone()
 	}
 	out = append(out, result{Store: store, Scenario: fmt.Sprintf("SnapshotTrend, %d days", trendDays), Seconds: time.Since(start).Seconds(),
 		RSSMB: srv.peakRSSMB(), Note: fmt.Sprintf("%.1f s server CPU", srv.cpuSeconds()-cpu0)})

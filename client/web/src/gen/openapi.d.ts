@@ -136,9 +136,11 @@ export interface paths {
     /**
      * The same computation as the daily one, under the active policy, so a
      * backfilled day and one taken on the day agree; a day's snapshot
-     * replaces any taken before. At most 366 days, each before today. Runs
-     * to the end before it answers (seconds per pass of 8 days over every
-     * customer). Needs an admin key.
+     * replaces any taken before. At most 366 days, each before today. Each
+     * pass of 8 days replays every customer once: for a large tenant that is
+     * minutes, so the backfill runs in the server and the call answers when
+     * it is done or just before its deadline (done false), whichever comes
+     * first. One backfill per tenant runs at a time. Needs an admin key.
      */
     post: operations["GoodwillService_SnapshotTrend"];
   };
@@ -1273,9 +1275,15 @@ export interface definitions {
   v1SnapshotTrendResponse: {
     /**
      * Format: int32
-     * @description The days snapshotted.
+     * @description The days snapshotted so far.
      */
     days?: number;
+    /**
+     * @description All of them. False when the call's deadline came first: the backfill
+     * goes on in the server, the days appear in GetBalanceTrend as they are
+     * written, and calling again with the same range follows the same run.
+     */
+    done?: boolean;
   };
   v1SummarizeBalancesResponse: {
     segments?: definitions["v1SegmentSummary"][];
@@ -2327,9 +2335,11 @@ export interface operations {
   /**
    * The same computation as the daily one, under the active policy, so a
    * backfilled day and one taken on the day agree; a day's snapshot
-   * replaces any taken before. At most 366 days, each before today. Runs
-   * to the end before it answers (seconds per pass of 8 days over every
-   * customer). Needs an admin key.
+   * replaces any taken before. At most 366 days, each before today. Each
+   * pass of 8 days replays every customer once: for a large tenant that is
+   * minutes, so the backfill runs in the server and the call answers when
+   * it is done or just before its deadline (done false), whichever comes
+   * first. One backfill per tenant runs at a time. Needs an admin key.
    */
   GoodwillService_SnapshotTrend: {
     parameters: {

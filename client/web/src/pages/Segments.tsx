@@ -105,7 +105,12 @@ function Trend(props: { role: Role; segments: string[] }) {
           {props.role === "admin" && (
             <> <button type="button" disabled={backfill.busy} data-testid="backfill"
               onClick={() => backfill.run(async () => {
-                await call("post", "/v1/balances:snapshotTrend", { body: { start: dayFrom(-span), end: dayFrom(-1) } });
+                // A large tenant's backfill outlasts one call: call again
+                // (joining the same run) until it is done.
+                for (;;) {
+                  const r = await call("post", "/v1/balances:snapshotTrend", { body: { start: dayFrom(-span), end: dayFrom(-1) } });
+                  if (r.done) break;
+                }
                 reload();
               })}>{backfill.busy ? "Replaying…" : `Backfill the last ${span} days`}</button></>
           )}
