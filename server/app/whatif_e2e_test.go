@@ -107,6 +107,14 @@ func TestSimulatePolicy(t *testing.T) {
 	if r := s.rest(t, "GET", "/v1/policy/simulations/no-such-simulation", nil); r.Status != 404 {
 		t.Errorf("REST unknown simulation: %d %s", r.Status, r.Raw)
 	}
+	if _, err := s.GetSimulation(ctx, &goodwillv1.GetSimulationRequest{SimulationId: "two words"}); status.Code(err) != codes.InvalidArgument ||
+		!strings.Contains(err.Error(), "simulation_id") {
+		t.Errorf("a simulation id with a space: %v", err)
+	}
+	if _, err := s.GetSimulation(ctx, &goodwillv1.GetSimulationRequest{}); status.Code(err) != codes.InvalidArgument ||
+		!strings.Contains(err.Error(), "simulation_id") {
+		t.Errorf("no simulation id: %v", err)
+	}
 }
 
 func waitSimulation(t *testing.T, s *testServer, id string) *goodwillv1.Simulation {
@@ -178,5 +186,20 @@ func TestBalanceTrend(t *testing.T) {
 	r = s.rest(t, "POST", "/v1/balances:snapshotTrend", map[string]any{"start": day(-1), "end": day(0)})
 	if r.Status != 400 || !strings.Contains(string(r.Raw), "end") {
 		t.Errorf("REST snapshot of today: %d %s", r.Status, r.Raw)
+	}
+	if r := s.rest(t, "POST", "/v1/balances:snapshotTrend", map[string]any{"end": day(-1)}); r.Status != 400 || !strings.Contains(string(r.Raw), "start") {
+		t.Errorf("REST snapshot without a start: %d %s", r.Status, r.Raw)
+	}
+	if r := s.rest(t, "GET", "/v1/balances:trend?segment="+strings.Repeat("g", 65), nil); r.Status != 400 || !strings.Contains(string(r.Raw), "segment") {
+		t.Errorf("REST trend of a 65-character segment: %d %s", r.Status, r.Raw)
+	}
+	if _, err := s.GetBalanceTrend(ctx, &goodwillv1.GetBalanceTrendRequest{Start: "2026-01-01T00:00:00Z"}); status.Code(err) != codes.InvalidArgument ||
+		!strings.Contains(err.Error(), "start") {
+		t.Errorf("a timestamp for a day: %v", err)
+	}
+	// Nothing of the refused calls was written: the three days are still
+	// the only snapshots.
+	if again, err := s.GetBalanceTrend(ctx, &goodwillv1.GetBalanceTrendRequest{Start: day(-30), End: day(-1)}); err != nil || len(again.GetPoints()) != 3 {
+		t.Errorf("after the refused calls: %d points, %v; want the 3 backfilled", len(again.GetPoints()), err)
 	}
 }
