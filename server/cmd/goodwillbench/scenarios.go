@@ -302,13 +302,16 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	rss = max(rss, srv.peakRSSMB())
 	out = append(out, result{Store: store, Scenario: "server peak RSS", RSSMB: rss})
 	log.Printf("%-8s server peak RSS %.0f MB", store, rss)
-	// 9. What-if and trends over the loaded customers.
-	insight, err := insightScenarios(ctx, store, srv)
-	if err != nil {
-		srv.stop()
-		return nil, fmt.Errorf("insight: %w", err)
+	// 9. What-if and trends over the loaded customers: in the full run
+	// (and -only-insight); the quick run keeps under 5 minutes without.
+	if o.full {
+		insight, err := insightScenarios(ctx, store, srv)
+		if err != nil {
+			srv.stop()
+			return nil, fmt.Errorf("insight: %w", err)
+		}
+		out = append(out, insight...)
 	}
-	out = append(out, insight...)
 	srv.stop()
 
 	// 2. Single events with group commit off: one transaction per event.
