@@ -9,7 +9,6 @@ import (
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	grpcauth "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
@@ -111,8 +110,8 @@ func (a *Access) StreamInterceptors() []grpc.StreamServerInterceptor {
 }
 
 // authenticate finds the caller's key and checks its role. On success the
-// key id and tenant go into the context's logging fields, so the per-call
-// log line (its interceptor runs after this one) names the caller.
+// principal goes into the context, where the per-call log line (logCalls
+// runs after this) finds the key id and tenant that name the caller.
 func (a *Access) authenticate(ctx context.Context) (context.Context, error) {
 	method, _ := grpc.Method(ctx)
 	token, err := grpcauth.AuthFromMD(ctx, "bearer")
@@ -142,7 +141,6 @@ func (a *Access) authenticate(ctx context.Context) (context.Context, error) {
 		a.refused(ctx, slog.LevelInfo, method, fmt.Sprintf("role %s may not call %s", p.Role, method), p.KeyID)
 		return nil, status.Errorf(codes.PermissionDenied, "API key %s has role %s; %s needs %s", p.KeyID, p.Role, method, need)
 	}
-	ctx = logging.InjectFields(ctx, logging.Fields{"key_id", p.KeyID, "tenant", p.Tenant})
 	return auth.WithPrincipal(ctx, p), nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -27,8 +26,8 @@ type Counter struct {
 //  2. recover a panic (before access, so a panic checking a key is caught);
 //  3. check the key, its role and its rate (Access), before anything else
 //     costs work;
-//  4. log the call, with the caller's key id and tenant Access put in the
-//     context;
+//  4. log the call (logCalls), with the caller's key id and tenant from
+//     the principal Access put in the context;
 //  5. recover a panic again, inside logging, so it is logged as the
 //     INTERNAL call it becomes;
 //  6. validate the request against the proto's rules (protovalidate).
@@ -48,22 +47,12 @@ func Chain(log *slog.Logger, counter Counter, access *Access, callAttrs func(con
 	unary := []grpc.UnaryServerInterceptor{counter.Unary, recoverPanics}
 	unary = append(unary, access.UnaryInterceptors()...)
 	unary = append(unary,
-		logging.UnaryServerInterceptor(slogAdapter(log, callAttrs), logging.WithLogOnEvents(logging.FinishCall)),
+		logCalls(log, callAttrs),
 		recoverPanics,
 		validateRequests(log))
 	stream := append([]grpc.StreamServerInterceptor{counter.Stream}, access.StreamInterceptors()...)
 	stream = append(stream, validateStreams(log))
 	return unary, stream
-}
-
-// slogAdapter lets go-grpc-middleware's logging interceptor write to slog.
-func slogAdapter(l *slog.Logger, callAttrs func(context.Context, []any) []any) logging.Logger {
-	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		if callAttrs != nil && l.Enabled(ctx, slog.Level(lvl)) {
-			fields = callAttrs(ctx, fields)
-		}
-		l.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
 }
 
 // One joins unary interceptors into one, first outermost, as
