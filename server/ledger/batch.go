@@ -53,7 +53,7 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 		lastOf[e.CustomerID] = i
 	}
 
-	var pending []Event // appended in memory, not yet in the store
+	pending := make([]Event, 0, len(events)) // appended in memory, not yet in the store
 	flush := func() error {
 		err := tx.AppendEvents(ctx, pending)
 		pending = pending[:0]
@@ -63,6 +63,7 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 	var order []string
 	results := make([]recordResult, len(events))
 	w := s.newWatcher(now)
+	w.notes = make([]Notification, 0, len(events)) // about one an event
 	for i, e := range events {
 		c, ok := custs[e.CustomerID]
 		if !ok {

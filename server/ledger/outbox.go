@@ -21,7 +21,10 @@ import (
 // numbers a sequencing transaction gives are all above those of every one
 // that committed before it. A reader that sees number n therefore sees
 // every number below n, and reading "after my cursor" skips nothing. A row
-// that commits late is simply numbered later.
+// that commits late is simply numbered later. A backend may instead
+// number in the writing transaction where its transactions commit in the
+// order they take numbers (SQLite, PostgreSQL: Tx.AppendNotifications);
+// the sequencer then finds nothing to do but tell the readers.
 //
 // Per customer, order is kept too: one customer's notifications are written
 // by transactions that all write its row, so they commit in order, each

@@ -178,10 +178,11 @@ type Tx interface {
 	PutJob(ctx context.Context, j Job) error
 
 	// AppendNotifications inserts notifications, unsequenced (Seq 0); a
-	// backend whose write transactions run one at a time may number them
-	// there and then instead, in the order UnsequencedNotifications would
-	// give (they commit in the order they were numbered, so a reader's
-	// cursor still skips nothing).
+	// backend whose write transactions commit in the order they take
+	// numbers (SQLite's single writer; PostgreSQL, which numbers under a
+	// lock held to COMMIT) may number them in the writing transaction
+	// instead, in the order UnsequencedNotifications would give, so a
+	// reader's cursor still skips nothing.
 	AppendNotifications(ctx context.Context, ns []Notification) error
 	// SequenceNotifications gives each notification its Seq.
 	SequenceNotifications(ctx context.Context, refs []NotificationRef) error

@@ -79,7 +79,7 @@ func (s *Store) update(ctx context.Context, iso pgx.TxOptions, fn func(ledger.Tx
 		}()
 		t := newTxn(tx)
 		if !s.crdb {
-			t.WithLocks()
+			t.WithLocks().NumberAtWrite()
 			if iso == readCommitted {
 				t.Guarded()
 			}
@@ -87,7 +87,7 @@ func (s *Store) update(ctx context.Context, iso pgx.TxOptions, fn func(ledger.Tx
 		if err := fn(t); err != nil {
 			return err
 		}
-		return t.Flush(ctx) // what the Txn held back to send with a later statement
+		return t.Finish(ctx) // what the Txn held back to send with a later statement
 	}
 	var err error
 	for rerun := false; ; rerun = true {

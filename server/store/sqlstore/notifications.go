@@ -97,9 +97,14 @@ func scanNotification(row scanner) (ledger.Notification, error) {
 }
 
 // AppendNotifications implements ledger.Tx. Where writes are serial the
-// notifications are numbered here, in the writing transaction.
+// notifications are numbered here, in the writing transaction; with
+// NumberAtWrite, in its last statement (Finish).
 func (t *Txn) AppendNotifications(ctx context.Context, ns []ledger.Notification) error {
 	if len(ns) == 0 {
+		return nil
+	}
+	if t.numbering {
+		t.toNumber = append(t.toNumber, ns...)
 		return nil
 	}
 	var last int64
@@ -120,11 +125,7 @@ func (t *Txn) AppendNotifications(ctx context.Context, ns []ledger.Notification)
 		for i := range order {
 			order[i] = i
 		}
-		slices.SortStableFunc(order, func(a, b int) int {
-			x, y := ns[a], ns[b]
-			return cmp.Or(strings.Compare(x.TenantID, y.TenantID), cmp.Compare(boolInt(x.CustomerID == ""), boolInt(y.CustomerID == "")),
-				strings.Compare(x.CustomerID, y.CustomerID), cmp.Compare(x.CustomerSeq, y.CustomerSeq))
-		})
+		slices.SortStableFunc(order, func(a, b int) int { return sequencerOrder(ns[a], ns[b]) })
 		for _, i := range order {
 			r := rows[i]
 			last++
@@ -142,6 +143,13 @@ func (t *Txn) AppendNotifications(ctx context.Context, ns []ledger.Notification)
 		}
 	}
 	return nil
+}
+
+// sequencerOrder is the order the sequencer numbers in: by tenant, each
+// customer's in order, then the tenant's own (UnsequencedNotifications).
+func sequencerOrder(x, y ledger.Notification) int {
+	return cmp.Or(strings.Compare(x.TenantID, y.TenantID), cmp.Compare(boolInt(x.CustomerID == ""), boolInt(y.CustomerID == "")),
+		strings.Compare(x.CustomerID, y.CustomerID), cmp.Compare(x.CustomerSeq, y.CustomerSeq))
 }
 
 // seqCounter is notification_seq's one row: the last number given.

@@ -392,6 +392,18 @@ var placeholder = regexp.MustCompile(`\$[0-9]+`)
 // one array per column; with conflict set, existing rows are replaced.
 func (s *Statements) insertArrays(t table, rows [][]any, conflict string) *query {
 	q := s.d.query("INSERT INTO " + t.name + " (" + t.list("") + ") SELECT ")
+	s.unnest(q, t, rows, "")
+	if conflict != "" {
+		q.b.WriteString(" ON CONFLICT (" + conflict + ") DO UPDATE SET " + updates(t, conflict))
+	}
+	return q
+}
+
+// unnest writes "c0, c1... FROM unnest($1::T[], ...) AS u (c0, c1...)":
+// rows of t as arrays, one per column, and the columns they unnest to.
+// from, if set, joins more before the arrays ("s, "), and the arrays'
+// rows are then numbered from 1 (ord).
+func (s *Statements) unnest(q *query, t table, rows [][]any, from string) {
 	names := make([]string, len(t.cols))
 	for i, c := range t.cols {
 		names[i] = fmt.Sprintf("c%d", i)
@@ -399,7 +411,7 @@ func (s *Statements) insertArrays(t table, rows [][]any, conflict string) *query
 			names[i] += "::JSONB"
 		}
 	}
-	q.b.WriteString(strings.Join(names, ", ") + " FROM unnest(")
+	q.b.WriteString(strings.Join(names, ", ") + " FROM " + from + "unnest(")
 	for i, c := range t.cols {
 		if i > 0 {
 			q.b.WriteString(", ")
@@ -409,10 +421,26 @@ func (s *Statements) insertArrays(t table, rows [][]any, conflict string) *query
 	for i := range names {
 		names[i] = fmt.Sprintf("c%d", i)
 	}
-	q.b.WriteString(") AS u (" + strings.Join(names, ", ") + ")")
-	if conflict != "" {
-		q.b.WriteString(" ON CONFLICT (" + conflict + ") DO UPDATE SET " + updates(t, conflict))
+	if from == "" {
+		q.b.WriteString(") AS u (" + strings.Join(names, ", ") + ")")
+		return
 	}
+	q.b.WriteString(") WITH ORDINALITY AS u (" + strings.Join(names, ", ") + ", ord)")
+}
+
+// numberedNotificationArrays inserts notifications with their numbers,
+// taken in the same statement from the counter row (notification_seq):
+// its upsert adds len(rows) and returns the last, and row i (in the
+// order of rows) gets last - len(rows) + i + 1. The upsert locks the
+// counter until the transaction ends, so transactions that number this
+// way commit in the order of their numbers (Txn.NumberAtWrite).
+func (s *Statements) numberedNotificationArrays(rows [][]any) *query {
+	q := s.d.query("WITH s AS (INSERT INTO notification_seq (id, seq) VALUES (")
+	n := int64(len(rows))
+	q.write("?, ?) ON CONFLICT (id) DO UPDATE SET seq = notification_seq.seq + excluded.seq RETURNING seq)", seqCounter, n)
+	q.b.WriteString(" INSERT INTO notifications (" + numberedNotifications.list("") + ") SELECT ")
+	q.write("s.seq - ? + u.ord, ", n)
+	s.unnest(q, notifications, rows, "s, ")
 	return q
 }
 

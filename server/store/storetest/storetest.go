@@ -91,6 +91,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "NotificationRoundTrip", run: testNotificationRoundTrip},
 		{name: "NotificationsAreTheTransactions", run: testNotificationsAreTheTransactions},
 		{name: "SequencerOrder", run: testSequencerOrder},
+		{name: "NotificationsWithoutHoles", run: testNotificationsWithoutHoles},
 		{name: "DueCustomers", run: testDueCustomers},
 		{name: "PruneNotifications", run: testPruneNotifications},
 		{name: "WebhookRoundTrip", run: testWebhookRoundTrip},

@@ -1,0 +1,115 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/goodwill-ledger/goodwill/server/ledger"
+)
+
+// testNotificationsWithoutHoles: while transactions of both kinds append
+// notifications at once (and, where a store leaves them unnumbered, a
+// sequencer numbers them), every read of the stream is gap-free: a reader
+// that sees number n sees every number below it, so a cursor never skips
+// one that commits later. A store that numbered at insert without ordering
+// the commits fails here: a transaction holding 7 commits after one
+// holding 8, and a read between them sees 8 without 7.
+func testNotificationsWithoutHoles(t *testing.T, s ledger.Store) {
+	const writers, perWriter = 8, 12
+	ctx := t.Context()
+	var writing atomic.Int32
+	writing.Store(writers)
+	reads := make(chan error, 1)
+	go func() { // the reader, and the sequencer where there is one to run
+		defer close(reads)
+		for {
+			finished := writing.Load() == 0
+			if err := sequence(ctx, s); err != nil {
+				reads <- err
+				return
+			}
+			var ns []ledger.Notification
+			err := s.View(ctx, func(r ledger.Reader) error {
+				var err error
+				ns, err = r.Notifications(ctx, tenantA, 0, nil, writers*perWriter*2+1)
+				return err
+			})
+			if err != nil {
+				reads <- err
+				return
+			}
+			for i, n := range ns {
+				if n.Seq != int64(i+1) {
+					reads <- fmt.Errorf("a read of %d notifications holds number %d at place %d: a hole below it", len(ns), n.Seq, i+1)
+					return
+				}
+			}
+			if finished {
+				if len(ns) != writers*perWriter*2 {
+					reads <- fmt.Errorf("read %d notifications after the writers ended, want %d", len(ns), writers*perWriter*2)
+				}
+				return
+			}
+		}
+	}()
+	together(writers, func(w int) {
+		defer writing.Add(-1)
+		for i := range perWriter {
+			id := fmt.Sprintf("w%d", w) // each writer its own customer, as group-commit writers are
+			write := func(tx ledger.Tx) error {
+				if _, err := tx.CustomersByID(ctx, tenantA, []string{id}); err != nil {
+					return err
+				}
+				c := newCustomer(tenantA, id)
+				c.UpdatedAt = at(i)
+				if err := tx.PutCustomers(ctx, []ledger.Customer{c}); err != nil {
+					return err
+				}
+				time.Sleep(time.Millisecond) // a window for another writer to commit first
+				return tx.AppendNotifications(ctx, []ledger.Notification{
+					note(tenantA, id, int64(2*i+1), ledger.NotifyRecovered, at(i)),
+					note(tenantA, id, int64(2*i+2), ledger.NotifyOverdrawn, at(i)),
+				})
+			}
+			var err error
+			if w%2 == 0 {
+				err = s.UpdateCustomers(ctx, write)
+			} else {
+				err = s.Update(ctx, write)
+			}
+			if err != nil {
+				t.Errorf("writer %d, transaction %d: %v", w, i, err)
+				return
+			}
+		}
+	})
+	if err := <-reads; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sequence numbers what waits, as the sequencer does (sequenceAll, for a
+// goroutine that is not the test's).
+func sequence(ctx context.Context, s ledger.Store) error {
+	return s.Update(ctx, func(tx ledger.Tx) error {
+		refs, err := tx.UnsequencedNotifications(ctx, 1000)
+		if err != nil || len(refs) == 0 {
+			return err
+		}
+		last, err := tx.NotificationSeq(ctx)
+		if err != nil {
+			return err
+		}
+		for i := range refs {
+			last++
+			refs[i].Seq = last
+		}
+		if err := tx.SequenceNotifications(ctx, refs); err != nil {
+			return err
+		}
+		return tx.PutNotificationSeq(ctx, last)
+	})
+}
