@@ -33,7 +33,11 @@ func replicaScenarios(ctx context.Context, o options, bin, store, db, keyFile st
 	// (customers partitioned among them): parallel writers inside one
 	// process, against the same database; and two more plain replicas, for
 	// four (docs/capacity.md checks its model against two and four).
-	for i := range 5 {
+	n := 3
+	if o.onlyReplicas || o.full {
+		n = 5
+	}
+	for i := range n {
 		addr, err := freePort()
 		if err != nil {
 			return nil, err
@@ -56,19 +60,26 @@ func replicaScenarios(ctx context.Context, o options, bin, store, db, keyFile st
 		return total
 	}
 	hot := 10
+	// The quick run keeps four of the seven (make bench stays under five
+	// minutes); -only-replicas and -full measure them all.
+	all := o.onlyReplicas || o.full
 	for i, sc := range []struct {
 		name      string
 		servers   []int // which of reps the clients are spread over
 		customers int
+		quick     bool
 	}{
-		{"1 replica, uniform", []int{0}, uniformCustomers},
-		{"2 replicas, uniform", []int{0, 1}, uniformCustomers},
-		{"1 replica, 4 writers, uniform", []int{2}, uniformCustomers},
-		{"4 replicas, uniform", []int{0, 1, 3, 4}, uniformCustomers},
-		{"1 replica, 10 hot customers", []int{0}, hot},
-		{"2 replicas, 10 hot customers", []int{0, 1}, hot},
-		{"1 replica, 4 writers, 10 hot customers", []int{2}, hot},
+		{"1 replica, uniform", []int{0}, uniformCustomers, true},
+		{"2 replicas, uniform", []int{0, 1}, uniformCustomers, true},
+		{"1 replica, 4 writers, uniform", []int{2}, uniformCustomers, true},
+		{"4 replicas, uniform", []int{0, 1, 3, 4}, uniformCustomers, false},
+		{"1 replica, 10 hot customers", []int{0}, hot, false},
+		{"2 replicas, 10 hot customers", []int{0, 1}, hot, true},
+		{"1 replica, 4 writers, 10 hot customers", []int{2}, hot, false},
 	} {
+		if !sc.quick && !all {
+			continue
+		}
 		before := retries()
 		cpu0 := 0.0
 		for _, r := range reps {

@@ -134,9 +134,12 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 			return scenario()
 		}
 		done := profileCPU(ctx, debug[1], filepath.Join(o.profile, store+"-"+name+".pprof"), o.duration-time.Second)
+		allocs := profileAllocs(ctx, debug[1], filepath.Join(o.profile, store+"-"+name+".allocs.pprof"), o.duration-time.Second)
 		s := scenario()
-		if err := <-done; err != nil {
-			log.Printf("profile %s: %v", name, err)
+		for _, err := range []error{<-done, <-allocs} {
+			if err != nil {
+				log.Printf("profile %s: %v", name, err)
+			}
 		}
 		return s
 	}

@@ -225,13 +225,23 @@ func freshPostgres(ctx context.Context, admin string) (string, func(), error) {
 // profileCPU fetches a CPU profile of d from the server's --debug-addr into
 // path, in the background; the channel reports how it went.
 func profileCPU(ctx context.Context, debugAddr, path string, d time.Duration) <-chan error {
+	return fetchProfile(ctx, debugAddr, "profile", path, d)
+}
+
+// profileAllocs saves what the server allocated over the next d (pprof's
+// delta of allocs: go tool pprof -sample_index=alloc_space).
+func profileAllocs(ctx context.Context, debugAddr, path string, d time.Duration) <-chan error {
+	return fetchProfile(ctx, debugAddr, "allocs", path, d)
+}
+
+func fetchProfile(ctx context.Context, debugAddr, kind, path string, d time.Duration) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		done <- func() error {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 				return err
 			}
-			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, max(1, int(d.Seconds())))
+			url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", debugAddr, kind, max(1, int(d.Seconds())))
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			if err != nil {
 				return err
