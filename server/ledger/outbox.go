@@ -99,7 +99,7 @@ func (s *Service) kickSequencer() {
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 	err := s.store.Update(ctx, fn)
 	if err == nil {
-		s.kickSequencer()
+		s.written()
 	}
 	return err
 }
@@ -109,9 +109,21 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 func (s *Service) updateCustomers(ctx context.Context, fn func(Tx) error) error {
 	err := s.store.UpdateCustomers(ctx, fn)
 	if err == nil {
-		s.kickSequencer()
+		s.written()
 	}
 	return err
+}
+
+// written follows a committed write: a store that numbered what it wrote
+// tells the readers the numbers now; otherwise the sequencer numbers.
+func (s *Service) written() {
+	if n, ok := s.store.(WriteNumberer); ok {
+		if last, numbers := n.NumberedAtWrite(); numbers {
+			s.hub.published(last)
+			return
+		}
+	}
+	s.kickSequencer()
 }
 
 // runSequencer numbers notifications until ctx ends: at once when this

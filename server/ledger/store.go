@@ -5,6 +5,17 @@ import (
 	"time"
 )
 
+// WriteNumberer is a Store whose write transactions number the
+// notifications they write (Tx.AppendNotifications) and that tells the
+// highest number its committed transactions gave in this process. After
+// each write the ledger then wakes the stream's readers with that number
+// at once, instead of a sequencing pass (a read transaction) that would
+// find nothing to number. ok is false where the store leaves numbering to
+// the sequencer (CockroachDB).
+type WriteNumberer interface {
+	NumberedAtWrite() (last int64, ok bool)
+}
+
 // Store keeps customers and their events. Backends live under server/store
 // and all pass the conformance suite in server/store/storetest.
 //

@@ -53,6 +53,11 @@ func (c conn) ExecPrepared(ctx context.Context, sql string, args ...any) (int64,
 	return tag.RowsAffected(), err
 }
 
+// QueryPrepared is ExecPrepared for a statement that returns rows.
+func (c conn) QueryPrepared(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	return c.q.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
+}
+
 func newTxn(q pgxQuerier) *sqlstore.Txn { return statements.NewTxn(conn{q}, translate) }
 
 // Lookup runs one statement on the pool, outside a transaction: a single

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -40,6 +41,8 @@ type Store struct {
 	// metrics and the benchmarks.
 	retries        atomic.Int64
 	staleFallbacks atomic.Int64
+	// numbered is the last notification number a committed write gave.
+	numbered sqlstore.NumberMark
 	// writers admits this many write transactions at once.
 	writers chan struct{}
 	// staleRead is the statement that makes a read stale (followerRead on

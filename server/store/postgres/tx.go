@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/sqlstore"
 )
 
 var (
@@ -65,6 +66,7 @@ func (s *Store) update(ctx context.Context, iso pgx.TxOptions, fn func(ledger.Tx
 	}
 	runs := attempts{max: s.policy.attempts}
 	var panicked any
+	var last *sqlstore.Txn // the run that committed, when one did
 	run := func(tx pgx.Tx) (err error) {
 		if err := runs.next(); err != nil {
 			return err
@@ -78,6 +80,7 @@ func (s *Store) update(ctx context.Context, iso pgx.TxOptions, fn func(ledger.Tx
 			}
 		}()
 		t := newTxn(tx)
+		last = t
 		if !s.crdb {
 			t.WithLocks().NumberAtWrite()
 			if iso == readCommitted {
@@ -106,11 +109,19 @@ func (s *Store) update(ctx context.Context, iso pgx.TxOptions, fn func(ledger.Tx
 		// Never after an ambiguous commit: the writes may have committed.
 		var ambiguous *crdb.AmbiguousCommitError
 		if rerun || !isUniqueViolation(err) || errors.As(err, &ambiguous) {
+			if err == nil {
+				s.numbered.Note(last)
+			}
 			return translate(err)
 		}
 		s.retries.Add(1)
 	}
 }
+
+// NumberedAtWrite implements ledger.WriteNumberer: PostgreSQL's write
+// transactions number their notifications (Txn.NumberAtWrite);
+// CockroachDB leaves them to the sequencer.
+func (s *Store) NumberedAtWrite() (int64, bool) { return s.numbered.Last(), !s.crdb }
 
 var errPanic = errors.New("transaction closure panicked")
 

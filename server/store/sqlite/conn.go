@@ -123,6 +123,12 @@ func (c conn) ExecPrepared(ctx context.Context, query string, args ...any) (int6
 	return c.Exec(ctx, query, args...)
 }
 
+// QueryPrepared implements sqlstore.Conn: SQLite's statements are planned
+// in-process, so it is Query.
+func (c conn) QueryPrepared(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	return c.Query(ctx, query, args...)
+}
+
 type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { _ = r.Rows.Close() }

@@ -39,6 +39,8 @@ type Store struct {
 	// own pool and see WAL snapshots while a write is in progress.
 	writer *sql.DB
 	reader *sql.DB
+	// numbered is the last notification number a committed write gave.
+	numbered sqlstore.NumberMark
 	// Prepared statements, per pool.
 	writeStmts, readStmts *stmtCache
 	log                   *slog.Logger
@@ -219,11 +221,20 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	// would hold the only writer connection forever. After Commit this is a
 	// no-op.
 	defer tx.Rollback() //nolint:errcheck
-	if err := fn(statements.NewTxn(conn{q: tx, tx: tx, stmts: s.writeStmts}, translate)); err != nil {
+	t := statements.NewTxn(conn{q: tx, tx: tx, stmts: s.writeStmts}, translate)
+	if err := fn(t); err != nil {
 		return err
 	}
-	return translate(tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return translate(err)
+	}
+	s.numbered.Note(t)
+	return nil
 }
+
+// NumberedAtWrite implements ledger.WriteNumberer: SQLite's single writer
+// numbers notifications as it writes them.
+func (s *Store) NumberedAtWrite() (int64, bool) { return s.numbered.Last(), true }
 
 // View runs fn in a read transaction: one WAL snapshot for all its reads.
 func (s *Store) View(ctx context.Context, fn func(ledger.Reader) error) error {

@@ -16,6 +16,8 @@ type Conn interface {
 	// arrays): the backend may plan it once per connection and reuse the
 	// plan, where reads are planned per run, for their current statistics.
 	ExecPrepared(ctx context.Context, sql string, args ...any) (int64, error)
+	// QueryPrepared is Query for such a statement that returns rows.
+	QueryPrepared(ctx context.Context, sql string, args ...any) (Rows, error)
 }
 
 // Rows is a result being read.

@@ -133,6 +133,7 @@ func (t *Txn) AppendNotifications(ctx context.Context, ns []ledger.Notification)
 				return err
 			}
 		}
+		t.numbered = last
 		return t.PutNotificationSeq(ctx, last)
 	case t.s.d.Arrays:
 		return t.deferWrite(ctx, t.s.insertArrays(notifications, rows, ""))

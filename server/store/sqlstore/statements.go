@@ -431,16 +431,18 @@ func (s *Statements) unnest(q *query, t table, rows [][]any, from string) {
 // numberedNotificationArrays inserts notifications with their numbers,
 // taken in the same statement from the counter row (notification_seq):
 // its upsert adds len(rows) and returns the last, and row i (in the
-// order of rows) gets last - len(rows) + i + 1. The upsert locks the
+// order of rows) gets last - len(rows) + i + 1; the statement returns
+// last. The upsert locks the
 // counter until the transaction ends, so transactions that number this
 // way commit in the order of their numbers (Txn.NumberAtWrite).
 func (s *Statements) numberedNotificationArrays(rows [][]any) *query {
 	q := s.d.query("WITH s AS (INSERT INTO notification_seq (id, seq) VALUES (")
 	n := int64(len(rows))
 	q.write("?, ?) ON CONFLICT (id) DO UPDATE SET seq = notification_seq.seq + excluded.seq RETURNING seq)", seqCounter, n)
-	q.b.WriteString(" INSERT INTO notifications (" + numberedNotifications.list("") + ") SELECT ")
+	q.b.WriteString(", n AS (INSERT INTO notifications (" + numberedNotifications.list("") + ") SELECT ")
 	q.write("s.seq - ? + u.ord, ", n)
 	s.unnest(q, notifications, rows, "s, ")
+	q.b.WriteString(") SELECT seq FROM s")
 	return q
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 )
@@ -33,6 +34,8 @@ type Txn struct {
 	// (NumberAtWrite); toNumber holds them until Finish.
 	numbering bool
 	toNumber  []ledger.Notification
+	// numbered is the last notification number t gave (0: none).
+	numbered int64
 }
 
 // ErrChanged reports that a customer a Guarded transaction read was
@@ -170,9 +173,43 @@ func (t *Txn) Finish(ctx context.Context) error {
 		rows[i] = notifications.bind(t.s.d, notificationValues(n))
 	}
 	q := t.s.numberedNotificationArrays(rows)
-	_, err := t.c.ExecPrepared(ctx, q.sql(), q.args...)
-	return t.translate(err)
+	r, err := t.c.QueryPrepared(ctx, q.sql(), q.args...)
+	if err != nil {
+		return t.translate(err)
+	}
+	defer r.Close()
+	for r.Next() {
+		if err := r.Scan(&t.numbered); err != nil {
+			return t.translate(err)
+		}
+	}
+	return t.translate(r.Err())
 }
+
+// Numbered is the last notification number t gave, 0 if none: once it
+// commits, every number up to it is committed (NumberAtWrite, or serial
+// writes), so readers may be told at once (NumberMark).
+func (t *Txn) Numbered() int64 { return t.numbered }
+
+// NumberMark is the highest notification number a store's committed
+// transactions gave in this process, for ledger.WriteNumberer.
+type NumberMark struct{ n atomic.Int64 }
+
+// Note records the number a transaction that just committed gave.
+func (m *NumberMark) Note(t *Txn) {
+	if t == nil {
+		return
+	}
+	for {
+		cur := m.n.Load()
+		if t.numbered <= cur || m.n.CompareAndSwap(cur, t.numbered) {
+			return
+		}
+	}
+}
+
+// Last is the highest number noted.
+func (m *NumberMark) Last() int64 { return m.n.Load() }
 
 // carry sends main with the held-back inserts as its WITH clauses.
 func (t *Txn) carry(ctx context.Context, main *query) (int64, error) {

@@ -89,6 +89,13 @@ func testNotificationsWithoutHoles(t *testing.T, s ledger.Store) {
 	if err := <-reads; err != nil {
 		t.Fatal(err)
 	}
+	// A store that numbers as it writes knows the last number it gave,
+	// and the ledger wakes readers with it: it must be the stream's end.
+	if n, ok := s.(ledger.WriteNumberer); ok {
+		if last, numbers := n.NumberedAtWrite(); numbers && last != writers*perWriter*2 {
+			t.Errorf("NumberedAtWrite says %d after %d notifications were written", last, writers*perWriter*2)
+		}
+	}
 }
 
 // sequence numbers what waits, as the sequencer does (sequenceAll, for a
