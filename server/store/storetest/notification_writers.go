@@ -27,7 +27,7 @@ func testNotificationsWithoutHoles(t *testing.T, s ledger.Store) {
 		defer close(reads)
 		for {
 			finished := writing.Load() == 0
-			if err := sequence(ctx, s); err != nil {
+			if _, err := sequence(ctx, s); err != nil {
 				reads <- err
 				return
 			}
@@ -98,10 +98,12 @@ func testNotificationsWithoutHoles(t *testing.T, s ledger.Store) {
 	}
 }
 
-// sequence numbers what waits, as the sequencer does (sequenceAll, for a
-// goroutine that is not the test's).
-func sequence(ctx context.Context, s ledger.Store) error {
-	return s.Update(ctx, func(tx ledger.Tx) error {
+// sequence numbers what waits, as the sequencer does, and says how many
+// it numbered.
+func sequence(ctx context.Context, s ledger.Store) (int, error) {
+	var n int
+	err := s.Update(ctx, func(tx ledger.Tx) error {
+		n = 0
 		refs, err := tx.UnsequencedNotifications(ctx, 1000)
 		if err != nil || len(refs) == 0 {
 			return err
@@ -117,6 +119,8 @@ func sequence(ctx context.Context, s ledger.Store) error {
 		if err := tx.SequenceNotifications(ctx, refs); err != nil {
 			return err
 		}
+		n = len(refs)
 		return tx.PutNotificationSeq(ctx, last)
 	})
+	return n, err
 }

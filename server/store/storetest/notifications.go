@@ -26,26 +26,10 @@ func note(tenant, customer string, customerSeq int64, typ ledger.NotificationTyp
 // and returns how many it numbered.
 func sequenceAll(t *testing.T, s ledger.Store) int {
 	t.Helper()
-	var n int
-	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
-		refs, err := tx.UnsequencedNotifications(ctx, 1000)
-		if err != nil {
-			return err
-		}
-		last, err := tx.NotificationSeq(ctx)
-		if err != nil {
-			return err
-		}
-		for i := range refs {
-			last++
-			refs[i].Seq = last
-		}
-		n = len(refs)
-		if err := tx.SequenceNotifications(ctx, refs); err != nil {
-			return err
-		}
-		return tx.PutNotificationSeq(ctx, last)
-	})
+	n, err := sequence(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return n
 }
 
