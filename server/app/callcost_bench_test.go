@@ -2,6 +2,9 @@ package app_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -53,6 +56,38 @@ func BenchmarkCallCost(b *testing.B) {
 						if _, err := s.RecordEvent(ctx, &goodwillv1.RecordEventRequest{CustomerId: id,
 							Event: &goodwillv1.Event{Kind: goodwillv1.EventKind_EVENT_KIND_RELIABLE_DELIVERY}}); err != nil {
 							b.Error(err)
+							return
+						}
+					}
+				})
+				cpu.report(b)
+			})
+			// The same over REST (keep-alive HTTP/1.1, a JSON body): the
+			// gateway's decoding and checks on top of the gRPC path.
+			b.Run("RecordEvent-REST-parallel", func(b *testing.B) {
+				var n atomic.Int64
+				b.SetParallelism(8)
+				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+				cpu := startCPU()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						id := fmt.Sprintf("r%d", n.Add(1)%1000)
+						req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.baseURL+"/v1/customers/"+id+"/events",
+							strings.NewReader(`{"kind":"EVENT_KIND_RELIABLE_DELIVERY","magnitude":1,"note":"on time"}`))
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						req.Header.Set("Authorization", "Bearer "+s.token)
+						resp, err := client.Do(req)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusOK {
+							b.Errorf("HTTP %d", resp.StatusCode)
 							return
 						}
 					}

@@ -84,6 +84,13 @@ func TestRESTErrorsSpeakREST(t *testing.T) {
 			`{"events":[{"customerId":"c1","kind":"EVENT_KIND_CREDIT"},{"customer":"c2","kind":"NOPE"}]}`)
 		wantRESTError(t, r, http.StatusBadRequest, codes.InvalidArgument, "events[1].customer: is not a field of Event",
 			`events[1].kind: "NOPE" is not one of`)
+		// protojson takes these two; the API does not (the body is checked
+		// only once protojson has refused it or the enum guard has).
+		r = s.rest(t, http.MethodPost, "/v1/events:batchRecord",
+			`{"events":[{"customerId":"c1","kind":"EVENT_KIND_CREDIT"},{"customerId":"c2","kind":77}]}`)
+		wantRESTError(t, r, http.StatusBadRequest, codes.InvalidArgument, `events[1].kind: "77" is not one of`)
+		r = s.rest(t, http.MethodPost, "/v1/customers/c1/events", `{"kind":"EVENT_KIND_CREDIT"} {"kind":"EVENT_KIND_OUTAGE"}`)
+		wantRESTError(t, r, http.StatusBadRequest, codes.InvalidArgument, "request body must be a single JSON value")
 	})
 
 	t.Run("every invalid field, REST names", func(t *testing.T) {

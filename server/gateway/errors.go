@@ -35,6 +35,11 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // on 401 (RFC 6750) and Retry-After on 429 and 503.
 func restErrors(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	st := status.Convert(err)
+	if st.Code() == codes.InvalidArgument {
+		if checked := bodyViolations(r); checked != nil {
+			err, st = checked, status.Convert(checked)
+		}
+	}
 	var spelled restSpelled
 	if rt := match(r.Method, r.URL.Path); rt != nil && !errors.As(err, &spelled) {
 		st = restSpelling(st, rt)
