@@ -54,6 +54,16 @@ func (t *tracing) store(st ledger.Store) ledger.Store {
 	return &tracedStore{Store: st, tracer: t.tracer, system: attribute.String("db.system.name", system)}
 }
 
+// NumberedAtWrite passes ledger.WriteNumberer through, so that with
+// tracing on the writer still tells the stream's readers its numbers
+// itself instead of waking the sequencer.
+func (s *tracedStore) NumberedAtWrite() (int64, bool) {
+	if n, ok := s.Store.(ledger.WriteNumberer); ok {
+		return n.NumberedAtWrite()
+	}
+	return 0, false
+}
+
 func (s *tracedStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	return traced(s, ctx, "store.Update", s.Store.Update, fn)
 }

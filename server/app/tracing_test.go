@@ -2,12 +2,18 @@ package app
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"math"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/goodwill-ledger/goodwill/server/ledger"
+	"github.com/goodwill-ledger/goodwill/server/store/sqlite"
 )
 
 // Tracing flags that cannot work are refused at start, naming the flag:
@@ -85,5 +91,24 @@ func TestTracingOffInstallsNothing(t *testing.T) {
 	}
 	if err := tr.close(context.Background()); err != nil {
 		t.Error(err)
+	}
+}
+
+// The traced store keeps the backend's ledger.WriteNumberer, so turning
+// tracing on does not send every write's readers through the sequencer.
+func TestTracedStoreKeepsWriteNumbering(t *testing.T) {
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "n.db"), sqlite.Options{Migrate: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	traced := (&tracing{tracer: noop.NewTracerProvider().Tracer("test")}).store(st)
+	n, ok := traced.(ledger.WriteNumberer)
+	if !ok {
+		t.Fatal("the traced store is no ledger.WriteNumberer")
+	}
+	if _, numbers := n.NumberedAtWrite(); !numbers {
+		t.Error("the traced SQLite store says it does not number at write")
 	}
 }
