@@ -177,28 +177,38 @@ func (s *Service) sequenceOnce(ctx context.Context) (int, error) {
 	var n int
 	var last int64
 	err = s.store.Update(ctx, func(tx Tx) error {
-		n, last = 0, 0
-		refs, err := tx.UnsequencedNotifications(ctx, sequencerBatch)
-		if err != nil || len(refs) == 0 {
-			return err
-		}
-		if last, err = tx.NotificationSeq(ctx); err != nil {
-			return err
-		}
-		for i := range refs {
-			last++
-			refs[i].Seq = last
-		}
-		if err := tx.SequenceNotifications(ctx, refs); err != nil {
-			return err
-		}
-		n = len(refs)
-		return tx.PutNotificationSeq(ctx, last)
+		var err error
+		n, last, err = NumberWaiting(ctx, tx, sequencerBatch)
+		return err
 	})
 	if err == nil && n > 0 {
 		s.hub.published(last)
 	}
 	return n, err
+}
+
+// NumberWaiting is the sequencer's transaction: it numbers up to limit
+// committed, unnumbered notifications in the order UnsequencedNotifications
+// gives, after the last number given, and moves the counter on. It returns
+// how many it numbered and the last number (0, 0 when none waited). The
+// store conformance suite runs it as the sequencer would.
+func NumberWaiting(ctx context.Context, tx Tx, limit int) (int, int64, error) {
+	refs, err := tx.UnsequencedNotifications(ctx, limit)
+	if err != nil || len(refs) == 0 {
+		return 0, 0, err
+	}
+	last, err := tx.NotificationSeq(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := range refs {
+		last++
+		refs[i].Seq = last
+	}
+	if err := tx.SequenceNotifications(ctx, refs); err != nil {
+		return 0, 0, err
+	}
+	return len(refs), last, tx.PutNotificationSeq(ctx, last)
 }
 
 // Notifications returns up to limit of the tenant's notifications after
