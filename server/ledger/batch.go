@@ -5,19 +5,9 @@ import (
 	"time"
 )
 
-// recordBatch records a tenant's events in order inside tx with a constant
-// number of store calls, whatever the batch size: it reads every customer
-// and idempotency key of the batch at once, applies the events in memory,
-// and writes the new events and the changed customers back in one call
-// each. Only the uncommon cases read more: a backdated event, a reversal or
-// a policy change replays that customer's history.
-//
-// It returns one result per event, in order. An idempotency conflict is a
-// per-event result (ErrConflict in its err); any other error fails the
-// whole batch.
-func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant string, events []Event, now time.Time) ([]recordResult, error) {
-	var ids []string
-	var keys []CustomerKey
+// batchReads is what recordBatch reads first: the batch's distinct
+// customers and idempotency keys, in the order of their first events.
+func batchReads(events []Event) (ids []string, keys []CustomerKey) {
 	seenID, seenKey := map[string]bool{}, map[CustomerKey]bool{}
 	for _, e := range events {
 		if !seenID[e.CustomerID] {
@@ -29,6 +19,33 @@ func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant st
 			keys = append(keys, k)
 		}
 	}
+	return ids, keys
+}
+
+// readAhead lets a store that can (ReadAheader) make the reads of the
+// tenant's active policy and of recordBatch(events) at once, before
+// Service.active asks for the first of them.
+func readAhead(ctx context.Context, tx Tx, tenant string, events []Event) error {
+	r, ok := tx.(ReadAheader)
+	if !ok {
+		return nil
+	}
+	ids, keys := batchReads(events)
+	return r.ReadAhead(ctx, tenant, ids, keys)
+}
+
+// recordBatch records a tenant's events in order inside tx with a constant
+// number of store calls, whatever the batch size: it reads every customer
+// and idempotency key of the batch at once, applies the events in memory,
+// and writes the new events and the changed customers back in one call
+// each. Only the uncommon cases read more: a backdated event, a reversal or
+// a policy change replays that customer's history.
+//
+// It returns one result per event, in order. An idempotency conflict is a
+// per-event result (ErrConflict in its err); any other error fails the
+// whole batch.
+func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant string, events []Event, now time.Time) ([]recordResult, error) {
+	ids, keys := batchReads(events)
 	custs, err := tx.CustomersByID(ctx, tenant, ids)
 	if err != nil {
 		return nil, err

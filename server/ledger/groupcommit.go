@@ -226,15 +226,19 @@ func (s *Service) commitBatch(batch []*pending) {
 		clear(results) // the store may run this closure more than once
 		refused = nil
 		for _, tenant := range tenants {
-			pol, err := s.active(ctx, tx, tenant)
-			if err != nil {
-				refused = err
-				return err
-			}
 			idx := byTenant[tenant]
 			events := make([]Event, len(idx))
 			for j, i := range idx {
 				events[j] = batch[i].e
+			}
+			if err := readAhead(ctx, tx, tenant, events); err != nil {
+				refused = err
+				return err
+			}
+			pol, err := s.active(ctx, tx, tenant)
+			if err != nil {
+				refused = err
+				return err
 			}
 			recs, err := s.recordBatch(ctx, tx, pol, tenant, events, now)
 			if err != nil {

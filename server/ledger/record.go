@@ -158,6 +158,9 @@ func (s *Service) RecordEvents(ctx context.Context, tenant string, items []NewEv
 	var results []ItemResult
 	err := s.updateCustomers(ctx, func(tx Tx) error {
 		results = make([]ItemResult, len(events)) // the closure may run again
+		if err := readAhead(ctx, tx, tenant, events); err != nil {
+			return err
+		}
 		pol, err := s.active(ctx, tx, tenant)
 		if err != nil {
 			return err

@@ -16,6 +16,17 @@ type WriteNumberer interface {
 	NumberedAtWrite() (last int64, ok bool)
 }
 
+// ReadAheader is a Tx that can make a write batch's first reads at once:
+// the tenant's active policy, the batch's customers and the events that
+// hold its idempotency keys. A store across the network sends them in
+// one round trip instead of three; ActivePolicy, CustomersByID and
+// EventsByKeys, called next with the same arguments, answer from what it
+// read. The reads are the same ones, in the same order, so what the
+// transaction sees does not change.
+type ReadAheader interface {
+	ReadAhead(ctx context.Context, tenant string, ids []string, keys []CustomerKey) error
+}
+
 // Store keeps customers and their events. Backends live under server/store
 // and all pass the conformance suite in server/store/storetest.
 //

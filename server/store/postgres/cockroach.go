@@ -74,14 +74,14 @@ func noAutocommitBeforeDDL(ctx context.Context, c *pgx.Conn) error {
 // context check and the count are this store's retry policy, applied in
 // the closure. Bounding the attempts is left to run (attempts in tx.go):
 // cockroach-go reads a limit of 0 as "no limit".
-func (s *Store) updateCockroach(ctx context.Context, run func(pgx.Tx) error) error {
+func (s *Store) updateCockroach(ctx context.Context, run func(pgxQuerier) error) error {
 	return crdbpgx.ExecuteTx(crdb.WithMaxRetries(ctx, s.policy.attempts), s.pool, serializable, s.pacedReruns(ctx, run))
 }
 
 // pacedReruns wraps a closure cockroach-go reruns on 40001 so that every
 // rerun is counted and waits first, under the retry policy, and a context
 // that ends during the wait ends the loop.
-func (s *Store) pacedReruns(ctx context.Context, run func(pgx.Tx) error) func(pgx.Tx) error {
+func (s *Store) pacedReruns(ctx context.Context, run func(pgxQuerier) error) func(pgx.Tx) error {
 	n := 0
 	return func(tx pgx.Tx) error {
 		if n++; n > s.policy.attempts {

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"hash/fnv"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,7 +31,50 @@ var (
 type pgxQuerier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
+
+// Pipeline implements sqlstore.Pipeliner with a pgx batch: the statements
+// are sent together and the server answers them in order. A prepared
+// statement is prepared on the transaction's connection first, once per
+// connection, and queued by name; pgx's batches otherwise run every
+// statement unnamed, planned on each run.
+func (c conn) Pipeline(ctx context.Context, stmts ...sqlstore.Stmt) sqlstore.Results {
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(stmts))}
+	for _, st := range stmts {
+		sql := st.SQL
+		if tx, ok := c.q.(interface{ Conn() *pgx.Conn }); ok && st.Prepared {
+			sd, err := tx.Conn().Prepare(ctx, statementName(sql), sql)
+			if err != nil {
+				return batchResults{pgx.FailedBatchResults(b, err)}
+			}
+			sql = sd.Name
+		}
+		b.Queue(sql, st.Args...)
+	}
+	return batchResults{c.q.SendBatch(ctx, b)}
+}
+
+// statementName names a prepared statement by its text, as pgx's own
+// statement cache does, so that the same text is prepared once per
+// connection.
+func statementName(sql string) string {
+	h := fnv.New64a()
+	h.Write([]byte(sql))
+	return "goodwill_" + strconv.FormatUint(h.Sum64(), 36)
+}
+
+// batchResults adapts pgx's to sqlstore.Results.
+type batchResults struct{ br pgx.BatchResults }
+
+func (r batchResults) Query() (sqlstore.Rows, error) { return r.br.Query() }
+
+func (r batchResults) Exec() (int64, error) {
+	tag, err := r.br.Exec()
+	return tag.RowsAffected(), err
+}
+
+func (r batchResults) Close() error { return r.br.Close() }
 
 // conn adapts a pgx transaction or the pool to sqlstore.Conn.
 type conn struct{ q pgxQuerier }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
@@ -81,7 +80,7 @@ func TestCockroachRerunsArePacedAndCounted(t *testing.T) {
 	rec := &pauses{}
 	s := quietStore(retryPolicy{attempts: 50, base: 5 * time.Millisecond, max: 40 * time.Millisecond, pause: rec.pause})
 	calls := 0
-	run := s.pacedReruns(t.Context(), func(pgx.Tx) error {
+	run := s.pacedReruns(t.Context(), func(pgxQuerier) error {
 		if calls++; calls < 4 {
 			return &pgconn.PgError{Code: "40001"}
 		}
@@ -103,7 +102,7 @@ func TestCockroachRerunsArePacedAndCounted(t *testing.T) {
 	rec.got = nil
 	bounded := quietStore(retryPolicy{attempts: 3, base: time.Millisecond, max: time.Millisecond, pause: rec.pause})
 	calls = 0
-	run = bounded.pacedReruns(t.Context(), func(pgx.Tx) error { calls++; return &pgconn.PgError{Code: "40001"} })
+	run = bounded.pacedReruns(t.Context(), func(pgxQuerier) error { calls++; return &pgconn.PgError{Code: "40001"} })
 	err := crdb.ExecuteInTx(crdb.WithMaxRetries(t.Context(), 3), &fakeTx{}, func() error { return run(nil) })
 	if calls != 3 || len(rec.got) != 2 || bounded.Retries() != 2 || !errors.Is(translate(err), ledger.ErrUnavailable) {
 		t.Errorf("bounded at 3: %d runs, %d waits, %d retries, %v; want 3, 2, 2 and UNAVAILABLE", calls, len(rec.got), bounded.Retries(), err)
@@ -112,7 +111,7 @@ func TestCockroachRerunsArePacedAndCounted(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	slow := quietStore(retryPolicy{attempts: 50, base: time.Hour, max: time.Hour})
 	calls = 0
-	run = slow.pacedReruns(ctx, func(pgx.Tx) error {
+	run = slow.pacedReruns(ctx, func(pgxQuerier) error {
 		calls++
 		cancel() // the caller gives up while the rerun waits
 		return &pgconn.PgError{Code: "40001"}

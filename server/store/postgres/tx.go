@@ -67,7 +67,7 @@ func (s *Store) update(ctx context.Context, iso pgx.TxOptions, fn func(ledger.Tx
 	runs := attempts{max: s.policy.attempts}
 	var panicked any
 	var last *sqlstore.Txn // the run that committed, when one did
-	run := func(tx pgx.Tx) (err error) {
+	run := func(tx pgxQuerier) (err error) {
 		if err := runs.next(); err != nil {
 			return err
 		}
@@ -139,20 +139,23 @@ func (a *attempts) next() error {
 }
 
 // attempt runs one whole transaction: BEGIN, run, COMMIT (or ROLLBACK).
-func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, run func(pgx.Tx) error) (err error) {
-	tx, err := s.pool.BeginTx(ctx, opts)
+// The BEGIN travels with the transaction's first statement (lazyTx).
+func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, run func(pgxQuerier) error) (err error) {
+	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
+	defer c.Release() // a connection left inside a transaction is closed, not reused
+	tx := &lazyTx{c: c, opts: opts}
 	defer func() {
 		if err != nil {
-			rollback(ctx, tx)
+			tx.rollback(ctx)
 		}
 	}()
 	if err = run(tx); err != nil {
 		return err
 	}
-	return tx.Commit(ctx)
+	return tx.commit(ctx)
 }
 
 // rollbackTimeout bounds a rollback. It runs even when the caller's
@@ -195,7 +198,7 @@ var readOnly = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadO
 // View runs fn in a read-only transaction, rerun under the retry policy.
 func (s *Store) View(ctx context.Context, fn func(ledger.Reader) error) error {
 	return translate(s.retry(ctx, "view", func() error {
-		return s.attempt(ctx, readOnly, func(tx pgx.Tx) error { return fn(newTxn(tx)) })
+		return s.attempt(ctx, readOnly, func(tx pgxQuerier) error { return fn(newTxn(tx)) })
 	}))
 }
 
@@ -213,7 +216,7 @@ func (s *Store) ViewStale(ctx context.Context, fn func(ledger.Reader) error) err
 		return s.View(ctx, fn)
 	}
 	err := s.retry(ctx, "stale view", func() error {
-		return s.attempt(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		return s.attempt(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgxQuerier) error {
 			if _, err := tx.Exec(ctx, s.staleRead); err != nil {
 				return err
 			}

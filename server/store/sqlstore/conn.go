@@ -27,3 +27,35 @@ type Rows interface {
 	Err() error
 	Close()
 }
+
+// Pipeliner is a Conn that can send several statements in one round trip
+// and read their results afterwards, in order (PostgreSQL's pipeline
+// mode). A Txn uses it where it knows its next statements before it needs
+// the first one's answer: on a server across the network each round trip
+// is a wait for the writer and a write and a wake-up for both processes.
+// The server still runs the statements one after another, each as if
+// sent alone; only the waits between them go.
+type Pipeliner interface {
+	Pipeline(ctx context.Context, stmts ...Stmt) Results
+}
+
+// Stmt is one statement of a pipeline.
+type Stmt struct {
+	SQL  string
+	Args []any
+	// Prepared: planned once per connection, as ExecPrepared.
+	Prepared bool
+}
+
+// Results are a pipeline's results, one per statement, taken in the
+// order the statements were sent.
+type Results interface {
+	// Query returns the next statement's rows, to be read to the end (or
+	// closed) before the next result is taken.
+	Query() (Rows, error)
+	// Exec returns how many rows the next statement changed.
+	Exec() (int64, error)
+	// Close reads what was not taken and returns the pipeline's first
+	// error not yet returned.
+	Close() error
+}

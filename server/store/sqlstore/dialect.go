@@ -119,3 +119,10 @@ func (q *query) write(sql string, args ...any) *query {
 }
 
 func (q *query) sql() string { return q.b.String() }
+
+// stmt is q as a pipeline's statement.
+func (q *query) stmt() Stmt { return Stmt{SQL: q.sql(), Args: q.args} }
+
+// prepared is q as a pipeline's statement planned once per connection
+// (see Conn.ExecPrepared).
+func (q *query) prepared() Stmt { return Stmt{SQL: q.sql(), Args: q.args, Prepared: true} }

@@ -305,6 +305,12 @@ func (s *Statements) customersByIDs(tenant string, ids []string, version bool) *
 	return q.write(" AND customer_id = k.id LIMIT 1) AS c")
 }
 
+// activePolicy reads the tenant's active policy.
+func (s *Statements) activePolicy(tenant string) *query {
+	return s.d.onTenant(`SELECT p.version, p.body, p.created_at FROM active_policies a
+		JOIN policies p ON p.tenant_id = a.tenant_id AND p.version = a.version`, "a.", tenant)
+}
+
 // guardedUpsert writes customer rows where each still has the version
 // read (Txn.Guarded): versions maps tenant and id to the xmin read, and
 // a customer missing from it was absent, so finding its row on conflict

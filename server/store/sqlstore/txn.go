@@ -36,6 +36,10 @@ type Txn struct {
 	toNumber  []ledger.Notification
 	// numbered is the last notification number t gave (0: none).
 	numbered int64
+	// ahead is what ReadAhead read for the calls that follow it.
+	ahead *ahead
+	// held is a guarded upsert not yet sent (Finish).
+	held *heldUpsert
 }
 
 // ErrChanged reports that a customer a Guarded transaction read was
@@ -102,6 +106,12 @@ func (t *Txn) query(ctx context.Context, q *query, each func(scanner) error) err
 		return err
 	}
 	rows, err := t.c.Query(ctx, q.sql(), q.args...)
+	return t.scan(rows, err, each)
+}
+
+// scan calls each for every row of rows, then closes it; err is the
+// error of the query that returned rows, if it failed.
+func (t *Txn) scan(rows Rows, err error, each func(scanner) error) error {
 	if err != nil {
 		return t.translate(err)
 	}
@@ -130,6 +140,13 @@ func (t *Txn) exec(ctx context.Context, q *query) (int64, error) {
 // They write other tables than the upsert's, so sharing its snapshot
 // changes nothing. Any other statement sends what is held back first, and
 // the backend calls Flush before it commits.
+//
+// On PostgreSQL a group-commit batch so takes three round trips: BEGIN
+// with the batch's reads (ReadAhead, pipelined), the customer upsert
+// carrying the event inserts with the numbered notification insert
+// (Finish, pipelined), and COMMIT. The COMMIT waits for the upsert's row
+// count: fewer rows than customers means a guard failed, and the
+// transaction must roll back instead.
 
 // deferWrite holds back an insert; without Dialect.Arrays it runs at once.
 func (t *Txn) deferWrite(ctx context.Context, q *query) error {
@@ -141,9 +158,14 @@ func (t *Txn) deferWrite(ctx context.Context, q *query) error {
 	return nil
 }
 
-// Flush sends the inserts deferWrite held back. A backend that defers
-// (Dialect.Arrays) calls it after the transaction's closure, before COMMIT.
+// Flush sends the writes held back: the guarded upsert (held), then the
+// inserts deferWrite held. A backend that defers (Dialect.Arrays) calls
+// it after the transaction's closure, before COMMIT.
 func (t *Txn) Flush(ctx context.Context) error {
+	if err := t.sendHeld(ctx); err != nil {
+		t.deferred = nil
+		return err
+	}
 	for len(t.deferred) > 0 {
 		q := t.deferred[0]
 		t.deferred = t.deferred[1:]
@@ -158,12 +180,13 @@ func (t *Txn) Flush(ctx context.Context) error {
 // Finish sends what the transaction still holds back: the deferred
 // inserts, then the notifications it numbers (NumberAtWrite). A backend
 // calls it after the transaction's closure, before COMMIT.
+//
+// A guarded upsert still held goes in the same round trip as the
+// numbering statement (Pipeliner), which the server runs after it, so
+// the counter is still locked after every customer row.
 func (t *Txn) Finish(ctx context.Context) error {
-	if err := t.Flush(ctx); err != nil {
-		return err
-	}
 	if len(t.toNumber) == 0 {
-		return nil
+		return t.Flush(ctx)
 	}
 	ns := t.toNumber
 	t.toNumber = nil
@@ -173,17 +196,54 @@ func (t *Txn) Finish(ctx context.Context) error {
 		rows[i] = notifications.bind(t.s.d, notificationValues(n))
 	}
 	q := t.s.numberedNotificationArrays(rows)
-	r, err := t.c.QueryPrepared(ctx, q.sql(), q.args...)
-	if err != nil {
-		return t.translate(err)
-	}
-	defer r.Close()
-	for r.Next() {
-		if err := r.Scan(&t.numbered); err != nil {
-			return t.translate(err)
+	lastSeq := func(r scanner) error { return r.Scan(&t.numbered) }
+	if p, ok := t.c.(Pipeliner); ok && t.held != nil && len(t.deferred) == 0 {
+		h := t.held
+		t.held = nil
+		res := p.Pipeline(ctx, h.q.prepared(), q.prepared())
+		n, err := res.Exec()
+		err = h.check(n, t.translate(err))
+		if err == nil {
+			rows, qerr := res.Query()
+			err = t.scan(rows, qerr, lastSeq)
 		}
+		if cerr := res.Close(); err == nil {
+			err = t.translate(cerr)
+		}
+		return err
 	}
-	return t.translate(r.Err())
+	if err := t.Flush(ctx); err != nil {
+		return err
+	}
+	r, err := t.c.QueryPrepared(ctx, q.sql(), q.args...)
+	return t.scan(r, err, lastSeq)
+}
+
+// sendHeld sends the guarded upsert held back, if one is.
+func (t *Txn) sendHeld(ctx context.Context) error {
+	h := t.held
+	if h == nil {
+		return nil
+	}
+	t.held = nil
+	n, err := t.c.ExecPrepared(ctx, h.q.sql(), h.q.args...)
+	return h.check(n, t.translate(err))
+}
+
+// heldUpsert is a guarded customer upsert (with the inserts it carries)
+// held back to travel with the numbering statement (Finish).
+type heldUpsert struct {
+	q    *query
+	want int64 // customers it must write
+}
+
+// check is the upsert's outcome: err, or ErrChanged if the guard let
+// fewer than all its customers be written.
+func (h *heldUpsert) check(n int64, err error) error {
+	if err == nil && n != h.want {
+		return fmt.Errorf("%w (%d of %d customers written)", ErrChanged, n, h.want)
+	}
+	return err
 }
 
 // Numbered is the last notification number t gave, 0 if none: once it
@@ -213,9 +273,16 @@ func (m *NumberMark) Last() int64 { return m.n.Load() }
 
 // carry sends main with the held-back inserts as its WITH clauses.
 func (t *Txn) carry(ctx context.Context, main *query) (int64, error) {
+	q := t.carried(main)
+	n, err := t.c.ExecPrepared(ctx, q.sql(), q.args...)
+	return n, t.translate(err)
+}
+
+// carried is main with the held-back inserts as its WITH clauses, which
+// it takes from t.
+func (t *Txn) carried(main *query) *query {
 	if len(t.deferred) == 0 {
-		n, err := t.c.ExecPrepared(ctx, main.sql(), main.args...)
-		return n, t.translate(err)
+		return main
 	}
 	q := t.s.d.query("WITH ")
 	for i, d := range t.deferred {
@@ -229,18 +296,22 @@ func (t *Txn) carry(ctx context.Context, main *query) (int64, error) {
 	q.b.WriteString(" ")
 	q.b.WriteString(shift(main, q))
 	t.deferred = nil
-	n, err := t.c.ExecPrepared(ctx, q.sql(), q.args...)
-	return n, t.translate(err)
+	return q
 }
 
 func (t *Txn) events(ctx context.Context, q *query) ([]ledger.Event, error) {
 	var out []ledger.Event
-	err := t.query(ctx, q, func(r scanner) error {
-		e, err := scanEvent(r)
-		out = append(out, e)
-		return err
-	})
+	err := t.query(ctx, q, eventsInto(&out))
 	return out, err
+}
+
+// eventsInto scans each row as an event appended to out.
+func eventsInto(out *[]ledger.Event) func(scanner) error {
+	return func(r scanner) error {
+		e, err := scanEvent(r)
+		*out = append(*out, e)
+		return err
+	}
 }
 
 func (t *Txn) oneEvent(ctx context.Context, q *query) (ledger.Event, error) {
@@ -391,27 +462,35 @@ func (t *Txn) CountEvents(ctx context.Context, tenant, after, through string) (i
 // or its absence (Guarded).
 func (t *Txn) versionedCustomers(ctx context.Context, tenant string, ids []string) (map[string]ledger.Customer, error) {
 	out := make(map[string]ledger.Customer, len(ids))
+	err := t.query(ctx, t.s.customersByIDs(tenant, ids, true), t.versionsInto(tenant, ids, out))
+	return out, err
+}
+
+// versionsInto scans each row as a customer with its row version, put in
+// out and noted in t.read; the ids not found are noted absent.
+func (t *Txn) versionsInto(tenant string, ids []string, out map[string]ledger.Customer) func(scanner) error {
 	for _, id := range ids {
 		t.read[readKey(tenant, id)] = ""
 	}
 	var version string
-	err := t.query(ctx, t.s.customersByIDs(tenant, ids, true), func(r scanner) error {
+	return func(r scanner) error {
 		c, err := scanCustomer(r, &version)
 		out[c.ID], t.read[readKey(tenant, c.ID)] = c, version
 		return err
-	})
-	return out, err
+	}
 }
 
 // ActivePolicy implements ledger.Reader.
 func (t *Txn) ActivePolicy(ctx context.Context, tenant string) (ledger.StoredPolicy, error) {
+	if p, ok, err := t.aheadPolicy(tenant); ok {
+		return p, err
+	}
 	if t.locking && t.guarded {
 		if _, err := t.exec(ctx, t.s.lockPolicy(tenant, true)); err != nil {
 			return ledger.StoredPolicy{}, err
 		}
 	}
-	return t.policy(ctx, t.s.d.onTenant(`SELECT p.version, p.body, p.created_at FROM active_policies a
-		JOIN policies p ON p.tenant_id = a.tenant_id AND p.version = a.version`, "a.", tenant))
+	return t.policy(ctx, t.s.activePolicy(tenant))
 }
 
 // Policy implements ledger.Reader.
@@ -420,20 +499,29 @@ func (t *Txn) Policy(ctx context.Context, tenant string, version int64) (ledger.
 }
 
 func (t *Txn) policy(ctx context.Context, q *query) (ledger.StoredPolicy, error) {
-	var (
-		p     ledger.StoredPolicy
-		body  string
-		found bool
-	)
-	err := t.query(ctx, q, func(r scanner) error {
-		found = true
-		return r.Scan(&p.Version, textCol{&body}, timeCol{&p.CreatedAt})
-	})
-	if err == nil && !found {
+	var r policyRow
+	return r.result(t.query(ctx, q, r.scan))
+}
+
+// policyRow is what a policy query read: its one row, if any.
+type policyRow struct {
+	p     ledger.StoredPolicy
+	body  string
+	found bool
+}
+
+func (r *policyRow) scan(s scanner) error {
+	r.found = true
+	return s.Scan(&r.p.Version, textCol{&r.body}, timeCol{&r.p.CreatedAt})
+}
+
+// result is the policy read, ErrNotFound if there was no row, or err.
+func (r *policyRow) result(err error) (ledger.StoredPolicy, error) {
+	if err == nil && !r.found {
 		err = ledger.ErrNotFound
 	}
-	p.Body = []byte(body)
-	return p, err
+	r.p.Body = []byte(r.body)
+	return r.p, err
 }
 
 // PutPolicy implements ledger.Tx.
@@ -502,6 +590,9 @@ func (t *Txn) PutJob(ctx context.Context, j ledger.Job) error {
 // CustomersByID implements ledger.Tx: one statement with arrays, or one per
 // id.
 func (t *Txn) CustomersByID(ctx context.Context, tenant string, ids []string) (map[string]ledger.Customer, error) {
+	if cs, ok := t.aheadCustomers(tenant, ids); ok {
+		return cs, nil
+	}
 	if t.guarded {
 		return t.versionedCustomers(ctx, tenant, ids)
 	}
@@ -565,21 +656,15 @@ func (t *Txn) EventsByKeys(ctx context.Context, tenant string, ks []ledger.Custo
 	if len(ks) == 0 {
 		return out, nil
 	}
+	if held, ok := t.aheadHolders(tenant, ks); ok {
+		return held, nil
+	}
 	if t.s.d.Arrays {
 		events, err := t.events(ctx, t.s.eventsByKeys(tenant, ks))
 		if err != nil {
 			return nil, err
 		}
-		asked := make(map[ledger.CustomerKey]bool, len(ks))
-		for _, k := range ks {
-			asked[k] = true
-		}
-		for _, e := range events { // every holder of each key: keep those asked about
-			if k := (ledger.CustomerKey{CustomerID: e.CustomerID, Key: e.IdempotencyKey}); asked[k] {
-				out[k] = e
-			}
-		}
-		return out, nil
+		return keyHolders(ks, events), nil
 	}
 	for _, k := range ks {
 		e, err := t.EventByKey(ctx, tenant, k.CustomerID, k.Key)
@@ -592,6 +677,22 @@ func (t *Txn) EventsByKeys(ctx context.Context, tenant string, ks []ledger.Custo
 		out[k] = e
 	}
 	return out, nil
+}
+
+// keyHolders keeps, of events (every holder of each key eventsByKeys
+// read), those of the customers asked about.
+func keyHolders(ks []ledger.CustomerKey, events []ledger.Event) map[ledger.CustomerKey]ledger.Event {
+	asked := make(map[ledger.CustomerKey]bool, len(ks))
+	for _, k := range ks {
+		asked[k] = true
+	}
+	out := make(map[ledger.CustomerKey]ledger.Event, len(ks))
+	for _, e := range events {
+		if k := (ledger.CustomerKey{CustomerID: e.CustomerID, Key: e.IdempotencyKey}); asked[k] {
+			out[k] = e
+		}
+	}
+	return out
 }
 
 // AppendEvents implements ledger.Tx.
@@ -654,11 +755,16 @@ func (t *Txn) PutCustomers(ctx context.Context, cs []ledger.Customer) error {
 			versions[readKey(c.TenantID, c.ID)] = v
 		}
 	}
-	n, err := t.carry(ctx, t.s.guardedUpsert(rows, versions))
-	if err == nil && n != int64(len(cs)) {
-		return fmt.Errorf("%w (%d of %d customers written)", ErrChanged, n, len(cs))
+	if err := t.sendHeld(ctx); err != nil { // one held before this one goes first
+		return err
 	}
-	return err
+	h := &heldUpsert{q: t.carried(t.s.guardedUpsert(rows, versions)), want: int64(len(cs))}
+	if _, ok := t.c.(Pipeliner); ok && t.numbering {
+		t.held = h // sent with the numbering statement, or before any other (Flush)
+		return nil
+	}
+	n, err := t.c.ExecPrepared(ctx, h.q.sql(), h.q.args...)
+	return h.check(n, t.translate(err))
 }
 
 // placeholders is "?, ?, ..." for n values.

@@ -28,6 +28,11 @@ func testConcurrentCustomerWriters(t *testing.T, s ledger.Store) {
 		for i := range perWorker {
 			ids := []string{"hot", fmt.Sprintf("fresh-%d", (w+i)%fresh)}
 			write := func(tx ledger.Tx) error {
+				if w%4 == 0 { // as the ledger's write batches read
+					if err := readAhead(ctx, tx, tenantA, ids, nil); err != nil {
+						return err
+					}
+				}
 				if _, err := tx.ActivePolicy(ctx, tenantA); err != nil && !errors.Is(err, ledger.ErrNotFound) {
 					return err
 				}
@@ -114,6 +119,11 @@ func testPolicyWaitsForWriters(t *testing.T, s ledger.Store) {
 	writer := make(chan error, 1)
 	go func() {
 		writer <- s.UpdateCustomers(ctx, func(tx ledger.Tx) error {
+			// Read as the ledger's write batches do: the policy lock and
+			// the policy travel with the customers' read.
+			if err := readAhead(ctx, tx, tenantA, []string{"under-old"}, nil); err != nil {
+				return err
+			}
 			if _, err := tx.ActivePolicy(ctx, tenantA); err != nil && !errors.Is(err, ledger.ErrNotFound) {
 				return err
 			}

@@ -62,6 +62,8 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "ConcurrentDuplicateKey", run: testConcurrentDuplicateKey},
 		{name: "ConcurrentCustomerWriters", run: testConcurrentCustomerWriters},
 		{name: "PolicyWaitsForWriters", run: testPolicyWaitsForWriters},
+		{name: "ReadAhead", run: testReadAhead},
+		{name: "WriteAfterAnotherCommits", run: testWriteAfterAnotherCommits},
 		{name: "BatchedWritesCommit", run: testBatchedWritesCommit},
 		{name: "Customers", run: testCustomers},
 		{name: "CustomersPaging", run: testCustomersPaging},
