@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"github.com/jackc/pgx/v5/pgconn"
 	"io/fs"
 )
 
@@ -27,4 +28,10 @@ func MigrateTo(ctx context.Context, s *Store, version int64) error {
 	}
 	_, err = p.UpTo(ctx, version)
 	return err
+}
+
+// WithDial sets the dialer of the store's connections.
+func WithDial(o Options, dial pgconn.DialFunc) Options {
+	o.dial = dial
+	return o
 }

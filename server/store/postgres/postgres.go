@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
@@ -71,6 +72,9 @@ type Options struct {
 	// removes that contention within the replica; raise it when writes
 	// rarely share customers.
 	MaxWriters int
+
+	// dial replaces the pool's connection dialer (tests count round trips).
+	dial pgconn.DialFunc
 }
 
 // setting is one session setting and the value the store needs.
@@ -128,6 +132,9 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	crdb := isCockroach(version)
 	pins := sessionPins(crdb)
 	pin(cfg.ConnConfig, pins)
+	if o.dial != nil {
+		cfg.ConnConfig.DialFunc = o.dial
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
