@@ -8,7 +8,8 @@ import (
 // batchReads is what recordBatch reads first: the batch's distinct
 // customers and idempotency keys, in the order of their first events.
 func batchReads(events []Event) (ids []string, keys []CustomerKey) {
-	seenID, seenKey := map[string]bool{}, map[CustomerKey]bool{}
+	seenID, seenKey := make(map[string]bool, len(events)), make(map[CustomerKey]bool, len(events))
+	ids, keys = make([]string, 0, len(events)), make([]CustomerKey, 0, len(events))
 	for _, e := range events {
 		if !seenID[e.CustomerID] {
 			seenID[e.CustomerID] = true
