@@ -5,34 +5,39 @@ import (
 	"time"
 )
 
-// batchReads is what recordBatch reads first: the batch's distinct
+// batchKeys is what recordBatch reads first: the batch's distinct
 // customers and idempotency keys, in the order of their first events.
-func batchReads(events []Event) (ids []string, keys []CustomerKey) {
+type batchKeys struct {
+	ids  []string
+	keys []CustomerKey
+}
+
+func batchReads(events []Event) batchKeys {
 	seenID, seenKey := make(map[string]bool, len(events)), make(map[CustomerKey]bool, len(events))
-	ids, keys = make([]string, 0, len(events)), make([]CustomerKey, 0, len(events))
+	b := batchKeys{ids: make([]string, 0, len(events)), keys: make([]CustomerKey, 0, len(events))}
 	for _, e := range events {
 		if !seenID[e.CustomerID] {
 			seenID[e.CustomerID] = true
-			ids = append(ids, e.CustomerID)
+			b.ids = append(b.ids, e.CustomerID)
 		}
 		if k := (CustomerKey{e.CustomerID, e.IdempotencyKey}); e.IdempotencyKey != "" && !seenKey[k] {
 			seenKey[k] = true
-			keys = append(keys, k)
+			b.keys = append(b.keys, k)
 		}
 	}
-	return ids, keys
+	return b
 }
 
 // readAhead lets a store that can (ReadAheader) make the reads of the
 // tenant's active policy and of recordBatch(events) at once, before
-// Service.active asks for the first of them.
-func readAhead(ctx context.Context, tx Tx, tenant string, events []Event) error {
-	r, ok := tx.(ReadAheader)
-	if !ok {
-		return nil
+// Service.active asks for the first of them. It returns the batch's keys
+// for recordBatch, which must read with the same ones.
+func readAhead(ctx context.Context, tx Tx, tenant string, events []Event) (batchKeys, error) {
+	b := batchReads(events)
+	if r, ok := tx.(ReadAheader); ok {
+		return b, r.ReadAhead(ctx, tenant, b.ids, b.keys)
 	}
-	ids, keys := batchReads(events)
-	return r.ReadAhead(ctx, tenant, ids, keys)
+	return b, nil
 }
 
 // recordBatch records a tenant's events in order inside tx with a constant
@@ -45,8 +50,11 @@ func readAhead(ctx context.Context, tx Tx, tenant string, events []Event) error 
 // It returns one result per event, in order. An idempotency conflict is a
 // per-event result (ErrConflict in its err); any other error fails the
 // whole batch.
-func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant string, events []Event, now time.Time) ([]recordResult, error) {
-	ids, keys := batchReads(events)
+//
+// reads is batchReads(events), which the caller may have computed already
+// (readAhead).
+func (s *Service) recordBatch(ctx context.Context, tx Tx, pol *Policy, tenant string, events []Event, reads batchKeys, now time.Time) ([]recordResult, error) {
+	ids, keys := reads.ids, reads.keys
 	custs, err := tx.CustomersByID(ctx, tenant, ids)
 	if err != nil {
 		return nil, err

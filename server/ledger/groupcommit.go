@@ -231,7 +231,8 @@ func (s *Service) commitBatch(batch []*pending) {
 			for j, i := range idx {
 				events[j] = batch[i].e
 			}
-			if err := readAhead(ctx, tx, tenant, events); err != nil {
+			reads, err := readAhead(ctx, tx, tenant, events)
+			if err != nil {
 				refused = err
 				return err
 			}
@@ -240,7 +241,7 @@ func (s *Service) commitBatch(batch []*pending) {
 				refused = err
 				return err
 			}
-			recs, err := s.recordBatch(ctx, tx, pol, tenant, events, now)
+			recs, err := s.recordBatch(ctx, tx, pol, tenant, events, reads, now)
 			if err != nil {
 				refused = err
 				return err

@@ -329,7 +329,7 @@ func (s *Service) RecordIncident(ctx context.Context, tenant string, in Incident
 				}
 				events = append(events, evs...)
 			}
-			recs, err := s.recordBatch(ctx, tx, pol, tenant, events, now)
+			recs, err := s.recordBatch(ctx, tx, pol, tenant, events, batchReads(events), now)
 			if err != nil {
 				return err
 			}

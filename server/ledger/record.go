@@ -158,14 +158,15 @@ func (s *Service) RecordEvents(ctx context.Context, tenant string, items []NewEv
 	var results []ItemResult
 	err := s.updateCustomers(ctx, func(tx Tx) error {
 		results = make([]ItemResult, len(events)) // the closure may run again
-		if err := readAhead(ctx, tx, tenant, events); err != nil {
+		reads, err := readAhead(ctx, tx, tenant, events)
+		if err != nil {
 			return err
 		}
 		pol, err := s.active(ctx, tx, tenant)
 		if err != nil {
 			return err
 		}
-		recs, err := s.recordBatch(ctx, tx, pol, tenant, events, now)
+		recs, err := s.recordBatch(ctx, tx, pol, tenant, events, reads, now)
 		if err != nil {
 			return err
 		}
@@ -188,7 +189,7 @@ func (s *Service) RecordEvents(ctx context.Context, tenant string, items []NewEv
 // one, so single writes and batches share every rule. On a key conflict it
 // returns the earlier event with an ErrConflict error.
 func (s *Service) recordOne(ctx context.Context, tx Tx, pol *Policy, e Event, now time.Time) (Recorded, error) {
-	res, err := s.recordBatch(ctx, tx, pol, e.TenantID, []Event{e}, now)
+	res, err := s.recordBatch(ctx, tx, pol, e.TenantID, []Event{e}, batchReads([]Event{e}), now)
 	if err != nil {
 		return Recorded{}, err
 	}
