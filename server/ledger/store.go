@@ -247,6 +247,12 @@ type Tx interface {
 	// another owner holds it. PutCursor moves it.
 	ClaimCursor(ctx context.Context, name, owner string, now, until time.Time) (seq int64, ok bool, err error)
 	PutCursor(ctx context.Context, name string, seq int64) error
+	// ClaimLease leases the named job, which one replica at a time should
+	// run, to owner until until, unless another owner's lease lasts past
+	// now; ok is false when it does. The holder claims again to extend
+	// its lease. ReleaseLease ends owner's lease, if it holds it.
+	ClaimLease(ctx context.Context, name, owner string, now, until time.Time) (ok bool, err error)
+	ReleaseLease(ctx context.Context, name, owner string) error
 }
 
 // NotificationRef names a notification for the sequencer.

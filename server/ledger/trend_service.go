@@ -169,13 +169,16 @@ func checkDays(start, end, now time.Time, finished bool) error {
 
 // runTrends takes each tenant's snapshot of yesterday once yesterday is
 // over, checking every TrendEvery, and catches up on up to trendCatchUp
-// days it missed. Replicas may all do it: a snapshot replaces the same
-// day's, with the same numbers.
+// days it missed. One replica at a time does it, under the trendsLease:
+// a snapshot walks every event of the tenant, and a fleet started
+// together would otherwise walk them all at once, each replica for the
+// same numbers.
 func (s *Service) runTrends(ctx context.Context, log *slog.Logger) {
 	t := time.NewTicker(s.trendEvery)
 	defer t.Stop()
+	owner := "replica-" + s.newID()
 	for {
-		if err := s.snapshotDue(ctx, log); err != nil && ctx.Err() == nil {
+		if err := s.snapshotDue(ctx, owner, log); err != nil && ctx.Err() == nil {
 			log.Warn("trends: taking the daily snapshots failed; retrying later", "err", err)
 		}
 		select {
@@ -186,17 +189,66 @@ func (s *Service) runTrends(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// snapshotDue takes the snapshots that are due, for every tenant.
-func (s *Service) snapshotDue(ctx context.Context, log *slog.Logger) error {
+const (
+	// trendsLease names the lease of the daily snapshots.
+	trendsLease = "trend-snapshots"
+	// trendsLeaseFor is how long a claim of it lasts: its holder renews
+	// it every third of that while it works, and a holder that died
+	// hands it on once it runs out.
+	trendsLeaseFor = 2 * time.Minute
+)
+
+// snapshotDue takes the snapshots that are due, for every tenant, if this
+// replica (owner) gets the lease; another replica holding it is taking
+// them already.
+func (s *Service) snapshotDue(ctx context.Context, owner string, log *slog.Logger) error {
 	yesterday := Day(s.clock()).AddDate(0, 0, -1)
+	due, err := s.trendsDue(ctx, yesterday)
+	if err != nil || len(due) == 0 {
+		return err
+	}
+	ctx, release, ok, err := s.holdLease(ctx, trendsLease, owner, trendsLeaseFor, log)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		log.Debug("trends: another replica is taking the daily snapshots")
+		return nil
+	}
+	defer release()
+	// Read again under the lease: the replica that held it may just have
+	// taken them.
+	if due, err = s.trendsDue(ctx, yesterday); err != nil {
+		return err
+	}
+	for _, d := range due {
+		n, err := s.SnapshotTrends(ctx, d.tenant, d.from, yesterday)
+		if err != nil {
+			return err
+		}
+		log.Info("trends: daily snapshots taken", "tenant", d.tenant, "days", n, "through", yesterday.Format(time.DateOnly))
+	}
+	return nil
+}
+
+// trendDue is a tenant whose snapshots from from through yesterday are due.
+type trendDue struct {
+	tenant string
+	from   time.Time
+}
+
+// trendsDue lists the tenants without a snapshot of yesterday, each from
+// the day after its latest (at most trendCatchUp days back).
+func (s *Service) trendsDue(ctx context.Context, yesterday time.Time) ([]trendDue, error) {
 	var tenants []string
 	if err := s.store.View(ctx, func(r Reader) error {
 		var err error
 		tenants, err = r.Tenants(ctx)
 		return err
 	}); err != nil {
-		return err
+		return nil, err
 	}
+	var due []trendDue
 	for _, tenant := range tenants {
 		var latest time.Time
 		err := s.store.View(ctx, func(r Reader) error {
@@ -208,21 +260,16 @@ func (s *Service) snapshotDue(ctx context.Context, log *slog.Logger) error {
 		switch {
 		case errors.Is(err, ErrNotFound):
 		case err != nil:
-			return err
+			return nil, err
 		default:
 			from = latest.AddDate(0, 0, 1)
 			if oldest := yesterday.AddDate(0, 0, 1-trendCatchUp); from.Before(oldest) {
 				from = oldest
 			}
 		}
-		if from.After(yesterday) {
-			continue
+		if !from.After(yesterday) {
+			due = append(due, trendDue{tenant: tenant, from: from})
 		}
-		n, err := s.SnapshotTrends(ctx, tenant, from, yesterday)
-		if err != nil {
-			return err
-		}
-		log.Info("trends: daily snapshots taken", "tenant", tenant, "days", n, "through", yesterday.Format(time.DateOnly))
 	}
-	return nil
+	return due, nil
 }

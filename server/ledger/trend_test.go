@@ -247,3 +247,68 @@ func TestTrendBackfillOutlastsItsCall(t *testing.T) {
 		t.Errorf("after the backfill: %d points, %v", len(pts), err)
 	}
 }
+
+// The worker leaves the snapshots to the replica holding their lease, and
+// takes them once that replica lets it go.
+func TestTrendWorkerWaitsForTheLeaseHolder(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 10, 0, 30, 0, 0, time.UTC)
+	st := openStore(t)
+	ctx := t.Context()
+	holdBy := func(owner string) {
+		t.Helper()
+		if err := st.Update(ctx, func(tx ledger.Tx) error {
+			ok, err := tx.ClaimLease(ctx, "trend-snapshots", owner, now, now.Add(time.Hour))
+			if err == nil && !ok {
+				t.Errorf("%s could not claim the free lease", owner)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holdBy("another-replica")
+	svc := ledger.NewService(st, ledger.Options{Logger: quietLog(), Now: func() time.Time { return now }, TrendEvery: 10 * time.Millisecond})
+	m := 2.0
+	if _, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: "c", Kind: ledger.KindCredit, Magnitude: &m, OccurredAt: now.Add(-2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	runService(t, svc)
+	snapshots := func() int {
+		pts, err := svc.BalanceTrend(ctx, ledger.DefaultTenant, "", time.Time{}, time.Time{}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(pts)
+	}
+	time.Sleep(300 * time.Millisecond) // thirty of the worker's rounds
+	if n := snapshots(); n != 0 {
+		t.Fatalf("the worker took %d snapshots while another replica held their lease", n)
+	}
+	if err := st.Update(ctx, func(tx ledger.Tx) error { return tx.ReleaseLease(ctx, "trend-snapshots", "another-replica") }); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); snapshots() != 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no snapshot of yesterday 10 s after the lease was released")
+		}
+	}
+	// The worker released the lease when it was done: another replica
+	// gets it at once.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var ok bool
+		if err := st.Update(ctx, func(tx ledger.Tx) error {
+			var err error
+			ok, err = tx.ClaimLease(ctx, "trend-snapshots", "a-third-replica", now, now.Add(time.Hour))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker kept the lease after taking the snapshots")
+		}
+	}
+}

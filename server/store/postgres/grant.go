@@ -27,6 +27,7 @@ var privileges = []struct{ table, what string }{
 	{"notification_cursors", "SELECT, INSERT, UPDATE"},
 	{"notification_marks", "SELECT, INSERT, UPDATE"},
 	{"trend_points", "SELECT, INSERT, UPDATE"},
+	{"leases", "SELECT, INSERT, UPDATE, DELETE"},
 	{"webhooks", "SELECT, INSERT, UPDATE, DELETE"},
 	{"webhook_deliveries", "SELECT, INSERT, UPDATE, DELETE"},
 	{"webhook_attempts", "SELECT, INSERT, UPDATE, DELETE"},

@@ -112,6 +112,7 @@ func (s *Store) migrator(db *sql.DB, locked bool) (*goose.Provider, error) {
 			goose.NewGoMigration(5, &goose.GoFunc{RunTx: s.bytewiseIDs}, nil),
 			goose.NewGoMigration(10, &goose.GoFunc{RunTx: s.bytewiseOutboxIDs}, nil),
 			goose.NewGoMigration(13, &goose.GoFunc{RunTx: s.bytewiseTrendIDs}, nil),
+			goose.NewGoMigration(15, &goose.GoFunc{RunTx: s.bytewiseLeaseIDs}, nil),
 		),
 	}
 	if locked {
@@ -209,6 +210,19 @@ func (s *Store) bytewiseTrendIDs(ctx context.Context, tx *sql.Tx) error {
 		return nil
 	}
 	return collateBytewise(ctx, tx, bytewiseTrendColumns)
+}
+
+// bytewiseLeaseColumns is the key of leases (migration 14).
+var bytewiseLeaseColumns = map[string][]string{
+	"leases": {"name"},
+}
+
+// bytewiseLeaseIDs is migration 15: bytewiseIDs for the leases.
+func (s *Store) bytewiseLeaseIDs(ctx context.Context, tx *sql.Tx) error {
+	if s.crdb {
+		return nil
+	}
+	return collateBytewise(ctx, tx, bytewiseLeaseColumns)
 }
 
 // collateBytewise gives columns the C collation; PostgreSQL rebuilds the

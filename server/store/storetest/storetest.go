@@ -100,6 +100,8 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "WebhookQueueAndLog", run: testWebhookQueueAndLog},
 		{name: "ClaimWebhooks", run: testClaimWebhooks},
 		{name: "NotificationCursors", run: testNotificationCursors},
+		{name: "Leases", run: testLeases},
+		{name: "LeaseOneWinner", run: testLeaseOneWinner},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
