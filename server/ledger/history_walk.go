@@ -15,14 +15,20 @@ import (
 // database's collation): the events of one customer arrive together, so
 // it only asks whether the next group is the customer's. Events whose
 // customer has no row would stall there; finish reports them.
+//
+// Its reads are bounded by the last customer of the walker's page
+// (through), so each is a key range of the events, whatever plan the
+// database's statistics suggest.
 type historyWalk struct {
-	r      Reader
-	tenant string
-	page   int
-	buf    []Event
-	pos    int
-	after  *ExportCursor
-	done   bool
+	r       Reader
+	tenant  string
+	page    int
+	buf     []Event
+	pos     int
+	after   *ExportCursor
+	through string
+	// done: no more events up to through.
+	done bool
 }
 
 func newHistoryWalk(r Reader, tenant string, page int) *historyWalk {
@@ -50,12 +56,20 @@ func (w *historyWalk) take(ctx context.Context, id string) ([]Event, error) {
 	}
 }
 
+// bound limits the reads to customers up to id, the last of the walker's
+// current page ("": none).
+func (w *historyWalk) bound(id string) {
+	if id != w.through {
+		w.through, w.done = id, false
+	}
+}
+
 // fill reads the next page once the current one is used up.
 func (w *historyWalk) fill(ctx context.Context) error {
 	if w.pos < len(w.buf) || w.done {
 		return nil
 	}
-	evs, err := w.r.TenantEvents(ctx, w.tenant, TenantEventQuery{After: w.after, Limit: w.page})
+	evs, err := w.r.TenantEvents(ctx, w.tenant, TenantEventQuery{After: w.after, ThroughCustomer: w.through, Limit: w.page})
 	if err != nil {
 		return err
 	}
@@ -71,6 +85,7 @@ func (w *historyWalk) fill(ctx context.Context) error {
 // finish fails when events are left that no customer row claimed: the
 // walk would have read some histories as empty.
 func (w *historyWalk) finish(ctx context.Context) error {
+	w.bound("")
 	if err := w.fill(ctx); err != nil {
 		return err
 	}
@@ -92,13 +107,22 @@ const (
 // trend snapshots walk the tenant with it.
 func eachHistory(ctx context.Context, r Reader, tenant string, progress func(done int64),
 	fn func(c Customer, hist []Event) error) error {
-	walk := newHistoryWalk(r, tenant, walkEvents)
+	return eachHistoryPaged(ctx, r, tenant, walkCustomers, walkEvents, progress, fn)
+}
+
+// eachHistoryPaged is eachHistory in pages of the given sizes.
+func eachHistoryPaged(ctx context.Context, r Reader, tenant string, customers, events int, progress func(done int64),
+	fn func(c Customer, hist []Event) error) error {
+	walk := newHistoryWalk(r, tenant, events)
 	var done int64
 	cursor := ""
 	for {
-		cs, err := r.Customers(ctx, tenant, cursor, walkCustomers)
+		cs, err := r.Customers(ctx, tenant, cursor, customers)
 		if err != nil {
 			return err
+		}
+		if len(cs) > 0 {
+			walk.bound(cs[len(cs)-1].ID)
 		}
 		for _, c := range cs {
 			cursor = c.ID
@@ -114,7 +138,7 @@ func eachHistory(ctx context.Context, r Reader, tenant string, progress func(don
 		if progress != nil {
 			progress(done)
 		}
-		if len(cs) < walkCustomers {
+		if len(cs) < customers {
 			return walk.finish(ctx)
 		}
 	}

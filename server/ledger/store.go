@@ -340,6 +340,13 @@ type TenantEventQuery struct {
 	RecordedThrough time.Time
 	// After, when set, keeps only events strictly after this position.
 	After *ExportCursor
+	// ThroughCustomer keeps only the events of customers whose id sorts
+	// at or before it ("": no bound). A walk that knows its page of
+	// customers bounds its read of their events: the database then reads
+	// that key range even when its statistics are stale (after a bulk
+	// load, PostgreSQL planned the unbounded read as a sort of the whole
+	// tenant, for every page).
+	ThroughCustomer string
 	// Limit caps the number of events returned; it must be positive.
 	Limit int
 }

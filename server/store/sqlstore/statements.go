@@ -222,6 +222,9 @@ func (s *Statements) TenantEvents(tenant string, q ledger.TenantEventQuery) *que
 		b.and("(e.customer_id, e.occurred_at, e.event_id) > (?, ?, ?)",
 			q.After.CustomerID, s.d.Time(q.After.OccurredAt), q.After.EventID)
 	}
+	if q.ThroughCustomer != "" {
+		b.and("e.customer_id <= ?", q.ThroughCustomer)
+	}
 	if q.Segment != "" {
 		b.and(`EXISTS (SELECT 1 FROM customers c WHERE c.tenant_id = e.tenant_id
 		AND c.customer_id = e.customer_id AND c.segment = ? LIMIT 1 OFFSET 0)`, q.Segment)
@@ -550,6 +553,7 @@ func (s *Statements) ReadShapes() map[string]Shape {
 		"segment": {Segment: "smb", Limit: 10},
 		"all": {Segment: "smb", Kinds: []ledger.Kind{ledger.KindOutage}, Start: now.Add(-time.Hour), End: now,
 			RecordedThrough: now, After: &ledger.ExportCursor{CustomerID: "c", OccurredAt: now, EventID: "x"}, Limit: 10},
+		"walk": {After: &ledger.ExportCursor{CustomerID: "c", OccurredAt: now, EventID: "x"}, ThroughCustomer: "d", Limit: 10},
 	} {
 		add("tenant events "+name, s.TenantEvents("t", q))
 	}

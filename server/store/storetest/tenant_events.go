@@ -171,6 +171,8 @@ func testTenantEventsFilters(t *testing.T, s ledger.Store) {
 		{name: "recorded through", q: ledger.TenantEventQuery{RecordedThrough: at(59)},
 			want: keep(func(e ledger.Event) bool { return e.Kind != ledger.KindReversal })},
 		{name: "recorded through, inclusive", q: ledger.TenantEventQuery{RecordedThrough: at(60)}, want: all},
+		{name: "through a customer, inclusive", q: ledger.TenantEventQuery{ThroughCustomer: "a10"},
+			want: keep(func(e ledger.Event) bool { return e.CustomerID <= "a10" })},
 		{name: "every filter", q: ledger.TenantEventQuery{Segment: "gold", Kinds: []ledger.Kind{ledger.KindOutage, ledger.KindCredit},
 			Start: at(2), End: at(3), RecordedThrough: at(59)},
 			want: keep(func(e ledger.Event) bool {
