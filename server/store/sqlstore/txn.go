@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -733,6 +734,14 @@ func (t *Txn) PutCustomers(ctx context.Context, cs []ledger.Customer) error {
 		}
 		return nil
 	}
+	// One order for every batch's rows, so concurrent batches (other
+	// replicas, other writers) that share customers lock their rows in the
+	// same order and wait for each other instead of deadlocking: each
+	// deadlock cost PostgreSQL's deadlock_timeout (1 s) before it aborted
+	// one of them. Bytes, not the collation: only the order must agree.
+	cs = slices.SortedFunc(slices.Values(cs), func(a, b ledger.Customer) int {
+		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.ID, b.ID))
+	})
 	rows := make([][]any, len(cs))
 	for i, c := range cs {
 		v, err := customerValues(c)
