@@ -80,4 +80,3 @@ func eventIDsOf(evs []ledger.Event) []string {
 	}
 	return out
 }
-
