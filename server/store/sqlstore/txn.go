@@ -739,12 +739,18 @@ func (t *Txn) PutCustomers(ctx context.Context, cs []ledger.Customer) error {
 	// same order and wait for each other instead of deadlocking: each
 	// deadlock cost PostgreSQL's deadlock_timeout (1 s) before it aborted
 	// one of them. Bytes, not the collation: only the order must agree.
-	cs = slices.SortedFunc(slices.Values(cs), func(a, b ledger.Customer) int {
-		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.ID, b.ID))
+	// (Indices are sorted, not the rows: a Customer is several hundred
+	// bytes to copy.)
+	order := make([]int, len(cs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		return cmp.Or(strings.Compare(cs[a].TenantID, cs[b].TenantID), strings.Compare(cs[a].ID, cs[b].ID))
 	})
 	rows := make([][]any, len(cs))
-	for i, c := range cs {
-		v, err := customerValues(c)
+	for i, k := range order {
+		v, err := customerValues(cs[k])
 		if err != nil {
 			return err
 		}
