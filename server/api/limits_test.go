@@ -154,6 +154,10 @@ func TestAnnotationsMatchLedgerLimits(t *testing.T) {
 	}
 }
 
+// idPattern is the ledger's id rule as a standard protovalidate rule
+// (rules.proto).
+const idPattern = "^[A-Za-z0-9][A-Za-z0-9._:@-]*$"
+
 // TestRequestIDsAreAnnotated checks that every id a request message takes is
 // bounded by an annotation, so a new RPC cannot forget the limit.
 func TestRequestIDsAreAnnotated(t *testing.T) {
@@ -172,8 +176,8 @@ func TestRequestIDsAreAnnotated(t *testing.T) {
 			}
 			checked++
 			rules, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
-			if !rules.GetRequired() || rules.GetString().MaxBytes == nil || !proto.GetExtension(rules.GetString(), goodwillv1.E_Id).(bool) {
-				t.Errorf("%s.%s: want (buf.validate.field).required, string.max_bytes and string.(goodwill.v1.id)", md.FullName(), fd.Name())
+			if !rules.GetRequired() || rules.GetString().MaxBytes == nil || rules.GetString().GetPattern() != idPattern {
+				t.Errorf("%s.%s: want (buf.validate.field).required, string.max_bytes and string.pattern %q", md.FullName(), fd.Name(), idPattern)
 			}
 		}
 	}

@@ -122,11 +122,26 @@ func validationStatus(ctx context.Context, log *slog.Logger, err error) error {
 }
 
 // describe turns protovalidate's "value must be ..." into the ledger's
-// "must be ...", since the field is already named in front of it.
+// "must be ...", since the field is already named in front of it, and
+// words the standard rules that stand for the ledger's own (rules.proto)
+// as the ledger does.
 func describe(v *validate.Violation) string {
 	msg := v.GetMessage()
 	if msg == "" {
 		msg = "is invalid (" + v.GetRuleId() + ")"
 	}
-	return strings.TrimPrefix(msg, "value ")
+	msg = strings.TrimPrefix(msg, "value ")
+	if ledgerWords, ok := ledgerRuleMessages[msg]; ok {
+		return ledgerWords
+	}
+	return msg
+}
+
+// ledgerRuleMessages maps protovalidate's messages for the standard rules
+// the protos use in place of the ledger's rules (rules.proto) to the
+// ledger's wording.
+var ledgerRuleMessages = map[string]string{
+	"does not match regex pattern `^[A-Za-z0-9][A-Za-z0-9._:@-]*$`": "must start with a letter or digit and contain only letters, digits and . _ : @ -",
+	"does not match regex pattern `^[!-~]*$`":                       "must be printable ASCII without spaces",
+	"contains substring `\x00`":                                     "must be valid UTF-8 without NUL characters",
 }

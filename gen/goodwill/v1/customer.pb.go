@@ -144,17 +144,17 @@ var File_goodwill_v1_customer_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_customer_proto_rawDesc = "" +
 	"\n" +
-	"\x1agoodwill/v1/customer.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17goodwill/v1/rules.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x04\n" +
-	"\bCustomer\x12-\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\f\xbaH\tr\a\x88\xb5\x18\x01(\x80\x01R\n" +
+	"\x1agoodwill/v1/customer.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x04\n" +
+	"\bCustomer\x12L\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB+\xbaH(\xd8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\n" +
 	"customerId\x12/\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\f\xbaH\tr\a\x98\xb5\x18\x01\x18\x80\x02R\vdisplayName\x12%\n" +
-	"\asegment\x18\x03 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment\x124\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\f\xbaH\tr\a\x18\x80\x02\xba\x01\x01\x00R\vdisplayName\x12%\n" +
+	"\asegment\x18\x03 \x01(\tB\v\xbaH\br\x06\x18@\xba\x01\x01\x00R\asegment\x124\n" +
 	"\x05value\x18\x04 \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x80\x84.A)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\x05value\x88\x01\x01\x12G\n" +
 	"\x0foverdraft_limit\x18\x05 \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x00\x00\x00\x00)\x00\x00\x00\x00e\xcd\xcd\xc1H\x01R\x0eoverdraftLimit\x88\x01\x01\x12f\n" +
 	"\n" +
 	"attributes\x18\x06 \x03(\v2%.goodwill.v1.Customer.AttributesEntryB\x1f\xbaH\x1c\x9a\x01\x19\x10 \"\n" +
-	"r\b\x98\xb5\x18\x01\x10\x01\x18@*\tr\a\x98\xb5\x18\x01\x18\x80\x02R\n" +
+	"r\b\x10\x01\x18@\xba\x01\x01\x00*\tr\a\x18\x80\x02\xba\x01\x01\x00R\n" +
 	"attributes\x129\n" +
 	"\n" +
 	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
@@ -200,7 +200,6 @@ func file_goodwill_v1_customer_proto_init() {
 	if File_goodwill_v1_customer_proto != nil {
 		return
 	}
-	file_goodwill_v1_rules_proto_init()
 	file_goodwill_v1_customer_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -4233,21 +4233,21 @@ var File_goodwill_v1_goodwill_service_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\n" +
-	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x18goodwill/v1/access.proto\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x1egoodwill/v1/notification.proto\x1a\x18goodwill/v1/policy.proto\x1a\x17goodwill/v1/rules.proto\x1a\x19goodwill/v1/webhook.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"|\n" +
-	"\x15UpsertCustomerRequest\x120\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
+	"\"goodwill/v1/goodwill_service.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto\x1a\x18goodwill/v1/access.proto\x1a\x19goodwill/v1/balance.proto\x1a\x1agoodwill/v1/customer.proto\x1a\x17goodwill/v1/event.proto\x1a\x19goodwill/v1/insight.proto\x1a\x1egoodwill/v1/notification.proto\x1a\x18goodwill/v1/policy.proto\x1a\x17goodwill/v1/rules.proto\x1a\x19goodwill/v1/webhook.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x98\x01\n" +
+	"\x15UpsertCustomerRequest\x12L\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\n" +
 	"customerId\x121\n" +
 	"\bcustomer\x18\x02 \x01(\v2\x15.goodwill.v1.CustomerR\bcustomer\"e\n" +
 	"\x16UpsertCustomerResponse\x121\n" +
 	"\bcustomer\x18\x01 \x01(\v2\x15.goodwill.v1.CustomerR\bcustomer\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"F\n" +
-	"\x12GetCustomerRequest\x120\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"b\n" +
+	"\x12GetCustomerRequest\x12L\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\n" +
 	"customerId\"H\n" +
 	"\x13GetCustomerResponse\x121\n" +
-	"\bcustomer\x18\x01 \x01(\v2\x15.goodwill.v1.CustomerR\bcustomer\"x\n" +
-	"\x12RecordEventRequest\x120\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
+	"\bcustomer\x18\x01 \x01(\v2\x15.goodwill.v1.CustomerR\bcustomer\"\x94\x01\n" +
+	"\x12RecordEventRequest\x12L\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\n" +
 	"customerId\x120\n" +
 	"\x05event\x18\x02 \x01(\v2\x12.goodwill.v1.EventB\x06\xbaH\x03\xc8\x01\x01R\x05event\"\x8b\x01\n" +
 	"\x13RecordEventResponse\x12(\n" +
@@ -4268,12 +4268,12 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12%\n" +
-	"\asegment\x18\x03 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment\"t\n" +
+	"\asegment\x18\x03 \x01(\tB\v\xbaH\br\x06\x18@\xba\x01\x01\x00R\asegment\"t\n" +
 	"\x15ListCustomersResponse\x123\n" +
 	"\tcustomers\x18\x01 \x03(\v2\x15.goodwill.v1.CustomerR\tcustomers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd4\x02\n" +
-	"\x11ListEventsRequest\x120\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf0\x02\n" +
+	"\x11ListEventsRequest\x12L\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\n" +
 	"customerId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
@@ -4287,7 +4287,7 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x06events\x18\x01 \x03(\v2\x12.goodwill.v1.EventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcb\x02\n" +
 	"\x13ExportEventsRequest\x12%\n" +
-	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment\x12?\n" +
+	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x18@\xba\x01\x01\x00R\asegment\x12?\n" +
 	"\x05kinds\x18\x02 \x03(\x0e2\x16.goodwill.v1.EventKindB\x11\xbaH\x0e\x92\x01\v\x10 \x18\x01\"\x05\x82\x01\x02\x10\x01R\x05kinds\x12C\n" +
 	"\n" +
 	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\tstartTime\x12?\n" +
@@ -4300,30 +4300,30 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x06events\x18\x01 \x03(\v2\x12.goodwill.v1.EventR\x06events\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12E\n" +
-	"\x10recorded_through\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0frecordedThrough\"\xf1\x01\n" +
-	"\x13ReverseEventRequest\x120\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
-	"customerId\x12*\n" +
-	"\bevent_id\x18\x02 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\aeventId\x125\n" +
-	"\x0fidempotency_key\x18\x03 \x01(\tB\f\xbaH\tr\a\x90\xb5\x18\x01\x18\x80\x01R\x0eidempotencyKey\x12 \n" +
-	"\x04note\x18\x04 \x01(\tB\f\xbaH\tr\a\x98\xb5\x18\x01\x18\x80\bR\x04note\x12#\n" +
-	"\x06source\x18\x05 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\x06source\"\x92\x01\n" +
+	"\x10recorded_through\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0frecordedThrough\"\xb6\x02\n" +
+	"\x13ReverseEventRequest\x12L\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\n" +
+	"customerId\x12F\n" +
+	"\bevent_id\x18\x02 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\aeventId\x12B\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tB\x19\xbaH\x16\xd8\x01\x01r\x11\x90\xb5\x18\x01\x18\x80\x012\b^[!-~]*$R\x0eidempotencyKey\x12 \n" +
+	"\x04note\x18\x04 \x01(\tB\f\xbaH\tr\a\x18\x80\b\xba\x01\x01\x00R\x04note\x12#\n" +
+	"\x06source\x18\x05 \x01(\tB\v\xbaH\br\x06\x18@\xba\x01\x01\x00R\x06source\"\x92\x01\n" +
 	"\x14ReverseEventResponse\x12.\n" +
 	"\breversal\x18\x01 \x01(\v2\x12.goodwill.v1.EventR\breversal\x12.\n" +
 	"\abalance\x18\x02 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\x12\x1a\n" +
-	"\breplayed\x18\x03 \x01(\bR\breplayed\"\xf3\x04\n" +
-	"\x15RecordIncidentRequest\x120\n" +
-	"\vincident_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
-	"incidentId\x129\n" +
-	"\fcustomer_ids\x18\x02 \x03(\tB\x16\xbaH\x13\x92\x01\x10\b\x01\x10\x90N\"\tr\a\x88\xb5\x18\x01(\x80\x01R\vcustomerIds\x12@\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"\xab\x05\n" +
+	"\x15RecordIncidentRequest\x12L\n" +
+	"\vincident_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\n" +
+	"incidentId\x12U\n" +
+	"\fcustomer_ids\x18\x02 \x03(\tB2\xbaH/\x92\x01,\b\x01\x10\x90N\"%r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\vcustomerIds\x12@\n" +
 	"\x0eduration_hours\x18\x03 \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x00\x88\xc3@!\x00\x00\x00\x00\x00\x00\x00\x00R\rdurationHours\x12:\n" +
 	"\bseverity\x18\x04 \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x00\x00Y@!\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\bseverity\x88\x01\x01\x12C\n" +
 	"\n" +
 	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\tstartedAt\x12A\n" +
 	"\tnotice_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\bnoticeAt\x126\n" +
 	"\x06credit\x18\a \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x80\x84.A!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x06credit\x88\x01\x01\x12 \n" +
-	"\x04note\x18\b \x01(\tB\f\xbaH\tr\a\x98\xb5\x18\x01\x18\x80\bR\x04note\x12#\n" +
-	"\x06source\x18\t \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\x06source\x12P\n" +
+	"\x04note\x18\b \x01(\tB\f\xbaH\tr\a\x18\x80\b\xba\x01\x01\x00R\x04note\x12#\n" +
+	"\x06source\x18\t \x01(\tB\v\xbaH\br\x06\x18@\xba\x01\x01\x00R\x06source\x12P\n" +
 	"\x11broken_promise_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x0fbrokenPromiseAtB\v\n" +
 	"\t_severityB\t\n" +
@@ -4338,18 +4338,18 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x10IncidentConflict\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"\x80\x01\n" +
-	"\x11GetBalanceRequest\x120\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\x9c\x01\n" +
+	"\x11GetBalanceRequest\x12L\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\n" +
 	"customerId\x129\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x04asOf\"D\n" +
 	"\x12GetBalanceResponse\x12.\n" +
 	"\abalance\x18\x01 \x01(\v2\x14.goodwill.v1.BalanceR\abalance\"{\n" +
 	"\aGesture\x127\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x16.goodwill.v1.EventKindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x127\n" +
-	"\tmagnitude\x18\x02 \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x80\x84.A!\x00\x00\x00\x00\x00\x00\x00\x00R\tmagnitude\"\x7f\n" +
-	"\x13PlanRecoveryRequest\x120\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
+	"\tmagnitude\x18\x02 \x01(\x01B\x19\xbaH\x16\x12\x14@\x01\x19\x00\x00\x00\x00\x80\x84.A!\x00\x00\x00\x00\x00\x00\x00\x00R\tmagnitude\"\x9b\x01\n" +
+	"\x13PlanRecoveryRequest\x12L\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\n" +
 	"customerId\x126\n" +
 	"\x06assume\x18\x02 \x03(\v2\x14.goodwill.v1.GestureB\b\xbaH\x05\x92\x01\x02\x10\x10R\x06assume\"\x9e\x01\n" +
 	"\x0eRecoveryOption\x12*\n" +
@@ -4364,9 +4364,9 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\aoptions\x18\x03 \x03(\v2\x1b.goodwill.v1.RecoveryOptionR\aoptions\x12;\n" +
 	"\vrecovers_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"recoversAt\x12\x18\n" +
-	"\asummary\x18\x05 \x01(\tR\asummary\"\xa1\x01\n" +
-	"\x15ExplainBalanceRequest\x120\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
+	"\asummary\x18\x05 \x01(\tR\asummary\"\xbd\x01\n" +
+	"\x15ExplainBalanceRequest\x12L\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\n" +
 	"customerId\x129\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x04asOf\x12\x1b\n" +
 	"\x03top\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x03top\"\xe6\x01\n" +
@@ -4375,9 +4375,9 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\rcontributions\x18\x02 \x03(\v2\x1d.goodwill.v1.KindContributionR\rcontributions\x12=\n" +
 	"\n" +
 	"top_events\x18\x03 \x03(\v2\x1e.goodwill.v1.EventContributionR\ttopEvents\x12\x18\n" +
-	"\asummary\x18\x04 \x01(\tR\asummary\"\x84\x02\n" +
-	"\x18GetBalanceHistoryRequest\x120\n" +
-	"\vcustomer_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\n" +
+	"\asummary\x18\x04 \x01(\tR\asummary\"\xa0\x02\n" +
+	"\x18GetBalanceHistoryRequest\x12L\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\n" +
 	"customerId\x12:\n" +
 	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x05start\x126\n" +
 	"\x03end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\x03end\x12-\n" +
@@ -4387,7 +4387,7 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x06points\x18\x01 \x03(\v2\x19.goodwill.v1.BalancePointR\x06points\x12%\n" +
 	"\x0epolicy_version\x18\x02 \x01(\x03R\rpolicyVersion\"\xb1\x03\n" +
 	"\x13ListBalancesRequest\x12%\n" +
-	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment\x122\n" +
+	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x18@\xba\x01\x01\x00R\asegment\x122\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1a.goodwill.v1.BalanceStatusR\x06status\x12$\n" +
 	"\vmin_balance\x18\x03 \x01(\x01H\x00R\n" +
 	"minBalance\x88\x01\x01\x12$\n" +
@@ -4410,7 +4410,7 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x11approximate_order\x18\x04 \x01(\bR\x10approximateOrder\x12/\n" +
 	"\x05as_of\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"b\n" +
 	"\x18SummarizeBalancesRequest\x12%\n" +
-	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment\x12\x1f\n" +
+	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x18@\xba\x01\x01\x00R\asegment\x12\x1f\n" +
 	"\vallow_stale\x18\x02 \x01(\bR\n" +
 	"allowStale\"\xac\x01\n" +
 	"\x19SummarizeBalancesResponse\x127\n" +
@@ -4425,7 +4425,7 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x1f\n" +
 	"\vallow_stale\x18\x04 \x01(\bR\n" +
 	"allowStale\x12%\n" +
-	"\asegment\x18\x05 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment:\x0f\x92A\f\n" +
+	"\asegment\x18\x05 \x01(\tB\v\xbaH\br\x06\x18@\xba\x01\x01\x00R\asegment:\x0f\x92A\f\n" +
 	"\n" +
 	"\xd2\x01\apurpose\"\xc8\x01\n" +
 	"\x14ListOutreachResponse\x124\n" +
@@ -4442,20 +4442,20 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\"g\n" +
 	"\x11GetPolicyResponse\x12+\n" +
 	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\x12%\n" +
-	"\x0eactive_version\x18\x02 \x01(\x03R\ractiveVersion\"v\n" +
+	"\x0eactive_version\x18\x02 \x01(\x03R\ractiveVersion\"\x83\x01\n" +
 	"\x10SetPolicyRequest\x12+\n" +
-	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\x125\n" +
-	"\x0fidempotency_key\x18\x02 \x01(\tB\f\xbaH\tr\a\x90\xb5\x18\x01\x18\x80\x01R\x0eidempotencyKey\"\x89\x01\n" +
+	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\x12B\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tB\x19\xbaH\x16\xd8\x01\x01r\x11\x90\xb5\x18\x01\x18\x80\x012\b^[!-~]*$R\x0eidempotencyKey\"\x89\x01\n" +
 	"\x11SetPolicyResponse\x12+\n" +
 	"\x06policy\x18\x01 \x01(\v2\x13.goodwill.v1.PolicyR\x06policy\x12+\n" +
 	"\x03job\x18\x02 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\x12\x1a\n" +
-	"\breplayed\x18\x03 \x01(\bR\breplayed\"@\n" +
-	"\x16GetRecomputeJobRequest\x12&\n" +
-	"\x06job_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\x05jobId\"F\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"\\\n" +
+	"\x16GetRecomputeJobRequest\x12B\n" +
+	"\x06job_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\x05jobId\"F\n" +
 	"\x17GetRecomputeJobResponse\x12+\n" +
-	"\x03job\x18\x01 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\"C\n" +
-	"\x19ResumeRecomputeJobRequest\x12&\n" +
-	"\x06job_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\x05jobId\"I\n" +
+	"\x03job\x18\x01 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\"_\n" +
+	"\x19ResumeRecomputeJobRequest\x12B\n" +
+	"\x06job_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\x05jobId\"I\n" +
 	"\x1aResumeRecomputeJobResponse\x12+\n" +
 	"\x03job\x18\x01 \x01(\v2\x19.goodwill.v1.RecomputeJobR\x03job\"\xf0\x01\n" +
 	"\x18ListNotificationsRequest\x12'\n" +
@@ -4478,33 +4478,33 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x14CreateWebhookRequest\x12\x1d\n" +
 	"\x03url\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\x80\x10R\x03url\x12\x81\x01\n" +
 	"\x05types\x18\x02 \x03(\tBk\xbaHh\x92\x01e\x10\x05\x18\x01\"_r]R\x0eevent.recordedR\x12customer.overdrawnR\x12customer.recoveredR\x11customer.advocateR\x10policy.activatedR\x05types\x12.\n" +
-	"\vdescription\x18\x03 \x01(\tB\f\xbaH\tr\a\x98\xb5\x18\x01\x18\x80\x02R\vdescription\"_\n" +
+	"\vdescription\x18\x03 \x01(\tB\f\xbaH\tr\a\x18\x80\x02\xba\x01\x01\x00R\vdescription\"_\n" +
 	"\x15CreateWebhookResponse\x12.\n" +
 	"\awebhook\x18\x01 \x01(\v2\x14.goodwill.v1.WebhookR\awebhook\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\"\x15\n" +
 	"\x13ListWebhooksRequest\"H\n" +
 	"\x14ListWebhooksResponse\x120\n" +
-	"\bwebhooks\x18\x01 \x03(\v2\x14.goodwill.v1.WebhookR\bwebhooks\"C\n" +
-	"\x11GetWebhookRequest\x12.\n" +
+	"\bwebhooks\x18\x01 \x03(\v2\x14.goodwill.v1.WebhookR\bwebhooks\"_\n" +
+	"\x11GetWebhookRequest\x12J\n" +
 	"\n" +
-	"webhook_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\twebhookId\"D\n" +
+	"webhook_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\twebhookId\"D\n" +
 	"\x12GetWebhookResponse\x12.\n" +
-	"\awebhook\x18\x01 \x01(\v2\x14.goodwill.v1.WebhookR\awebhook\"F\n" +
-	"\x14DeleteWebhookRequest\x12.\n" +
+	"\awebhook\x18\x01 \x01(\v2\x14.goodwill.v1.WebhookR\awebhook\"b\n" +
+	"\x14DeleteWebhookRequest\x12J\n" +
 	"\n" +
-	"webhook_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\twebhookId\"\x17\n" +
-	"\x15DeleteWebhookResponse\"w\n" +
-	"\x1cListWebhookDeliveriesRequest\x12.\n" +
+	"webhook_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\twebhookId\"\x17\n" +
+	"\x15DeleteWebhookResponse\"\x93\x01\n" +
+	"\x1cListWebhookDeliveriesRequest\x12J\n" +
 	"\n" +
-	"webhook_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\twebhookId\x12'\n" +
+	"webhook_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\twebhookId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\"\x8c\x01\n" +
 	"\x1dListWebhookDeliveriesResponse\x122\n" +
 	"\x05queue\x18\x01 \x03(\v2\x1c.goodwill.v1.WebhookDeliveryR\x05queue\x127\n" +
-	"\battempts\x18\x02 \x03(\v2\x1b.goodwill.v1.WebhookAttemptR\battempts\"L\n" +
-	"\x1aRotateWebhookSecretRequest\x12.\n" +
+	"\battempts\x18\x02 \x03(\v2\x1b.goodwill.v1.WebhookAttemptR\battempts\"h\n" +
+	"\x1aRotateWebhookSecretRequest\x12J\n" +
 	"\n" +
-	"webhook_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\twebhookId\"e\n" +
+	"webhook_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\twebhookId\"e\n" +
 	"\x1bRotateWebhookSecretResponse\x12.\n" +
 	"\awebhook\x18\x01 \x01(\v2\x14.goodwill.v1.WebhookR\awebhook\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\"}\n" +
@@ -4516,15 +4516,15 @@ const file_goodwill_v1_goodwill_service_proto_rawDesc = "" +
 	"\x16SimulatePolicyResponse\x127\n" +
 	"\n" +
 	"simulation\x18\x01 \x01(\v2\x17.goodwill.v1.SimulationR\n" +
-	"simulation\"L\n" +
-	"\x14GetSimulationRequest\x124\n" +
-	"\rsimulation_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x88\xb5\x18\x01(\x80\x01R\fsimulationId\"P\n" +
+	"simulation\"h\n" +
+	"\x14GetSimulationRequest\x12P\n" +
+	"\rsimulation_id\x18\x01 \x01(\tB+\xbaH(\xc8\x01\x01r#(\x80\x012\x1e^[A-Za-z0-9][A-Za-z0-9._:@-]*$R\fsimulationId\"P\n" +
 	"\x15GetSimulationResponse\x127\n" +
 	"\n" +
 	"simulation\x18\x01 \x01(\v2\x17.goodwill.v1.SimulationR\n" +
 	"simulation\"\x9a\x01\n" +
 	"\x16GetBalanceTrendRequest\x12%\n" +
-	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x98\xb5\x18\x01\x18@R\asegment\x12\x1d\n" +
+	"\asegment\x18\x01 \x01(\tB\v\xbaH\br\x06\x18@\xba\x01\x01\x00R\asegment\x12\x1d\n" +
 	"\x05start\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18\n" +
 	"R\x05start\x12\x19\n" +
 	"\x03end\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18\n" +

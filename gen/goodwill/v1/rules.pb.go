@@ -27,75 +27,40 @@ var file_goodwill_v1_rules_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*validate.StringRules)(nil),
 		ExtensionType: (*bool)(nil),
-		Field:         50001,
-		Name:          "goodwill.v1.id",
-		Tag:           "varint,50001,opt,name=id",
-		Filename:      "goodwill/v1/rules.proto",
-	},
-	{
-		ExtendedType:  (*validate.StringRules)(nil),
-		ExtensionType: (*bool)(nil),
 		Field:         50002,
 		Name:          "goodwill.v1.idempotency_key",
 		Tag:           "varint,50002,opt,name=idempotency_key",
-		Filename:      "goodwill/v1/rules.proto",
-	},
-	{
-		ExtendedType:  (*validate.StringRules)(nil),
-		ExtensionType: (*bool)(nil),
-		Field:         50003,
-		Name:          "goodwill.v1.text",
-		Tag:           "varint,50003,opt,name=text",
 		Filename:      "goodwill/v1/rules.proto",
 	},
 }
 
 // Extension fields to validate.StringRules.
 var (
-	// An id: 1 to 128 characters from [A-Za-z0-9._:@-], starting with a
-	// letter or digit, so it is safe in a URL path and a log line. An empty
-	// value passes this rule (required says whether one is needed).
-	//
-	// optional bool id = 50001;
-	E_Id = &file_goodwill_v1_rules_proto_extTypes[0]
-	// An idempotency key: printable ASCII without spaces, and not starting
-	// with "incident:", which RecordIncident's own keys use.
+	// An idempotency key must not start with "incident:", which
+	// RecordIncident's own keys use.
 	//
 	// optional bool idempotency_key = 50002;
-	E_IdempotencyKey = &file_goodwill_v1_rules_proto_extTypes[1]
-	// Free text: no NUL character (PostgreSQL cannot store one; protobuf
-	// strings are UTF-8 already).
-	//
-	// optional bool text = 50003;
-	E_Text = &file_goodwill_v1_rules_proto_extTypes[2]
+	E_IdempotencyKey = &file_goodwill_v1_rules_proto_extTypes[0]
 )
 
 var File_goodwill_v1_rules_proto protoreflect.FileDescriptor
 
 const file_goodwill_v1_rules_proto_rawDesc = "" +
 	"\n" +
-	"\x17goodwill/v1/rules.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto:\x88\x02\n" +
-	"\x02id\x12\x19.buf.validate.StringRules\x18ц\x03 \x01(\bB\xda\x01\xc2H\xd6\x01\n" +
-	"\xd3\x01\n" +
-	"\vgoodwill.id\x1a\xc3\x01!rule || this == '' || this.matches('^[A-Za-z0-9][A-Za-z0-9._:@-]*$') ? '' : !this.matches('^[A-Za-z0-9]') ? 'must start with a letter or digit' : 'may contain only letters, digits and . _ : @ -'R\x02id:\xa3\x02\n" +
-	"\x0fidempotency_key\x12\x19.buf.validate.StringRules\x18҆\x03 \x01(\bB\xdc\x01\xc2H\xd8\x01\n" +
-	"\xd5\x01\n" +
-	"\x18goodwill.idempotency_key\x1a\xb8\x01!rule ? '' : !this.matches('^[!-~]*$') ? 'must be printable ASCII without spaces' : this.startsWith('incident:') ? 'must not start with \"incident:\", which RecordIncident reserves' : ''R\x0eidempotencyKey:\x94\x01\n" +
-	"\x04text\x12\x19.buf.validate.StringRules\x18ӆ\x03 \x01(\bBc\xc2H`\n" +
-	"^\n" +
-	"\rgoodwill.text\x12*must be valid UTF-8 without NUL characters\x1a!!rule || !this.contains('\\u0000')R\x04textB@Z>github.com/goodwill-ledger/goodwill/gen/goodwill/v1;goodwillv1"
+	"\x17goodwill/v1/rules.proto\x12\vgoodwill.v1\x1a\x1bbuf/validate/validate.proto:\xd8\x01\n" +
+	"\x0fidempotency_key\x12\x19.buf.validate.StringRules\x18҆\x03 \x01(\bB\x91\x01\xc2H\x8d\x01\n" +
+	"\x8a\x01\n" +
+	"\x18goodwill.idempotency_key\x1an!rule || !this.startsWith('incident:') ? '' : 'must not start with \"incident:\", which RecordIncident reserves'R\x0eidempotencyKeyB@Z>github.com/goodwill-ledger/goodwill/gen/goodwill/v1;goodwillv1"
 
 var file_goodwill_v1_rules_proto_goTypes = []any{
 	(*validate.StringRules)(nil), // 0: buf.validate.StringRules
 }
 var file_goodwill_v1_rules_proto_depIdxs = []int32{
-	0, // 0: goodwill.v1.id:extendee -> buf.validate.StringRules
-	0, // 1: goodwill.v1.idempotency_key:extendee -> buf.validate.StringRules
-	0, // 2: goodwill.v1.text:extendee -> buf.validate.StringRules
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	0, // [0:3] is the sub-list for extension extendee
+	0, // 0: goodwill.v1.idempotency_key:extendee -> buf.validate.StringRules
+	1, // [1:1] is the sub-list for method output_type
+	1, // [1:1] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	0, // [0:1] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
 }
 
@@ -111,7 +76,7 @@ func file_goodwill_v1_rules_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_goodwill_v1_rules_proto_rawDesc), len(file_goodwill_v1_rules_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   0,
-			NumExtensions: 3,
+			NumExtensions: 1,
 			NumServices:   0,
 		},
 		GoTypes:           file_goodwill_v1_rules_proto_goTypes,
