@@ -98,8 +98,18 @@ func (c conn) ExecPrepared(ctx context.Context, sql string, args ...any) (int64,
 	return tag.RowsAffected(), err
 }
 
-// QueryPrepared is ExecPrepared for a statement that returns rows.
+// QueryPrepared is ExecPrepared for a statement that returns rows. In a
+// transaction it is prepared on the connection by name, as in Pipeline, so
+// that a transaction's first statement still carries its BEGIN (lazyTx
+// cannot batch a statement that names its own execution mode).
 func (c conn) QueryPrepared(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	if tx, ok := c.q.(interface{ Conn() *pgx.Conn }); ok {
+		sd, err := tx.Conn().Prepare(ctx, statementName(sql), sql)
+		if err != nil {
+			return nil, err
+		}
+		return c.q.Query(ctx, sd.Name, args...)
+	}
 	return c.q.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
 }
 

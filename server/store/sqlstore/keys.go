@@ -17,7 +17,7 @@ func (t *Txn) Lookup(ctx context.Context, tenant, id string) (ledger.Customer, i
 		ver   int64
 		found bool
 	)
-	err := t.query(ctx, t.s.fixed(t.s.lookupSQL, tenant, tenant, id), func(r scanner) error {
+	err := t.queryPrepared(ctx, t.s.fixed(t.s.lookupSQL, tenant, tenant, id), func(r scanner) error {
 		found = true
 		var err error
 		c, err = scanCustomer(r, &ver)

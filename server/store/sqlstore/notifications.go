@@ -217,7 +217,7 @@ func (t *Txn) SequenceNotifications(ctx context.Context, refs []ledger.Notificat
 // NotificationSeq implements ledger.Tx.
 func (t *Txn) NotificationSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	err := t.query(ctx, t.s.fixed(t.s.seqSQL, seqCounter), func(r scanner) error {
+	err := t.queryPrepared(ctx, t.s.fixed(t.s.seqSQL, seqCounter), func(r scanner) error {
 		return r.Scan(&seq)
 	})
 	return seq, err
@@ -269,7 +269,7 @@ func (t *Txn) PrunedThrough(ctx context.Context, tenant string) (int64, error) {
 		q.write(" WHERE tenant_id = ?", tenant)
 	}
 	var seq int64
-	err := t.query(ctx, q, func(r scanner) error {
+	err := t.queryPrepared(ctx, q, func(r scanner) error {
 		return r.Scan(&seq)
 	})
 	return seq, err

@@ -44,9 +44,9 @@ func (t *Txn) ReadAhead(ctx context.Context, tenant string, ids []string, keys [
 	lock := t.locking && t.guarded
 	stmts := make([]Stmt, 0, 4)
 	if lock {
-		stmts = append(stmts, t.s.lockPolicy(tenant, true).stmt())
+		stmts = append(stmts, t.s.lockPolicy(tenant, true).prepared())
 	}
-	stmts = append(stmts, t.s.activePolicy(tenant).stmt(), t.s.customersByIDs(tenant, ids, t.guarded).stmt())
+	stmts = append(stmts, t.s.activePolicy(tenant).prepared(), t.s.customersByIDs(tenant, ids, t.guarded).stmt())
 	if len(keys) > 0 {
 		stmts = append(stmts, t.s.eventsByKeys(tenant, keys).stmt())
 	}

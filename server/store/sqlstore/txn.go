@@ -110,6 +110,20 @@ func (t *Txn) query(ctx context.Context, q *query, each func(scanner) error) err
 	return t.scan(rows, err, each)
 }
 
+// queryPrepared is query for a read whose plan has no choice to make (a
+// primary-key lookup): prepared once per connection (Conn.QueryPrepared),
+// so the server stops planning it on every run. pg_stat_statements showed
+// PostgreSQL spending 5 to 20 times longer planning such reads than
+// running them (the active policy: 574 ms of planning against 27 ms of
+// execution over 4,208 batches).
+func (t *Txn) queryPrepared(ctx context.Context, q *query, each func(scanner) error) error {
+	if err := t.Flush(ctx); err != nil {
+		return err
+	}
+	rows, err := t.c.QueryPrepared(ctx, q.sql(), q.args...)
+	return t.scan(rows, err, each)
+}
+
 // scan calls each for every row of rows, then closes it; err is the
 // error of the query that returned rows, if it failed.
 func (t *Txn) scan(rows Rows, err error, each func(scanner) error) error {
@@ -501,7 +515,7 @@ func (t *Txn) Policy(ctx context.Context, tenant string, version int64) (ledger.
 
 func (t *Txn) policy(ctx context.Context, q *query) (ledger.StoredPolicy, error) {
 	var r policyRow
-	return r.result(t.query(ctx, q, r.scan))
+	return r.result(t.queryPrepared(ctx, q, r.scan))
 }
 
 // policyRow is what a policy query read: its one row, if any.
