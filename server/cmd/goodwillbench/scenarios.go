@@ -132,13 +132,14 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 		return nil, err
 	}
 	c := srv.client
-	// profiled runs scenario while the server's CPU is profiled.
-	profiled := func(name string, scenario func() stats) stats {
+	// profiled runs scenario, which lasts about d, while the server's CPU
+	// and allocations are profiled.
+	profiled := func(name string, d time.Duration, scenario func() stats) stats {
 		if o.profile == "" {
 			return scenario()
 		}
-		done := profileCPU(ctx, debug[1], filepath.Join(o.profile, store+"-"+name+".pprof"), o.duration-time.Second)
-		allocs := profileAllocs(ctx, debug[1], filepath.Join(o.profile, store+"-"+name+".allocs.pprof"), o.duration-time.Second)
+		done := profileCPU(ctx, debug[1], filepath.Join(o.profile, store+"-"+name+".pprof"), d-time.Second)
+		allocs := profileAllocs(ctx, debug[1], filepath.Join(o.profile, store+"-"+name+".allocs.pprof"), d-time.Second)
 		s := scenario()
 		for _, err := range []error{<-done, <-allocs} {
 			if err != nil {
@@ -179,7 +180,7 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 		return 1, err
 	})
 	log.Printf("%-8s warm-up: %d events in %s", store, warm.events, warmUp)
-	withCPU("grpc single, group commit", func() stats { return profiled("single", func() stats { return singleLoad("g") }) })
+	withCPU("grpc single, group commit", func() stats { return profiled("single", o.duration, func() stats { return singleLoad("g") }) })
 	// 1a. The request path's floor: GetCaller runs the same transport,
 	// authentication, validation, logging and metrics as RecordEvent, and
 	// touches no store. What a single event costs above this is the
@@ -203,7 +204,7 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 			if i > 0 {
 				return singleLoad(fmt.Sprintf("gn%d", i))
 			}
-			return profiled("push", func() stats { return singleLoad("gn") })
+			return profiled("push", o.duration, func() stats { return singleLoad("gn") })
 		})
 		pushed := &out[len(out)-1]
 		lag := consumers.stop(ctx, c)
@@ -233,7 +234,7 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	// it, and a scenario run then would pay for that.
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients}}
 	withCPU("rest single, group commit", func() stats {
-		return profiled("rest", func() stats {
+		return profiled("rest", o.duration, func() stats {
 			return drive(ctx, o.clients, o.duration, func(ctx context.Context, cl, n int) (int, error) {
 				body := fmt.Sprintf(`{"kind":"EVENT_KIND_RELIABLE_DELIVERY","idempotencyKey":"r-%d-%d"}`, cl, n)
 				url := fmt.Sprintf("http://%s/v1/customers/u%d/events", srv.httpAddr, rand.IntN(uniformCustomers))
@@ -258,7 +259,7 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	// 3. Batches over gRPC.
 	for _, size := range []int{100, 1000} {
 		withCPU(fmt.Sprintf("grpc batch of %d", size), func() stats {
-			return profiled(fmt.Sprintf("batch%d", size), func() stats {
+			return profiled(fmt.Sprintf("batch%d", size), o.duration, func() stats {
 				return drive(ctx, 4, o.duration, func(ctx context.Context, cl, n int) (int, error) {
 					_, err := c.RecordEvents(ctx, batch(size, fmt.Sprintf("b%d-%d-%d", size, cl, n)))
 					return size, err
@@ -305,7 +306,7 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	if r, ok := find(out, store, "grpc single, group commit"); ok {
 		ingestRate = r.Rate
 	}
-	reads, srv, err := readScenarios(ctx, o, bin, srv, store, db, keyFile, ingestRate)
+	reads, srv, err := readScenarios(ctx, o, bin, srv, store, db, keyFile, ingestRate, profiled)
 	if err != nil {
 		if srv != nil {
 			srv.stop()
@@ -376,7 +377,8 @@ func batch(size int, prefix string) *goodwillv1.RecordEventsRequest {
 // run loads over gRPC; the full run loads in-process through the ledger
 // Service (the same rows, without a day of RPCs), with the server stopped,
 // then restarts it: srv is replaced and returned.
-func readScenarios(ctx context.Context, o options, bin string, srv *server, store, db, keyFile string, ingestRate float64) ([]result, *server, error) {
+func readScenarios(ctx context.Context, o options, bin string, srv *server, store, db, keyFile string, ingestRate float64,
+	profiled func(name string, d time.Duration, scenario func() stats) stats) ([]result, *server, error) {
 	start := time.Now()
 	var loaded stats
 	if o.full {
@@ -405,9 +407,11 @@ func readScenarios(ctx context.Context, o options, bin string, srv *server, stor
 	out = append(out, result{Store: store, Scenario: "load for reads", Rate: loaded.rate(), Seconds: time.Since(start).Seconds(),
 		Note: fmt.Sprintf("%d customers, %d events", o.customers, loaded.events)})
 
-	get := drive(ctx, 8, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
-		_, err := c.GetBalance(ctx, &goodwillv1.GetBalanceRequest{CustomerId: fmt.Sprintf("load-%07d", rand.IntN(o.customers))})
-		return 1, err
+	get := profiled("getbalance", 3*time.Second, func() stats {
+		return drive(ctx, 8, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
+			_, err := c.GetBalance(ctx, &goodwillv1.GetBalanceRequest{CustomerId: fmt.Sprintf("load-%07d", rand.IntN(o.customers))})
+			return 1, err
+		})
 	})
 	out = append(out, result{Store: store, Scenario: "GetBalance", Rate: get.rate(), P50ms: get.pct(0.5), P99ms: get.pct(0.99), Note: get.note()})
 	// The same with one client: the service's own latency, without clients
