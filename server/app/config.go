@@ -232,7 +232,9 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 	}
 	if c.GroupCommit.Writers <= 0 {
 		// One: SQLite has one write lock, and on PostgreSQL several writers
-		// measured slower (serialization retries; docs/benchmarks.md).
+		// measured slower where every process shares two cores: batches in
+		// flight at once are smaller, and each pays a transaction's fixed
+		// cost (docs/benchmarks.md, round 2).
 		c.GroupCommit.Writers = 1
 	}
 

@@ -28,7 +28,7 @@ type Service struct {
 	// groupCommit configures the writers Run starts; running holds them
 	// while Run runs (nil: every RecordEvent commits alone).
 	groupCommit GroupCommit
-	running     atomic.Pointer[committers]
+	running     atomic.Pointer[committer]
 	onBatch     func(size int)
 	batchCtx    func(ctx context.Context, callers []context.Context) context.Context
 	// backoff is Options.RecomputeBackoff with defaults; poll how often
@@ -196,8 +196,8 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Go(func() { s.runPublisher(ctx, "nats", s.publish, s.log) })
 	}
 	if !s.groupCommit.Disabled {
-		cs := newCommitters(s, s.groupCommit)
-		s.running.Store(&cs)
+		cs := newCommitter(s, s.groupCommit)
+		s.running.Store(cs)
 		defer func() {
 			s.running.Store(nil)
 			cs.close() // commits what is queued

@@ -267,8 +267,8 @@ func TestGroupCommitCoalescesAndIsolates(t *testing.T) {
 
 // With several group-commit writers every write lands once, in the order
 // each customer's writer sent it, and each stored balance counts them all.
-// (That a customer always goes to the same writer is pinned by
-// TestCommitterRouting.)
+// (How the committer holds a customer's writes while one of its batches
+// is in flight is pinned by the TestScheduler tests.)
 func TestGroupCommitWritersKeepCustomerOrder(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
@@ -318,4 +318,71 @@ func TestGroupCommitWritersKeepCustomerOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Many callers writing the same few customers at once, through four
+// group-commit writers: a customer's writes arrive while its batch is being
+// committed and are held for the next one. Every write lands once, and
+// every stored balance equals a replay of the customer's log, on stores
+// that run four write transactions at once, as goodwilld opens them for
+// --group-commit-writers 4.
+func TestGroupCommitWritersHoldACustomerInFlight(t *testing.T) {
+	t.Parallel()
+	eachStoreWriters(t, 4, func(t *testing.T, st ledger.Store) {
+		var sizes []int
+		var mu sync.Mutex
+		svc := ledger.NewService(st, ledger.Options{Logger: quietLog(),
+			GroupCommit: ledger.GroupCommit{Writers: 4, Window: 3 * time.Millisecond},
+			OnBatch:     func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }})
+		runService(t, svc)
+		// A write lost while held would leave its caller waiting.
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		const callers, each, customers = 24, 20, 3
+		var wg sync.WaitGroup
+		var failures atomic.Int64
+		for c := range callers {
+			wg.Go(func() {
+				for i := range each {
+					kind := ledger.KindOutage
+					if (c+i)%3 == 0 {
+						kind = ledger.KindResponse
+					}
+					if _, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{
+						CustomerID: fmt.Sprintf("c%d", (c+i)%customers), Kind: kind, IdempotencyKey: fmt.Sprintf("k%d-%d", c, i),
+					}); err != nil {
+						t.Error(err)
+						failures.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if failures.Load() != 0 {
+			t.Fatalf("%d writes failed", failures.Load())
+		}
+		total := int64(0)
+		for c := range customers {
+			b, err := svc.GetBalance(ctx, ledger.DefaultTenant, fmt.Sprintf("c%d", c), time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += int64(b.EventCount)
+		}
+		if total != callers*each {
+			t.Fatalf("the balances count %d events, want %d", total, callers*each)
+		}
+		var mismatches []ledger.Mismatch
+		if _, err := svc.Verify(ctx, func(m ledger.Mismatch) { mismatches = append(mismatches, m) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(mismatches) > 0 {
+			t.Fatalf("balances differ from a replay: %+v", mismatches)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(sizes) >= callers*each {
+			t.Errorf("%d batches for %d writes: nothing was coalesced", len(sizes), callers*each)
+		}
+	})
 }

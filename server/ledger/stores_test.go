@@ -17,6 +17,13 @@ import (
 // (skipped, saying why, when none answers). Domain rules must hold the same
 // on all of them.
 func eachStore(t *testing.T, test func(t *testing.T, st ledger.Store)) {
+	eachStoreWriters(t, 0, test)
+}
+
+// eachStoreWriters is eachStore with PostgreSQL stores that run up to
+// writers write transactions at once (0: the store's default, one), as
+// goodwilld opens them for --group-commit-writers.
+func eachStoreWriters(t *testing.T, writers int, test func(t *testing.T, st ledger.Store)) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		test(t, openStore(t))
@@ -25,7 +32,7 @@ func eachStore(t *testing.T, test func(t *testing.T, st ledger.Store)) {
 		t.Run(srv.Name, func(t *testing.T) {
 			t.Parallel()
 			st, err := postgres.Open(t.Context(), pgtest.FreshDB(t, srv), postgres.Options{Migrate: true,
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxWriters: writers})
 			if err != nil {
 				t.Fatal(err)
 			}
