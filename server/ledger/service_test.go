@@ -386,3 +386,77 @@ func TestGroupCommitWritersHoldACustomerInFlight(t *testing.T) {
 		}
 	})
 }
+
+// Stopping the service while four writers are busy and writes are held
+// behind their customers' batches: every caller gets an answer, and every
+// acknowledged write is stored, once.
+func TestGroupCommitWritersCommitWhatTheyHoldAtStop(t *testing.T) {
+	t.Parallel()
+	eachStoreWriters(t, 4, func(t *testing.T, st ledger.Store) {
+		svc := ledger.NewService(st, ledger.Options{Logger: quietLog(),
+			GroupCommit: ledger.GroupCommit{Writers: 4, Window: 2 * time.Millisecond}})
+		runCtx, stop := context.WithCancel(context.Background())
+		ran := make(chan struct{})
+		go func() { defer close(ran); _ = svc.Run(runCtx) }()
+		for deadline := time.Now().Add(5 * time.Second); !ledger.GroupCommitRunning(svc) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		const callers, each = 24, 15
+		var mu sync.Mutex
+		acked := map[string]string{} // idempotency key -> customer
+		var wg sync.WaitGroup
+		for c := range callers {
+			wg.Go(func() {
+				for i := range each {
+					key, cust := fmt.Sprintf("k%d-%d", c, i), fmt.Sprintf("c%d", (c+i)%2)
+					if _, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: cust,
+						Kind: ledger.KindReliableDelivery, IdempotencyKey: key}); err == nil {
+						mu.Lock()
+						acked[key] = cust
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		time.Sleep(20 * time.Millisecond) // writers busy, writes held
+		stop()
+		<-ran
+		wg.Wait()
+		if ctx.Err() != nil {
+			t.Fatal("a caller waited past the test's deadline: a held write was never answered")
+		}
+		if len(acked) == 0 {
+			t.Fatal("no write was acknowledged")
+		}
+		stored := 0
+		for c := range 2 {
+			events, _, err := svc.ListEvents(ctx, ledger.DefaultTenant, ledger.ListQuery{CustomerID: fmt.Sprintf("c%d", c), PageSize: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored += len(events)
+			seen := map[string]bool{}
+			for _, e := range events {
+				if seen[e.IdempotencyKey] {
+					t.Fatalf("key %s stored twice", e.IdempotencyKey)
+				}
+				seen[e.IdempotencyKey] = true
+			}
+			for key, cust := range acked {
+				if cust == fmt.Sprintf("c%d", c) && !seen[key] {
+					t.Fatalf("acknowledged write %s (%s) is not stored", key, cust)
+				}
+			}
+		}
+		var mismatches []ledger.Mismatch
+		if _, err := svc.Verify(ctx, func(m ledger.Mismatch) { mismatches = append(mismatches, m) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(mismatches) > 0 {
+			t.Fatalf("balances differ from a replay: %+v", mismatches)
+		}
+		t.Logf("%d writes acknowledged, %d stored", len(acked), stored)
+	})
+}
