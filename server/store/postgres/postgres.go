@@ -118,6 +118,9 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	// grew, batch reads kept that plan (seen as a 20x slowdown in the
 	// benchmark). Descriptions are still cached: one round trip a query.
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	// The batch statements' arrays skip pgx's generic element-by-element
+	// encoder (arrays.go).
+	cfg.AfterConnect = flatArrays
 	// A connection attempt to a database that does not answer (a dropped
 	// network, a host gone) must fail in bounded time even under a context
 	// without a deadline; connect_timeout in the URL overrides it.
