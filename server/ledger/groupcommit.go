@@ -168,27 +168,20 @@ func (c *committer) run() {
 // is then whatever was gathered.
 func (c *committer) collect(sch *scheduler, finished <-chan []*pending) (batch []*pending, stopped bool) {
 	batch = sch.release(nil, c.cfg.MaxBatch)
-	for len(batch) == 0 {
-		select {
-		case p := <-c.queue:
-			batch = sch.admit(batch, p)
-		case b := <-finished:
-			sch.done(b)
-			batch = sch.release(batch, c.cfg.MaxBatch)
-		case <-c.stop:
-			return nil, true
-		}
-	}
-	timer := time.NewTimer(c.cfg.Window)
-	defer timer.Stop()
+	var window <-chan time.Time // nil, so never ready, until the batch has a write
 	for len(batch) < c.cfg.MaxBatch {
+		if window == nil && len(batch) > 0 {
+			timer := time.NewTimer(c.cfg.Window)
+			defer timer.Stop()
+			window = timer.C
+		}
 		select {
 		case p := <-c.queue:
 			batch = sch.admit(batch, p)
 		case b := <-finished:
 			sch.done(b)
 			batch = sch.release(batch, c.cfg.MaxBatch)
-		case <-timer.C:
+		case <-window:
 			return batch, false
 		case <-c.stop:
 			return batch, true
