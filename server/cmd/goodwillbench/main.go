@@ -86,6 +86,7 @@ func main() {
 	flag.BoolVar(&o.onlyReplicas, "only-replicas", false, "measure only the raw baselines and the replica scenarios")
 	customers := flag.Int("customers", 0, "customers loaded for the read scenarios (default 50,000; 1M with -full)")
 	events := flag.Int("events", 0, "events loaded for the read scenarios (default 100,000; 10M with -full)")
+	dbDelay := flag.Duration("db-delay", 0, "send PostgreSQL's traffic through a proxy that holds it this long each way, as across a network (a round trip gains twice it)")
 	flag.Parse()
 	o.customers, o.events = 50_000, 100_000
 	if o.full {
@@ -99,6 +100,14 @@ func main() {
 		o.events = *events
 	}
 	log.SetFlags(log.Ltime)
+	if *dbDelay > 0 {
+		delayed, err := delayDatabase(o.pgURL, *dbDelay)
+		if err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("PostgreSQL through a proxy holding each direction %s", *dbDelay)
+		o.pgURL = delayed
+	}
 
 	ctx := context.Background()
 	bin := o.serverBin
