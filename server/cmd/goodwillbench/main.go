@@ -100,6 +100,9 @@ func main() {
 		o.events = *events
 	}
 	log.SetFlags(log.Ltime)
+	if *dbDelay < 0 {
+		log.Fatalf("-db-delay %s: must not be negative", *dbDelay)
+	}
 	if *dbDelay > 0 {
 		delayed, err := delayDatabase(o.pgURL, *dbDelay)
 		if err != nil {
