@@ -155,6 +155,10 @@ func newRoot() *cobra.Command {
 				for _, stmt := range postgres.GrantStatements(args[0]) {
 					fmt.Fprintln(cmd.OutOrStdout(), stmt+";")
 				}
+				fmt.Fprintln(cmd.OutOrStdout(), "-- PostgreSQL only:")
+				for _, stmt := range postgres.PostgresGrantStatements(args[0]) {
+					fmt.Fprintln(cmd.OutOrStdout(), stmt+";")
+				}
 				return nil
 			}
 			st, err := store.Open(cmd.Context(), cfg.DB, store.Options{Logger: cfg.Logger})

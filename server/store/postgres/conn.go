@@ -40,19 +40,53 @@ type pgxQuerier interface {
 // connection, and queued by name; pgx's batches otherwise run every
 // statement unnamed, planned on each run.
 func (c conn) Pipeline(ctx context.Context, stmts ...sqlstore.Stmt) sqlstore.Results {
-	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(stmts))}
+	b, err := c.batch(ctx, stmts)
+	if err != nil {
+		return batchResults{pgx.FailedBatchResults(b, err)}
+	}
+	return batchResults{c.q.SendBatch(ctx, b)}
+}
+
+// batch queues stmts, the prepared ones by name.
+func (c conn) batch(ctx context.Context, stmts []sqlstore.Stmt) (*pgx.Batch, error) {
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(stmts)+1)}
 	for _, st := range stmts {
 		sql := st.SQL
 		if tx, ok := c.q.(interface{ Conn() *pgx.Conn }); ok && st.Prepared {
 			sd, err := tx.Conn().Prepare(ctx, statementName(sql), sql)
 			if err != nil {
-				return batchResults{pgx.FailedBatchResults(b, err)}
+				return b, err
 			}
 			sql = sd.Name
 		}
 		b.Queue(sql, st.Args...)
 	}
-	return batchResults{c.q.SendBatch(ctx, b)}
+	return b, nil
+}
+
+// PipelineCommit implements sqlstore.CommitPipeliner: Pipeline with the
+// transaction's COMMIT queued last. pgx runs the COMMIT's check when its
+// result is read (Close at the latest): PostgreSQL answers COMMIT in a
+// transaction that failed with a ROLLBACK tag, not an error.
+func (c conn) PipelineCommit(ctx context.Context, stmts ...sqlstore.Stmt) sqlstore.Results {
+	l, ok := c.q.(*lazyTx)
+	if !ok || l.tx == nil {
+		// Only a transaction that has begun can end in a pipeline (a
+		// guarded write always has: its reads carried the BEGIN).
+		return c.Pipeline(ctx, stmts...)
+	}
+	b, err := c.batch(ctx, stmts)
+	if err != nil {
+		return batchResults{pgx.FailedBatchResults(b, err)}
+	}
+	b.Queue("COMMIT").Exec(func(tag pgconn.CommandTag) error {
+		if tag.String() != "COMMIT" {
+			return pgx.ErrTxCommitRollback
+		}
+		return nil
+	})
+	l.committed = true
+	return batchResults{l.tx.SendBatch(ctx, b)}
 }
 
 // statementName names a prepared statement by its text, as pgx's own

@@ -49,6 +49,14 @@ func GrantStatements(role string) []string {
 // who ran the migrations), in one transaction on a migration connection
 // (on CockroachDB, where a GRANT is a schema change, one that does not
 // autocommit before it).
+// PostgresGrantStatements are the GRANTs PostgreSQL needs besides
+// GrantStatements: the guarded write's check (migration 16), which
+// PostgreSQL lets every role run unless the database's owner took that
+// from PUBLIC. CockroachDB has no such function.
+func PostgresGrantStatements(role string) []string {
+	return []string{"GRANT EXECUTE ON FUNCTION goodwill_check_written(BIGINT, BIGINT) TO " + pgx.Identifier{role}.Sanitize()}
+}
+
 func (s *Store) Grant(ctx context.Context, role string) error {
 	if role == "" {
 		return fmt.Errorf("grant: no role named")
@@ -60,7 +68,11 @@ func (s *Store) Grant(ctx context.Context, role string) error {
 		return translate(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	for _, stmt := range GrantStatements(role) {
+	stmts := GrantStatements(role)
+	if !s.crdb {
+		stmts = append(stmts, PostgresGrantStatements(role)...)
+	}
+	for _, stmt := range stmts {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("%s: %w", stmt, translate(err))
 		}

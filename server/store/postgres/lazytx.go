@@ -18,6 +18,9 @@ type lazyTx struct {
 	c    *pgxpool.Conn
 	opts pgx.TxOptions
 	tx   pgx.Tx // nil until the first statement
+	// committed: the COMMIT went in a pipeline (conn.PipelineCommit),
+	// whose results carried its outcome.
+	committed bool
 }
 
 var _ pgxQuerier = (*lazyTx)(nil)
@@ -131,9 +134,9 @@ func (l *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	return br
 }
 
-// commit commits what was sent, if anything was.
+// commit commits what was sent, if anything was and no pipeline has.
 func (l *lazyTx) commit(ctx context.Context) error {
-	if l.tx == nil {
+	if l.tx == nil || l.committed {
 		return nil
 	}
 	return l.tx.Commit(ctx)

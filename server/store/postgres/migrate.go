@@ -113,6 +113,7 @@ func (s *Store) migrator(db *sql.DB, locked bool) (*goose.Provider, error) {
 			goose.NewGoMigration(10, &goose.GoFunc{RunTx: s.bytewiseOutboxIDs}, nil),
 			goose.NewGoMigration(13, &goose.GoFunc{RunTx: s.bytewiseTrendIDs}, nil),
 			goose.NewGoMigration(15, &goose.GoFunc{RunTx: s.bytewiseLeaseIDs}, nil),
+			goose.NewGoMigration(16, &goose.GoFunc{RunTx: s.writtenCheck}, nil),
 		),
 	}
 	if locked {
@@ -223,6 +224,32 @@ func (s *Store) bytewiseLeaseIDs(ctx context.Context, tx *sql.Tx) error {
 		return nil
 	}
 	return collateBytewise(ctx, tx, bytewiseLeaseColumns)
+}
+
+// writtenCheck is migration 16: goodwill_check_written, which a guarded
+// write (sqlstore's Txn.Guarded) calls with the number of customer rows
+// its version guard let through and the number it meant to write. When
+// they differ, another transaction wrote one of its customers after this
+// one read it, and the function fails the statement with SQLSTATE 40001,
+// as a serialization failure would: the transaction aborts on the server,
+// so a COMMIT sent in the same round trip (Txn.Finish) commits nothing,
+// and the store runs the transaction again. PostgreSQL only: CockroachDB
+// runs these transactions SERIALIZABLE, without the guard.
+func (s *Store) writtenCheck(ctx context.Context, tx *sql.Tx) error {
+	if s.crdb {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `
+CREATE FUNCTION goodwill_check_written(written BIGINT, want BIGINT) RETURNS BIGINT LANGUAGE plpgsql AS $$
+BEGIN
+    IF written <> want THEN
+        RAISE EXCEPTION 'a customer changed after this transaction read it (% of % customers written)', written, want
+            USING ERRCODE = '40001';
+    END IF;
+    RETURN written;
+END;
+$$;`)
+	return err
 }
 
 // collateBytewise gives columns the C collation; PostgreSQL rebuilds the

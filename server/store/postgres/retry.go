@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
-	"github.com/goodwill-ledger/goodwill/server/store/sqlstore"
 )
 
 // retryPolicy is the one way this store retries a transaction the server
@@ -64,16 +63,13 @@ func (p retryPolicy) wait(ctx context.Context, n int) error {
 // serialization failures and deadlocks (the server chose a victim). Both
 // are found anywhere in the chain, through the ledger's wrapping.
 func retryable(err error) bool {
-	if errors.Is(err, sqlstore.ErrChanged) {
-		return true // a guarded write found its customer changed: as 40001
-	}
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return false
 	}
 	switch pe.Code {
 	case "40001", "40P01":
-		return true
+		return true // 40001 also when a guarded write found a customer changed (migration 16)
 	}
 	return false
 }

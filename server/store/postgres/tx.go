@@ -45,7 +45,7 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 // retries per 1,000 events; docs/benchmarks.md). What SERIALIZABLE gave
 // these transactions is kept by sqlstore's guarded Txn: a customer is
 // written only if its row is still the version this transaction read,
-// and otherwise the transaction runs again (ErrChanged), as it would
+// and otherwise the transaction runs again (SQLSTATE 40001 from the server), as it would
 // after a serialization failure; and the tenant's policy lock keeps a
 // policy install from passing beneath it. CockroachDB runs it
 // SERIALIZABLE, as Update: its serializability is per key, with no

@@ -39,6 +39,16 @@ type Pipeliner interface {
 	Pipeline(ctx context.Context, stmts ...Stmt) Results
 }
 
+// CommitPipeliner is a Pipeliner in a transaction that can also send the
+// transaction's COMMIT in the same round trip, after stmts. If a
+// statement fails, the server skips the rest, the COMMIT included, and
+// the transaction is rolled back as after any error. Close returns the
+// COMMIT's error when the statements succeeded. Afterwards the
+// transaction is over: the backend does not commit it again.
+type CommitPipeliner interface {
+	PipelineCommit(ctx context.Context, stmts ...Stmt) Results
+}
+
 // Stmt is one statement of a pipeline.
 type Stmt struct {
 	SQL  string

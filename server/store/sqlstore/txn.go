@@ -40,13 +40,8 @@ type Txn struct {
 	// ahead is what ReadAhead read for the calls that follow it.
 	ahead *ahead
 	// held is a guarded upsert not yet sent (Finish).
-	held *heldUpsert
+	held *query
 }
-
-// ErrChanged reports that a customer a Guarded transaction read was
-// written by another transaction before this one wrote it: the store runs
-// the whole transaction again, as after a serialization failure.
-var ErrChanged = errors.New("a customer changed after this transaction read it")
 
 var _ ledger.Tx = (*Txn)(nil)
 
@@ -73,8 +68,9 @@ func (t *Txn) WithLocks() *Txn {
 // write of the row changes), and each customer write applies only where
 // the row still has that version (none: still absent). Where one does
 // not, another transaction wrote the customer since, and the write fails
-// with ErrChanged before anything commits; the store runs the transaction
-// again. Writers of different customers never meet, unlike under
+// on the server with SQLSTATE 40001 (checkedUpsert) before anything
+// commits; the store runs the transaction again, as after a
+// serialization failure. Writers of different customers never meet, unlike under
 // SERIALIZABLE, whose predicate locks cover whole index pages. PostgreSQL
 // only (xmin).
 func (t *Txn) Guarded() *Txn {
@@ -156,12 +152,12 @@ func (t *Txn) exec(ctx context.Context, q *query) (int64, error) {
 // changes nothing. Any other statement sends what is held back first, and
 // the backend calls Flush before it commits.
 //
-// On PostgreSQL a group-commit batch so takes three round trips: BEGIN
-// with the batch's reads (ReadAhead, pipelined), the customer upsert
-// carrying the event inserts with the numbered notification insert
-// (Finish, pipelined), and COMMIT. The COMMIT waits for the upsert's row
-// count: fewer rows than customers means a guard failed, and the
-// transaction must roll back instead.
+// On PostgreSQL a group-commit batch so takes two round trips: BEGIN
+// with the batch's reads (ReadAhead, pipelined), then the customer upsert
+// carrying the event inserts, the numbered notification insert and the
+// COMMIT (Finish, pipelined). The upsert fails on the server if its
+// guard held a customer back (checkedUpsert), and the COMMIT behind it
+// is then skipped.
 
 // deferWrite holds back an insert; without Dialect.Arrays it runs at once.
 func (t *Txn) deferWrite(ctx context.Context, q *query) error {
@@ -194,31 +190,45 @@ func (t *Txn) Flush(ctx context.Context) error {
 
 // Finish sends what the transaction still holds back: the deferred
 // inserts, then the notifications it numbers (NumberAtWrite). A backend
-// calls it after the transaction's closure, before COMMIT.
+// calls it after the transaction's closure, before COMMIT, which Finish
+// may have sent already (CommitPipeliner).
 //
-// A guarded upsert still held goes in the same round trip as the
-// numbering statement (Pipeliner), which the server runs after it, so
-// the counter is still locked after every customer row.
+// A guarded upsert still held goes in one round trip with the numbering
+// statement (Pipeliner), which the server runs after it, so the counter
+// is locked after every customer row; and, where the connection can
+// (CommitPipeliner), with the COMMIT. The counter's lock is then held
+// for the server's work and the commit's flush, not across a round trip
+// to this process: batches from other writers and replicas queue behind
+// it (docs/benchmarks.md, round 2's seventh sitting). The guard's failure
+// is an error on the server (checkedUpsert), which skips the COMMIT.
 func (t *Txn) Finish(ctx context.Context) error {
-	if len(t.toNumber) == 0 {
-		return t.Flush(ctx)
+	var numbering *query
+	if len(t.toNumber) > 0 {
+		ns := t.toNumber
+		t.toNumber = nil
+		slices.SortStableFunc(ns, sequencerOrder)
+		rows := make([][]any, len(ns))
+		for i, n := range ns {
+			rows[i] = notifications.bind(t.s.d, notificationValues(n))
+		}
+		numbering = t.s.numberedNotificationArrays(rows)
 	}
-	ns := t.toNumber
-	t.toNumber = nil
-	slices.SortStableFunc(ns, sequencerOrder)
-	rows := make([][]any, len(ns))
-	for i, n := range ns {
-		rows[i] = notifications.bind(t.s.d, notificationValues(n))
-	}
-	q := t.s.numberedNotificationArrays(rows)
 	lastSeq := func(r scanner) error { return r.Scan(&t.numbered) }
 	if p, ok := t.c.(Pipeliner); ok && t.held != nil && len(t.deferred) == 0 {
-		h := t.held
+		stmts := []Stmt{t.held.prepared()}
 		t.held = nil
-		res := p.Pipeline(ctx, h.q.prepared(), q.prepared())
-		n, err := res.Exec()
-		err = h.check(n, t.translate(err))
-		if err == nil {
+		if numbering != nil {
+			stmts = append(stmts, numbering.prepared())
+		}
+		var res Results
+		if c, ok := t.c.(CommitPipeliner); ok {
+			res = c.PipelineCommit(ctx, stmts...)
+		} else {
+			res = p.Pipeline(ctx, stmts...)
+		}
+		_, err := res.Exec()
+		err = t.translate(err)
+		if err == nil && numbering != nil {
 			rows, qerr := res.Query()
 			err = t.scan(rows, qerr, lastSeq)
 		}
@@ -227,38 +237,22 @@ func (t *Txn) Finish(ctx context.Context) error {
 		}
 		return err
 	}
-	if err := t.Flush(ctx); err != nil {
+	if err := t.Flush(ctx); err != nil || numbering == nil {
 		return err
 	}
-	r, err := t.c.QueryPrepared(ctx, q.sql(), q.args...)
+	r, err := t.c.QueryPrepared(ctx, numbering.sql(), numbering.args...)
 	return t.scan(r, err, lastSeq)
 }
 
 // sendHeld sends the guarded upsert held back, if one is.
 func (t *Txn) sendHeld(ctx context.Context) error {
-	h := t.held
-	if h == nil {
+	q := t.held
+	if q == nil {
 		return nil
 	}
 	t.held = nil
-	n, err := t.c.ExecPrepared(ctx, h.q.sql(), h.q.args...)
-	return h.check(n, t.translate(err))
-}
-
-// heldUpsert is a guarded customer upsert (with the inserts it carries)
-// held back to travel with the numbering statement (Finish).
-type heldUpsert struct {
-	q    *query
-	want int64 // customers it must write
-}
-
-// check is the upsert's outcome: err, or ErrChanged if the guard let
-// fewer than all its customers be written.
-func (h *heldUpsert) check(n int64, err error) error {
-	if err == nil && n != h.want {
-		return fmt.Errorf("%w (%d of %d customers written)", ErrChanged, n, h.want)
-	}
-	return err
+	_, err := t.c.ExecPrepared(ctx, q.sql(), q.args...)
+	return t.translate(err)
 }
 
 // Numbered is the last notification number t gave, 0 if none: once it
@@ -299,6 +293,15 @@ func (t *Txn) carried(main *query) *query {
 	if len(t.deferred) == 0 {
 		return main
 	}
+	q := t.withDeferred()
+	q.b.WriteString(" ")
+	q.b.WriteString(shift(main, q))
+	return q
+}
+
+// withDeferred starts a statement with the held-back inserts as its WITH
+// clauses (w0, w1...), which it takes from t.
+func (t *Txn) withDeferred() *query {
 	q := t.s.d.query("WITH ")
 	for i, d := range t.deferred {
 		if i > 0 {
@@ -308,10 +311,24 @@ func (t *Txn) carried(main *query) *query {
 		q.b.WriteString(shift(d, q))
 		q.b.WriteString(")")
 	}
-	q.b.WriteString(" ")
-	q.b.WriteString(shift(main, q))
 	t.deferred = nil
 	return q
+}
+
+// checkedUpsert is a guarded upsert (with the inserts held back, carried
+// as its WITH clauses) that fails on the server unless it wrote all want
+// customers: goodwill_check_written (PostgreSQL migration 16) raises
+// SQLSTATE 40001 when the guard held one back. An error, not a row
+// count the client checks, aborts the transaction where it runs, so a
+// COMMIT sent behind it in the same round trip commits nothing.
+func (t *Txn) checkedUpsert(upsert *query, want int) *query {
+	carried := len(t.deferred) > 0
+	q := t.withDeferred()
+	if carried {
+		q.b.WriteString(", ")
+	}
+	q.b.WriteString("u AS (" + shift(upsert, q) + " RETURNING 1) ")
+	return q.write("SELECT goodwill_check_written(count(*), ?) FROM u", int64(want))
 }
 
 func (t *Txn) events(ctx context.Context, q *query) ([]ledger.Event, error) {
@@ -787,13 +804,13 @@ func (t *Txn) PutCustomers(ctx context.Context, cs []ledger.Customer) error {
 	if err := t.sendHeld(ctx); err != nil { // one held before this one goes first
 		return err
 	}
-	h := &heldUpsert{q: t.carried(t.s.guardedUpsert(rows, versions)), want: int64(len(cs))}
+	q := t.checkedUpsert(t.s.guardedUpsert(rows, versions), len(cs))
 	if _, ok := t.c.(Pipeliner); ok && t.numbering {
-		t.held = h // sent with the numbering statement, or before any other (Flush)
+		t.held = q // sent with the numbering statement, or before any other (Flush)
 		return nil
 	}
-	n, err := t.c.ExecPrepared(ctx, h.q.sql(), h.q.args...)
-	return h.check(n, t.translate(err))
+	_, err := t.c.ExecPrepared(ctx, q.sql(), q.args...)
+	return t.translate(err)
 }
 
 // placeholders is "?, ?, ..." for n values.
