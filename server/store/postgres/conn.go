@@ -79,7 +79,14 @@ func (c conn) PipelineCommit(ctx context.Context, stmts ...sqlstore.Stmt) sqlsto
 	if err != nil {
 		return batchResults{pgx.FailedBatchResults(b, err)}
 	}
-	b.Queue("COMMIT").Exec(func(tag pgconn.CommandTag) error {
+	// Prepared by name like the other statements: pgx forgets the
+	// descriptions of a failed batch's unnamed statements, and the rerun
+	// after a guard's failure would pay a round trip to describe COMMIT.
+	commit, err := l.c.Conn().Prepare(ctx, statementName("COMMIT"), "COMMIT")
+	if err != nil {
+		return batchResults{pgx.FailedBatchResults(b, err)}
+	}
+	b.Queue(commit.Name).Exec(func(tag pgconn.CommandTag) error {
 		if tag.String() != "COMMIT" {
 			return pgx.ErrTxCommitRollback
 		}

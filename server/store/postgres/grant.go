@@ -45,10 +45,6 @@ func GrantStatements(role string) []string {
 	return out
 }
 
-// Grant runs GrantStatements as the store's own user (the schema's owner,
-// who ran the migrations), in one transaction on a migration connection
-// (on CockroachDB, where a GRANT is a schema change, one that does not
-// autocommit before it).
 // PostgresGrantStatements are the GRANTs PostgreSQL needs besides
 // GrantStatements: the guarded write's check (migration 16), which
 // PostgreSQL lets every role run unless the database's owner took that
@@ -57,6 +53,10 @@ func PostgresGrantStatements(role string) []string {
 	return []string{"GRANT EXECUTE ON FUNCTION goodwill_check_written(BIGINT, BIGINT) TO " + pgx.Identifier{role}.Sanitize()}
 }
 
+// Grant runs GrantStatements (and on PostgreSQL PostgresGrantStatements)
+// as the store's own user (the schema's owner, who ran the migrations), in
+// one transaction on a migration connection (on CockroachDB, where a GRANT
+// is a schema change, one that does not autocommit before it).
 func (s *Store) Grant(ctx context.Context, role string) error {
 	if role == "" {
 		return fmt.Errorf("grant: no role named")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/goodwill-ledger/goodwill/server/ledger"
 	"github.com/goodwill-ledger/goodwill/server/store/pgtest"
+	"github.com/goodwill-ledger/goodwill/server/store/postgres"
 )
 
 // TestGuardedWriteRerunsWhenACustomerChanged changes a customer between a
@@ -27,36 +28,15 @@ func TestGuardedWriteRerunsWhenACustomerChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close(context.Background())
-	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	runs := 0
 	write := func(tag string, meddle bool) error {
-		return s.UpdateCustomers(ctx, func(tx ledger.Tx) error {
-			runs++
-			cs, err := tx.CustomersByID(ctx, "t", []string{"c1"})
-			if err != nil {
-				return err
+		return guardedWrite(ctx, s, tag, &runs, func() error {
+			if !meddle || runs != 1 {
+				return nil
 			}
-			if meddle && runs == 1 {
-				// Another writer's committed update: the row's version moves on.
-				if _, err := other.Exec(ctx, `UPDATE customers SET updated_at = updated_at WHERE customer_id = 'c1'`); err != nil {
-					return err
-				}
-			}
-			c, ok := cs["c1"]
-			if !ok {
-				c = ledger.Customer{TenantID: "t", ID: "c1", CreatedAt: at, PolicyVersion: 1}
-			}
-			c.UpdatedAt, c.State.Count = at, c.State.Count+1
-			id := fmt.Sprintf("%s-run%d", tag, runs)
-			if err := tx.AppendEvents(ctx, []ledger.Event{{TenantID: "t", CustomerID: "c1", ID: id, Kind: ledger.KindCredit,
-				Magnitude: 1, OccurredAt: at, RecordedAt: at, Fingerprint: "fp"}}); err != nil {
-				return err
-			}
-			if err := tx.PutCustomers(ctx, []ledger.Customer{c}); err != nil {
-				return err
-			}
-			return tx.AppendNotifications(ctx, []ledger.Notification{{TenantID: "t", ID: id, Type: ledger.NotifyRecovered,
-				CustomerID: "c1", CustomerSeq: int64(c.State.Count), OccurredAt: at, CreatedAt: at}})
+			// Another writer's committed update: the row's version moves on.
+			_, err := other.Exec(ctx, `UPDATE customers SET updated_at = updated_at WHERE customer_id = 'c1'`)
+			return err
 		})
 	}
 	if err := write("seed", false); err != nil {
@@ -95,5 +75,99 @@ func TestGuardedWriteRerunsWhenACustomerChanged(t *testing.T) {
 	}
 	if c.State.Count != 2 {
 		t.Errorf("c1's count %d, want 2 (the seed and the rerun)", c.State.Count)
+	}
+}
+
+// guardedWrite is one group-commit-like transaction on customer c1: it
+// reads c1, calls between (after the read, before any write), then
+// appends an event and a notification with tag and the run's number as
+// their ids, and writes c1 with its count one higher. runs counts the
+// closure's runs.
+func guardedWrite(ctx context.Context, s *postgres.Store, tag string, runs *int, between func() error) error {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	return s.UpdateCustomers(ctx, func(tx ledger.Tx) error {
+		*runs++
+		cs, err := tx.CustomersByID(ctx, "t", []string{"c1"})
+		if err != nil {
+			return err
+		}
+		if err := between(); err != nil {
+			return err
+		}
+		c, ok := cs["c1"]
+		if !ok {
+			c = ledger.Customer{TenantID: "t", ID: "c1", CreatedAt: at, PolicyVersion: 1}
+		}
+		c.UpdatedAt, c.State.Count = at, c.State.Count+1
+		id := fmt.Sprintf("%s-run%d", tag, *runs)
+		if err := tx.AppendEvents(ctx, []ledger.Event{{TenantID: "t", CustomerID: "c1", ID: id, Kind: ledger.KindCredit,
+			Magnitude: 1, OccurredAt: at, RecordedAt: at, Fingerprint: "fp"}}); err != nil {
+			return err
+		}
+		if err := tx.PutCustomers(ctx, []ledger.Customer{c}); err != nil {
+			return err
+		}
+		return tx.AppendNotifications(ctx, []ledger.Notification{{TenantID: "t", ID: id, Type: ledger.NotifyRecovered,
+			CustomerID: "c1", CustomerSeq: int64(c.State.Count), OccurredAt: at, CreatedAt: at}})
+	})
+}
+
+// TestPipelinedCommitFailureIsRetried fails the COMMIT that a guarded
+// write sends in the same round trip as its statements (PipelineCommit),
+// twice, with a serialization failure: the failure must surface, the
+// transaction run again, and its writes be stored exactly once. A COMMIT
+// error lost in the pipeline would report success for writes never
+// stored.
+func TestPipelinedCommitFailureIsRetried(t *testing.T) {
+	s, url := open(t, pgtest.Servers()[0])
+	ctx := t.Context()
+	other, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	// A deferred constraint trigger runs at COMMIT; it fails the first two
+	// commits that insert an event with SQLSTATE 40001. The count lives in
+	// a sequence because nextval is not rolled back with the failed commit.
+	if _, err := other.Exec(ctx, `
+CREATE SEQUENCE fault_count;
+CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF nextval('fault_count') <= 2 THEN
+        RAISE EXCEPTION 'injected serialization failure' USING ERRCODE = '40001';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE CONSTRAINT TRIGGER inject_commit_failure AFTER INSERT ON events
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit();`); err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	before := s.Retries()
+	if err := guardedWrite(ctx, s, "w", &runs, func() error { return nil }); err != nil {
+		t.Fatalf("UpdateCustomers: %v", err)
+	}
+	if runs != 3 || s.Retries()-before != 2 {
+		t.Errorf("%d runs, %d retries; want 3 and 2: a failed COMMIT went unseen", runs, s.Retries()-before)
+	}
+	for _, table := range []string{"events", "notifications"} {
+		var n int
+		if err := other.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("%s: %d rows, want 1", table, n)
+		}
+	}
+	var c ledger.Customer
+	if err := s.View(ctx, func(r ledger.Reader) (err error) {
+		c, err = r.Customer(ctx, "t", "c1")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Count != 1 {
+		t.Errorf("c1's count %d, want 1", c.State.Count)
 	}
 }
