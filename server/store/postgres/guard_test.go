@@ -21,13 +21,8 @@ import (
 // to go through after a guard held the customer back, the first run's
 // event and notification would be stored without the customer's update.
 func TestGuardedWriteRerunsWhenACustomerChanged(t *testing.T) {
-	s, url := open(t, pgtest.Servers()[0])
+	s, other := openBeside(t)
 	ctx := t.Context()
-	other, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close(context.Background())
 	runs := 0
 	write := func(tag string, meddle bool) error {
 		return guardedWrite(ctx, s, tag, &runs, func() error {
@@ -66,15 +61,8 @@ func TestGuardedWriteRerunsWhenACustomerChanged(t *testing.T) {
 	if n := count(`SELECT count(*) FROM events WHERE event_id = 'meddled-run2'`); n != 1 {
 		t.Errorf("the rerun's event: %d rows, want 1", n)
 	}
-	var c ledger.Customer
-	if err := s.View(ctx, func(r ledger.Reader) (err error) {
-		c, err = r.Customer(ctx, "t", "c1")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if c.State.Count != 2 {
-		t.Errorf("c1's count %d, want 2 (the seed and the rerun)", c.State.Count)
+	if n := eventCount(t, s, "c1"); n != 2 {
+		t.Errorf("c1's count %d, want 2 (the seed and the rerun)", n)
 	}
 }
 
@@ -119,30 +107,9 @@ func guardedWrite(ctx context.Context, s *postgres.Store, tag string, runs *int,
 // error lost in the pipeline would report success for writes never
 // stored.
 func TestPipelinedCommitFailureIsRetried(t *testing.T) {
-	s, url := open(t, pgtest.Servers()[0])
+	s, other := openBeside(t)
 	ctx := t.Context()
-	other, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close(context.Background())
-	// A deferred constraint trigger runs at COMMIT; it fails the first two
-	// commits that insert an event with SQLSTATE 40001. The count lives in
-	// a sequence because nextval is not rolled back with the failed commit.
-	if _, err := other.Exec(ctx, `
-CREATE SEQUENCE fault_count;
-CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF nextval('fault_count') <= 2 THEN
-        RAISE EXCEPTION 'injected serialization failure' USING ERRCODE = '40001';
-    END IF;
-    RETURN NULL;
-END;
-$$;
-CREATE CONSTRAINT TRIGGER inject_commit_failure AFTER INSERT ON events
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit();`); err != nil {
-		t.Fatal(err)
-	}
+	failCommits(t, other, 2)
 	runs := 0
 	before := s.Retries()
 	if err := guardedWrite(ctx, s, "w", &runs, func() error { return nil }); err != nil {
@@ -160,14 +127,55 @@ CREATE CONSTRAINT TRIGGER inject_commit_failure AFTER INSERT ON events
 			t.Errorf("%s: %d rows, want 1", table, n)
 		}
 	}
+	if n := eventCount(t, s, "c1"); n != 1 {
+		t.Errorf("c1's count %d, want 1", n)
+	}
+}
+
+// failCommits makes the next n commits that inserted an event fail with
+// SQLSTATE 40001, from a deferred constraint trigger, which runs at
+// COMMIT. The count lives in a sequence because nextval is not rolled
+// back with the failed commit.
+func failCommits(t *testing.T, conn *pgx.Conn, n int) {
+	t.Helper()
+	if _, err := conn.Exec(t.Context(), fmt.Sprintf(`
+CREATE SEQUENCE fault_count;
+CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF nextval('fault_count') <= %d THEN
+        RAISE EXCEPTION 'injected serialization failure' USING ERRCODE = '40001';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE CONSTRAINT TRIGGER inject_commit_failure AFTER INSERT ON events
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit();`, n)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eventCount is the event count of tenant t's customer id, read back.
+func eventCount(t *testing.T, s *postgres.Store, id string) int64 {
+	t.Helper()
 	var c ledger.Customer
-	if err := s.View(ctx, func(r ledger.Reader) (err error) {
-		c, err = r.Customer(ctx, "t", "c1")
+	if err := s.View(t.Context(), func(r ledger.Reader) (err error) {
+		c, err = r.Customer(t.Context(), "t", id)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if c.State.Count != 1 {
-		t.Errorf("c1's count %d, want 1", c.State.Count)
+	return c.State.Count
+}
+
+// openBeside opens a store on a fresh database and a plain connection to
+// the same database beside it, for a test to act as another client.
+func openBeside(t *testing.T) (*postgres.Store, *pgx.Conn) {
+	t.Helper()
+	s, url := open(t, pgtest.Servers()[0])
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return s, conn
 }

@@ -81,34 +81,12 @@ func TestMigrateTwiceIsHarmless(t *testing.T) {
 // cockroach-go's savepoint helper would drop that error and report success;
 // this store must retry the whole transaction instead, and lose nothing.
 func TestSerializationFailureAtCommitIsRetried(t *testing.T) {
-	srv := pgtest.Servers()[0]
-	s, url := open(t, srv)
+	s, conn := openBeside(t)
 	ctx := t.Context()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	// A deferred constraint trigger runs at COMMIT; it fails the first two
-	// commits that insert an event with SQLSTATE 40001. The count lives in a
-	// sequence because nextval is not rolled back with the failed commit.
-	if _, err := conn.Exec(ctx, `
-CREATE SEQUENCE fault_count;
-CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF nextval('fault_count') <= 2 THEN
-        RAISE EXCEPTION 'injected serialization failure' USING ERRCODE = '40001';
-    END IF;
-    RETURN NULL;
-END;
-$$;
-CREATE CONSTRAINT TRIGGER inject_commit_failure AFTER INSERT ON events
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit();`); err != nil {
-		t.Fatal(err)
-	}
+	failCommits(t, conn, 2)
 	before := s.Retries()
 	attempts := 0
-	err = s.Update(ctx, func(tx ledger.Tx) error {
+	err := s.Update(ctx, func(tx ledger.Tx) error {
 		attempts++
 		return tx.AppendEvent(ctx, ledger.Event{TenantID: "t", CustomerID: "c", ID: "e1", Kind: ledger.KindCredit,
 			Magnitude: 1, OccurredAt: time.Now().UTC().Truncate(time.Microsecond), RecordedAt: time.Now().UTC().Truncate(time.Microsecond),
