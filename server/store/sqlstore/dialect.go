@@ -22,8 +22,9 @@ type Dialect struct {
 	JSONColumn func(col string) string
 	JSONParam  func(placeholder string) string
 	// Arrays sends a batch as arrays the server unnests, in one statement
-	// (PostgreSQL, CockroachDB); without it a batch is one statement per
-	// row, which costs nothing extra in-process (SQLite).
+	// (PostgreSQL, CockroachDB); without it a batch goes in multi-row
+	// statements of a few fixed sizes, prepared ahead (SQLite;
+	// multirow.go).
 	Arrays bool
 	// SerialWrites: the backend runs one write transaction at a time
 	// (SQLite's single writer). Notifications are then numbered as they

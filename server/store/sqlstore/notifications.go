@@ -126,24 +126,20 @@ func (t *Txn) AppendNotifications(ctx context.Context, ns []ledger.Notification)
 			order[i] = i
 		}
 		slices.SortStableFunc(order, func(a, b int) int { return sequencerOrder(ns[a], ns[b]) })
-		for _, i := range order {
-			r := rows[i]
+		numbered := make([][]any, len(order))
+		for j, i := range order {
 			last++
-			if _, err := t.exec(ctx, t.s.fixed(t.s.numberedNotificationSQL, append([]any{last}, r...)...)); err != nil {
-				return err
-			}
+			numbered[j] = append([]any{last}, rows[i]...)
+		}
+		if err := t.execRows(ctx, t.s.numberedNotificationSQL, t.s.numberedNotificationRows, numbered); err != nil {
+			return err
 		}
 		t.numbered = last
 		return t.PutNotificationSeq(ctx, last)
 	case t.s.d.Arrays:
 		return t.deferWrite(ctx, t.s.insertArrays(notifications, rows, ""))
 	}
-	for _, r := range rows {
-		if _, err := t.exec(ctx, t.s.fixed(t.s.notificationSQL, r...)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.execRows(ctx, t.s.notificationSQL, t.s.notificationRows, rows)
 }
 
 // sequencerOrder is the order the sequencer numbers in: by tenant, each

@@ -23,6 +23,10 @@ type Statements struct {
 	// round.
 	notificationSQL, numberedNotificationSQL, sequenceSQL string
 	seqSQL, putSeqSQL, attemptSQL                         string
+	// Without arrays, the batch writes' multi-row forms (multirow.go).
+	eventRows, customerRows, notificationRows, numberedNotificationRows multiRow
+	// and its batch reads': customers by id, events by idempotency key.
+	customersIn, eventsByKeyIn multiRow
 }
 
 // NewStatements builds the statements for d.
@@ -46,14 +50,33 @@ func NewStatements(d *Dialect) *Statements {
 	s.putSeqSQL = d.query("INSERT INTO notification_seq (id, seq) VALUES (").
 		write("?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq", 0, 0).sql()
 	s.attemptSQL = s.upsert(attempts, make([]any, len(attempts.cols)), "tenant_id, webhook_id, slot").sql()
+	if !d.Arrays {
+		s.eventRows = s.newMultiRow(events, "")
+		s.customerRows = s.newMultiRow(customers, "tenant_id, customer_id")
+		s.notificationRows = s.newMultiRow(notifications, "")
+		s.numberedNotificationRows = s.newMultiRow(numberedNotifications, "")
+		s.customersIn = s.newMultiIn(func() *query { return s.selectCustomers("") }, "customer_id")
+		s.eventsByKeyIn = s.newMultiIn(func() *query {
+			return s.eventSelectVia("", "events_by_idempotency_key").and("e.idempotency_key <> ''")
+		}, "e.idempotency_key")
+	}
 	return s
 }
 
 // Hot lists the statements a backend may want to prepare ahead: every
 // write and every balance read runs them.
 func (s *Statements) Hot() []string {
-	return []string{s.customerSQL, s.putCustomerSQL, s.appendEventSQL, s.eventByKeySQL, s.historySQL, s.lookupSQL,
+	hot := []string{s.customerSQL, s.putCustomerSQL, s.appendEventSQL, s.eventByKeySQL, s.historySQL, s.lookupSQL,
 		s.activePolicySQL, s.notificationSQL, s.numberedNotificationSQL, s.sequenceSQL, s.seqSQL, s.putSeqSQL, s.attemptSQL}
+	for _, m := range []multiRow{s.eventRows, s.customerRows, s.notificationRows, s.numberedNotificationRows,
+		s.customersIn, s.eventsByKeyIn} {
+		for _, n := range append([]int{1}, rowCounts...) {
+			if sql, ok := m[n]; ok {
+				hot = append(hot, sql)
+			}
+		}
+	}
+	return hot
 }
 
 // fixed is a statement built once, with this call's parameters.

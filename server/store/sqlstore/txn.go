@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -639,17 +638,16 @@ func (t *Txn) CustomersByID(ctx context.Context, tenant string, ids []string) (m
 		}
 		return out, nil
 	}
-	for _, id := range ids {
-		c, err := t.Customer(ctx, tenant, id)
-		if errors.Is(err, ledger.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[id] = c
+	vals := make([]any, len(ids))
+	for i, id := range ids {
+		vals[i] = id
 	}
-	return out, nil
+	err := t.queryIn(ctx, t.s.customersIn, []any{tenant}, vals, func(r scanner) error {
+		c, err := scanCustomer(r)
+		out[c.ID] = c
+		return err
+	})
+	return out, err
 }
 
 // Histories implements ledger.Tx: one statement with arrays, or one per
@@ -698,17 +696,19 @@ func (t *Txn) EventsByKeys(ctx context.Context, tenant string, ks []ledger.Custo
 		}
 		return keyHolders(ks, events), nil
 	}
+	var keys []any
+	seen := make(map[string]bool, len(ks))
 	for _, k := range ks {
-		e, err := t.EventByKey(ctx, tenant, k.CustomerID, k.Key)
-		if errors.Is(err, ledger.ErrNotFound) {
-			continue
+		if !seen[k.Key] {
+			seen[k.Key] = true
+			keys = append(keys, k.Key)
 		}
-		if err != nil {
-			return nil, err
-		}
-		out[k] = e
 	}
-	return out, nil
+	var events []ledger.Event
+	if err := t.queryIn(ctx, t.s.eventsByKeyIn, []any{tenant}, keys, eventsInto(&events)); err != nil {
+		return nil, err
+	}
+	return keyHolders(ks, events), nil
 }
 
 // keyHolders keeps, of events (every holder of each key eventsByKeys
@@ -732,14 +732,6 @@ func (t *Txn) AppendEvents(ctx context.Context, es []ledger.Event) error {
 	if len(es) == 0 {
 		return nil
 	}
-	if !t.s.d.Arrays {
-		for _, e := range es {
-			if err := t.AppendEvent(ctx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	rows := make([][]any, len(es))
 	for i, e := range es {
 		v, err := eventValues(e)
@@ -747,6 +739,12 @@ func (t *Txn) AppendEvents(ctx context.Context, es []ledger.Event) error {
 			return err
 		}
 		rows[i] = v
+	}
+	if !t.s.d.Arrays {
+		for i, v := range rows {
+			rows[i] = events.bind(t.s.d, v)
+		}
+		return t.execRows(ctx, t.s.appendEventSQL, t.s.eventRows, rows)
 	}
 	return t.deferWrite(ctx, t.s.insertArrays(events, rows, ""))
 }
@@ -758,12 +756,15 @@ func (t *Txn) PutCustomers(ctx context.Context, cs []ledger.Customer) error {
 		return t.Flush(ctx) // what it would have carried fails or succeeds here, not later
 	}
 	if !t.s.d.Arrays {
-		for _, c := range cs {
-			if err := t.PutCustomer(ctx, c); err != nil {
+		rows := make([][]any, len(cs))
+		for i, c := range cs {
+			v, err := customerValues(c)
+			if err != nil {
 				return err
 			}
+			rows[i] = customers.bind(t.s.d, v)
 		}
-		return nil
+		return t.execRows(ctx, t.s.putCustomerSQL, t.s.customerRows, rows)
 	}
 	// One order for every batch's rows, so concurrent batches (other
 	// replicas, other writers) that share customers lock their rows in the

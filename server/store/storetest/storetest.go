@@ -85,6 +85,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
 		{name: "Lookup", run: testLookup},
 		{name: "BulkCustomers", run: testBulkCustomers},
 		{name: "BulkEvents", run: testBulkEvents},
+		{name: "BulkMany", run: testBulkMany},
 		{name: "Histories", run: testHistories},
 		{name: "TrendPoints", run: testTrendPoints},
 		{name: "Tenants", run: testTenants},

@@ -1,0 +1,91 @@
+package sqlstore
+
+import "context"
+
+// Without arrays (SQLite) a batch's rows still travel in few statements:
+// multi-row VALUES lists of a few fixed sizes, prepared at open like the
+// single-row ones, largest first (a batch of 50 is 32 + 16 + 2). Per
+// statement the driver and database/sql cost about as much as SQLite's
+// own work for one row (binding, the context watcher, locking), so one
+// statement per row spent a quarter of a batch's CPU outside SQLite.
+var rowCounts = []int{64, 32, 16, 8, 4, 2}
+
+// multiRow is one table's insert (or upsert) for each of rowCounts.
+type multiRow map[int]string
+
+// newMultiRow builds t's statement for each row count; conflict, if set,
+// makes each an upsert on that key, as upsert does.
+func (s *Statements) newMultiRow(t table, conflict string) multiRow {
+	m := multiRow{}
+	for _, n := range rowCounts {
+		q := s.d.query("INSERT INTO " + t.name + " (" + t.list("") + ") VALUES ")
+		vals := make([]any, len(t.cols))
+		for i := range n {
+			if i > 0 {
+				q.b.WriteString(", ")
+			}
+			q.b.WriteString("(")
+			s.values(q, t, vals)
+			q.b.WriteString(")")
+		}
+		if conflict != "" {
+			q.b.WriteString(" ON CONFLICT (" + conflict + ") DO UPDATE SET " + updates(t, conflict))
+		}
+		m[n] = q.sql()
+	}
+	return m
+}
+
+// execRows writes rows (each a row's bound values, in the table's column
+// order) with single, the one-row statement, and m's larger ones.
+func (t *Txn) execRows(ctx context.Context, single string, m multiRow, rows [][]any) error {
+	for len(rows) > 0 {
+		n, sql := 1, single
+		for _, c := range rowCounts {
+			if c <= len(rows) {
+				n, sql = c, m[c]
+				break
+			}
+		}
+		args := make([]any, 0, n*len(rows[0]))
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := t.exec(ctx, t.s.fixed(sql, args...)); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// newMultiIn builds, for each of rowCounts and for one, the statement base
+// builds (its parameters blank) followed by "AND col IN (...)" with that
+// many values: a batch's reads by key, in few statements.
+func (s *Statements) newMultiIn(base func() *query, col string) multiRow {
+	m := multiRow{}
+	for _, n := range append([]int{1}, rowCounts...) {
+		m[n] = base().and(col+" IN ("+placeholders(n)+")", make([]any, n)...).sql()
+	}
+	return m
+}
+
+// queryIn runs m's statements for vals in as few statements as rowCounts
+// allow, lead (the base's parameters) first in each; each scans a row.
+func (t *Txn) queryIn(ctx context.Context, m multiRow, lead, vals []any, each func(scanner) error) error {
+	for len(vals) > 0 {
+		n := 1
+		for _, c := range rowCounts {
+			if c <= len(vals) {
+				n = c
+				break
+			}
+		}
+		args := append(append(make([]any, 0, len(lead)+n), lead...), vals[:n]...)
+		if err := t.query(ctx, t.s.fixed(m[n], args...), each); err != nil {
+			return err
+		}
+		vals = vals[n:]
+	}
+	return nil
+}
