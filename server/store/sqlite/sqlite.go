@@ -93,14 +93,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	// CPU per single event 366-500 -> 330-360 us, and rates 10-45% higher,
 	// in one goodwillbench session (docs/benchmarks.md, round 2). 64 MiB
 	// measured the same and took the server's peak RSS over 256 MB.
-	//
-	// temp_store(MEMORY) keeps statement journals in memory. A batch's
-	// multi-row statements (sqlstore/multirow.go) each need one, holding
-	// the pages the statement changes so a failing row can undo it alone;
-	// on disk, past 64 KiB, it was a pwrite per page, 14% of the server's
-	// CPU for single events. A statement's journal is at most its pages (a
-	// few MiB for 64 rows), freed when the statement ends.
-	writer, err := sql.Open("sqlite", dsn("cache_size(-32768)", "wal_autocheckpoint(16384)", "temp_store(MEMORY)")+"&_txlock=immediate")
+	writer, err := sql.Open("sqlite", dsn("cache_size(-32768)", "wal_autocheckpoint(16384)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,15 @@ import "context"
 // statement the driver and database/sql cost about as much as SQLite's
 // own work for one row (binding, the context watcher, locking), so one
 // statement per row spent a quarter of a batch's CPU outside SQLite.
+//
+// A multi-row statement inside a transaction keeps a statement journal
+// (the pages it changed, so a failing row undoes the statement alone),
+// which SQLite spills to a temp file past 64 KiB. For batches of 1,000
+// events the saving is far larger than that cost (server CPU per event
+// 216 -> 165 us); for single events' batches of a few dozen the two
+// cancel out. Keeping temp files in memory (temp_store) made single
+// events 10-15% cheaper but raised the server's peak RSS by about 35 MB,
+// so it is not set (docs/benchmarks.md, round 2, eighth sitting).
 var rowCounts = []int{64, 32, 16, 8, 4, 2}
 
 // multiRow is one table's insert (or upsert) for each of rowCounts.

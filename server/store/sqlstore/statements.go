@@ -556,6 +556,15 @@ func (s *Statements) ReadShapes() map[string]Shape {
 	if s.d.Arrays {
 		add("events by keys", s.eventsByKeys("t", []ledger.CustomerKey{{CustomerID: "c", Key: "k"}}))
 		add("customers by ids", s.customersByIDs("t", []string{"c"}, false))
+	} else {
+		for _, n := range []int{1, 2, 64} {
+			ids := make([]any, n)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("c%d", i)
+			}
+			add(fmt.Sprintf("customers by %d ids", n), s.fixed(s.customersIn[n], append([]any{"t"}, ids...)...))
+			add(fmt.Sprintf("events by %d keys", n), s.fixed(s.eventsByKeyIn[n], append([]any{"t"}, ids...)...))
+		}
 	}
 	add("incident event", s.incidentEvent("t", "i", ledger.KindOutage, ""))
 	add("incident event by fingerprint", s.incidentEvent("t", "i", ledger.KindOutage, "f"))
