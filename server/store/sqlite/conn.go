@@ -9,8 +9,8 @@ import (
 )
 
 // The statements of the embedded store, in SQLite's dialect: times as Unix
-// microseconds, JSON as text, one statement per row of a batch (no round
-// trip to save in-process).
+// microseconds, JSON as text, a batch's rows in multi-row statements of a
+// few fixed sizes (no arrays; sqlstore/multirow.go).
 var (
 	dialect = &sqlstore.Dialect{
 		Name:   "sqlite",
