@@ -19,6 +19,17 @@ import "context"
 // so it is not set (docs/benchmarks.md, round 2, eighth sitting).
 var rowCounts = []int{64, 32, 16, 8, 4, 2}
 
+// rowsPerStatement is how many of left rows the next statement carries:
+// the largest of rowCounts that fits, or one.
+func rowsPerStatement(left int) int {
+	for _, c := range rowCounts {
+		if c <= left {
+			return c
+		}
+	}
+	return 1
+}
+
 // multiRow is one table's insert (or upsert) for each of rowCounts.
 type multiRow map[int]string
 
@@ -49,12 +60,9 @@ func (s *Statements) newMultiRow(t table, conflict string) multiRow {
 // order) with single, the one-row statement, and m's larger ones.
 func (t *Txn) execRows(ctx context.Context, single string, m multiRow, rows [][]any) error {
 	for len(rows) > 0 {
-		n, sql := 1, single
-		for _, c := range rowCounts {
-			if c <= len(rows) {
-				n, sql = c, m[c]
-				break
-			}
+		n, sql := rowsPerStatement(len(rows)), single
+		if n > 1 {
+			sql = m[n]
 		}
 		args := make([]any, 0, n*len(rows[0]))
 		for _, r := range rows[:n] {
@@ -83,13 +91,7 @@ func (s *Statements) newMultiIn(base func() *query, col string) multiRow {
 // allow, lead (the base's parameters) first in each; each scans a row.
 func (t *Txn) queryIn(ctx context.Context, m multiRow, lead, vals []any, each func(scanner) error) error {
 	for len(vals) > 0 {
-		n := 1
-		for _, c := range rowCounts {
-			if c <= len(vals) {
-				n = c
-				break
-			}
-		}
+		n := rowsPerStatement(len(vals))
 		args := append(append(make([]any, 0, len(lead)+n), lead...), vals[:n]...)
 		if err := t.query(ctx, t.s.fixed(m[n], args...), each); err != nil {
 			return err

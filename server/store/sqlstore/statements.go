@@ -376,18 +376,24 @@ func (s *Statements) lockPolicy(tenant string, shared bool) *query {
 // a merge join over the tenant's whole event log (goodwillbench saw 12 ms
 // become 300 ms per 1,000-key batch at 400k events).
 func (s *Statements) eventsByKeys(tenant string, ks []ledger.CustomerKey) *query {
+	q := s.d.query("SELECT x.* FROM unnest(")
+	q.write("?::TEXT[]) AS k (idem) CROSS JOIN LATERAL (", distinctKeys(ks))
+	q.b.WriteString(shift(s.eventSelect(tenant), q))
+	return q.write(` AND e.idempotency_key = k.idem AND e.idempotency_key <> '' OFFSET 0) AS x`)
+}
+
+// distinctKeys is each idempotency key of ks once: a key's read finds
+// every customer's event under it, and keyHolders picks those asked for.
+func distinctKeys(ks []ledger.CustomerKey) []string {
 	var keys []string
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(ks))
 	for _, k := range ks {
 		if !seen[k.Key] {
 			seen[k.Key] = true
 			keys = append(keys, k.Key)
 		}
 	}
-	q := s.d.query("SELECT x.* FROM unnest(")
-	q.write("?::TEXT[]) AS k (idem) CROSS JOIN LATERAL (", keys)
-	q.b.WriteString(shift(s.eventSelect(tenant), q))
-	return q.write(` AND e.idempotency_key = k.idem AND e.idempotency_key <> '' OFFSET 0) AS x`)
+	return keys
 }
 
 // keyCustomer is how the one-key probe (eventByKeySQL) compares the

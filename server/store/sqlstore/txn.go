@@ -618,8 +618,8 @@ func (t *Txn) PutJob(ctx context.Context, j ledger.Job) error {
 	return err
 }
 
-// CustomersByID implements ledger.Tx: one statement with arrays, or one per
-// id.
+// CustomersByID implements ledger.Tx: one statement with arrays, or a few
+// IN lists (queryIn).
 func (t *Txn) CustomersByID(ctx context.Context, tenant string, ids []string) (map[string]ledger.Customer, error) {
 	if cs, ok := t.aheadCustomers(tenant, ids); ok {
 		return cs, nil
@@ -679,8 +679,8 @@ func (t *Txn) Histories(ctx context.Context, tenant string, ids []string) (map[s
 	return out, nil
 }
 
-// EventsByKeys implements ledger.Tx: one statement with arrays, or one per
-// key.
+// EventsByKeys implements ledger.Tx: one statement with arrays, or a few
+// IN lists of the keys (queryIn).
 func (t *Txn) EventsByKeys(ctx context.Context, tenant string, ks []ledger.CustomerKey) (map[ledger.CustomerKey]ledger.Event, error) {
 	out := make(map[ledger.CustomerKey]ledger.Event, len(ks))
 	if len(ks) == 0 {
@@ -697,12 +697,8 @@ func (t *Txn) EventsByKeys(ctx context.Context, tenant string, ks []ledger.Custo
 		return keyHolders(ks, events), nil
 	}
 	var keys []any
-	seen := make(map[string]bool, len(ks))
-	for _, k := range ks {
-		if !seen[k.Key] {
-			seen[k.Key] = true
-			keys = append(keys, k.Key)
-		}
+	for _, k := range distinctKeys(ks) {
+		keys = append(keys, k)
 	}
 	var events []ledger.Event
 	if err := t.queryIn(ctx, t.s.eventsByKeyIn, []any{tenant}, keys, eventsInto(&events)); err != nil {
