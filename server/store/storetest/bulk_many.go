@@ -92,7 +92,7 @@ func testBulkMany(t *testing.T, s ledger.Store) {
 		return nil
 	})
 
-	if n := sequenceAll(t, s); n != 0 && n != manyRows+0 {
+	if n := sequenceAll(t, s); n != 0 && n != manyRows {
 		t.Fatalf("the sequencer numbered %d notifications, want %d (or none, if numbered at write)", n, manyRows)
 	}
 	got := readNotifications(t, s, tenantA, 0, nil, 1000)
