@@ -23,6 +23,8 @@ var (
 		// Without them it reads a probe's whole tenant through the
 		// primary key instead of the key's or the incident's index.
 		IndexedBy: true,
+		// No statement journals on the write path.
+		InsertOrFail: true,
 	}
 	statements = sqlstore.NewStatements(dialect)
 )

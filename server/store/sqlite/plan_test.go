@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,13 +18,16 @@ func TestQueriesUseIndexes(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	// Without ANALYZE statistics, as on a fresh ledger.
 	queries := statements.ReadShapes()
+	maps.Copy(queries, statements.UpdateShapes())
 	for name, q := range queries {
 		t.Run(name, func(t *testing.T) {
 			plan := explain(t, s, q.SQL, q.Args)
 			for _, step := range plan {
 				// "SCAN e USING INDEX" walks an index in order; a bare
 				// "SCAN e" or "SCAN events" reads the whole table.
-				if strings.HasPrefix(step, "SCAN") && !strings.Contains(step, "USING") {
+				// (A multi-row update's own VALUES list is scanned, as it
+				// should be: each of its rows is then a search.)
+				if strings.HasPrefix(step, "SCAN") && !strings.Contains(step, "USING") && !strings.HasSuffix(step, "-ROW VALUES CLAUSE") {
 					t.Errorf("full scan in plan: %q\n%s", step, strings.Join(plan, "\n"))
 				}
 				// Pages come straight off the index in order, never sorted.

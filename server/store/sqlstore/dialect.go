@@ -42,6 +42,23 @@ type Dialect struct {
 	// which covers every column, over those narrower indexes, and read the
 	// tenant's whole event log per probe.
 	IndexedBy bool
+	// InsertOrFail makes the write path's inserts INSERT OR FAIL, and its
+	// updates of customers it read UPDATE OR FAIL (SQLite). By default a
+	// failing statement undoes the rows it already wrote (ABORT), and for
+	// that SQLite keeps a statement journal of every page a multi-row
+	// statement changes, a temp file past 64 KiB: more page writes than
+	// the WAL's own for a batch of single events. FAIL keeps those rows
+	// instead, which costs nothing here: every store call that fails
+	// fails its transaction, and the backend rolls the whole of it back.
+	InsertOrFail bool
+}
+
+// insertInto is how the write path's inserts begin.
+func (d *Dialect) insertInto() string {
+	if d.InsertOrFail {
+		return "INSERT OR FAIL INTO "
+	}
+	return "INSERT INTO "
 }
 
 // Time is how a time travels as a parameter.

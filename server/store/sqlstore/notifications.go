@@ -131,7 +131,7 @@ func (t *Txn) AppendNotifications(ctx context.Context, ns []ledger.Notification)
 			last++
 			numbered[j] = append([]any{last}, rows[i]...)
 		}
-		if err := t.execRows(ctx, t.s.numberedNotificationSQL, t.s.numberedNotificationRows, numbered); err != nil {
+		if _, err := t.execRows(ctx, t.s.numberedNotificationSQL, t.s.numberedNotificationRows, numbered); err != nil {
 			return err
 		}
 		t.numbered = last
@@ -139,7 +139,8 @@ func (t *Txn) AppendNotifications(ctx context.Context, ns []ledger.Notification)
 	case t.s.d.Arrays:
 		return t.deferWrite(ctx, t.s.insertArrays(notifications, rows, ""))
 	}
-	return t.execRows(ctx, t.s.notificationSQL, t.s.notificationRows, rows)
+	_, err := t.execRows(ctx, t.s.notificationSQL, t.s.notificationRows, rows)
+	return err
 }
 
 // sequencerOrder is the order the sequencer numbers in: by tenant, each

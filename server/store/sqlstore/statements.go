@@ -25,6 +25,10 @@ type Statements struct {
 	seqSQL, putSeqSQL, attemptSQL                         string
 	// Without arrays, the batch writes' multi-row forms (multirow.go).
 	eventRows, customerRows, notificationRows, numberedNotificationRows multiRow
+	// and the customers' split by what the transaction read: inserts of
+	// the new, updates of the existing (putCustomerRows).
+	customerInserts multiRow
+	customerUpdates multiUpdate
 	// and its batch reads': customers by id, events by idempotency key.
 	customersIn, eventsByKeyIn multiRow
 }
@@ -53,6 +57,9 @@ func NewStatements(d *Dialect) *Statements {
 	if !d.Arrays {
 		s.eventRows = s.newMultiRow(events, "")
 		s.customerRows = s.newMultiRow(customers, "tenant_id, customer_id")
+		s.customerInserts = s.newMultiRow(customers, "")
+		s.customerInserts[1] = s.insert(customers, make([]any, len(customers.cols))).sql()
+		s.customerUpdates = s.newMultiUpdate(customers, "tenant_id, customer_id")
 		s.notificationRows = s.newMultiRow(notifications, "")
 		s.numberedNotificationRows = s.newMultiRow(numberedNotifications, "")
 		s.customersIn = s.newMultiIn(func() *query { return s.selectCustomers("") }, "customer_id")
@@ -69,12 +76,15 @@ func (s *Statements) Hot() []string {
 	hot := []string{s.customerSQL, s.putCustomerSQL, s.appendEventSQL, s.eventByKeySQL, s.historySQL, s.lookupSQL,
 		s.activePolicySQL, s.notificationSQL, s.numberedNotificationSQL, s.sequenceSQL, s.seqSQL, s.putSeqSQL, s.attemptSQL}
 	for _, m := range []multiRow{s.eventRows, s.customerRows, s.notificationRows, s.numberedNotificationRows,
-		s.customersIn, s.eventsByKeyIn} {
+		s.customerInserts, s.customerUpdates.rows, s.customersIn, s.eventsByKeyIn} {
 		for _, n := range append([]int{1}, rowCounts...) {
 			if sql, ok := m[n]; ok {
 				hot = append(hot, sql)
 			}
 		}
+	}
+	if s.customerUpdates.one != "" {
+		hot = append(hot, s.customerUpdates.one)
 	}
 	return hot
 }
@@ -107,7 +117,7 @@ func (s *Statements) lookup(tenant, id string) *query {
 
 // insert is an INSERT of one row of t with these (bound) values.
 func (s *Statements) insert(t table, vals []any) *query {
-	q := s.d.query("INSERT INTO " + t.name + " (" + t.list("") + ") VALUES (")
+	q := s.d.query(s.d.insertInto() + t.name + " (" + t.list("") + ") VALUES (")
 	s.values(q, t, vals)
 	return q.write(")")
 }
@@ -545,6 +555,23 @@ func columnArray(typ colType, rows [][]any, i int) any {
 type Shape struct {
 	SQL  string
 	Args []any
+}
+
+// UpdateShapes are the multi-row updates (without arrays) whose plans
+// must find each row by its key, as ReadShapes' reads must.
+func (s *Statements) UpdateShapes() map[string]Shape {
+	out := map[string]Shape{}
+	if s.d.Arrays {
+		return out
+	}
+	for _, n := range []int{1, 2, 64} {
+		sql := s.customerUpdates.rows[n]
+		if n == 1 {
+			sql = s.customerUpdates.one
+		}
+		out[fmt.Sprintf("update of %d customers", n)] = Shape{sql, make([]any, n*len(customers.cols))}
+	}
+	return out
 }
 
 // ReadShapes returns every read the ledger runs on a tenant's rows, in

@@ -40,6 +40,9 @@ type Txn struct {
 	ahead *ahead
 	// held is a guarded upsert not yet sent (Finish).
 	held *query
+	// known: without arrays, whether each customer t read exists, by
+	// tenant and id (putCustomerRows).
+	known map[string]bool
 }
 
 var _ ledger.Tx = (*Txn)(nil)
@@ -382,6 +385,7 @@ func (t *Txn) Customer(ctx context.Context, tenant, id string) (ledger.Customer,
 	if err != nil {
 		return ledger.Customer{}, err
 	}
+	t.noteKnown(tenant, id, len(cs) > 0)
 	if len(cs) == 0 {
 		return ledger.Customer{}, ledger.ErrNotFound
 	}
@@ -647,7 +651,14 @@ func (t *Txn) CustomersByID(ctx context.Context, tenant string, ids []string) (m
 		out[c.ID] = c
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		_, found := out[id]
+		t.noteKnown(tenant, id, found)
+	}
+	return out, nil
 }
 
 // Histories implements ledger.Tx: one statement with arrays, or one per
@@ -740,7 +751,8 @@ func (t *Txn) AppendEvents(ctx context.Context, es []ledger.Event) error {
 		for i, v := range rows {
 			rows[i] = events.bind(t.s.d, v)
 		}
-		return t.execRows(ctx, t.s.appendEventSQL, t.s.eventRows, rows)
+		_, err := t.execRows(ctx, t.s.appendEventSQL, t.s.eventRows, rows)
+		return err
 	}
 	return t.deferWrite(ctx, t.s.insertArrays(events, rows, ""))
 }
@@ -752,15 +764,7 @@ func (t *Txn) PutCustomers(ctx context.Context, cs []ledger.Customer) error {
 		return t.Flush(ctx) // what it would have carried fails or succeeds here, not later
 	}
 	if !t.s.d.Arrays {
-		rows := make([][]any, len(cs))
-		for i, c := range cs {
-			v, err := customerValues(c)
-			if err != nil {
-				return err
-			}
-			rows[i] = customers.bind(t.s.d, v)
-		}
-		return t.execRows(ctx, t.s.putCustomerSQL, t.s.customerRows, rows)
+		return t.putCustomerRows(ctx, cs)
 	}
 	// One order for every batch's rows, so concurrent batches (other
 	// replicas, other writers) that share customers lock their rows in the

@@ -92,6 +92,47 @@ func testBulkMany(t *testing.T, s ledger.Store) {
 		return nil
 	})
 
+	// Rewriting customers the transaction read: manyRows that exist, each
+	// changed, and manyRows new ones, interleaved (SQLite updates the one
+	// kind and inserts the other, in statements of every size).
+	var mixed []ledger.Customer
+	var mixedIDs []string
+	for i, c := range cs {
+		c.Profile.DisplayName, c.State.Count = "changed "+c.ID, c.State.Count+1000
+		n := fullCustomer(tenantA, fmt.Sprintf("many-new-%03d", i))
+		n.State.Count = int64(i)
+		mixed = append(mixed, c, n)
+		mixedIDs = append(mixedIDs, c.ID, n.ID)
+	}
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		got, err := tx.CustomersByID(ctx, tenantA, mixedIDs)
+		if err != nil {
+			return err
+		}
+		if len(got) != manyRows {
+			t.Fatalf("CustomersByID before the rewrite found %d customers, want %d", len(got), manyRows)
+		}
+		return tx.PutCustomers(ctx, mixed)
+	})
+	mustUpdate(t, s, func(ctx context.Context, tx ledger.Tx) error {
+		got, err := tx.CustomersByID(ctx, tenantA, mixedIDs)
+		if err != nil {
+			return err
+		}
+		if len(got) != len(mixed) {
+			t.Fatalf("CustomersByID after the rewrite found %d customers, want %d", len(got), len(mixed))
+		}
+		for _, c := range mixed {
+			equalCustomer(t, "rewritten "+c.ID, got[c.ID], c)
+		}
+		b, err := tx.CustomersByID(ctx, tenantB, []string{"many-001"})
+		if err != nil {
+			return err
+		}
+		equalCustomer(t, "tenant B's many-001", b["many-001"], newCustomer(tenantB, "many-001"))
+		return nil
+	})
+
 	if n := sequenceAll(t, s); n != 0 && n != manyRows {
 		t.Fatalf("the sequencer numbered %d notifications, want %d (or none, if numbered at write)", n, manyRows)
 	}
