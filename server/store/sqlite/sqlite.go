@@ -46,6 +46,9 @@ type Store struct {
 	log                   *slog.Logger
 	// path is the database file, for explaining disk errors.
 	path string
+	// ckpt copies the WAL back into the database file beside the writer
+	// (checkpoint.go).
+	ckpt *checkpointer
 }
 
 var _ ledger.Store = (*Store)(nil)
@@ -92,8 +95,10 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	// checkpointed every second commit (10% of the server's CPU). Server
 	// CPU per single event 366-500 -> 330-360 us, and rates 10-45% higher,
 	// in one goodwillbench session (docs/benchmarks.md, round 2). 64 MiB
-	// measured the same and took the server's peak RSS over 256 MB.
-	writer, err := sql.Open("sqlite", dsn("cache_size(-32768)", "wal_autocheckpoint(16384)")+"&_txlock=immediate")
+	// measured the same and took the server's peak RSS over 256 MB. The
+	// checkpoints themselves now run beside the writer (checkpoint.go).
+	writer, err := sql.Open("sqlite", dsn("cache_size(-32768)",
+		fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +110,22 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, err
 	}
 	reader.SetMaxOpenConns(o.ReadConns)
+	ckptDB, err := sql.Open("sqlite", dsn())
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, err
+	}
+	ckptDB.SetMaxOpenConns(1)
 	s := &Store{writer: writer, reader: reader, log: o.Logger, path: path}
+	s.ckpt = startCheckpointer(ckptDB, checkpointEvery, func(err error) {
+		if err != nil {
+			s.log.Warn("sqlite checkpoints are failing; retrying every round, the writer checkpoints itself past its own threshold",
+				"err", s.explainDisk(err))
+			return
+		}
+		s.log.Info("sqlite checkpoints succeed again")
+	})
 	if err := writer.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, translate(err))
@@ -184,7 +204,7 @@ func (s *Store) prepare(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.writeStmts.close()
 	s.readStmts.close()
-	return errors.Join(s.writer.Close(), s.reader.Close())
+	return errors.Join(s.ckpt.stop(), s.writer.Close(), s.reader.Close())
 }
 
 // Update runs fn in an IMMEDIATE transaction. A busy database (another
@@ -229,6 +249,7 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 		return translate(err)
 	}
 	s.numbered.Note(t)
+	s.ckpt.committed()
 	return nil
 }
 
