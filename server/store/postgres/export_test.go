@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
-	"github.com/jackc/pgx/v5/pgconn"
 	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // SetMigrations replaces the schema's versions, so a test can migrate to a
@@ -29,6 +32,16 @@ func MigrateTo(ctx context.Context, s *Store, version int64) error {
 	_, err = p.UpTo(ctx, version)
 	return err
 }
+
+// WithIdleInTransaction sets how long the server lets a session sit idle
+// inside a transaction.
+func WithIdleInTransaction(o Options, d time.Duration) Options {
+	o.idleInTransaction = d
+	return o
+}
+
+// Pool is the store's connection pool.
+func Pool(s *Store) *pgxpool.Pool { return s.pool }
 
 // WithDial sets the dialer of the store's connections.
 func WithDial(o Options, dial pgconn.DialFunc) Options {

@@ -7,12 +7,14 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -75,7 +77,22 @@ type Options struct {
 
 	// dial replaces the pool's connection dialer (tests count round trips).
 	dial pgconn.DialFunc
+	// idleInTransaction replaces DefaultIdleInTransaction (tests).
+	idleInTransaction time.Duration
 }
+
+// DefaultIdleInTransaction is how long the server lets one of the store's
+// sessions sit idle inside a transaction before it ends the session
+// (idle_in_transaction_session_timeout). The store's transactions never
+// wait between statements for anything but its own computing, a few
+// milliseconds; a session idle that long inside one lost its client: a
+// request cut off between two statements, or a write whose COMMIT never
+// arrived. Until the server notices the client is gone (a TCP timeout, up
+// to hours across a silent network) such a transaction keeps its row
+// locks, a customer's or the notification counter's, and every later
+// write that needs them waits. A --db URL that sets the parameter in its
+// options wins.
+const DefaultIdleInTransaction = 10 * time.Second
 
 // setting is one session setting and the value the store needs.
 type setting struct{ name, value string }
@@ -135,6 +152,10 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	crdb := isCockroach(version)
 	pins := sessionPins(crdb)
 	pin(cfg.ConnConfig, pins)
+	// Defaults go first, before the pins and the URL's own options, which
+	// so win over them; unlike the pins they are not checked.
+	idle := cmp.Or(o.idleInTransaction, DefaultIdleInTransaction)
+	pin(cfg.ConnConfig, []setting{{"idle_in_transaction_session_timeout", strconv.FormatInt(idle.Milliseconds(), 10)}})
 	if o.dial != nil {
 		cfg.ConnConfig.DialFunc = o.dial
 	}

@@ -180,3 +180,80 @@ func TestViewIsRetried(t *testing.T) {
 		t.Errorf("View: %v after %d runs, %d retries; want success after 3 runs, 2 retries", err, runs, s.Retries()-before)
 	}
 }
+
+// A transaction whose client went quiet between two statements (a request
+// cut off, a COMMIT lost on the way) ends after the idle timeout, and the
+// row locks it held go with it: the next writer that needs them waits
+// that long, not until the server notices the client is gone. The default
+// is set on every session, and a --db URL that sets it wins.
+func TestIdleTransactionEnds(t *testing.T) {
+	for _, srv := range pgtest.Servers() {
+		t.Run(srv.Name, func(t *testing.T) {
+			dbURL := pgtest.FreshDB(t, srv)
+			admin(t, dbURL, `CREATE TABLE idle_probe (id INT PRIMARY KEY)`)
+			admin(t, dbURL, `INSERT INTO idle_probe VALUES (1)`)
+			s, err := postgres.Open(t.Context(), dbURL,
+				postgres.WithIdleInTransaction(postgres.Options{Logger: quiet()}, time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			pool := postgres.Pool(s)
+			lost, err := pool.Begin(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lost.Rollback(context.Background()) //nolint:errcheck // the server ended it
+			if _, err := lost.Exec(t.Context(), `SELECT id FROM idle_probe WHERE id = 1 FOR UPDATE`); err != nil {
+				t.Fatal(err)
+			}
+			// The lost transaction now sits idle, holding the row.
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+			defer cancel()
+			next, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer next.Rollback(context.Background()) //nolint:errcheck // after Commit, a no-op
+			if _, err := next.Exec(ctx, `UPDATE idle_probe SET id = 1 WHERE id = 1`); err != nil {
+				t.Fatalf("the next writer of the row: %v after %s; want it to get the row once the idle one ended",
+					err, time.Since(start).Round(time.Millisecond))
+			}
+			if err := next.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if took := time.Since(start); took > 8*time.Second {
+				t.Errorf("the next writer waited %s for a row held by a transaction idle for 1 s", took.Round(time.Millisecond))
+			}
+			if err := lost.Commit(t.Context()); err == nil {
+				t.Error("the idle transaction committed; want its session ended")
+			}
+
+			show := func(s *postgres.Store) string {
+				var v string
+				if err := postgres.Pool(s).QueryRow(t.Context(), `SHOW idle_in_transaction_session_timeout`).Scan(&v); err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+			def, err := postgres.Open(t.Context(), dbURL, postgres.Options{Logger: quiet()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer def.Close()
+			if got := show(def); got != "10s" && got != "00:00:10" {
+				t.Errorf("idle_in_transaction_session_timeout = %q by default, want 10s", got)
+			}
+			off, err := postgres.Open(t.Context(), withParam(t, dbURL, "options", "-c idle_in_transaction_session_timeout=0"),
+				postgres.Options{Logger: quiet()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer off.Close()
+			if got := show(off); got != "0" && got != "00:00:00" {
+				t.Errorf("idle_in_transaction_session_timeout = %q with the URL setting 0, want 0", got)
+			}
+		})
+	}
+}
