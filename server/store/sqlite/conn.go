@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"sync"
 
 	"github.com/goodwill-ledger/goodwill/server/store/sqlstore"
@@ -41,9 +42,15 @@ type stmtCache struct {
 	m  map[string]*sql.Stmt
 }
 
-func newStmtCache(ctx context.Context, db *sql.DB) (*stmtCache, error) {
+// newStmtCache prepares on db the hot statements keep picks: the read pool skips the
+// writes, whose compiled programs (the multi-row inserts' above all) each
+// of its connections would otherwise hold for nothing.
+func newStmtCache(ctx context.Context, db *sql.DB, keep func(query string) bool) (*stmtCache, error) {
 	c := &stmtCache{m: map[string]*sql.Stmt{}}
 	for _, q := range statements.Hot() {
+		if !keep(q) {
+			continue
+		}
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
 			c.close()
@@ -62,6 +69,11 @@ func (c *stmtCache) get(query string) *sql.Stmt {
 	defer c.mu.Unlock()
 	return c.m[query]
 }
+
+// all keeps every statement; reads keeps the SELECTs.
+func all(string) bool { return true }
+
+func reads(query string) bool { return strings.HasPrefix(query, "SELECT") }
 
 func (c *stmtCache) close() {
 	if c == nil {

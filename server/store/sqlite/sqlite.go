@@ -194,11 +194,11 @@ func (s *Store) migrator() (*goose.Provider, error) {
 
 // prepare readies the prepared statements of both pools.
 func (s *Store) prepare(ctx context.Context) error {
-	w, err := newStmtCache(ctx, s.writer)
+	w, err := newStmtCache(ctx, s.writer, all)
 	if err != nil {
 		return err
 	}
-	r, err := newStmtCache(ctx, s.reader)
+	r, err := newStmtCache(ctx, s.reader, reads)
 	if err != nil {
 		w.close()
 		return err
