@@ -54,7 +54,10 @@ type pending struct {
 	tenant string
 	e      Event
 	now    time.Time
-	done   chan recordResult
+	// stamped: the event came without a time and took now's
+	// (groupcommit_stamp.go).
+	stamped bool
+	done    chan recordResult
 }
 
 type recordResult struct {
@@ -81,6 +84,8 @@ type committer struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	exited   chan struct{}
+	// last is the time the collector last handed out (stamp).
+	last time.Time
 }
 
 func newCommitter(s *Service, cfg GroupCommit) *committer {
@@ -150,6 +155,7 @@ func (c *committer) run() {
 	for more := true; more; {
 		select {
 		case p := <-c.queue:
+			c.stamp(p)
 			rest = append(rest, p)
 		default:
 			more = false
@@ -177,6 +183,7 @@ func (c *committer) collect(sch *scheduler, finished <-chan []*pending) (batch [
 		}
 		select {
 		case p := <-c.queue:
+			c.stamp(p)
 			batch = sch.admit(batch, p)
 		case b := <-finished:
 			sch.done(b)

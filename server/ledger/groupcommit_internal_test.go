@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 func write(tenant, customer string, seq int) *pending {
@@ -128,4 +129,39 @@ func TestSchedulerKeepsEveryCustomersOrder(t *testing.T) {
 			t.Fatalf("seed %d: %d held, %d forming after all were dispatched", seed, len(s.held), len(forming))
 		}
 	}
+}
+
+// The collector's times follow arrival: an event without a time that
+// arrives with an older stamp than the last write's is recorded a
+// microsecond after it, where the clock allows; one with its own time
+// keeps it; a stopped clock keeps the tie.
+func TestStampFollowsArrival(t *testing.T) {
+	base := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	at := func(us int) time.Time { return base.Add(time.Duration(us) * time.Microsecond) }
+	clock := at(100)
+	c := &committer{svc: &Service{now: func() time.Time { return clock }}}
+	arrive := func(now int, stamped bool, occurred time.Time) *pending {
+		p := &pending{now: at(now), stamped: stamped, e: Event{OccurredAt: occurred, RecordedAt: at(now)}}
+		if stamped {
+			p.e.OccurredAt = at(now)
+		}
+		c.stamp(p)
+		return p
+	}
+	check := func(name string, p *pending, now, occurred time.Time) {
+		t.Helper()
+		if !p.now.Equal(now) || !p.e.RecordedAt.Equal(now) || !p.e.OccurredAt.Equal(occurred) {
+			t.Errorf("%s: now %s, recorded %s, occurred %s; want now and recorded %s, occurred %s", name,
+				p.now.Format("05.000000"), p.e.RecordedAt.Format("05.000000"), p.e.OccurredAt.Format("05.000000"),
+				now.Format("05.000000"), occurred.Format("05.000000"))
+		}
+	}
+	check("first", arrive(5, true, time.Time{}), at(5), at(5))
+	check("stamped earlier, arriving later", arrive(3, true, time.Time{}), at(6), at(6))
+	old := base.Add(-time.Hour)
+	check("with its own time", arrive(4, false, old), at(6), old)
+	check("stamped at the last time", arrive(6, true, time.Time{}), at(7), at(7))
+	check("stamped later", arrive(50, true, time.Time{}), at(50), at(50))
+	clock = at(50) // stopped at the last time
+	check("a stopped clock", arrive(50, true, time.Time{}), at(50), at(50))
 }

@@ -115,7 +115,8 @@ func (s *Service) RecordEvent(ctx context.Context, tenant string, ne NewEvent) (
 	}
 	e := s.event(tenant, ne, now)
 	if cs := s.running.Load(); cs != nil {
-		return cs.submit(ctx, &pending{ctx: ctx, tenant: tenant, e: e, now: now, done: make(chan recordResult, 1)})
+		return cs.submit(ctx, &pending{ctx: ctx, tenant: tenant, e: e, now: now, stamped: ne.OccurredAt.IsZero(),
+			done: make(chan recordResult, 1)})
 	}
 	return s.recordAlone(ctx, tenant, e, now)
 }
