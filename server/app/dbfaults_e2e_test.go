@@ -10,6 +10,7 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
@@ -157,6 +158,7 @@ func TestPostgresNetworkFaults(t *testing.T) {
 			t.Fatalf("%s: goodwilld did not recover after the fault ended: %v", f.name, err)
 		}
 		if err := load.WaitAcks(50, recoverBudget); err != nil {
+			logSessions(t, db)
 			t.Fatalf("%s: after recovery: %v", f.name, err)
 		}
 		line := fmt.Sprintf("%s: during 3s ok=%d unavailable=%d deadline=%d; first ack %s after healing", f.name,
@@ -167,6 +169,39 @@ func TestPostgresNetworkFaults(t *testing.T) {
 	res := load.Stop()
 	v := checkLoad(t, ts.Client, "network", res)
 	t.Logf("FIGURES toxiproxy: %s\n  %s", summary(res, v), strings.Join(lines, "\n  "))
+}
+
+// logSessions logs the database's sessions, straight to the server (not
+// through the proxy): what each waits on, and for how long it has been in
+// its transaction and its state. A write stall after a fault is explained
+// there: a session holding locks, or goodwilld's connections gone quiet.
+func logSessions(t *testing.T, db string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Logf("sessions: %v", err)
+		return
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, `SELECT pid, state, coalesce(wait_event_type || '/' || wait_event, ''),
+		coalesce((now() - xact_start)::text, ''), (now() - state_change)::text, left(query, 100)
+		FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+	if err != nil {
+		t.Logf("sessions: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid int
+		var state, wait, xact, since, query string
+		if err := rows.Scan(&pid, &state, &wait, &xact, &since, &query); err != nil {
+			t.Logf("sessions: %v", err)
+			return
+		}
+		t.Logf("session %d: %s, waiting on %q, in its transaction %s, in this state %s: %q", pid, state, wait, xact, since, query)
+	}
 }
 
 // onceOnly skips the fault tests in make test's second pass of the suite
