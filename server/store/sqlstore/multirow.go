@@ -45,21 +45,26 @@ func (s *Statements) newMultiRow(t table, conflict string) multiRow {
 	m := multiRow{}
 	for _, n := range rowCounts {
 		q := s.d.query(s.d.insertInto() + t.name + " (" + t.list("") + ") VALUES ")
-		vals := make([]any, len(t.cols))
-		for i := range n {
-			if i > 0 {
-				q.b.WriteString(", ")
-			}
-			q.b.WriteString("(")
-			s.values(q, t, vals)
-			q.b.WriteString(")")
-		}
+		s.valueRows(q, t, n)
 		if conflict != "" {
 			q.b.WriteString(" ON CONFLICT (" + conflict + ") DO UPDATE SET " + updates(t, conflict))
 		}
 		m[n] = q.sql()
 	}
 	return m
+}
+
+// valueRows writes n rows of t's placeholders, "(?, ...), (?, ...)".
+func (s *Statements) valueRows(q *query, t table, n int) {
+	vals := make([]any, len(t.cols))
+	for i := range n {
+		if i > 0 {
+			q.b.WriteString(", ")
+		}
+		q.b.WriteString("(")
+		s.values(q, t, vals)
+		q.b.WriteString(")")
+	}
 }
 
 // multiUpdate is newMultiUpdate's statements: an update of existing rows
@@ -103,15 +108,7 @@ func (s *Statements) newMultiUpdate(t table, key string) multiUpdate {
 		write(strings.Join(oneSet, ", ")+" WHERE "+strings.Join(oneWhere, " AND "), make([]any, len(t.cols))...).sql()
 	for _, n := range rowCounts {
 		q := s.d.query("UPDATE OR FAIL " + t.name + " SET " + strings.Join(set, ", ") + " FROM (VALUES ")
-		vals := make([]any, len(t.cols))
-		for i := range n {
-			if i > 0 {
-				q.b.WriteString(", ")
-			}
-			q.b.WriteString("(")
-			s.values(q, t, vals)
-			q.b.WriteString(")")
-		}
+		s.valueRows(q, t, n)
 		q.b.WriteString(") AS v WHERE " + strings.Join(where, " AND "))
 		u.rows[n] = q.sql()
 	}
