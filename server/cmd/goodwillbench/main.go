@@ -40,7 +40,7 @@ type options struct {
 	serverBin string
 	// replicas adds the two-replica scenarios on PostgreSQL; onlyReplicas
 	// runs nothing else (with the raw baselines, for scale).
-	replicas, onlyReplicas, onlyPush, onlyConsole, onlyInsight, analyze bool
+	replicas, onlyReplicas, onlyPush, onlyConsole, onlyInsight, onlyReads, analyze bool
 }
 
 // result is one measured figure.
@@ -82,6 +82,7 @@ func main() {
 	flag.BoolVar(&o.onlyPush, "only-push", false, "measure only the raw baselines and single events with and without notification consumers")
 	flag.BoolVar(&o.onlyConsole, "only-console", false, "load the read scenarios' customers, then measure only the web console's first render (headless Chromium)")
 	flag.BoolVar(&o.onlyInsight, "only-insight", false, "load the read scenarios' customers, then measure only a policy simulation, a trend backfill and read, and the recompute job of installing the simulated draft")
+	flag.BoolVar(&o.onlyReads, "only-reads", false, "measure single events briefly (for the ingest rate), then only the read scenarios")
 	flag.BoolVar(&o.analyze, "analyze", false, "with -only-insight or -only-console on PostgreSQL: ANALYZE the tables after loading them, as autovacuum does within minutes")
 	flag.BoolVar(&o.onlyReplicas, "only-replicas", false, "measure only the raw baselines and the replica scenarios")
 	customers := flag.Int("customers", 0, "customers loaded for the read scenarios (default 50,000; 1M with -full)")

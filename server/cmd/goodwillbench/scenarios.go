@@ -96,9 +96,17 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 		if size < rawBatch {
 			d /= 2 // its CPU per event is steady in half the time; make bench stays under 5 minutes
 		}
-		if err := raw(name, func(w *cpuWindow) (stats, error) { return rawServiceRows(ctx, w, store, rowsDB, size, d) }); err != nil {
+		if err := raw(name, func(w *cpuWindow) (stats, error) { return rawServiceRows(ctx, w, store, rowsDB, size, false, d) }); err != nil {
 			return nil, err
 		}
+	}
+	// The same at 500 with a notification row per event: the rows the
+	// service has written since push, for the record beside the target's
+	// baseline above.
+	if err := raw("raw driver, service rows and notifications, batches of 500", func(w *cpuWindow) (stats, error) {
+		return rawServiceRows(ctx, w, store, rowsDB, rawBatch, true, o.duration/2)
+	}); err != nil {
+		return nil, err
 	}
 	if err := raw("raw driver, one transaction per event", func(w *cpuWindow) (stats, error) {
 		return rawOneTxPerEvent(ctx, w, store, rawDB, o.clients, o.duration)
@@ -181,6 +189,9 @@ func runStore(ctx context.Context, o options, bin, store string) ([]result, erro
 	})
 	log.Printf("%-8s warm-up: %d events in %s", store, warm.events, warmUp)
 	withCPU("grpc single, group commit", func() stats { return profiled("single", o.duration, func() stats { return singleLoad("g") }) })
+	if o.onlyReads {
+		return readsOnly(ctx, o, bin, srv, store, db, keyFile, out, profiled)
+	}
 	// 1a. The request path's floor: GetCaller runs the same transport,
 	// authentication, validation, logging and metrics as RecordEvent, and
 	// touches no store. What a single event costs above this is the
@@ -465,4 +476,19 @@ func readScenarios(ctx context.Context, o options, bin string, srv *server, stor
 		log.Printf("%-8s %-28s p50 %s ms  p99 %s ms  %.2f s", store, r.Scenario, fmtMs(r.P50ms), fmtMs(r.P99ms), r.Seconds)
 	}
 	return out, srv, nil
+}
+
+// readsOnly is -only-reads: the read scenarios, after the single-event
+// scenario that sets their ingest rate.
+func readsOnly(ctx context.Context, o options, bin string, srv *server, store, db, keyFile string, out []result,
+	profiled func(name string, d time.Duration, scenario func() stats) stats) ([]result, error) {
+	ingestRate := 0.0
+	if r, ok := find(out, store, "grpc single, group commit"); ok {
+		ingestRate = r.Rate
+	}
+	reads, srv, err := readScenarios(ctx, o, bin, srv, store, db, keyFile, ingestRate, profiled)
+	if srv != nil {
+		srv.stop()
+	}
+	return append(out, reads...), err
 }
