@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"testing"
@@ -159,6 +160,7 @@ func TestPostgresNetworkFaults(t *testing.T) {
 		}
 		if err := load.WaitAcks(50, recoverBudget); err != nil {
 			logSessions(t, db)
+			logGoroutines(t)
 			t.Fatalf("%s: after recovery: %v", f.name, err)
 		}
 		line := fmt.Sprintf("%s: during 3s ok=%d unavailable=%d deadline=%d; first ack %s after healing", f.name,
@@ -201,6 +203,24 @@ func logSessions(t *testing.T, db string) {
 			return
 		}
 		t.Logf("session %d: %s, waiting on %q, in its transaction %s, in this state %s: %q", pid, state, wait, xact, since, query)
+	}
+}
+
+// logGoroutines logs the stacks of this process's goroutines that run
+// goodwilld's own code (goodwilld runs in the test's process), grouped:
+// if the database is idle while writes stall, what the server waits on is
+// here.
+func logGoroutines(t *testing.T) {
+	t.Helper()
+	var b strings.Builder
+	if err := pprof.Lookup("goroutine").WriteTo(&b, 1); err != nil {
+		t.Logf("goroutines: %v", err)
+		return
+	}
+	for _, g := range strings.Split(b.String(), "\n\n") {
+		if strings.Contains(g, "goodwill-ledger/goodwill/server/") && !strings.Contains(g, "_test.go") {
+			t.Logf("goroutines:\n%s", g)
+		}
 	}
 }
 
