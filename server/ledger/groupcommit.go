@@ -293,10 +293,14 @@ func (s *Service) commitBatch(batch []*pending) {
 	}
 }
 
-// dropAbandoned answers, and removes from the batch, the writes whose
-// callers have already given up: nobody would receive their result.
+// dropAbandoned answers the writes whose callers have already given up
+// (nobody would receive their result) and returns the others in a new
+// slice. Not in place: the collector releases the customers of the batch
+// it handed out, all of them, from its own slice once the writer is done;
+// compacted in place, that slice lost a dropped write's customer, which
+// then stayed in flight for ever and held every later write of it.
 func dropAbandoned(batch []*pending) []*pending {
-	kept := batch[:0]
+	kept := make([]*pending, 0, len(batch))
 	for _, p := range batch {
 		if p.ctx != nil && p.ctx.Err() != nil {
 			p.done <- recordResult{err: p.ctx.Err()}

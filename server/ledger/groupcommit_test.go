@@ -139,3 +139,64 @@ func TestGroupCommitNeverReRunsABatchThatMayHaveCommitted(t *testing.T) {
 		}
 	}
 }
+
+// gatedStore holds the first batch of events that reaches it until open is
+// closed, so that writes queue behind it.
+type gatedStore struct {
+	ledger.Store
+	entered, open chan struct{}
+	once          sync.Once
+}
+
+func (g *gatedStore) UpdateCustomers(ctx context.Context, fn func(ledger.Tx) error) error {
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.open
+	})
+	return g.Store.UpdateCustomers(ctx, fn)
+}
+
+// A write whose caller gave up while it waited in the queue is dropped from
+// its batch; its customer must still be free for the next write. (The
+// batch was once compacted in place, and the collector then released the
+// customers of the compacted slice: the dropped write's customer stayed
+// "in flight" for ever and every later write of it was held until its
+// caller's deadline. Seen as writes that did not recover after a database
+// fault, TestPostgresNetworkFaults.)
+func TestGroupCommitFreesTheCustomerOfAnAbandonedWrite(t *testing.T) {
+	t.Parallel()
+	st := &gatedStore{Store: openStore(t), entered: make(chan struct{}), open: make(chan struct{})}
+	svc := ledger.NewService(st, ledger.Options{GroupCommit: ledger.GroupCommit{Window: 20 * time.Millisecond}, Logger: quietLog(),
+		Notify: ledger.NotifyOptions{SequencerPoll: time.Hour, ScheduleEvery: time.Hour}})
+	runService(t, svc)
+	record := func(ctx context.Context, customer, key string) error {
+		_, err := svc.RecordEvent(ctx, ledger.DefaultTenant, ledger.NewEvent{CustomerID: customer, Kind: ledger.KindCredit, IdempotencyKey: key})
+		return err
+	}
+	// The first batch holds the only writer.
+	first := make(chan error, 1)
+	go func() { first <- record(t.Context(), "w", "w1") }()
+	<-st.entered
+	// x's caller gives up while queued; y's, queued after it, waits.
+	short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	abandoned := make(chan error, 1)
+	go func() { abandoned <- record(short, "x", "x1") }()
+	time.Sleep(20 * time.Millisecond)
+	second := make(chan error, 1)
+	go func() { second <- record(t.Context(), "y", "y1") }()
+	if err := <-abandoned; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the abandoned write: %v, want its deadline", err)
+	}
+	close(st.open)
+	for name, ch := range map[string]chan error{"the first write": first, "y's write": second} {
+		if err := <-ch; err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	ctx, cancel2 := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel2()
+	if err := record(ctx, "x", "x1"); err != nil {
+		t.Fatalf("x's write after its abandoned one: %v (its customer is still held)", err)
+	}
+}
