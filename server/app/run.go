@@ -68,6 +68,12 @@ func (c *Completed) Run(ctx context.Context) error {
 	svcCtx, stopService := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopService()
 	g.Go(func() error { return c.svc.Run(svcCtx) })
+	// Ready only once the group-commit writers run: a call that came
+	// earlier would commit alone.
+	select {
+	case <-c.svc.Started():
+	case <-gctx.Done():
+	}
 
 	c.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	c.health.SetServingStatus(goodwillv1.GoodwillService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)

@@ -29,6 +29,11 @@ type Service struct {
 	// while Run runs (nil: every RecordEvent commits alone).
 	groupCommit GroupCommit
 	running     atomic.Pointer[committer]
+	// started is closed once Run has installed the writers, so a server can
+	// wait for it before it reports itself ready (calls before then commit
+	// alone: correct, but without group commit).
+	started     chan struct{}
+	startedOnce sync.Once
 	onBatch     func(size int)
 	batchCtx    func(ctx context.Context, callers []context.Context) context.Context
 	// backoff is Options.RecomputeBackoff with defaults; poll how often
@@ -167,7 +172,7 @@ func NewService(store Store, o Options) *Service {
 		kick: make(chan struct{}, 1), followerReads: o.FollowerReads, onBatch: o.OnBatch, batchCtx: o.BatchContext, backoff: o.RecomputeBackoff,
 		groupCommit: o.GroupCommit.withDefaults(), poll: o.RecomputePoll, log: o.Logger,
 		notify: o.Notify.withDefaults(), seqKick: make(chan struct{}, 1), webhooks: o.Webhooks.withDefaults(),
-		publish: o.Publish, trendEvery: o.TrendEvery}
+		publish: o.Publish, trendEvery: o.TrendEvery, started: make(chan struct{})}
 }
 
 // Run runs the Service's background work until ctx ends: the group-commit
@@ -207,9 +212,14 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	s.startedOnce.Do(func() { close(s.started) })
 	s.runRecompute(ctx)
 	return nil
 }
+
+// Started is closed once Run has started the group-commit writers (at
+// once when group commit is disabled).
+func (s *Service) Started() <-chan struct{} { return s.started }
 
 // Limits returns the request limits in force.
 func (s *Service) Limits() Limits { return s.limits }

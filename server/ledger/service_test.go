@@ -398,9 +398,7 @@ func TestGroupCommitWritersCommitWhatTheyHoldAtStop(t *testing.T) {
 		runCtx, stop := context.WithCancel(context.Background())
 		ran := make(chan struct{})
 		go func() { defer close(ran); _ = svc.Run(runCtx) }()
-		for deadline := time.Now().Add(5 * time.Second); !ledger.GroupCommitRunning(svc) && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
-		}
+		waitStarted(t, svc)
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
 		const callers, each = 24, 15

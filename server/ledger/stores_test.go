@@ -53,7 +53,18 @@ func runService(t *testing.T, svc *ledger.Service) {
 		_ = svc.Run(ctx)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	for deadline := time.Now().Add(5 * time.Second); !ledger.GroupCommitRunning(svc) && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
+	waitStarted(t, svc)
+}
+
+// waitStarted waits until svc's group-commit writers run.
+func waitStarted(t *testing.T, svc *ledger.Service) {
+	t.Helper()
+	select {
+	case <-svc.Started():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not start the group-commit writers within 10s")
+	}
+	if !ledger.GroupCommitRunning(svc) {
+		t.Fatal("Started is closed but the group-commit writers are not installed")
 	}
 }
