@@ -200,3 +200,37 @@ func TestGroupCommitFreesTheCustomerOfAnAbandonedWrite(t *testing.T) {
 		t.Fatalf("x's write after its abandoned one: %v (its customer is still held)", err)
 	}
 }
+
+// A batch's window runs from its oldest write's arrival: writes that
+// queued while the writer was busy have waited it already, so their batch
+// goes as soon as the writer is free. (It once waited a whole window more,
+// leaving the only writer idle after every batch under load.)
+func TestGroupCommitBatchOfQueuedWritesDoesNotWaitAgain(t *testing.T) {
+	t.Parallel()
+	const window = time.Second
+	st := &gatedStore{Store: openStore(t), entered: make(chan struct{}), open: make(chan struct{})}
+	svc := ledger.NewService(st, ledger.Options{GroupCommit: ledger.GroupCommit{Window: window}, Logger: quietLog(),
+		Notify: ledger.NotifyOptions{SequencerPoll: time.Hour, ScheduleEvery: time.Hour}})
+	runService(t, svc)
+	record := func(customer string) error {
+		_, err := svc.RecordEvent(t.Context(), ledger.DefaultTenant, ledger.NewEvent{CustomerID: customer, Kind: ledger.KindCredit})
+		return err
+	}
+	first := make(chan error, 1)
+	go func() { first <- record("w") }()
+	<-st.entered // the only writer is busy with w's batch
+	queued := make(chan error, 1)
+	go func() { queued <- record("y") }()
+	time.Sleep(window + 100*time.Millisecond) // y has waited its window
+	opened := time.Now()
+	close(st.open)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-queued; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(opened); took > window/2 {
+		t.Errorf("the queued write took %v after the writer was free, want well under the %v window it had already waited", took, window)
+	}
+}
