@@ -104,7 +104,7 @@ func newRoot() *cobra.Command {
 	f.Float64Var(&cfg.TraceSampleRatio, "trace-sample-ratio", 1, "share of the traces starting here that are recorded, 0 to 1 (a caller's sampled traceparent always is)")
 	f.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", 0, "largest request accepted, gRPC or REST (default 4 MiB)")
 	f.BoolVar(&cfg.GroupCommit.Disabled, "no-group-commit", false, "run every RecordEvent in its own transaction")
-	f.DurationVar(&cfg.GroupCommit.Window, "group-commit-window", 0, "how long a write batch waits for more writes (default 1ms)")
+	f.DurationVar(&cfg.GroupCommit.Window, "group-commit-window", 0, "how long a write batch waits for more writes after its oldest arrived (default 1ms)")
 	f.IntVar(&cfg.GroupCommit.MaxBatch, "group-commit-max", 0, "most writes in one batch (default 256)")
 	f.IntVar(&cfg.GroupCommit.Writers, "group-commit-writers", 0, "write batches in flight at once, each customer always in the same one (default 1; more only helps a networked store, and only when writes rarely share customers)")
 	f.StringVar(&cfg.NATSURL, "nats-url", "", "publish every notification to NATS JetStream at this URL (nats://host:4222), subject goodwill.<tenant>.<type>")
