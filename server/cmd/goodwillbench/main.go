@@ -88,7 +88,11 @@ func main() {
 	customers := flag.Int("customers", 0, "customers loaded for the read scenarios (default 50,000; 1M with -full)")
 	events := flag.Int("events", 0, "events loaded for the read scenarios (default 100,000; 10M with -full)")
 	dbDelay := flag.Duration("db-delay", 0, "send PostgreSQL's traffic through a proxy that holds it this long each way, as across a network (a round trip gains twice it)")
+	floorAddr := flag.String(floorFlag, "", "internal: serve the reads' gRPC floor on this address (the benchmark starts itself so)")
 	flag.Parse()
+	if *floorAddr != "" {
+		log.Fatal(serveFloor(*floorAddr))
+	}
 	o.customers, o.events = 50_000, 100_000
 	if o.full {
 		o.customers, o.events = 1_000_000, 10_000_000

@@ -56,6 +56,7 @@ func report(w io.Writer, rs []result) {
 		imported := get("import events, CSV, 1000 a call")
 		gb, out, rec, rss := get("GetBalance"), get("ListOutreach first 100"), get("full recompute of ranking"), get("server peak RSS")
 		console, gbLoaded := get("console outreach first render"), get("GetBalance, under ingest")
+		floor, floorLoaded := get("gRPC floor, 8 clients"), get("gRPC floor, under ingest")
 		// Push's cost against the runs without it, interleaved with them
 		// (A B A B A), so a drift of the machine's load cancels out.
 		var plain, plainCPU, pushed, pushedCPU float64
@@ -97,6 +98,10 @@ func report(w io.Writer, rs []result) {
 			{"GetBalance p99, 1 client", gb1.P99ms, "<= 2 ms", gb1.P99ms > 0 && gb1.P99ms <= 2, " ms"},
 			{"GetBalance p99, 8 clients", gb.P99ms, "<= 2 ms", gb.P99ms > 0 && gb.P99ms <= 2, " ms"},
 			{"GetBalance p99, 8 clients, under ingest at half rate", gbLoaded.P99ms, "<= 2 ms", gbLoaded.P99ms > 0 && gbLoaded.P99ms <= 2, " ms"},
+			// Not targets: the bare gRPC server's p99 from the same 8
+			// clients (floor.go), below which no read path can go.
+			{"gRPC floor p99, 8 clients", floor.P99ms, reference, false, " ms"},
+			{"gRPC floor p99, 8 clients, under ingest", floorLoaded.P99ms, reference, false, " ms"},
 			{"ListOutreach first page p99, 1 client", out1.P99ms, "<= 20 ms", out1.P99ms > 0 && out1.P99ms <= 20, " ms"},
 			{"ListOutreach first page p99, 4 clients", out.P99ms, "<= 20 ms", out.P99ms > 0 && out.P99ms <= 20, " ms"},
 			{"full recompute / ListOutreach p99", ratio(rec.Seconds*1000, out.P99ms), ">= 100x", ratio(rec.Seconds*1000, out.P99ms) >= 100, "x"},

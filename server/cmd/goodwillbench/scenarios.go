@@ -425,6 +425,16 @@ func readScenarios(ctx context.Context, o options, bin string, srv *server, stor
 		})
 	})
 	out = append(out, result{Store: store, Scenario: "GetBalance", Rate: get.rate(), P50ms: get.pct(0.5), P99ms: get.pct(0.99), Note: get.note()})
+	// The floor under it: the same client and 8 callers against a bare
+	// gRPC server (floor.go).
+	fl, err := startFloor(ctx)
+	if err != nil {
+		return nil, srv, err
+	}
+	defer fl.stop()
+	base := fl.check(ctx, 8, 3*time.Second)
+	out = append(out, result{Store: store, Scenario: "gRPC floor, 8 clients", Rate: base.rate(), P50ms: base.pct(0.5), P99ms: base.pct(0.99),
+		Note: "a bare grpc-go health check in a process of its own: the transport's and the scheduler's share of GetBalance " + base.note()})
 	// The same with one client: the service's own latency, without clients
 	// queueing for the two cores.
 	get1 := drive(ctx, 1, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
@@ -448,11 +458,14 @@ func readScenarios(ctx context.Context, o options, bin string, srv *server, stor
 			_, err := c.GetBalance(ctx, &goodwillv1.GetBalanceRequest{CustomerId: fmt.Sprintf("load-%07d", rand.IntN(o.customers))})
 			return 1, err
 		})
+		loadedBase := fl.check(ctx, 8, 3*time.Second)
 		close(stop)
 		in := <-ingested
 		out = append(out, result{Store: store, Scenario: "GetBalance, under ingest", Rate: loaded.rate(), P50ms: loaded.pct(0.5),
 			P99ms: loaded.pct(0.99), Note: fmt.Sprintf("8 clients, while %.0f events/s were recorded (target %.0f: half the single-event rate) %s",
-				in.rate(), ingestRate/2, loaded.note())})
+				in.rate(), ingestRate/2, loaded.note())},
+			result{Store: store, Scenario: "gRPC floor, under ingest", Rate: loadedBase.rate(), P50ms: loadedBase.pct(0.5),
+				P99ms: loadedBase.pct(0.99), Note: "the floor's 8 clients during the same ingest, right after GetBalance's " + loadedBase.note()})
 	}
 	outreach := drive(ctx, 4, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
 		_, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY, PageSize: 100})
