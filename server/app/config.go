@@ -303,10 +303,13 @@ func (c Config) Complete(ctx context.Context) (_ *Completed, err error) {
 	}
 	out.svc = ledger.NewService(tr.store(st), ledger.Options{Policy: ledger.DefaultPolicy(), Limits: c.Limits, Now: c.Now,
 		FollowerReads: c.FollowerReads, GroupCommit: c.GroupCommit, Logger: c.Logger,
-		Notify:       ledger.NotifyOptions{Retention: c.NotificationRetention},
-		Webhooks:     webhookOptions(c, out.metrics),
-		Publish:      publish,
-		OnBatch:      func(n int) { out.metrics.batch.Observe(float64(n)) },
+		Notify:   ledger.NotifyOptions{Retention: c.NotificationRetention},
+		Webhooks: webhookOptions(c, out.metrics),
+		Publish:  publish,
+		OnBatch: func(n int, took time.Duration) {
+			out.metrics.batch.Observe(float64(n))
+			out.metrics.commit.Observe(took.Seconds())
+		},
 		BatchContext: tr.batchContext()})
 	out.metrics.watchNotifications(out.svc, publish != nil)
 	access := api.NewAccess(auth.NewAuthenticator(st), c.RateLimit, c.Logger)

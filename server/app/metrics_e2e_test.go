@@ -48,6 +48,7 @@ func TestMetrics(t *testing.T) {
 		`grpc_server_handled_total{grpc_code="OK",grpc_method="RecordEvent",grpc_service="goodwill.v1.GoodwillService",grpc_type="unary"} 1`,
 		`grpc_code="Unauthenticated",grpc_method="GetBalance"`,
 		`goodwill_group_commit_batch_events_count 1`,
+		`goodwill_group_commit_seconds_count 1`,
 		`grpc_server_handling_seconds_bucket`,
 		`process_resident_memory_bytes`,
 	} {

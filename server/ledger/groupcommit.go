@@ -245,9 +245,6 @@ func (s *Service) commitBatch(batch []*pending) {
 	if len(batch) == 0 {
 		return
 	}
-	if s.onBatch != nil {
-		s.onBatch(len(batch))
-	}
 	ctx, cancel := batchContext(batch)
 	defer cancel()
 	if s.batchCtx != nil {
@@ -273,6 +270,7 @@ func (s *Service) commitBatch(batch []*pending) {
 	// error raised before the commit, so the batch certainly did not
 	// commit.
 	var refused error
+	began := time.Now()
 	err := s.updateCustomers(ctx, func(tx Tx) error {
 		clear(results) // the store may run this closure more than once
 		refused = nil
@@ -303,6 +301,9 @@ func (s *Service) commitBatch(batch []*pending) {
 		}
 		return nil
 	})
+	if s.onBatch != nil {
+		s.onBatch(len(batch), time.Since(began))
+	}
 	// Retrying alone isolates a write that poisons the batch. It runs only
 	// when the batch is known not to have committed: the error came from
 	// the closure, not from the commit (whose failure may hide a commit

@@ -34,7 +34,7 @@ type Service struct {
 	// alone: correct, but without group commit).
 	started     chan struct{}
 	startedOnce sync.Once
-	onBatch     func(size int)
+	onBatch     func(size int, took time.Duration)
 	batchCtx    func(ctx context.Context, callers []context.Context) context.Context
 	// backoff is Options.RecomputeBackoff with defaults; poll how often
 	// the recompute worker looks for jobs another replica started.
@@ -106,9 +106,9 @@ type Options struct {
 	// not ask to.
 	FollowerReads bool
 	GroupCommit   GroupCommit
-	// OnBatch, if set, is told the size of every group-commit batch (for
-	// metrics).
-	OnBatch func(size int)
+	// OnBatch, if set, is told the size of every group-commit batch and
+	// how long its transaction took, retries included (for metrics).
+	OnBatch func(size int, took time.Duration)
 	// BatchContext, if set, derives the context of a group-commit batch's
 	// transaction from the contexts of the calls it serves (in arrival
 	// order; one may be nil), which the batch does not otherwise inherit:

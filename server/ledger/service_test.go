@@ -333,7 +333,7 @@ func TestGroupCommitWritersHoldACustomerInFlight(t *testing.T) {
 		var mu sync.Mutex
 		svc := ledger.NewService(st, ledger.Options{Logger: quietLog(),
 			GroupCommit: ledger.GroupCommit{Writers: 4, Window: 3 * time.Millisecond},
-			OnBatch:     func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }})
+			OnBatch:     func(n int, _ time.Duration) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }})
 		runService(t, svc)
 		// A write lost while held would leave its caller waiting.
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
