@@ -88,10 +88,19 @@ func main() {
 	customers := flag.Int("customers", 0, "customers loaded for the read scenarios (default 50,000; 1M with -full)")
 	events := flag.Int("events", 0, "events loaded for the read scenarios (default 100,000; 10M with -full)")
 	dbDelay := flag.Duration("db-delay", 0, "send PostgreSQL's traffic through a proxy that holds it this long each way, as across a network (a round trip gains twice it)")
+	again := flag.String("report", "", "print the report of a run saved in this JSON file (-out of an earlier run) and exit")
 	floorAddr := flag.String(floorFlag, "", "internal: serve the reads' gRPC floor on this address (the benchmark starts itself so)")
 	flag.Parse()
 	if *floorAddr != "" {
 		log.Fatal(serveFloor(*floorAddr))
+	}
+	if *again != "" {
+		rs, err := readJSON(*again)
+		if err != nil {
+			log.Fatal(err)
+		}
+		report(os.Stdout, rs)
+		return
 	}
 	o.customers, o.events = 50_000, 100_000
 	if o.full {
@@ -165,6 +174,21 @@ func writeJSON(path string, o options, rs []result) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// readJSON reads the results writeJSON wrote.
+func readJSON(path string) ([]result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Results []result `json:"results"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return doc.Results, nil
 }
 
 func find(rs []result, store, scenario string) (result, bool) {
