@@ -107,7 +107,8 @@ type Options struct {
 	FollowerReads bool
 	GroupCommit   GroupCommit
 	// OnBatch, if set, is told the size of every group-commit batch and
-	// how long its transaction took, retries included (for metrics).
+	// how long it spent in the store, from asking for the transaction to
+	// its commit or failure, retries included (for metrics).
 	OnBatch func(size int, took time.Duration)
 	// BatchContext, if set, derives the context of a group-commit batch's
 	// transaction from the contexts of the calls it serves (in arrival

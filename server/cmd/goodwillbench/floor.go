@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -39,8 +41,9 @@ func serveFloor(addr string) error {
 
 // floor is the running floor server and a client of it.
 type floor struct {
-	cmd    *exec.Cmd
-	client *client.Client
+	cmd      *exec.Cmd
+	client   *client.Client
+	stopOnce sync.Once
 }
 
 // startFloor runs this program again as the floor's server and waits until
@@ -56,6 +59,8 @@ func startFloor(ctx context.Context) (*floor, error) {
 	}
 	cmd := exec.Command(exe, "-"+floorFlag, addr)
 	cmd.Stderr = os.Stderr
+	// The child dies with this program, however this program ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -66,12 +71,17 @@ func startFloor(ctx context.Context) (*floor, error) {
 		cancel()
 	}
 	if err != nil {
+		if c != nil {
+			c.Close()
+		}
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, fmt.Errorf("gRPC floor server: %w", err)
 	}
 	return &floor{cmd: cmd, client: c}, nil
 }
+
+func (f *floor) pid() int { return f.cmd.Process.Pid }
 
 // check drives the floor's health check from clients callers for d.
 func (f *floor) check(ctx context.Context, clients int, d time.Duration) stats {
@@ -81,8 +91,30 @@ func (f *floor) check(ctx context.Context, clients int, d time.Duration) stats {
 	})
 }
 
+// stop ends the floor's server; calling it again does nothing.
 func (f *floor) stop() {
-	f.client.Close()
-	f.cmd.Process.Kill()
-	f.cmd.Wait()
+	f.stopOnce.Do(func() {
+		f.client.Close()
+		f.cmd.Process.Kill()
+		f.cmd.Wait()
+	})
+}
+
+// readResult runs a read scenario and sets its CPU per call: the serving
+// process's (goodwilld's, or the floor's), PostgreSQL's when db, and this
+// program's (the clients'). Read in clock ticks of 10 ms, over 3 s.
+func readResult(store, name string, pid int, db bool, run func() stats) result {
+	_, before := procCPU(pid)
+	dbBefore, loadBefore := postgresCPUSeconds(), selfCPUSeconds()
+	st := run()
+	_, after := procCPU(pid)
+	r := result{Store: store, Scenario: name, Rate: st.rate(), P50ms: st.pct(0.5), P99ms: st.pct(0.99), Note: st.note()}
+	if st.events > 0 {
+		r.CPUus = (after - before) / float64(st.events) * 1e6
+		r.LoadCPUus = (selfCPUSeconds() - loadBefore) / float64(st.events) * 1e6
+		if db {
+			r.DBCPUus = (postgresCPUSeconds() - dbBefore) / float64(st.events) * 1e6
+		}
+	}
+	return r
 }

@@ -85,36 +85,53 @@ func (s stats) note() string {
 	return fmt.Sprintf("%d errors, first: %v", s.errors, s.firstErr)
 }
 
-// paced calls fn rate times a second, each call in its own goroutine (at
-// most 256 at once; a tick that finds them all busy is skipped), until stop
-// is closed, and counts the calls that succeeded.
+// paced calls fn rate times a second, each call in its own goroutine, until
+// stop is closed, and counts the calls that succeeded. Each tick (every
+// millisecond at most) starts every call due since the start, so ticks the
+// scheduler delays are caught up rather than lost; calls falling due while
+// 256 are in flight are dropped, not owed.
 func paced(ctx context.Context, rate float64, stop <-chan struct{}, fn func(ctx context.Context, n int) error) stats {
-	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	tick := time.NewTicker(max(time.Millisecond, time.Duration(float64(time.Second)/rate)))
 	defer tick.Stop()
 	busy := make(chan struct{}, 256)
 	var wg sync.WaitGroup
-	var ok atomic.Int64
+	var (
+		ok, failed atomic.Int64
+		mu         sync.Mutex
+		first      error
+	)
 	start := time.Now()
-	for n := 0; ; n++ {
+	launched := 0
+	for {
 		select {
 		case <-stop:
 			wg.Wait()
-			return stats{events: ok.Load(), elapsed: time.Since(start)}
+			return stats{events: ok.Load(), elapsed: time.Since(start), errors: failed.Load(), firstErr: first}
 		case <-tick.C:
 		}
-		select {
-		case busy <- struct{}{}:
-		default:
-			continue
-		}
-		wg.Go(func() {
-			defer func() { <-busy }()
-			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			if fn(cctx, n) == nil {
-				ok.Add(1)
+		due := int(time.Since(start).Seconds() * rate)
+	launch:
+		for ; launched < due; launched++ {
+			select {
+			case busy <- struct{}{}:
+			default:
+				launched = due
+				break launch
 			}
-		})
+			n := launched
+			wg.Go(func() {
+				defer func() { <-busy }()
+				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				defer cancel()
+				if err := fn(cctx, n); err == nil {
+					ok.Add(1)
+				} else if failed.Add(1) == 1 {
+					mu.Lock()
+					first = err
+					mu.Unlock()
+				}
+			})
+		}
 	}
 }
 

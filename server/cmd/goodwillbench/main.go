@@ -19,6 +19,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -95,11 +96,11 @@ func main() {
 		log.Fatal(serveFloor(*floorAddr))
 	}
 	if *again != "" {
-		rs, err := readJSON(*again)
+		rs, cpus, err := readJSON(*again)
 		if err != nil {
 			log.Fatal(err)
 		}
-		report(os.Stdout, rs)
+		report(os.Stdout, rs, cpus)
 		return
 	}
 	o.customers, o.events = 50_000, 100_000
@@ -147,7 +148,7 @@ func main() {
 		}
 		results = append(results, rs...)
 	}
-	report(os.Stdout, results)
+	report(os.Stdout, results, runtime.NumCPU())
 	if err := writeJSON(o.out, o, results); err != nil {
 		log.Fatal(err)
 	}
@@ -162,6 +163,7 @@ func writeJSON(path string, o options, rs []result) error {
 	doc := map[string]any{
 		"when":      time.Now().UTC().Format(time.RFC3339),
 		"host":      host,
+		"cpus":      runtime.NumCPU(),
 		"full":      o.full,
 		"clients":   o.clients,
 		"duration":  o.duration.String(),
@@ -176,19 +178,25 @@ func writeJSON(path string, o options, rs []result) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// readJSON reads the results writeJSON wrote.
-func readJSON(path string) ([]result, error) {
+// readJSON reads the results writeJSON wrote, and the cores of the machine
+// that measured them (a file from before they were recorded: 2, the
+// development machine's).
+func readJSON(path string) ([]result, int, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var doc struct {
+		CPUs    int      `json:"cpus"`
 		Results []result `json:"results"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	return doc.Results, nil
+	if doc.CPUs == 0 {
+		doc.CPUs = 2
+	}
+	return doc.Results, doc.CPUs, nil
 }
 
 func find(rs []result, store, scenario string) (result, bool) {

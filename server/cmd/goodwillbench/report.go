@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"text/tabwriter"
 )
 
@@ -11,8 +10,9 @@ import (
 const reference = "(reference)"
 
 // report prints every figure, then each target of the performance issue
-// with the measured ratio and whether it is met.
-func report(w io.Writer, rs []result) {
+// with the measured ratio and whether it is met; cpus is the cores of the
+// machine that measured them.
+func report(w io.Writer, rs []result, cpus int) {
 	sortResults(rs)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "store\tscenario\tevents/s\tp50 ms\tp99 ms\tserver CPU us/event\tdb CPU us/event\tload CPU us/event\tseconds\tRSS MB\tnote")
@@ -82,7 +82,7 @@ func report(w io.Writer, rs []result) {
 		// cutting that CPU, whatever else changes.
 		ceiling := func(r result) float64 {
 			if cpu := r.CPUus + r.DBCPUus + r.LoadCPUus; cpu > 0 {
-				return float64(runtime.NumCPU()) * 1e6 / cpu
+				return float64(cpus) * 1e6 / cpu
 			}
 			return 0
 		}

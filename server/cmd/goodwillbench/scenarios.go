@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	goodwillv1 "github.com/goodwill-ledger/goodwill/gen/goodwill/v1"
@@ -418,54 +419,58 @@ func readScenarios(ctx context.Context, o options, bin string, srv *server, stor
 	out = append(out, result{Store: store, Scenario: "load for reads", Rate: loaded.rate(), Seconds: time.Since(start).Seconds(),
 		Note: fmt.Sprintf("%d customers, %d events", o.customers, loaded.events)})
 
-	get := profiled("getbalance", 3*time.Second, func() stats {
-		return drive(ctx, 8, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
+	getBalances := func(clients int) stats {
+		return drive(ctx, clients, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
 			_, err := c.GetBalance(ctx, &goodwillv1.GetBalanceRequest{CustomerId: fmt.Sprintf("load-%07d", rand.IntN(o.customers))})
 			return 1, err
 		})
-	})
-	out = append(out, result{Store: store, Scenario: "GetBalance", Rate: get.rate(), P50ms: get.pct(0.5), P99ms: get.pct(0.99), Note: get.note()})
-	// The floor under it: the same client and 8 callers against a bare
-	// gRPC server (floor.go).
+	}
+	pid := srv.cmd.Process.Pid
+	out = append(out, readResult(store, "GetBalance", pid, store == "postgres", func() stats {
+		return profiled("getbalance", 3*time.Second, func() stats { return getBalances(8) })
+	}))
+	// The reads' baseline: the same client and 8 callers against a bare
+	// gRPC server (floor.go). A floor that does not start costs its own
+	// rows, not the store's.
 	fl, err := startFloor(ctx)
 	if err != nil {
-		return nil, srv, err
+		log.Printf("%-8s gRPC floor: %v", store, err)
+		out = append(out, result{Store: store, Scenario: "gRPC floor, 8 clients", Note: "not run: " + err.Error()})
+	} else {
+		defer fl.stop() // stop is idempotent; this covers the returns below
+		out = append(out, readResult(store, "gRPC floor, 8 clients", fl.pid(), false, func() stats { return fl.check(ctx, 8, 3*time.Second) }))
 	}
-	defer fl.stop()
-	base := fl.check(ctx, 8, 3*time.Second)
-	out = append(out, result{Store: store, Scenario: "gRPC floor, 8 clients", Rate: base.rate(), P50ms: base.pct(0.5), P99ms: base.pct(0.99),
-		Note: "a bare grpc-go health check in a process of its own: the transport's and the scheduler's share of GetBalance " + base.note()})
 	// The same with one client: the service's own latency, without clients
 	// queueing for the two cores.
-	get1 := drive(ctx, 1, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
-		_, err := c.GetBalance(ctx, &goodwillv1.GetBalanceRequest{CustomerId: fmt.Sprintf("load-%07d", rand.IntN(o.customers))})
-		return 1, err
-	})
-	out = append(out, result{Store: store, Scenario: "GetBalance, 1 client", Rate: get1.rate(), P50ms: get1.pct(0.5), P99ms: get1.pct(0.99), Note: get1.note()})
-	// The same while single events are ingested at half the rate the
-	// uniform single-event scenario reached (issue #15: reads under load).
+	out = append(out, readResult(store, "GetBalance, 1 client", pid, store == "postgres", func() stats { return getBalances(1) }))
+	// The same while single events are recorded at half the rate the
+	// uniform single-event scenario reached (issue #15: reads under load),
+	// and the floor under its own ingest of the same rate.
 	if ingestRate > 0 {
-		stop := make(chan struct{})
-		ingested := make(chan stats, 1)
-		go func() {
-			ingested <- paced(ctx, ingestRate/2, stop, func(ctx context.Context, n int) error {
-				_, err := c.RecordEvent(ctx, single(fmt.Sprintf("load-%07d", rand.IntN(o.customers)), fmt.Sprintf("rl-%d", n)))
-				return err
-			})
-		}()
-		time.Sleep(time.Second) // the ingest settles
-		loaded := drive(ctx, 8, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
-			_, err := c.GetBalance(ctx, &goodwillv1.GetBalanceRequest{CustomerId: fmt.Sprintf("load-%07d", rand.IntN(o.customers))})
-			return 1, err
-		})
-		loadedBase := fl.check(ctx, 8, 3*time.Second)
-		close(stop)
-		in := <-ingested
-		out = append(out, result{Store: store, Scenario: "GetBalance, under ingest", Rate: loaded.rate(), P50ms: loaded.pct(0.5),
-			P99ms: loaded.pct(0.99), Note: fmt.Sprintf("8 clients, while %.0f events/s were recorded (target %.0f: half the single-event rate) %s",
-				in.rate(), ingestRate/2, loaded.note())},
-			result{Store: store, Scenario: "gRPC floor, under ingest", Rate: loadedBase.rate(), P50ms: loadedBase.pct(0.5),
-				P99ms: loadedBase.pct(0.99), Note: "the floor's 8 clients during the same ingest, right after GetBalance's " + loadedBase.note()})
+		underIngest := func(name, tag string, measure func() stats) result {
+			stop := make(chan struct{})
+			ingested := make(chan stats, 1)
+			go func() {
+				ingested <- paced(ctx, ingestRate/2, stop, func(ctx context.Context, n int) error {
+					_, err := c.RecordEvent(ctx, single(fmt.Sprintf("load-%07d", rand.IntN(o.customers)), fmt.Sprintf("rl-%s-%d", tag, n)))
+					return err
+				})
+			}()
+			time.Sleep(time.Second) // the ingest settles
+			st := measure()
+			close(stop)
+			in := <-ingested
+			return result{Store: store, Scenario: name, Rate: st.rate(), P50ms: st.pct(0.5), P99ms: st.pct(0.99),
+				Note: strings.TrimSpace(fmt.Sprintf("8 clients, while %.0f events/s were recorded (target %.0f: half the single-event rate) %s %s",
+					in.rate(), ingestRate/2, st.note(), in.note()))}
+		}
+		out = append(out, underIngest("GetBalance, under ingest", "get", func() stats { return getBalances(8) }))
+		if fl != nil {
+			out = append(out, underIngest("gRPC floor, under ingest", "floor", func() stats { return fl.check(ctx, 8, 3*time.Second) }))
+		}
+	}
+	if fl != nil {
+		fl.stop()
 	}
 	outreach := drive(ctx, 4, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
 		_, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY, PageSize: 100})
