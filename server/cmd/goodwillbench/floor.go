@@ -21,8 +21,9 @@ import (
 // a bare grpc-go server in a process of its own, serving only the health
 // check, called through the same client and the same loopback as
 // GetBalance. Whatever tail it shows with 8 clients on two cores is the
-// transport's and the scheduler's, not the ledger's, and no change to the
-// ledger's read path can take GetBalance below it.
+// transport's and the scheduler's, not the ledger's: a reference a read
+// that does real work cannot be expected to beat (not a strict bound: it
+// runs in its own window, and at a higher call rate, being cheaper).
 
 // floorFlag runs this program as the floor's server instead (a child
 // process the benchmark starts; not for people).
