@@ -34,9 +34,16 @@ type checkpointer struct {
 // pages each time.
 const checkpointEvery = 500 * time.Millisecond
 
-// writerCheckpointPages is the writer's own threshold, the backstop: four
-// times the 16,384 pages (64 MiB) the writer checkpointed at before.
-const writerCheckpointPages = 65536
+// writerCheckpointPages is the writer's own threshold (1 GiB of 4 KiB
+// pages). Under continuous writes no PASSIVE round finds every frame
+// copied, so the WAL starts over only after the writer checkpoints inside
+// a commit at this threshold: a stall of 20-75 ms for that commit and the
+// writes behind it. At 65,536 pages that came every 2 s or so under load
+// and made SQLite's p99; at 262,144 a quarter as often. Higher costs
+// throughput (every page read searches a longer WAL index: 2M pages ran
+// 15% slower) and disk (the WAL file keeps its largest size). See
+// docs/benchmarks.md, round 2's twelfth sitting.
+const writerCheckpointPages = 262144
 
 // startCheckpointer runs rounds on db every so often. report hears of the
 // first failure of a run of them (err) and of the round that succeeds

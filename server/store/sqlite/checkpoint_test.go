@@ -12,7 +12,7 @@ import (
 
 // TestCheckpointsBesideTheWriter: what the writer commits reaches the
 // database file within a few of the checkpointer's rounds, although the
-// writer's own threshold (256 MiB of WAL) is far off.
+// writer's own threshold (1 GiB of WAL) is far off.
 func TestCheckpointsBesideTheWriter(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ledger.db")

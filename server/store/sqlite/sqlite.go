@@ -96,7 +96,8 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	// CPU per single event 366-500 -> 330-360 us, and rates 10-45% higher,
 	// in one goodwillbench session (docs/benchmarks.md, round 2). 64 MiB
 	// measured the same and took the server's peak RSS over 256 MB. The
-	// checkpoints themselves now run beside the writer (checkpoint.go).
+	// checkpoints themselves now run beside the writer, and the writer's
+	// threshold is a backstop (checkpoint.go, writerCheckpointPages).
 	writer, err := sql.Open("sqlite", dsn("cache_size(-32768)",
 		fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))+"&_txlock=immediate")
 	if err != nil {
