@@ -41,8 +41,11 @@ const checkpointEvery = 500 * time.Millisecond
 // writes behind it. At 65,536 pages that came every 2 s or so under load
 // and made SQLite's p99; at 262,144 a quarter as often. Higher costs
 // throughput (every page read searches a longer WAL index: 2M pages ran
-// 15% slower) and disk (the WAL file keeps its largest size). See
-// docs/benchmarks.md, round 2's twelfth sitting.
+// 15% slower) and disk (the WAL file keeps its largest size). Restarts the
+// checkpointer times itself (a RESTART round, or a last PASSIVE round on
+// the writer's connection) stall the writer as long or longer: each needs
+// the database file synced while the writer waits. See
+// docs/benchmarks.md, round 2's twelfth and thirteenth sittings.
 const writerCheckpointPages = 262144
 
 // startCheckpointer runs rounds on db every so often. report hears of the
