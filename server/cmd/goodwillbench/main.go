@@ -78,7 +78,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "docs/bench/latest.json", "where to write the results")
 	flag.StringVar(&o.stores, "stores", "sqlite,postgres", "stores to measure")
 	flag.StringVar(&o.serverBin, "server", "", "measure this goodwilld binary instead of building the checkout's (to compare two builds in turn)")
-	flag.StringVar(&o.profile, "profile", "", "folder for server CPU and allocation profiles (go tool pprof) of the single-event, batch, REST and 8-client GetBalance scenarios")
+	flag.StringVar(&o.profile, "profile", "", "folder for server CPU and allocation profiles (go tool pprof) of the single-event, batch, REST, 8-client GetBalance and 4-client ListOutreach scenarios")
 	flag.BoolVar(&o.replicas, "replicas", true, "measure writes through two replicas on one PostgreSQL database")
 	flag.BoolVar(&o.onlyPush, "only-push", false, "measure only the raw baselines and single events with and without notification consumers")
 	flag.BoolVar(&o.onlyConsole, "only-console", false, "load the read scenarios' customers, then measure only the web console's first render (headless Chromium)")

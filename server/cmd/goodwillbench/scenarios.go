@@ -472,18 +472,16 @@ func readScenarios(ctx context.Context, o options, bin string, srv *server, stor
 	if fl != nil {
 		fl.stop()
 	}
-	outreach := drive(ctx, 4, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
-		_, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY, PageSize: 100})
-		return 1, err
-	})
-	out = append(out, result{Store: store, Scenario: "ListOutreach first 100", Rate: outreach.rate(), P50ms: outreach.pct(0.5),
-		P99ms: outreach.pct(0.99), Note: outreach.note()})
-	outreach1 := drive(ctx, 1, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
-		_, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY, PageSize: 100})
-		return 1, err
-	})
-	out = append(out, result{Store: store, Scenario: "ListOutreach first 100, 1 client", Rate: outreach1.rate(), P50ms: outreach1.pct(0.5),
-		P99ms: outreach1.pct(0.99), Note: outreach1.note()})
+	listOutreach := func(clients int) stats {
+		return drive(ctx, clients, 3*time.Second, func(ctx context.Context, cl, n int) (int, error) {
+			_, err := c.ListOutreach(ctx, &goodwillv1.ListOutreachRequest{Purpose: goodwillv1.OutreachPurpose_OUTREACH_PURPOSE_RECOVERY, PageSize: 100})
+			return 1, err
+		})
+	}
+	out = append(out, readResult(store, "ListOutreach first 100", pid, store == "postgres", func() stats {
+		return profiled("outreach", 3*time.Second, func() stats { return listOutreach(4) })
+	}))
+	out = append(out, readResult(store, "ListOutreach first 100, 1 client", pid, store == "postgres", func() stats { return listOutreach(1) }))
 	out = append(out, consoleResult(ctx, store, srv))
 	rec, err := recomputeRanking(ctx, store, db)
 	if err != nil {
