@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Cross-check: ghz (gRPC) then wrk (REST) against one fresh goodwilld on SQLite, server CPU from /proc.
+# Cross-check: ghz (gRPC) then wrk (REST) against one fresh goodwilld, server CPU from /proc.
+# On SQLite by default; DB=postgres://... for an empty PostgreSQL database of your own.
 # Run from the repository root after `make build`; needs ghz
 # (go install github.com/bojand/ghz/cmd/ghz@v0.121.0) and wrk (apt-get install wrk).
 set -u
 mkdir -p /tmp/wrkdb && rm -f /tmp/wrkdb/g.db* /tmp/wrkdb/admin3.key
-bin/goodwilld serve --db sqlite:/tmp/wrkdb/g.db --grpc-addr 127.0.0.1:15071 --http-addr 127.0.0.1:18081 \
+bin/goodwilld serve --db "${DB:-sqlite:/tmp/wrkdb/g.db}" --grpc-addr 127.0.0.1:15071 --http-addr 127.0.0.1:18081 \
   --bootstrap-key-file /tmp/wrkdb/admin3.key --rate-limit 0 --log-level warn > /tmp/wrkdb/log 2>&1 &
 PID=$!
 sleep 2
