@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cross-check: ghz (gRPC) then wrk (REST) against one fresh goodwilld, server CPU from /proc.
-# On SQLite by default; DB=postgres://... for an empty PostgreSQL database of your own.
+# On SQLite by default; DB=postgres://... for an empty PostgreSQL database of your own (empty it
+# again before each run: the admin key is bootstrapped only into an empty database).
 # Run from the repository root after `make build`; needs ghz
 # (go install github.com/bojand/ghz/cmd/ghz@v0.121.0) and wrk (apt-get install wrk).
 set -u

@@ -399,7 +399,7 @@ func readScenarios(ctx context.Context, o options, bin string, srv *server, stor
 		if loaded, err = loadDirect(ctx, o, db); err != nil {
 			return nil, nil, fmt.Errorf("load: %w", err)
 		}
-		if srv, err = startServer(ctx, bin, db, keyFile); err != nil {
+		if srv, err = startServer(ctx, bin, db, keyFile, srv.extra...); err != nil {
 			return nil, nil, err
 		}
 	} else {

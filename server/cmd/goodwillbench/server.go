@@ -46,6 +46,9 @@ type server struct {
 	client   *client.Client
 	// token is the admin key goodwilld bootstrapped into keyFile.
 	token string
+	// extra is the flags it was started with beyond startServer's own, so
+	// a restart keeps them (--debug-addr for the profiles).
+	extra []string
 }
 
 func freePort() (string, error) {
@@ -101,7 +104,7 @@ func startServer(ctx context.Context, bin, db, keyFile string, extra ...string) 
 		cmd.Process.Kill()
 		return nil, err
 	}
-	return &server{cmd: cmd, grpcAddr: g, httpAddr: h, client: c, token: tok}, nil
+	return &server{cmd: cmd, grpcAddr: g, httpAddr: h, client: c, token: tok, extra: extra}, nil
 }
 
 // peakRSSMB reads the child's high-water resident set size.

@@ -43,8 +43,8 @@ const checkpointEvery = 500 * time.Millisecond
 // throughput (every page read searches a longer WAL index: 2M pages ran
 // 15% slower) and disk (the WAL file keeps its largest size). Restarts the
 // checkpointer times itself (a RESTART round, or a last PASSIVE round on
-// the writer's connection) stall the writer as long or longer: each needs
-// the database file synced while the writer waits. See
+// the writer's connection) stalled the writer about as long each time, and
+// more often: each needs the database file synced while the writer waits. See
 // docs/benchmarks.md, round 2's twelfth and thirteenth sittings.
 const writerCheckpointPages = 262144
 
